@@ -1,0 +1,196 @@
+// `chat serve`: its options, and their translation into ServeOptions.
+
+import { defineCommand } from "citty";
+import { DEFAULT_ARGON2 } from "../core/auth";
+import { DEFAULT_OPTIONS as D } from "../core/options";
+import { LOG_LEVELS, type LogLevel } from "../net/log";
+import type { ServeOptions } from "../server";
+import { duration, integer, oneOf, port } from "./parse";
+
+export const serveArgs = {
+  host: {
+    type: "string",
+    description: "Address to listen on; :: for IPv6 and IPv4 (default 0.0.0.0, every IPv4 interface)",
+  },
+  port: { type: "string", alias: "p", description: "TCP port (default 8080; 0 picks a free one)" },
+  data: {
+    type: "string",
+    description: "SQLite data file, or :memory: for no persistence (default ~/.local/share/chat/chat.db)",
+  },
+  sync: {
+    type: "string",
+    description:
+      "full: fsync every commit, survives power loss; normal: survives process crashes (default full)",
+  },
+  "reset-corrupt-data": {
+    type: "boolean",
+    description: "If the data file is corrupt, rename it to <file>.corrupt-<time> and start empty",
+  },
+  "max-data-mb": {
+    type: "string",
+    description:
+      "Refuse new messages (STORAGE_FAILED) once the data file reaches this size (default: no limit)",
+  },
+  "tls-cert": {
+    type: "string",
+    description: "PEM certificate file: serve TLS instead of plain TCP (needs --tls-key)",
+  },
+  "tls-key": { type: "string", description: "PEM private key file for --tls-cert" },
+  "metrics-port": {
+    type: "string",
+    description: "Serve Prometheus metrics on http://<host>:<port>/metrics and /healthz",
+  },
+  "log-level": { type: "string", description: "silent, error, warn, info, debug or trace (default info)" },
+  "log-format": { type: "string", description: "text or json (one JSON object per line) (default text)" },
+  heartbeat: {
+    type: "string",
+    description: `Send a heartbeat after this long without sending (default ${D.heartbeatMs / 1000}s)`,
+  },
+  "heartbeat-misses": {
+    type: "string",
+    description: `Drop a client silent for this many heartbeat intervals (default ${D.heartbeatMisses})`,
+  },
+  "login-timeout": {
+    type: "string",
+    description: `Close connections not logged in within this time (default ${D.loginTimeoutMs / 1000}s)`,
+  },
+  "ack-timeout": {
+    type: "string",
+    description: `Drop a client that does not confirm a delivered message in time; the message stays queued (default ${D.ackTimeoutMs / 1000}s)`,
+  },
+  "session-ttl": {
+    type: "string",
+    description: "How long a session token can resume a session (default 24h)",
+  },
+  "max-frame-bytes": {
+    type: "string",
+    description: `Largest frame accepted, checked from its length prefix (default ${D.maxFrameBytes})`,
+  },
+  "max-connections": { type: "string", description: "Connections open at once (default 20000)" },
+  "max-connections-per-address": {
+    type: "string",
+    description: "Connections open at once from one client address (default 256)",
+  },
+  "max-output-bytes": {
+    type: "string",
+    description: "Unsent bytes a slow client may have waiting before it is dropped (default 1048576)",
+  },
+  "max-queued": {
+    type: "string",
+    description: `Messages one account may have waiting; beyond it senders get MAILBOX_FULL (default ${D.maxQueuedPerAccount})`,
+  },
+  "delivery-window": {
+    type: "string",
+    description: `Messages handed to a client and not yet confirmed (default ${D.deliveryWindow})`,
+  },
+  "request-rate": {
+    type: "string",
+    description: `Requests per second per connection before SLOW_DOWN (default ${D.requestRate})`,
+  },
+  "request-burst": {
+    type: "string",
+    description: `Requests allowed in a burst above the rate (default ${D.requestBurst})`,
+  },
+  "login-failures-per-account": {
+    type: "string",
+    description: `Failed logins per account per minute before RATE_LIMITED (default ${D.loginFailuresPerAccount})`,
+  },
+  "login-failures-per-address": {
+    type: "string",
+    description: `Failed logins per client address per minute (default ${D.loginFailuresPerAddress})`,
+  },
+  "accounts-per-address": {
+    type: "string",
+    description: `New accounts per client address per minute (default ${D.accountCreationsPerAddress})`,
+  },
+  "argon2-memory-kib": {
+    type: "string",
+    description: `argon2id memory per password hash in KiB (default ${DEFAULT_ARGON2.memoryKiB})`,
+  },
+  "argon2-time": {
+    type: "string",
+    description: `argon2id passes per password hash (default ${DEFAULT_ARGON2.timeCost})`,
+  },
+  "shutdown-grace": {
+    type: "string",
+    description: "Time clients get to be told and closed on SIGINT/SIGTERM (default 3s)",
+  },
+} as const;
+
+type Args = Record<string, string | boolean | undefined>;
+
+export function serveOptions(a: Args, defaultData: string): ServeOptions {
+  const s = (k: string) => (typeof a[k] === "string" ? (a[k] as string) : undefined);
+  const maxDataMb = s("max-data-mb");
+  return {
+    ...D,
+    host: s("host") ?? "0.0.0.0",
+    port: port("--port", s("port"), 8080),
+    data: s("data") ?? defaultData,
+    sync: oneOf("sync", s("sync"), ["full", "normal"] as const, "full"),
+    resetCorruptData: a["reset-corrupt-data"] === true,
+    ...(maxDataMb ? { maxDataBytes: integer("max-data-mb", maxDataMb, 0, 1) * 1024 * 1024 } : {}),
+    ...(s("tls-cert") ? { tlsCert: s("tls-cert") } : {}),
+    ...(s("tls-key") ? { tlsKey: s("tls-key") } : {}),
+    ...(s("metrics-port") !== undefined ? { metricsPort: port("--metrics-port", s("metrics-port"), 0) } : {}),
+    logLevel: oneOf("log-level", s("log-level"), Object.keys(LOG_LEVELS) as LogLevel[], "info"),
+    logFormat: oneOf("log-format", s("log-format"), ["text", "json"] as const, "text"),
+    heartbeatMs: duration("heartbeat", s("heartbeat"), D.heartbeatMs),
+    heartbeatMisses: integer("heartbeat-misses", s("heartbeat-misses"), D.heartbeatMisses, 1, 100),
+    loginTimeoutMs: duration("login-timeout", s("login-timeout"), D.loginTimeoutMs),
+    ackTimeoutMs: duration("ack-timeout", s("ack-timeout"), D.ackTimeoutMs),
+    sessionTtlMs: duration("session-ttl", s("session-ttl"), D.sessionTtlMs),
+    maxFrameBytes: integer("max-frame-bytes", s("max-frame-bytes"), D.maxFrameBytes, 1024, 16 * 1024 * 1024),
+    maxConnections: integer("max-connections", s("max-connections"), 20_000, 1),
+    maxConnectionsPerAddress: integer(
+      "max-connections-per-address",
+      s("max-connections-per-address"),
+      256,
+      1,
+    ),
+    maxOutboundBytes: integer("max-output-bytes", s("max-output-bytes"), 1024 * 1024, 64 * 1024),
+    maxQueuedPerAccount: integer("max-queued", s("max-queued"), D.maxQueuedPerAccount, 1),
+    deliveryWindow: integer("delivery-window", s("delivery-window"), D.deliveryWindow, 1, 100_000),
+    requestRate: integer("request-rate", s("request-rate"), D.requestRate, 1),
+    requestBurst: integer("request-burst", s("request-burst"), D.requestBurst, 1),
+    loginFailuresPerAccount: integer(
+      "login-failures-per-account",
+      s("login-failures-per-account"),
+      D.loginFailuresPerAccount,
+      1,
+    ),
+    loginFailuresPerAddress: integer(
+      "login-failures-per-address",
+      s("login-failures-per-address"),
+      D.loginFailuresPerAddress,
+      1,
+    ),
+    accountCreationsPerAddress: integer(
+      "accounts-per-address",
+      s("accounts-per-address"),
+      D.accountCreationsPerAddress,
+      1,
+    ),
+    argon2: {
+      memoryKiB: integer(
+        "argon2-memory-kib",
+        s("argon2-memory-kib"),
+        DEFAULT_ARGON2.memoryKiB,
+        64,
+        4 * 1024 * 1024,
+      ),
+      timeCost: integer("argon2-time", s("argon2-time"), DEFAULT_ARGON2.timeCost, 1, 100),
+    },
+    dedupWindowMs: 24 * 60 * 60 * 1000,
+    shutdownGraceMs: duration("shutdown-grace", s("shutdown-grace"), 3000),
+  };
+}
+
+export default defineCommand({
+  meta: { name: "serve", description: "Run a chat server" },
+  args: serveArgs,
+  async run({ args }) {
+    const { runServe } = await import("./run-serve");
+    return runServe(args as Args);
+  },
+});

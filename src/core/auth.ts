@@ -1,0 +1,66 @@
+// Password hashing (argon2id, off the event loop) and session tokens.
+
+import { createHash, randomBytes } from "node:crypto";
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(password: string, hash: string): Promise<boolean>;
+}
+
+export interface Argon2Cost {
+  /** KiB of memory per hash (OWASP's minimum for argon2id is 19456 with 2 passes). */
+  memoryKiB: number;
+  timeCost: number;
+}
+
+export const DEFAULT_ARGON2: Argon2Cost = { memoryKiB: 19_456, timeCost: 2 };
+
+/** Bun.password runs argon2id on a worker thread, so the event loop keeps serving. */
+export function argon2Hasher(cost: Argon2Cost): PasswordHasher {
+  return {
+    hash: (password) =>
+      Bun.password.hash(password, {
+        algorithm: "argon2id",
+        memoryCost: cost.memoryKiB,
+        timeCost: cost.timeCost,
+      }),
+    verify: (password, hash) => Bun.password.verify(password, hash),
+  };
+}
+
+/** Refuses work past a bound instead of queueing hashes without limit. */
+export class HashGate {
+  private running = 0;
+
+  constructor(
+    private readonly hasher: PasswordHasher,
+    private readonly max: number,
+  ) {}
+
+  /** Undefined when too many hashes are already queued. */
+  hash(password: string): Promise<string> | undefined {
+    return this.run(() => this.hasher.hash(password));
+  }
+
+  verify(password: string, hash: string): Promise<boolean> | undefined {
+    return this.run(() => this.hasher.verify(password, hash));
+  }
+
+  private run<T>(fn: () => Promise<T>): Promise<T> | undefined {
+    if (this.running >= this.max) return undefined;
+    this.running++;
+    return fn().finally(() => {
+      this.running--;
+    });
+  }
+}
+
+/** A new session token (sent to the client once) and the hash stored in its place. */
+export function newToken(): { token: string; hash: string } {
+  const token = randomBytes(24).toString("base64url");
+  return { token, hash: tokenHash(token) };
+}
+
+export function tokenHash(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}

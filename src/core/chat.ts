@@ -1,0 +1,492 @@
+// The chat server's logic, free of sockets: sessions, the request pipeline, who is online,
+// and the timers (heartbeats, login and confirmation timeouts). The network shell feeds it
+// frame bodies and connection events; handlers/ holds one file per operation.
+
+import { MAX_NAME_CHARS } from "../rules/names";
+import { MIN_PASSWORD_CHARS } from "../rules/password";
+import { MAX_TEXT_CHARS } from "../rules/text";
+import type { Account, Store } from "../store/store";
+import { StorageError } from "../store/store";
+import {
+  decodeRequest,
+  Op,
+  opcodeName,
+  PROTOCOL_VERSION,
+  type ProtocolError,
+  Push,
+  type ReplyInit,
+  type Request,
+  Status,
+  statusName,
+} from "../wire";
+import { HashGate, type PasswordHasher } from "./auth";
+import { Delivery } from "./delivery";
+import type { EventSink } from "./events";
+import { HANDLERS } from "./handlers";
+import type { Metrics } from "./metrics";
+import type { CoreOptions } from "./options";
+import { FailureLimiter } from "./ratelimit";
+import { type Conn, Session } from "./session";
+
+/** Requests queued behind a busy one: reading pauses past these, and the connection drops past MAX. */
+const PAUSE_AT = 32;
+const PAUSE_BYTES = 64 * 1024;
+const MAX_BACKLOG_BYTES = 1024 * 1024;
+
+export interface CoreDeps {
+  store: Store;
+  options: CoreOptions;
+  events: EventSink;
+  metrics: Metrics;
+  passwords: PasswordHasher;
+  serverVersion: string;
+  /** Wall clock in ms (message timestamps, token expiry); tests may fake it. */
+  now?: () => number;
+}
+
+export class ChatCore {
+  readonly store: Store;
+  readonly options: CoreOptions;
+  readonly events: EventSink;
+  readonly metrics: Metrics;
+  readonly hashes: HashGate;
+  readonly delivery: Delivery;
+  readonly loginFailuresByAccount: FailureLimiter;
+  readonly loginFailuresByAddress: FailureLimiter;
+  /** New accounts per address: each creation takes from the budget. */
+  readonly accountCreations: FailureLimiter;
+  readonly now: () => number;
+  private readonly serverVersion: string;
+  readonly sessions = new Set<Session>();
+  private readonly online = new Map<number, Session>();
+  private readonly onlineByKey = new Map<string, Session>();
+  private nextSessionId = 1;
+  shuttingDown = false;
+  /** A hash of a random password: unknown names are checked against it, so they cost as much as known ones. */
+  dummyHash: Promise<string> | null = null;
+
+  constructor(deps: CoreDeps) {
+    this.store = deps.store;
+    this.options = deps.options;
+    this.events = deps.events;
+    this.metrics = deps.metrics;
+    this.serverVersion = deps.serverVersion;
+    this.now = deps.now ?? Date.now;
+    this.hashes = new HashGate(deps.passwords, deps.options.maxHashQueue);
+    this.delivery = new Delivery(this);
+    this.loginFailuresByAccount = new FailureLimiter(deps.options.loginFailuresPerAccount);
+    this.loginFailuresByAddress = new FailureLimiter(deps.options.loginFailuresPerAddress);
+    this.accountCreations = new FailureLimiter(deps.options.accountCreationsPerAddress);
+  }
+
+  // --- connection lifecycle (called by the network shell) ---
+
+  connect(conn: Conn): Session {
+    const o = this.options;
+    const s = new Session(this.nextSessionId++, conn, this.now(), o.requestRate, o.requestBurst);
+    this.sessions.add(s);
+    this.metrics.connections++;
+    this.metrics.connectionsOpened++;
+    this.events({ type: "connect", conn: s.id, address: s.address });
+    this.write(s, {
+      opcode: Push.HELLO,
+      msg: `chat server ${this.serverVersion}, protocol ${PROTOCOL_VERSION}`,
+      info: {
+        serverVersion: this.serverVersion,
+        heartbeatMs: o.heartbeatMs,
+        maxFrameBytes: o.maxFrameBytes,
+        maxNameChars: MAX_NAME_CHARS,
+        maxTextChars: MAX_TEXT_CHARS,
+        minPasswordChars: MIN_PASSWORD_CHARS,
+        maxPageSize: o.maxPageSize,
+      },
+    });
+    return s;
+  }
+
+  /** One frame body from the connection. */
+  receive(s: Session, body: Uint8Array): void {
+    if (s.closing) return;
+    const now = this.now();
+    s.lastHeard = now;
+    const at = performance.now();
+    let req: Request;
+    try {
+      req = decodeRequest(body);
+    } catch (error) {
+      this.refuse(s, 0, 0, Status.MALFORMED_FRAME, (error as Error).message);
+      return;
+    }
+    if (req.version !== PROTOCOL_VERSION) {
+      this.refuse(
+        s,
+        req.opcode,
+        req.requestId,
+        Status.BAD_VERSION,
+        `protocol version mismatch: this server speaks version "${PROTOCOL_VERSION}", the client sent "${printable(req.version)}"`,
+      );
+      return;
+    }
+    if (!s.bucket.take(now)) {
+      this.slowDown(s, req, at, now);
+      return;
+    }
+    s.slowDowns = 0;
+    if (s.busy) {
+      if (s.backlog.length >= this.options.maxBacklog || s.backlogBytes > MAX_BACKLOG_BYTES) {
+        this.limit(s, "backlog", `more than ${s.backlog.length} requests waiting`);
+        this.refuse(
+          s,
+          req.opcode,
+          req.requestId,
+          Status.SLOW_DOWN,
+          "too many requests waiting; wait for answers",
+        );
+        return;
+      }
+      s.backlog.push({ req, at, bytes: body.length });
+      s.backlogBytes += body.length;
+      // Let the kernel hold the rest: stop reading until the session catches up.
+      if (s.backlog.length === PAUSE_AT || s.backlogBytes > PAUSE_BYTES) s.conn.pause();
+      return;
+    }
+    this.dispatch(s, req, at);
+  }
+
+  /** The decoder rejected the byte stream (frame too large, bad length prefix). */
+  frameError(s: Session, error: ProtocolError): void {
+    const status = error.name === "FrameTooLargeError" ? Status.FRAME_TOO_LARGE : Status.MALFORMED_FRAME;
+    this.refuse(s, 0, 0, status, error.message);
+  }
+
+  /** The socket closed, for whatever reason. Idempotent. */
+  disconnected(s: Session, reason: string): void {
+    if (s.closed) return;
+    s.closed = true;
+    s.closing = true;
+    const account = s.accountName;
+    this.endSession(s, `disconnected (${reason})`, false);
+    this.sessions.delete(s);
+    this.delivery.forget(s);
+    this.metrics.connections--;
+    this.events({
+      type: "disconnect",
+      conn: s.id,
+      address: s.address,
+      reason,
+      ...(account ? { account } : {}),
+    });
+  }
+
+  /** Timers: heartbeats, dead peers, login and confirmation timeouts. Call every few hundred ms. */
+  tick(): void {
+    const now = this.now();
+    const o = this.options;
+    const deadAfter = o.heartbeatMs * o.heartbeatMisses;
+    for (const s of this.sessions) {
+      if (s.closing) continue;
+      if (now - s.lastHeard >= deadAfter) {
+        this.metrics.heartbeatTimeouts++;
+        this.events({
+          type: "dead_peer",
+          conn: s.id,
+          address: s.address,
+          silentMs: now - s.lastHeard,
+          ...(s.account ? { account: s.account.name } : {}),
+        });
+        this.notify(
+          s,
+          Push.LOGGED_OUT,
+          Status.HEARTBEAT_TIMEOUT,
+          `nothing heard for ${Math.round(deadAfter / 1000)} s; closing`,
+        );
+        this.close(s);
+        continue;
+      }
+      if (!s.account && now - s.anonymousSince >= o.loginTimeoutMs) {
+        this.limit(s, "login_timeout", `no login within ${o.loginTimeoutMs} ms`);
+        this.notify(
+          s,
+          Push.LOGGED_OUT,
+          Status.LOGIN_TIMEOUT,
+          `closing: no login within ${Math.round(o.loginTimeoutMs / 1000)} s`,
+        );
+        this.close(s);
+        continue;
+      }
+      if (now - s.lastSent >= o.heartbeatMs) this.write(s, { opcode: Push.HEARTBEAT });
+    }
+    this.delivery.checkTimeouts(now);
+  }
+
+  /** Graceful shutdown: refuse new work and tell every client. */
+  shutdown(): void {
+    this.shuttingDown = true;
+    for (const s of this.sessions) {
+      if (s.closing) continue;
+      this.notify(s, Push.SHUTDOWN, Status.SHUTTING_DOWN, "the server is shutting down; try again later");
+      this.close(s);
+    }
+  }
+
+  // --- used by handlers ---
+
+  /** Answers req (in request order, after any SEND answers still pending). */
+  reply(s: Session, req: Request, at: number, fields: Omit<ReplyInit, "opcode">, close = false): void {
+    const frame: ReplyInit = { opcode: req.opcode, requestId: req.requestId, ...fields };
+    if (fields.status) this.metrics.error(fields.status);
+    if (s.sendSeq !== s.answeredSeq) {
+      s.deferred.push({ afterSend: s.sendSeq, frame, started: at, close });
+      return;
+    }
+    this.answer(s, frame, at, close);
+  }
+
+  /** Answers SEND number seq; releases the replies that were waiting for it. */
+  answerSend(s: Session, seq: number, frame: ReplyInit, at: number): void {
+    s.answeredSeq = seq;
+    if (frame.status) this.metrics.error(frame.status);
+    this.answer(s, frame, at, false);
+    while (s.deferred.length && s.deferred[0]!.afterSend <= seq) {
+      const d = s.deferred.shift()!;
+      this.answer(s, d.frame, d.started, d.close);
+    }
+  }
+
+  /** Error answer with the status's metric and, for unknown/failed things, nothing else. */
+  fail(
+    s: Session,
+    req: Request,
+    at: number,
+    status: Status,
+    msg: string,
+    extra?: Omit<ReplyInit, "opcode">,
+  ): void {
+    this.reply(s, req, at, { status, msg, ...extra });
+  }
+
+  /** A server-initiated frame (push). */
+  write(s: Session, frame: ReplyInit): void {
+    if (s.closed) return;
+    s.conn.send(frame);
+    s.lastSent = this.now();
+  }
+
+  notify(s: Session, opcode: Push, status: Status, msg: string): void {
+    this.metrics.error(status);
+    this.write(s, { opcode, status, msg });
+  }
+
+  close(s: Session): void {
+    if (s.closing) return;
+    s.closing = true;
+    s.conn.close();
+  }
+
+  isOnline(accountId: number): boolean {
+    return this.online.has(accountId);
+  }
+
+  onlineSession(accountId: number): Session | undefined {
+    return this.online.get(accountId);
+  }
+
+  onlineByName(key: string): Session | undefined {
+    return this.onlineByKey.get(key);
+  }
+
+  /**
+   * Makes s the session of account: ends what s was logged in as, and forces out any
+   * other session of the account (told why, its token revoked unless it is sameToken's).
+   */
+  beginSession(s: Session, account: Account, tokenHash: string, resumed: boolean): void {
+    if (s.account) this.endSession(s, `switched to ${account.name}`, true);
+    const other = this.online.get(account.id);
+    if (other && other !== s) {
+      const how = resumed ? "resumed" : "logged in";
+      this.notify(
+        other,
+        Push.LOGGED_OUT,
+        Status.LOGGED_IN_ELSEWHERE,
+        `logged out: ${account.name} ${how} elsewhere (${s.address})`,
+      );
+      this.events({
+        type: "forced_logout",
+        conn: other.id,
+        address: other.address,
+        account: account.name,
+        byAddress: s.address,
+      });
+      this.endSession(other, "logged in elsewhere", other.tokenHash !== tokenHash);
+    }
+    s.account = account;
+    s.tokenHash = tokenHash;
+    this.delivery.reset(s, false);
+    this.online.set(account.id, s);
+    this.onlineByKey.set(account.key, s);
+    this.metrics.sessions++;
+    this.events({ type: "login", conn: s.id, address: s.address, account: account.name, resumed });
+  }
+
+  /** Logs s out (if logged in); revoke=true also invalidates its session token. */
+  endSession(s: Session, reason: string, revoke: boolean): void {
+    const account = s.account;
+    if (!account) return;
+    if (this.online.get(account.id) === s) {
+      this.online.delete(account.id);
+      this.onlineByKey.delete(account.key);
+    }
+    if (revoke && s.tokenHash)
+      this.background(this.store.deleteToken(s.tokenHash), "revoking a session token");
+    s.account = null;
+    s.tokenHash = null;
+    s.anonymousSince = this.now();
+    s.deleting = false;
+    this.delivery.reset(s, true);
+    this.metrics.sessions--;
+    this.events({ type: "logout", conn: s.id, address: s.address, account: account.name, reason });
+  }
+
+  limit(s: Session, limit: string, detail: string): void {
+    this.events({
+      type: "limit",
+      conn: s.id,
+      address: s.address,
+      limit,
+      detail,
+      ...(s.account ? { account: s.account.name } : {}),
+    });
+  }
+
+  /** Runs a store call nobody waits on; failures are logged, never thrown. */
+  background(p: Promise<unknown>, what: string): void {
+    p.catch((error) => this.events({ type: "storage_error", detail: `${what}: ${describeError(error)}` }));
+  }
+
+  /** The answer for a request that threw: the client learns what failed, the log learns why. */
+  failureFrame(req: Request, error: unknown, what: string): ReplyInit {
+    const base = { opcode: req.opcode, requestId: req.requestId };
+    if (error instanceof StorageError) {
+      this.events({ type: "storage_error", detail: `${opcodeName(req.opcode)}: ${describeError(error)}` });
+      return { ...base, status: Status.STORAGE_FAILED, msg: `${what}: ${error.message}; please try again` };
+    }
+    this.events({ type: "internal_error", detail: `${opcodeName(req.opcode)} failed`, error });
+    return {
+      ...base,
+      status: Status.INTERNAL_ERROR,
+      msg: `${what}: internal server error (the server logged the details)`,
+    };
+  }
+
+  internalError(s: Session, req: Request, at: number, error: unknown): void {
+    const { opcode: _, ...frame } = this.failureFrame(
+      req,
+      error,
+      `${opcodeName(req.opcode).toLowerCase().replace(/_/g, " ")} failed`,
+    );
+    this.reply(s, req, at, frame);
+  }
+
+  // --- internal ---
+
+  private dispatch(s: Session, req: Request, at: number): void {
+    const handler = HANDLERS[req.opcode];
+    if (!handler) {
+      this.fail(
+        s,
+        req,
+        at,
+        Status.UNKNOWN_OPCODE,
+        `unknown opcode ${req.opcode}; this server knows 1-10 (see docs/PROTOCOL.md)`,
+      );
+      return;
+    }
+    if (this.shuttingDown && req.opcode !== Op.QUIT && req.opcode !== Op.ACK) {
+      this.fail(s, req, at, Status.SHUTTING_DOWN, "the server is shutting down; try again later");
+      return;
+    }
+    if (handler.needsLogin && !s.account) {
+      if (req.opcode !== Op.ACK) this.fail(s, req, at, Status.NOT_LOGGED_IN, "log in first");
+      return;
+    }
+    let pending: Promise<void> | void;
+    try {
+      pending = handler.run(this, s, req, at);
+    } catch (error) {
+      this.internalError(s, req, at, error);
+      return;
+    }
+    if (!pending) return;
+    s.busy = true;
+    pending
+      .catch((error) => this.internalError(s, req, at, error))
+      .finally(() => {
+        s.busy = false;
+        this.runBacklog(s);
+      });
+  }
+
+  private runBacklog(s: Session): void {
+    while (!s.busy && s.backlog.length && !s.closing) {
+      const next = s.backlog.shift()!;
+      s.backlogBytes -= next.bytes;
+      this.dispatch(s, next.req, next.at);
+    }
+    if (!s.busy && !s.closing) s.conn.resume();
+  }
+
+  private answer(s: Session, frame: ReplyInit, at: number, close: boolean): void {
+    this.write(s, frame);
+    this.metrics.latency(performance.now() - at);
+    if (close) this.close(s);
+  }
+
+  /** Answers a request that cannot be served and closes the connection. */
+  private refuse(s: Session, opcode: number, requestId: number, status: Status, msg: string): void {
+    this.events({
+      type: "protocol_error",
+      conn: s.id,
+      address: s.address,
+      status: statusName(status),
+      detail: msg,
+    });
+    this.metrics.error(status);
+    this.write(s, { opcode, requestId, status, msg });
+    this.close(s);
+  }
+
+  private slowDown(s: Session, req: Request, at: number, now: number): void {
+    s.slowDowns++;
+    if (s.slowDowns > this.options.maxSlowDowns) {
+      this.limit(
+        s,
+        "request_rate",
+        `over ${this.options.requestRate} requests/s after ${this.options.maxSlowDowns} warnings`,
+      );
+      this.refuse(s, req.opcode, req.requestId, Status.SLOW_DOWN, "too many requests; disconnecting");
+      return;
+    }
+    if (s.slowDowns === 1) this.limit(s, "request_rate", `over ${this.options.requestRate} requests/s`);
+    if (req.opcode === Op.ACK) return;
+    const wait = s.bucket.waitMs(now);
+    this.fail(s, req, at, Status.SLOW_DOWN, `too many requests; slow down (try again in ${wait} ms)`, {
+      retryAfterMs: wait,
+    });
+  }
+}
+
+/** Keeps a client-supplied string printable and short in our own messages. */
+export function printable(text: string, max = 40): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed.
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+  const chars = [...clean];
+  return chars.length > max ? `${chars.slice(0, max).join("")}…` : clean;
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
+    return `${error.message}${cause}`;
+  }
+  return String(error);
+}

@@ -1,0 +1,40 @@
+// CHECK_MESSAGES (4): one page of waiting messages, oldest first. They leave the queue
+// when the client confirms them (ACK); until then they are handed over again next session.
+
+import { Status, type WireMessage } from "../../wire";
+import type { Handler } from "./handler";
+import { pageSize } from "./handler";
+
+export const check: Handler = {
+  needsLogin: true,
+  async run(core, s, req, at) {
+    const n = pageSize(core, s, req, at);
+    if (n === undefined) return;
+    const account = s.account!;
+    await s.serial(async () => {
+      const page = await core.delivery.fetch(s, account.id, n + 1);
+      if (s.account !== account) return;
+      const more = page.length > n;
+      const messages = page.slice(0, n);
+      core.delivery.handed(s, messages);
+      if (!more && !s.draining) s.caughtUp = true;
+      const waiting = await core.store.countPending(account.id);
+      const unread = Math.max(0, waiting - s.inflight.size);
+      const wire: WireMessage[] = messages.map((m) => ({
+        id: m.id,
+        sender: m.senderName,
+        text: m.text,
+        sentAt: m.sentAt,
+      }));
+      core.reply(s, req, at, {
+        status: Status.OK,
+        messages: wire,
+        more,
+        unread,
+        msg: messages.length
+          ? `${messages.length} message${messages.length === 1 ? "" : "s"}${more ? `; ${unread} more waiting` : ""}`
+          : "no unread messages",
+      });
+    });
+  },
+};

@@ -1,0 +1,54 @@
+// DELETE_ACCOUNT (5): needs the password again; hands over every waiting message (and
+// waits for their confirmation) before deleting, so nothing is lost with the account.
+
+import { Status } from "../../wire";
+import type { Handler } from "./handler";
+import { loginFailed, loginRateLimited } from "./session-start";
+
+export const deleteAccount: Handler = {
+  needsLogin: true,
+  async run(core, s, req, at) {
+    const account = s.account!;
+    if (loginRateLimited(core, s, req, at, account.key)) return;
+    const verifying = core.hashes.verify(req.password, account.passwordHash);
+    if (!verifying) {
+      core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", { retryAfterMs: 1000 });
+      return;
+    }
+    if (!(await verifying)) {
+      loginFailed(core, s, account.key, account.name, "wrong password for delete");
+      core.fail(s, req, at, Status.BAD_CREDENTIALS, "wrong password; the account was not deleted");
+      return;
+    }
+    if (s.account !== account) return;
+    // From here on, sends to this account are refused; those already accepted are committed by the flush.
+    s.deleting = true;
+    await core.store.flush();
+    let handedOver = 0;
+    const pageMax = Math.min(core.options.deliveryWindow, core.options.maxPageSize);
+    for (;;) {
+      const page = await s.serial(() => core.delivery.fetch(s, account.id, pageMax));
+      if (s.account !== account || s.closing) return; // logged out or gone: nothing deleted
+      if (page.length) {
+        core.delivery.push(s, page);
+        handedOver += page.length;
+      } else if (s.inflight.size === 0) {
+        break;
+      }
+      await core.delivery.whenConfirmed(s);
+      if (s.account !== account || s.closing) return;
+    }
+    await core.store.deleteAccount(account.id);
+    core.endSession(s, "account deleted", false);
+    core.events({
+      type: "account_deleted",
+      conn: s.id,
+      address: s.address,
+      account: account.name,
+      handedOver,
+    });
+    core.reply(s, req, at, {
+      msg: `deleted account ${account.name}${handedOver ? `; ${handedOver} unread message${handedOver === 1 ? " was" : "s were"} handed over first` : ""}`,
+    });
+  },
+};

@@ -1,0 +1,36 @@
+// RESUME (10): log back in with the token from an earlier LOG_IN, without the password.
+
+import { Status } from "../../wire";
+import { tokenHash } from "../auth";
+import type { Handler } from "./handler";
+import { loginFailed, loginRateLimited, startSession } from "./session-start";
+
+export const resume: Handler = {
+  needsLogin: false,
+  async run(core, s, req, at) {
+    if (!req.token || req.token.length > 256) {
+      core.fail(s, req, at, Status.INVALID_TOKEN, "no valid session token given; log in with your password");
+      return;
+    }
+    if (loginRateLimited(core, s, req, at, "")) return;
+    const hash = tokenHash(req.token);
+    const token = await core.store.findToken(hash, core.now());
+    const account = token ? await core.store.findAccountById(token.accountId) : null;
+    if (!token || !account) {
+      loginFailed(core, s, "", "(token)", "unknown or expired token");
+      core.fail(
+        s,
+        req,
+        at,
+        Status.INVALID_TOKEN,
+        "the session has expired or was ended; log in with your password",
+      );
+      return;
+    }
+    if (s.account?.id === account.id) {
+      core.fail(s, req, at, Status.ALREADY_LOGGED_IN, `already logged in as ${account.name}`);
+      return;
+    }
+    await startSession(core, s, req, at, account, hash);
+  },
+};

@@ -1,0 +1,106 @@
+// SEND_MESSAGE (3): store, answer the sender once stored, push to an online recipient.
+// Pipelined: the session's next requests run while the store commits; answers still go
+// out in request order (ChatCore.answerSend).
+
+import { MAX_NAME_CHARS, nameKey } from "../../rules/names";
+import { checkText } from "../../rules/text";
+import type { EnqueueResult } from "../../store/store";
+import { Delivery, Op, type Request, Status } from "../../wire";
+import { type ChatCore, printable } from "../chat";
+import type { Session } from "../session";
+import type { Handler } from "./handler";
+
+export const send: Handler = {
+  needsLogin: true,
+  run(core, s, req, at) {
+    const account = s.account!;
+    const to = req.receiver;
+    if (!to) {
+      core.fail(s, req, at, Status.INVALID_ARGUMENT, "say who the message is for (receiver)");
+      return;
+    }
+    // Senders mostly write to one person at a time: keep the last folded name.
+    if (to !== s.lastTo) {
+      if (to.length > MAX_NAME_CHARS * 4) {
+        core.fail(s, req, at, Status.NO_SUCH_ACCOUNT, `no account named ${printable(to)}`);
+        return;
+      }
+      s.lastTo = to;
+      s.lastToKey = nameKey(to);
+    }
+    const key = s.lastToKey;
+    const text = checkText(req.msg);
+    if (!text.ok) {
+      core.fail(s, req, at, Status.INVALID_TEXT, `message not sent: ${text.reason}`);
+      return;
+    }
+    if (core.onlineByName(key)?.deleting) {
+      core.fail(s, req, at, Status.NO_SUCH_ACCOUNT, `no account named ${printable(to)}`);
+      return;
+    }
+    const seq = ++s.sendSeq;
+    core.store
+      .enqueue({
+        senderId: account.id,
+        senderName: account.name,
+        recipientKey: key,
+        text: req.msg,
+        sentAt: core.now(),
+        clientMsgId: req.clientMsgId,
+      })
+      .then(
+        (result) => stored(core, s, req, at, seq, result),
+        (error) => core.answerSend(s, seq, core.failureFrame(req, error, "message not accepted"), at),
+      );
+  },
+};
+
+function stored(core: ChatCore, s: Session, req: Request, at: number, seq: number, r: EnqueueResult): void {
+  if (!r.ok) {
+    const max = core.options.maxQueuedPerAccount;
+    core.answerSend(
+      s,
+      seq,
+      r.error === "no_such_account"
+        ? {
+            opcode: Op.SEND_MESSAGE,
+            requestId: req.requestId,
+            status: Status.NO_SUCH_ACCOUNT,
+            msg: `no account named ${printable(req.receiver)}`,
+          }
+        : {
+            opcode: Op.SEND_MESSAGE,
+            requestId: req.requestId,
+            status: Status.MAILBOX_FULL,
+            msg: `${printable(req.receiver)}'s mailbox is full (${max} messages waiting); message not stored`,
+          },
+      at,
+    );
+    return;
+  }
+  const { message, recipient, duplicate } = r;
+  const online = core.onlineSession(recipient.id);
+  if (!duplicate) {
+    core.metrics.messagesAccepted++;
+    if (!online) core.metrics.messagesQueued++;
+  }
+  core.answerSend(
+    s,
+    seq,
+    {
+      opcode: Op.SEND_MESSAGE,
+      requestId: req.requestId,
+      messageId: message.id,
+      sentAt: message.sentAt,
+      delivery: online ? Delivery.LIVE : Delivery.QUEUED,
+      duplicate,
+      msg: duplicate
+        ? `already stored as message ${message.id} (resent)`
+        : online
+          ? `sent to ${recipient.name}`
+          : `${recipient.name} is offline; queued`,
+    },
+    at,
+  );
+  if (online && !duplicate) core.delivery.live(online, message);
+}

@@ -1,0 +1,58 @@
+// Every limit and timing of the server, with its default and the reason for it.
+// `chat serve` exposes each one as a flag (see src/serve-options.ts).
+
+export interface CoreOptions {
+  /** Largest frame accepted or sent; checked from the length prefix before buffering. */
+  maxFrameBytes: number;
+  /** A pushed message not confirmed within this time drops the connection; it stays queued. */
+  ackTimeoutMs: number;
+  /** Messages handed to one session and not yet confirmed; bounds memory per slow reader. */
+  deliveryWindow: number;
+  /** CHECK_MESSAGES and LIST_ACCOUNTS page sizes. */
+  defaultPageSize: number;
+  maxPageSize: number;
+  /** Messages one account can have waiting; more are refused with MAILBOX_FULL. */
+  maxQueuedPerAccount: number;
+  /** Connections that have not logged in within this time are closed (slowloris). */
+  loginTimeoutMs: number;
+  /** Quiet interval after which a heartbeat is sent; the peer is dead after heartbeatMs × heartbeatMisses. */
+  heartbeatMs: number;
+  heartbeatMisses: number;
+  /** Sustained requests per second per connection, and the burst allowed above it. */
+  requestRate: number;
+  requestBurst: number;
+  /** SLOW_DOWN answers in a row before a connection is dropped as abusive. */
+  maxSlowDowns: number;
+  /** Frames a connection may queue while one of its requests is still being worked on. */
+  maxBacklog: number;
+  /** Failed logins allowed per account and per address before RATE_LIMITED, refilled per minute. */
+  loginFailuresPerAccount: number;
+  loginFailuresPerAddress: number;
+  /** New accounts per address per minute (each costs a password hash and a name). */
+  accountCreationsPerAddress: number;
+  /** Session tokens (for RESUME) expire after this long. */
+  sessionTtlMs: number;
+  /** Password hashes running or waiting at once; past it, create/login answer BUSY. */
+  maxHashQueue: number;
+}
+
+export const DEFAULT_OPTIONS: CoreOptions = {
+  maxFrameBytes: 64 * 1024,
+  ackTimeoutMs: 10_000,
+  deliveryWindow: 256,
+  defaultPageSize: 50,
+  maxPageSize: 100,
+  maxQueuedPerAccount: 10_000,
+  loginTimeoutMs: 10_000,
+  heartbeatMs: 15_000,
+  heartbeatMisses: 3,
+  requestRate: 5_000,
+  requestBurst: 10_000,
+  maxSlowDowns: 100,
+  maxBacklog: 256,
+  loginFailuresPerAccount: 5,
+  loginFailuresPerAddress: 20,
+  accountCreationsPerAddress: 30,
+  sessionTtlMs: 24 * 60 * 60 * 1000,
+  maxHashQueue: 256,
+};

@@ -1,0 +1,183 @@
+// One accepted socket: bytes in through the frame decoder to the core, frames out through
+// a per-connection buffer written once per event-loop turn. Implements the core's Conn.
+
+import type { Socket } from "bun";
+import type { ChatCore } from "../core/chat";
+import type { Conn, Session } from "../core/session";
+import {
+  encodeReply,
+  FrameDecoder,
+  type ProtocolError,
+  type ReplyInit,
+  varintSize,
+  writeVarint,
+} from "../wire";
+
+export interface ConnectionLimits {
+  maxFrameBytes: number;
+  /** Unsent output past this marks a slow consumer: the connection is dropped. */
+  maxOutboundBytes: number;
+}
+
+/** Connections with output waiting, written together once the current turn's work is done. */
+const dirty: Connection[] = [];
+let flushScheduled = false;
+function flushDirty(): void {
+  flushScheduled = false;
+  for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
+  dirty.length = 0;
+}
+
+/** A socket that has not drained its output this long after close() is cut off. */
+const CLOSE_GRACE_MS = 2000;
+
+/**
+ * Output buffers are lent only while a connection has bytes to write, so an idle
+ * connection holds none (memory per connection) and a busy one does not allocate per turn.
+ */
+const BUFFER_BYTES = 16 * 1024;
+const pool: Uint8Array[] = [];
+const POOL_MAX = 256;
+function takeBuffer(min: number): Uint8Array {
+  if (min <= BUFFER_BYTES) return pool.pop() ?? new Uint8Array(BUFFER_BYTES);
+  return new Uint8Array(min);
+}
+function giveBuffer(buf: Uint8Array): void {
+  if (buf.length === BUFFER_BYTES && pool.length < POOL_MAX) pool.push(buf);
+}
+
+export class Connection implements Conn {
+  readonly address: string;
+  session!: Session;
+  private readonly decoder: FrameDecoder;
+  private out: Uint8Array | null = null;
+  private outLen = 0;
+  private blocked = false;
+  private queued = false;
+  private ending = false;
+  private gone = false;
+
+  constructor(
+    private readonly socket: Socket<Connection>,
+    private readonly core: ChatCore,
+    private readonly limits: ConnectionLimits,
+    private readonly onGone: (c: Connection) => void,
+  ) {
+    this.address = socket.remoteAddress;
+    this.decoder = new FrameDecoder(limits.maxFrameBytes);
+  }
+
+  start(): void {
+    this.session = this.core.connect(this);
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.ending) return;
+    let frames: Uint8Array[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (error) {
+      this.core.frameError(this.session, error as ProtocolError);
+      return;
+    }
+    for (let i = 0; i < frames.length && !this.ending; i++) this.core.receive(this.session, frames[i]!);
+  }
+
+  onDrain(): void {
+    this.blocked = false;
+    this.flush();
+  }
+
+  onClose(reason: string): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.core.disconnected(this.session, reason);
+    this.onGone(this);
+  }
+
+  // --- Conn ---
+
+  send(frame: ReplyInit): void {
+    if (this.gone) return;
+    const body = encodeReply(frame);
+    const need = this.outLen + varintSize(body.length) + body.length;
+    if (need > this.limits.maxOutboundBytes) {
+      this.slowConsumer(need);
+      return;
+    }
+    if (!this.out) {
+      this.out = takeBuffer(need);
+    } else if (need > this.out.length) {
+      const grown = takeBuffer(Math.max(need, this.out.length * 2));
+      grown.set(this.out.subarray(0, this.outLen));
+      giveBuffer(this.out);
+      this.out = grown;
+    }
+    const at = writeVarint(this.out, this.outLen, body.length);
+    this.out.set(body, at);
+    this.outLen = at + body.length;
+    if (!this.queued) {
+      this.queued = true;
+      dirty.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        queueMicrotask(flushDirty);
+      }
+    }
+  }
+
+  close(): void {
+    if (this.ending) return;
+    this.ending = true;
+    if (this.outLen === 0 && !this.queued) this.socket.end();
+    setTimeout(() => this.abort(), CLOSE_GRACE_MS).unref();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  /** Cuts the connection at once (no goodbye). */
+  abort(): void {
+    if (this.gone) return;
+    this.socket.terminate();
+  }
+
+  // --- internal ---
+
+  flush(): void {
+    this.queued = false;
+    if (this.gone || this.blocked) return;
+    if (this.outLen > 0) {
+      const n = this.socket.write(this.out!.subarray(0, this.outLen));
+      if (n < 0) return; // closed; the close callback follows
+      if (n < this.outLen) {
+        this.out!.copyWithin(0, n, this.outLen);
+        this.outLen -= n;
+        this.blocked = true;
+        return;
+      }
+      this.outLen = 0;
+      giveBuffer(this.out!);
+      this.out = null;
+    }
+    if (this.ending) this.socket.end();
+  }
+
+  private slowConsumer(need: number): void {
+    this.core.limit(
+      this.session,
+      "slow_consumer",
+      `${need} bytes of output waiting (limit ${this.limits.maxOutboundBytes})`,
+    );
+    this.ending = true;
+    this.outLen = 0;
+    if (this.out) giveBuffer(this.out);
+    this.out = null;
+    this.socket.terminate();
+  }
+}

@@ -1,0 +1,232 @@
+// `chat serve`: opens the store, starts the core behind a TCP (or TLS) listener, serves
+// metrics, and shuts down gracefully. Everything here is wiring; the logic is in core/.
+
+import { mkdirSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import type { ConsolaInstance } from "consola";
+import { type Argon2Cost, argon2Hasher, type PasswordHasher } from "./core/auth";
+import { ChatCore, describeError } from "./core/chat";
+import type { EventSink } from "./core/events";
+import { Metrics } from "./core/metrics";
+import type { CoreOptions } from "./core/options";
+import { reachableAt } from "./net/addresses";
+import { type Listener, listen } from "./net/listener";
+import { createLogger, eventLogger, type LogFormat, type LogLevel } from "./net/log";
+import { MemoryStore } from "./store/memory";
+import { SqliteStore, StoreOpenError, type SyncMode } from "./store/sqlite";
+import type { Store } from "./store/store";
+import { VERSION } from "./version";
+
+export interface ServeOptions extends CoreOptions {
+  host: string;
+  port: number;
+  /** Path of the SQLite data file, or ":memory:" for no persistence. */
+  data: string;
+  sync: SyncMode;
+  resetCorruptData: boolean;
+  /** Cap on the data file's size; writes past it fail like a full disk. */
+  maxDataBytes?: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  metricsPort?: number;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  maxOutboundBytes: number;
+  dedupWindowMs: number;
+  argon2: Argon2Cost;
+  /** Time allowed for a graceful shutdown before connections are cut. */
+  shutdownGraceMs: number;
+}
+
+/** A problem the operator must fix (port taken, bad data file, missing certificate). */
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
+export interface RunningServer {
+  readonly port: number;
+  readonly metricsPort: number | undefined;
+  readonly core: ChatCore;
+  readonly store: Store;
+  /** Graceful stop: tell clients, commit, close. Resolves when done. */
+  stop(): Promise<void>;
+}
+
+export function defaultDataPath(): string {
+  const base = process.env.XDG_DATA_HOME || join(homedir(), ".local", "share");
+  return join(base, "chat", "chat.db");
+}
+
+export async function startServer(
+  o: ServeOptions,
+  log: ConsolaInstance = createLogger(o.logLevel, o.logFormat),
+  extra: { events?: EventSink; passwords?: PasswordHasher } = {},
+): Promise<RunningServer> {
+  const tls = readTls(o);
+  const store = openStore(o, log);
+  const metrics = new Metrics();
+  const logEvents = eventLogger(log.withTag("chat"), o.logFormat);
+  const core = new ChatCore({
+    store,
+    options: o,
+    metrics,
+    passwords: extra.passwords ?? argon2Hasher(o.argon2),
+    serverVersion: VERSION,
+    events: extra.events
+      ? (e) => {
+          logEvents(e);
+          extra.events!(e);
+        }
+      : logEvents,
+  });
+
+  let listener: Listener;
+  try {
+    listener = listen(core, { ...o, ...(tls ? { tls } : {}) });
+  } catch (error) {
+    await store.close();
+    throw new StartupError(describeListenError(o.host, o.port, error));
+  }
+
+  let metricsServer: ReturnType<typeof serveMetrics> | undefined;
+  try {
+    metricsServer = o.metricsPort === undefined ? undefined : serveMetrics(o, core, store, listener);
+  } catch (error) {
+    listener.stop();
+    await store.close();
+    throw error;
+  }
+  const tickEvery = Math.max(50, Math.min(1000, o.heartbeatMs / 4, o.loginTimeoutMs / 4, o.ackTimeoutMs / 4));
+  const ticker = setInterval(() => core.tick(), tickEvery);
+  const sweeper = setInterval(
+    () => core.background(store.sweep(Date.now()), "sweeping expired records"),
+    60_000,
+  );
+
+  announce(log, o, listener.port, store, !!tls, metricsServer?.port);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      listener.stop();
+      core.shutdown();
+      try {
+        await store.flush();
+      } catch (error) {
+        log.error(`could not commit the last writes: ${describeError(error)}`);
+      }
+      const deadline = Date.now() + o.shutdownGraceMs;
+      while (listener.connections.size > 0 && Date.now() < deadline) await Bun.sleep(20);
+      for (const c of listener.connections) c.abort();
+      clearInterval(ticker);
+      clearInterval(sweeper);
+      metricsServer?.stop(true);
+      await store.close();
+    })();
+    return stopping;
+  };
+
+  return { port: listener.port, metricsPort: metricsServer?.port, core, store, stop };
+}
+
+// --- internal ---
+
+function openStore(o: ServeOptions, log: ConsolaInstance): Store {
+  const limits = { maxQueuedPerAccount: o.maxQueuedPerAccount, dedupWindowMs: o.dedupWindowMs };
+  if (o.data === ":memory:") return new MemoryStore(limits);
+  try {
+    mkdirSync(dirname(o.data), { recursive: true });
+  } catch {
+    // SqliteStore.open explains a missing or unwritable directory.
+  }
+  try {
+    const store = SqliteStore.open({
+      path: o.data,
+      sync: o.sync,
+      resetCorrupt: o.resetCorruptData,
+      ...(o.maxDataBytes ? { maxBytes: o.maxDataBytes } : {}),
+      ...limits,
+    });
+    if (store.movedAside)
+      log.warn(`data file was corrupt: moved it to ${store.movedAside} and started with an empty one`);
+    return store;
+  } catch (error) {
+    if (error instanceof StoreOpenError) throw new StartupError(error.message);
+    throw error;
+  }
+}
+
+function readTls(o: ServeOptions): { cert: string; key: string } | undefined {
+  if (!o.tlsCert && !o.tlsKey) return undefined;
+  if (!o.tlsCert || !o.tlsKey) throw new StartupError("TLS needs both --tls-cert and --tls-key");
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (error) {
+      throw new StartupError(
+        `cannot read TLS ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`,
+      );
+    }
+  };
+  return { cert: read(o.tlsCert, "certificate"), key: read(o.tlsKey, "key") };
+}
+
+function describeListenError(host: string, port: number, error: unknown): string {
+  const code = (error as { code?: string }).code ?? "";
+  const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  if (code === "EADDRINUSE" || /in use/i.test(String(error))) {
+    return `port ${port} is already in use on ${where} (another chat server?); choose another with --port`;
+  }
+  if (code === "EACCES") return `no permission to listen on ${where}; ports below 1024 need privileges`;
+  if (code === "EADDRNOTAVAIL") return `cannot listen on ${where}: no such local address`;
+  return `cannot listen on ${where}: ${describeError(error)}`;
+}
+
+function announce(
+  log: ConsolaInstance,
+  o: ServeOptions,
+  port: number,
+  store: Store,
+  tls: boolean,
+  metricsPort?: number,
+) {
+  const { external, local } = reachableAt(o.host, port);
+  log.success(`chat server ${VERSION} listening on port ${port}${tls ? " (TLS)" : ""}`);
+  if (external.length) log.info(`clients can connect to: ${external.join(", ")}`);
+  else
+    log.info(
+      `no network interfaces besides loopback; clients on this machine can connect to: ${local.join(", ") || `localhost:${port}`}`,
+    );
+  log.info(`data: ${store.description}${o.data === ":memory:" ? " — running WITHOUT persistence" : ""}`);
+  if (metricsPort !== undefined)
+    log.info(`metrics: http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${metricsPort}/metrics`);
+}
+
+function serveMetrics(o: ServeOptions, core: ChatCore, store: Store, listener: Listener) {
+  core.metrics.queueDepth = () => queued;
+  let queued = 0;
+  try {
+    return Bun.serve({
+      hostname: o.host,
+      port: o.metricsPort,
+      async fetch(req) {
+        const path = new URL(req.url).pathname;
+        if (path === "/healthz") return new Response(`ok ${listener.connections.size} connections\n`);
+        if (path === "/metrics") {
+          queued = (await store.stats()).queued;
+          return new Response(core.metrics.render(), {
+            headers: { "content-type": "text/plain; version=0.0.4" },
+          });
+        }
+        return new Response("not found: try /metrics or /healthz\n", { status: 404 });
+      },
+    });
+  } catch (error) {
+    throw new StartupError(
+      describeListenError(o.host, o.metricsPort!, error).replace("--port", "--metrics-port"),
+    );
+  }
+}

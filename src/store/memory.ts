@@ -1,0 +1,175 @@
+// In-memory Store: for tests and for `--data :memory:`. Nothing survives the process.
+
+import type {
+  Account,
+  EnqueueResult,
+  NewMessage,
+  SessionToken,
+  Store,
+  StoredMessage,
+  StoreLimits,
+} from "./store";
+
+/** One recipient's waiting messages, in id order; confirmed ones are dropped lazily. */
+class Queue {
+  msgs: StoredMessage[] = [];
+  live = new Set<number>();
+
+  push(m: StoredMessage): void {
+    this.msgs.push(m);
+    this.live.add(m.id);
+  }
+
+  remove(id: number): void {
+    if (!this.live.delete(id)) return;
+    if (this.msgs.length > 64 && this.live.size < this.msgs.length / 2) {
+      this.msgs = this.msgs.filter((m) => this.live.has(m.id));
+    }
+  }
+
+  after(afterId: number, limit: number): StoredMessage[] {
+    let lo = 0;
+    let hi = this.msgs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.msgs[mid]!.id <= afterId) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: StoredMessage[] = [];
+    for (let i = lo; i < this.msgs.length && out.length < limit; i++) {
+      const m = this.msgs[i]!;
+      if (this.live.has(m.id)) out.push(m);
+    }
+    return out;
+  }
+}
+
+interface SentRecord {
+  message: StoredMessage;
+  recipientId: number;
+  at: number;
+}
+
+export class MemoryStore implements Store {
+  readonly description = "memory (nothing is kept after the server stops)";
+  private nextAccountId = 1;
+  private nextMessageId = 1;
+  private byId = new Map<number, Account>();
+  private byKey = new Map<string, Account>();
+  private queues = new Map<number, Queue>();
+  private tokens = new Map<string, SessionToken>();
+  private sent = new Map<string, SentRecord>();
+
+  constructor(private readonly limits: StoreLimits) {}
+
+  async createAccount(a: { name: string; key: string; passwordHash: string; createdAt: number }) {
+    if (this.byKey.has(a.key)) return null;
+    const account: Account = { id: this.nextAccountId++, ...a };
+    this.byId.set(account.id, account);
+    this.byKey.set(account.key, account);
+    return account;
+  }
+
+  async findAccount(key: string) {
+    return this.byKey.get(key) ?? null;
+  }
+
+  async findAccountById(id: number) {
+    return this.byId.get(id) ?? null;
+  }
+
+  async deleteAccount(id: number) {
+    const account = this.byId.get(id);
+    if (!account) return;
+    this.byId.delete(id);
+    this.byKey.delete(account.key);
+    this.queues.delete(id);
+    for (const [hash, t] of this.tokens) if (t.accountId === id) this.tokens.delete(hash);
+  }
+
+  async listAccounts(afterKey: string, limit: number, match: (key: string) => boolean) {
+    const keys = [...this.byKey.keys()].filter((k) => k > afterKey && match(k)).sort();
+    return keys.slice(0, limit).map((k) => this.byKey.get(k)!);
+  }
+
+  async enqueue(m: NewMessage): Promise<EnqueueResult> {
+    const recipient = this.byKey.get(m.recipientKey);
+    if (!recipient) return { ok: false, error: "no_such_account" };
+    const dedupKey = m.clientMsgId ? `${m.senderId}:${m.clientMsgId}` : "";
+    if (dedupKey) {
+      const earlier = this.sent.get(dedupKey);
+      if (earlier && earlier.at > m.sentAt - this.limits.dedupWindowMs) {
+        return { ok: true, message: earlier.message, recipient, duplicate: true };
+      }
+    }
+    let q = this.queues.get(recipient.id);
+    if (!q) {
+      q = new Queue();
+      this.queues.set(recipient.id, q);
+    }
+    if (q.live.size >= this.limits.maxQueuedPerAccount) return { ok: false, error: "mailbox_full" };
+    const message: StoredMessage = {
+      id: this.nextMessageId++,
+      recipientId: recipient.id,
+      senderName: m.senderName,
+      text: m.text,
+      sentAt: m.sentAt,
+    };
+    q.push(message);
+    if (dedupKey) {
+      this.sent.set(dedupKey, { message, recipientId: recipient.id, at: m.sentAt });
+      this.pruneSent(m.sentAt);
+    }
+    return { ok: true, message, recipient, duplicate: false };
+  }
+
+  async pending(recipientId: number, afterId: number, limit: number) {
+    return this.queues.get(recipientId)?.after(afterId, limit) ?? [];
+  }
+
+  async countPending(recipientId: number) {
+    return this.queues.get(recipientId)?.live.size ?? 0;
+  }
+
+  async ack(recipientId: number, ids: readonly number[]) {
+    const q = this.queues.get(recipientId);
+    if (!q) return;
+    for (const id of ids) q.remove(id);
+  }
+
+  async saveToken(t: SessionToken) {
+    this.tokens.set(t.hash, t);
+  }
+
+  async findToken(hash: string, now: number) {
+    const t = this.tokens.get(hash);
+    return t && t.expiresAt > now ? t : null;
+  }
+
+  async deleteToken(hash: string) {
+    this.tokens.delete(hash);
+  }
+
+  async sweep(now: number) {
+    for (const [hash, t] of this.tokens) if (t.expiresAt <= now) this.tokens.delete(hash);
+    this.pruneSent(now);
+  }
+
+  async stats() {
+    let queued = 0;
+    for (const q of this.queues.values()) queued += q.live.size;
+    return { accounts: this.byId.size, queued };
+  }
+
+  async flush() {}
+
+  async close() {}
+
+  /** Map iteration is insertion order, so the oldest records come first. */
+  private pruneSent(now: number): void {
+    for (const [k, r] of this.sent) {
+      if (r.at > now - this.limits.dedupWindowMs) break;
+      this.sent.delete(k);
+    }
+  }
+}

@@ -1,0 +1,512 @@
+// The default Store: one SQLite file in WAL mode, held exclusively by one server.
+//
+// Group commit: calls run their statements at once inside a transaction that stays open
+// until the end of the event-loop turn (setImmediate), then one COMMIT (one fsync with
+// sync=full) makes the whole batch durable and every call's promise resolves together.
+// If the commit fails (disk full, I/O error) the batch is rolled back and every call in
+// it is rejected with StorageError: no caller is ever told a lost write succeeded.
+
+import { Database, type Statement } from "bun:sqlite";
+import { existsSync, renameSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations";
+import {
+  type Account,
+  type EnqueueResult,
+  type NewMessage,
+  type SessionToken,
+  StorageError,
+  type Store,
+  type StoredMessage,
+  type StoreLimits,
+} from "./store";
+
+export type SyncMode = "full" | "normal";
+
+export interface SqliteOptions extends StoreLimits {
+  path: string;
+  /** full: fsync at every commit (survives power loss); normal: survives process crashes. */
+  sync: SyncMode;
+  /** Move a corrupt file aside and start empty instead of refusing to start. */
+  resetCorrupt?: boolean;
+  /** Largest size of the database file; writes past it fail with "the disk is full". */
+  maxBytes?: number;
+}
+
+/** The data file cannot be used; the message says which file, why, and what to do. */
+export class StoreOpenError extends Error {
+  override name = "StoreOpenError";
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  value: unknown;
+}
+
+type AccountRow = Account;
+interface MessageRow {
+  id: number;
+  recipientId: number;
+  senderName: string;
+  text: string;
+  sentAt: number;
+}
+
+const ACCOUNT_COLUMNS = "id, key, name, password_hash AS passwordHash, created_at AS createdAt";
+const MESSAGE_COLUMNS = "id, recipient_id AS recipientId, sender_name AS senderName, text, sent_at AS sentAt";
+
+export class SqliteStore implements Store {
+  readonly description: string;
+  private batch: Pending[] = [];
+  private inTxn = false;
+  private scheduled = false;
+  private closed = false;
+  /** Waiting-message counts as committed, and the changes of the open batch. */
+  private counts = new Map<number, number>();
+  private countDelta = new Map<number, number>();
+  private accountCache = new Map<string, Account>();
+  private nextMessageId: number;
+  private committedNextMessageId: number;
+  private readonly q: ReturnType<typeof prepareStatements>;
+
+  private constructor(
+    private readonly db: Database,
+    private readonly opts: SqliteOptions,
+    readonly path: string,
+  ) {
+    this.description = `sqlite ${path} (sync=${opts.sync})`;
+    this.q = prepareStatements(db);
+    if (opts.maxBytes) {
+      const pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
+      db.run(`PRAGMA max_page_count = ${Math.max(16, Math.floor(opts.maxBytes / pageSize))}`);
+    }
+    this.nextMessageId = (
+      db.query("SELECT value FROM meta WHERE key = 'next_message_id'").get() as { value: number }
+    ).value;
+    this.committedNextMessageId = this.nextMessageId;
+    for (const row of db
+      .query("SELECT recipient_id AS id, count(*) AS n FROM messages GROUP BY recipient_id")
+      .all() as { id: number; n: number }[]) {
+      this.counts.set(row.id, row.n);
+    }
+  }
+
+  /** Opens (creating if needed) and migrates the data file; throws StoreOpenError. */
+  static open(opts: SqliteOptions): SqliteStore {
+    const path = resolve(opts.path);
+    const dir = dirname(path);
+    if (!existsSync(dir))
+      throw new StoreOpenError(`cannot open data file ${path}: directory ${dir} does not exist`);
+    if (existsSync(path) && statSync(path).isDirectory()) {
+      throw new StoreOpenError(`cannot open data file ${path}: it is a directory`);
+    }
+    try {
+      return new SqliteStore(openDatabase(path, opts.sync), opts, path);
+    } catch (error) {
+      if (error instanceof StoreOpenError) throw error;
+      const code = sqliteCode(error);
+      if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT" || error instanceof CorruptError) {
+        const why = error instanceof CorruptError ? error.message : "it is not a SQLite database";
+        if (opts.resetCorrupt) {
+          const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+          renameSync(path, aside);
+          for (const ext of ["-wal", "-shm"]) if (existsSync(path + ext)) renameSync(path + ext, aside + ext);
+          const store = new SqliteStore(openDatabase(path, opts.sync), opts, path);
+          (store as { movedAside?: string }).movedAside = aside;
+          return store;
+        }
+        throw new StoreOpenError(
+          `data file ${path} is corrupt (${why}). It was left untouched. To keep it and start with an empty file, ` +
+            "run again with --reset-corrupt-data (the file is renamed to <file>.corrupt-<time>), or point --data elsewhere.",
+        );
+      }
+      throw new StoreOpenError(describeOpenError(path, error));
+    }
+  }
+
+  /** Set when --reset-corrupt-data moved a corrupt file aside: where it went. */
+  readonly movedAside?: string;
+
+  createAccount(a: { name: string; key: string; passwordHash: string; createdAt: number }) {
+    return this.op(true, (): Account | null => {
+      const row = this.q.insertAccount.get(a.key, a.name, a.passwordHash, a.createdAt) as {
+        id: number;
+      } | null;
+      if (!row) return null;
+      const account: Account = { id: row.id, ...a };
+      this.accountCache.set(a.key, account);
+      return account;
+    });
+  }
+
+  findAccount(key: string) {
+    return this.op(false, () => this.accountByKey(key));
+  }
+
+  findAccountById(id: number) {
+    return this.op(false, () => (this.q.accountById.get(id) as AccountRow | null) ?? null);
+  }
+
+  deleteAccount(id: number) {
+    return this.op(true, () => {
+      const account = this.q.accountById.get(id) as AccountRow | null;
+      if (!account) return;
+      this.q.deleteMessagesOf.run(id);
+      this.q.deleteSentOf.run(id);
+      this.q.deleteTokensOf.run(id);
+      this.q.deleteAccount.run(id);
+      this.accountCache.delete(account.key);
+      this.addCount(id, -this.countOf(id));
+    });
+  }
+
+  listAccounts(afterKey: string, limit: number, match: (key: string) => boolean) {
+    return this.op(false, () => {
+      const out: Account[] = [];
+      // A statement of its own: iterate() holds a cursor.
+      for (const row of this.db
+        .query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE key > ? ORDER BY key`)
+        .iterate(afterKey)) {
+        const account = row as AccountRow;
+        if (!match(account.key)) continue;
+        out.push(account);
+        if (out.length >= limit) break;
+      }
+      return out;
+    });
+  }
+
+  enqueue(m: NewMessage) {
+    return this.op(true, (): EnqueueResult => {
+      const recipient = this.accountByKey(m.recipientKey);
+      if (!recipient) return { ok: false, error: "no_such_account" };
+      if (m.clientMsgId) {
+        const prior = this.q.findSent.get(m.senderId, m.clientMsgId) as {
+          messageId: number;
+          sentAt: number;
+        } | null;
+        if (prior && prior.sentAt > m.sentAt - this.opts.dedupWindowMs) {
+          const message = {
+            id: prior.messageId,
+            recipientId: recipient.id,
+            senderName: m.senderName,
+            text: m.text,
+            sentAt: prior.sentAt,
+          };
+          return { ok: true, message, recipient, duplicate: true };
+        }
+      }
+      if (this.countOf(recipient.id) >= this.opts.maxQueuedPerAccount)
+        return { ok: false, error: "mailbox_full" };
+      const message: StoredMessage = {
+        id: this.nextMessageId++,
+        recipientId: recipient.id,
+        senderName: m.senderName,
+        text: m.text,
+        sentAt: m.sentAt,
+      };
+      this.q.insertMessage.run(recipient.id, message.id, m.senderName, m.text, m.sentAt);
+      this.addCount(recipient.id, 1);
+      if (m.clientMsgId) this.q.insertSent.run(m.senderId, m.clientMsgId, message.id, recipient.id, m.sentAt);
+      return { ok: true, message, recipient, duplicate: false };
+    });
+  }
+
+  pending(recipientId: number, afterId: number, limit: number) {
+    return this.op(false, () => this.q.pending.all(recipientId, afterId, limit) as MessageRow[]);
+  }
+
+  countPending(recipientId: number) {
+    return this.op(false, () => this.countOf(recipientId));
+  }
+
+  ack(recipientId: number, ids: readonly number[]) {
+    return this.op(true, () => {
+      let removed = 0;
+      for (const id of ids) removed += this.q.deleteMessage.run(recipientId, id).changes;
+      if (removed) this.addCount(recipientId, -removed);
+    });
+  }
+
+  saveToken(t: SessionToken) {
+    return this.op(true, () => {
+      this.q.insertToken.run(t.hash, t.accountId, t.expiresAt);
+    });
+  }
+
+  findToken(hash: string, now: number) {
+    return this.op(false, () => {
+      const t = this.q.findToken.get(hash) as SessionToken | null;
+      return t && t.expiresAt > now ? t : null;
+    });
+  }
+
+  deleteToken(hash: string) {
+    return this.op(true, () => {
+      this.q.deleteToken.run(hash);
+    });
+  }
+
+  /** Drops expired tokens and dedup records; called from time to time by the server. */
+  sweep(now: number) {
+    return this.op(true, () => {
+      this.q.sweepTokens.run(now);
+      this.q.sweepSent.run(now - this.opts.dedupWindowMs);
+    });
+  }
+
+  stats() {
+    return this.op(false, () => {
+      let queued = 0;
+      for (const n of this.counts.values()) queued += n;
+      for (const d of this.countDelta.values()) queued += d;
+      return { accounts: (this.q.countAccounts.get() as { n: number }).n, queued };
+    });
+  }
+
+  flush() {
+    return this.op(false, () => undefined);
+  }
+
+  async close() {
+    if (this.closed) return;
+    if (this.batch.length) this.commit();
+    this.closed = true;
+    try {
+      this.db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch {
+      // The WAL stays and is replayed on the next open: nothing is lost.
+    }
+    this.db.close();
+  }
+
+  // --- internal ---
+
+  /**
+   * Runs fn now (inside the open batch transaction if write) and resolves with its
+   * result once the batch commits.
+   */
+  private op<T>(write: boolean, fn: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
+    let value: T;
+    try {
+      if (write && !this.inTxn) {
+        this.db.run("BEGIN");
+        this.inTxn = true;
+      }
+      value = fn();
+    } catch (error) {
+      const failure = toStorageError(error);
+      this.abort(failure);
+      return Promise.reject(failure);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.batch.push({ resolve: resolve as (v: unknown) => void, reject, value });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.commit());
+      }
+    });
+  }
+
+  private commit(): void {
+    this.scheduled = false;
+    if (this.inTxn) {
+      try {
+        if (this.nextMessageId !== this.committedNextMessageId)
+          this.q.setNextMessageId.run(this.nextMessageId);
+        this.db.run("COMMIT");
+      } catch (error) {
+        this.abort(toStorageError(error));
+        return;
+      }
+      this.inTxn = false;
+      this.committedNextMessageId = this.nextMessageId;
+      for (const [id, d] of this.countDelta) {
+        const n = (this.counts.get(id) ?? 0) + d;
+        if (n > 0) this.counts.set(id, n);
+        else this.counts.delete(id);
+      }
+      this.countDelta.clear();
+    }
+    const batch = this.batch;
+    this.batch = [];
+    for (const p of batch) p.resolve(p.value);
+  }
+
+  /** Rolls the open batch back and fails every call in it. */
+  private abort(error: StorageError): void {
+    if (this.inTxn) {
+      try {
+        this.db.run("ROLLBACK");
+      } catch {
+        // SQLite may already have rolled back (e.g. SQLITE_FULL); either way nothing is committed.
+      }
+      this.inTxn = false;
+    }
+    this.countDelta.clear();
+    this.accountCache.clear();
+    this.nextMessageId = this.committedNextMessageId;
+    const batch = this.batch;
+    this.batch = [];
+    for (const p of batch) p.reject(error);
+  }
+
+  private accountByKey(key: string): Account | null {
+    let account = this.accountCache.get(key);
+    if (account) return account;
+    account = (this.q.accountByKey.get(key) as AccountRow | null) ?? undefined;
+    if (!account) return null;
+    if (this.accountCache.size > 100_000) this.accountCache.clear();
+    this.accountCache.set(key, account);
+    return account;
+  }
+
+  private countOf(id: number): number {
+    return (this.counts.get(id) ?? 0) + (this.countDelta.get(id) ?? 0);
+  }
+
+  private addCount(id: number, d: number): void {
+    this.countDelta.set(id, (this.countDelta.get(id) ?? 0) + d);
+  }
+}
+
+class CorruptError extends Error {}
+
+function openDatabase(path: string, sync: SyncMode): Database {
+  const db = new Database(path, { create: true, readwrite: true, strict: false });
+  try {
+    // Exclusive locking: the first write below takes a lock held until close, so a
+    // second server on the same file fails at once instead of sharing it.
+    db.run("PRAGMA locking_mode = EXCLUSIVE");
+    const mode = (db.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
+    if (mode !== "wal")
+      throw new StoreOpenError(`cannot use data file ${path}: WAL journal mode unavailable (${mode})`);
+    db.run(`PRAGMA synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
+    db.run("PRAGMA journal_size_limit = 67108864");
+    db.run("BEGIN IMMEDIATE");
+    const check = db.query("PRAGMA quick_check").all() as { quick_check: string }[];
+    if (check.length !== 1 || check[0]!.quick_check !== "ok") {
+      db.run("ROLLBACK");
+      throw new CorruptError(
+        `integrity check failed: ${check
+          .map((r) => r.quick_check)
+          .slice(0, 3)
+          .join("; ")}`,
+      );
+    }
+    const version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+    if (version > SCHEMA_VERSION) {
+      db.run("ROLLBACK");
+      throw new StoreOpenError(
+        `data file ${path} was written by a newer chat (schema version ${version}; this chat knows up to ${SCHEMA_VERSION}). Upgrade chat to use it.`,
+      );
+    }
+    if (version > 0 && !hasTable(db, "accounts")) {
+      db.run("ROLLBACK");
+      throw new StoreOpenError(
+        `data file ${path} is a SQLite database of some other program, not a chat data file`,
+      );
+    }
+    if (version === 0 && hasAnyTable(db)) {
+      db.run("ROLLBACK");
+      throw new StoreOpenError(
+        `data file ${path} is a SQLite database of some other program, not a chat data file`,
+      );
+    }
+    for (let v = version; v < SCHEMA_VERSION; v++) db.run(MIGRATIONS[v]!);
+    db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.run("COMMIT");
+    return db;
+  } catch (error) {
+    try {
+      db.close();
+    } catch {
+      // already unusable
+    }
+    throw error;
+  }
+}
+
+function hasTable(db: Database, name: string): boolean {
+  return db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== null;
+}
+
+function hasAnyTable(db: Database): boolean {
+  return db.query("SELECT 1 FROM sqlite_master WHERE type = 'table'").get() !== null;
+}
+
+function prepareStatements(db: Database) {
+  const p = (sql: string): Statement => db.prepare(sql);
+  return {
+    insertAccount: p(
+      "INSERT INTO accounts (key, name, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id",
+    ),
+    accountByKey: p(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE key = ?`),
+    accountById: p(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`),
+    deleteAccount: p("DELETE FROM accounts WHERE id = ?"),
+    deleteMessagesOf: p("DELETE FROM messages WHERE recipient_id = ?"),
+    deleteSentOf: p("DELETE FROM sent_ids WHERE sender_id = ?"),
+    deleteTokensOf: p("DELETE FROM tokens WHERE account_id = ?"),
+    insertMessage: p(
+      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at) VALUES (?, ?, ?, ?, ?)",
+    ),
+    deleteMessage: p("DELETE FROM messages WHERE recipient_id = ? AND id = ?"),
+    pending: p(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient_id = ? AND id > ? ORDER BY id LIMIT ?`,
+    ),
+    findSent: p(
+      "SELECT message_id AS messageId, sent_at AS sentAt FROM sent_ids WHERE sender_id = ? AND client_msg_id = ?",
+    ),
+    insertSent: p(
+      "INSERT OR REPLACE INTO sent_ids (sender_id, client_msg_id, message_id, recipient_id, sent_at) VALUES (?, ?, ?, ?, ?)",
+    ),
+    sweepSent: p("DELETE FROM sent_ids WHERE sent_at < ?"),
+    insertToken: p("INSERT OR REPLACE INTO tokens (hash, account_id, expires_at) VALUES (?, ?, ?)"),
+    findToken: p("SELECT hash, account_id AS accountId, expires_at AS expiresAt FROM tokens WHERE hash = ?"),
+    deleteToken: p("DELETE FROM tokens WHERE hash = ?"),
+    sweepTokens: p("DELETE FROM tokens WHERE expires_at <= ?"),
+    countAccounts: p("SELECT count(*) AS n FROM accounts"),
+    setNextMessageId: p("UPDATE meta SET value = ? WHERE key = 'next_message_id'"),
+  };
+}
+
+function sqliteCode(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" ? code : "";
+}
+
+const STORAGE_REASONS: Record<string, string> = {
+  SQLITE_FULL: "the disk is full",
+  SQLITE_IOERR: "a disk I/O error occurred",
+  SQLITE_READONLY: "the data file has become read-only",
+  SQLITE_BUSY: "the data file is locked",
+  SQLITE_CORRUPT: "the data file is corrupt",
+  SQLITE_CANTOPEN: "the data file cannot be opened",
+};
+
+function toStorageError(error: unknown): StorageError {
+  if (error instanceof StorageError) return error;
+  const code = sqliteCode(error);
+  const base = Object.keys(STORAGE_REASONS).find((k) => code === k || code.startsWith(`${k}_`));
+  const reason = base ? STORAGE_REASONS[base]! : "the data store failed";
+  return new StorageError(reason, { cause: error });
+}
+
+function describeOpenError(path: string, error: unknown): string {
+  const code = sqliteCode(error);
+  const detail = error instanceof Error ? error.message : String(error);
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    return `data file ${path} is in use by another chat server (it is locked). Stop that server or choose another file with --data.`;
+  }
+  if (
+    code.startsWith("SQLITE_READONLY") ||
+    code.startsWith("SQLITE_CANTOPEN") ||
+    code.startsWith("SQLITE_PERM")
+  ) {
+    return `cannot write data file ${path}: ${detail}. Check that the file and its directory are writable by this user, or choose another file with --data.`;
+  }
+  if (code.startsWith("SQLITE_FULL")) return `cannot write data file ${path}: the disk is full`;
+  return `cannot open data file ${path}: ${detail}`;
+}
