@@ -9,7 +9,6 @@ import { VERSION } from "./version";
 const subCommands = {
   serve: () => import("./cli/serve").then((m) => m.default),
   connect: () => import("./cli/connect").then((m) => m.default),
-  bench: () => import("./cli/bench").then((m) => m.default),
 };
 
 export const main = defineCommand({
@@ -37,19 +36,22 @@ export async function runCli(rawArgs: string[]): Promise<number> {
     rawArgs.includes("--help") ||
     rawArgs.includes("-h")
   ) {
-    console.log(
-      await renderUsage(
-        (sub ?? main) as CommandDef<ArgsDef>,
-        sub ? (main as CommandDef<ArgsDef>) : undefined,
-      ),
+    const usage = await renderUsage(
+      (sub ?? main) as CommandDef<ArgsDef>,
+      sub ? (main as CommandDef<ArgsDef>) : undefined,
     );
-    return first ? 0 : 2;
+    if (!first) {
+      console.error(plain(usage, process.stderr.isTTY));
+      return 2;
+    }
+    console.log(plain(usage, process.stdout.isTTY));
+    return 0;
   }
   if (!sub)
     return usageError(main as CommandDef<ArgsDef>, undefined, `unknown command ${JSON.stringify(first)}`);
   try {
     rejectUnknownOptions(sub as CommandDef<ArgsDef>, rawArgs.slice(1));
-    const { result } = await runCommand(main, { rawArgs });
+    const { result } = await runCommand(sub as CommandDef<ArgsDef>, { rawArgs: rawArgs.slice(1) });
     return typeof result === "number" ? result : 0;
   } catch (error) {
     const e = error as Error;
@@ -66,9 +68,15 @@ async function usageError(
   parent: CommandDef<ArgsDef> | undefined,
   message: string,
 ) {
-  console.error(await renderUsage(cmd, parent));
+  console.error(plain(await renderUsage(cmd, parent), process.stderr.isTTY));
   console.error(`error: ${message}`);
   return 2;
+}
+
+/** Usage text without colour codes when it goes to a file or pipe. */
+function plain(text: string, tty: boolean | undefined): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes start with ESC.
+  return tty ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
 /** citty ignores flags it does not know; a typo must not silently change nothing. */

@@ -132,7 +132,8 @@ export class ChatCore {
       return;
     }
     s.slowDowns = 0;
-    if (s.busy) {
+    // Confirmations never wait: a busy request (DELETE_ACCOUNT) may be waiting for them.
+    if (s.busy && req.opcode !== Op.ACK) {
       if (s.backlog.length >= this.options.maxBacklog || s.backlogBytes > MAX_BACKLOG_BYTES) {
         this.limit(s, "backlog", `more than ${s.backlog.length} requests waiting`);
         this.refuse(

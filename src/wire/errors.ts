@@ -8,14 +8,19 @@ export class ProtocolError extends Error {
 /** A length prefix announced a frame bigger than the connection accepts. */
 export class FrameTooLargeError extends ProtocolError {
   override name = "FrameTooLargeError";
+  /**
+   * @param declared the length read so far: the frame's size when the prefix is complete,
+   *   a lower bound when the prefix was cut short because it already exceeded max
+   */
   constructor(
     readonly declared: number,
     readonly max: number,
+    complete = true,
   ) {
     super(
-      declared > max * 16
-        ? `frame length prefix announces more than ${max} bytes (the maximum frame size)`
-        : `frame of ${declared} bytes is over the maximum frame size of ${max} bytes`,
+      complete
+        ? `frame of ${declared} bytes is over the maximum frame size of ${max} bytes`
+        : `frame length prefix announces more than the maximum frame size of ${max} bytes`,
     );
   }
 }

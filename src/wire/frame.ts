@@ -44,8 +44,9 @@ export class FrameDecoder {
         this.prefixBytes++;
         this.length += (byte & 0x7f) * 2 ** this.shift;
         this.shift += 7;
-        if (this.length > this.maxFrameBytes)
-          this.fail(new FrameTooLargeError(this.length, this.maxFrameBytes));
+        if (this.length > this.maxFrameBytes) {
+          this.fail(new FrameTooLargeError(this.length, this.maxFrameBytes, (byte & 0x80) === 0));
+        }
         if (byte & 0x80) {
           if (this.prefixBytes >= MAX_PREFIX_BYTES) {
             this.fail(new ProtocolError(`frame length prefix is longer than ${MAX_PREFIX_BYTES} bytes`));

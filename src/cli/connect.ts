@@ -1,0 +1,78 @@
+// `chat connect [host] [port]`: its options.
+
+import { readFileSync } from "node:fs";
+import { defineCommand } from "citty";
+import type { ClientOptions } from "../client";
+import { duration, integer, port, UsageError } from "./parse";
+
+export const connectArgs = {
+  host: {
+    type: "positional",
+    required: false,
+    description: "Server host name or address (default localhost)",
+  },
+  port: { type: "positional", required: false, description: "Server port (default 8080)" },
+  json: { type: "boolean", description: "Print one JSON object per event (for scripts)" },
+  tls: { type: "boolean", description: "Connect with TLS, verifying the server's certificate" },
+  ca: { type: "string", description: "PEM file of a CA (or self-signed certificate) to trust for --tls" },
+  insecure: { type: "boolean", description: "With --tls, do not verify the certificate (testing only)" },
+  reconnect: {
+    type: "boolean",
+    default: true,
+    description: "Reconnect (and resume the session) when the connection drops",
+    negativeDescription: "Report a lost connection and exit 1 instead of reconnecting",
+  },
+  "give-up-after": {
+    type: "string",
+    description: "Stop reconnecting after this long without success, then exit 1 (default 60s)",
+  },
+  heartbeat: { type: "string", description: "Ping the server after this long without sending (default 15s)" },
+  "heartbeat-misses": {
+    type: "string",
+    description: "Take the server as dead after this many silent heartbeat intervals (default 3)",
+  },
+  "connect-timeout": {
+    type: "string",
+    description: "Give up a connection attempt after this long (default 5s)",
+  },
+} as const;
+
+type Args = Record<string, string | boolean | undefined>;
+
+export function clientOptions(a: Args): ClientOptions {
+  const s = (k: string) => (typeof a[k] === "string" ? (a[k] as string) : undefined);
+  const tls = a.tls === true || s("ca") !== undefined;
+  if (a.insecure && !tls) throw new UsageError("--insecure only makes sense with --tls");
+  let ca: string | undefined;
+  if (s("ca")) {
+    try {
+      ca = readFileSync(s("ca")!, "utf8");
+    } catch (error) {
+      throw new UsageError(`cannot read --ca ${s("ca")}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    }
+  }
+  return {
+    host: s("host") || "localhost",
+    port: port("port", s("port"), 8080),
+    json: a.json === true,
+    ...(tls ? { tls: { insecure: a.insecure === true, ...(ca ? { ca } : {}) } } : {}),
+    reconnect: a.reconnect !== false,
+    giveUpAfterMs: duration("give-up-after", s("give-up-after"), 60_000),
+    heartbeatMs: duration("heartbeat", s("heartbeat"), 15_000),
+    heartbeatMisses: integer("heartbeat-misses", s("heartbeat-misses"), 3, 1, 100),
+    connectTimeoutMs: duration("connect-timeout", s("connect-timeout"), 5000),
+    maxFrameBytes: 4 * 1024 * 1024,
+  };
+}
+
+export default defineCommand({
+  meta: {
+    name: "connect",
+    description: "Connect to a chat server (interactive on a terminal, line by line otherwise)",
+  },
+  args: connectArgs,
+  async run({ args }) {
+    const { runClient } = await import("../client");
+    return runClient(clientOptions(args as Args));
+  },
+});

@@ -1,0 +1,265 @@
+// One client connection: Bun.connect (TCP or TLS), framing and codec, requests matched
+// to answers by request_id, pushes handed to the owner, and a heartbeat that notices a
+// dead server. Knows nothing about the terminal.
+
+import type { Socket } from "bun";
+import {
+  decodeReply,
+  encodeFrame,
+  encodeRequest,
+  FIRST_PUSH_OPCODE,
+  FrameDecoder,
+  Op,
+  Push,
+  type Reply,
+  type RequestInit,
+  type ServerInfo,
+} from "../wire";
+
+export interface ConnectionOptions {
+  host: string;
+  port: number;
+  /** TLS with the system CAs (plus ca, if given); insecure skips verification. */
+  tls?: { ca?: string; insecure: boolean };
+  connectTimeoutMs: number;
+  /** Send a PING after this long without sending; the server is dead after heartbeatMs × misses of silence. */
+  heartbeatMs: number;
+  heartbeatMisses: number;
+  maxFrameBytes: number;
+}
+
+export interface ConnectionHandlers {
+  onPush(reply: Reply): void;
+  /** The connection ended without close() being called; reason is for people. */
+  onLost(reason: string): void;
+}
+
+/** The connection ended before a request was answered. */
+export class ConnectionClosedError extends Error {
+  override name = "ConnectionClosedError";
+}
+
+export class ClientConnection {
+  private socket: Socket<undefined> | null = null;
+  private readonly decoder: FrameDecoder;
+  private readonly waiting = new Map<number, (r: Reply) => void>();
+  private readonly failers = new Map<number, (e: Error) => void>();
+  private nextId = 1;
+  private lastHeard = Date.now();
+  private lastSent = Date.now();
+  private heartbeat: Timer | null = null;
+  private ended = false;
+  /** Why the connection ended (for requests still waiting). */
+  private endReason = "";
+  private pendingAcks: number[] = [];
+  /** The first frame; a server always opens with HELLO. */
+  private readonly hello: Promise<Reply>;
+  private onFirstFrame: ((r: Reply) => void) | null = null;
+  private noFirstFrame: (e: Error) => void = () => {};
+
+  private constructor(
+    private readonly o: ConnectionOptions,
+    private readonly h: ConnectionHandlers,
+  ) {
+    this.decoder = new FrameDecoder(o.maxFrameBytes);
+    this.hello = new Promise((resolve, reject) => {
+      this.onFirstFrame = resolve;
+      this.noFirstFrame = reject;
+    });
+    this.hello.catch(() => {});
+  }
+
+  /** Connects; rejects with a sentence for people when the server cannot be reached. */
+  static async open(o: ConnectionOptions, h: ConnectionHandlers): Promise<ClientConnection> {
+    const c = new ClientConnection(o, h);
+    const where = `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
+    let timer: Timer | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new Error(`cannot connect to ${where}: no answer within ${o.connectTimeoutMs / 1000} s`)),
+        o.connectTimeoutMs,
+      );
+    });
+    try {
+      const socket = await Promise.race([
+        Bun.connect<undefined>({
+          hostname: o.host,
+          port: o.port,
+          ...(o.tls
+            ? {
+                tls: {
+                  rejectUnauthorized: !o.tls.insecure,
+                  serverName: o.host,
+                  ...(o.tls.ca ? { ca: o.tls.ca } : {}),
+                },
+              }
+            : {}),
+          socket: {
+            data: (_s, chunk) => c.onData(chunk),
+            close: (_s, error) =>
+              c.lost(error ? `connection error: ${error.message}` : "the server closed the connection"),
+            error: (_s, error) => c.lost(`connection error: ${error.message}`),
+            connectError: () => {},
+          },
+        }),
+        timeout,
+      ]);
+      c.socket = socket;
+      socket.setNoDelay(true);
+      // A chat server speaks first (HELLO): anything else is not one, or refuses us.
+      const hello = await Promise.race([c.hello, timeout]);
+      if (hello.opcode !== Push.HELLO) {
+        throw new Error(
+          hello.msg ? `${where} refused the connection: ${hello.msg}` : `${where} is not a chat server`,
+        );
+      }
+      c.info = hello.info;
+    } catch (error) {
+      c.socket?.terminate();
+      c.end("connection failed");
+      throw new Error(describeConnectError(where, error, !!o.tls));
+    } finally {
+      clearTimeout(timer);
+    }
+    c.startHeartbeat();
+    return c;
+  }
+
+  /** What the server said about itself in HELLO. */
+  info: ServerInfo | null = null;
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** Sends a request and resolves with its answer. */
+  request(init: RequestInit): Promise<Reply> {
+    if (this.ended) return Promise.reject(new ConnectionClosedError(this.endReason || "not connected"));
+    const requestId = this.nextId++;
+    if (this.nextId > 0xffffffff) this.nextId = 1;
+    return new Promise<Reply>((resolve, reject) => {
+      this.waiting.set(requestId, resolve);
+      this.failers.set(requestId, reject);
+      this.write({ ...init, requestId });
+    });
+  }
+
+  /** Confirms delivered messages; ids are batched into one ACK per event-loop turn. */
+  ack(id: number): void {
+    if (this.pendingAcks.push(id) === 1) {
+      queueMicrotask(() => {
+        const ids = this.pendingAcks;
+        this.pendingAcks = [];
+        if (!this.ended) this.write({ opcode: Op.ACK, ackIds: ids });
+      });
+    }
+  }
+
+  /** Closes without reporting a loss; requests still waiting fail. */
+  close(): void {
+    if (this.ended) return;
+    this.end("closed by the client");
+    this.socket?.end();
+  }
+
+  // --- internal ---
+
+  private write(init: RequestInit): void {
+    this.socket?.write(encodeFrame(encodeRequest(init)));
+    this.lastSent = Date.now();
+  }
+
+  private onData(chunk: Uint8Array): void {
+    this.lastHeard = Date.now();
+    let frames: Uint8Array[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (error) {
+      this.fail(`the server sent an invalid frame (${(error as Error).message})`);
+      return;
+    }
+    for (const body of frames) {
+      let reply: Reply;
+      try {
+        reply = decodeReply(body);
+      } catch (error) {
+        this.fail(`the server sent an invalid message (${(error as Error).message})`);
+        return;
+      }
+      if (this.onFirstFrame) {
+        const first = this.onFirstFrame;
+        this.onFirstFrame = null;
+        first(reply);
+        continue;
+      }
+      if (reply.opcode >= FIRST_PUSH_OPCODE) {
+        this.h.onPush(reply);
+        continue;
+      }
+      const resolve = this.waiting.get(reply.requestId);
+      if (resolve) {
+        this.waiting.delete(reply.requestId);
+        this.failers.delete(reply.requestId);
+        resolve(reply);
+      } else if (reply.requestId === 0 && reply.status) {
+        // An answer to a frame the server could not read: it closes next.
+        this.h.onPush(reply);
+      }
+    }
+  }
+
+  private startHeartbeat(): void {
+    const every = Math.max(25, Math.min(1000, this.o.heartbeatMs / 4));
+    this.heartbeat = setInterval(() => {
+      const now = Date.now();
+      const deadAfter = this.o.heartbeatMs * this.o.heartbeatMisses;
+      if (now - this.lastHeard >= deadAfter) {
+        this.fail(`no answer from the server for ${Math.round((now - this.lastHeard) / 1000)} s`);
+        return;
+      }
+      if (now - this.lastSent >= this.o.heartbeatMs) this.request({ opcode: Op.PING }).catch(() => {});
+    }, every);
+  }
+
+  /** The connection broke on our side of the protocol: cut it and report the loss. */
+  private fail(reason: string): void {
+    if (this.ended) return;
+    this.socket?.terminate();
+    this.lost(reason);
+  }
+
+  private lost(reason: string): void {
+    if (this.ended) return;
+    this.end(reason);
+    this.h.onLost(reason);
+  }
+
+  private end(reason: string): void {
+    this.ended = true;
+    if (this.onFirstFrame) {
+      this.onFirstFrame = null;
+      this.noFirstFrame(new Error(reason));
+    }
+    this.endReason = reason;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const failers = [...this.failers.values()];
+    this.waiting.clear();
+    this.failers.clear();
+    for (const f of failers) f(new ConnectionClosedError(reason));
+  }
+}
+
+function describeConnectError(where: string, error: unknown, tls: boolean): string {
+  const e = error as { code?: string; message?: string };
+  const code = e.code ?? "";
+  if (code === "ECONNREFUSED")
+    return `cannot connect to ${where}: connection refused (is the server running?)`;
+  if (code === "ENOTFOUND" || code === "EAI_NONAME" || code === "DNSException")
+    return `cannot connect to ${where}: unknown host`;
+  if (tls && /certificate|self.signed|verify|CERT/i.test(`${code} ${e.message}`)) {
+    return `cannot connect to ${where}: the server's TLS certificate is not trusted (${e.message ?? code}); pass --ca FILE, or --insecure to skip verification`;
+  }
+  if (e.message?.startsWith("cannot connect") || e.message?.includes(where)) return e.message;
+  return `cannot connect to ${where}: ${e.message ?? code ?? String(error)}`;
+}

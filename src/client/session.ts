@@ -1,0 +1,302 @@
+// The protocol session a person uses: operations as promises, delivered messages as
+// events (each shown once, confirmed with ACK), and, when the connection drops,
+// reconnection with backoff, RESUME with the session token and resending of messages the
+// server had not confirmed (same client_msg_id, so the server stores them once).
+// The terminal UI imports this; this never imports the UI.
+
+import { Op, Push, type Reply, type RequestInit, type ServerInfo, Status, type WireMessage } from "../wire";
+import { ClientConnection, ConnectionClosedError, type ConnectionOptions } from "./connection";
+
+export interface SessionOptions extends ConnectionOptions {
+  /** Reconnect after a lost connection (false: report the loss and stop). */
+  reconnect: boolean;
+  /** Stop reconnecting after this long without success. */
+  giveUpAfterMs: number;
+}
+
+export type ClientEvent =
+  | { type: "connected"; address: string; info: ServerInfo | null }
+  | { type: "message"; message: WireMessage }
+  | { type: "notice"; status: number; text: string }
+  | { type: "lost"; reason: string; reconnecting: boolean }
+  | { type: "reconnecting"; attempt: number; delayMs: number; reason: string }
+  | { type: "reconnected"; resumed: string | null; unread: number; resent: number }
+  | { type: "session_ended"; text: string }
+  | { type: "gave_up"; reason: string };
+
+/** A SEND the server has not answered yet; resent after a reconnection. */
+interface Outgoing {
+  init: RequestInit;
+  promise: Promise<Reply>;
+  resolve(r: Reply): void;
+  reject(e: Error): void;
+}
+
+/** Backoff before reconnection attempt n (0-based): doubling from 200 ms up to 5 s, with jitter. */
+export function backoffMs(attempt: number, random = Math.random): number {
+  const ceiling = Math.min(5000, 200 * 2 ** attempt);
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+export class ChatSession {
+  /** The account logged in as, or null. */
+  name: string | null = null;
+  info: ServerInfo | null = null;
+  private token: string | null = null;
+  private conn: ClientConnection | null = null;
+  private readonly outbox: Outgoing[] = [];
+  private maxSeenId = 0;
+  /** Connected (and resumed, if there was a session): requests may go out. */
+  private ready: Promise<void> = Promise.resolve();
+  private reconnecting = false;
+  private closing = false;
+  /** The server closed an idle, logged-out connection: reconnect on the next request. */
+  private idle = false;
+  private stopped: string | null = null;
+
+  constructor(
+    private readonly o: SessionOptions,
+    private readonly emit: (e: ClientEvent) => void,
+  ) {}
+
+  get address(): string {
+    return `${this.o.host.includes(":") ? `[${this.o.host}]` : this.o.host}:${this.o.port}`;
+  }
+
+  /** The first connection; rejects (with a sentence for people) when the server cannot be reached. */
+  async connect(): Promise<void> {
+    await this.open();
+  }
+
+  create(name: string, password: string): Promise<Reply> {
+    return this.call({ opcode: Op.CREATE_ACCOUNT, sender: name, password });
+  }
+
+  async login(name: string, password: string): Promise<Reply> {
+    const r = await this.call({ opcode: Op.LOG_IN, sender: name, password });
+    if (r.status === Status.OK) this.loggedIn(r);
+    return r;
+  }
+
+  /** Sends a message; it is resent after a reconnection until the server answers. */
+  async send(to: string, text: string): Promise<Reply> {
+    await this.whenReady();
+    const { promise, resolve, reject } = Promise.withResolvers<Reply>();
+    const entry: Outgoing = {
+      init: { opcode: Op.SEND_MESSAGE, receiver: to, msg: text, clientMsgId: randomId() },
+      promise,
+      resolve,
+      reject,
+    };
+    this.outbox.push(entry);
+    this.transmit(entry);
+    return promise;
+  }
+
+  /** One page of waiting messages; messages already shown are left out of `fresh`. */
+  async check(pageSize = 0): Promise<{ reply: Reply; fresh: WireMessage[] }> {
+    const reply = await this.call({ opcode: Op.CHECK_MESSAGES, pageSize });
+    return { reply, fresh: reply.messages.filter((m) => this.accept(m)) };
+  }
+
+  async deleteAccount(password: string): Promise<Reply> {
+    const r = await this.call({ opcode: Op.DELETE_ACCOUNT, password });
+    if (r.status === Status.OK) this.loggedOut();
+    return r;
+  }
+
+  list(pattern: string, cursor = "", pageSize = 0): Promise<Reply> {
+    return this.call({ opcode: Op.LIST_ACCOUNTS, msg: pattern, cursor, pageSize });
+  }
+
+  /** Logs out and closes. Without a session the server says there was none. */
+  async quit(): Promise<Reply> {
+    const r = await this.call({ opcode: Op.QUIT });
+    this.loggedOut();
+    this.close();
+    return r;
+  }
+
+  /** Resolves once every message sent so far has been answered (or failed). */
+  async settled(): Promise<void> {
+    while (this.outbox.length) await Promise.allSettled(this.outbox.map((e) => e.promise));
+  }
+
+  close(): void {
+    this.closing = true;
+    this.conn?.close();
+    this.conn = null;
+    this.failOutbox("not sent: the client is closing");
+  }
+
+  // --- internal ---
+
+  private async call(init: RequestInit): Promise<Reply> {
+    await this.whenReady();
+    return this.conn!.request(init);
+  }
+
+  private async whenReady(): Promise<void> {
+    if (this.stopped) throw new ConnectionClosedError(this.stopped);
+    if (this.idle && !this.reconnecting) {
+      this.idle = false;
+      this.ready = this.open().catch((error) => {
+        this.idle = true;
+        throw error;
+      });
+    }
+    await this.ready;
+    if (!this.conn || this.conn.closed) throw new ConnectionClosedError(this.stopped ?? "not connected");
+  }
+
+  private transmit(entry: Outgoing): void {
+    const conn = this.conn;
+    if (!conn || conn.closed) return; // resent after the reconnection
+    conn.request(entry.init).then(
+      (reply) => {
+        const i = this.outbox.indexOf(entry);
+        if (i >= 0) this.outbox.splice(i, 1);
+        entry.resolve(reply);
+      },
+      (error) => {
+        // Lost connection: the entry stays in the outbox for the resend, unless we stop.
+        if (!(error instanceof ConnectionClosedError)) {
+          this.outbox.splice(this.outbox.indexOf(entry), 1);
+          entry.reject(error);
+        }
+      },
+    );
+  }
+
+  private async open(): Promise<void> {
+    const conn = await ClientConnection.open(this.o, {
+      onPush: (r) => this.onPush(r),
+      onLost: (reason) => this.onLost(conn, reason),
+    });
+    this.conn = conn;
+    this.info = conn.info;
+    this.emit({ type: "connected", address: this.address, info: this.info });
+  }
+
+  private onPush(r: Reply): void {
+    switch (r.opcode) {
+      case Push.DELIVER:
+        for (const m of r.messages) if (this.accept(m)) this.emit({ type: "message", message: m });
+        return;
+      case Push.HEARTBEAT:
+        return;
+      case Push.LOGGED_OUT:
+        if (r.status === Status.LOGIN_TIMEOUT && !this.name) {
+          this.idle = true; // reconnect quietly on the next request
+          return;
+        }
+        if (r.status === Status.LOGGED_IN_ELSEWHERE || r.status === Status.ACCOUNT_DELETED) {
+          // Ended on purpose: never resume it (two clients must not kick each other in a loop).
+          this.loggedOut();
+          this.emit({ type: "session_ended", text: r.msg });
+          return;
+        }
+        this.emit({ type: "notice", status: r.status, text: r.msg });
+        return;
+      default:
+        this.emit({ type: "notice", status: r.status, text: r.msg });
+    }
+  }
+
+  /** Confirms a delivered message; false when it was already shown (a redelivery). */
+  private accept(m: WireMessage): boolean {
+    this.conn?.ack(m.id);
+    if (m.id <= this.maxSeenId) return false;
+    this.maxSeenId = m.id;
+    return true;
+  }
+
+  private onLost(conn: ClientConnection, reason: string): void {
+    if (conn !== this.conn || this.closing) return;
+    this.conn = null;
+    if (this.idle && !this.name) return;
+    if (!this.o.reconnect) {
+      this.stop(reason);
+      this.emit({ type: "lost", reason, reconnecting: false });
+      return;
+    }
+    this.emit({ type: "lost", reason, reconnecting: true });
+    this.ready = this.reconnect(reason);
+    this.ready.catch(() => {});
+  }
+
+  private async reconnect(reason: string): Promise<void> {
+    this.reconnecting = true;
+    const started = Date.now();
+    let lastError = reason;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const delayMs = backoffMs(attempt);
+        if (Date.now() + delayMs - started > this.o.giveUpAfterMs) {
+          const why = `gave up reconnecting to ${this.address} after ${Math.round((Date.now() - started) / 1000)} s (${lastError})`;
+          this.stop(why);
+          this.emit({ type: "gave_up", reason: why });
+          throw new ConnectionClosedError(why);
+        }
+        this.emit({ type: "reconnecting", attempt: attempt + 1, delayMs, reason: lastError });
+        await Bun.sleep(delayMs);
+        if (this.closing) throw new ConnectionClosedError("the client is closing");
+        try {
+          await this.open();
+          break;
+        } catch (error) {
+          lastError = (error as Error).message;
+        }
+      }
+      await this.resume();
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  /** After reconnecting: log back in with the token, then resend unanswered messages in order. */
+  private async resume(): Promise<void> {
+    const conn = this.conn!;
+    let resumed: string | null = null;
+    let unread = 0;
+    if (this.token) {
+      const r = await conn.request({ opcode: Op.RESUME, token: this.token });
+      if (r.status === Status.OK) {
+        resumed = r.name;
+        unread = r.unread;
+      } else {
+        this.loggedOut();
+        this.emit({ type: "session_ended", text: r.msg });
+        this.failOutbox("may not have been sent: the session ended before the server confirmed it");
+      }
+    }
+    for (const entry of this.outbox) this.transmit(entry);
+    this.emit({ type: "reconnected", resumed, unread, resent: this.outbox.length });
+  }
+
+  private loggedIn(r: Reply): void {
+    this.name = r.name;
+    this.token = r.token || this.token;
+  }
+
+  private loggedOut(): void {
+    this.name = null;
+    this.token = null;
+  }
+
+  private stop(reason: string): void {
+    this.stopped = reason;
+    this.failOutbox(`not confirmed by the server: ${reason}`);
+  }
+
+  private failOutbox(why: string): void {
+    const entries = this.outbox.splice(0);
+    for (const e of entries) e.reject(new ConnectionClosedError(why));
+  }
+}
+
+/** A random 53-bit id for client_msg_id: unique per sender without coordination. */
+function randomId(): number {
+  const [a, b] = crypto.getRandomValues(new Uint32Array(2));
+  return (a! & 0x1fffff) * 2 ** 32 + b! || 1;
+}

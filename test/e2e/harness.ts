@@ -1,0 +1,310 @@
+// Real processes for end-to-end tests: the compiled binary as server and clients, and a
+// raw protocol client. Every wait is on an event with a deadline; every process started
+// here is killed when the test file ends.
+
+import { afterAll, setDefaultTimeout } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+import {
+  decodeReply,
+  encodeFrame,
+  encodeRequest,
+  FrameDecoder,
+  Op,
+  type Reply,
+  type RequestInit,
+} from "../../src/wire";
+
+export const BIN = resolve(import.meta.dir, "../../dist/chat");
+
+// Each test starts real processes; its own waits have tighter deadlines than this.
+setDefaultTimeout(30_000);
+
+const live = new Set<Subprocess>();
+const dirs: string[] = [];
+afterAll(() => {
+  for (const p of live) p.kill("SIGKILL");
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+export function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "chat-test-"));
+  dirs.push(d);
+  return d;
+}
+
+/** Lines of a stream, with waits on them. */
+class Lines {
+  readonly all: string[] = [];
+  private waiters: (() => void)[] = [];
+  ended = false;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    void this.pump(stream);
+  }
+
+  private async pump(stream: ReadableStream<Uint8Array>) {
+    const decoder = new TextDecoder();
+    let rest = "";
+    for await (const chunk of stream) {
+      rest += decoder.decode(chunk, { stream: true });
+      const parts = rest.split("\n");
+      rest = parts.pop()!;
+      for (const p of parts) this.all.push(p);
+      this.wake();
+    }
+    if (rest) this.all.push(rest);
+    this.ended = true;
+    this.wake();
+  }
+
+  private wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** The first line (from index `from`) matching pred; rejects on timeout or end of stream. */
+  async find(pred: (line: string) => boolean, what: string, timeoutMs = 10_000, from = 0): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.all.slice(from).find(pred);
+      if (hit !== undefined) return hit;
+      if (this.ended) throw new Error(`stream ended without ${what}; got:\n${this.all.join("\n")}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; got:\n${this.all.join("\n")}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+}
+
+export interface ChatServer {
+  port: number;
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  dataFile: string;
+  out: Lines;
+  err: Lines;
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+/** Starts `chat serve` on a free port of 127.0.0.1 with a fresh data file unless args say otherwise. */
+export async function startServer(args: string[] = [], dataFile?: string): Promise<ChatServer> {
+  const data = dataFile ?? join(tempDir(), "chat.db");
+  const argv = [BIN, "serve", "--host", "127.0.0.1", "--port", "0", "--data", data, ...args];
+  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  live.add(proc);
+  void proc.exited.then(() => live.delete(proc));
+  const out = new Lines(proc.stdout);
+  const err = new Lines(proc.stderr);
+  const line = await Promise.race([
+    out.find((l) => /listening on port \d+/.test(l), "the listening line"),
+    proc.exited.then(async (code) => {
+      await Bun.sleep(50);
+      throw new Error(`server exited with ${code}:\n${[...out.all, ...err.all].join("\n")}`);
+    }),
+  ]);
+  const port = Number(/listening on port (\d+)/.exec(line)![1]);
+  return {
+    port,
+    proc,
+    dataFile: data,
+    out,
+    err,
+    async stop(signal = "SIGTERM") {
+      proc.kill(signal);
+      return proc.exited;
+    },
+  };
+}
+
+/** A JSON event printed by `chat connect --json`. */
+export type Event = Record<string, unknown> & { type: string };
+
+export interface ChatClient {
+  proc: Subprocess<"pipe", "pipe", "pipe">;
+  events: Event[];
+  /** Writes lines to the client's stdin. */
+  say(...lines: string[]): void;
+  /** The first event from index `from` on that matches. */
+  waitFor(pred: (e: Event) => boolean, what: string, timeoutMs?: number, from?: number): Promise<Event>;
+  /** The next reply to `command` (after the replies already seen). */
+  reply(command: string, timeoutMs?: number): Promise<Event>;
+  end(): void;
+  exited: Promise<number>;
+  out: Lines;
+  err: Lines;
+}
+
+/** Starts `chat connect --json` against port, driven through stdin. */
+export function startClient(port: number, args: string[] = []): ChatClient {
+  const proc = Bun.spawn([BIN, "connect", "127.0.0.1", String(port), "--json", ...args], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  live.add(proc);
+  void proc.exited.then(() => live.delete(proc));
+  const out = new Lines(proc.stdout);
+  const err = new Lines(proc.stderr);
+  const seen = new Map<string, number>();
+  const parse = (l: string): Event | null => {
+    try {
+      return JSON.parse(l) as Event;
+    } catch {
+      return null;
+    }
+  };
+  const client: ChatClient = {
+    proc,
+    out,
+    err,
+    get events() {
+      return out.all.map(parse).filter((e): e is Event => e !== null);
+    },
+    say(...lines) {
+      proc.stdin.write(`${lines.join("\n")}\n`);
+      proc.stdin.flush();
+    },
+    async waitFor(pred, what, timeoutMs = 10_000, from = 0) {
+      const line = await out.find(
+        (l) => {
+          const e = parse(l);
+          return e !== null && pred(e);
+        },
+        what,
+        timeoutMs,
+        from,
+      );
+      return parse(line)!;
+    },
+    async reply(command, timeoutMs = 10_000) {
+      const n = seen.get(command) ?? 0;
+      const nth = () => client.events.filter((e) => e.type === "reply" && e.command === command)[n];
+      await out.find(() => nth() !== undefined, `reply #${n + 1} to ${command}`, timeoutMs);
+      seen.set(command, n + 1);
+      return nth()!;
+    },
+    end() {
+      proc.stdin.end();
+    },
+    exited: proc.exited,
+  };
+  return client;
+}
+
+/** A client logged in as name (created first if needed). */
+export async function loggedIn(port: number, name: string, password = "correct horse", args: string[] = []) {
+  const c = startClient(port, args);
+  c.say(`/create ${name}`, password);
+  const created = await c.reply("create");
+  if (created.ok) await c.reply("login");
+  else {
+    c.say(`/login ${name}`, password);
+    const r = await c.reply("login");
+    if (!r.ok) throw new Error(`login as ${name} failed: ${JSON.stringify(r)}`);
+  }
+  return c;
+}
+
+/** A protocol-level client for what `chat connect` would never send. */
+export class RawClient {
+  readonly frames: Reply[] = [];
+  private readonly decoder = new FrameDecoder(16 * 1024 * 1024);
+  private waiters: (() => void)[] = [];
+  private nextId = 1;
+  closed = false;
+  socket!: Awaited<ReturnType<typeof Bun.connect>>;
+
+  static async open(port: number): Promise<RawClient> {
+    const c = new RawClient();
+    c.socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        data: (_s, d) => {
+          for (const f of c.decoder.push(d)) c.frames.push(decodeReply(f));
+          c.wake();
+        },
+        close: () => {
+          c.closed = true;
+          c.wake();
+        },
+        error: () => {
+          c.closed = true;
+          c.wake();
+        },
+      },
+    });
+    await c.next((r) => r.opcode === 104, "HELLO");
+    return c;
+  }
+
+  private wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  write(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  /** Sends a request (version and request id filled in) and waits for its answer. */
+  async request(init: RequestInit): Promise<Reply> {
+    const requestId = this.nextId++;
+    this.write(encodeFrame(encodeRequest({ requestId, ...init })));
+    return this.next((r) => r.requestId === requestId && r.opcode < 100, `answer to request ${requestId}`);
+  }
+
+  async next(pred: (r: Reply) => boolean, what: string, timeoutMs = 10_000): Promise<Reply> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.frames.find(pred);
+      if (hit) return hit;
+      if (this.closed) throw new Error(`connection closed without ${what}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** Resolves when the server has closed the connection. */
+  async whenClosed(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error("the server did not close the connection");
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async login(name: string, password = "correct horse"): Promise<Reply> {
+    await this.request({ opcode: Op.CREATE_ACCOUNT, sender: name, password });
+    return this.request({ opcode: Op.LOG_IN, sender: name, password });
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+}
