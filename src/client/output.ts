@@ -78,45 +78,53 @@ export class Output {
   }
 
   event(e: ClientEvent): void {
+    if (e.type === "message") {
+      this.message(e.message);
+      return;
+    }
+    const shown = this.describe(e);
+    if (this.mode === "json") this.json(shown.json);
+    else if (shown.text) this.line(shown.text);
+  }
+
+  /** An event as a JSON object and as a line for people (null: nothing worth a line). */
+  private describe(e: Exclude<ClientEvent, { type: "message" }>): {
+    json: Record<string, unknown>;
+    text: string | null;
+  } {
     switch (e.type) {
-      case "message":
-        return this.message(e.message);
       case "connected":
-        return this.mode === "json" ? this.json({ type: "connected", address: e.address }) : undefined;
+        return { json: { type: "connected", address: e.address }, text: null };
       case "notice":
-        if (this.mode === "json")
-          return this.json({ type: "notice", status: statusName(e.status), msg: e.text });
-        return this.line(this.paint(e.status === Status.OK ? "dim" : "red", `! ${e.text}`));
+        return {
+          json: { type: "notice", status: statusName(e.status), msg: e.text },
+          text: this.paint(e.status === Status.OK ? "dim" : "red", `! ${e.text}`),
+        };
       case "session_ended":
-        if (this.mode === "json") return this.json({ type: "session_ended", msg: e.text });
-        return this.line(this.paint("red", `! ${e.text}`));
+        return { json: { type: "session_ended", msg: e.text }, text: this.paint("red", `! ${e.text}`) };
       case "lost":
-        if (this.mode === "json")
-          return this.json({ type: "lost", msg: e.reason, reconnecting: e.reconnecting });
-        return this.line(
-          this.paint("red", `! connection lost: ${e.reason}${e.reconnecting ? "; reconnecting…" : ""}`),
-        );
+        return {
+          json: { type: "lost", msg: e.reason, reconnecting: e.reconnecting },
+          text: this.paint("red", `! connection lost: ${e.reason}${e.reconnecting ? "; reconnecting…" : ""}`),
+        };
       case "reconnecting":
-        if (this.mode === "json")
-          return this.json({
-            type: "reconnecting",
-            attempt: e.attempt,
-            delayMs: e.delayMs,
-            reason: e.reason,
-          });
-        return e.attempt > 1 ? this.info(`reconnecting (attempt ${e.attempt}: ${e.reason})`) : undefined;
-      case "reconnected":
-        if (this.mode === "json")
-          return this.json({ type: "reconnected", resumed: e.resumed, unread: e.unread, resent: e.resent });
-        return this.line(
-          this.paint(
-            "green",
-            `✓ reconnected${e.resumed ? ` as ${e.resumed}` : ""}${e.resent ? `; resending ${e.resent} unconfirmed message${e.resent === 1 ? "" : "s"}` : ""}`,
-          ),
-        );
+        return {
+          json: { type: "reconnecting", attempt: e.attempt, delayMs: e.delayMs, reason: e.reason },
+          text:
+            e.attempt > 1 ? this.paint("dim", `… reconnecting (attempt ${e.attempt}: ${e.reason})`) : null,
+        };
+      case "reconnected": {
+        const as = e.resumed ? ` as ${e.resumed}` : "";
+        const resent = e.resent
+          ? `; resending ${e.resent} unconfirmed message${e.resent === 1 ? "" : "s"}`
+          : "";
+        return {
+          json: { type: "reconnected", resumed: e.resumed, unread: e.unread, resent: e.resent },
+          text: this.paint("green", `✓ reconnected${as}${resent}`),
+        };
+      }
       case "gave_up":
-        if (this.mode === "json") return this.json({ type: "gave_up", msg: e.reason });
-        return this.line(this.paint("red", `✗ ${e.reason}`));
+        return { json: { type: "gave_up", msg: e.reason }, text: this.paint("red", `✗ ${e.reason}`) };
     }
   }
 
