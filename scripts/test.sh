@@ -4,6 +4,16 @@
 set -eu
 . "$(dirname "$0")/bun.sh"
 sh scripts/setup.sh
+# The TLS tests make a self-signed certificate with openssl.
+if ! command -v openssl >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing openssl (apt-get)" >&2
+    apt-get update -qq >&2 && apt-get install -y -qq openssl >&2
+  else
+    echo "the TLS tests need openssl on PATH" >&2
+    exit 1
+  fi
+fi
 "$BUN" x tsc --noEmit -p .
 "$BUN" x biome check .
 exec "$BUN" test "$@"

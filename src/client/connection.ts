@@ -52,6 +52,8 @@ export class ClientConnection {
   /** Why the connection ended (for requests still waiting). */
   private endReason = "";
   private pendingAcks: number[] = [];
+  /** Why the TLS handshake failed, when it did. */
+  private tlsError: Error | null = null;
   /** The first frame; a server always opens with HELLO. */
   private readonly hello: Promise<Reply>;
   private onFirstFrame: ((r: Reply) => void) | null = null;
@@ -77,7 +79,11 @@ export class ClientConnection {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () =>
-          reject(new Error(`cannot connect to ${where}: no answer within ${o.connectTimeoutMs / 1000} s`)),
+          reject(
+            new Error(
+              `cannot connect to ${where}: no answer within ${o.connectTimeoutMs / 1000} s${o.tls ? "" : " (if the server uses TLS, add --tls)"}`,
+            ),
+          ),
         o.connectTimeoutMs,
       );
     });
@@ -97,8 +103,17 @@ export class ClientConnection {
             : {}),
           socket: {
             data: (_s, chunk) => c.onData(chunk),
+            handshake: (_s, success, authorizationError) => {
+              if (!success && authorizationError) c.tlsError = authorizationError;
+            },
             close: (_s, error) =>
-              c.lost(error ? `connection error: ${error.message}` : "the server closed the connection"),
+              c.lost(
+                c.tlsError
+                  ? `TLS handshake failed: ${c.tlsError.message}`
+                  : error
+                    ? `connection error: ${error.message}`
+                    : "the server closed the connection",
+              ),
             error: (_s, error) => c.lost(`connection error: ${error.message}`),
             connectError: () => {},
           },
@@ -257,8 +272,16 @@ function describeConnectError(where: string, error: unknown, tls: boolean): stri
     return `cannot connect to ${where}: connection refused (is the server running?)`;
   if (code === "ENOTFOUND" || code === "EAI_NONAME" || code === "DNSException")
     return `cannot connect to ${where}: unknown host`;
-  if (tls && /certificate|self.signed|verify|CERT/i.test(`${code} ${e.message}`)) {
-    return `cannot connect to ${where}: the server's TLS certificate is not trusted (${e.message ?? code}); pass --ca FILE, or --insecure to skip verification`;
+  const text = `${code} ${e.message ?? ""}`;
+  if (tls && /WRONG_VERSION_NUMBER|wrong version number/i.test(text)) {
+    return `cannot connect to ${where}: the server does not speak TLS on this port (try without --tls)`;
+  }
+  if (tls && /altname|hostname|host name/i.test(text)) {
+    return `cannot connect to ${where}: the server's TLS certificate is for another host name (${e.message}); connect by a name the certificate lists`;
+  }
+  if (tls && /certificate|self.signed|issuer|verify|CERT/i.test(text)) {
+    const why = e.message?.replace(/^TLS handshake failed: /, "") ?? code;
+    return `cannot connect to ${where}: the server's TLS certificate is not trusted (${why}); pass --ca FILE to trust it, or --insecure to skip verification`;
   }
   if (e.message?.startsWith("cannot connect") || e.message?.includes(where)) return e.message;
   return `cannot connect to ${where}: ${e.message ?? code ?? String(error)}`;
