@@ -96,9 +96,7 @@ async function run(
       out.reply("send", await session.send(state.lastTo, cmd.text));
       return "continue";
     case "check": {
-      const { reply, fresh } = await session.check();
-      for (const m of fresh) out.message(m);
-      out.reply("check", reply);
+      out.reply("check", await session.check());
       return "continue";
     }
     case "delete": {

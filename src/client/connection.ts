@@ -30,6 +30,8 @@ export interface ConnectionOptions {
 
 export interface ConnectionHandlers {
   onPush(reply: Reply): void;
+  /** Every answer, synchronously as it arrives (before its request's promise resolves). */
+  onAnswer?(reply: Reply): void;
   /** The connection ended without close() being called; reason is for people. */
   onLost(reason: string): void;
 }
@@ -212,6 +214,7 @@ export class ClientConnection {
         this.h.onPush(reply);
         continue;
       }
+      this.h.onAnswer?.(reply);
       const resolve = this.waiting.get(reply.requestId);
       if (resolve) {
         this.waiting.delete(reply.requestId);

@@ -93,10 +93,12 @@ export class ChatSession {
     return promise;
   }
 
-  /** One page of waiting messages; messages already shown are left out of `fresh`. */
-  async check(pageSize = 0): Promise<{ reply: Reply; fresh: WireMessage[] }> {
-    const reply = await this.call({ opcode: Op.CHECK_MESSAGES, pageSize });
-    return { reply, fresh: reply.messages.filter((m) => this.accept(m)) };
+  /**
+   * One page of waiting messages. Like pushed ones, they arrive as "message" events (each
+   * once, in arrival order) before this resolves.
+   */
+  check(pageSize = 0): Promise<Reply> {
+    return this.call({ opcode: Op.CHECK_MESSAGES, pageSize });
   }
 
   async deleteAccount(password: string): Promise<Reply> {
@@ -171,6 +173,9 @@ export class ChatSession {
   private async open(): Promise<void> {
     const conn = await ClientConnection.open(this.o, {
       onPush: (r) => this.onPush(r),
+      // Messages in answers (CHECK) are taken as they arrive, in order with pushes:
+      // de-duplication by id and the order people see rely on it.
+      onAnswer: (r) => this.take(r.messages),
       onLost: (reason) => this.onLost(conn, reason),
     });
     this.conn = conn;
@@ -181,7 +186,7 @@ export class ChatSession {
   private onPush(r: Reply): void {
     switch (r.opcode) {
       case Push.DELIVER:
-        for (const m of r.messages) if (this.accept(m)) this.emit({ type: "message", message: m });
+        this.take(r.messages);
         return;
       case Push.HEARTBEAT:
         return;
@@ -203,12 +208,18 @@ export class ChatSession {
     }
   }
 
-  /** Confirms a delivered message; false when it was already shown (a redelivery). */
-  private accept(m: WireMessage): boolean {
-    this.conn?.ack(m.id);
-    if (m.id <= this.maxSeenId) return false;
-    this.maxSeenId = m.id;
-    return true;
+  /**
+   * Confirms handed-over messages and shows each one not seen before. A recipient's ids
+   * only grow, in the order the server sends them, so anything not above the highest id
+   * seen is a redelivery.
+   */
+  private take(messages: WireMessage[]): void {
+    for (const m of messages) {
+      this.conn?.ack(m.id);
+      if (m.id <= this.maxSeenId) continue;
+      this.maxSeenId = m.id;
+      this.emit({ type: "message", message: m });
+    }
   }
 
   private onLost(conn: ClientConnection, reason: string): void {

@@ -9,6 +9,7 @@ import type { Account, Store } from "../store/store";
 import { StorageError } from "../store/store";
 import {
   decodeRequest,
+  FIRST_PUSH_OPCODE,
   Op,
   opcodeName,
   PROTOCOL_VERSION,
@@ -25,7 +26,7 @@ import type { EventSink } from "./events";
 import { HANDLERS } from "./handlers";
 import type { Metrics } from "./metrics";
 import type { CoreOptions } from "./options";
-import { FailureLimiter } from "./ratelimit";
+import { AttemptBudget } from "./ratelimit";
 import { type Conn, Session } from "./session";
 
 /** Requests queued behind a busy one: reading pauses past these, and the connection drops past MAX. */
@@ -51,10 +52,10 @@ export class ChatCore {
   readonly metrics: Metrics;
   readonly hashes: HashGate;
   readonly delivery: Delivery;
-  readonly loginFailuresByAccount: FailureLimiter;
-  readonly loginFailuresByAddress: FailureLimiter;
+  readonly loginAttemptsByAccount: AttemptBudget;
+  readonly loginAttemptsByAddress: AttemptBudget;
   /** New accounts per address: each creation takes from the budget. */
-  readonly accountCreations: FailureLimiter;
+  readonly accountCreations: AttemptBudget;
   readonly now: () => number;
   private readonly serverVersion: string;
   readonly sessions = new Set<Session>();
@@ -74,9 +75,9 @@ export class ChatCore {
     this.now = deps.now ?? Date.now;
     this.hashes = new HashGate(deps.passwords, deps.options.maxHashQueue);
     this.delivery = new Delivery(this);
-    this.loginFailuresByAccount = new FailureLimiter(deps.options.loginFailuresPerAccount);
-    this.loginFailuresByAddress = new FailureLimiter(deps.options.loginFailuresPerAddress);
-    this.accountCreations = new FailureLimiter(deps.options.accountCreationsPerAddress);
+    this.loginAttemptsByAccount = new AttemptBudget(deps.options.loginFailuresPerAccount);
+    this.loginAttemptsByAddress = new AttemptBudget(deps.options.loginFailuresPerAddress);
+    this.accountCreations = new AttemptBudget(deps.options.accountCreationsPerAddress);
   }
 
   // --- connection lifecycle (called by the network shell) ---
@@ -127,7 +128,9 @@ export class ChatCore {
       );
       return;
     }
-    if (!s.bucket.take(now)) {
+    // An ACK is never refused: it confirms what the server chose to send. It still spends
+    // from the budget, so a flood of them slows the connection's other requests.
+    if (!s.bucket.take(now) && req.opcode !== Op.ACK) {
       this.slowDown(s, req, at, now);
       return;
     }
@@ -234,7 +237,7 @@ export class ChatCore {
 
   /** Answers req (in request order, after any SEND answers still pending). */
   reply(s: Session, req: Request, at: number, fields: Omit<ReplyInit, "opcode">, close = false): void {
-    const frame: ReplyInit = { opcode: req.opcode, requestId: req.requestId, ...fields };
+    const frame: ReplyInit = { opcode: answerOpcode(req.opcode), requestId: req.requestId, ...fields };
     if (fields.status) this.metrics.error(fields.status);
     if (s.sendSeq !== s.answeredSeq) {
       s.deferred.push({ afterSend: s.sendSeq, frame, started: at, close });
@@ -252,6 +255,7 @@ export class ChatCore {
       const d = s.deferred.shift()!;
       this.answer(s, d.frame, d.started, d.close);
     }
+    while (s.sendWaiters.length && s.sendWaiters[0]!.seq <= seq) s.sendWaiters.shift()!.resolve();
   }
 
   /** Error answer with the status's metric and, for unknown/failed things, nothing else. */
@@ -366,7 +370,7 @@ export class ChatCore {
 
   /** The answer for a request that threw: the client learns what failed, the log learns why. */
   failureFrame(req: Request, error: unknown, what: string): ReplyInit {
-    const base = { opcode: req.opcode, requestId: req.requestId };
+    const base = { opcode: answerOpcode(req.opcode), requestId: req.requestId };
     if (error instanceof StorageError) {
       this.events({ type: "storage_error", detail: `${opcodeName(req.opcode)}: ${describeError(error)}` });
       return { ...base, status: Status.STORAGE_FAILED, msg: `${what}: ${error.message}; please try again` };
@@ -452,7 +456,7 @@ export class ChatCore {
       detail: msg,
     });
     this.metrics.error(status);
-    this.write(s, { opcode, requestId, status, msg });
+    this.write(s, { opcode: answerOpcode(opcode), requestId, status, msg });
     this.close(s);
   }
 
@@ -468,12 +472,16 @@ export class ChatCore {
       return;
     }
     if (s.slowDowns === 1) this.limit(s, "request_rate", `over ${this.options.requestRate} requests/s`);
-    if (req.opcode === Op.ACK) return;
     const wait = s.bucket.waitMs(now);
     this.fail(s, req, at, Status.SLOW_DOWN, `too many requests; slow down (try again in ${wait} ms)`, {
       retryAfterMs: wait,
     });
   }
+}
+
+/** The opcode an answer carries: the request's, or 0 where that could pass for a push. */
+function answerOpcode(opcode: number): number {
+  return opcode > 0 && opcode < FIRST_PUSH_OPCODE ? opcode : 0;
 }
 
 /** Keeps a client-supplied string printable and short in our own messages. */

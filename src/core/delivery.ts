@@ -5,7 +5,9 @@
 // A session is "caught up" when every waiting message has been handed over: then a new
 // message is pushed the moment it is stored. Otherwise (a backlog from while it was
 // offline, or a full window) new messages stay in the store and a drain pushes the
-// oldest ones first, so a sender's messages are never seen out of order.
+// oldest ones first, so a sender's messages are never seen out of order. Without new
+// messages a backlog waits for CHECK_MESSAGES; once a drain has started ("pushing"), it
+// goes on as acknowledgements free the window, until the session is caught up.
 
 import type { StoredMessage } from "../store/store";
 import { Push, Status, type WireMessage } from "../wire";
@@ -33,6 +35,7 @@ export class Delivery {
       return;
     }
     s.caughtUp = false;
+    s.pushing = true;
     this.drain(s);
   }
 
@@ -59,6 +62,7 @@ export class Delivery {
           if (page.length) this.push(s, page);
           if (page.length < want && !s.drainAgain) {
             s.caughtUp = true;
+            s.pushing = false;
             return;
           }
         }
@@ -105,7 +109,7 @@ export class Delivery {
       this.waiting.delete(s);
       this.release(s);
     }
-    if (!s.caughtUp) this.drain(s);
+    if (s.pushing) this.drain(s);
   }
 
   /** Resolves when s has no unconfirmed messages (or closes). */
@@ -154,6 +158,7 @@ export class Delivery {
     s.handedUpTo = 0;
     s.draining = false;
     s.drainAgain = false;
+    s.pushing = false;
     s.caughtUp = loggedOut;
     this.waiting.delete(s);
     this.release(s);

@@ -21,6 +21,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** Returns a token (never above burst). */
+  give(now: number): void {
+    this.refill(now);
+    this.tokens = Math.min(this.burst, this.tokens + 1);
+  }
+
   /** Milliseconds until a token is available. */
   waitMs(now: number): number {
     this.refill(now);
@@ -42,10 +48,11 @@ export class TokenBucket {
 }
 
 /**
- * Failure budgets per key (account, address): each failure takes a token; an empty
- * bucket means "wait". Successes cost nothing, so legitimate users are never slowed.
+ * Attempt budgets per key (account, address). Every attempt takes a token up front and a
+ * successful one gives it back, so many attempts at once cannot all slip in before the
+ * first failure is counted, and legitimate users are never slowed.
  */
-export class FailureLimiter {
+export class AttemptBudget {
   private buckets = new Map<string, TokenBucket>();
 
   constructor(
@@ -53,19 +60,20 @@ export class FailureLimiter {
     private readonly maxKeys = 100_000,
   ) {}
 
-  /** Milliseconds to wait before another attempt for key (0 = go ahead). */
-  waitMs(key: string, now: number): number {
-    return this.buckets.get(key)?.waitMs(now) ?? 0;
-  }
-
-  fail(key: string, now: number): void {
+  /** Takes a token for key; returns 0, or the milliseconds to wait (nothing taken). */
+  begin(key: string, now: number): number {
     let b = this.buckets.get(key);
     if (!b) {
       if (this.buckets.size >= this.maxKeys) this.sweep(now);
       b = new TokenBucket(this.perMinute / 60, this.perMinute, now);
       this.buckets.set(key, b);
     }
-    b.take(now);
+    return b.take(now) ? 0 : b.waitMs(now);
+  }
+
+  /** Gives back the token of an attempt that succeeded. */
+  refund(key: string, now: number): void {
+    this.buckets.get(key)?.give(now);
   }
 
   /** Forgets keys whose budget is whole again; keeps memory bounded. */

@@ -40,6 +40,7 @@ export class Session {
   sendSeq = 0;
   answeredSeq = 0;
   deferred: Deferred[] = [];
+  sendWaiters: { seq: number; resolve: () => void }[] = [];
 
   // Handing messages over (see delivery.ts).
   /** Highest message id handed to this session (pushed or returned by CHECK). */
@@ -49,6 +50,8 @@ export class Session {
   /** Handed over, not yet confirmed: id → time handed. Insertion order = id order. */
   inflight = new Map<number, number>();
   handoff: Promise<unknown> = Promise.resolve();
+  /** A drain has started and continues as the window frees, until caught up. */
+  pushing = false;
   draining = false;
   drainAgain = false;
   /** Bumped when the session changes account, so a drain for the old one stops. */
@@ -86,6 +89,12 @@ export class Session {
 
   get accountName(): string | undefined {
     return this.account?.name;
+  }
+
+  /** Resolves once every SEND so far has been answered. */
+  sendsAnswered(): Promise<void> {
+    if (this.answeredSeq === this.sendSeq) return Promise.resolve();
+    return new Promise((resolve) => this.sendWaiters.push({ seq: this.sendSeq, resolve }));
   }
 
   /** Runs fn after every earlier handoff of this session (check, drain, delete). */

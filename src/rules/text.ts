@@ -12,7 +12,8 @@ export function checkText(text: string): TextCheck {
   let count = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) i++; // surrogate pair: one code point
+    // A surrogate pair is one code point; a lone high surrogate must not hide what follows.
+    if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
     count++;
     if (count > MAX_TEXT_CHARS) {
       return { ok: false, reason: `the message is longer than ${MAX_TEXT_CHARS} characters` };

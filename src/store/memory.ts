@@ -44,6 +44,22 @@ class Queue {
   }
 }
 
+/**
+ * Code point order, as SQLite sorts keys (their UTF-8 bytes). Plain `<` compares UTF-16
+ * units, which puts characters above U+FFFF (surrogates) before U+E000-U+FFFF.
+ */
+function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return unitRank(x) - unitRank(y);
+  }
+  return a.length - b.length;
+}
+
+const unitRank = (u: number): number => (u >= 0xe000 ? u - 0x800 : u >= 0xd800 ? u + 0x2000 : u);
+
 interface SentRecord {
   message: StoredMessage;
   recipientId: number;
@@ -88,8 +104,11 @@ export class MemoryStore implements Store {
   }
 
   async listAccounts(afterKey: string, limit: number, match: (key: string) => boolean) {
-    const keys = [...this.byKey.keys()].filter((k) => k > afterKey && match(k)).sort();
-    return keys.slice(0, limit).map((k) => this.byKey.get(k)!);
+    const keys = [...this.byKey.keys()].filter((k) => compareKeys(k, afterKey) > 0 && match(k));
+    return keys
+      .sort(compareKeys)
+      .slice(0, limit)
+      .map((k) => this.byKey.get(k)!);
   }
 
   async enqueue(m: NewMessage): Promise<EnqueueResult> {
@@ -117,6 +136,8 @@ export class MemoryStore implements Store {
     };
     q.push(message);
     if (dedupKey) {
+      // Re-inserted at the end, so the Map stays in time order for pruneSent.
+      this.sent.delete(dedupKey);
       this.sent.set(dedupKey, { message, recipientId: recipient.id, at: m.sentAt });
       this.pruneSent(m.sentAt);
     }

@@ -106,8 +106,13 @@ export class SqliteStore implements Store {
     } catch (error) {
       if (error instanceof StoreOpenError) throw error;
       const code = sqliteCode(error);
-      if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT" || error instanceof CorruptError) {
-        const why = error instanceof CorruptError ? error.message : "it is not a SQLite database";
+      if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT") || error instanceof CorruptError) {
+        const why =
+          error instanceof CorruptError
+            ? error.message
+            : code === "SQLITE_NOTADB"
+              ? "it is not a SQLite database"
+              : "its pages are damaged";
         if (opts.resetCorrupt) {
           const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
           renameSync(path, aside);
@@ -168,10 +173,10 @@ export class SqliteStore implements Store {
       for (const row of this.db
         .query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE key > ? ORDER BY key`)
         .iterate(afterKey)) {
+        if (out.length >= limit) break;
         const account = row as AccountRow;
         if (!match(account.key)) continue;
         out.push(account);
-        if (out.length >= limit) break;
       }
       return out;
     });
@@ -278,6 +283,9 @@ export class SqliteStore implements Store {
     } catch {
       // The WAL stays and is replayed on the next open: nothing is lost.
     }
+    // An unfinalized statement keeps the connection, and so its exclusive lock, alive
+    // after close(): the file could not be opened again by this process.
+    for (const st of Object.values(this.q)) st.finalize();
     this.db.close();
   }
 
@@ -377,44 +385,40 @@ class CorruptError extends Error {}
 function openDatabase(path: string, sync: SyncMode): Database {
   const db = new Database(path, { create: true, readwrite: true, strict: false });
   try {
-    // Exclusive locking: the first write below takes a lock held until close, so a
+    // Exclusive locking: the first read below takes a lock held until close, so a
     // second server on the same file fails at once instead of sharing it.
     db.run("PRAGMA locking_mode = EXCLUSIVE");
-    const mode = (db.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
-    if (mode !== "wal")
-      throw new StoreOpenError(`cannot use data file ${path}: WAL journal mode unavailable (${mode})`);
-    db.run(`PRAGMA synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
-    db.run("PRAGMA journal_size_limit = 67108864");
-    db.run("BEGIN IMMEDIATE");
+    // The checks run before the switch to WAL, which rewrites the file header: a corrupt
+    // file or another program's database must be left exactly as it was.
+    db.run("BEGIN");
     const check = db.query("PRAGMA quick_check").all() as { quick_check: string }[];
     if (check.length !== 1 || check[0]!.quick_check !== "ok") {
       db.run("ROLLBACK");
+      const first = check[0]?.quick_check.split("\n")[0]?.slice(0, 200) ?? "unknown damage";
       throw new CorruptError(
-        `integrity check failed: ${check
-          .map((r) => r.quick_check)
-          .slice(0, 3)
-          .join("; ")}`,
+        `integrity check failed: ${first}${check.length > 1 ? ` (and ${check.length - 1} more problems)` : ""}`,
       );
     }
     const version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+    if (version > 0 ? !hasTable(db, "accounts") : hasAnyTable(db)) {
+      db.run("ROLLBACK");
+      throw new StoreOpenError(
+        `data file ${path} is a SQLite database of some other program, not a chat data file`,
+      );
+    }
     if (version > SCHEMA_VERSION) {
       db.run("ROLLBACK");
       throw new StoreOpenError(
         `data file ${path} was written by a newer chat (schema version ${version}; this chat knows up to ${SCHEMA_VERSION}). Upgrade chat to use it.`,
       );
     }
-    if (version > 0 && !hasTable(db, "accounts")) {
-      db.run("ROLLBACK");
-      throw new StoreOpenError(
-        `data file ${path} is a SQLite database of some other program, not a chat data file`,
-      );
-    }
-    if (version === 0 && hasAnyTable(db)) {
-      db.run("ROLLBACK");
-      throw new StoreOpenError(
-        `data file ${path} is a SQLite database of some other program, not a chat data file`,
-      );
-    }
+    db.run("COMMIT");
+    const mode = (db.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
+    if (mode !== "wal")
+      throw new StoreOpenError(`cannot use data file ${path}: WAL journal mode unavailable (${mode})`);
+    db.run(`PRAGMA synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
+    db.run("PRAGMA journal_size_limit = 67108864");
+    db.run("BEGIN IMMEDIATE");
     for (let v = version; v < SCHEMA_VERSION; v++) db.run(MIGRATIONS[v]!);
     db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.run("COMMIT");

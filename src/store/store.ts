@@ -72,7 +72,11 @@ export interface Store {
   /** Accounts with key > afterKey, in key order, that pass match; at most limit. */
   listAccounts(afterKey: string, limit: number, match: (key: string) => boolean): Promise<Account[]>;
 
-  /** Stores a message in the recipient's queue (or finds its earlier copy by clientMsgId). */
+  /**
+   * Stores a message in the recipient's queue, or, when clientMsgId matches a message of
+   * the sender within the dedup window, stores nothing and answers duplicate: true with
+   * that message's id and sentAt (its other fields may be the resend's).
+   */
   enqueue(m: NewMessage): Promise<EnqueueResult>;
   /** Waiting messages of a recipient with id > afterId, oldest first; at most limit. */
   pending(recipientId: number, afterId: number, limit: number): Promise<StoredMessage[]>;

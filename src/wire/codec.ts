@@ -1,6 +1,7 @@
 // The only module that touches protobufjs messages: typed encode and decode of the two
 // message types. Decode failures become ProtocolError with the library's error as cause.
 
+import protobuf from "protobufjs";
 import { ProtocolError } from "./errors";
 import { PROTOCOL_VERSION } from "./protocol";
 import { Client2Server, Server2Client } from "./schema";
@@ -84,17 +85,25 @@ export function decodeReply(body: Uint8Array): Reply {
   }
 }
 
-/** Encodes a request body; version defaults to this protocol's. */
+/** Encodes a request body; without a version, this protocol's is written. */
 export function encodeRequest(init: RequestInit): Uint8Array {
-  if (init.version === undefined) init.version = PROTOCOL_VERSION;
-  return Client2Server.encode(init).finish();
+  return Client2Server.encode(init, versioned(init)).finish();
 }
 
-/** Encodes a reply body; version defaults to this protocol's. */
+/** Encodes a reply body; without a version, this protocol's is written. */
 export function encodeReply(init: ReplyInit): Uint8Array {
-  if (init.version === undefined) init.version = PROTOCOL_VERSION;
-  return Server2Client.encode(init).finish();
+  return Server2Client.encode(init, versioned(init)).finish();
 }
+
+/** A writer that already holds field 1 (version) unless the message sets it. */
+function versioned(init: { version?: string }): protobuf.Writer {
+  const w = protobuf.Writer.create();
+  if (init.version === undefined) w.uint32(VERSION_TAG).string(PROTOCOL_VERSION);
+  return w;
+}
+
+/** Field 1, wire type 2 (length-delimited): the version string. */
+const VERSION_TAG = (1 << 3) | 2;
 
 function describe(cause: unknown): string {
   const text = cause instanceof Error ? cause.message : String(cause);

@@ -11,9 +11,21 @@ export const check: Handler = {
     const n = pageSize(core, s, req, at);
     if (n === undefined) return;
     const account = s.account!;
+    // Answers to earlier SENDs still pending would hold this answer back, while pushes go
+    // out at once: hand nothing over until they are answered, so ids reach the client in order.
+    await s.sendsAnswered();
     await s.serial(async () => {
       const page = await core.delivery.fetch(s, account.id, n + 1);
-      if (s.account !== account) return;
+      if (s.account !== account) {
+        core.fail(
+          s,
+          req,
+          at,
+          Status.NOT_LOGGED_IN,
+          "the session ended before the check completed; nothing was handed over",
+        );
+        return;
+      }
       const more = page.length > n;
       const messages = page.slice(0, n);
       core.delivery.handed(s, messages);

@@ -3,7 +3,17 @@
 import { checkName } from "../../rules/names";
 import { checkPassword } from "../../rules/password";
 import { Status } from "../../wire";
+import type { ChatCore } from "../chat";
 import type { Handler } from "./handler";
+
+/** Hashes and stores; answers a taken name before spending a hash on it. */
+async function createAccount(core: ChatCore, password: string, name: string, key: string, now: number) {
+  if (await core.store.findAccount(key)) return "taken";
+  const hashing = core.hashes.hash(password);
+  if (!hashing) return "busy";
+  const account = await core.store.createAccount({ name, key, passwordHash: await hashing, createdAt: now });
+  return account ?? "taken";
+}
 
 export const create: Handler = {
   needsLogin: false,
@@ -19,7 +29,7 @@ export const create: Handler = {
       return;
     }
     const now = core.now();
-    const wait = core.accountCreations.waitMs(s.address, now);
+    const wait = core.accountCreations.begin(s.address, now);
     if (wait > 0) {
       core.limit(s, "account_creation", `too many new accounts from ${s.address}`);
       core.fail(
@@ -34,27 +44,18 @@ export const create: Handler = {
       );
       return;
     }
-    // Answer a taken name before spending a password hash on it.
-    if (await core.store.findAccount(name.key)) {
-      core.fail(s, req, at, Status.NAME_TAKEN, `the name ${name.name} is taken`);
+    const account = await createAccount(core, req.password, name.name, name.key, now);
+    if (account === "busy" || account === "taken") {
+      core.accountCreations.refund(s.address, core.now());
+      if (account === "busy") {
+        core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", {
+          retryAfterMs: 1000,
+        });
+      } else {
+        core.fail(s, req, at, Status.NAME_TAKEN, `the name ${name.name} is taken`);
+      }
       return;
     }
-    const hashing = core.hashes.hash(req.password);
-    if (!hashing) {
-      core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", { retryAfterMs: 1000 });
-      return;
-    }
-    const account = await core.store.createAccount({
-      name: name.name,
-      key: name.key,
-      passwordHash: await hashing,
-      createdAt: now,
-    });
-    if (!account) {
-      core.fail(s, req, at, Status.NAME_TAKEN, `the name ${name.name} is taken`);
-      return;
-    }
-    core.accountCreations.fail(s.address, now);
     core.events({ type: "account_created", conn: s.id, address: s.address, account: account.name });
     core.reply(s, req, at, { name: account.name, msg: `created account ${account.name}` });
   },

@@ -2,25 +2,37 @@
 // waits for their confirmation) before deleting, so nothing is lost with the account.
 
 import { Status } from "../../wire";
+import { beginAttempt } from "./attempt";
 import type { Handler } from "./handler";
-import { loginFailed, loginRateLimited } from "./session-start";
 
 export const deleteAccount: Handler = {
   needsLogin: true,
   async run(core, s, req, at) {
     const account = s.account!;
-    if (loginRateLimited(core, s, req, at, account.key)) return;
+    const attempt = beginAttempt(core, s, req, at, account.key);
+    if (!attempt) return;
     const verifying = core.hashes.verify(req.password, account.passwordHash);
     if (!verifying) {
+      attempt.refund();
       core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", { retryAfterMs: 1000 });
       return;
     }
     if (!(await verifying)) {
-      loginFailed(core, s, account.key, account.name, "wrong password for delete");
+      attempt.failed(account.name, "wrong password for delete");
       core.fail(s, req, at, Status.BAD_CREDENTIALS, "wrong password; the account was not deleted");
       return;
     }
-    if (s.account !== account) return;
+    attempt.refund();
+    const ended = () => {
+      core.fail(
+        s,
+        req,
+        at,
+        Status.NOT_LOGGED_IN,
+        "the session ended before the account was deleted; nothing was deleted",
+      );
+    };
+    if (s.account !== account) return ended();
     // From here on, sends to this account are refused; those already accepted are committed by the flush.
     s.deleting = true;
     await core.store.flush();
@@ -28,7 +40,7 @@ export const deleteAccount: Handler = {
     const pageMax = Math.min(core.options.deliveryWindow, core.options.maxPageSize);
     for (;;) {
       const page = await s.serial(() => core.delivery.fetch(s, account.id, pageMax));
-      if (s.account !== account || s.closing) return; // logged out or gone: nothing deleted
+      if (s.account !== account || s.closing) return ended();
       if (page.length) {
         core.delivery.push(s, page);
         handedOver += page.length;
@@ -36,7 +48,7 @@ export const deleteAccount: Handler = {
         break;
       }
       await core.delivery.whenConfirmed(s);
-      if (s.account !== account || s.closing) return;
+      if (s.account !== account || s.closing) return ended();
     }
     await core.store.deleteAccount(account.id);
     core.endSession(s, "account deleted", false);
@@ -47,8 +59,9 @@ export const deleteAccount: Handler = {
       account: account.name,
       handedOver,
     });
-    core.reply(s, req, at, {
-      msg: `deleted account ${account.name}${handedOver ? `; ${handedOver} unread message${handedOver === 1 ? " was" : "s were"} handed over first` : ""}`,
-    });
+    const handed = handedOver
+      ? `; ${handedOver} unread message${handedOver === 1 ? " was" : "s were"} handed over first`
+      : "";
+    core.reply(s, req, at, { msg: `deleted account ${account.name}${handed}` });
   },
 };

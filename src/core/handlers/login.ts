@@ -4,8 +4,9 @@
 import { MAX_NAME_CHARS, nameKey } from "../../rules/names";
 import { MAX_PASSWORD_BYTES } from "../../rules/password";
 import { Status } from "../../wire";
+import { beginAttempt } from "./attempt";
 import type { Handler } from "./handler";
-import { loginFailed, loginRateLimited, startSession } from "./session-start";
+import { startSession } from "./session-start";
 
 export const login: Handler = {
   needsLogin: false,
@@ -20,7 +21,8 @@ export const login: Handler = {
       core.fail(s, req, at, Status.ALREADY_LOGGED_IN, `already logged in as ${s.account.name}`);
       return;
     }
-    if (loginRateLimited(core, s, req, at, key)) return;
+    const attempt = beginAttempt(core, s, req, at, key);
+    if (!attempt) return;
     const account = key ? await core.store.findAccount(key) : null;
     const hash = account?.passwordHash ?? (await dummyHash(core));
     const verifying =
@@ -28,15 +30,17 @@ export const login: Handler = {
         ? core.hashes.verify(req.password, hash)
         : Promise.resolve(false);
     if (!verifying) {
+      attempt.refund();
       core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", { retryAfterMs: 1000 });
       return;
     }
     const ok = (await verifying) && account !== null;
     if (!ok || !account) {
-      loginFailed(core, s, key, name, account ? "wrong password" : "no such account");
+      attempt.failed(name, account ? "wrong password" : "no such account");
       core.fail(s, req, at, Status.BAD_CREDENTIALS, "wrong account name or password");
       return;
     }
+    attempt.refund();
     await startSession(core, s, req, at, account, null);
   },
 };

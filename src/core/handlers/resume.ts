@@ -2,8 +2,9 @@
 
 import { Status } from "../../wire";
 import { tokenHash } from "../auth";
+import { beginAttempt } from "./attempt";
 import type { Handler } from "./handler";
-import { loginFailed, loginRateLimited, startSession } from "./session-start";
+import { startSession } from "./session-start";
 
 export const resume: Handler = {
   needsLogin: false,
@@ -12,12 +13,13 @@ export const resume: Handler = {
       core.fail(s, req, at, Status.INVALID_TOKEN, "no valid session token given; log in with your password");
       return;
     }
-    if (loginRateLimited(core, s, req, at, "")) return;
+    const attempt = beginAttempt(core, s, req, at, "");
+    if (!attempt) return;
     const hash = tokenHash(req.token);
     const token = await core.store.findToken(hash, core.now());
     const account = token ? await core.store.findAccountById(token.accountId) : null;
     if (!token || !account) {
-      loginFailed(core, s, "", "(token)", "unknown or expired token");
+      attempt.failed("(token)", "unknown or expired token");
       core.fail(
         s,
         req,
@@ -27,6 +29,7 @@ export const resume: Handler = {
       );
       return;
     }
+    attempt.refund();
     if (s.account?.id === account.id) {
       core.fail(s, req, at, Status.ALREADY_LOGGED_IN, `already logged in as ${account.name}`);
       return;

@@ -1,0 +1,92 @@
+import { describe, expect, test } from "bun:test";
+import { Op, Status } from "../../src/wire";
+import { type Client, Harness, START } from "./helpers";
+
+/** bob offline with `texts` waiting from alice, then logged in on a new connection. */
+async function bobWith(h: Harness, texts: string[]): Promise<Client> {
+  await h.offline("bob");
+  const alice = await h.user("alice");
+  for (const text of texts) await alice.sendTo("bob", text);
+  const bob = h.connect();
+  await bob.login("bob");
+  return bob;
+}
+
+describe("CHECK_MESSAGES", () => {
+  test("returns waiting messages oldest first, with sender and sentAt", async () => {
+    const h = new Harness();
+    await h.offline("bob");
+    await (await h.user("alice")).sendTo("bob", "one");
+    h.clock.now += 1000;
+    await (await h.user("carol")).sendTo("bob", "two");
+    const bob = h.connect();
+    await bob.login("bob");
+    const r = await bob.check();
+    expect(r).toMatchObject({ opcode: Op.CHECK_MESSAGES, status: Status.OK, more: false, unread: 0 });
+    expect(r.msg).toBe("2 messages");
+    expect(r.messages).toMatchObject([
+      { sender: "alice", text: "one", sentAt: START },
+      { sender: "carol", text: "two", sentAt: START + 1000 },
+    ]);
+  });
+
+  test("with nothing waiting says so", async () => {
+    const bob = await new Harness().user("bob");
+    expect(await bob.check()).toMatchObject({ status: Status.OK, messages: [], msg: "no unread messages" });
+  });
+
+  test("pages by page_size with `more` and the count still unread", async () => {
+    const bob = await bobWith(new Harness(), ["m1", "m2", "m3", "m4", "m5"]);
+    const pages = [];
+    for (let i = 0; i < 4; i++) pages.push(await bob.check(2));
+    expect(pages.map((p) => [p.messages.map((m) => m.text), p.more, p.unread])).toEqual([
+      [["m1", "m2"], true, 3],
+      [["m3", "m4"], true, 1],
+      [["m5"], false, 0],
+      [[], false, 0],
+    ]);
+    expect(pages[0]!.msg).toBe("2 messages; 3 more waiting");
+  });
+
+  test("page_size 0 means defaultPageSize", async () => {
+    const bob = await bobWith(new Harness({ defaultPageSize: 3 }), ["a", "b", "c", "d"]);
+    expect(await bob.check(0)).toMatchObject({ more: true, unread: 1 });
+  });
+
+  test("page_size over maxPageSize is INVALID_ARGUMENT", async () => {
+    const bob = await new Harness({ maxPageSize: 10 }).user("bob");
+    expect(await bob.check(11)).toMatchObject({
+      status: Status.INVALID_ARGUMENT,
+      msg: "page_size 11 is over the maximum of 10",
+    });
+  });
+
+  test("checked messages leave the queue only when ACKed", async () => {
+    const h = new Harness();
+    const bob = await bobWith(h, ["m1", "m2"]);
+    const { messages } = await bob.check();
+    expect(await h.pending("bob")).toBe(2);
+    const again = h.connect();
+    expect(await again.login("bob")).toMatchObject({ unread: 2 });
+    expect((await again.check()).messages).toEqual(messages);
+    await again.ack(messages.map((m) => m.id));
+    expect(await h.pending("bob")).toBe(0);
+  });
+
+  test("without a session is NOT_LOGGED_IN", async () => {
+    expect(await new Harness().connect().check()).toMatchObject({ status: Status.NOT_LOGGED_IN });
+  });
+
+  test("a CHECK cut short by a login elsewhere is still answered", async () => {
+    const h = new Harness();
+    const bob = await h.user("bob");
+    const release = h.store.hold("pending");
+    const id = bob.post({ opcode: Op.CHECK_MESSAGES });
+    expect(await h.connect().resumeWith(bob.reply(2).token)).toMatchObject({ status: Status.OK });
+    release();
+    await h.settle();
+    const answers = bob.responses().filter((r) => r.requestId === id);
+    expect(answers).toHaveLength(1);
+    expect(answers[0]!.status).not.toBe(Status.OK);
+  });
+});

@@ -1,0 +1,115 @@
+import { describe, expect, test } from "bun:test";
+import { Op, Status } from "../../src/wire";
+import { type Client, Harness } from "./helpers";
+
+/** Accounts ALBERT alfred Alice Bob bobby carol (Alice online), and zed logged in. */
+async function directory(h: Harness): Promise<Client> {
+  for (const name of ["Bob", "carol", "ALBERT", "bobby", "alfred"]) await h.offline(name);
+  await h.user("Alice");
+  return h.user("zed");
+}
+
+const names = (r: { accounts: { name: string }[] }) => r.accounts.map((a) => a.name);
+
+describe("LIST_ACCOUNTS", () => {
+  test("no pattern lists everyone, sorted ignoring case, with online flags", async () => {
+    const zed = await directory(new Harness());
+    const r = await zed.list("");
+    expect(r).toMatchObject({ opcode: Op.LIST_ACCOUNTS, status: Status.OK, more: false, nextCursor: "" });
+    expect(r.msg).toBe("7 accounts");
+    expect(r.accounts).toEqual([
+      { name: "ALBERT", online: false },
+      { name: "alfred", online: false },
+      { name: "Alice", online: true },
+      { name: "Bob", online: false },
+      { name: "bobby", online: false },
+      { name: "carol", online: false },
+      { name: "zed", online: true },
+    ]);
+  });
+
+  test.each([
+    ["*", ["ALBERT", "alfred", "Alice", "Bob", "bobby", "carol", "zed"]],
+    ["al*", ["ALBERT", "alfred", "Alice"]],
+    ["AL*", ["ALBERT", "alfred", "Alice"]],
+    ["b?b", ["Bob"]],
+    ["B?B*", ["Bob", "bobby"]],
+    ["*Y", ["bobby"]],
+    ["*r*", ["ALBERT", "alfred", "carol"]],
+    ["?l*e?", ["alfred"]],
+    ["bob", ["Bob"]],
+    ["nobody*", []],
+  ])("the pattern %j matches %j", async (pattern, expected) => {
+    const zed = await directory(new Harness());
+    expect(names(await zed.list(pattern))).toEqual(expected);
+  });
+
+  test("says when nothing matches", async () => {
+    const zed = await directory(new Harness());
+    expect(await zed.list("nobody*")).toMatchObject({
+      status: Status.OK,
+      msg: 'no accounts matching "nobody*"',
+    });
+  });
+
+  test("pages with page_size, more, and next_cursor passed back as cursor", async () => {
+    const zed = await directory(new Harness());
+    const first = await zed.list("*", { pageSize: 3 });
+    expect([names(first), first.more, first.msg]).toEqual([
+      ["ALBERT", "alfred", "Alice"],
+      true,
+      '3 accounts matching "*" (more follow)',
+    ]);
+    const second = await zed.list("*", { pageSize: 3, cursor: first.nextCursor });
+    expect([names(second), second.more]).toEqual([["Bob", "bobby", "carol"], true]);
+    const third = await zed.list("*", { pageSize: 3, cursor: second.nextCursor });
+    expect([names(third), third.more, third.nextCursor]).toEqual([["zed"], false, ""]);
+  });
+
+  test("paging works with a pattern too", async () => {
+    const zed = await directory(new Harness());
+    const first = await zed.list("*l*", { pageSize: 2 });
+    const second = await zed.list("*l*", { pageSize: 2, cursor: first.nextCursor });
+    expect([names(first), names(second), second.more]).toEqual([
+      ["ALBERT", "alfred"],
+      ["Alice", "carol"],
+      false,
+    ]);
+  });
+
+  test("a pattern over 64 characters is INVALID_PATTERN; 64 is fine", async () => {
+    const zed = await directory(new Harness());
+    expect(await zed.list("a".repeat(65))).toMatchObject({
+      status: Status.INVALID_PATTERN,
+      msg: "invalid pattern: the pattern is longer than 64 characters",
+    });
+    expect(await zed.list("*".repeat(64))).toMatchObject({ status: Status.OK });
+  });
+
+  test("a control character in the pattern is INVALID_PATTERN", async () => {
+    const zed = await new Harness().user("zed");
+    expect(await zed.list("a\u0000*")).toMatchObject({
+      status: Status.INVALID_PATTERN,
+      msg: "invalid pattern: the pattern has a control character",
+    });
+  });
+
+  test("page_size over the maximum and an over-long cursor are INVALID_ARGUMENT", async () => {
+    const zed = await new Harness({ maxPageSize: 5 }).user("zed");
+    expect(await zed.list("*", { pageSize: 6 })).toMatchObject({ status: Status.INVALID_ARGUMENT });
+    const r = await zed.list("*", { cursor: "c".repeat(201) });
+    expect(r).toMatchObject({
+      status: Status.INVALID_ARGUMENT,
+      msg: "the cursor is not one this server gave out",
+    });
+  });
+
+  test("without a session (never logged in, or forced out) is NOT_LOGGED_IN", async () => {
+    const h = new Harness();
+    const forcedOut = await h.user("zed");
+    await h.connect().login("zed");
+    for (const c of [h.connect(), forcedOut]) {
+      expect(await c.list("*")).toMatchObject({ status: Status.NOT_LOGGED_IN, msg: "log in first" });
+    }
+  });
+});

@@ -1,0 +1,4 @@
+import { MemoryStore } from "../../src/store/memory";
+import { runStoreContract } from "./contract";
+
+runStoreContract("MemoryStore", (limits) => new MemoryStore(limits));
