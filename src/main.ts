@@ -9,6 +9,7 @@ import { VERSION } from "./version";
 const subCommands = {
   serve: () => import("./cli/serve").then((m) => m.default),
   connect: () => import("./cli/connect").then((m) => m.default),
+  bench: () => import("./cli/bench").then((m) => m.default),
 };
 
 export const main = defineCommand({

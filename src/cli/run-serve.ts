@@ -2,13 +2,33 @@
 
 import { describeError } from "../core/chat";
 import { createLogger } from "../net/log";
-import { defaultDataPath, StartupError, startServer } from "../server";
+import { defaultDataPath, type RunningServer, StartupError, startServer } from "../server";
 import { serveOptions } from "./serve";
 
 export async function runServe(args: Record<string, string | boolean | undefined>): Promise<number> {
   const o = serveOptions(args, defaultDataPath());
   const log = createLogger(o.logLevel, o.logFormat);
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let exit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => {
+    exit = resolve;
+  });
+  // Signals are handled from the start: one that arrives while the server is still
+  // starting stops it as soon as it is up.
+  let signals = 0;
+  let stopping: (() => void) | null = null;
+  const onSignal = (signal: string) => {
+    if (++signals > 1) {
+      log.warn(`${signal} again: exiting at once`);
+      exit(1);
+      return;
+    }
+    log.info(`${signal}: shutting down (again to exit at once)`);
+    stopping?.();
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+
+  let server: RunningServer;
   try {
     server = await startServer(o, log);
   } catch (error) {
@@ -18,27 +38,18 @@ export async function runServe(args: Record<string, string | boolean | undefined
     }
     throw error;
   }
-  return new Promise<number>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: string) => {
-      if (++signals > 1) {
-        log.warn(`${signal} again: exiting at once`);
-        resolve(1);
-        return;
-      }
-      log.info(`${signal}: shutting down (again to exit at once)`);
-      server.stop().then(
-        () => {
-          log.info("server stopped");
-          resolve(0);
-        },
-        (error) => {
-          log.error(`shutdown failed: ${describeError(error)}`);
-          resolve(1);
-        },
-      );
-    };
-    process.on("SIGINT", () => onSignal("SIGINT"));
-    process.on("SIGTERM", () => onSignal("SIGTERM"));
-  });
+  stopping = () => {
+    server.stop().then(
+      () => {
+        log.info("server stopped");
+        exit(0);
+      },
+      (error) => {
+        log.error(`shutdown failed: ${describeError(error)}`);
+        exit(1);
+      },
+    );
+  };
+  if (signals > 0) stopping();
+  return exited;
 }

@@ -228,23 +228,29 @@ export class ClientConnection {
   }
 
   private startHeartbeat(): void {
-    const every = Math.max(25, Math.min(1000, this.o.heartbeatMs / 4));
+    // The server drops a client silent for its heartbeat_ms × misses: ping at least as often
+    // as it announced, even when our own setting is longer (docs/PROTOCOL.md, Heartbeats).
+    const announced = this.info?.heartbeatMs ?? 0;
+    const heartbeatMs = announced > 0 ? Math.min(this.o.heartbeatMs, announced) : this.o.heartbeatMs;
+    const every = Math.max(25, Math.min(1000, heartbeatMs / 4));
     this.heartbeat = setInterval(() => {
       const now = Date.now();
-      const deadAfter = this.o.heartbeatMs * this.o.heartbeatMisses;
+      const deadAfter = heartbeatMs * this.o.heartbeatMisses;
       if (now - this.lastHeard >= deadAfter) {
         this.fail(`no answer from the server for ${Math.round((now - this.lastHeard) / 1000)} s`);
         return;
       }
-      if (now - this.lastSent >= this.o.heartbeatMs) this.request({ opcode: Op.PING }).catch(() => {});
+      if (now - this.lastSent >= heartbeatMs) this.request({ opcode: Op.PING }).catch(() => {});
     }, every);
   }
 
   /** The connection broke on our side of the protocol: cut it and report the loss. */
   private fail(reason: string): void {
     if (this.ended) return;
-    this.socket?.terminate();
+    // terminate() runs the close handler at once, which would report a plain close: ours first.
+    const socket = this.socket;
     this.lost(reason);
+    socket?.terminate();
   }
 
   private lost(reason: string): void {

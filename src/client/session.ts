@@ -195,7 +195,7 @@ export class ChatSession {
           this.idle = true; // reconnect quietly on the next request
           return;
         }
-        if (r.status === Status.LOGGED_IN_ELSEWHERE || r.status === Status.ACCOUNT_DELETED) {
+        if (r.status === Status.LOGGED_IN_ELSEWHERE) {
           // Ended on purpose: never resume it (two clients must not kick each other in a loop).
           this.loggedOut();
           this.emit({ type: "session_ended", text: r.msg });
@@ -286,6 +286,8 @@ export class ChatSession {
   }
 
   private loggedIn(r: Reply): void {
+    // Message ids are server-wide: another account's older messages have lower ids.
+    if (r.name !== this.name) this.maxSeenId = 0;
     this.name = r.name;
     this.token = r.token || this.token;
   }
@@ -293,6 +295,7 @@ export class ChatSession {
   private loggedOut(): void {
     this.name = null;
     this.token = null;
+    this.maxSeenId = 0;
   }
 
   private stop(reason: string): void {

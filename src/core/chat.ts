@@ -26,7 +26,7 @@ import type { EventSink } from "./events";
 import { HANDLERS } from "./handlers";
 import type { Metrics } from "./metrics";
 import type { CoreOptions } from "./options";
-import { AttemptBudget } from "./ratelimit";
+import { Budget, KeyedGate } from "./ratelimit";
 import { type Conn, Session } from "./session";
 
 /** Requests queued behind a busy one: reading pauses past these, and the connection drops past MAX. */
@@ -52,10 +52,15 @@ export class ChatCore {
   readonly metrics: Metrics;
   readonly hashes: HashGate;
   readonly delivery: Delivery;
-  readonly loginAttemptsByAccount: AttemptBudget;
-  readonly loginAttemptsByAddress: AttemptBudget;
+  readonly loginFailuresByAccount: Budget;
+  readonly loginFailuresByAddress: Budget;
   /** New accounts per address: each creation takes from the budget. */
-  readonly accountCreations: AttemptBudget;
+  readonly accountCreations: Budget;
+  /** Password checks run one at a time per account, a few at a time per address. */
+  readonly checksByAccount = new KeyedGate(1, 100);
+  readonly checksByAddress = new KeyedGate(4, 1000);
+  /** Accounts are created one at a time per address, so the budget is exact. */
+  readonly creationsByAddress = new KeyedGate(1, 1000);
   readonly now: () => number;
   private readonly serverVersion: string;
   readonly sessions = new Set<Session>();
@@ -75,9 +80,9 @@ export class ChatCore {
     this.now = deps.now ?? Date.now;
     this.hashes = new HashGate(deps.passwords, deps.options.maxHashQueue);
     this.delivery = new Delivery(this);
-    this.loginAttemptsByAccount = new AttemptBudget(deps.options.loginFailuresPerAccount);
-    this.loginAttemptsByAddress = new AttemptBudget(deps.options.loginFailuresPerAddress);
-    this.accountCreations = new AttemptBudget(deps.options.accountCreationsPerAddress);
+    this.loginFailuresByAccount = new Budget(deps.options.loginFailuresPerAccount);
+    this.loginFailuresByAddress = new Budget(deps.options.loginFailuresPerAddress);
+    this.accountCreations = new Budget(deps.options.accountCreationsPerAddress);
   }
 
   // --- connection lifecycle (called by the network shell) ---
@@ -130,11 +135,11 @@ export class ChatCore {
     }
     // An ACK is never refused: it confirms what the server chose to send. It still spends
     // from the budget, so a flood of them slows the connection's other requests.
-    if (!s.bucket.take(now) && req.opcode !== Op.ACK) {
+    if (s.bucket.take(now)) s.slowDowns = 0;
+    else if (req.opcode !== Op.ACK) {
       this.slowDown(s, req, at, now);
       return;
     }
-    s.slowDowns = 0;
     // Confirmations never wait: a busy request (DELETE_ACCOUNT) may be waiting for them.
     if (s.busy && req.opcode !== Op.ACK) {
       if (s.backlog.length >= this.options.maxBacklog || s.backlogBytes > MAX_BACKLOG_BYTES) {

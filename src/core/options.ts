@@ -1,8 +1,8 @@
 // Every limit and timing of the server, with its default and the reason for it.
-// `chat serve` exposes each one as a flag (see src/serve-options.ts).
+// `chat serve` exposes the ones an operator tunes as flags (src/cli/serve.ts).
 
 export interface CoreOptions {
-  /** Largest frame accepted or sent; checked from the length prefix before buffering. */
+  /** Largest frame accepted; checked from the length prefix before buffering. Pages are sized to stay below it. */
   maxFrameBytes: number;
   /** A pushed message not confirmed within this time drops the connection; it stays queued. */
   ackTimeoutMs: number;
@@ -46,8 +46,8 @@ export const DEFAULT_OPTIONS: CoreOptions = {
   loginTimeoutMs: 10_000,
   heartbeatMs: 15_000,
   heartbeatMisses: 3,
-  requestRate: 5_000,
-  requestBurst: 10_000,
+  requestRate: 20_000,
+  requestBurst: 20_000,
   maxSlowDowns: 100,
   maxBacklog: 256,
   loginFailuresPerAccount: 5,

@@ -21,12 +21,6 @@ export class TokenBucket {
     return true;
   }
 
-  /** Returns a token (never above burst). */
-  give(now: number): void {
-    this.refill(now);
-    this.tokens = Math.min(this.burst, this.tokens + 1);
-  }
-
   /** Milliseconds until a token is available. */
   waitMs(now: number): number {
     this.refill(now);
@@ -48,11 +42,11 @@ export class TokenBucket {
 }
 
 /**
- * Attempt budgets per key (account, address). Every attempt takes a token up front and a
- * successful one gives it back, so many attempts at once cannot all slip in before the
- * first failure is counted, and legitimate users are never slowed.
+ * Budgets per key (account, address): each counted event (a failed login, a new account)
+ * takes a token; an empty bucket means "wait". Successes cost nothing, so legitimate
+ * users are never slowed.
  */
-export class AttemptBudget {
+export class Budget {
   private buckets = new Map<string, TokenBucket>();
 
   constructor(
@@ -60,20 +54,20 @@ export class AttemptBudget {
     private readonly maxKeys = 100_000,
   ) {}
 
-  /** Takes a token for key; returns 0, or the milliseconds to wait (nothing taken). */
-  begin(key: string, now: number): number {
+  /** Milliseconds to wait before another attempt for key (0 = go ahead). */
+  waitMs(key: string, now: number): number {
+    return this.buckets.get(key)?.waitMs(now) ?? 0;
+  }
+
+  /** Counts one event against key. */
+  spend(key: string, now: number): void {
     let b = this.buckets.get(key);
     if (!b) {
       if (this.buckets.size >= this.maxKeys) this.sweep(now);
       b = new TokenBucket(this.perMinute / 60, this.perMinute, now);
       this.buckets.set(key, b);
     }
-    return b.take(now) ? 0 : b.waitMs(now);
-  }
-
-  /** Gives back the token of an attempt that succeeded. */
-  refund(key: string, now: number): void {
-    this.buckets.get(key)?.give(now);
+    b.take(now);
   }
 
   /** Forgets keys whose budget is whole again; keeps memory bounded. */
@@ -91,5 +85,44 @@ export class AttemptBudget {
 
   get size(): number {
     return this.buckets.size;
+  }
+}
+
+/**
+ * At most `max` operations at once per key; later ones wait their turn. With max 1 per
+ * account, a login's failure is counted before the next guess is checked, so guesses
+ * sent at once cannot all slip past the budget.
+ */
+export class KeyedGate {
+  private readonly entries = new Map<string, { active: number; waiting: (() => void)[] }>();
+
+  constructor(
+    private readonly max: number,
+    private readonly maxWaiting: number,
+  ) {}
+
+  /** Resolves with a release function once it is key's turn; null when too many are waiting. */
+  enter(key: string): Promise<() => void> | null {
+    let e = this.entries.get(key);
+    if (!e) {
+      e = { active: 0, waiting: [] };
+      this.entries.set(key, e);
+    }
+    const entry = e;
+    const release = () => {
+      const next = entry.waiting.shift();
+      if (next) next();
+      else if (--entry.active === 0) this.entries.delete(key);
+    };
+    if (entry.active < this.max) {
+      entry.active++;
+      return Promise.resolve(release);
+    }
+    if (entry.waiting.length >= this.maxWaiting) return null;
+    return new Promise((resolve) => entry.waiting.push(() => resolve(release)));
+  }
+
+  get size(): number {
+    return this.entries.size;
   }
 }

@@ -118,7 +118,8 @@ export class MemoryStore implements Store {
     if (dedupKey) {
       const earlier = this.sent.get(dedupKey);
       if (earlier && earlier.at > m.sentAt - this.limits.dedupWindowMs) {
-        return { ok: true, message: earlier.message, recipient, duplicate: true };
+        const first = this.byId.get(earlier.recipientId) ?? recipient;
+        return { ok: true, message: earlier.message, recipient: first, duplicate: true };
       }
     }
     let q = this.queues.get(recipient.id);

@@ -7,7 +7,7 @@
 // it is rejected with StorageError: no caller is ever told a lost write succeeded.
 
 import { Database, type Statement } from "bun:sqlite";
-import { existsSync, renameSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, renameSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations";
 import {
@@ -189,17 +189,23 @@ export class SqliteStore implements Store {
       if (m.clientMsgId) {
         const prior = this.q.findSent.get(m.senderId, m.clientMsgId) as {
           messageId: number;
+          recipientId: number;
           sentAt: number;
         } | null;
         if (prior && prior.sentAt > m.sentAt - this.opts.dedupWindowMs) {
+          // The answer describes the message first stored under this id, wherever it went.
+          const first =
+            prior.recipientId === recipient.id
+              ? recipient
+              : (this.q.accountById.get(prior.recipientId) as AccountRow | null);
           const message = {
             id: prior.messageId,
-            recipientId: recipient.id,
+            recipientId: prior.recipientId,
             senderName: m.senderName,
             text: m.text,
             sentAt: prior.sentAt,
           };
-          return { ok: true, message, recipient, duplicate: true };
+          return { ok: true, message, recipient: first ?? recipient, duplicate: true };
         }
       }
       if (this.countOf(recipient.id) >= this.opts.maxQueuedPerAccount)
@@ -355,7 +361,7 @@ export class SqliteStore implements Store {
     }
     this.countDelta.clear();
     this.accountCache.clear();
-    this.nextMessageId = this.committedNextMessageId;
+    // nextMessageId stays where it is: an id handed out in a failed batch is never reused.
     const batch = this.batch;
     this.batch = [];
     for (const p of batch) p.reject(error);
@@ -461,7 +467,7 @@ function prepareStatements(db: Database) {
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient_id = ? AND id > ? ORDER BY id LIMIT ?`,
     ),
     findSent: p(
-      "SELECT message_id AS messageId, sent_at AS sentAt FROM sent_ids WHERE sender_id = ? AND client_msg_id = ?",
+      "SELECT message_id AS messageId, recipient_id AS recipientId, sent_at AS sentAt FROM sent_ids WHERE sender_id = ? AND client_msg_id = ?",
     ),
     insertSent: p(
       "INSERT OR REPLACE INTO sent_ids (sender_id, client_msg_id, message_id, recipient_id, sent_at) VALUES (?, ?, ?, ?, ?)",
@@ -504,13 +510,34 @@ function describeOpenError(path: string, error: unknown): string {
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
     return `data file ${path} is in use by another chat server (it is locked). Stop that server or choose another file with --data.`;
   }
+  // SQLite reports a file it may not write as whichever step first needed to (with WAL
+  // often SQLITE_IOERR_LOCK, "disk I/O error"): ask the file system what is wrong.
+  const denied = writeDenied(path);
   if (
+    denied ||
     code.startsWith("SQLITE_READONLY") ||
     code.startsWith("SQLITE_CANTOPEN") ||
     code.startsWith("SQLITE_PERM")
   ) {
-    return `cannot write data file ${path}: ${detail}. Check that the file and its directory are writable by this user, or choose another file with --data.`;
+    return `cannot write data file ${path}: ${denied ?? detail}. Check that the file and its directory are writable by this user, or choose another file with --data.`;
   }
   if (code.startsWith("SQLITE_FULL")) return `cannot write data file ${path}: the disk is full`;
   return `cannot open data file ${path}: ${detail}`;
+}
+
+/** Why this process may not write path or create files beside it (WAL needs path-wal), if so. */
+function writeDenied(path: string): string | undefined {
+  const checks = [
+    [path, "the file is read-only for this user"],
+    [dirname(path), `its directory ${dirname(path)} is not writable by this user`],
+  ] as const;
+  for (const [target, why] of checks) {
+    try {
+      accessSync(target, constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EACCES" || code === "EROFS" || code === "EPERM") return `${why} (${code})`;
+    }
+  }
+  return undefined;
 }

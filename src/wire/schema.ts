@@ -11,4 +11,9 @@ protobuf.configure();
 export const root = protobuf.parse(schemaText).root;
 export const Client2Server = root.lookupType("chat.Client2Server");
 export const Server2Client = root.lookupType("chat.Server2Client");
+
+// protobufjs builds each type's encoder and decoder on first use, which takes long enough
+// to delay a first answer noticeably: build them now.
+for (const type of [Client2Server, Server2Client]) type.decode(type.encode({}).finish());
+
 export { schemaText };

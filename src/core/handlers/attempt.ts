@@ -1,37 +1,57 @@
-// Password and token checks are budgeted (per account and per client address): each
-// attempt takes a token before the check and a successful one gives it back.
+// Password and token checks: they take turns (one at a time per account, a few per client
+// address), and failures are budgeted per account and per address. A failure is counted
+// before the next check of that account starts, so guesses sent at once cannot all slip
+// past the budget; successes cost nothing.
 
 import { type Request, Status } from "../../wire";
 import type { ChatCore } from "../chat";
 import type { Session } from "../session";
 
 export interface Attempt {
-  /** The check passed (or never ran): the attempt costs nothing. */
-  refund(): void;
-  /** The check failed: the tokens stay spent; logged and counted. */
+  /** The check failed: counted against the budgets, logged. */
   failed(name: string, reason: string): void;
+  /** Always call once the check is over: lets the next attempt in. */
+  done(): void;
 }
 
 /**
- * Starts a login-like attempt for account key ("" when unknown, e.g. a token), or answers
- * RATE_LIMITED and returns null when a budget is spent.
+ * Waits for the turn of account key ("" when not known, e.g. a token) and of the client's
+ * address, then checks the budgets. Answers RATE_LIMITED or BUSY and returns null when
+ * the attempt may not go ahead.
  */
-export function beginAttempt(
+export async function beginAttempt(
   core: ChatCore,
   s: Session,
   req: Request,
   at: number,
   key: string,
-): Attempt | null {
-  const now = core.now();
-  const byAddress = core.loginAttemptsByAddress;
-  const byAccount = core.loginAttemptsByAccount;
-  let wait = byAddress.begin(s.address, now);
-  if (wait === 0 && key) {
-    wait = byAccount.begin(key, now);
-    if (wait > 0) byAddress.refund(s.address, now);
+): Promise<Attempt | null> {
+  const busy = () => {
+    core.fail(s, req, at, Status.BUSY, "too many logins at once; try again in a moment", {
+      retryAfterMs: 1000,
+    });
+    return null;
+  };
+  const addressTurn = core.checksByAddress.enter(s.address);
+  if (!addressTurn) return busy();
+  const releaseAddress = await addressTurn;
+  const accountTurn = key ? core.checksByAccount.enter(key) : Promise.resolve(() => {});
+  if (!accountTurn) {
+    releaseAddress();
+    return busy();
   }
+  const releaseAccount = await accountTurn;
+  const done = () => {
+    releaseAccount();
+    releaseAddress();
+  };
+  const now = core.now();
+  const wait = Math.max(
+    key ? core.loginFailuresByAccount.waitMs(key, now) : 0,
+    core.loginFailuresByAddress.waitMs(s.address, now),
+  );
   if (wait > 0) {
+    done();
     core.limit(s, "login_rate", `failed logins; next try allowed in ${wait} ms`);
     core.fail(
       s,
@@ -46,14 +66,13 @@ export function beginAttempt(
     return null;
   }
   return {
-    refund() {
-      const t = core.now();
-      byAddress.refund(s.address, t);
-      if (key) byAccount.refund(key, t);
-    },
     failed(name, reason) {
+      const t = core.now();
+      if (key) core.loginFailuresByAccount.spend(key, t);
+      core.loginFailuresByAddress.spend(s.address, t);
       core.metrics.loginsFailed++;
       core.events({ type: "login_failed", conn: s.id, address: s.address, name, reason });
     },
+    done,
   };
 }

@@ -15,7 +15,8 @@ export const check: Handler = {
     // out at once: hand nothing over until they are answered, so ids reach the client in order.
     await s.sendsAnswered();
     await s.serial(async () => {
-      const page = await core.delivery.fetch(s, account.id, n + 1);
+      const fetched = await core.delivery.fetch(s, account.id, n + 1);
+      const waiting = await core.store.countPending(account.id);
       if (s.account !== account) {
         core.fail(
           s,
@@ -26,11 +27,12 @@ export const check: Handler = {
         );
         return;
       }
+      // From here on nothing waits: no push can come between handing these over and the answer.
+      const page = fetched.filter((m) => m.id > s.handedUpTo);
       const more = page.length > n;
       const messages = page.slice(0, n);
       core.delivery.handed(s, messages);
       if (!more && !s.draining) s.caughtUp = true;
-      const waiting = await core.store.countPending(account.id);
       const unread = Math.max(0, waiting - s.inflight.size);
       const wire: WireMessage[] = messages.map((m) => ({
         id: m.id,
@@ -38,14 +40,13 @@ export const check: Handler = {
         text: m.text,
         sentAt: m.sentAt,
       }));
+      const shown = `${messages.length} message${messages.length === 1 ? "" : "s"}${more ? `; ${unread} more waiting` : ""}`;
       core.reply(s, req, at, {
         status: Status.OK,
         messages: wire,
         more,
         unread,
-        msg: messages.length
-          ? `${messages.length} message${messages.length === 1 ? "" : "s"}${more ? `; ${unread} more waiting` : ""}`
-          : "no unread messages",
+        msg: messages.length ? shown : "no unread messages",
       });
     });
   },

@@ -28,33 +28,45 @@ export const create: Handler = {
       core.fail(s, req, at, Status.WEAK_PASSWORD, password.reason);
       return;
     }
-    const now = core.now();
-    const wait = core.accountCreations.begin(s.address, now);
-    if (wait > 0) {
-      core.limit(s, "account_creation", `too many new accounts from ${s.address}`);
-      core.fail(
-        s,
-        req,
-        at,
-        Status.RATE_LIMITED,
-        `too many new accounts; try again in ${Math.ceil(wait / 1000)} s`,
-        {
-          retryAfterMs: wait,
-        },
-      );
+    const turn = core.creationsByAddress.enter(s.address);
+    if (!turn) {
+      core.fail(s, req, at, Status.BUSY, "too many requests at once; try again in a moment", {
+        retryAfterMs: 1000,
+      });
       return;
     }
-    const account = await createAccount(core, req.password, name.name, name.key, now);
-    if (account === "busy" || account === "taken") {
-      core.accountCreations.refund(s.address, core.now());
+    const release = await turn;
+    let account: Awaited<ReturnType<typeof createAccount>>;
+    try {
+      const wait = core.accountCreations.waitMs(s.address, core.now());
+      if (wait > 0) {
+        core.limit(s, "account_creation", `too many new accounts from ${s.address}`);
+        core.fail(
+          s,
+          req,
+          at,
+          Status.RATE_LIMITED,
+          `too many new accounts; try again in ${Math.ceil(wait / 1000)} s`,
+          {
+            retryAfterMs: wait,
+          },
+        );
+        return;
+      }
+      account = await createAccount(core, req.password, name.name, name.key, core.now());
       if (account === "busy") {
         core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", {
           retryAfterMs: 1000,
         });
-      } else {
-        core.fail(s, req, at, Status.NAME_TAKEN, `the name ${name.name} is taken`);
+        return;
       }
-      return;
+      if (account === "taken") {
+        core.fail(s, req, at, Status.NAME_TAKEN, `the name ${name.name} is taken`);
+        return;
+      }
+      core.accountCreations.spend(s.address, core.now());
+    } finally {
+      release();
     }
     core.events({ type: "account_created", conn: s.id, address: s.address, account: account.name });
     core.reply(s, req, at, { name: account.name, msg: `created account ${account.name}` });

@@ -4,25 +4,30 @@
 import { Status } from "../../wire";
 import { beginAttempt } from "./attempt";
 import type { Handler } from "./handler";
+import { checkPassword } from "./login";
 
 export const deleteAccount: Handler = {
   needsLogin: true,
   async run(core, s, req, at) {
     const account = s.account!;
-    const attempt = beginAttempt(core, s, req, at, account.key);
+    const attempt = await beginAttempt(core, s, req, at, account.key);
     if (!attempt) return;
-    const verifying = core.hashes.verify(req.password, account.passwordHash);
-    if (!verifying) {
-      attempt.refund();
-      core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", { retryAfterMs: 1000 });
-      return;
+    try {
+      const verdict = await checkPassword(core, req.password, account.passwordHash);
+      if (verdict === "busy") {
+        core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", {
+          retryAfterMs: 1000,
+        });
+        return;
+      }
+      if (!verdict) {
+        attempt.failed(account.name, "wrong password for delete");
+        core.fail(s, req, at, Status.BAD_CREDENTIALS, "wrong password; the account was not deleted");
+        return;
+      }
+    } finally {
+      attempt.done();
     }
-    if (!(await verifying)) {
-      attempt.failed(account.name, "wrong password for delete");
-      core.fail(s, req, at, Status.BAD_CREDENTIALS, "wrong password; the account was not deleted");
-      return;
-    }
-    attempt.refund();
     const ended = () => {
       core.fail(
         s,

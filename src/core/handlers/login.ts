@@ -3,7 +3,9 @@
 
 import { MAX_NAME_CHARS, nameKey } from "../../rules/names";
 import { MAX_PASSWORD_BYTES } from "../../rules/password";
+import type { Account } from "../../store/store";
 import { Status } from "../../wire";
+import type { ChatCore } from "../chat";
 import { beginAttempt } from "./attempt";
 import type { Handler } from "./handler";
 import { startSession } from "./session-start";
@@ -21,31 +23,50 @@ export const login: Handler = {
       core.fail(s, req, at, Status.ALREADY_LOGGED_IN, `already logged in as ${s.account.name}`);
       return;
     }
-    const attempt = beginAttempt(core, s, req, at, key);
+    const attempt = await beginAttempt(core, s, req, at, key);
     if (!attempt) return;
-    const account = key ? await core.store.findAccount(key) : null;
-    const hash = account?.passwordHash ?? (await dummyHash(core));
-    const verifying =
-      Buffer.byteLength(req.password) <= MAX_PASSWORD_BYTES
-        ? core.hashes.verify(req.password, hash)
-        : Promise.resolve(false);
-    if (!verifying) {
-      attempt.refund();
-      core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", { retryAfterMs: 1000 });
-      return;
+    let account: Account | null;
+    try {
+      account = key ? await core.store.findAccount(key) : null;
+      const verdict = await checkPassword(core, req.password, account?.passwordHash);
+      if (verdict === "busy") {
+        core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", {
+          retryAfterMs: 1000,
+        });
+        return;
+      }
+      if (!verdict || !account) {
+        attempt.failed(name, account ? "wrong password" : "no such account");
+        core.fail(s, req, at, Status.BAD_CREDENTIALS, "wrong account name or password");
+        return;
+      }
+    } finally {
+      attempt.done();
     }
-    const ok = (await verifying) && account !== null;
-    if (!ok || !account) {
-      attempt.failed(name, account ? "wrong password" : "no such account");
-      core.fail(s, req, at, Status.BAD_CREDENTIALS, "wrong account name or password");
-      return;
-    }
-    attempt.refund();
     await startSession(core, s, req, at, account, null);
   },
 };
 
-function dummyHash(core: Parameters<Handler["run"]>[0]): Promise<string> {
-  core.dummyHash ??= Promise.resolve(core.hashes.hash(crypto.randomUUID()) ?? "");
-  return core.dummyHash;
+/**
+ * Verifies password against hash; an unknown account is checked against a hash of a random
+ * password, so both cost one argon2 verification. "busy" when the hash queue is full.
+ */
+export async function checkPassword(
+  core: ChatCore,
+  password: string,
+  hash: string | undefined,
+): Promise<boolean | "busy"> {
+  if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) return false;
+  let against = hash;
+  if (against === undefined) {
+    if (!core.dummyHash) {
+      const making = core.hashes.hash(crypto.randomUUID());
+      if (!making) return "busy";
+      core.dummyHash = making;
+    }
+    against = await core.dummyHash;
+  }
+  const verifying = core.hashes.verify(password, against);
+  if (!verifying) return "busy";
+  return (await verifying) && hash !== undefined;
 }

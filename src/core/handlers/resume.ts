@@ -13,27 +13,31 @@ export const resume: Handler = {
       core.fail(s, req, at, Status.INVALID_TOKEN, "no valid session token given; log in with your password");
       return;
     }
-    const attempt = beginAttempt(core, s, req, at, "");
+    const attempt = await beginAttempt(core, s, req, at, "");
     if (!attempt) return;
     const hash = tokenHash(req.token);
-    const token = await core.store.findToken(hash, core.now());
-    const account = token ? await core.store.findAccountById(token.accountId) : null;
-    if (!token || !account) {
-      attempt.failed("(token)", "unknown or expired token");
-      core.fail(
-        s,
-        req,
-        at,
-        Status.INVALID_TOKEN,
-        "the session has expired or was ended; log in with your password",
-      );
+    let found: Awaited<ReturnType<typeof core.store.findAccountById>>;
+    try {
+      const token = await core.store.findToken(hash, core.now());
+      found = token ? await core.store.findAccountById(token.accountId) : null;
+      if (!found) {
+        attempt.failed("(token)", "unknown or expired token");
+        core.fail(
+          s,
+          req,
+          at,
+          Status.INVALID_TOKEN,
+          "the session has expired or was ended; log in with your password",
+        );
+        return;
+      }
+    } finally {
+      attempt.done();
+    }
+    if (s.account?.id === found.id) {
+      core.fail(s, req, at, Status.ALREADY_LOGGED_IN, `already logged in as ${found.name}`);
       return;
     }
-    attempt.refund();
-    if (s.account?.id === account.id) {
-      core.fail(s, req, at, Status.ALREADY_LOGGED_IN, `already logged in as ${account.name}`);
-      return;
-    }
-    await startSession(core, s, req, at, account, hash);
+    await startSession(core, s, req, at, found, hash);
   },
 };

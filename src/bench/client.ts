@@ -1,0 +1,250 @@
+// A lean protocol client for load generation: frames written into one buffer per
+// connection and flushed once per event-loop turn, replies parsed in place, deliveries
+// confirmed with one ACK per read. It logs in like any client, then sends and receives.
+
+import type { Socket } from "bun";
+import {
+  decodeReply,
+  encodeFrame,
+  encodeRequest,
+  Op,
+  Push,
+  type Reply,
+  type RequestInit,
+  Status,
+} from "../wire";
+import { ackFrameBound, newLiteReply, parseReply, sendFrameBound, writeAck, writeSend } from "./lite";
+
+export interface BenchHandlers {
+  /** A delivered message; its text is buf[start, end), valid only during the call. */
+  onDeliver(buf: Uint8Array, start: number, end: number): void;
+  /** n SEND answers arrived (accepted, or refused: counted in `refused`). */
+  onAck(n: number): void;
+  onClose?(error?: Error): void;
+}
+
+/** Process-wide I/O counts: syscalls per message tell whether the generator is the limit. */
+export const ioStats = { reads: 0, writes: 0 };
+
+const dirty: BenchClient[] = [];
+let flushQueued = false;
+function flushAll(): void {
+  flushQueued = false;
+  for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
+  dirty.length = 0;
+}
+
+const enc = new TextEncoder();
+
+export class BenchClient {
+  private sock!: Socket<undefined>;
+  private out = new Uint8Array(16 * 1024);
+  private outLen = 0;
+  private blocked = false;
+  private queued = false;
+  private carry: Uint8Array | null = null;
+  private readonly reply = newLiteReply();
+  private readonly waiting = new Map<number, (r: Reply) => void>();
+  private nextId = 1;
+  private acks = new Float64Array(1024);
+  private ackN = 0;
+  private closeWaiters: (() => void)[] = [];
+  closed = false;
+  /** SEND answers that were not OK, by status. */
+  readonly refused = new Map<number, number>();
+  /** Set by the owner: deliveries and acks go here. */
+  handlers: BenchHandlers = { onDeliver() {}, onAck() {} };
+
+  static async open(host: string, port: number, timeoutMs = 30_000): Promise<BenchClient> {
+    const c = new BenchClient();
+    let timer: Timer | undefined;
+    const hello = new Promise<Reply>((resolve) => c.waiting.set(0, resolve));
+    const socket = await Promise.race([
+      Bun.connect<undefined>({
+        hostname: host,
+        port,
+        socket: {
+          data: (_s, d) => c.onData(d),
+          drain: () => {
+            c.blocked = false;
+            c.flush();
+          },
+          close: (_s, e) => c.onClosed(e ?? undefined),
+          error: (_s, e) => c.onClosed(e),
+        },
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`connect to ${host}:${port} timed out`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    c.sock = socket;
+    socket.setNoDelay(true);
+    const first = await hello;
+    if (first.opcode !== Push.HELLO) throw new Error(`refused: ${first.msg}`);
+    return c;
+  }
+
+  /** Creates the account (a taken name is fine) and logs in. */
+  async login(user: string, password: string, create: boolean): Promise<void> {
+    if (create) {
+      const r = await this.request({ opcode: Op.CREATE_ACCOUNT, sender: user, password });
+      if (r.status !== Status.OK && r.status !== Status.NAME_TAKEN)
+        throw new Error(`create ${user}: ${r.msg}`);
+    }
+    const r = await this.request({ opcode: Op.LOG_IN, sender: user, password });
+    if (r.status !== Status.OK) throw new Error(`log in ${user}: ${r.msg}`);
+  }
+
+  /** A request outside the hot path, decoded with the real codec. */
+  request(init: RequestInit): Promise<Reply> {
+    const requestId = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiting.set(requestId, resolve);
+      this.write(encodeFrame(encodeRequest({ ...init, requestId })));
+    });
+  }
+
+  /** Queues one SEND; its answer arrives through handlers.onAck. */
+  send(to: Uint8Array, text: Uint8Array): void {
+    const at = this.reserve(sendFrameBound(to, text));
+    this.commit(writeSend(this.out, at, this.nextId++, to, text));
+  }
+
+  ping(): Promise<void> {
+    return this.request({ opcode: Op.PING }).then(() => {});
+  }
+
+  close(timeoutMs = 5000): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.flush();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.sock.terminate();
+        resolve();
+      }, timeoutMs);
+      this.closeWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.sock.end();
+    });
+  }
+
+  // --- internal ---
+
+  private write(bytes: Uint8Array): void {
+    const at = this.reserve(bytes.length);
+    this.out.set(bytes, at);
+    this.commit(at + bytes.length);
+  }
+
+  private reserve(n: number): number {
+    if (this.outLen + n > this.out.length) {
+      const grown = new Uint8Array(Math.max(this.out.length * 2, this.outLen + n));
+      grown.set(this.out.subarray(0, this.outLen));
+      this.out = grown;
+    }
+    return this.outLen;
+  }
+
+  private commit(end: number): void {
+    this.outLen = end;
+    if (!this.queued) {
+      this.queued = true;
+      dirty.push(this);
+      if (!flushQueued) {
+        flushQueued = true;
+        queueMicrotask(flushAll);
+      }
+    }
+  }
+
+  flush(): void {
+    this.queued = false;
+    if (this.outLen === 0 || this.blocked || this.closed) return;
+    const n = this.sock.write(this.out.subarray(0, this.outLen));
+    ioStats.writes++;
+    if (n < 0) return;
+    if (n < this.outLen) {
+      this.out.copyWithin(0, n, this.outLen);
+      this.outLen -= n;
+      this.blocked = true;
+    } else {
+      this.outLen = 0;
+    }
+  }
+
+  private onData(chunk: Uint8Array): void {
+    ioStats.reads++;
+    let buf = chunk;
+    if (this.carry) {
+      buf = new Uint8Array(this.carry.length + chunk.length);
+      buf.set(this.carry);
+      buf.set(chunk, this.carry.length);
+      this.carry = null;
+    }
+    let p = 0;
+    let acked = 0;
+    const end = buf.length;
+    const r = this.reply;
+    for (;;) {
+      // Length prefix, inline: no allocation per frame.
+      let len = 0;
+      let mul = 1;
+      let q = p;
+      let complete = false;
+      while (q < end) {
+        const b = buf[q++]!;
+        len += (b & 0x7f) * mul;
+        if (b < 0x80) {
+          complete = true;
+          break;
+        }
+        mul *= 128;
+      }
+      if (!complete || q + len > end) break;
+      parseReply(buf, q, q + len, r);
+      if (r.opcode === Op.SEND_MESSAGE && !this.waiting.has(r.requestId)) {
+        acked++;
+        if (r.status !== Status.OK) this.refused.set(r.status, (this.refused.get(r.status) ?? 0) + 1);
+      } else {
+        if (r.count) this.deliver(buf, r);
+        const resolve = this.waiting.get(r.opcode === Push.HELLO ? 0 : r.requestId);
+        if (resolve && (r.opcode < 100 || r.opcode === Push.HELLO)) {
+          this.waiting.delete(r.opcode === Push.HELLO ? 0 : r.requestId);
+          resolve(decodeReply(buf.subarray(q, q + len)));
+        }
+      }
+      p = q + len;
+    }
+    if (p < end) this.carry = buf.slice(p);
+    if (acked) this.handlers.onAck(acked);
+    if (this.ackN) {
+      const at = this.reserve(ackFrameBound(this.ackN));
+      this.commit(writeAck(this.out, at, this.acks, this.ackN));
+      this.ackN = 0;
+    }
+  }
+
+  private deliver(buf: Uint8Array, r: ReturnType<typeof newLiteReply>): void {
+    for (let i = 0; i < r.count; i++) {
+      if (this.ackN === this.acks.length) {
+        const grown = new Float64Array(this.acks.length * 2);
+        grown.set(this.acks);
+        this.acks = grown;
+      }
+      this.acks[this.ackN++] = r.ids[i]!;
+      this.handlers.onDeliver(buf, r.textStart[i]!, r.textEnd[i]!);
+    }
+  }
+
+  private onClosed(error?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handlers.onClose?.(error);
+    for (const w of this.closeWaiters) w();
+    this.closeWaiters = [];
+  }
+}
+
+export const utf8 = (s: string) => enc.encode(s);

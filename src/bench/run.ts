@@ -1,0 +1,97 @@
+// `chat bench`: start (or target) a server, run one workload, report.
+
+import { describeError } from "../core/chat";
+import { VERSION } from "../version";
+import { startOwnServer, type Target } from "./target";
+import { type BenchOptions, conns, login, offline, type Result, relay } from "./workloads";
+
+export const WORKLOADS = ["relay", "light", "conns", "offline", "login"] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
+export interface BenchRun extends BenchOptions {
+  workload: Workload;
+  host?: string;
+  port?: number;
+  data: string;
+  sync: "full" | "normal";
+  json: boolean;
+  label: string;
+  serverArgs: string[];
+}
+
+/** Resolves with the exit code. */
+export async function runBench(o: BenchRun): Promise<number> {
+  const quietProgress = o.json || !process.stderr.isTTY;
+  const progress = (line: string) => {
+    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${line}`);
+    else if (!quietProgress) process.stderr.write(`${line}\n`);
+  };
+  const opts: BenchOptions = { ...o, progress, ...(o.workload === "light" ? { pairs: 1, window: 1 } : {}) };
+  const run = { relay, light: relay, conns, offline, login }[o.workload];
+  let target: Target;
+  try {
+    target =
+      o.host && o.port
+        ? { host: o.host, port: o.port, pid: 0, stop: async () => {} }
+        : await startOwnServer({
+            data: o.data,
+            sync: o.sync,
+            realPasswordCost: o.workload === "login",
+            connections: o.workload === "conns" || o.workload === "login" ? o.conns : o.pairs * 2,
+            // Like the peers' configuration, the queue cap must hold the whole offline backlog.
+            extraArgs: [
+              ...(o.workload === "offline" ? ["--max-queued", String(Math.max(10_000, o.messages))] : []),
+              ...o.serverArgs,
+            ],
+          });
+  } catch (error) {
+    console.error(`bench: cannot start the server: ${describeError(error)}`);
+    return 1;
+  }
+  const hard = setTimeout(() => {
+    console.error(`bench: hard deadline of ${o.maxSeconds} s reached`);
+    void target.stop().finally(() => process.kill(process.pid, "SIGKILL"));
+  }, o.maxSeconds * 1000);
+  let result: Result;
+  try {
+    result = await run(target, opts);
+  } catch (error) {
+    result = { error: describeError(error) };
+  } finally {
+    clearTimeout(hard);
+    if (process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
+    await target.stop();
+  }
+  const params: Result =
+    o.workload === "conns" || o.workload === "login"
+      ? { conns: o.conns, conc: o.conc }
+      : o.workload === "offline"
+        ? { messages: o.messages, pairs: opts.pairs, window: opts.window, payload: o.payload }
+        : {
+            pairs: opts.pairs,
+            window: opts.window,
+            payload: o.payload,
+            ...(o.count ? { count: o.count } : { warmup_s: o.warmupS, duration_s: o.durationS }),
+          };
+  const line: Result = {
+    time: new Date().toISOString(),
+    label: o.label,
+    workload: o.workload,
+    chat: VERSION,
+    bun: Bun.version,
+    store: o.host ? "remote" : o.data === ":memory:" ? "memory" : `sqlite sync=${o.sync}`,
+    ...params,
+    ...result,
+  };
+  if (o.json) console.log(JSON.stringify(line));
+  else printTable(line);
+  return "error" in result ? 1 : 0;
+}
+
+function printTable(line: Result): void {
+  const width = Math.max(...Object.keys(line).map((k) => k.length));
+  for (const [k, v] of Object.entries(line)) {
+    const shown = typeof v === "number" ? v.toLocaleString("en") : String(v);
+    console.log(`${k.padEnd(width)}  ${shown}`);
+  }
+}

@@ -1,0 +1,474 @@
+// The load shapes of `chat bench`, matching the peer harness in shared/bench so the figures
+// compare: relay (P sender→receiver pairs, window W), conns (N idle logged-in clients),
+// offline (K messages queued for an absent receiver, then drained), login (a storm).
+// Every loop is bounded in count and time.
+
+import { type BenchClient, BenchClient as Client, ioStats, utf8 } from "./client";
+import { cpuMark, cpuPercent, memoryKiB } from "./proc";
+import type { Target } from "./target";
+
+export interface BenchOptions {
+  pairs: number;
+  window: number;
+  payload: number;
+  warmupS: number;
+  durationS: number;
+  /** Messages per sender instead of a timed run (0 = timed). */
+  count: number;
+  conns: number;
+  conc: number;
+  messages: number;
+  maxSeconds: number;
+  progress: (line: string) => void;
+}
+
+export type Result = Record<string, number | string | boolean | null>;
+
+const PASSWORD = "bench password";
+const r1 = (x: number) => Math.round(x * 10) / 10;
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+const mb = (kib: number | undefined) => (kib === undefined || Number.isNaN(kib) ? null : r1(kib / 1024));
+
+/** Latency samples in ms. */
+class Samples {
+  private a = new Float32Array(1 << 16);
+  n = 0;
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = new Float32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+  summary() {
+    const s = this.a.subarray(0, this.n).sort();
+    const q = (p: number) => (this.n ? r3(s[Math.min(this.n - 1, Math.floor(p * this.n))]!) : null);
+    return { p50_ms: q(0.5), p99_ms: q(0.99), max_ms: this.n ? r3(s[this.n - 1]!) : null };
+  }
+}
+
+// A message is 64 characters by default: 32 hex digits carrying the send time (float64,
+// performance.now()), the sequence number within the pair and the pair index, then filler.
+const stamp = new Float64Array(1);
+const stampBytes = new Uint8Array(stamp.buffer);
+const HEX = utf8("0123456789abcdef");
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) HEX_VALUE[HEX[i]!] = i;
+
+function writeHeader(text: Uint8Array, seq: number, pair: number): void {
+  for (let i = 0; i < 8; i++) {
+    text[2 * i] = HEX[stampBytes[i]! >> 4]!;
+    text[2 * i + 1] = HEX[stampBytes[i]! & 15]!;
+  }
+  putU32(text, 16, seq);
+  putU32(text, 24, pair);
+}
+
+function putU32(text: Uint8Array, at: number, v: number): void {
+  for (let i = 7; i >= 0; i--) {
+    text[at + i] = HEX[v & 15]!;
+    v >>>= 4;
+  }
+}
+
+function hexByte(buf: Uint8Array, at: number): number {
+  return (HEX_VALUE[buf[at]!]! << 4) | HEX_VALUE[buf[at + 1]!]!;
+}
+
+function getU32(buf: Uint8Array, at: number): number {
+  let v = 0;
+  for (let i = 0; i < 8; i++) v = v * 16 + HEX_VALUE[buf[at + i]!]!;
+  return v;
+}
+
+function readStamp(buf: Uint8Array, at: number): number {
+  for (let i = 0; i < 8; i++) stampBytes[i] = hexByte(buf, at + 2 * i);
+  return stamp[0]!;
+}
+
+/** Runs fn(i) for i in [0, n) with at most conc at once; returns failures. */
+async function pool(n: number, conc: number, fn: (i: number) => Promise<void>) {
+  let next = 0;
+  let errors = 0;
+  let first: string | undefined;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      try {
+        await fn(i);
+      } catch (e) {
+        errors++;
+        first ??= (e as Error).message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(conc, n) }, worker));
+  return { errors, first };
+}
+
+/** Waits until cond() holds (polling, bounded); false on timeout or when progress stalls. */
+async function waitFor(cond: () => boolean, timeoutMs: number, progress: () => number, stallMs = 10_000) {
+  const end = performance.now() + timeoutMs;
+  let last = progress();
+  let lastChange = performance.now();
+  while (!cond()) {
+    const now = performance.now();
+    if (now > end) return false;
+    const p = progress();
+    if (p !== last) {
+      last = p;
+      lastChange = now;
+    } else if (now - lastChange > stallMs) return false;
+    await Bun.sleep(10);
+  }
+  return true;
+}
+
+async function connect(t: Target, user: string, create = true): Promise<BenchClient> {
+  const c = await Client.open(t.host, t.port);
+  await c.login(user, PASSWORD, create);
+  return c;
+}
+
+async function closeAll(clients: (BenchClient | undefined)[]): Promise<void> {
+  await Promise.race([pool(clients.length, 500, async (i) => clients[i]?.close()), Bun.sleep(20_000)]);
+}
+
+/** P senders, each sending to its own receiver with at most W unanswered; receivers check order and latency. */
+class Pairs {
+  senders: BenchClient[] = [];
+  receivers: BenchClient[] = [];
+  inflight: Int32Array;
+  sent: Float64Array;
+  expect: Uint32Array;
+  answered = 0;
+  sentTotal = 0;
+  delivered = 0;
+  measured = 0;
+  orderErrors = 0;
+  lastDelivery = 0;
+  measuring = false;
+  recordLatency = true;
+  running = false;
+  latency = new Samples();
+  private texts: Uint8Array[];
+  private tos: Uint8Array[];
+
+  constructor(
+    readonly P: number,
+    readonly W: number,
+    payload: number,
+    readonly limit: (i: number) => number,
+  ) {
+    this.inflight = new Int32Array(P);
+    this.sent = new Float64Array(P);
+    this.expect = new Uint32Array(P);
+    this.texts = Array.from({ length: P }, () => new Uint8Array(Math.max(32, payload)).fill(0x78));
+    this.tos = Array.from({ length: P }, (_, i) => utf8(`recv${i}`));
+  }
+
+  receiverOf(i: number, c: BenchClient): void {
+    this.receivers[i] = c;
+    c.handlers = {
+      onAck: () => {},
+      onDeliver: (buf, start) => {
+        const now = performance.now();
+        this.delivered++;
+        this.lastDelivery = now;
+        const seq = getU32(buf, start + 16);
+        if (seq !== this.expect[i] || getU32(buf, start + 24) !== i) this.orderErrors++;
+        this.expect[i] = seq + 1;
+        if (this.measuring) {
+          this.measured++;
+          if (this.recordLatency) this.latency.push(now - readStamp(buf, start));
+        }
+      },
+    };
+  }
+
+  senderOf(i: number, c: BenchClient): void {
+    this.senders[i] = c;
+    c.handlers = {
+      onDeliver: () => {},
+      onAck: (n) => {
+        this.inflight[i]! -= n;
+        this.answered += n;
+        if (this.running) this.pump(i);
+      },
+    };
+  }
+
+  pump(i: number): void {
+    let inflight = this.inflight[i]!;
+    let sent = this.sent[i]!;
+    const limit = this.limit(i);
+    if (inflight >= this.W || sent >= limit) return;
+    const c = this.senders[i]!;
+    const text = this.texts[i]!;
+    const to = this.tos[i]!;
+    stamp[0] = performance.now(); // one time per batch: the batch leaves in one write
+    while (inflight < this.W && sent < limit) {
+      writeHeader(text, sent, i);
+      c.send(to, text);
+      inflight++;
+      sent++;
+      this.sentTotal++;
+    }
+    this.inflight[i] = inflight;
+    this.sent[i] = sent;
+  }
+
+  start(): void {
+    this.running = true;
+    for (let i = 0; i < this.P; i++) this.pump(i);
+  }
+
+  refused(): number {
+    let n = 0;
+    for (const c of this.senders) for (const v of c.refused.values()) n += v;
+    return n;
+  }
+}
+
+export async function relay(t: Target, o: BenchOptions): Promise<Result> {
+  const P = o.pairs;
+  const pairs = new Pairs(
+    P,
+    o.window,
+    o.payload,
+    o.count > 0 ? () => o.count : () => Number.POSITIVE_INFINITY,
+  );
+  o.progress(`relay: connecting ${P} receivers and ${P} senders`);
+  const a = await pool(P, 50, async (i) => pairs.receiverOf(i, await connect(t, `recv${i}`)));
+  const b = await pool(P, 50, async (i) => pairs.senderOf(i, await connect(t, `send${i}`)));
+  if (a.errors || b.errors) throw new Error(`connect failed: ${a.first ?? b.first}`);
+  let m0 = cpuMark(t.pid);
+  let io0 = ioStats.reads + ioStats.writes;
+  let m1 = m0;
+  let wall: number;
+  const ticker = setInterval(() => {
+    o.progress(
+      `relay: ${pairs.delivered.toLocaleString("en")} delivered, ${pairs.answered.toLocaleString("en")} answered`,
+    );
+  }, 1000);
+  try {
+    if (o.count > 0) {
+      pairs.measuring = true;
+      pairs.start();
+      const total = P * o.count;
+      const ok = await waitFor(
+        () => pairs.delivered >= total,
+        (o.maxSeconds - 5) * 1000,
+        () => pairs.delivered,
+      );
+      m1 = cpuMark(t.pid);
+      wall = (pairs.lastDelivery - m0.t) / 1000;
+      if (!ok) o.progress(`relay: only ${pairs.delivered}/${total} delivered before the deadline`);
+    } else {
+      pairs.start();
+      await Bun.sleep(o.warmupS * 1000);
+      m0 = cpuMark(t.pid);
+      io0 = ioStats.reads + ioStats.writes;
+      pairs.measuring = true;
+      await Bun.sleep(o.durationS * 1000);
+      pairs.measuring = false;
+      m1 = cpuMark(t.pid);
+      wall = (m1.t - m0.t) / 1000;
+    }
+    const io1 = ioStats.reads + ioStats.writes;
+    pairs.running = false;
+    await waitFor(
+      () => pairs.delivered >= pairs.sentTotal && pairs.answered >= pairs.sentTotal,
+      15_000,
+      () => pairs.delivered + pairs.answered,
+    );
+    const mem = memoryKiB(t.pid);
+    await closeAll([...pairs.senders, ...pairs.receivers]);
+    return {
+      msgs_per_s: Math.round(pairs.measured / wall),
+      ...pairs.latency.summary(),
+      measured_s: r3(wall),
+      sent: pairs.sentTotal,
+      delivered: pairs.delivered,
+      answered: pairs.answered,
+      refused: pairs.refused(),
+      lost: pairs.sentTotal - pairs.delivered - pairs.refused(),
+      order_errors: pairs.orderErrors,
+      server_rss_mb: mb(mem?.rss),
+      server_peak_rss_mb: mb(mem?.peak),
+      ...cpuPercent(m0, m1),
+      bench_syscalls_per_msg: pairs.measured ? r3((io1 - io0) / pairs.measured) : null,
+    };
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+export async function conns(t: Target, o: BenchOptions): Promise<Result> {
+  const N = o.conns;
+  o.progress(`conns: creating ${N} accounts`);
+  // Accounts first, on a few connections, so the measured phase is connect + log in only.
+  const makers = await Promise.all(
+    Array.from({ length: Math.min(20, N) }, () => Client.open(t.host, t.port)),
+  );
+  await pool(N, makers.length * 4, async (i) => {
+    await makers[i % makers.length]!.request({ opcode: 1, sender: `recv${i}`, password: PASSWORD });
+  });
+  await closeAll(makers);
+  await Bun.sleep(500);
+  const before = memoryKiB(t.pid);
+  const m0 = cpuMark(t.pid);
+  const clients: (BenchClient | undefined)[] = new Array(N);
+  let dropped = 0;
+  const ticker = setInterval(
+    () => o.progress(`conns: ${clients.filter(Boolean).length.toLocaleString("en")} logged in`),
+    1000,
+  );
+  const res = await pool(N, o.conc, async (i) => {
+    const c = await connect(t, `recv${i}`, false);
+    c.handlers = { onAck() {}, onDeliver() {}, onClose: (e) => void (e && dropped++) };
+    clients[i] = c;
+  });
+  clearInterval(ticker);
+  const m1 = cpuMark(t.pid);
+  const connectS = (m1.t - m0.t) / 1000;
+  await Bun.sleep(1000); // let lazily allocated server memory settle
+  const after = memoryKiB(t.pid);
+  const open = clients.filter((c): c is BenchClient => !!c);
+  const p0 = performance.now();
+  const pinged = await Promise.race([
+    Promise.all(open.map((c) => c.ping())).then(() => true),
+    Bun.sleep(30_000).then(() => false),
+  ]);
+  const pingAllMs = pinged ? r1(performance.now() - p0) : null;
+  await closeAll(clients);
+  return {
+    conns: open.length,
+    connect_errors: res.errors,
+    first_error: res.first ?? null,
+    dropped,
+    connect_all_s: r3(connectS),
+    logins_per_s: Math.round(open.length / connectS),
+    server_rss_before_mb: mb(before?.rss),
+    server_rss_after_mb: mb(after?.rss),
+    bytes_per_conn:
+      before && after && open.length ? Math.round(((after.rss - before.rss) * 1024) / open.length) : null,
+    ping_all_ms: pingAllMs,
+    server_peak_rss_mb: mb(memoryKiB(t.pid)?.peak),
+    ...cpuPercent(m0, m1),
+  };
+}
+
+export async function offline(t: Target, o: BenchOptions): Promise<Result> {
+  const P = o.pairs;
+  const K = o.messages;
+  const per = (i: number) => Math.floor(K / P) + (i < K % P ? 1 : 0);
+  const pairs = new Pairs(P, o.window, o.payload, per);
+  pairs.recordLatency = false;
+  o.progress(`offline: ${P} receiver(s) go offline, ${P} sender(s) queue ${K.toLocaleString("en")} messages`);
+  for (let i = 0; i < P; i++) await (await connect(t, `recv${i}`)).close();
+  await Bun.sleep(300);
+  const before = memoryKiB(t.pid);
+  const s = await pool(P, 50, async (i) => pairs.senderOf(i, await connect(t, `send${i}`)));
+  if (s.errors) throw new Error(`connect failed: ${s.first}`);
+  const e0 = cpuMark(t.pid);
+  const ticker = setInterval(
+    () =>
+      o.progress(
+        `offline: ${pairs.answered.toLocaleString("en")} queued, ${pairs.delivered.toLocaleString("en")} drained`,
+      ),
+    1000,
+  );
+  try {
+    pairs.start();
+    const enqueued = await waitFor(
+      () => pairs.answered >= K,
+      o.maxSeconds * 500,
+      () => pairs.answered,
+    );
+    const e1 = cpuMark(t.pid);
+    const enqueueS = (e1.t - e0.t) / 1000;
+    if (!enqueued) o.progress(`offline: only ${pairs.answered}/${K} answered`);
+    await closeAll(pairs.senders);
+    await Bun.sleep(300);
+    const queued = memoryKiB(t.pid);
+    // The receivers come back and drain with pipelined CHECK pages, acknowledging each.
+    pairs.measuring = true;
+    const d0 = cpuMark(t.pid);
+    await pool(P, 50, async (i) => pairs.receiverOf(i, await connect(t, `recv${i}`, false)));
+    const drains = pairs.receivers.map(async (c, i) => {
+      let got = 0;
+      while (got < per(i)) {
+        const pages = await Promise.all([1, 2, 3, 4].map(() => c.request({ opcode: 4, pageSize: 100 })));
+        const n = pages.reduce((sum, r) => sum + r.messages.length, 0);
+        got += n;
+        if (n === 0) break;
+      }
+    });
+    const drained = await Promise.race([
+      Promise.all(drains).then(() => true),
+      Bun.sleep(o.maxSeconds * 500).then(() => false),
+    ]);
+    const d1 = cpuMark(t.pid);
+    const drainS = ((pairs.delivered >= K ? pairs.lastDelivery : d1.t) - d0.t) / 1000;
+    if (!drained) o.progress(`offline: only ${pairs.delivered}/${K} drained`);
+    const mem = memoryKiB(t.pid);
+    await closeAll(pairs.receivers);
+    const enq = cpuPercent(e0, e1);
+    const dr = cpuPercent(d0, d1);
+    return {
+      messages: K,
+      answered: pairs.answered,
+      refused: pairs.refused(),
+      delivered: pairs.delivered,
+      lost: K - pairs.delivered - pairs.refused(),
+      order_errors: pairs.orderErrors,
+      enqueue_s: r3(enqueueS),
+      enqueue_msgs_per_s: Math.round(pairs.answered / enqueueS),
+      drain_s: r3(drainS),
+      drain_msgs_per_s: Math.round(pairs.delivered / drainS),
+      server_rss_before_mb: mb(before?.rss),
+      server_rss_queued_mb: mb(queued?.rss),
+      bytes_per_queued_msg: before && queued ? Math.round(((queued.rss - before.rss) * 1024) / K) : null,
+      server_peak_rss_mb: mb(mem?.peak),
+      enqueue_server_cpu_pct: enq.server_cpu_pct,
+      enqueue_bench_cpu_pct: enq.bench_cpu_pct,
+      drain_server_cpu_pct: dr.server_cpu_pct,
+      drain_bench_cpu_pct: dr.bench_cpu_pct,
+    };
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+export async function login(t: Target, o: BenchOptions): Promise<Result> {
+  const N = o.conns;
+  o.progress(`login: creating ${N} accounts`);
+  const maker = await Client.open(t.host, t.port);
+  await pool(N, 8, async (i) => {
+    await maker.request({ opcode: 1, sender: `user${i}`, password: PASSWORD });
+  });
+  await maker.close();
+  const m0 = cpuMark(t.pid);
+  const clients: (BenchClient | undefined)[] = new Array(N);
+  const latency = new Samples();
+  const res = await pool(N, o.conc, async (i) => {
+    const started = performance.now();
+    clients[i] = await connect(t, `user${i}`, false);
+    latency.push(performance.now() - started);
+  });
+  const m1 = cpuMark(t.pid);
+  const s = (m1.t - m0.t) / 1000;
+  await closeAll(clients);
+  return {
+    logins: N - res.errors,
+    errors: res.errors,
+    first_error: res.first ?? null,
+    login_s: r3(s),
+    logins_per_s: Math.round((N - res.errors) / s),
+    ...latency.summary(),
+    server_peak_rss_mb: mb(memoryKiB(t.pid)?.peak),
+    ...cpuPercent(m0, m1),
+  };
+}
