@@ -142,6 +142,7 @@ export class ChatCore {
     }
     // Confirmations never wait: a busy request (DELETE_ACCOUNT) may be waiting for them.
     if (s.busy && req.opcode !== Op.ACK) {
+      s.backlog ??= [];
       if (s.backlog.length >= this.options.maxBacklog || s.backlogBytes > MAX_BACKLOG_BYTES) {
         this.limit(s, "backlog", `more than ${s.backlog.length} requests waiting`);
         this.refuse(
@@ -207,7 +208,7 @@ export class ChatCore {
           s,
           Push.LOGGED_OUT,
           Status.HEARTBEAT_TIMEOUT,
-          `nothing heard for ${Math.round(deadAfter / 1000)} s; closing`,
+          `nothing heard for ${formatDuration(deadAfter)}; closing`,
         );
         this.close(s);
         continue;
@@ -218,7 +219,7 @@ export class ChatCore {
           s,
           Push.LOGGED_OUT,
           Status.LOGIN_TIMEOUT,
-          `closing: no login within ${Math.round(o.loginTimeoutMs / 1000)} s`,
+          `closing: no login within ${formatDuration(o.loginTimeoutMs)}`,
         );
         this.close(s);
         continue;
@@ -245,6 +246,7 @@ export class ChatCore {
     const frame: ReplyInit = { opcode: answerOpcode(req.opcode), requestId: req.requestId, ...fields };
     if (fields.status) this.metrics.error(fields.status);
     if (s.sendSeq !== s.answeredSeq) {
+      s.deferred ??= [];
       s.deferred.push({ afterSend: s.sendSeq, frame, started: at, close });
       return;
     }
@@ -256,11 +258,11 @@ export class ChatCore {
     s.answeredSeq = seq;
     if (frame.status) this.metrics.error(frame.status);
     this.answer(s, frame, at, false);
-    while (s.deferred.length && s.deferred[0]!.afterSend <= seq) {
+    while (s.deferred?.length && s.deferred[0]!.afterSend <= seq) {
       const d = s.deferred.shift()!;
       this.answer(s, d.frame, d.started, d.close);
     }
-    while (s.sendWaiters.length && s.sendWaiters[0]!.seq <= seq) s.sendWaiters.shift()!.resolve();
+    while (s.sendWaiters?.length && s.sendWaiters[0]!.seq <= seq) s.sendWaiters.shift()!.resolve();
   }
 
   /** Error answer with the status's metric and, for unknown/failed things, nothing else. */
@@ -437,7 +439,7 @@ export class ChatCore {
   }
 
   private runBacklog(s: Session): void {
-    while (!s.busy && s.backlog.length && !s.closing) {
+    while (!s.busy && s.backlog?.length && !s.closing) {
       const next = s.backlog.shift()!;
       s.backlogBytes -= next.bytes;
       this.dispatch(s, next.req, next.at);
@@ -487,6 +489,12 @@ export class ChatCore {
 /** The opcode an answer carries: the request's, or 0 where that could pass for a push. */
 function answerOpcode(opcode: number): number {
   return opcode > 0 && opcode < FIRST_PUSH_OPCODE ? opcode : 0;
+}
+
+/** "300 ms", "10 s", "1.5 s": for texts people read. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
 /** Keeps a client-supplied string printable and short in our own messages. */

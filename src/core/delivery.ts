@@ -11,7 +11,7 @@
 
 import type { StoredMessage } from "../store/store";
 import { Push, Status, type WireMessage } from "../wire";
-import type { ChatCore } from "./chat";
+import { type ChatCore, formatDuration } from "./chat";
 import type { Session } from "./session";
 
 const toWire = (m: StoredMessage): WireMessage => ({
@@ -30,7 +30,7 @@ export class Delivery {
   /** A message was stored for an account that is online at s; push it or drain. */
   live(s: Session, m: StoredMessage): void {
     if (s.closing || m.id <= s.handedUpTo) return;
-    if (s.caughtUp && !s.draining && s.inflight.size < this.core.options.deliveryWindow) {
+    if (s.caughtUp && !s.draining && s.unconfirmed < this.core.options.deliveryWindow) {
       this.push(s, [m]);
       return;
     }
@@ -54,7 +54,7 @@ export class Delivery {
       .serial(async () => {
         for (;;) {
           s.drainAgain = false;
-          const room = core.options.deliveryWindow - s.inflight.size;
+          const room = core.options.deliveryWindow - s.unconfirmed;
           if (room <= 0) return; // an ACK resumes the drain
           const want = Math.min(room, core.options.maxPageSize);
           const page = await this.fetch(s, account.id, want);
@@ -83,6 +83,7 @@ export class Delivery {
   /** Records messages as handed over (they will need an ACK). */
   handed(s: Session, messages: readonly StoredMessage[]): void {
     const now = this.core.now();
+    s.inflight ??= new Map();
     for (const m of messages) {
       s.inflight.set(m.id, now);
       if (m.id > s.handedUpTo) s.handedUpTo = m.id;
@@ -101,11 +102,14 @@ export class Delivery {
     const account = s.account;
     if (!account) return;
     const confirmed: number[] = [];
-    for (const id of ids) if (s.inflight.delete(id)) confirmed.push(id);
+    const inflight = s.inflight;
+    if (!inflight) return;
+    for (const id of ids) if (inflight.delete(id)) confirmed.push(id);
     if (!confirmed.length) return;
     this.core.metrics.messagesConfirmed += confirmed.length;
     this.core.background(this.core.store.ack(account.id, confirmed), "removing confirmed messages");
-    if (s.inflight.size === 0) {
+    if (inflight.size === 0) {
+      s.inflight = null;
       this.waiting.delete(s);
       this.release(s);
     }
@@ -114,8 +118,9 @@ export class Delivery {
 
   /** Resolves when s has no unconfirmed messages (or closes). */
   whenConfirmed(s: Session): Promise<void> {
-    if (s.inflight.size === 0 || s.closing) return Promise.resolve();
+    if (s.unconfirmed === 0 || s.closing) return Promise.resolve();
     return new Promise((resolve) => {
+      s.confirmWaiters ??= [];
       s.confirmWaiters.push(resolve);
     });
   }
@@ -124,8 +129,8 @@ export class Delivery {
   checkTimeouts(now: number): void {
     const limit = this.core.options.ackTimeoutMs;
     for (const s of this.waiting) {
-      const oldest = s.inflight.values().next();
-      if (oldest.done) {
+      const oldest = s.inflight?.values().next();
+      if (!oldest || oldest.done) {
         this.waiting.delete(s);
         continue;
       }
@@ -134,13 +139,13 @@ export class Delivery {
       this.core.limit(
         s,
         "ack_timeout",
-        `message ${s.inflight.keys().next().value} unconfirmed for ${now - oldest.value} ms`,
+        `message ${s.inflight?.keys().next().value} unconfirmed for ${now - oldest.value} ms`,
       );
       this.core.notify(
         s,
         Push.LOGGED_OUT,
         Status.ACK_TIMEOUT,
-        `delivered messages were not confirmed within ${Math.round(limit / 1000)} s; they stay queued`,
+        `delivered messages were not confirmed within ${formatDuration(limit)}; they stay queued`,
       );
       this.core.close(s);
     }
@@ -154,7 +159,7 @@ export class Delivery {
   /** Forgets what was handed to s (logout, account switch); loggedIn() decides caughtUp. */
   reset(s: Session, loggedOut: boolean): void {
     s.epoch++;
-    s.inflight.clear();
+    s.inflight = null;
     s.handedUpTo = 0;
     s.draining = false;
     s.drainAgain = false;
@@ -170,9 +175,9 @@ export class Delivery {
   }
 
   private release(s: Session): void {
-    if (!s.confirmWaiters.length) return;
     const waiters = s.confirmWaiters;
-    s.confirmWaiters = [];
+    if (!waiters) return;
+    s.confirmWaiters = null;
     for (const w of waiters) w();
   }
 }

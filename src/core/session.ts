@@ -35,12 +35,14 @@ export class Session {
 
   // Request pipeline: most requests run one at a time; SEND is pipelined.
   busy = false;
-  backlog: { req: Request; at: number; bytes: number }[] = [];
+  // Lists and maps below stay null until first needed: most sessions never need them,
+  // and memory per idle connection is what lets one server hold many.
+  backlog: { req: Request; at: number; bytes: number }[] | null = null;
   backlogBytes = 0;
   sendSeq = 0;
   answeredSeq = 0;
-  deferred: Deferred[] = [];
-  sendWaiters: { seq: number; resolve: () => void }[] = [];
+  deferred: Deferred[] | null = null;
+  sendWaiters: { seq: number; resolve: () => void }[] | null = null;
 
   // Handing messages over (see delivery.ts).
   /** Highest message id handed to this session (pushed or returned by CHECK). */
@@ -48,8 +50,9 @@ export class Session {
   /** Every waiting message up to now has been handed over; new ones can be pushed directly. */
   caughtUp = true;
   /** Handed over, not yet confirmed: id → time handed. Insertion order = id order. */
-  inflight = new Map<number, number>();
-  handoff: Promise<unknown> = Promise.resolve();
+  inflight: Map<number, number> | null = null;
+  /** The last handoff queued by serial(), while one is under way. */
+  handoff: Promise<unknown> | null = null;
   /** A drain has started and continues as the window frees, until caught up. */
   pushing = false;
   draining = false;
@@ -57,7 +60,7 @@ export class Session {
   /** Bumped when the session changes account, so a drain for the old one stops. */
   epoch = 0;
   /** Waiting for every handed message to be confirmed (DELETE_ACCOUNT). */
-  confirmWaiters: (() => void)[] = [];
+  confirmWaiters: (() => void)[] | null = null;
   deleting = false;
 
   /** The last SEND receiver and its folded key: senders mostly write to one person. */
@@ -94,13 +97,29 @@ export class Session {
   /** Resolves once every SEND so far has been answered. */
   sendsAnswered(): Promise<void> {
     if (this.answeredSeq === this.sendSeq) return Promise.resolve();
-    return new Promise((resolve) => this.sendWaiters.push({ seq: this.sendSeq, resolve }));
+    return new Promise((resolve) => {
+      this.sendWaiters ??= [];
+      this.sendWaiters.push({ seq: this.sendSeq, resolve });
+    });
   }
 
   /** Runs fn after every earlier handoff of this session (check, drain, delete). */
   serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.handoff.then(fn, fn);
-    this.handoff = next.catch(() => undefined);
+    const next = this.handoff ? this.handoff.then(fn, fn) : fn();
+    const tail: Promise<void> = next.then(
+      () => this.settle(tail),
+      () => this.settle(tail),
+    );
+    this.handoff = tail;
     return next;
+  }
+
+  /** Messages handed over and not yet confirmed. */
+  get unconfirmed(): number {
+    return this.inflight?.size ?? 0;
+  }
+
+  private settle(tail: Promise<unknown>): void {
+    if (this.handoff === tail) this.handoff = null;
   }
 }

@@ -5,11 +5,12 @@ import type { Socket } from "bun";
 import type { ChatCore } from "../core/chat";
 import type { Conn, Session } from "../core/session";
 import {
-  encodeReply,
   FrameDecoder,
   type ProtocolError,
   type ReplyInit,
+  replySize,
   varintSize,
+  writeReply,
   writeVarint,
 } from "../wire";
 
@@ -39,8 +40,9 @@ const BUFFER_BYTES = 16 * 1024;
 const pool: Uint8Array[] = [];
 const POOL_MAX = 256;
 function takeBuffer(min: number): Uint8Array {
-  if (min <= BUFFER_BYTES) return pool.pop() ?? new Uint8Array(BUFFER_BYTES);
-  return new Uint8Array(min);
+  // Buffers (not plain Uint8Arrays): the reply writer uses Buffer's native UTF-8 writes.
+  if (min <= BUFFER_BYTES) return pool.pop() ?? Buffer.allocUnsafeSlow(BUFFER_BYTES);
+  return Buffer.allocUnsafeSlow(min);
 }
 function giveBuffer(buf: Uint8Array): void {
   if (buf.length === BUFFER_BYTES && pool.length < POOL_MAX) pool.push(buf);
@@ -99,8 +101,8 @@ export class Connection implements Conn {
 
   send(frame: ReplyInit): void {
     if (this.gone) return;
-    const body = encodeReply(frame);
-    const need = this.outLen + varintSize(body.length) + body.length;
+    const size = replySize(frame);
+    const need = this.outLen + varintSize(size) + size;
     if (need > this.limits.maxOutboundBytes) {
       this.slowConsumer(need);
       return;
@@ -113,9 +115,7 @@ export class Connection implements Conn {
       giveBuffer(this.out);
       this.out = grown;
     }
-    const at = writeVarint(this.out, this.outLen, body.length);
-    this.out.set(body, at);
-    this.outLen = at + body.length;
+    this.outLen = writeReply(this.out, writeVarint(this.out, this.outLen, size), frame);
     if (!this.queued) {
       this.queued = true;
       dirty.push(this);

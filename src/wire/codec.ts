@@ -1,9 +1,13 @@
 // The only module that touches protobufjs messages: typed encode and decode of the two
 // message types. Decode failures become ProtocolError with the library's error as cause.
+// The server's hot path has its own encoder for replies (reply-writer.ts) and decoder
+// for requests (request-reader.ts), both checked against protobufjs in the tests.
 
 import protobuf from "protobufjs";
 import { ProtocolError } from "./errors";
 import { PROTOCOL_VERSION } from "./protocol";
+import { replySize, writeReply } from "./reply-writer";
+import { readRequest } from "./request-reader";
 import { Client2Server, Server2Client } from "./schema";
 
 /** A decoded Client2Server. Absent fields read as their proto3 defaults. */
@@ -69,12 +73,9 @@ export interface Reply {
 export type RequestInit = Partial<Request> & { opcode: number };
 export type ReplyInit = Partial<Omit<Reply, "info">> & { opcode: number; info?: ServerInfo };
 
+/** Decodes a request body (request-reader.ts: the server's hot path). */
 export function decodeRequest(body: Uint8Array): Request {
-  try {
-    return Client2Server.decode(body) as unknown as Request;
-  } catch (cause) {
-    throw new ProtocolError(`frame is not a valid Client2Server message (${describe(cause)})`, { cause });
-  }
+  return readRequest(body);
 }
 
 export function decodeReply(body: Uint8Array): Reply {
@@ -92,7 +93,9 @@ export function encodeRequest(init: RequestInit): Uint8Array {
 
 /** Encodes a reply body; without a version, this protocol's is written. */
 export function encodeReply(init: ReplyInit): Uint8Array {
-  return Server2Client.encode(init, versioned(init)).finish();
+  const out = new Uint8Array(replySize(init));
+  writeReply(out, 0, init);
+  return out;
 }
 
 /** A writer that already holds field 1 (version) unless the message sets it. */

@@ -33,7 +33,7 @@ export const check: Handler = {
       const messages = page.slice(0, n);
       core.delivery.handed(s, messages);
       if (!more && !s.draining) s.caughtUp = true;
-      const unread = Math.max(0, waiting - s.inflight.size);
+      const unread = Math.max(0, waiting - s.unconfirmed);
       const wire: WireMessage[] = messages.map((m) => ({
         id: m.id,
         sender: m.senderName,

@@ -49,7 +49,7 @@ export const deleteAccount: Handler = {
       if (page.length) {
         core.delivery.push(s, page);
         handedOver += page.length;
-      } else if (s.inflight.size === 0) {
+      } else if (s.unconfirmed === 0) {
         break;
       }
       await core.delivery.whenConfirmed(s);

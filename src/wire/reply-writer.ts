@@ -1,0 +1,176 @@
+// A Server2Client encoder that writes straight into a connection's output buffer: no
+// intermediate objects or buffers per frame. It produces the same bytes protobufjs
+// would for these messages (field order, proto3 defaults left out), which
+// test/wire/reply-writer.test.ts checks on random frames. Field numbers: protocol.proto.
+
+import type { ReplyInit, ServerInfo, WireAccount, WireMessage } from "./codec";
+import { PROTOCOL_VERSION } from "./protocol";
+import { varintSize, writeVarint } from "./varint";
+
+const LEN = 2;
+const VARINT = 0;
+const tag = (field: number, wire: number) => (field << 3) | wire;
+
+/** UTF-8 length of s (lone surrogates count as U+FFFD, as TextEncoder writes them). */
+export function utf8Length(s: string): number {
+  return Buffer.byteLength(s, "utf8");
+}
+
+/** Buffer's native UTF-8 writer is several times faster than a loop here. */
+function asBuffer(out: Uint8Array): Buffer {
+  return Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** Varint size of an int32/enum/int64 value: negative numbers take 10 bytes, as in protobuf. */
+function intSize(v: number): number {
+  return v < 0 ? 10 : varintSize(v);
+}
+
+function writeInt(out: Uint8Array, at: number, v: number): number {
+  if (v >= 0) return writeVarint(out, at, v);
+  // Two's complement over 64 bits, 10 bytes.
+  let lo = v >>> 0;
+  let hi = Math.floor(v / 2 ** 32) >>> 0;
+  for (let i = 0; i < 9; i++) {
+    out[at++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  out[at++] = lo & 1;
+  return at;
+}
+
+/** Fields 1-15 have one-byte tags, 16-2047 two. */
+const tagSize = (field: number) => (field < 16 ? 1 : 2);
+const strSize = (field: number, s: string | undefined) => {
+  if (!s) return 0;
+  const n = utf8Length(s);
+  return tagSize(field) + varintSize(n) + n;
+};
+const intField = (field: number, v: number | undefined) => (v ? tagSize(field) + intSize(v) : 0);
+const boolField = (field: number, v: boolean | undefined) => (v ? tagSize(field) + 1 : 0);
+
+function messageSize(m: WireMessage): number {
+  return intField(1, m.id) + strSize(2, m.sender) + strSize(3, m.text) + intField(4, m.sentAt);
+}
+
+function accountSize(a: WireAccount): number {
+  return strSize(1, a.name) + boolField(2, a.online);
+}
+
+function infoSize(i: ServerInfo): number {
+  return (
+    strSize(1, i.serverVersion) +
+    intField(2, i.heartbeatMs) +
+    intField(3, i.maxFrameBytes) +
+    intField(4, i.maxNameChars) +
+    intField(5, i.maxTextChars) +
+    intField(6, i.minPasswordChars) +
+    intField(7, i.maxPageSize)
+  );
+}
+
+/** Encoded size of the frame body (without the length prefix). */
+export function replySize(r: ReplyInit): number {
+  let n =
+    strSize(1, r.version ?? PROTOCOL_VERSION) +
+    intField(2, r.opcode) +
+    strSize(3, r.msg) +
+    intField(4, r.status) +
+    intField(5, r.requestId);
+  if (r.messages) {
+    for (const m of r.messages) {
+      const k = messageSize(m);
+      n += 1 + varintSize(k) + k;
+    }
+  }
+  if (r.accounts) {
+    for (const a of r.accounts) {
+      const k = accountSize(a);
+      n += 1 + varintSize(k) + k;
+    }
+  }
+  n += intField(8, r.unread) + boolField(9, r.more) + intField(10, r.messageId) + intField(11, r.sentAt);
+  n += intField(12, r.delivery) + intField(13, r.retryAfterMs) + strSize(14, r.name) + strSize(15, r.token);
+  n += boolField(16, r.duplicate) + strSize(17, r.nextCursor);
+  if (r.info) {
+    const k = infoSize(r.info);
+    n += 2 + varintSize(k) + k;
+  }
+  return n;
+}
+
+function putTag(out: Uint8Array, at: number, field: number, wire: number): number {
+  return writeVarint(out, at, tag(field, wire));
+}
+
+function putStr(out: Buffer, at: number, field: number, s: string | undefined): number {
+  if (!s) return at;
+  at = putTag(out, at, field, LEN);
+  at = writeVarint(out, at, Buffer.byteLength(s, "utf8"));
+  return at + out.write(s, at, "utf8");
+}
+
+function putInt(out: Uint8Array, at: number, field: number, v: number | undefined): number {
+  if (!v) return at;
+  at = putTag(out, at, field, VARINT);
+  return writeInt(out, at, v);
+}
+
+function putBool(out: Uint8Array, at: number, field: number, v: boolean | undefined): number {
+  if (!v) return at;
+  at = putTag(out, at, field, VARINT);
+  out[at++] = 1;
+  return at;
+}
+
+/** Writes the frame body at out[at]; returns the end. out must have replySize(r) bytes free. */
+export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number {
+  const out = asBuffer(target);
+  at = putStr(out, at, 1, r.version ?? PROTOCOL_VERSION);
+  at = putInt(out, at, 2, r.opcode);
+  at = putStr(out, at, 3, r.msg);
+  at = putInt(out, at, 4, r.status);
+  at = putInt(out, at, 5, r.requestId);
+  if (r.messages) {
+    for (const m of r.messages) {
+      out[at++] = tag(6, LEN);
+      at = writeVarint(out, at, messageSize(m));
+      at = putInt(out, at, 1, m.id);
+      at = putStr(out, at, 2, m.sender);
+      at = putStr(out, at, 3, m.text);
+      at = putInt(out, at, 4, m.sentAt);
+    }
+  }
+  if (r.accounts) {
+    for (const a of r.accounts) {
+      out[at++] = tag(7, LEN);
+      at = writeVarint(out, at, accountSize(a));
+      at = putStr(out, at, 1, a.name);
+      at = putBool(out, at, 2, a.online);
+    }
+  }
+  at = putInt(out, at, 8, r.unread);
+  at = putBool(out, at, 9, r.more);
+  at = putInt(out, at, 10, r.messageId);
+  at = putInt(out, at, 11, r.sentAt);
+  at = putInt(out, at, 12, r.delivery);
+  at = putInt(out, at, 13, r.retryAfterMs);
+  at = putStr(out, at, 14, r.name);
+  at = putStr(out, at, 15, r.token);
+  at = putBool(out, at, 16, r.duplicate);
+  at = putStr(out, at, 17, r.nextCursor);
+  if (r.info) {
+    const i = r.info;
+    at = putTag(out, at, 18, LEN);
+    at = writeVarint(out, at, infoSize(i));
+    at = putStr(out, at, 1, i.serverVersion);
+    at = putInt(out, at, 2, i.heartbeatMs);
+    at = putInt(out, at, 3, i.maxFrameBytes);
+    at = putInt(out, at, 4, i.maxNameChars);
+    at = putInt(out, at, 5, i.maxTextChars);
+    at = putInt(out, at, 6, i.minPasswordChars);
+    at = putInt(out, at, 7, i.maxPageSize);
+  }
+  return at;
+}
