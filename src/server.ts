@@ -93,7 +93,7 @@ export async function startServer(
 
   let metricsServer: ReturnType<typeof serveMetrics> | undefined;
   try {
-    metricsServer = o.metricsPort === undefined ? undefined : serveMetrics(o, core, store, listener);
+    metricsServer = o.metricsPort === undefined ? undefined : serveMetrics(o, core, store);
   } catch (error) {
     listener.stop();
     await store.close();
@@ -105,6 +105,7 @@ export async function startServer(
     () => core.background(store.sweep(Date.now()), "sweeping expired records"),
     60_000,
   );
+  const tidy = idleCollector(core);
 
   announce(log, o, listener.port, store, !!tls, metricsServer?.port);
 
@@ -119,10 +120,11 @@ export async function startServer(
         log.error(`could not commit the last writes: ${describeError(error)}`);
       }
       const deadline = Date.now() + o.shutdownGraceMs;
-      while (listener.connections.size > 0 && Date.now() < deadline) await Bun.sleep(20);
-      for (const c of listener.connections) c.abort();
+      while (core.sessions.size > 0 && Date.now() < deadline) await Bun.sleep(20);
+      for (const s of core.sessions) s.conn.abort();
       clearInterval(ticker);
       clearInterval(sweeper);
+      clearInterval(tidy);
       metricsServer?.stop(true);
       await store.close();
     })();
@@ -133,6 +135,26 @@ export async function startServer(
 }
 
 // --- internal ---
+
+/**
+ * Collects garbage once the server falls quiet after a burst of work: JavaScriptCore runs
+ * its collector as memory is allocated, so an idle server would otherwise keep the
+ * garbage of its last burst (and the pages holding it) indefinitely.
+ */
+function idleCollector(core: ChatCore): Timer {
+  let seen = core.metrics.frames;
+  let dirty = false;
+  return setInterval(() => {
+    const now = core.metrics.frames;
+    if (now !== seen) {
+      seen = now;
+      dirty = true;
+    } else if (dirty) {
+      dirty = false;
+      Bun.gc(true);
+    }
+  }, 250);
+}
 
 function openStore(o: ServeOptions, log: ConsolaInstance): Store {
   const limits = { maxQueuedPerAccount: o.maxQueuedPerAccount, dedupWindowMs: o.dedupWindowMs };
@@ -205,7 +227,7 @@ function announce(
     log.info(`metrics: http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${metricsPort}/metrics`);
 }
 
-function serveMetrics(o: ServeOptions, core: ChatCore, store: Store, listener: Listener) {
+function serveMetrics(o: ServeOptions, core: ChatCore, store: Store) {
   core.metrics.queueDepth = () => queued;
   let queued = 0;
   try {
@@ -214,7 +236,7 @@ function serveMetrics(o: ServeOptions, core: ChatCore, store: Store, listener: L
       port: o.metricsPort,
       async fetch(req) {
         const path = new URL(req.url).pathname;
-        if (path === "/healthz") return new Response(`ok ${listener.connections.size} connections\n`);
+        if (path === "/healthz") return new Response(`ok ${core.sessions.size} connections\n`);
         if (path === "/metrics") {
           queued = (await store.stats()).queued;
           return new Response(core.metrics.render(), {

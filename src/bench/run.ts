@@ -12,6 +12,8 @@ export interface BenchRun extends BenchOptions {
   workload: Workload;
   host?: string;
   port?: number;
+  /** With host/port: the server's process id, for its CPU and memory (0 = unknown). */
+  pid?: number;
   data: string;
   sync: "full" | "normal";
   json: boolean;
@@ -32,17 +34,13 @@ export async function runBench(o: BenchRun): Promise<number> {
   try {
     target =
       o.host && o.port
-        ? { host: o.host, port: o.port, pid: 0, stop: async () => {} }
+        ? { host: o.host, port: o.port, pid: o.pid ?? 0, stop: async () => {} }
         : await startOwnServer({
             data: o.data,
             sync: o.sync,
             realPasswordCost: o.workload === "login",
-            connections: o.workload === "conns" || o.workload === "login" ? o.conns : o.pairs * 2,
-            // Like the peers' configuration, the queue cap must hold the whole offline backlog.
-            extraArgs: [
-              ...(o.workload === "offline" ? ["--max-queued", String(Math.max(10_000, o.messages))] : []),
-              ...o.serverArgs,
-            ],
+            connections: o.workload === "conns" || o.workload === "login" ? o.conns : o.pairs * 2 + o.idle,
+            extraArgs: [...ownServerLimits(o), ...o.serverArgs],
           });
   } catch (error) {
     console.error(`bench: cannot start the server: ${describeError(error)}`);
@@ -86,6 +84,24 @@ export async function runBench(o: BenchRun): Promise<number> {
   if (o.json) console.log(JSON.stringify(line));
   else printTable(line);
   return "error" in result ? 1 : 0;
+}
+
+/**
+ * Limits the started server needs raised for a workload, as the peers' configuration raises
+ * Mosquitto's queue limit: the offline test queues every message for one recipient, and
+ * sends them all over one connection as fast as the window allows.
+ */
+function ownServerLimits(o: BenchRun): string[] {
+  if (o.workload !== "offline") return [];
+  const rate = String(Math.max(1_000_000, o.messages));
+  return [
+    "--max-queued",
+    String(Math.max(10_000, o.messages)),
+    "--request-rate",
+    rate,
+    "--request-burst",
+    rate,
+  ];
 }
 
 function printTable(line: Result): void {

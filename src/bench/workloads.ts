@@ -17,6 +17,8 @@ export interface BenchOptions {
   count: number;
   conns: number;
   conc: number;
+  /** relay: idle logged-in clients connected besides the pairs (the scaling curve). */
+  idle: number;
   messages: number;
   maxSeconds: number;
   progress: (line: string) => void;
@@ -243,6 +245,14 @@ export async function relay(t: Target, o: BenchOptions): Promise<Result> {
   const a = await pool(P, 50, async (i) => pairs.receiverOf(i, await connect(t, `recv${i}`)));
   const b = await pool(P, 50, async (i) => pairs.senderOf(i, await connect(t, `send${i}`)));
   if (a.errors || b.errors) throw new Error(`connect failed: ${a.first ?? b.first}`);
+  const idle: BenchClient[] = [];
+  if (o.idle) {
+    o.progress(`relay: connecting ${o.idle} idle clients`);
+    const c = await pool(o.idle, 50, async (i) => {
+      idle[i] = await connect(t, `idle${i}`);
+    });
+    if (c.errors) throw new Error(`connect failed: ${c.first}`);
+  }
   let m0 = cpuMark(t.pid);
   let io0 = ioStats.reads + ioStats.writes;
   let m1 = m0;
@@ -284,9 +294,11 @@ export async function relay(t: Target, o: BenchOptions): Promise<Result> {
       () => pairs.delivered + pairs.answered,
     );
     const mem = memoryKiB(t.pid);
-    await closeAll([...pairs.senders, ...pairs.receivers]);
+    await closeAll([...pairs.senders, ...pairs.receivers, ...idle]);
+    const cpu = cpuPercent(m0, m1);
+    const rate = pairs.measured / wall;
     return {
-      msgs_per_s: Math.round(pairs.measured / wall),
+      msgs_per_s: Math.round(rate),
       ...pairs.latency.summary(),
       measured_s: r3(wall),
       sent: pairs.sentTotal,
@@ -297,7 +309,10 @@ export async function relay(t: Target, o: BenchOptions): Promise<Result> {
       order_errors: pairs.orderErrors,
       server_rss_mb: mb(mem?.rss),
       server_peak_rss_mb: mb(mem?.peak),
-      ...cpuPercent(m0, m1),
+      ...cpu,
+      // Server CPU time per delivered message: what the scaling curves plot.
+      server_us_per_msg:
+        cpu.server_cpu_pct === null || !rate ? null : r3((cpu.server_cpu_pct / 100 / rate) * 1e6),
       bench_syscalls_per_msg: pairs.measured ? r3((io1 - io0) / pairs.measured) : null,
     };
   } finally {
@@ -333,7 +348,7 @@ export async function conns(t: Target, o: BenchOptions): Promise<Result> {
   clearInterval(ticker);
   const m1 = cpuMark(t.pid);
   const connectS = (m1.t - m0.t) / 1000;
-  await Bun.sleep(1000); // let lazily allocated server memory settle
+  await Bun.sleep(Number(process.env.SETTLE ?? 1000)); // let lazily allocated server memory settle
   const after = memoryKiB(t.pid);
   const open = clients.filter((c): c is BenchClient => !!c);
   const p0 = performance.now();

@@ -18,9 +18,14 @@ export const benchArgs = {
   count: { type: "string", description: "relay: messages per sender instead of a timed run" },
   conns: { type: "string", description: "conns/login: clients (default 10000 for conns, 1000 for login)" },
   conc: { type: "string", description: "conns/login: connections being set up at once (default 50)" },
+  idle: {
+    type: "string",
+    description: "relay: idle logged-in clients connected besides the pairs (default 0)",
+  },
   messages: { type: "string", description: "offline: messages to queue (default 100000)" },
   host: { type: "string", description: "Measure an already running server instead of starting one" },
   port: { type: "string", description: "Port of that server" },
+  pid: { type: "string", description: "Process id of that server, to report its CPU and memory" },
   data: {
     type: "string",
     description: "The started server's store: a file path, or :memory: (default: a fresh file)",
@@ -52,8 +57,11 @@ export function benchOptions(a: Args): BenchRun {
     count: integer("count", s("count"), 0, 0),
     conns: integer("conns", s("conns"), workload === "login" ? 1000 : 10_000, 1, 100_000),
     conc: integer("conc", s("conc"), 50, 1, 10_000),
+    idle: integer("idle", s("idle"), 0, 0, 100_000),
     messages: integer("messages", s("messages"), 100_000, 1, 100_000_000),
-    ...(s("host") ? { host: s("host")!, port: port("--port", s("port"), 8080) } : {}),
+    ...(s("host")
+      ? { host: s("host")!, port: port("--port", s("port"), 8080), pid: integer("pid", s("pid"), 0) }
+      : {}),
     data: s("data") ?? "",
     sync: oneOf("sync", s("sync"), ["full", "normal"] as const, "full"),
     serverArgs,

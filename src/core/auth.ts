@@ -61,6 +61,7 @@ export function newToken(): { token: string; hash: string } {
   return { token, hash: tokenHash(token) };
 }
 
+/** SHA-256 cut to 128 bits (plenty to look a 192-bit random token up), base64url: short to keep per session. */
 export function tokenHash(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
+  return createHash("sha256").update(token).digest().subarray(0, 16).toString("base64url");
 }

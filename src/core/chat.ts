@@ -26,7 +26,7 @@ import type { EventSink } from "./events";
 import { HANDLERS } from "./handlers";
 import type { Metrics } from "./metrics";
 import type { CoreOptions } from "./options";
-import { Budget, KeyedGate } from "./ratelimit";
+import { Budget, KeyedGate, takeToken, tokenWaitMs } from "./ratelimit";
 import { type Conn, Session } from "./session";
 
 /** Requests queued behind a busy one: reading pauses past these, and the connection drops past MAX. */
@@ -65,7 +65,8 @@ export class ChatCore {
   private readonly serverVersion: string;
   readonly sessions = new Set<Session>();
   private readonly online = new Map<number, Session>();
-  private readonly onlineByKey = new Map<string, Session>();
+  /** Accounts whose deletion is under way: sends to them are refused. */
+  readonly deleting = new Set<string>();
   private nextSessionId = 1;
   shuttingDown = false;
   /** A hash of a random password: unknown names are checked against it, so they cost as much as known ones. */
@@ -89,7 +90,7 @@ export class ChatCore {
 
   connect(conn: Conn): Session {
     const o = this.options;
-    const s = new Session(this.nextSessionId++, conn, this.now(), o.requestRate, o.requestBurst);
+    const s = new Session(this.nextSessionId++, conn, this.now(), o.requestBurst);
     this.sessions.add(s);
     this.metrics.connections++;
     this.metrics.connectionsOpened++;
@@ -115,6 +116,7 @@ export class ChatCore {
     if (s.closing) return;
     const now = this.now();
     s.lastHeard = now;
+    this.metrics.frames++;
     const at = performance.now();
     let req: Request;
     try {
@@ -135,7 +137,7 @@ export class ChatCore {
     }
     // An ACK is never refused: it confirms what the server chose to send. It still spends
     // from the budget, so a flood of them slows the connection's other requests.
-    if (s.bucket.take(now)) s.slowDowns = 0;
+    if (takeToken(s, now, this.options.requestRate, this.options.requestBurst)) s.slowDowns = 0;
     else if (req.opcode !== Op.ACK) {
       this.slowDown(s, req, at, now);
       return;
@@ -303,10 +305,6 @@ export class ChatCore {
     return this.online.get(accountId);
   }
 
-  onlineByName(key: string): Session | undefined {
-    return this.onlineByKey.get(key);
-  }
-
   /**
    * Makes s the session of account: ends what s was logged in as, and forces out any
    * other session of the account (told why, its token revoked unless it is sameToken's).
@@ -335,7 +333,6 @@ export class ChatCore {
     s.tokenHash = tokenHash;
     this.delivery.reset(s, false);
     this.online.set(account.id, s);
-    this.onlineByKey.set(account.key, s);
     this.metrics.sessions++;
     this.events({ type: "login", conn: s.id, address: s.address, account: account.name, resumed });
   }
@@ -346,14 +343,16 @@ export class ChatCore {
     if (!account) return;
     if (this.online.get(account.id) === s) {
       this.online.delete(account.id);
-      this.onlineByKey.delete(account.key);
     }
     if (revoke && s.tokenHash)
       this.background(this.store.deleteToken(s.tokenHash), "revoking a session token");
     s.account = null;
     s.tokenHash = null;
     s.anonymousSince = this.now();
-    s.deleting = false;
+    if (s.deleting) {
+      s.deleting = false;
+      this.deleting.delete(account.key);
+    }
     this.delivery.reset(s, true);
     this.metrics.sessions--;
     this.events({ type: "logout", conn: s.id, address: s.address, account: account.name, reason });
@@ -479,7 +478,7 @@ export class ChatCore {
       return;
     }
     if (s.slowDowns === 1) this.limit(s, "request_rate", `over ${this.options.requestRate} requests/s`);
-    const wait = s.bucket.waitMs(now);
+    const wait = tokenWaitMs(s, now, this.options.requestRate, this.options.requestBurst);
     this.fail(s, req, at, Status.SLOW_DOWN, `too many requests; slow down (try again in ${wait} ms)`, {
       retryAfterMs: wait,
     });

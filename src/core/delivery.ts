@@ -8,6 +8,10 @@
 // oldest ones first, so a sender's messages are never seen out of order. Without new
 // messages a backlog waits for CHECK_MESSAGES; once a drain has started ("pushing"), it
 // goes on as acknowledgements free the window, until the session is caught up.
+//
+// The state of all this lives in a Handoff object that exists only while there is
+// something to track: a session that is caught up with nothing unconfirmed has none
+// (memory per idle connection).
 
 import type { StoredMessage } from "../store/store";
 import { Push, Status, type WireMessage } from "../wire";
@@ -21,74 +25,142 @@ const toWire = (m: StoredMessage): WireMessage => ({
   sentAt: m.sentAt,
 });
 
+/** What is being handed to one logged-in session. Replaced (not reused) when the account changes. */
+export class Handoff {
+  /** Highest message id handed over (pushed or returned by CHECK). */
+  handedUpTo = 0;
+  caughtUp: boolean;
+  /** A drain has started and continues as the window frees, until caught up. */
+  pushing = false;
+  draining = false;
+  drainAgain = false;
+  /** Handed over, not yet confirmed: id → time handed. Insertion order = id order. */
+  inflight: Map<number, number> | null = null;
+  /** The last of the session's serialized handoffs (CHECK, drains, DELETE), while one runs. */
+  chain: Promise<unknown> | null = null;
+  /** Waiting for every handed message to be confirmed (DELETE_ACCOUNT). */
+  confirmWaiters: (() => void)[] | null = null;
+
+  constructor(caughtUp: boolean) {
+    this.caughtUp = caughtUp;
+  }
+
+  get unconfirmed(): number {
+    return this.inflight?.size ?? 0;
+  }
+
+  /** Nothing to remember: the session may drop this object. */
+  get idle(): boolean {
+    return (
+      this.caughtUp &&
+      !this.pushing &&
+      !this.draining &&
+      !this.inflight &&
+      !this.chain &&
+      !this.confirmWaiters
+    );
+  }
+}
+
 export class Delivery {
   /** Sessions with unconfirmed messages, for the confirmation timeout. */
   private readonly waiting = new Set<Session>();
 
   constructor(private readonly core: ChatCore) {}
 
+  /** The session's handoff state, made on first need (a session without one is caught up). */
+  state(s: Session): Handoff {
+    s.handoff ??= new Handoff(true);
+    return s.handoff;
+  }
+
   /** A message was stored for an account that is online at s; push it or drain. */
   live(s: Session, m: StoredMessage): void {
-    if (s.closing || m.id <= s.handedUpTo) return;
-    if (s.caughtUp && !s.draining && s.unconfirmed < this.core.options.deliveryWindow) {
+    if (s.closing) return;
+    const h = s.handoff;
+    if (!h) {
       this.push(s, [m]);
       return;
     }
-    s.caughtUp = false;
-    s.pushing = true;
+    if (m.id <= h.handedUpTo) return;
+    if (h.caughtUp && !h.draining && h.unconfirmed < this.core.options.deliveryWindow) {
+      this.push(s, [m]);
+      return;
+    }
+    h.caughtUp = false;
+    h.pushing = true;
     this.drain(s);
+  }
+
+  /** Runs fn after every earlier handoff of this session (CHECK, drains, DELETE). */
+  serial<T>(s: Session, fn: () => Promise<T>): Promise<T> {
+    const h = this.state(s);
+    const next = h.chain ? h.chain.then(fn, fn) : fn();
+    const tail: Promise<void> = next.then(
+      () => this.settled(s, h, tail),
+      () => this.settled(s, h, tail),
+    );
+    h.chain = tail;
+    return next;
   }
 
   /** Pushes waiting messages (oldest first) while the window has room. */
   drain(s: Session): void {
-    if (s.draining) {
-      s.drainAgain = true;
+    const h = this.state(s);
+    if (h.draining) {
+      h.drainAgain = true;
       return;
     }
     const account = s.account;
     if (!account) return;
-    s.draining = true;
-    const epoch = s.epoch;
+    h.draining = true;
     const core = this.core;
-    void s
-      .serial(async () => {
-        for (;;) {
-          s.drainAgain = false;
-          const room = core.options.deliveryWindow - s.unconfirmed;
-          if (room <= 0) return; // an ACK resumes the drain
-          const want = Math.min(room, core.options.maxPageSize);
-          const page = await this.fetch(s, account.id, want);
-          if (s.epoch !== epoch || s.closing) return;
-          if (page.length) this.push(s, page);
-          if (page.length < want && !s.drainAgain) {
-            s.caughtUp = true;
-            s.pushing = false;
-            return;
-          }
+    void this.serial(s, async () => {
+      for (;;) {
+        h.drainAgain = false;
+        const room = core.options.deliveryWindow - h.unconfirmed;
+        if (room <= 0) return; // an ACK resumes the drain
+        const want = Math.min(room, core.options.maxPageSize);
+        const page = await this.fetch(s, account.id, want);
+        if (s.handoff !== h || s.closing) return;
+        if (page.length) this.push(s, page);
+        if (page.length < want && !h.drainAgain) {
+          h.caughtUp = true;
+          h.pushing = false;
+          return;
         }
-      })
+      }
+    })
       .catch((error) => core.background(Promise.reject(error), "handing over messages"))
       .finally(() => {
-        if (s.epoch === epoch) s.draining = false;
+        h.draining = false;
+        this.tidy(s, h);
       });
   }
 
   /** Waiting messages after what s already has, oldest first (for CHECK and drains). */
   async fetch(s: Session, accountId: number, limit: number): Promise<StoredMessage[]> {
-    const page = await this.core.store.pending(accountId, s.handedUpTo, limit);
+    const page = await this.core.store.pending(accountId, this.handedUpTo(s), limit);
     // Anything pushed while the read was under way is already handed over.
-    return page.filter((m) => m.id > s.handedUpTo);
+    const after = this.handedUpTo(s);
+    return page.filter((m) => m.id > after);
+  }
+
+  handedUpTo(s: Session): number {
+    return s.handoff?.handedUpTo ?? 0;
   }
 
   /** Records messages as handed over (they will need an ACK). */
   handed(s: Session, messages: readonly StoredMessage[]): void {
+    if (!messages.length) return;
+    const h = this.state(s);
     const now = this.core.now();
-    s.inflight ??= new Map();
+    h.inflight ??= new Map();
     for (const m of messages) {
-      s.inflight.set(m.id, now);
-      if (m.id > s.handedUpTo) s.handedUpTo = m.id;
+      h.inflight.set(m.id, now);
+      if (m.id > h.handedUpTo) h.handedUpTo = m.id;
     }
-    if (messages.length) this.waiting.add(s);
+    this.waiting.add(s);
     this.core.metrics.messagesPushed += messages.length;
   }
 
@@ -100,28 +172,30 @@ export class Delivery {
   /** The client confirmed these ids; those handed to this session leave the queue. */
   ack(s: Session, ids: readonly number[]): void {
     const account = s.account;
-    if (!account) return;
+    const h = s.handoff;
+    const inflight = h?.inflight;
+    if (!account || !h || !inflight) return;
     const confirmed: number[] = [];
-    const inflight = s.inflight;
-    if (!inflight) return;
     for (const id of ids) if (inflight.delete(id)) confirmed.push(id);
     if (!confirmed.length) return;
     this.core.metrics.messagesConfirmed += confirmed.length;
     this.core.background(this.core.store.ack(account.id, confirmed), "removing confirmed messages");
     if (inflight.size === 0) {
-      s.inflight = null;
+      h.inflight = null;
       this.waiting.delete(s);
-      this.release(s);
+      this.release(h);
     }
-    if (s.pushing) this.drain(s);
+    if (h.pushing) this.drain(s);
+    this.tidy(s, h);
   }
 
   /** Resolves when s has no unconfirmed messages (or closes). */
   whenConfirmed(s: Session): Promise<void> {
-    if (s.unconfirmed === 0 || s.closing) return Promise.resolve();
+    const h = s.handoff;
+    if (!h || h.unconfirmed === 0 || s.closing) return Promise.resolve();
     return new Promise((resolve) => {
-      s.confirmWaiters ??= [];
-      s.confirmWaiters.push(resolve);
+      h.confirmWaiters ??= [];
+      h.confirmWaiters.push(resolve);
     });
   }
 
@@ -129,18 +203,15 @@ export class Delivery {
   checkTimeouts(now: number): void {
     const limit = this.core.options.ackTimeoutMs;
     for (const s of this.waiting) {
-      const oldest = s.inflight?.values().next();
+      const oldest = s.handoff?.inflight?.entries().next();
       if (!oldest || oldest.done) {
         this.waiting.delete(s);
         continue;
       }
-      if (now - oldest.value < limit || s.closing) continue;
+      const [id, since] = oldest.value;
+      if (now - since < limit || s.closing) continue;
       this.core.metrics.ackTimeouts++;
-      this.core.limit(
-        s,
-        "ack_timeout",
-        `message ${s.inflight?.keys().next().value} unconfirmed for ${now - oldest.value} ms`,
-      );
+      this.core.limit(s, "ack_timeout", `message ${id} unconfirmed for ${now - since} ms`);
       this.core.notify(
         s,
         Push.LOGGED_OUT,
@@ -151,33 +222,47 @@ export class Delivery {
     }
   }
 
-  /** Login found `unread` messages waiting: with none, new messages can be pushed at once. */
+  /** Just logged in: with nothing waiting, new messages can be pushed at once. */
   loggedIn(s: Session, unread: number): void {
-    if (unread === 0 && !s.draining) s.caughtUp = true;
+    const h = s.handoff;
+    if (!h || unread > 0 || h.draining) return;
+    h.caughtUp = true;
+    this.tidy(s, h);
   }
 
-  /** Forgets what was handed to s (logout, account switch); loggedIn() decides caughtUp. */
+  /**
+   * Forgets what was handed to s (logout, account switch). A fresh login starts not
+   * caught up, until loggedIn() has counted what is waiting.
+   */
   reset(s: Session, loggedOut: boolean): void {
-    s.epoch++;
-    s.inflight = null;
-    s.handedUpTo = 0;
-    s.draining = false;
-    s.drainAgain = false;
-    s.pushing = false;
-    s.caughtUp = loggedOut;
-    this.waiting.delete(s);
-    this.release(s);
+    const h = s.handoff;
+    if (h) {
+      this.waiting.delete(s);
+      this.release(h);
+    }
+    s.handoff = loggedOut ? null : new Handoff(false);
   }
 
   forget(s: Session): void {
     this.waiting.delete(s);
-    this.release(s);
+    if (s.handoff) this.release(s.handoff);
   }
 
-  private release(s: Session): void {
-    const waiters = s.confirmWaiters;
+  private settled(s: Session, h: Handoff, tail: Promise<unknown>): void {
+    if (h.chain !== tail) return;
+    h.chain = null;
+    this.tidy(s, h);
+  }
+
+  /** Drops the state of a session that has nothing left to track. */
+  private tidy(s: Session, h: Handoff): void {
+    if (s.handoff === h && h.idle) s.handoff = null;
+  }
+
+  private release(h: Handoff): void {
+    const waiters = h.confirmWaiters;
     if (!waiters) return;
-    s.confirmWaiters = null;
+    h.confirmWaiters = null;
     for (const w of waiters) w();
   }
 }

@@ -7,6 +7,8 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 
 export class Metrics {
   connectionsOpened = 0;
+  /** Frames received (any kind): the server's activity. */
+  frames = 0;
   connections = 0;
   sessions = 0;
   messagesAccepted = 0;

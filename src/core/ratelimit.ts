@@ -1,8 +1,35 @@
 // Token buckets: `rate` tokens per second up to `burst`. Pure: the caller passes the time.
 
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
+/** A bucket's state; sessions keep these two numbers inline (memory per connection). */
+export interface Bucket {
+  tokens: number;
+  tokensAt: number;
+}
+
+function refill(b: Bucket, now: number, rate: number, burst: number): void {
+  if (now > b.tokensAt) {
+    b.tokens = Math.min(burst, b.tokens + ((now - b.tokensAt) / 1000) * rate);
+    b.tokensAt = now;
+  }
+}
+
+/** Takes one token if there is one. */
+export function takeToken(b: Bucket, now: number, rate: number, burst: number): boolean {
+  refill(b, now, rate, burst);
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+/** Milliseconds until a token is available. */
+export function tokenWaitMs(b: Bucket, now: number, rate: number, burst: number): number {
+  refill(b, now, rate, burst);
+  return b.tokens >= 1 ? 0 : Math.ceil(((1 - b.tokens) / rate) * 1000);
+}
+
+export class TokenBucket implements Bucket {
+  tokens: number;
+  tokensAt: number;
 
   constructor(
     private readonly rate: number,
@@ -10,34 +37,21 @@ export class TokenBucket {
     now: number,
   ) {
     this.tokens = burst;
-    this.last = now;
+    this.tokensAt = now;
   }
 
-  /** Takes one token if there is one. */
   take(now: number): boolean {
-    this.refill(now);
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    return takeToken(this, now, this.rate, this.burst);
   }
 
-  /** Milliseconds until a token is available. */
   waitMs(now: number): number {
-    this.refill(now);
-    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.rate) * 1000);
+    return tokenWaitMs(this, now, this.rate, this.burst);
   }
 
   /** True when the bucket is full again (and can be forgotten). */
   full(now: number): boolean {
-    this.refill(now);
+    refill(this, now, this.rate, this.burst);
     return this.tokens >= this.burst;
-  }
-
-  private refill(now: number): void {
-    if (now > this.last) {
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
-      this.last = now;
-    }
   }
 }
 

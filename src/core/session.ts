@@ -2,7 +2,7 @@
 
 import type { Account } from "../store/store";
 import type { ReplyInit, Request } from "../wire";
-import { TokenBucket } from "./ratelimit";
+import type { Handoff } from "./delivery";
 
 /** What the core needs from a connection; the network shell implements it. */
 export interface Conn {
@@ -14,6 +14,8 @@ export interface Conn {
   /** Stops and restarts reading from the socket (backpressure on a busy session). */
   pause(): void;
   resume(): void;
+  /** Cuts the connection at once (no goodbye, nothing more written). */
+  abort(): void;
 }
 
 /** A reply waiting for earlier SEND answers, so answers keep request order. */
@@ -27,7 +29,6 @@ interface Deferred {
 export class Session {
   account: Account | null = null;
   tokenHash: string | null = null;
-  readonly openedAt: number;
   /** Since when the connection has had no logged-in account (login timeout). */
   anonymousSince: number;
   lastHeard: number;
@@ -44,30 +45,17 @@ export class Session {
   deferred: Deferred[] | null = null;
   sendWaiters: { seq: number; resolve: () => void }[] | null = null;
 
-  // Handing messages over (see delivery.ts).
-  /** Highest message id handed to this session (pushed or returned by CHECK). */
-  handedUpTo = 0;
-  /** Every waiting message up to now has been handed over; new ones can be pushed directly. */
-  caughtUp = true;
-  /** Handed over, not yet confirmed: id → time handed. Insertion order = id order. */
-  inflight: Map<number, number> | null = null;
-  /** The last handoff queued by serial(), while one is under way. */
-  handoff: Promise<unknown> | null = null;
-  /** A drain has started and continues as the window frees, until caught up. */
-  pushing = false;
-  draining = false;
-  drainAgain = false;
-  /** Bumped when the session changes account, so a drain for the old one stops. */
-  epoch = 0;
-  /** Waiting for every handed message to be confirmed (DELETE_ACCOUNT). */
-  confirmWaiters: (() => void)[] | null = null;
+  /** What is being handed to this session (delivery.ts); null while there is nothing to track. */
+  handoff: Handoff | null = null;
   deleting = false;
 
   /** The last SEND receiver and its folded key: senders mostly write to one person. */
   lastTo = "";
   lastToKey = "";
 
-  bucket: TokenBucket;
+  /** The request-rate bucket (see ratelimit.ts), inline. */
+  tokens: number;
+  tokensAt: number;
   slowDowns = 0;
   closing = false;
   closed = false;
@@ -76,14 +64,13 @@ export class Session {
     readonly id: number,
     readonly conn: Conn,
     now: number,
-    rate: number,
     burst: number,
   ) {
-    this.openedAt = now;
     this.anonymousSince = now;
     this.lastHeard = now;
     this.lastSent = now;
-    this.bucket = new TokenBucket(rate, burst, now);
+    this.tokens = burst;
+    this.tokensAt = now;
   }
 
   get address(): string {
@@ -101,25 +88,5 @@ export class Session {
       this.sendWaiters ??= [];
       this.sendWaiters.push({ seq: this.sendSeq, resolve });
     });
-  }
-
-  /** Runs fn after every earlier handoff of this session (check, drain, delete). */
-  serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.handoff ? this.handoff.then(fn, fn) : fn();
-    const tail: Promise<void> = next.then(
-      () => this.settle(tail),
-      () => this.settle(tail),
-    );
-    this.handoff = tail;
-    return next;
-  }
-
-  /** Messages handed over and not yet confirmed. */
-  get unconfirmed(): number {
-    return this.inflight?.size ?? 0;
-  }
-
-  private settle(tail: Promise<unknown>): void {
-    if (this.handoff === tail) this.handoff = null;
   }
 }

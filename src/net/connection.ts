@@ -5,7 +5,7 @@ import type { Socket } from "bun";
 import type { ChatCore } from "../core/chat";
 import type { Conn, Session } from "../core/session";
 import {
-  FrameDecoder,
+  type FrameDecoder,
   type ProtocolError,
   type ReplyInit,
   replySize,
@@ -13,6 +13,15 @@ import {
   writeReply,
   writeVarint,
 } from "../wire";
+
+export interface ConnectionContext {
+  core: ChatCore;
+  /** Decodes for every connection of the listener whose last read ended on a frame boundary. */
+  decoder: FrameDecoder;
+  limits: ConnectionLimits;
+  /** Called once when the socket has closed. */
+  onGone(c: Connection): void;
+}
 
 export interface ConnectionLimits {
   maxFrameBytes: number;
@@ -51,7 +60,8 @@ function giveBuffer(buf: Uint8Array): void {
 export class Connection implements Conn {
   readonly address: string;
   session!: Session;
-  private readonly decoder: FrameDecoder;
+  /** Own decoder only while a frame is split across reads; otherwise the listener's shared one. */
+  private decoder: FrameDecoder | null = null;
   private out: Uint8Array | null = null;
   private outLen = 0;
   private blocked = false;
@@ -61,28 +71,29 @@ export class Connection implements Conn {
 
   constructor(
     private readonly socket: Socket<Connection>,
-    private readonly core: ChatCore,
-    private readonly limits: ConnectionLimits,
-    private readonly onGone: (c: Connection) => void,
+    /** Shared by every connection of a listener: one field here instead of three. */
+    private readonly ctx: ConnectionContext,
   ) {
     this.address = socket.remoteAddress;
-    this.decoder = new FrameDecoder(limits.maxFrameBytes);
   }
 
   start(): void {
-    this.session = this.core.connect(this);
+    this.session = this.ctx.core.connect(this);
   }
 
   onData(chunk: Uint8Array): void {
     if (this.ending) return;
     let frames: Uint8Array[];
     try {
-      frames = this.decoder.push(chunk);
+      const decoder = this.decoder ?? this.ctx.decoder;
+      frames = decoder.push(chunk);
+      if (decoder.waiting === 0) this.decoder = null;
+      else if (decoder === this.ctx.decoder) this.decoder = decoder.split();
     } catch (error) {
-      this.core.frameError(this.session, error as ProtocolError);
+      this.ctx.core.frameError(this.session, error as ProtocolError);
       return;
     }
-    for (let i = 0; i < frames.length && !this.ending; i++) this.core.receive(this.session, frames[i]!);
+    for (let i = 0; i < frames.length && !this.ending; i++) this.ctx.core.receive(this.session, frames[i]!);
   }
 
   onDrain(): void {
@@ -93,8 +104,8 @@ export class Connection implements Conn {
   onClose(reason: string): void {
     if (this.gone) return;
     this.gone = true;
-    this.core.disconnected(this.session, reason);
-    this.onGone(this);
+    this.ctx.core.disconnected(this.session, reason);
+    this.ctx.onGone(this);
   }
 
   // --- Conn ---
@@ -103,7 +114,7 @@ export class Connection implements Conn {
     if (this.gone) return;
     const size = replySize(frame);
     const need = this.outLen + varintSize(size) + size;
-    if (need > this.limits.maxOutboundBytes) {
+    if (need > this.ctx.limits.maxOutboundBytes) {
       this.slowConsumer(need);
       return;
     }
@@ -169,10 +180,10 @@ export class Connection implements Conn {
   }
 
   private slowConsumer(need: number): void {
-    this.core.limit(
+    this.ctx.core.limit(
       this.session,
       "slow_consumer",
-      `${need} bytes of output waiting (limit ${this.limits.maxOutboundBytes})`,
+      `${need} bytes of output waiting (limit ${this.ctx.limits.maxOutboundBytes})`,
     );
     this.ending = true;
     this.outLen = 0;

@@ -3,7 +3,7 @@
 
 import type { Socket, TCPSocketListener } from "bun";
 import type { ChatCore } from "../core/chat";
-import { encodeFrame, encodeReply, Push, Status } from "../wire";
+import { encodeFrame, encodeReply, FrameDecoder, Push, Status } from "../wire";
 import { Connection, type ConnectionLimits } from "./connection";
 
 export interface ListenOptions extends ConnectionLimits {
@@ -17,21 +17,18 @@ export interface ListenOptions extends ConnectionLimits {
 export interface Listener {
   readonly port: number;
   readonly host: string;
-  /** Open connections. */
-  readonly connections: ReadonlySet<Connection>;
   /** Stops accepting; open connections are left to the caller. */
   stop(): void;
 }
 
 export function listen(core: ChatCore, o: ListenOptions): Listener {
-  const connections = new Set<Connection>();
   const perAddress = new Map<string, number>();
   const gone = (c: Connection) => {
-    connections.delete(c);
     const n = (perAddress.get(c.address) ?? 1) - 1;
     if (n > 0) perAddress.set(c.address, n);
     else perAddress.delete(c.address);
   };
+  const ctx = { core, limits: o, onGone: gone, decoder: new FrameDecoder(o.maxFrameBytes) };
   const server: TCPSocketListener<Connection | undefined> = Bun.listen<Connection | undefined>({
     hostname: o.host,
     port: o.port,
@@ -40,9 +37,10 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
       open(socket) {
         const address = socket.remoteAddress;
         const fromAddress = perAddress.get(address) ?? 0;
-        if (connections.size >= o.maxConnections || fromAddress >= o.maxConnectionsPerAddress) {
+        const open = core.sessions.size;
+        if (open >= o.maxConnections || fromAddress >= o.maxConnectionsPerAddress) {
           const which =
-            connections.size >= o.maxConnections
+            open >= o.maxConnections
               ? `the server is at its limit of ${o.maxConnections} connections`
               : `too many connections from ${address} (limit ${o.maxConnectionsPerAddress})`;
           core.events({ type: "limit", conn: 0, address, limit: "connections", detail: which });
@@ -58,9 +56,8 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
           return;
         }
         socket.setNoDelay(true);
-        const c = new Connection(socket as Socket<Connection>, core, o, gone);
+        const c = new Connection(socket as Socket<Connection>, ctx);
         socket.data = c;
-        connections.add(c);
         perAddress.set(address, fromAddress + 1);
         c.start();
       },
@@ -81,7 +78,6 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
   return {
     port: server.port,
     host: o.host,
-    connections,
     stop: () => server.stop(false),
   };
 }

@@ -72,6 +72,7 @@ export class MemoryStore implements Store {
   private nextMessageId = 1;
   private byId = new Map<number, Account>();
   private byKey = new Map<string, Account>();
+  private hashes = new Map<number, string>();
   private queues = new Map<number, Queue>();
   private tokens = new Map<string, SessionToken>();
   private sent = new Map<string, SentRecord>();
@@ -80,10 +81,15 @@ export class MemoryStore implements Store {
 
   async createAccount(a: { name: string; key: string; passwordHash: string; createdAt: number }) {
     if (this.byKey.has(a.key)) return null;
-    const account: Account = { id: this.nextAccountId++, ...a };
+    const account: Account = { id: this.nextAccountId++, name: a.name, key: a.key, createdAt: a.createdAt };
     this.byId.set(account.id, account);
     this.byKey.set(account.key, account);
+    this.hashes.set(account.id, a.passwordHash);
     return account;
+  }
+
+  async passwordHash(id: number) {
+    return this.hashes.get(id) ?? null;
   }
 
   async findAccount(key: string) {
@@ -99,6 +105,7 @@ export class MemoryStore implements Store {
     if (!account) return;
     this.byId.delete(id);
     this.byKey.delete(account.key);
+    this.hashes.delete(id);
     this.queues.delete(id);
     for (const [hash, t] of this.tokens) if (t.accountId === id) this.tokens.delete(hash);
   }

@@ -53,7 +53,7 @@ interface MessageRow {
   sentAt: number;
 }
 
-const ACCOUNT_COLUMNS = "id, key, name, password_hash AS passwordHash, created_at AS createdAt";
+const ACCOUNT_COLUMNS = "id, key, name, created_at AS createdAt";
 const MESSAGE_COLUMNS = "id, recipient_id AS recipientId, sender_name AS senderName, text, sent_at AS sentAt";
 
 export class SqliteStore implements Store {
@@ -139,7 +139,7 @@ export class SqliteStore implements Store {
         id: number;
       } | null;
       if (!row) return null;
-      const account: Account = { id: row.id, ...a };
+      const account: Account = { id: row.id, name: a.name, key: a.key, createdAt: a.createdAt };
       this.accountCache.set(a.key, account);
       return account;
     });
@@ -151,6 +151,10 @@ export class SqliteStore implements Store {
 
   findAccountById(id: number) {
     return this.op(false, () => (this.q.accountById.get(id) as AccountRow | null) ?? null);
+  }
+
+  passwordHash(id: number) {
+    return this.op(false, () => (this.q.passwordHash.get(id) as { hash: string } | null)?.hash ?? null);
   }
 
   deleteAccount(id: number) {
@@ -455,6 +459,7 @@ function prepareStatements(db: Database) {
     ),
     accountByKey: p(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE key = ?`),
     accountById: p(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`),
+    passwordHash: p("SELECT password_hash AS hash FROM accounts WHERE id = ?"),
     deleteAccount: p("DELETE FROM accounts WHERE id = ?"),
     deleteMessagesOf: p("DELETE FROM messages WHERE recipient_id = ?"),
     deleteSentOf: p("DELETE FROM sent_ids WHERE sender_id = ?"),

@@ -13,7 +13,6 @@ export interface Account {
   readonly name: string;
   /** Case-folded name: the unique key. */
   readonly key: string;
-  readonly passwordHash: string;
   readonly createdAt: number;
 }
 
@@ -67,6 +66,11 @@ export interface Store {
   }): Promise<Account | null>;
   findAccount(key: string): Promise<Account | null>;
   findAccountById(id: number): Promise<Account | null>;
+  /**
+   * The account's password hash. Kept out of Account so that the many accounts held in
+   * memory (online sessions, caches) do not carry their hashes around.
+   */
+  passwordHash(id: number): Promise<string | null>;
   /** Deletes the account with its waiting messages and session tokens. */
   deleteAccount(id: number): Promise<void>;
   /** Accounts with key > afterKey, in key order, that pass match; at most limit. */

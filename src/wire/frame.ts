@@ -28,6 +28,23 @@ export class FrameDecoder {
   }
 
   /**
+   * Moves a frame in progress into a new decoder and starts this one clean: a server can
+   * run one decoder for all connections and give a connection its own only while one of
+   * its frames is split across reads.
+   */
+  split(): FrameDecoder {
+    const d = new FrameDecoder(this.maxFrameBytes);
+    d.state = this.state;
+    d.length = this.length;
+    d.shift = this.shift;
+    d.prefixBytes = this.prefixBytes;
+    d.partial = this.partial;
+    d.filled = this.filled;
+    this.reset();
+    return d;
+  }
+
+  /**
    * Feeds one chunk; returns the frames it completed, in order. A frame that lies
    * wholly inside the chunk is a view into it (valid until the chunk is reused);
    * only a frame split across chunks is copied. Throws FrameTooLargeError as soon as

@@ -117,6 +117,10 @@ export class Client implements Conn {
     this.paused = true;
   }
 
+  abort(): void {
+    this.close();
+  }
+
   resume(): void {
     this.paused = false;
   }

@@ -3,7 +3,7 @@
 // here is killed when the test file ends.
 
 import { afterAll, setDefaultTimeout } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -225,6 +225,13 @@ export class RawClient {
   socket!: Awaited<ReturnType<typeof Bun.connect>>;
 
   static async open(port: number): Promise<RawClient> {
+    const c = await RawClient.dial(port);
+    await c.next((r) => r.opcode === 104, "HELLO");
+    return c;
+  }
+
+  /** Connects without waiting for HELLO: for connections the server may refuse at once. */
+  static async dial(port: number): Promise<RawClient> {
     const c = new RawClient();
     c.socket = await Bun.connect({
       hostname: "127.0.0.1",
@@ -244,7 +251,6 @@ export class RawClient {
         },
       },
     });
-    await c.next((r) => r.opcode === 104, "HELLO");
     return c;
   }
 
@@ -307,4 +313,90 @@ export class RawClient {
   close(): void {
     this.socket.end();
   }
+}
+
+/** Resident memory of a process in KiB (VmRSS in /proc/<pid>/status). */
+export function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!m) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(m[1]);
+}
+
+/**
+ * A line of the server's output on either stream: in text format consola writes warnings
+ * and errors (dead peers, limits) to stderr and the rest to stdout.
+ */
+export async function serverLine(
+  server: ChatServer,
+  pred: (line: string) => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<string> {
+  try {
+    return await Promise.any([
+      server.out.find(pred, what, timeoutMs),
+      server.err.find(pred, what, timeoutMs),
+    ]);
+  } catch (error) {
+    throw (error as AggregateError).errors[0];
+  }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): number {
+  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = l.port;
+  l.stop(true);
+  return port;
+}
+
+/**
+ * Like startServer, for options that hide the listening line (--log-level warn): the port
+ * is chosen here, and the server is ready once it accepts a connection.
+ */
+export async function startQuietServer(args: string[] = []): Promise<ChatServer> {
+  const port = freePort();
+  const data = join(tempDir(), "chat.db");
+  const argv = [BIN, "serve", "--host", "127.0.0.1", "--port", String(port), "--data", data, ...args];
+  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  live.add(proc);
+  void proc.exited.then(() => live.delete(proc));
+  const out = new Lines(proc.stdout);
+  const err = new Lines(proc.stderr);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      (await RawClient.open(port)).close();
+      break;
+    } catch (error) {
+      if (proc.exitCode !== null || Date.now() > deadline)
+        throw new Error(
+          `server on port ${port} never accepted a connection (${error}):\n${err.all.join("\n")}`,
+        );
+      await Bun.sleep(20);
+    }
+  }
+  return {
+    port,
+    proc,
+    dataFile: data,
+    out,
+    err,
+    async stop(signal = "SIGTERM") {
+      proc.kill(signal);
+      return proc.exited;
+    },
+  };
+}
+
+/** Resolves once a stopped server's stdout and stderr have been read to the end. */
+export async function outputEnded(server: ChatServer, timeoutMs = 5000): Promise<void> {
+  const ended = (l: Lines) =>
+    l
+      .find(() => false, "the end of the output", timeoutMs)
+      .catch((error) => {
+        if (!l.ended) throw error;
+      });
+  await Promise.all([ended(server.out), ended(server.err)]);
 }

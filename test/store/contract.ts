@@ -59,15 +59,11 @@ export function runStoreContract(
     describe("accounts", () => {
       it("creates an account and finds it by key and by id", async () => {
         const a = await addAccount(s, "Alice");
-        expect(a).toEqual({
-          id: expect.any(Number),
-          name: "Alice",
-          key: "alice",
-          passwordHash: "hash:Alice",
-          createdAt: T0,
-        });
+        expect(a).toEqual({ id: expect.any(Number), name: "Alice", key: "alice", createdAt: T0 });
         expect(await s.findAccount("alice")).toEqual(a);
         expect(await s.findAccountById(a.id)).toEqual(a);
+        expect(await s.passwordHash(a.id)).toBe("hash:Alice");
+        expect(await s.passwordHash(a.id + 1000)).toBeNull();
       });
 
       it("answers null for a taken key and keeps the first account", async () => {

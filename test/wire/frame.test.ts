@@ -302,3 +302,17 @@ describe("varint", () => {
     expect(varintSize(n)).toBe(bytes.length / 2);
   });
 });
+
+describe("FrameDecoder.split", () => {
+  it("moves a frame in progress to a new decoder and leaves the old one clean", () => {
+    const shared = new FrameDecoder(1024);
+    const frame = encodeFrame(new Uint8Array([1, 2, 3, 4, 5]));
+    expect(shared.push(frame.subarray(0, 3))).toEqual([]);
+    const own = shared.split();
+    expect(shared.waiting).toBe(0);
+    expect(own.waiting).toBe(3);
+    expect(shared.push(encodeFrame(new Uint8Array([9])))).toEqual([new Uint8Array([9])]);
+    expect(own.push(frame.subarray(3))).toEqual([new Uint8Array([1, 2, 3, 4, 5])]);
+    expect(own.waiting).toBe(0);
+  });
+});

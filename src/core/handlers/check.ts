@@ -14,7 +14,7 @@ export const check: Handler = {
     // Answers to earlier SENDs still pending would hold this answer back, while pushes go
     // out at once: hand nothing over until they are answered, so ids reach the client in order.
     await s.sendsAnswered();
-    await s.serial(async () => {
+    await core.delivery.serial(s, async () => {
       const fetched = await core.delivery.fetch(s, account.id, n + 1);
       const waiting = await core.store.countPending(account.id);
       if (s.account !== account) {
@@ -28,12 +28,14 @@ export const check: Handler = {
         return;
       }
       // From here on nothing waits: no push can come between handing these over and the answer.
-      const page = fetched.filter((m) => m.id > s.handedUpTo);
+      const after = core.delivery.handedUpTo(s);
+      const page = fetched.filter((m) => m.id > after);
       const more = page.length > n;
       const messages = page.slice(0, n);
       core.delivery.handed(s, messages);
-      if (!more && !s.draining) s.caughtUp = true;
-      const unread = Math.max(0, waiting - s.unconfirmed);
+      const h = core.delivery.state(s);
+      if (!more && !h.draining) h.caughtUp = true;
+      const unread = Math.max(0, waiting - h.unconfirmed);
       const wire: WireMessage[] = messages.map((m) => ({
         id: m.id,
         sender: m.senderName,

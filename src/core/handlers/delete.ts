@@ -13,7 +13,8 @@ export const deleteAccount: Handler = {
     const attempt = await beginAttempt(core, s, req, at, account.key);
     if (!attempt) return;
     try {
-      const verdict = await checkPassword(core, req.password, account.passwordHash);
+      const hash = await core.store.passwordHash(account.id);
+      const verdict = hash ? await checkPassword(core, req.password, hash) : false;
       if (verdict === "busy") {
         core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", {
           retryAfterMs: 1000,
@@ -40,16 +41,17 @@ export const deleteAccount: Handler = {
     if (s.account !== account) return ended();
     // From here on, sends to this account are refused; those already accepted are committed by the flush.
     s.deleting = true;
+    core.deleting.add(account.key);
     await core.store.flush();
     let handedOver = 0;
     const pageMax = Math.min(core.options.deliveryWindow, core.options.maxPageSize);
     for (;;) {
-      const page = await s.serial(() => core.delivery.fetch(s, account.id, pageMax));
+      const page = await core.delivery.serial(s, () => core.delivery.fetch(s, account.id, pageMax));
       if (s.account !== account || s.closing) return ended();
       if (page.length) {
         core.delivery.push(s, page);
         handedOver += page.length;
-      } else if (s.unconfirmed === 0) {
+      } else if ((s.handoff?.unconfirmed ?? 0) === 0) {
         break;
       }
       await core.delivery.whenConfirmed(s);

@@ -28,14 +28,15 @@ export const login: Handler = {
     let account: Account | null;
     try {
       account = key ? await core.store.findAccount(key) : null;
-      const verdict = await checkPassword(core, req.password, account?.passwordHash);
+      const hash = account ? ((await core.store.passwordHash(account.id)) ?? undefined) : undefined;
+      const verdict = await checkPassword(core, req.password, hash);
       if (verdict === "busy") {
         core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", {
           retryAfterMs: 1000,
         });
         return;
       }
-      if (!verdict || !account) {
+      if (!verdict || !account || !hash) {
         attempt.failed(name, account ? "wrong password" : "no such account");
         core.fail(s, req, at, Status.BAD_CREDENTIALS, "wrong account name or password");
         return;

@@ -34,7 +34,7 @@ export const send: Handler = {
       core.fail(s, req, at, Status.INVALID_TEXT, `message not sent: ${text.reason}`);
       return;
     }
-    if (core.onlineByName(key)?.deleting) {
+    if (core.deleting.has(key)) {
       core.fail(s, req, at, Status.NO_SUCH_ACCOUNT, `no account named ${printable(to)}`);
       return;
     }

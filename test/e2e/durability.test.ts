@@ -1,0 +1,352 @@
+// The data file through restarts and faults: what survives a clean restart, how start-up
+// refuses a data file it cannot use (and leaves it as it was), and a full disk while
+// running.
+
+import { describe, expect, test } from "bun:test";
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { encodeFrame, encodeRequest, Op, Status } from "../../src/wire";
+import { BIN, loggedIn, RawClient, startClient, startServer, tempDir } from "./harness";
+
+/** Runs `chat serve` that is expected to refuse to start: its exit code and all it printed. */
+async function serveRefused(args: string[], runAs: string[] = []) {
+  const argv = [...runAs, BIN, "serve", "--host", "127.0.0.1", "--port", "0", ...args];
+  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  // A server that starts after all would run until killed: the test then fails on the code.
+  const guard = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  clearTimeout(guard);
+  return { code, output: out + err };
+}
+
+/**
+ * A command prefix that runs the binary as the unprivileged user nobody (the tests run as
+ * root, who may write any file), or null when this machine has no way to.
+ */
+const asNobody: string[] | null = (() => {
+  const candidates = [
+    ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
+    ["su", "nobody", "-s", "/bin/sh", "-c", 'exec "$0" "$@"'],
+  ];
+  for (const prefix of candidates) {
+    try {
+      const probe = Bun.spawnSync([...prefix, "/usr/bin/id", "-u"], { stdout: "pipe", stderr: "pipe" });
+      if (probe.exitCode === 0 && probe.stdout.toString().trim() === "65534") return prefix;
+    } catch {
+      // not installed
+    }
+  }
+  return null;
+})();
+
+/** Seeded bytes, so a corrupt file is the same on every run. */
+function noise(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    out[i] = seed >>> 16;
+  }
+  return out;
+}
+
+/** A real chat data file with accounts and enough queued messages to span many pages. */
+async function populatedDataFile(): Promise<string> {
+  const server = await startServer();
+  const alice = await RawClient.open(server.port);
+  await alice.login("alice");
+  const bob = await RawClient.open(server.port);
+  await bob.login("bob");
+  bob.close();
+  const sends = [];
+  for (let i = 0; i < 300; i++)
+    sends.push(alice.request({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: `message ${i} `.repeat(7) }));
+  for (const r of await Promise.all(sends)) expect(r.status).toBe(Status.OK);
+  alice.close();
+  expect(await server.stop()).toBe(0);
+  return server.dataFile;
+}
+
+describe("a clean restart", () => {
+  test("accounts and queued messages survive SIGTERM: same unread count, ids, senders and order", async () => {
+    const first = await startServer();
+    const bob = await loggedIn(first.port, "bob");
+    bob.say("/quit");
+    expect(await bob.exited).toBe(0);
+    const alice = await loggedIn(first.port, "alice");
+    const carol = await loggedIn(first.port, "carol");
+    const sent: { id: unknown; from: string; text: string }[] = [];
+    for (const [who, c, text] of [
+      ["alice", alice, "first, from alice"],
+      ["carol", carol, "second, from carol"],
+      ["alice", alice, "third, from alice"],
+    ] as const) {
+      c.say(`/send bob ${text}`);
+      const r = await c.reply("send");
+      expect(r).toMatchObject({ ok: true, delivery: "queued" });
+      sent.push({ id: r.messageId, from: who, text });
+    }
+    alice.end();
+    carol.end();
+    expect(await first.stop("SIGTERM")).toBe(0);
+
+    const second = await startServer([], first.dataFile);
+    const back = startClient(second.port);
+    back.say("/login bob", "correct horse");
+    expect(await back.reply("login")).toMatchObject({ ok: true, unread: 3 });
+    back.say("/check");
+    expect(await back.reply("check")).toMatchObject({ ok: true });
+    const got = back.events
+      .filter((e) => e.type === "message")
+      .map((e) => ({ id: e.id, from: e.from, text: e.text }));
+    expect(got).toEqual(sent);
+    back.say("/check");
+    expect((await back.reply("check")).msg).toBe("no unread messages");
+    back.say("/quit");
+    expect(await back.exited).toBe(0);
+
+    // The password hashes survived too: the right password works, a wrong one does not.
+    const raw = await RawClient.open(second.port);
+    expect(await raw.request({ opcode: Op.LOG_IN, sender: "alice", password: "wrong horse" })).toMatchObject({
+      status: Status.BAD_CREDENTIALS,
+    });
+    expect(
+      await raw.request({ opcode: Op.LOG_IN, sender: "carol", password: "correct horse" }),
+    ).toMatchObject({ status: Status.OK, unread: 0 });
+    raw.close();
+    expect(await second.stop()).toBe(0);
+  });
+});
+
+describe("stopping", () => {
+  // A supervisor may stop the server the moment it reports ready. When the SIGTERM handler
+  // was installed only after the listening line, most of these stops were outright kills
+  // (exit 143, no graceful shutdown, no final commit).
+  test("SIGTERM right after the listening line is a graceful stop (exit 0), every time", async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const server = await startServer(["--data", ":memory:"]);
+      codes.push(await server.stop("SIGTERM"));
+    }
+    expect(codes.filter((c) => c !== 0)).toEqual([]);
+  });
+});
+
+describe("start-up faults: a clear message and exit code 1", () => {
+  test("a data path whose directory does not exist and cannot be made", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "plain-file"), "not a directory");
+    const data = join(dir, "plain-file", "sub", "chat.db");
+    const { code, output } = await serveRefused(["--data", data]);
+    expect(code).toBe(1);
+    expect(output).toContain(
+      `cannot open data file ${data}: directory ${join(dir, "plain-file", "sub")} does not exist`,
+    );
+  });
+
+  test("a missing directory that can be made is made (the default data path relies on it)", async () => {
+    const data = join(tempDir(), "new", "deeper", "chat.db");
+    const server = await startServer([], data);
+    expect(existsSync(data)).toBe(true);
+    const raw = await RawClient.open(server.port);
+    expect(await raw.request({ opcode: Op.PING })).toMatchObject({ status: Status.OK });
+    raw.close();
+    expect(await server.stop()).toBe(0);
+  });
+
+  test("a data path inside /proc, where not even root can create files", async () => {
+    const { code, output } = await serveRefused(["--data", "/proc/chat-test.db"]);
+    expect(code).toBe(1);
+    expect(output).toContain("cannot write data file /proc/chat-test.db");
+    expect(output).toContain("--data");
+  });
+
+  test("a directory the server's user cannot write to", async () => {
+    if (!asNobody) {
+      // Without another user: a directory not even root may create files in.
+      const { code, output } = await serveRefused(["--data", "/sys/chat-test.db"]);
+      expect(code).toBe(1);
+      expect(output).toContain("cannot write data file /sys/chat-test.db");
+      return;
+    }
+    const dir = tempDir();
+    chmodSync(dir, 0o755); // root's: others may enter, not create
+    const data = join(dir, "chat.db");
+    const { code, output } = await serveRefused(["--data", data], asNobody);
+    expect(code).toBe(1);
+    expect(output).toContain(
+      `cannot write data file ${data}: its directory ${dir} is not writable by this user`,
+    );
+    expect(existsSync(data)).toBe(false);
+  });
+
+  test("a read-only data file (a real chat file, mode 0444, in a writable directory)", async () => {
+    if (!asNobody) throw new Error("this test needs setpriv or su to run the server as nobody");
+    const data = await populatedDataFile();
+    const dir = join(data, "..");
+    chmodSync(dir, 0o777);
+    chownSync(data, 65534, 65534);
+    chmodSync(data, 0o444);
+    const before = readFileSync(data);
+    const { code, output } = await serveRefused(["--data", data], asNobody);
+    expect(code).toBe(1);
+    expect(output).toContain(`cannot write data file ${data}`);
+    expect(output).toContain("the file is read-only for this user (EACCES)");
+    expect(readFileSync(data).equals(before)).toBe(true);
+  });
+
+  test("a second server on the same data file refuses (locked); the first keeps serving", async () => {
+    const first = await startServer();
+    const { code, output } = await serveRefused(["--data", first.dataFile]);
+    expect(code).toBe(1);
+    expect(output).toContain(`data file ${first.dataFile} is in use by another chat server (it is locked)`);
+    const raw = await RawClient.open(first.port);
+    expect((await raw.login("still-here")).status).toBe(Status.OK);
+    expect(await raw.request({ opcode: Op.PING })).toMatchObject({ status: Status.OK });
+    raw.close();
+    expect(await first.stop()).toBe(0);
+  });
+});
+
+describe("a corrupt data file", () => {
+  const corruptHint = (output: string, data: string) => {
+    expect(output).toContain(`data file ${data} is corrupt`);
+    expect(output).toContain("It was left untouched");
+    expect(output).toContain("--reset-corrupt-data");
+  };
+
+  test("garbage bytes: refused, named, the file untouched", async () => {
+    const data = join(tempDir(), "chat.db");
+    writeFileSync(data, noise(16_384, 7));
+    const before = readFileSync(data);
+    const { code, output } = await serveRefused(["--data", data]);
+    expect(code).toBe(1);
+    corruptHint(output, data);
+    expect(output).toContain("it is not a SQLite database");
+    expect(readFileSync(data).equals(before)).toBe(true);
+  });
+
+  test("a real chat file with pages overwritten: refused, named, the file untouched", async () => {
+    const data = await populatedDataFile();
+    const file = readFileSync(data);
+    const pages = file.length / 4096;
+    expect(pages).toBeGreaterThan(8);
+    for (let p = 2; p < pages; p += 2) file.set(noise(4096, p), p * 4096);
+    writeFileSync(data, file);
+    const { code, output } = await serveRefused(["--data", data]);
+    expect(code).toBe(1);
+    corruptHint(output, data);
+    expect(output).toMatch(/integrity check failed|its pages are damaged/);
+    expect(readFileSync(data).equals(file)).toBe(true);
+  });
+
+  test("--reset-corrupt-data moves the file aside, bytes intact, and starts empty", async () => {
+    const dir = tempDir();
+    const data = join(dir, "chat.db");
+    const original = noise(16_384, 11);
+    writeFileSync(data, original);
+    const server = await startServer(["--reset-corrupt-data"], data);
+    const warning = await server.err.find(
+      (l) => l.includes("data file was corrupt"),
+      "the moved-aside warning",
+    );
+    const aside = readdirSync(dir).filter((f) => f.startsWith("chat.db.corrupt-"));
+    expect(aside).toHaveLength(1);
+    expect(warning).toContain(`moved it to ${join(dir, aside[0]!)}`);
+    expect(readFileSync(join(dir, aside[0]!)).equals(Buffer.from(original))).toBe(true);
+    const raw = await RawClient.open(server.port);
+    expect((await raw.login("first-on-empty")).status).toBe(Status.OK);
+    expect(await raw.request({ opcode: Op.LIST_ACCOUNTS })).toMatchObject({
+      accounts: [{ name: "first-on-empty", online: true }],
+    });
+    raw.close();
+    expect(await server.stop()).toBe(0);
+  });
+});
+
+describe("the disk filling up while running", () => {
+  test("--max-data-mb 1: sends fail with 'the disk is full', everything else works, ACKs free space", async () => {
+    const server = await startServer(["--max-data-mb", "1"]);
+    const bob = await RawClient.open(server.port);
+    expect((await bob.login("bob")).status).toBe(Status.OK);
+    bob.close();
+    const alice = await RawClient.open(server.port);
+    expect((await alice.login("alice")).status).toBe(Status.OK);
+
+    let accepted = 0;
+    let refusal: Awaited<ReturnType<RawClient["request"]>> | undefined;
+    const text = "m".repeat(100);
+    for (let round = 0; round < 200 && !refusal; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 100 }, () =>
+          alice.request({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: text }),
+        ),
+      );
+      for (const a of answers) {
+        if (a.status === Status.OK) accepted++;
+        else refusal ??= a;
+      }
+    }
+    expect(refusal).toMatchObject({
+      status: Status.STORAGE_FAILED,
+      msg: "message not accepted: the disk is full; please try again",
+    });
+    // A refused batch is rolled back whole, so its last page may still take a few more.
+    for (let i = 0; i < 100; i++) {
+      const r = await alice.request({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: text });
+      if (r.status !== Status.OK) break;
+      accepted++;
+    }
+    expect(accepted).toBeGreaterThan(1000);
+    await server.err.find(
+      (l) => l.includes("storage: SEND_MESSAGE: the disk is full"),
+      "the storage error log",
+    );
+
+    // Still serving: a login, a list, a check, a ping; sends still refused.
+    const back = await RawClient.open(server.port);
+    expect(await back.request({ opcode: Op.LOG_IN, sender: "bob", password: "correct horse" })).toMatchObject(
+      {
+        status: Status.OK,
+        unread: accepted,
+      },
+    );
+    expect((await back.request({ opcode: Op.LIST_ACCOUNTS })).accounts.map((a) => a.name)).toEqual([
+      "alice",
+      "bob",
+    ]);
+    expect(await alice.request({ opcode: Op.PING })).toMatchObject({ status: Status.OK });
+    for (let i = 0; i < 3; i++) {
+      expect(await alice.request({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: text })).toMatchObject({
+        status: Status.STORAGE_FAILED,
+        msg: "message not accepted: the disk is full; please try again",
+      });
+    }
+
+    // bob reads and confirms 2000 messages: their pages are freed and sends succeed again.
+    let confirmed = 0;
+    let firstId = 0;
+    while (confirmed < 2000) {
+      const page = await back.request({ opcode: Op.CHECK_MESSAGES, pageSize: 100 });
+      expect(page.status).toBe(Status.OK);
+      firstId ||= page.messages[0]!.id;
+      back.write(encodeFrame(encodeRequest({ opcode: Op.ACK, ackIds: page.messages.map((m) => m.id) })));
+      confirmed += page.messages.length;
+    }
+    expect(firstId).toBe(1);
+    const after = await back.request({ opcode: Op.CHECK_MESSAGES, pageSize: 1 });
+    expect(after.unread + after.messages.length).toBe(accepted - confirmed);
+    for (let i = 0; i < 50; i++) {
+      expect(
+        await alice.request({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: `room again ${i}` }),
+      ).toMatchObject({ status: Status.OK });
+    }
+    alice.close();
+    back.close();
+    expect(server.proc.exitCode).toBeNull();
+    expect(await server.stop()).toBe(0);
+  });
+});
