@@ -50,6 +50,8 @@ export class BenchClient {
   private ackN = 0;
   private closeWaiters: (() => void)[] = [];
   closed = false;
+  /** The largest CHECK page the server allows (from HELLO). */
+  maxPageSize = 100;
   /** SEND answers that were not OK, by status. */
   readonly refused = new Map<number, number>();
   /** Set by the owner: deliveries and acks go here. */
@@ -81,6 +83,7 @@ export class BenchClient {
     socket.setNoDelay(true);
     const first = await hello;
     if (first.opcode !== Push.HELLO) throw new Error(`refused: ${first.msg}`);
+    c.maxPageSize = first.info?.maxPageSize || 100;
     return c;
   }
 

@@ -415,7 +415,7 @@ export async function offline(t: Target, o: BenchOptions): Promise<Result> {
     const drains = pairs.receivers.map(async (c, i) => {
       let got = 0;
       while (got < per(i)) {
-        const pages = await Promise.all([1, 2, 3, 4].map(() => c.request({ opcode: 4, pageSize: 100 })));
+        const pages = await Promise.all([1, 2].map(() => c.request({ opcode: 4, pageSize: c.maxPageSize })));
         const n = pages.reduce((sum, r) => sum + r.messages.length, 0);
         got += n;
         if (n === 0) break;

@@ -30,7 +30,10 @@ export const benchArgs = {
     type: "string",
     description: "The started server's store: a file path, or :memory: (default: a fresh file)",
   },
-  sync: { type: "string", description: "The started server's --sync: full or normal (default full)" },
+  sync: {
+    type: "string",
+    description: "The started server's --sync: normal or full (default normal, as chat serve)",
+  },
   "server-arg": {
     type: "string",
     description: "One more option for the started server, e.g. --server-arg=--delivery-window=512",
@@ -63,7 +66,7 @@ export function benchOptions(a: Args): BenchRun {
       ? { host: s("host")!, port: port("--port", s("port"), 8080), pid: integer("pid", s("pid"), 0) }
       : {}),
     data: s("data") ?? "",
-    sync: oneOf("sync", s("sync"), ["full", "normal"] as const, "full"),
+    sync: oneOf("sync", s("sync"), ["full", "normal"] as const, "normal"),
     serverArgs,
     label: s("label") ?? "chat",
     json: a.json === true,

@@ -20,7 +20,7 @@ export const serveArgs = {
   sync: {
     type: "string",
     description:
-      "full: fsync every commit, survives power loss; normal: survives process crashes (default full)",
+      "When an accepted message is safe: normal = written to the OS, survives a crash or kill -9 of the server; full = also fsynced, survives power loss, slower (default normal)",
   },
   "reset-corrupt-data": {
     type: "boolean",
@@ -127,7 +127,7 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     host: s("host") ?? "0.0.0.0",
     port: port("--port", s("port"), 8080),
     data: s("data") ?? defaultData,
-    sync: oneOf("sync", s("sync"), ["full", "normal"] as const, "full"),
+    sync: oneOf("sync", s("sync"), ["full", "normal"] as const, "normal"),
     resetCorruptData: a["reset-corrupt-data"] === true,
     ...(maxDataMb ? { maxDataBytes: integer("max-data-mb", maxDataMb, 0, 1) * 1024 * 1024 } : {}),
     ...(s("tls-cert") ? { tlsCert: s("tls-cert") } : {}),

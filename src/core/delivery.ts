@@ -14,16 +14,32 @@
 // (memory per idle connection).
 
 import type { StoredMessage } from "../store/store";
-import { Push, Status, type WireMessage } from "../wire";
+import { messageFieldSize, Push, Status, type WireMessage } from "../wire";
 import { type ChatCore, formatDuration } from "./chat";
 import type { Session } from "./session";
 
-const toWire = (m: StoredMessage): WireMessage => ({
+export const toWire = (m: StoredMessage): WireMessage => ({
   id: m.id,
   sender: m.senderName,
   text: m.text,
   sentAt: m.sentAt,
 });
+
+/** Bytes of a frame kept for everything but its messages or accounts. */
+const FRAME_MARGIN = 512;
+
+/**
+ * How many of items (in order) fit in one frame of at most maxFrameBytes; at least one,
+ * since a single message or account is far below any allowed frame size.
+ */
+export function fitting<T>(items: readonly T[], size: (item: T) => number, maxFrameBytes: number): number {
+  let total = FRAME_MARGIN;
+  for (let i = 0; i < items.length; i++) {
+    total += size(items[i]!);
+    if (total > maxFrameBytes) return Math.max(1, i);
+  }
+  return items.length;
+}
 
 /** What is being handed to one logged-in session. Replaced (not reused) when the account changes. */
 export class Handoff {
@@ -164,9 +180,19 @@ export class Delivery {
     this.core.metrics.messagesPushed += messages.length;
   }
 
+  /** Hands messages over in DELIVER pushes, as many frames as the frame size needs. */
   push(s: Session, messages: StoredMessage[]): void {
     this.handed(s, messages);
-    this.core.write(s, { opcode: Push.DELIVER, messages: messages.map(toWire) });
+    if (messages.length === 1) {
+      this.core.write(s, { opcode: Push.DELIVER, messages: [toWire(messages[0]!)] });
+      return;
+    }
+    let wire = messages.map(toWire);
+    while (wire.length) {
+      const n = fitting(wire, messageFieldSize, this.core.options.maxFrameBytes);
+      this.core.write(s, { opcode: Push.DELIVER, messages: n === wire.length ? wire : wire.slice(0, n) });
+      wire = wire.slice(n);
+    }
   }
 
   /** The client confirmed these ids; those handed to this session leave the queue. */
@@ -224,8 +250,13 @@ export class Delivery {
 
   /** Just logged in: with nothing waiting, new messages can be pushed at once. */
   loggedIn(s: Session, unread: number): void {
+    if (unread === 0) this.caughtUp(s);
+  }
+
+  /** Everything waiting has been handed over (unless a drain is still at it). */
+  caughtUp(s: Session): void {
     const h = s.handoff;
-    if (!h || unread > 0 || h.draining) return;
+    if (!h || h.draining) return;
     h.caughtUp = true;
     this.tidy(s, h);
   }

@@ -8,7 +8,7 @@ export interface CoreOptions {
   ackTimeoutMs: number;
   /** Messages handed to one session and not yet confirmed; bounds memory per slow reader. */
   deliveryWindow: number;
-  /** CHECK_MESSAGES and LIST_ACCOUNTS page sizes. */
+  /** CHECK_MESSAGES and LIST_ACCOUNTS page sizes; a page is also cut to fit maxFrameBytes. */
   defaultPageSize: number;
   maxPageSize: number;
   /** Messages one account can have waiting; more are refused with MAILBOX_FULL. */
@@ -41,7 +41,7 @@ export const DEFAULT_OPTIONS: CoreOptions = {
   ackTimeoutMs: 10_000,
   deliveryWindow: 256,
   defaultPageSize: 50,
-  maxPageSize: 100,
+  maxPageSize: 1000,
   maxQueuedPerAccount: 10_000,
   loginTimeoutMs: 10_000,
   heartbeatMs: 15_000,

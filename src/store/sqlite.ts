@@ -1,8 +1,9 @@
 // The default Store: one SQLite file in WAL mode, held exclusively by one server.
 //
 // Group commit: calls run their statements at once inside a transaction that stays open
-// until the end of the event-loop turn (setImmediate), then one COMMIT (one fsync with
-// sync=full) makes the whole batch durable and every call's promise resolves together.
+// until the work in hand is done (the end of the event-loop turn with sync=full, so many
+// reads share one fsync; the end of the current read with sync=normal), then one COMMIT
+// makes the whole batch durable and every call's promise resolves together.
 // If the commit fails (disk full, I/O error) the batch is rolled back and every call in
 // it is rejected with StorageError: no caller is ever told a lost write succeeded.
 
@@ -69,6 +70,7 @@ export class SqliteStore implements Store {
   private nextMessageId: number;
   private committedNextMessageId: number;
   private readonly q: ReturnType<typeof prepareStatements>;
+  private readonly scheduleCommit: (fn: () => void) => void;
 
   private constructor(
     private readonly db: Database,
@@ -76,6 +78,10 @@ export class SqliteStore implements Store {
     readonly path: string,
   ) {
     this.description = `sqlite ${path} (sync=${opts.sync})`;
+    // With sync=full every commit is an fsync: share one among all the reads of an
+    // event-loop turn. With sync=normal a commit is a write to the OS: commit what one read
+    // brought at once, which answers sooner and still batches every frame of that read.
+    this.scheduleCommit = opts.sync === "full" ? (fn) => void setImmediate(fn) : queueMicrotask;
     this.q = prepareStatements(db);
     if (opts.maxBytes) {
       const pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
@@ -323,7 +329,7 @@ export class SqliteStore implements Store {
       this.batch.push({ resolve: resolve as (v: unknown) => void, reject, value });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.commit());
+        this.scheduleCommit(() => this.commit());
       }
     });
   }

@@ -23,5 +23,5 @@ export {
   Status,
   statusName,
 } from "./protocol";
-export { replySize, utf8Length, writeReply } from "./reply-writer";
+export { accountFieldSize, messageFieldSize, replySize, utf8Length, writeReply } from "./reply-writer";
 export { varintSize, writeVarint } from "./varint";

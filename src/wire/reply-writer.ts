@@ -54,6 +54,18 @@ function messageSize(m: WireMessage): number {
   return intField(1, m.id) + strSize(2, m.sender) + strSize(3, m.text) + intField(4, m.sentAt);
 }
 
+/** Bytes one message adds to a reply's `messages` (tag and length included). */
+export function messageFieldSize(m: WireMessage): number {
+  const k = messageSize(m);
+  return 1 + varintSize(k) + k;
+}
+
+/** Bytes one account adds to a reply's `accounts`. */
+export function accountFieldSize(a: WireAccount): number {
+  const k = accountSize(a);
+  return 1 + varintSize(k) + k;
+}
+
 function accountSize(a: WireAccount): number {
   return strSize(1, a.name) + boolField(2, a.online);
 }

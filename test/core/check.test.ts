@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Op, Status } from "../../src/wire";
+import { Op, type ReplyInit, replySize, Status } from "../../src/wire";
 import { type Client, Harness, START } from "./helpers";
 
 /** bob offline with `texts` waiting from alice, then logged in on a new connection. */
@@ -88,5 +88,32 @@ describe("CHECK_MESSAGES", () => {
     const answers = bob.responses().filter((r) => r.requestId === id);
     expect(answers).toHaveLength(1);
     expect(answers[0]!.status).not.toBe(Status.OK);
+  });
+});
+
+describe("pages and pushes stay within the frame size", () => {
+  const long = "ж".repeat(100); // 200 bytes of UTF-8
+  const frameBytes = (r: object) => replySize(r as ReplyInit);
+
+  test("a CHECK page is cut to fit maxFrameBytes, with more set", async () => {
+    const bob = await bobWith(new Harness({ maxFrameBytes: 4096, maxPageSize: 1000 }), Array(40).fill(long));
+    const r = await bob.check(1000);
+    expect(r.messages.length).toBeGreaterThan(5);
+    expect(r.messages.length).toBeLessThan(40);
+    expect(r.more).toBe(true);
+    expect(frameBytes(r)).toBeLessThanOrEqual(4096);
+  });
+
+  test("a drain pushes a backlog in as many DELIVER frames as the frame size needs", async () => {
+    const h = new Harness({ maxFrameBytes: 4096, maxPageSize: 1000, deliveryWindow: 1000 });
+    const bob = await bobWith(h, Array(40).fill(long));
+    await (await h.user("carol")).sendTo("bob", "and one more");
+    const pushes = bob.frames.filter((f) => f.opcode === 100);
+    expect(pushes.length).toBeGreaterThan(1);
+    for (const p of pushes) expect(frameBytes(p)).toBeLessThanOrEqual(4096);
+    expect(pushes.flatMap((p) => p.messages.map((m) => m.text))).toEqual([
+      ...Array(40).fill(long),
+      "and one more",
+    ]);
   });
 });

@@ -1,7 +1,8 @@
 // CHECK_MESSAGES (4): one page of waiting messages, oldest first. They leave the queue
 // when the client confirms them (ACK); until then they are handed over again next session.
 
-import { Status, type WireMessage } from "../../wire";
+import { messageFieldSize, Status, type WireMessage } from "../../wire";
+import { fitting, toWire } from "../delivery";
 import type { Handler } from "./handler";
 import { pageSize } from "./handler";
 
@@ -30,22 +31,17 @@ export const check: Handler = {
       // From here on nothing waits: no push can come between handing these over and the answer.
       const after = core.delivery.handedUpTo(s);
       const page = fetched.filter((m) => m.id > after);
-      const more = page.length > n;
-      const messages = page.slice(0, n);
+      const wire: WireMessage[] = page.slice(0, n).map(toWire);
+      const fit = fitting(wire, messageFieldSize, core.options.maxFrameBytes);
+      const messages = page.slice(0, fit);
+      const more = page.length > fit;
       core.delivery.handed(s, messages);
-      const h = core.delivery.state(s);
-      if (!more && !h.draining) h.caughtUp = true;
-      const unread = Math.max(0, waiting - h.unconfirmed);
-      const wire: WireMessage[] = messages.map((m) => ({
-        id: m.id,
-        sender: m.senderName,
-        text: m.text,
-        sentAt: m.sentAt,
-      }));
+      if (!more) core.delivery.caughtUp(s);
+      const unread = Math.max(0, waiting - (s.handoff?.unconfirmed ?? 0));
       const shown = `${messages.length} message${messages.length === 1 ? "" : "s"}${more ? `; ${unread} more waiting` : ""}`;
       core.reply(s, req, at, {
         status: Status.OK,
-        messages: wire,
+        messages: wire.slice(0, fit),
         more,
         unread,
         msg: messages.length ? shown : "no unread messages",

@@ -1,7 +1,8 @@
 // LIST_ACCOUNTS (6): names matching a `*`/`?` pattern, sorted, paged, marked online.
 
 import { compileGlob } from "../../rules/glob";
-import { Status } from "../../wire";
+import { accountFieldSize, Status } from "../../wire";
+import { fitting } from "../delivery";
 import type { Handler } from "./handler";
 import { pageSize } from "./handler";
 
@@ -23,11 +24,13 @@ export const list: Handler = {
       return;
     }
     const found = await core.store.listAccounts(req.cursor, n + 1, pattern.glob.matches);
-    const more = found.length > n;
-    const page = found.slice(0, n);
+    const accounts = found.slice(0, n).map((a) => ({ name: a.name, online: core.isOnline(a.id) }));
+    const fit = fitting(accounts, accountFieldSize, core.options.maxFrameBytes);
+    const more = found.length > fit;
+    const page = found.slice(0, fit);
     const what = req.msg ? ` matching ${JSON.stringify(req.msg)}` : "";
     core.reply(s, req, at, {
-      accounts: page.map((a) => ({ name: a.name, online: core.isOnline(a.id) })),
+      accounts: accounts.slice(0, fit),
       more,
       nextCursor: more ? page[page.length - 1]!.key : "",
       msg: page.length
