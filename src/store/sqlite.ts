@@ -68,9 +68,19 @@ export class SqliteStore implements Store {
   private countDelta = new Map<number, number>();
   private accountCache = new Map<string, Account>();
   private nextMessageId: number;
-  private committedNextMessageId: number;
+  /** Ids below this are reserved in the file; raised a block at a time, so most commits skip it. */
+  private idCeiling: number;
+  private committedIdCeiling: number;
   private readonly q: ReturnType<typeof prepareStatements>;
   private readonly scheduleCommit: (fn: () => void) => void;
+  /** Confirmations not yet applied (see ack()). */
+  private acks: {
+    recipientId: number;
+    ids: readonly number[];
+    resolve: () => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private ackTimer: Timer | null = null;
 
   private constructor(
     private readonly db: Database,
@@ -87,10 +97,13 @@ export class SqliteStore implements Store {
       const pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
       db.run(`PRAGMA max_page_count = ${Math.max(16, Math.floor(opts.maxBytes / pageSize))}`);
     }
-    this.nextMessageId = (
+    // meta.next_message_id is a ceiling: ids below it may have been handed out. Starting
+    // from it after a restart skips the unused rest of a block, and ids never go back.
+    this.idCeiling = (
       db.query("SELECT value FROM meta WHERE key = 'next_message_id'").get() as { value: number }
     ).value;
-    this.committedNextMessageId = this.nextMessageId;
+    this.committedIdCeiling = this.idCeiling;
+    this.nextMessageId = this.idCeiling;
     for (const row of db
       .query("SELECT recipient_id AS id, count(*) AS n FROM messages GROUP BY recipient_id")
       .all() as { id: number; n: number }[]) {
@@ -221,7 +234,7 @@ export class SqliteStore implements Store {
       if (this.countOf(recipient.id) >= this.opts.maxQueuedPerAccount)
         return { ok: false, error: "mailbox_full" };
       const message: StoredMessage = {
-        id: this.nextMessageId++,
+        id: this.takeMessageId(),
         recipientId: recipient.id,
         senderName: m.senderName,
         text: m.text,
@@ -242,11 +255,20 @@ export class SqliteStore implements Store {
     return this.op(false, () => this.countOf(recipientId));
   }
 
+  /**
+   * Confirmations are applied lazily: with the next batch that writes or reads anything,
+   * or after ACK_DELAY_MS. Until then nothing reads the store without applying them first,
+   * and losing them in a crash only means the messages are delivered again (and the
+   * client drops the repeats), so they need no commit of their own on the hot path.
+   */
   ack(recipientId: number, ids: readonly number[]) {
-    return this.op(true, () => {
-      let removed = 0;
-      for (const id of ids) removed += this.q.deleteMessage.run(recipientId, id).changes;
-      if (removed) this.addCount(recipientId, -removed);
+    if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
+    return new Promise<void>((resolve, reject) => {
+      this.acks.push({ recipientId, ids, resolve, reject });
+      this.ackTimer ??= setTimeout(() => {
+        this.ackTimer = null;
+        if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
+      }, ACK_DELAY_MS);
     });
   }
 
@@ -292,7 +314,9 @@ export class SqliteStore implements Store {
 
   async close() {
     if (this.closed) return;
+    if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
     if (this.batch.length) this.commit();
+    if (this.ackTimer) clearTimeout(this.ackTimer);
     this.closed = true;
     try {
       this.db.run("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -315,10 +339,11 @@ export class SqliteStore implements Store {
     if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
     let value: T;
     try {
-      if (write && !this.inTxn) {
+      if ((write || this.acks.length) && !this.inTxn) {
         this.db.run("BEGIN");
         this.inTxn = true;
       }
+      if (this.acks.length) this.applyAcks();
       value = fn();
     } catch (error) {
       const failure = toStorageError(error);
@@ -338,15 +363,13 @@ export class SqliteStore implements Store {
     this.scheduled = false;
     if (this.inTxn) {
       try {
-        if (this.nextMessageId !== this.committedNextMessageId)
-          this.q.setNextMessageId.run(this.nextMessageId);
         this.db.run("COMMIT");
       } catch (error) {
         this.abort(toStorageError(error));
         return;
       }
       this.inTxn = false;
-      this.committedNextMessageId = this.nextMessageId;
+      this.committedIdCeiling = this.idCeiling;
       for (const [id, d] of this.countDelta) {
         const n = (this.counts.get(id) ?? 0) + d;
         if (n > 0) this.counts.set(id, n);
@@ -372,9 +395,30 @@ export class SqliteStore implements Store {
     this.countDelta.clear();
     this.accountCache.clear();
     // nextMessageId stays where it is: an id handed out in a failed batch is never reused.
+    this.idCeiling = this.committedIdCeiling;
     const batch = this.batch;
     this.batch = [];
     for (const p of batch) p.reject(error);
+  }
+
+  /** Deletes the confirmed messages waiting in `acks`, as part of the open batch. */
+  private applyAcks(): void {
+    for (const a of this.acks) {
+      let removed = 0;
+      for (const id of a.ids) removed += this.q.deleteMessage.run(a.recipientId, id).changes;
+      if (removed) this.addCount(a.recipientId, -removed);
+      this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: undefined });
+    }
+    this.acks = [];
+  }
+
+  /** The next message id, reserving another block in the file when the last is used up. */
+  private takeMessageId(): number {
+    if (this.nextMessageId >= this.idCeiling) {
+      this.idCeiling = this.nextMessageId + ID_BLOCK;
+      this.q.setNextMessageId.run(this.idCeiling);
+    }
+    return this.nextMessageId++;
   }
 
   private accountByKey(key: string): Account | null {
@@ -397,6 +441,12 @@ export class SqliteStore implements Store {
 }
 
 class CorruptError extends Error {}
+
+/** Longest a confirmation waits for a batch to join before committing on its own. */
+const ACK_DELAY_MS = 20;
+
+/** Message ids reserved in the file at a time. */
+const ID_BLOCK = 4096;
 
 function openDatabase(path: string, sync: SyncMode): Database {
   const db = new Database(path, { create: true, readwrite: true, strict: false });

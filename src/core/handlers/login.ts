@@ -63,7 +63,11 @@ export async function checkPassword(
     if (!core.dummyHash) {
       const making = core.hashes.hash(crypto.randomUUID());
       if (!making) return "busy";
-      core.dummyHash = making;
+      // A failed attempt is not kept: the next unknown name tries again.
+      core.dummyHash = making.catch((error) => {
+        core.dummyHash = null;
+        throw error;
+      });
     }
     against = await core.dummyHash;
   }

@@ -84,6 +84,9 @@ function stored(core: ChatCore, s: Session, req: Request, at: number, seq: numbe
     core.metrics.messagesAccepted++;
     if (!online) core.metrics.messagesQueued++;
   }
+  // The recipient first: connections are written in the order they got output, and the
+  // message reaching its reader is what chat is measured by. Both go out in this turn.
+  if (online && !duplicate) core.delivery.live(online, message);
   core.answerSend(
     s,
     seq,
@@ -102,5 +105,4 @@ function stored(core: ChatCore, s: Session, req: Request, at: number, seq: numbe
     },
     at,
   );
-  if (online && !duplicate) core.delivery.live(online, message);
 }

@@ -26,7 +26,11 @@ export async function startSession(
       expiresAt: core.now() + core.options.sessionTtlMs,
     });
   }
-  if (s.closing) return;
+  if (s.closing) {
+    // Nobody will ever hold the token just made.
+    if (!resumedTokenHash) core.background(core.store.deleteToken(hash), "dropping an unused session token");
+    return;
+  }
   core.beginSession(s, account, hash, resumedTokenHash !== null);
   const unread = await core.store.countPending(account.id);
   if (s.account !== account) {
