@@ -7,6 +7,17 @@ import { Op, PROTOCOL_VERSION, writeVarint } from "../wire";
 const VERSION = new TextEncoder().encode(PROTOCOL_VERSION);
 const TAG = (field: number, wire: number) => (field << 3) | wire;
 
+/** Fields 1 (version) and 2 (opcode, < 128) at out[p]; returns the offset after them. */
+function writeHead(out: Uint8Array, p: number, opcode: number): number {
+  out[p++] = TAG(1, 2);
+  out[p++] = VERSION.length;
+  out.set(VERSION, p);
+  p += VERSION.length;
+  out[p++] = TAG(2, 0);
+  out[p++] = opcode;
+  return p;
+}
+
 /** Upper bound of an encoded SEND frame for these sizes. */
 export function sendFrameBound(to: Uint8Array, text: Uint8Array): number {
   return 5 + 3 + VERSION.length + 2 + 2 + to.length + 2 + text.length + 6;
@@ -32,13 +43,7 @@ export function writeSend(
     text.length +
     1 +
     varintLen(requestId);
-  let p = writeVarint(out, at, bodyLen);
-  out[p++] = TAG(1, 2);
-  out[p++] = VERSION.length;
-  out.set(VERSION, p);
-  p += VERSION.length;
-  out[p++] = TAG(2, 0);
-  out[p++] = Op.SEND_MESSAGE;
+  let p = writeHead(out, writeVarint(out, at, bodyLen), Op.SEND_MESSAGE);
   out[p++] = TAG(4, 2);
   p = writeVarint(out, p, to.length);
   out.set(to, p);
@@ -61,13 +66,7 @@ export function writeAck(out: Uint8Array, at: number, ids: Float64Array, n: numb
   let packed = 0;
   for (let i = 0; i < n; i++) packed += varintLen(ids[i]!);
   const bodyLen = 2 + VERSION.length + 2 + 1 + varintLen(packed) + packed;
-  let p = writeVarint(out, at, bodyLen);
-  out[p++] = TAG(1, 2);
-  out[p++] = VERSION.length;
-  out.set(VERSION, p);
-  p += VERSION.length;
-  out[p++] = TAG(2, 0);
-  out[p++] = Op.ACK;
+  let p = writeHead(out, writeVarint(out, at, bodyLen), Op.ACK);
   out[p++] = TAG(9, 2);
   p = writeVarint(out, p, packed);
   for (let i = 0; i < n; i++) p = writeVarint(out, p, ids[i]!);

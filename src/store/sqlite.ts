@@ -340,7 +340,7 @@ export class SqliteStore implements Store {
     let value: T;
     try {
       if ((write || this.acks.length) && !this.inTxn) {
-        this.db.run("BEGIN");
+        this.q.begin.run();
         this.inTxn = true;
       }
       if (this.acks.length) this.applyAcks();
@@ -363,7 +363,7 @@ export class SqliteStore implements Store {
     this.scheduled = false;
     if (this.inTxn) {
       try {
-        this.db.run("COMMIT");
+        this.q.commit.run();
       } catch (error) {
         this.abort(toStorageError(error));
         return;
@@ -386,7 +386,7 @@ export class SqliteStore implements Store {
   private abort(error: StorageError): void {
     if (this.inTxn) {
       try {
-        this.db.run("ROLLBACK");
+        this.q.rollback.run();
       } catch {
         // SQLite may already have rolled back (e.g. SQLITE_FULL); either way nothing is committed.
       }
@@ -539,6 +539,10 @@ function prepareStatements(db: Database) {
     deleteToken: p("DELETE FROM tokens WHERE hash = ?"),
     sweepTokens: p("DELETE FROM tokens WHERE expires_at <= ?"),
     countAccounts: p("SELECT count(*) AS n FROM accounts"),
+    // Prepared once: a batch's BEGIN and COMMIT are on every message's path.
+    begin: p("BEGIN"),
+    commit: p("COMMIT"),
+    rollback: p("ROLLBACK"),
     setNextMessageId: p("UPDATE meta SET value = ? WHERE key = 'next_message_id'"),
   };
 }

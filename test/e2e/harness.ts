@@ -2,7 +2,7 @@
 // raw protocol client. Every wait is on an event with a deadline; every process started
 // here is killed when the test file ends.
 
-import { afterAll, setDefaultTimeout } from "bun:test";
+import { afterAll, afterEach, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -28,6 +28,22 @@ afterAll(() => {
   for (const p of live) p.kill("SIGKILL");
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+/** Clients stopped with SIGSTOP: killed (and continued) after each test. */
+const frozen = new Set<Subprocess>();
+afterEach(() => {
+  for (const p of frozen) {
+    p.kill("SIGKILL");
+    p.kill("SIGCONT");
+  }
+  frozen.clear();
+});
+
+/** Freezes a client process (SIGSTOP), as a hung machine would. */
+export function freeze(c: { proc: Subprocess }): void {
+  frozen.add(c.proc);
+  c.proc.kill("SIGSTOP");
+}
 
 export function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), "chat-test-"));
@@ -99,12 +115,8 @@ export interface ChatServer {
 /** Starts `chat serve` on a free port of 127.0.0.1 with a fresh data file unless args say otherwise. */
 export async function startServer(args: string[] = [], dataFile?: string): Promise<ChatServer> {
   const data = dataFile ?? join(tempDir(), "chat.db");
-  const argv = [BIN, "serve", "--host", "127.0.0.1", "--port", "0", "--data", data, ...args];
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  live.add(proc);
-  void proc.exited.then(() => live.delete(proc));
-  const out = new Lines(proc.stdout);
-  const err = new Lines(proc.stderr);
+  const server = spawnServer(["--port", "0", ...args], data);
+  const { proc, out, err } = server;
   const line = await Promise.race([
     out.find((l) => /listening on port \d+/.test(l), "the listening line"),
     proc.exited.then(async (code) => {
@@ -112,13 +124,22 @@ export async function startServer(args: string[] = [], dataFile?: string): Promi
       throw new Error(`server exited with ${code}:\n${[...out.all, ...err.all].join("\n")}`);
     }),
   ]);
-  const port = Number(/listening on port (\d+)/.exec(line)![1]);
+  server.port = Number(/listening on port (\d+)/.exec(line)![1]);
+  return server;
+}
+
+/** `chat serve` on 127.0.0.1 with the data file and extra args; port 0 until known. */
+function spawnServer(args: string[], data: string): ChatServer {
+  const argv = [BIN, "serve", "--host", "127.0.0.1", "--data", data, ...args];
+  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  live.add(proc);
+  void proc.exited.then(() => live.delete(proc));
   return {
-    port,
+    port: 0,
     proc,
     dataFile: data,
-    out,
-    err,
+    out: new Lines(proc.stdout),
+    err: new Lines(proc.stderr),
     async stop(signal = "SIGTERM") {
       proc.kill(signal);
       return proc.exited;
@@ -357,37 +378,21 @@ export function freePort(): number {
  */
 export async function startQuietServer(args: string[] = []): Promise<ChatServer> {
   const port = freePort();
-  const data = join(tempDir(), "chat.db");
-  const argv = [BIN, "serve", "--host", "127.0.0.1", "--port", String(port), "--data", data, ...args];
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  live.add(proc);
-  void proc.exited.then(() => live.delete(proc));
-  const out = new Lines(proc.stdout);
-  const err = new Lines(proc.stderr);
+  const server = spawnServer(["--port", String(port), ...args], join(tempDir(), "chat.db"));
+  server.port = port;
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
       (await RawClient.open(port)).close();
-      break;
+      return server;
     } catch (error) {
-      if (proc.exitCode !== null || Date.now() > deadline)
+      if (server.proc.exitCode !== null || Date.now() > deadline)
         throw new Error(
-          `server on port ${port} never accepted a connection (${error}):\n${err.all.join("\n")}`,
+          `server on port ${port} never accepted a connection (${error}):\n${server.err.all.join("\n")}`,
         );
       await Bun.sleep(20);
     }
   }
-  return {
-    port,
-    proc,
-    dataFile: data,
-    out,
-    err,
-    async stop(signal = "SIGTERM") {
-      proc.kill(signal);
-      return proc.exited;
-    },
-  };
 }
 
 /** Resolves once a stopped server's stdout and stderr have been read to the end. */

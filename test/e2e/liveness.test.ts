@@ -2,8 +2,16 @@
 // connections, clients reconnect and resume after a server crash, shut down gracefully,
 // and do not reconnect when the session was ended on purpose.
 
-import { afterEach, describe, expect, test } from "bun:test";
-import { type ChatClient, type Event, loggedIn, outputEnded, serverLine, startServer } from "./harness";
+import { describe, expect, test } from "bun:test";
+import {
+  type ChatClient,
+  type Event,
+  freeze,
+  loggedIn,
+  outputEnded,
+  serverLine,
+  startServer,
+} from "./harness";
 import { startProxy } from "./proxy";
 
 /** Short heartbeats on both sides: a silent peer is dead after 600 ms. */
@@ -12,20 +20,6 @@ const DEAD_MS = 600;
 /** Timer granularity (50 ms ticks), process scheduling and log pipes. */
 const MARGIN_MS = 500;
 const PW = "correct horse";
-
-const frozen = new Set<ChatClient>();
-afterEach(() => {
-  for (const c of frozen) {
-    c.proc.kill("SIGKILL");
-    c.proc.kill("SIGCONT");
-  }
-  frozen.clear();
-});
-
-function freeze(c: ChatClient) {
-  frozen.add(c);
-  c.proc.kill("SIGSTOP");
-}
 
 const is = (type: string) => (e: Event) => e.type === type;
 const message = (text: string) => (e: Event) => e.type === "message" && e.text === text;

@@ -1,11 +1,11 @@
 // What an operator sees: JSON log lines with the fields a log pipeline keys on and no
 // message bodies, log levels, /healthz, and /metrics counts that match a scripted scenario.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import {
-  type ChatClient,
   type ChatServer,
   type Event,
+  freeze,
   loggedIn,
   outputEnded,
   startClient,
@@ -16,20 +16,6 @@ import {
 const HB = ["--heartbeat", "200ms", "--heartbeat-misses", "3"];
 const PW = "correct horse";
 const SECRET = "the eagle lands at noon";
-
-const frozen = new Set<ChatClient>();
-afterEach(() => {
-  for (const c of frozen) {
-    c.proc.kill("SIGKILL");
-    c.proc.kill("SIGCONT");
-  }
-  frozen.clear();
-});
-
-function freeze(c: ChatClient) {
-  frozen.add(c);
-  c.proc.kill("SIGSTOP");
-}
 
 type LogLine = Record<string, unknown>;
 const parse = (l: string): LogLine | null => {
