@@ -69,6 +69,7 @@ export async function runBench(o: BenchRun): Promise<number> {
             pairs: opts.pairs,
             window: opts.window,
             payload: o.payload,
+            idle: o.idle,
             ...(o.count ? { count: o.count } : { warmup_s: o.warmupS, duration_s: o.durationS }),
           };
   const line: Result = {
