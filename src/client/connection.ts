@@ -44,8 +44,8 @@ export class ConnectionClosedError extends Error {
 export class ClientConnection {
   private socket: Socket<undefined> | null = null;
   private readonly decoder: FrameDecoder;
-  private readonly waiting = new Map<number, (r: Reply) => void>();
-  private readonly failers = new Map<number, (e: Error) => void>();
+  /** Requests sent and not yet answered, by request_id. */
+  private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private lastHeard = Date.now();
   private lastSent = Date.now();
@@ -156,8 +156,7 @@ export class ClientConnection {
     const requestId = this.nextId++;
     if (this.nextId > 0xffffffff) this.nextId = 1;
     return new Promise<Reply>((resolve, reject) => {
-      this.waiting.set(requestId, resolve);
-      this.failers.set(requestId, reject);
+      this.waiting.set(requestId, { resolve, reject });
       this.write({ ...init, requestId });
     });
   }
@@ -215,11 +214,10 @@ export class ClientConnection {
         continue;
       }
       this.h.onAnswer?.(reply);
-      const resolve = this.waiting.get(reply.requestId);
-      if (resolve) {
+      const waiter = this.waiting.get(reply.requestId);
+      if (waiter) {
         this.waiting.delete(reply.requestId);
-        this.failers.delete(reply.requestId);
-        resolve(reply);
+        waiter.resolve(reply);
       } else if (reply.requestId === 0 && reply.status) {
         // An answer to a frame the server could not read: it closes next.
         this.h.onPush(reply);
@@ -237,7 +235,7 @@ export class ClientConnection {
       const now = Date.now();
       const deadAfter = heartbeatMs * this.o.heartbeatMisses;
       if (now - this.lastHeard >= deadAfter) {
-        this.fail(`no answer from the server for ${Math.round((now - this.lastHeard) / 1000)} s`);
+        this.fail(`no answer from the server for ${((now - this.lastHeard) / 1000).toFixed(1)} s`);
         return;
       }
       if (now - this.lastSent >= heartbeatMs) this.request({ opcode: Op.PING }).catch(() => {});
@@ -267,10 +265,9 @@ export class ClientConnection {
     }
     this.endReason = reason;
     if (this.heartbeat) clearInterval(this.heartbeat);
-    const failers = [...this.failers.values()];
+    const waiters = [...this.waiting.values()];
     this.waiting.clear();
-    this.failers.clear();
-    for (const f of failers) f(new ConnectionClosedError(reason));
+    for (const w of waiters) w.reject(new ConnectionClosedError(reason));
   }
 }
 

@@ -267,7 +267,7 @@ export class ChatCore {
     while (s.sendWaiters?.length && s.sendWaiters[0]!.seq <= seq) s.sendWaiters.shift()!.resolve();
   }
 
-  /** Error answer with the status's metric and, for unknown/failed things, nothing else. */
+  /** An error answer (a status, a sentence, and any extra fields such as retry_after_ms). */
   fail(
     s: Session,
     req: Request,
@@ -307,7 +307,8 @@ export class ChatCore {
 
   /**
    * Makes s the session of account: ends what s was logged in as, and forces out any
-   * other session of the account (told why, its token revoked unless it is sameToken's).
+   * other session of the account (told why; its token revoked, unless it is the token s
+   * resumed with: a RESUME replacing its own half-open connection).
    */
   beginSession(s: Session, account: Account, tokenHash: string, resumed: boolean): void {
     if (s.account) this.endSession(s, `switched to ${account.name}`, true);
@@ -341,9 +342,7 @@ export class ChatCore {
   endSession(s: Session, reason: string, revoke: boolean): void {
     const account = s.account;
     if (!account) return;
-    if (this.online.get(account.id) === s) {
-      this.online.delete(account.id);
-    }
+    if (this.online.get(account.id) === s) this.online.delete(account.id);
     if (revoke && s.tokenHash)
       this.background(this.store.deleteToken(s.tokenHash), "revoking a session token");
     s.account = null;
