@@ -348,7 +348,7 @@ export async function conns(t: Target, o: BenchOptions): Promise<Result> {
   clearInterval(ticker);
   const m1 = cpuMark(t.pid);
   const connectS = (m1.t - m0.t) / 1000;
-  await Bun.sleep(Number(process.env.SETTLE ?? 1000)); // let lazily allocated server memory settle
+  await Bun.sleep(1000); // let lazily allocated server memory settle (and an idle server collect)
   const after = memoryKiB(t.pid);
   const open = clients.filter((c): c is BenchClient => !!c);
   const p0 = performance.now();

@@ -97,7 +97,18 @@ export function eventLogger(log: ConsolaInstance, format: LogFormat): EventSink 
       case "storage_error":
         return emit("error", `storage: ${e.detail}`, e);
       case "internal_error":
-        log.error(`internal error: ${e.detail}`, e.error);
+        // The operator gets the stack; clients only ever get "internal server error".
+        if (format === "json") {
+          const stack = e.error instanceof Error ? e.error.stack : undefined;
+          log.error(`internal error: ${e.detail}`, {
+            event: e.type,
+            detail: e.detail,
+            error: describeError(e.error),
+            stack,
+          });
+        } else {
+          log.error(`internal error: ${e.detail}`, e.error);
+        }
         return;
     }
   };
