@@ -159,6 +159,9 @@ function idleCollector(core: ChatCore): Timer {
 function openStore(o: ServeOptions, log: ConsolaInstance): Store {
   const limits = { maxQueuedPerAccount: o.maxQueuedPerAccount, dedupWindowMs: o.dedupWindowMs };
   if (o.data === ":memory:") return new MemoryStore(limits);
+  // The data file holds password hashes and messages: what this server creates (the file,
+  // its WAL, a missing directory) is readable by its own user only.
+  process.umask(0o077);
   try {
     mkdirSync(dirname(o.data), { recursive: true });
   } catch {
