@@ -16,4 +16,6 @@ if ! command -v openssl >/dev/null 2>&1; then
 fi
 "$BUN" x tsc --noEmit -p .
 "$BUN" x biome check .
-exec "$BUN" test "$@"
+# End-to-end tests drive real processes: 30 s is their ceiling (each waits on events with
+# tighter deadlines of its own). bunfig.toml preloads test/processes.ts.
+exec "$BUN" test --timeout 30000 "$@"

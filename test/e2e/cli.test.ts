@@ -2,10 +2,11 @@
 
 import { describe, expect, test } from "bun:test";
 import { networkInterfaces } from "node:os";
+import { track } from "../processes";
 import { BIN, loggedIn, startServer } from "./harness";
 
 async function run(...args: string[]) {
-  const p = Bun.spawn([BIN, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const p = track(Bun.spawn([BIN, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore" }));
   const [out, err, code] = await Promise.all([
     new Response(p.stdout).text(),
     new Response(p.stderr).text(),
@@ -69,12 +70,11 @@ describe("chat as a command", () => {
 
   test("a port already in use is a clear start-up error", async () => {
     const first = await startServer();
-    const second = Bun.spawn(
-      [BIN, "serve", "--host", "127.0.0.1", "--port", String(first.port), "--data", ":memory:"],
-      {
+    const second = track(
+      Bun.spawn([BIN, "serve", "--host", "127.0.0.1", "--port", String(first.port), "--data", ":memory:"], {
         stdout: "pipe",
         stderr: "pipe",
-      },
+      }),
     );
     const [out, err, code] = await Promise.all([
       new Response(second.stdout).text(),

@@ -6,12 +6,13 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeFrame, encodeRequest, Op, Status } from "../../src/wire";
+import { track } from "../processes";
 import { BIN, loggedIn, RawClient, startClient, startServer, tempDir } from "./harness";
 
 /** Runs `chat serve` that is expected to refuse to start: its exit code and all it printed. */
 async function serveRefused(args: string[], runAs: string[] = []) {
   const argv = [...runAs, BIN, "serve", "--host", "127.0.0.1", "--port", "0", ...args];
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = track(Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
   // A server that starts after all would run until killed: the test then fails on the code.
   const guard = setTimeout(() => proc.kill("SIGKILL"), 10_000);
   const [out, err, code] = await Promise.all([

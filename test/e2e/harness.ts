@@ -2,7 +2,6 @@
 // raw protocol client. Every wait is on an event with a deadline; every process started
 // here is killed when the test file ends.
 
-import { afterAll, afterEach, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,38 +15,18 @@ import {
   type Reply,
   type RequestInit,
 } from "../../src/wire";
+import { atEnd, freeze as freezeProcess, track } from "../processes";
 
 export const BIN = resolve(import.meta.dir, "../../dist/chat");
 
-// Each test starts real processes; its own waits have tighter deadlines than this.
-setDefaultTimeout(30_000);
-
-const live = new Set<Subprocess>();
-const dirs: string[] = [];
-afterAll(() => {
-  for (const p of live) p.kill("SIGKILL");
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-/** Clients stopped with SIGSTOP: killed (and continued) after each test. */
-const frozen = new Set<Subprocess>();
-afterEach(() => {
-  for (const p of frozen) {
-    p.kill("SIGKILL");
-    p.kill("SIGCONT");
-  }
-  frozen.clear();
-});
-
-/** Freezes a client process (SIGSTOP), as a hung machine would. */
+/** Freezes a client process (SIGSTOP), as a hung machine would; it is killed after the test. */
 export function freeze(c: { proc: Subprocess }): void {
-  frozen.add(c.proc);
-  c.proc.kill("SIGSTOP");
+  freezeProcess(c.proc);
 }
 
 export function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), "chat-test-"));
-  dirs.push(d);
+  atEnd(() => rmSync(d, { recursive: true, force: true }));
   return d;
 }
 
@@ -132,8 +111,7 @@ export async function startServer(args: string[] = [], dataFile?: string): Promi
 function spawnServer(args: string[], data: string): ChatServer {
   const argv = [BIN, "serve", "--host", "127.0.0.1", "--data", data, ...args];
   const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  live.add(proc);
-  void proc.exited.then(() => live.delete(proc));
+  track(proc);
   return {
     port: 0,
     proc,
@@ -172,8 +150,7 @@ export function startClient(port: number, args: string[] = []): ChatClient {
     stdout: "pipe",
     stderr: "pipe",
   });
-  live.add(proc);
-  void proc.exited.then(() => live.delete(proc));
+  track(proc);
   const out = new Lines(proc.stdout);
   const err = new Lines(proc.stderr);
   const seen = new Map<string, number>();

@@ -3,6 +3,7 @@
 // while someone is typing, printed above the input line without garbling it.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { track } from "../processes";
 import { BIN, type ChatServer, loggedIn, startServer } from "./harness";
 
 let server: ChatServer;
@@ -15,12 +16,14 @@ afterAll(async () => {
 
 /** `chat connect` on a pseudo-terminal; screen is everything it wrote, escape codes removed. */
 function onTerminal(port: number) {
-  const proc = Bun.spawn(["script", "-qfec", `${BIN} connect 127.0.0.1 ${port}`, "/dev/null"], {
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, TERM: "xterm", COLUMNS: "100", LINES: "40" },
-  });
+  const proc = track(
+    Bun.spawn(["script", "-qfec", `${BIN} connect 127.0.0.1 ${port}`, "/dev/null"], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, TERM: "xterm", COLUMNS: "100", LINES: "40" },
+    }),
+  );
   let raw = "";
   const waiters: (() => void)[] = [];
   void (async () => {

@@ -3,6 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { track } from "../processes";
 import { BIN, type ChatServer, startClient, startServer, tempDir } from "./harness";
 
 let dir: string;
@@ -84,23 +85,25 @@ describe("TLS", () => {
   });
 
   test("a missing key file is a clear start-up error", async () => {
-    const p = Bun.spawn(
-      [
-        BIN,
-        "serve",
-        "--port",
-        "0",
-        "--data",
-        ":memory:",
-        "--tls-cert",
-        join(dir, "cert.pem"),
-        "--tls-key",
-        join(dir, "nope.pem"),
-      ],
-      {
-        stdout: "pipe",
-        stderr: "pipe",
-      },
+    const p = track(
+      Bun.spawn(
+        [
+          BIN,
+          "serve",
+          "--port",
+          "0",
+          "--data",
+          ":memory:",
+          "--tls-cert",
+          join(dir, "cert.pem"),
+          "--tls-key",
+          join(dir, "nope.pem"),
+        ],
+        {
+          stdout: "pipe",
+          stderr: "pipe",
+        },
+      ),
     );
     const [out, err, code] = await Promise.all([
       new Response(p.stdout).text(),
