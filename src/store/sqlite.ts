@@ -7,10 +7,8 @@
 // If the commit fails (disk full, I/O error) the batch is rolled back and every call in
 // it is rejected with StorageError: no caller is ever told a lost write succeeded.
 
-import { Database, type Statement } from "bun:sqlite";
-import { accessSync, constants, existsSync, renameSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { MIGRATIONS, SCHEMA_VERSION } from "./migrations";
+import type { Database, Statement } from "bun:sqlite";
+import { openDataFile, type SyncMode, sqliteCode } from "./sqlite-file";
 import {
   type Account,
   type EnqueueResult,
@@ -22,7 +20,7 @@ import {
   type StoreLimits,
 } from "./store";
 
-export type SyncMode = "full" | "normal";
+export { StoreOpenError, type SyncMode } from "./sqlite-file";
 
 export interface SqliteOptions extends StoreLimits {
   path: string;
@@ -32,11 +30,6 @@ export interface SqliteOptions extends StoreLimits {
   resetCorrupt?: boolean;
   /** Largest size of the database file; writes past it fail with "the disk is full". */
   maxBytes?: number;
-}
-
-/** The data file cannot be used; the message says which file, why, and what to do. */
-export class StoreOpenError extends Error {
-  override name = "StoreOpenError";
 }
 
 interface Pending {
@@ -85,7 +78,10 @@ export class SqliteStore implements Store {
   private constructor(
     private readonly db: Database,
     private readonly opts: SqliteOptions,
+    /** The absolute path of the data file. */
     readonly path: string,
+    /** Set when --reset-corrupt-data moved a corrupt file aside: where it went. */
+    readonly movedAside?: string,
   ) {
     this.description = `sqlite ${path} (sync=${opts.sync})`;
     // With sync=full every commit is an fsync: share one among all the reads of an
@@ -113,44 +109,14 @@ export class SqliteStore implements Store {
 
   /** Opens (creating if needed) and migrates the data file; throws StoreOpenError. */
   static open(opts: SqliteOptions): SqliteStore {
-    const path = resolve(opts.path);
-    const dir = dirname(path);
-    if (!existsSync(dir))
-      throw new StoreOpenError(`cannot open data file ${path}: directory ${dir} does not exist`);
-    if (existsSync(path) && statSync(path).isDirectory()) {
-      throw new StoreOpenError(`cannot open data file ${path}: it is a directory`);
-    }
+    const file = openDataFile(opts);
     try {
-      return new SqliteStore(openDatabase(path, opts.sync), opts, path);
+      return new SqliteStore(file.db, opts, file.path, file.movedAside);
     } catch (error) {
-      if (error instanceof StoreOpenError) throw error;
-      const code = sqliteCode(error);
-      if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT") || error instanceof CorruptError) {
-        const why =
-          error instanceof CorruptError
-            ? error.message
-            : code === "SQLITE_NOTADB"
-              ? "it is not a SQLite database"
-              : "its pages are damaged";
-        if (opts.resetCorrupt) {
-          const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-          renameSync(path, aside);
-          for (const ext of ["-wal", "-shm"]) if (existsSync(path + ext)) renameSync(path + ext, aside + ext);
-          const store = new SqliteStore(openDatabase(path, opts.sync), opts, path);
-          (store as { movedAside?: string }).movedAside = aside;
-          return store;
-        }
-        throw new StoreOpenError(
-          `data file ${path} is corrupt (${why}). It was left untouched. To keep it and start with an empty file, ` +
-            "run again with --reset-corrupt-data (the file is renamed to <file>.corrupt-<time>), or point --data elsewhere.",
-        );
-      }
-      throw new StoreOpenError(describeOpenError(path, error));
+      file.db.close();
+      throw error;
     }
   }
-
-  /** Set when --reset-corrupt-data moved a corrupt file aside: where it went. */
-  readonly movedAside?: string;
 
   createAccount(a: { name: string; key: string; passwordHash: string; createdAt: number }) {
     return this.op(true, (): Account | null => {
@@ -440,72 +406,11 @@ export class SqliteStore implements Store {
   }
 }
 
-class CorruptError extends Error {}
-
 /** Longest a confirmation waits for a batch to join before committing on its own. */
 const ACK_DELAY_MS = 20;
 
 /** Message ids reserved in the file at a time. */
 const ID_BLOCK = 4096;
-
-function openDatabase(path: string, sync: SyncMode): Database {
-  const db = new Database(path, { create: true, readwrite: true, strict: false });
-  try {
-    // Exclusive locking: the first read below takes a lock held until close, so a
-    // second server on the same file fails at once instead of sharing it.
-    db.run("PRAGMA locking_mode = EXCLUSIVE");
-    // The checks run before the switch to WAL, which rewrites the file header: a corrupt
-    // file or another program's database must be left exactly as it was.
-    db.run("BEGIN");
-    const check = db.query("PRAGMA quick_check").all() as { quick_check: string }[];
-    if (check.length !== 1 || check[0]!.quick_check !== "ok") {
-      db.run("ROLLBACK");
-      const first = check[0]?.quick_check.split("\n")[0]?.slice(0, 200) ?? "unknown damage";
-      throw new CorruptError(
-        `integrity check failed: ${first}${check.length > 1 ? ` (and ${check.length - 1} more problems)` : ""}`,
-      );
-    }
-    const version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
-    if (version > 0 ? !hasTable(db, "accounts") : hasAnyTable(db)) {
-      db.run("ROLLBACK");
-      throw new StoreOpenError(
-        `data file ${path} is a SQLite database of some other program, not a chat data file`,
-      );
-    }
-    if (version > SCHEMA_VERSION) {
-      db.run("ROLLBACK");
-      throw new StoreOpenError(
-        `data file ${path} was written by a newer chat (schema version ${version}; this chat knows up to ${SCHEMA_VERSION}). Upgrade chat to use it.`,
-      );
-    }
-    db.run("COMMIT");
-    const mode = (db.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
-    if (mode !== "wal")
-      throw new StoreOpenError(`cannot use data file ${path}: WAL journal mode unavailable (${mode})`);
-    db.run(`PRAGMA synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
-    db.run("PRAGMA journal_size_limit = 67108864");
-    db.run("BEGIN IMMEDIATE");
-    for (let v = version; v < SCHEMA_VERSION; v++) db.run(MIGRATIONS[v]!);
-    db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    db.run("COMMIT");
-    return db;
-  } catch (error) {
-    try {
-      db.close();
-    } catch {
-      // already unusable
-    }
-    throw error;
-  }
-}
-
-function hasTable(db: Database, name: string): boolean {
-  return db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== null;
-}
-
-function hasAnyTable(db: Database): boolean {
-  return db.query("SELECT 1 FROM sqlite_master WHERE type = 'table'").get() !== null;
-}
 
 function prepareStatements(db: Database) {
   const p = (sql: string): Statement => db.prepare(sql);
@@ -547,11 +452,6 @@ function prepareStatements(db: Database) {
   };
 }
 
-function sqliteCode(error: unknown): string {
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === "string" ? code : "";
-}
-
 const STORAGE_REASONS: Record<string, string> = {
   SQLITE_FULL: "the disk is full",
   SQLITE_IOERR: "a disk I/O error occurred",
@@ -567,42 +467,4 @@ function toStorageError(error: unknown): StorageError {
   const base = Object.keys(STORAGE_REASONS).find((k) => code === k || code.startsWith(`${k}_`));
   const reason = base ? STORAGE_REASONS[base]! : "the data store failed";
   return new StorageError(reason, { cause: error });
-}
-
-function describeOpenError(path: string, error: unknown): string {
-  const code = sqliteCode(error);
-  const detail = error instanceof Error ? error.message : String(error);
-  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
-    return `data file ${path} is in use by another chat server (it is locked). Stop that server or choose another file with --data.`;
-  }
-  // SQLite reports a file it may not write as whichever step first needed to (with WAL
-  // often SQLITE_IOERR_LOCK, "disk I/O error"): ask the file system what is wrong.
-  const denied = writeDenied(path);
-  if (
-    denied ||
-    code.startsWith("SQLITE_READONLY") ||
-    code.startsWith("SQLITE_CANTOPEN") ||
-    code.startsWith("SQLITE_PERM")
-  ) {
-    return `cannot write data file ${path}: ${denied ?? detail}. Check that the file and its directory are writable by this user, or choose another file with --data.`;
-  }
-  if (code.startsWith("SQLITE_FULL")) return `cannot write data file ${path}: the disk is full`;
-  return `cannot open data file ${path}: ${detail}`;
-}
-
-/** Why this process may not write path or create files beside it (WAL needs path-wal), if so. */
-function writeDenied(path: string): string | undefined {
-  const checks = [
-    [path, "the file is read-only for this user"],
-    [dirname(path), `its directory ${dirname(path)} is not writable by this user`],
-  ] as const;
-  for (const [target, why] of checks) {
-    try {
-      accessSync(target, constants.W_OK);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "EACCES" || code === "EROFS" || code === "EPERM") return `${why} (${code})`;
-    }
-  }
-  return undefined;
 }
