@@ -3,7 +3,8 @@
 // offline (K messages queued for an absent receiver, then drained), login (a storm).
 // Every loop is bounded in count and time.
 
-import { type BenchClient, BenchClient as Client, ioStats, utf8 } from "./client";
+import { type BenchClient, BenchClient as Client, ioStats } from "./client";
+import { Pairs, r3, Samples } from "./pairs";
 import { cpuMark, cpuPercent, memoryKiB } from "./proc";
 import type { Target } from "./target";
 
@@ -28,66 +29,7 @@ export type Result = Record<string, number | string | boolean | null>;
 
 const PASSWORD = "bench password";
 const r1 = (x: number) => Math.round(x * 10) / 10;
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
 const mb = (kib: number | undefined) => (kib === undefined || Number.isNaN(kib) ? null : r1(kib / 1024));
-
-/** Latency samples in ms. */
-class Samples {
-  private a = new Float32Array(1 << 16);
-  n = 0;
-  push(v: number): void {
-    if (this.n === this.a.length) {
-      const b = new Float32Array(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.n++] = v;
-  }
-  summary() {
-    const s = this.a.subarray(0, this.n).sort();
-    const q = (p: number) => (this.n ? r3(s[Math.min(this.n - 1, Math.floor(p * this.n))]!) : null);
-    return { p50_ms: q(0.5), p99_ms: q(0.99), max_ms: this.n ? r3(s[this.n - 1]!) : null };
-  }
-}
-
-// A message is 64 characters by default: 32 hex digits carrying the send time (float64,
-// performance.now()), the sequence number within the pair and the pair index, then filler.
-const stamp = new Float64Array(1);
-const stampBytes = new Uint8Array(stamp.buffer);
-const HEX = utf8("0123456789abcdef");
-const HEX_VALUE = new Int8Array(128).fill(-1);
-for (let i = 0; i < 16; i++) HEX_VALUE[HEX[i]!] = i;
-
-function writeHeader(text: Uint8Array, seq: number, pair: number): void {
-  for (let i = 0; i < 8; i++) {
-    text[2 * i] = HEX[stampBytes[i]! >> 4]!;
-    text[2 * i + 1] = HEX[stampBytes[i]! & 15]!;
-  }
-  putU32(text, 16, seq);
-  putU32(text, 24, pair);
-}
-
-function putU32(text: Uint8Array, at: number, v: number): void {
-  for (let i = 7; i >= 0; i--) {
-    text[at + i] = HEX[v & 15]!;
-    v >>>= 4;
-  }
-}
-
-function hexByte(buf: Uint8Array, at: number): number {
-  return (HEX_VALUE[buf[at]!]! << 4) | HEX_VALUE[buf[at + 1]!]!;
-}
-
-function getU32(buf: Uint8Array, at: number): number {
-  let v = 0;
-  for (let i = 0; i < 8; i++) v = v * 16 + HEX_VALUE[buf[at + i]!]!;
-  return v;
-}
-
-function readStamp(buf: Uint8Array, at: number): number {
-  for (let i = 0; i < 8; i++) stampBytes[i] = hexByte(buf, at + 2 * i);
-  return stamp[0]!;
-}
 
 /** Runs fn(i) for i in [0, n) with at most conc at once; returns failures. */
 async function pool(n: number, conc: number, fn: (i: number) => Promise<void>) {
@@ -135,102 +77,6 @@ async function connect(t: Target, user: string, create = true): Promise<BenchCli
 
 async function closeAll(clients: (BenchClient | undefined)[]): Promise<void> {
   await Promise.race([pool(clients.length, 500, async (i) => clients[i]?.close()), Bun.sleep(20_000)]);
-}
-
-/** P senders, each sending to its own receiver with at most W unanswered; receivers check order and latency. */
-class Pairs {
-  senders: BenchClient[] = [];
-  receivers: BenchClient[] = [];
-  inflight: Int32Array;
-  sent: Float64Array;
-  expect: Uint32Array;
-  answered = 0;
-  sentTotal = 0;
-  delivered = 0;
-  measured = 0;
-  orderErrors = 0;
-  lastDelivery = 0;
-  measuring = false;
-  recordLatency = true;
-  running = false;
-  latency = new Samples();
-  private texts: Uint8Array[];
-  private tos: Uint8Array[];
-
-  constructor(
-    readonly P: number,
-    readonly W: number,
-    payload: number,
-    readonly limit: (i: number) => number,
-  ) {
-    this.inflight = new Int32Array(P);
-    this.sent = new Float64Array(P);
-    this.expect = new Uint32Array(P);
-    this.texts = Array.from({ length: P }, () => new Uint8Array(Math.max(32, payload)).fill(0x78));
-    this.tos = Array.from({ length: P }, (_, i) => utf8(`recv${i}`));
-  }
-
-  receiverOf(i: number, c: BenchClient): void {
-    this.receivers[i] = c;
-    c.handlers = {
-      onAck: () => {},
-      onDeliver: (buf, start) => {
-        const now = performance.now();
-        this.delivered++;
-        this.lastDelivery = now;
-        const seq = getU32(buf, start + 16);
-        if (seq !== this.expect[i] || getU32(buf, start + 24) !== i) this.orderErrors++;
-        this.expect[i] = seq + 1;
-        if (this.measuring) {
-          this.measured++;
-          if (this.recordLatency) this.latency.push(now - readStamp(buf, start));
-        }
-      },
-    };
-  }
-
-  senderOf(i: number, c: BenchClient): void {
-    this.senders[i] = c;
-    c.handlers = {
-      onDeliver: () => {},
-      onAck: (n) => {
-        this.inflight[i]! -= n;
-        this.answered += n;
-        if (this.running) this.pump(i);
-      },
-    };
-  }
-
-  pump(i: number): void {
-    let inflight = this.inflight[i]!;
-    let sent = this.sent[i]!;
-    const limit = this.limit(i);
-    if (inflight >= this.W || sent >= limit) return;
-    const c = this.senders[i]!;
-    const text = this.texts[i]!;
-    const to = this.tos[i]!;
-    stamp[0] = performance.now(); // one time per batch: the batch leaves in one write
-    while (inflight < this.W && sent < limit) {
-      writeHeader(text, sent, i);
-      c.send(to, text);
-      inflight++;
-      sent++;
-      this.sentTotal++;
-    }
-    this.inflight[i] = inflight;
-    this.sent[i] = sent;
-  }
-
-  start(): void {
-    this.running = true;
-    for (let i = 0; i < this.P; i++) this.pump(i);
-  }
-
-  refused(): number {
-    let n = 0;
-    for (const c of this.senders) for (const v of c.refused.values()) n += v;
-    return n;
-  }
 }
 
 export async function relay(t: Target, o: BenchOptions): Promise<Result> {
