@@ -3,22 +3,12 @@
 // the benchmarks report; these tests assert none.
 
 import { describe, expect, test } from "bun:test";
-import { track } from "../processes";
-import { BIN, startQuietServer } from "./harness";
+import { runChat, startQuietServer } from "./harness";
 
 async function bench(...args: string[]) {
-  const p = track(
-    Bun.spawn([BIN, "bench", ...args, "--json", "--max-seconds", "60"], {
-      stdout: "pipe",
-      stderr: "pipe",
-      stdin: "ignore",
-    }),
-  );
-  const [out, err, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
+  const { code, out, err } = await runChat(["bench", ...args, "--json", "--max-seconds", "60"], {
+    timeoutMs: 90_000,
+  });
   const line = out.trim().split("\n").at(-1) ?? "";
   return { code, err, result: line.startsWith("{") ? (JSON.parse(line) as Record<string, unknown>) : {} };
 }

@@ -2,18 +2,9 @@
 
 import { describe, expect, test } from "bun:test";
 import { networkInterfaces } from "node:os";
-import { track } from "../processes";
-import { BIN, loggedIn, startServer } from "./harness";
+import { loggedIn, runChat, startServer } from "./harness";
 
-async function run(...args: string[]) {
-  const p = track(Bun.spawn([BIN, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore" }));
-  const [out, err, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
-  return { out, err, code };
-}
+const run = (...args: string[]) => runChat(args);
 
 describe("chat as a command", () => {
   test("--version and --help", async () => {
@@ -70,17 +61,15 @@ describe("chat as a command", () => {
 
   test("a port already in use is a clear start-up error", async () => {
     const first = await startServer();
-    const second = track(
-      Bun.spawn([BIN, "serve", "--host", "127.0.0.1", "--port", String(first.port), "--data", ":memory:"], {
-        stdout: "pipe",
-        stderr: "pipe",
-      }),
+    const { out, err, code } = await run(
+      "serve",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(first.port),
+      "--data",
+      ":memory:",
     );
-    const [out, err, code] = await Promise.all([
-      new Response(second.stdout).text(),
-      new Response(second.stderr).text(),
-      second.exited,
-    ]);
     expect(code).toBe(1);
     expect(out + err).toContain(`port ${first.port} is already in use on 127.0.0.1:${first.port}`);
     await first.stop();

@@ -6,21 +6,15 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeFrame, encodeRequest, Op, Status } from "../../src/wire";
-import { track } from "../processes";
-import { BIN, loggedIn, RawClient, startClient, startServer, tempDir } from "./harness";
+import { loggedIn, RawClient, runChat, startClient, startServer, tempDir } from "./harness";
 
 /** Runs `chat serve` that is expected to refuse to start: its exit code and all it printed. */
 async function serveRefused(args: string[], runAs: string[] = []) {
-  const argv = [...runAs, BIN, "serve", "--host", "127.0.0.1", "--port", "0", ...args];
-  const proc = track(Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
-  // A server that starts after all would run until killed: the test then fails on the code.
-  const guard = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(guard);
+  // A server that starts after all is killed at the deadline: the test then fails on the code.
+  const { code, out, err } = await runChat(["serve", "--host", "127.0.0.1", "--port", "0", ...args], {
+    prefix: runAs,
+    timeoutMs: 10_000,
+  });
   return { code, output: out + err };
 }
 

@@ -24,6 +24,24 @@ export function freeze(c: { proc: Subprocess }): void {
   freezeProcess(c.proc);
 }
 
+/**
+ * Runs the binary to completion: its exit code and everything it printed. One that has not
+ * exited after timeoutMs (a server that started when it was expected to refuse) is killed.
+ */
+export async function runChat(args: string[], opts: { prefix?: string[]; timeoutMs?: number } = {}) {
+  const p = track(
+    Bun.spawn([...(opts.prefix ?? []), BIN, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }),
+  );
+  const guard = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
+  const [out, err, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
+  clearTimeout(guard);
+  return { code, out, err };
+}
+
 export function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), "chat-test-"));
   atEnd(() => rmSync(d, { recursive: true, force: true }));

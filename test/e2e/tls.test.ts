@@ -3,8 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { track } from "../processes";
-import { BIN, type ChatServer, startClient, startServer, tempDir } from "./harness";
+import { type ChatServer, runChat, startClient, startServer, tempDir } from "./harness";
 
 let dir: string;
 let server: ChatServer;
@@ -85,30 +84,16 @@ describe("TLS", () => {
   });
 
   test("a missing key file is a clear start-up error", async () => {
-    const p = track(
-      Bun.spawn(
-        [
-          BIN,
-          "serve",
-          "--port",
-          "0",
-          "--data",
-          ":memory:",
-          "--tls-cert",
-          join(dir, "cert.pem"),
-          "--tls-key",
-          join(dir, "nope.pem"),
-        ],
-        {
-          stdout: "pipe",
-          stderr: "pipe",
-        },
-      ),
-    );
-    const [out, err, code] = await Promise.all([
-      new Response(p.stdout).text(),
-      new Response(p.stderr).text(),
-      p.exited,
+    const { code, out, err } = await runChat([
+      "serve",
+      "--port",
+      "0",
+      "--data",
+      ":memory:",
+      "--tls-cert",
+      join(dir, "cert.pem"),
+      "--tls-key",
+      join(dir, "nope.pem"),
     ]);
     expect(code).toBe(1);
     expect(out + err).toContain(`cannot read TLS key ${join(dir, "nope.pem")}: ENOENT`);
