@@ -1,102 +1,124 @@
 #!/usr/bin/env bun
-// The `chat` command: `serve`, `connect` and `bench`. This is the only module that exits
-// the process. Exit codes: 0 success, 1 failure (connection, startup), 2 usage error.
+// The `chat` command: `serve`, `connect`, `bench` and `help`. This is the only module that
+// exits the process. Exit codes: 0 success, 1 failure (connection, startup), 2 usage error.
 
-import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
+import type { ArgsDef, CommandContext, CommandDef } from "citty";
+import { asks, HELP_FLAGS, parseArgs, VERSION_FLAGS } from "./cli/args";
+import { type HelpInput, renderHelp } from "./cli/help";
 import { UsageError } from "./cli/parse";
+import { quote } from "./net/clip";
 import { VERSION } from "./version";
 
-const subCommands = {
-  serve: () => import("./cli/serve").then((m) => m.default),
-  connect: () => import("./cli/connect").then((m) => m.default),
-  bench: () => import("./cli/bench").then((m) => m.default),
+/** What a command module exports: its definition, and optionally more for its help. */
+interface CommandModule {
+  default: CommandDef<ArgsDef>;
+  help?: Pick<HelpInput, "optionNote" | "footer">;
+}
+
+const commands: Record<string, () => Promise<CommandModule>> = {
+  serve: () => import("./cli/serve") as Promise<CommandModule>,
+  connect: () => import("./cli/connect") as Promise<CommandModule>,
+  bench: () => import("./cli/bench") as Promise<CommandModule>,
 };
 
-export const main = defineCommand({
-  meta: {
-    name: "chat",
-    version: VERSION,
-    description: "One-to-one chat: `chat serve` on one machine, `chat connect <host> 8080` anywhere",
+const DESCRIPTION = "One-to-one chat: `chat serve` on one machine, `chat connect <host> 8080` anywhere";
+const COMMAND_LIST = [
+  { name: "serve", description: "Run a chat server" },
+  {
+    name: "connect",
+    description: "Connect to a chat server (interactive on a terminal, line by line otherwise)",
   },
-  subCommands,
-});
+  { name: "bench", description: "Load-test a chat server: throughput, latency, memory per connection" },
+  { name: "help", description: "Show the help of chat or of one command (chat help serve)" },
+];
 
 /** Runs the CLI with rawArgs; resolves with the exit code. */
 export async function runCli(rawArgs: string[]): Promise<number> {
-  const [first] = rawArgs;
-  if (first === "--version" || first === "-v") {
+  const [first, ...rest] = rawArgs;
+  if (first === undefined) {
+    console.error(mainHelp());
+    return 2;
+  }
+  if (VERSION_FLAGS.includes(first)) {
     console.log(VERSION);
     return 0;
   }
-  const sub =
-    first && first in subCommands ? await subCommands[first as keyof typeof subCommands]() : undefined;
-  if (
-    !first ||
-    first === "--help" ||
-    first === "-h" ||
-    rawArgs.includes("--help") ||
-    rawArgs.includes("-h")
-  ) {
-    const usage = await renderUsage(
-      (sub ?? main) as CommandDef<ArgsDef>,
-      sub ? (main as CommandDef<ArgsDef>) : undefined,
-    );
-    if (!first) {
-      console.error(plain(usage, process.stderr.isTTY));
-      return 2;
-    }
-    console.log(plain(usage, process.stdout.isTTY));
+  if (HELP_FLAGS.includes(first)) {
+    console.log(mainHelp());
     return 0;
   }
-  if (!sub)
-    return usageError(main as CommandDef<ArgsDef>, undefined, `unknown command ${JSON.stringify(first)}`);
+  if (first === "help") return help(rest);
+  const load = Object.hasOwn(commands, first) ? commands[first] : undefined;
+  if (!load) return usageError("chat", `unknown command ${quote(first, 40)}`);
+  const mod = await load();
+  if (asks(rest, HELP_FLAGS)) {
+    console.log(await commandHelp(first, mod));
+    return 0;
+  }
+  if (asks(rest, VERSION_FLAGS)) {
+    console.log(VERSION);
+    return 0;
+  }
   try {
-    rejectUnknownOptions(sub as CommandDef<ArgsDef>, rawArgs.slice(1));
-    const { result } = await runCommand(sub as CommandDef<ArgsDef>, { rawArgs: rawArgs.slice(1) });
+    const cmd = mod.default;
+    const args = parseArgs((cmd.args ?? {}) as ArgsDef, rest);
+    const context = { rawArgs: rest, args, cmd } as unknown as CommandContext<ArgsDef>;
+    const result = await cmd.run?.(context);
     return typeof result === "number" ? result : 0;
   } catch (error) {
-    const e = error as Error;
-    if (e instanceof UsageError || e?.name === "CLIError")
-      return usageError(sub as CommandDef<ArgsDef>, main as CommandDef<ArgsDef>, e.message);
+    if (error instanceof UsageError) return usageError(`chat ${first}`, error.message);
     throw error;
   }
 }
 
 // --- internal ---
 
-async function usageError(
-  cmd: CommandDef<ArgsDef>,
-  parent: CommandDef<ArgsDef> | undefined,
-  message: string,
-) {
-  console.error(plain(await renderUsage(cmd, parent), process.stderr.isTTY));
-  console.error(`error: ${message}`);
+async function help(args: string[]): Promise<number> {
+  if (args.length === 0) {
+    console.log(mainHelp());
+    return 0;
+  }
+  const [name, ...extra] = args;
+  if (extra.length) return usageError("chat help", `unexpected argument ${quote(extra[0]!, 40)}`);
+  const load = Object.hasOwn(commands, name!) ? commands[name!] : undefined;
+  if (name === "help") {
+    console.log(mainHelp());
+    return 0;
+  }
+  if (!load) return usageError("chat help", `unknown command ${quote(name!, 40)}`);
+  console.log(await commandHelp(name!, await load()));
+  return 0;
+}
+
+function mainHelp(): string {
+  return renderHelp({
+    name: "chat",
+    description: DESCRIPTION,
+    version: VERSION,
+    commands: COMMAND_LIST,
+    footer: [
+      "Run `chat help <command>` or `chat <command> --help` for its options. `chat --version` prints the version.",
+    ],
+  });
+}
+
+async function commandHelp(name: string, mod: CommandModule): Promise<string> {
+  const cmd = mod.default;
+  const meta = typeof cmd.meta === "function" ? await cmd.meta() : await cmd.meta;
+  const args = typeof cmd.args === "function" ? await cmd.args() : await cmd.args;
+  return renderHelp({
+    name: `chat ${name}`,
+    description: meta?.description ?? "",
+    version: VERSION,
+    ...(args ? { args } : {}),
+    ...mod.help,
+  });
+}
+
+/** One line on stderr saying what is wrong and where the help is; exit code 2. */
+function usageError(command: string, message: string): number {
+  console.error(`${command}: ${message}; see ${command === "chat help" ? "chat" : command} --help`);
   return 2;
-}
-
-/** Usage text without colour codes when it goes to a file or pipe. */
-function plain(text: string, tty: boolean | undefined): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes start with ESC.
-  return tty ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
-}
-
-/** citty ignores flags it does not know; a typo must not silently change nothing. */
-function rejectUnknownOptions(cmd: CommandDef<ArgsDef>, args: string[]): void {
-  const defs = (cmd.args ?? {}) as ArgsDef;
-  const known = new Set<string>();
-  for (const [name, def] of Object.entries(defs)) {
-    known.add(name);
-    const alias = (def as { alias?: string | string[] }).alias;
-    for (const a of Array.isArray(alias) ? alias : alias ? [alias] : []) known.add(a);
-    if (def.type === "boolean") known.add(`no-${name}`);
-  }
-  for (const arg of args) {
-    if (arg === "--") break;
-    const m = /^--?([^=]+)/.exec(arg);
-    if (!m || /^-\d/.test(arg)) continue;
-    const name = m[1]!;
-    if (!known.has(name)) throw new UsageError(`unknown option ${arg.split("=")[0]}`);
-  }
 }
 
 if (import.meta.main) {

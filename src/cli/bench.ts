@@ -36,7 +36,9 @@ export const benchArgs = {
   },
   "server-arg": {
     type: "string",
-    description: "One more option for the started server, e.g. --server-arg=--delivery-window=512",
+    multiple: true,
+    description:
+      "One more option for the started server, e.g. --server-arg=--delivery-window=512 (repeatable)",
   },
   label: { type: "string", description: "Name recorded in the output (default chat)" },
   json: { type: "boolean", description: "Print one JSON object instead of a table" },

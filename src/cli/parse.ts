@@ -1,7 +1,15 @@
 // Turning option strings into checked values; a bad value is a UsageError (exit 2).
 
+import { quote } from "../net/clip";
+
 export class UsageError extends Error {
   override name = "UsageError";
+  /** The option (flag name without dashes) the error is about, when there is one. */
+  readonly option: string | undefined;
+  constructor(message: string, option?: string) {
+    super(message);
+    this.option = option;
+  }
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -12,10 +20,11 @@ export function duration(flag: string, value: string | undefined, fallbackMs: nu
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim());
   if (!m)
     throw new UsageError(
-      `--${flag} wants a duration such as 500ms, 15s, 2m or 24h; got ${JSON.stringify(value)}`,
+      `--${flag} wants a duration such as 500ms, 15s, 2m or 24h; got ${quote(value, 40)}`,
+      flag,
     );
   const ms = Math.round(Number(m[1]) * UNITS[m[2] ?? "s"]!);
-  if (ms <= 0) throw new UsageError(`--${flag} must be more than zero`);
+  if (ms <= 0) throw new UsageError(`--${flag} must be more than zero; got ${quote(value, 40)}`, flag);
   return ms;
 }
 
@@ -28,16 +37,21 @@ export function integer(
 ): number {
   if (value === undefined || value === "") return fallback;
   if (!/^\d+$/.test(value.trim()))
-    throw new UsageError(`--${flag} wants a whole number; got ${JSON.stringify(value)}`);
+    throw new UsageError(`--${flag} wants a whole number of at least ${min}; got ${quote(value, 40)}`, flag);
   const n = Number(value);
-  if (n < min || n > max) throw new UsageError(`--${flag} must be between ${min} and ${max}; got ${n}`);
+  if (n < min || n > max)
+    throw new UsageError(`--${flag} must be between ${min} and ${max}; got ${value.trim()}`, flag);
   return n;
 }
 
-export function port(flag: string, value: string | undefined, fallback: number): number {
+/** A TCP port; `min` 0 where 0 means "pick a free port". `flag` is shown as given. */
+export function port(flag: string, value: string | undefined, fallback: number, min = 1): number {
   if (value === undefined || value === "") return fallback;
-  if (!/^\d+$/.test(value.trim()) || Number(value) > 65535) {
-    throw new UsageError(`${flag} must be a port number (0-65535); got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value.trim()) || Number(value) > 65535 || Number(value) < min) {
+    throw new UsageError(
+      `${flag} must be a port number (${min}-65535); got ${quote(value, 40)}`,
+      flag.replace(/^-+/, ""),
+    );
   }
   return Number(value);
 }
@@ -50,7 +64,7 @@ export function oneOf<T extends string>(
 ): T {
   if (value === undefined || value === "") return fallback;
   if (!(options as readonly string[]).includes(value)) {
-    throw new UsageError(`--${flag} must be one of ${options.join(", ")}; got ${JSON.stringify(value)}`);
+    throw new UsageError(`--${flag} must be one of ${options.join(", ")}; got ${quote(value, 40)}`, flag);
   }
   return value as T;
 }

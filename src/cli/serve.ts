@@ -5,6 +5,8 @@ import { DEFAULT_ARGON2 } from "../core/auth";
 import { DEFAULT_OPTIONS as D } from "../core/options";
 import { LOG_LEVELS, type LogLevel } from "../net/log";
 import type { ServeOptions } from "../server";
+import type { ParsedArgs } from "./args";
+import { CONFIG_ENV, configArgs, envName } from "./config";
 import { duration, integer, oneOf, port } from "./parse";
 
 export const serveArgs = {
@@ -125,14 +127,16 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
   return {
     ...D,
     host: s("host") ?? "0.0.0.0",
-    port: port("--port", s("port"), 8080),
+    port: port("--port", s("port"), 8080, 0),
     data: s("data") ?? defaultData,
     sync: oneOf("sync", s("sync"), ["full", "normal"] as const, "normal"),
     resetCorruptData: a["reset-corrupt-data"] === true,
     ...(maxDataMb ? { maxDataBytes: integer("max-data-mb", maxDataMb, 0, 1) * 1024 * 1024 } : {}),
     ...(s("tls-cert") ? { tlsCert: s("tls-cert") } : {}),
     ...(s("tls-key") ? { tlsKey: s("tls-key") } : {}),
-    ...(s("metrics-port") !== undefined ? { metricsPort: port("--metrics-port", s("metrics-port"), 0) } : {}),
+    ...(s("metrics-port") !== undefined
+      ? { metricsPort: port("--metrics-port", s("metrics-port"), 0, 0) }
+      : {}),
     logLevel: oneOf("log-level", s("log-level"), Object.keys(LOG_LEVELS) as LogLevel[], "info"),
     logFormat: oneOf("log-format", s("log-format"), ["text", "json"] as const, "text"),
     heartbeatMs: duration("heartbeat", s("heartbeat"), D.heartbeatMs),
@@ -188,9 +192,21 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
 
 export default defineCommand({
   meta: { name: "serve", description: "Run a chat server" },
-  args: serveArgs,
+  args: { ...serveArgs, ...configArgs },
   async run({ args }) {
+    const { configureServe, printConfig } = await import("./serve-config");
+    const layered = configureServe(args as ParsedArgs, process.env);
+    if (args["print-config"]) return printConfig(layered);
     const { runServe } = await import("./run-serve");
-    return runServe(args as Args);
+    return runServe(layered.values as Args);
   },
 });
+
+/** For `chat serve --help`: each option's environment variable, and how the sources combine. */
+export const help = {
+  optionNote: (name: string) =>
+    name in serveArgs ? `[${envName(name)}]` : name === "config" ? `[${CONFIG_ENV}]` : undefined,
+  footer: [
+    "Every option can also come from the environment variable shown in brackets (an empty one counts as unset) or from the --config TOML file, as `name = value` with the flag's name. A flag beats the environment, which beats the file, which beats the default.",
+  ],
+};

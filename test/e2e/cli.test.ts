@@ -39,7 +39,7 @@ describe("chat as a command", () => {
     expect(badFlag.err).toContain("unknown option --prot");
     const badPort = await run("connect", "localhost", "http");
     expect(badPort.code).toBe(2);
-    expect(badPort.err).toContain('port must be a port number (0-65535); got "http"');
+    expect(badPort.err).toContain('port must be a port number (1-65535); got "http"');
     const badDuration = await run("serve", "--heartbeat", "soon");
     expect(badDuration.code).toBe(2);
     expect(badDuration.err).toContain("--heartbeat wants a duration");
