@@ -40,7 +40,7 @@ describe("connection limits", () => {
     ["--max-connections", "the server is at its limit of 3 connections; try again later"],
   ] as const) {
     test(`${flag} 3: the 4th gets TOO_MANY_CONNECTIONS and is closed; a freed slot is usable again`, async () => {
-      const server = await startServer([flag, "3"]);
+      const server = await startServer([flag, "3", "--log-level", "debug"]); // closes are debug
       const three = await Promise.all([1, 2, 3].map(() => RawClient.open(server.port)));
       const fourth = await RawClient.dial(server.port);
       expect(await fourth.next((f) => f.opcode === Push.LOGGED_OUT, "LOGGED_OUT")).toMatchObject({
@@ -65,7 +65,8 @@ describe("connection limits", () => {
 
 describe("slowloris", () => {
   test("a connection that never logs in is closed after --login-timeout with LOGIN_TIMEOUT", async () => {
-    const server = await startServer(["--login-timeout", "300ms"]);
+    // A login timeout is routine, so it is logged at debug.
+    const server = await startServer(["--login-timeout", "300ms", "--log-level", "debug"]);
     const started = performance.now();
     const idle = await RawClient.open(server.port);
     const partial = await RawClient.open(server.port);

@@ -184,7 +184,7 @@ describe("graceful shutdown", () => {
 
 describe("reconnect policy", () => {
   test("a session ended by a login elsewhere is not resumed, and the new one is not kicked", async () => {
-    const server = await startServer([...HB, "--login-timeout", "1s"]);
+    const server = await startServer([...HB, "--login-timeout", "1s", "--log-level", "debug"]);
     const first = await loggedIn(server.port, "erin", PW, HB);
     const second = await loggedIn(server.port, "erin", PW, HB);
     const ended = await first.waitFor(is("session_ended"), "the forced logout notice");
@@ -204,7 +204,7 @@ describe("reconnect policy", () => {
   });
 
   test("/quit exits 0 and does not reconnect", async () => {
-    const server = await startServer(HB);
+    const server = await startServer([...HB, "--log-level", "debug"]); // connections are logged at debug
     const frank = await loggedIn(server.port, "frank", PW, HB);
     frank.say("/quit");
     expect(await frank.reply("quit")).toMatchObject({ ok: true, msg: "logged out of frank; bye" });
