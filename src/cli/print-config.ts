@@ -7,14 +7,15 @@ import { describeOrigin, type Layered, type Origin } from "./config";
 
 const COMMENT_COLUMN = 40;
 
-export function formatConfig(defs: ArgsDef, layered: Layered): string {
+/** `defaults` gives the effective default where the description's is only a hint (e.g. a path under ~). */
+export function formatConfig(defs: ArgsDef, layered: Layered, defaults: Record<string, string> = {}): string {
   const lines = ["# chat serve: effective options (flag > environment > config file > default)"];
   for (const [name, def] of Object.entries(defs)) {
     if (def.type === "positional") continue;
     const origin = layered.origins[name] ?? { kind: "default" };
     const [setting, comment] =
       origin.kind === "default"
-        ? [`# ${name}`, `(default: ${defaultOf(def.description, def.type)})`]
+        ? [`# ${name}`, `(default: ${defaults[name] ?? defaultOf(def.description, def.type)})`]
         : [`${name} = ${toml(layered.values[name])}`, `# ${source(name, origin)}`];
     lines.push(`${setting.padEnd(COMMENT_COLUMN)}${comment}`);
   }

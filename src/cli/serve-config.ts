@@ -37,6 +37,6 @@ export function configureServe(flags: ParsedArgs, env: Record<string, string | u
 /** Prints the effective configuration; the exit code of `--print-config`. */
 export function printConfig(c: ServeConfig): number {
   const header = c.file ? `# config file: ${c.file}\n` : "# config file: none\n";
-  console.log(header + formatConfig(serveArgs, c));
+  console.log(header + formatConfig(serveArgs, c, { data: defaultDataPath() }));
   return 0;
 }
