@@ -49,7 +49,13 @@ export async function runCli(rawArgs: string[]): Promise<number> {
   }
   if (first === "help") return help(rest);
   const load = Object.hasOwn(commands, first) ? commands[first] : undefined;
-  if (!load) return usageError("chat", `unknown command ${quote(first, 40)}`);
+  if (!load)
+    return usageError(
+      "chat",
+      first.startsWith("-")
+        ? `unknown option ${quote(first, 40)} (options go after the command, e.g. chat serve --port 9000)`
+        : `unknown command ${quote(first, 40)}`,
+    );
   const mod = await load();
   if (asks(rest, HELP_FLAGS)) {
     console.log(await commandHelp(first, mod));

@@ -23,6 +23,13 @@ interface Spec {
 export const HELP_FLAGS = ["--help", "-h"];
 export const VERSION_FLAGS = ["--version", "-v"];
 
+const given = new WeakMap<ParsedArgs, ReadonlySet<string>>();
+
+/** The options set on the command line itself, as opposed to filled in from a default. */
+export function givenOptions(args: ParsedArgs): ReadonlySet<string> {
+  return given.get(args) ?? new Set(Object.keys(args).filter((k) => k !== "_" && args[k] !== undefined));
+}
+
 /** Whether argv asks for one of `flags` (before any `--`). */
 export function asks(argv: readonly string[], flags: readonly string[]): boolean {
   for (const arg of argv) {
@@ -90,6 +97,7 @@ export function parseArgs(defs: ArgsDef, argv: readonly string[]): ParsedArgs {
     out[spec.name] = spec.def.multiple ? [...(Array.isArray(previous) ? previous : []), value] : value; // given twice: the last one counts, as in most tools
   }
   assignPositionals(defs, positionals, out);
+  given.set(out, new Set(Object.keys(out).filter((k) => k !== "_")));
   for (const [name, def] of Object.entries(defs)) {
     if (def.type !== "positional" && def.required && out[name] === undefined)
       throw new UsageError(`--${name} is required`, name);

@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from "node:fs";
 import type { ArgsDef } from "citty";
 import { quote } from "../net/clip";
-import { type ArgValue, closest, type ParsedArgs } from "./args";
+import { type ArgValue, closest, givenOptions, type ParsedArgs } from "./args";
 import { UsageError } from "./parse";
 
 export type Origin =
@@ -58,10 +58,11 @@ export function layer(
 ): Layered {
   const values: Record<string, ArgValue> = {};
   const origins: Record<string, Origin> = {};
+  const onCommandLine = givenOptions(flags);
   for (const [name, def] of Object.entries(defs)) {
     if (def.type === "positional") continue;
     const fromEnv = env[envName(name)];
-    if (flags[name] !== undefined) {
+    if (onCommandLine.has(name)) {
       values[name] = flags[name];
       origins[name] = { kind: "flag" };
     } else if (fromEnv !== undefined && fromEnv !== "") {
@@ -73,6 +74,8 @@ export function layer(
       values[name] = file.values[name];
       origins[name] = { kind: "file", file: file.file, line: file.lines[name] };
     } else {
+      // A default declared in the ArgsDef itself stays a default, below env and file.
+      if (flags[name] !== undefined) values[name] = flags[name];
       origins[name] = { kind: "default" };
     }
   }

@@ -165,3 +165,24 @@ describe("--print-config", () => {
     expect(set).toEqual({ port: 7002, data: "/srv/chat.db", sync: "full" });
   });
 });
+
+describe("defaults declared in an ArgsDef", () => {
+  test("stay below the environment and the file", () => {
+    const defs = {
+      ...serveArgs,
+      compress: { type: "boolean", default: true, description: "x" },
+      mode: { type: "string", default: "fast", description: "y" },
+    } as const;
+    const parsed = parseArgs(defs, []);
+    expect(parsed).toMatchObject({ compress: true, mode: "fast" });
+    const l = layer(defs, parsed, { CHAT_COMPRESS: "0" }, parseConfig('mode = "slow"\n', "f.toml", defs));
+    expect(l.values).toMatchObject({ compress: false, mode: "slow" });
+    expect(l.origins).toMatchObject({ compress: { kind: "env" }, mode: { kind: "file" } });
+    const none = layer(defs, parsed, {});
+    expect(none.values).toMatchObject({ compress: true, mode: "fast" });
+    expect(none.origins.compress).toEqual({ kind: "default" });
+    expect(layer(defs, parseArgs(defs, ["--no-compress"]), { CHAT_COMPRESS: "1" }).values.compress).toBe(
+      false,
+    );
+  });
+});

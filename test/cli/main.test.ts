@@ -81,6 +81,9 @@ describe("usage errors: exit 2, one line, what is wrong and where the help is", 
       err: 'chat: unknown command "frobnicate"; see chat --help',
     });
     await usage(["help", "frobnicate"], 'unknown command "frobnicate"', "chat --help");
+    expect((await run("--port", "9000")).err).toBe(
+      'chat: unknown option "--port" (options go after the command, e.g. chat serve --port 9000); see chat --help',
+    );
   });
 
   test("a client-side rule is a usage error too", async () => {
