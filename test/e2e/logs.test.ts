@@ -65,13 +65,10 @@ const json = (lines: string[]) => lines.filter((l) => l.trim()).map((l) => JSON.
 
 describe("JSON logs", () => {
   test("standard level names, time and msg on every line; routine events at debug", async () => {
+    // Cheap hashes, and a login timeout alice's create + login beat even on a loaded machine.
     const server = await startServer([
-      "--log-format",
-      "json",
-      "--log-level",
-      "debug",
-      "--login-timeout",
-      "300ms",
+      ...["--log-format", "json", "--log-level", "debug", "--login-timeout", "1500ms"],
+      ...["--argon2-memory-kib", "64", "--argon2-time", "1"],
     ]);
     const idle = await RawClient.open(server.port); // never logs in: a routine timeout
     await idle.whenClosed(5000);
