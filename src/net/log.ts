@@ -47,15 +47,23 @@ export function createLogger(
   return createConsola({ level: LOG_LEVELS[level], ...(reporter ? { reporters: [reporter] } : {}) });
 }
 
-/** One JSON object per line: time, level, msg, then the event's fields. */
+/**
+ * One JSON object per line: time, level, msg, then the event's fields. consola collapses a
+ * burst of identical entries into one, adding "(repeated N times)": that becomes `repeated`.
+ */
 function jsonLine(o: LogObject): void {
-  const [msg, fields] = o.args as [unknown, Record<string, unknown> | undefined];
+  const [msg, ...rest] = o.args as unknown[];
+  const fields = rest.find((a): a is Record<string, unknown> => !!a && typeof a === "object");
+  const repeated = rest
+    .map((a) => (typeof a === "string" ? /^\(repeated (\d+) times\)$/.exec(a)?.[1] : undefined))
+    .find((n) => n !== undefined);
   const line = {
     time: o.date.toISOString(),
     level: levelName(o.type),
     ...(o.tag ? { tag: o.tag } : {}),
     msg: typeof msg === "string" ? msg : describeError(msg),
-    ...(fields && typeof fields === "object" ? fields : {}),
+    ...fields,
+    ...(repeated ? { repeated: Number(repeated) } : {}),
   };
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }

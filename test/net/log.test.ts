@@ -60,6 +60,23 @@ describe("formats", () => {
     expect(Object.keys(lines[1]!)).toEqual(["stream", "time", "level", "msg", "event", "conn"]);
   });
 
+  test("a burst of identical entries is one line with its count", async () => {
+    const log = createLogger("info", "json");
+    for (let i = 0; i < 12; i++) log.warn("same", { event: "limit", conn: 1 });
+    log.info("different");
+    const lines = written.map((w) => JSON.parse(w.text));
+    expect(lines.length).toBeLessThan(12);
+    const counted = lines.filter((l) => l.msg === "same");
+    expect(counted.reduce((n, l) => n + (l.repeated ?? 1), 0)).toBe(12);
+    expect(counted.at(-1)).toMatchObject({
+      level: "warn",
+      event: "limit",
+      conn: 1,
+      repeated: expect.any(Number),
+    });
+    expect(lines.at(-1)).toMatchObject({ msg: "different" });
+  });
+
   test("text off a terminal: ISO time and level name; warnings and errors on stderr", () => {
     const log = createLogger("info", "text", false);
     log.success("chat server listening on port 8080");
