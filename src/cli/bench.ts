@@ -49,7 +49,7 @@ type Args = Record<string, string | boolean | string[] | undefined>;
 
 export function benchOptions(a: Args): BenchRun {
   const s = (k: string) => (typeof a[k] === "string" ? (a[k] as string) : undefined);
-  const workload = oneOf("workload", s("workload"), WORKLOADS, "relay") as Workload;
+  const workload = oneOf("WORKLOAD", s("workload"), WORKLOADS, "relay") as Workload;
   const serverArgs =
     a["server-arg"] === undefined ? [] : ([] as string[]).concat(a["server-arg"] as string | string[]);
   return {

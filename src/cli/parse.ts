@@ -12,6 +12,9 @@ export class UsageError extends Error {
   }
 }
 
+/** How an option is named in a message: "--heartbeat", or "WORKLOAD" for a positional. */
+const label = (flag: string) => (/^[A-Z]/.test(flag) ? flag : `--${flag}`);
+
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** "15s", "500ms", "2m", "24h" or a bare number of seconds → milliseconds. */
@@ -20,11 +23,11 @@ export function duration(flag: string, value: string | undefined, fallbackMs: nu
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim());
   if (!m)
     throw new UsageError(
-      `--${flag} wants a duration such as 500ms, 15s, 2m or 24h; got ${quote(value, 40)}`,
+      `${label(flag)} wants a duration such as 500ms, 15s, 2m or 24h; got ${quote(value, 40)}`,
       flag,
     );
   const ms = Math.round(Number(m[1]) * UNITS[m[2] ?? "s"]!);
-  if (ms <= 0) throw new UsageError(`--${flag} must be more than zero; got ${quote(value, 40)}`, flag);
+  if (ms <= 0) throw new UsageError(`${label(flag)} must be more than zero; got ${quote(value, 40)}`, flag);
   return ms;
 }
 
@@ -37,10 +40,13 @@ export function integer(
 ): number {
   if (value === undefined || value === "") return fallback;
   if (!/^\d+$/.test(value.trim()))
-    throw new UsageError(`--${flag} wants a whole number of at least ${min}; got ${quote(value, 40)}`, flag);
+    throw new UsageError(
+      `${label(flag)} wants a whole number of at least ${min}; got ${quote(value, 40)}`,
+      flag,
+    );
   const n = Number(value);
   if (n < min || n > max)
-    throw new UsageError(`--${flag} must be between ${min} and ${max}; got ${value.trim()}`, flag);
+    throw new UsageError(`${label(flag)} must be between ${min} and ${max}; got ${value.trim()}`, flag);
   return n;
 }
 
@@ -64,7 +70,10 @@ export function oneOf<T extends string>(
 ): T {
   if (value === undefined || value === "") return fallback;
   if (!(options as readonly string[]).includes(value)) {
-    throw new UsageError(`--${flag} must be one of ${options.join(", ")}; got ${quote(value, 40)}`, flag);
+    throw new UsageError(
+      `${label(flag)} must be one of ${options.join(", ")}; got ${quote(value, 40)}`,
+      flag,
+    );
   }
   return value as T;
 }

@@ -68,7 +68,7 @@ describe("usage errors: exit 2, one line, what is wrong and where the help is", 
     await usage(["bench", "--pairs", "0"], "--pairs must be between 1 and 10000; got 0");
     await usage(
       ["bench", "nonsense"],
-      '--workload must be one of relay, light, conns, offline, login; got "nonsense"',
+      'WORKLOAD must be one of relay, light, conns, offline, login; got "nonsense"',
     );
   });
 
