@@ -32,7 +32,7 @@ export const configArgs = {
   config: {
     type: "string",
     description:
-      "TOML file of options, named as the flags without -- (port = 9000); flags and environment override it (default: none, or $CHAT_CONFIG)",
+      "TOML file of options, named as the flags without -- (port = 9000); flags and environment override it (default: none)",
   },
   "print-config": {
     type: "boolean",

@@ -41,7 +41,8 @@ export function levelName(type: string): "error" | "warn" | "info" | "debug" | "
 export function createLogger(
   level: LogLevel,
   format: LogFormat,
-  tty: boolean = process.stdout.isTTY === true,
+  // Both streams: warnings go to stderr, and `2>>chat.log` must get times too.
+  tty: boolean = process.stdout.isTTY === true && process.stderr.isTTY === true,
 ): ConsolaInstance {
   const reporter = format === "json" ? { log: jsonLine } : tty ? undefined : { log: textLine };
   return createConsola({ level: LOG_LEVELS[level], ...(reporter ? { reporters: [reporter] } : {}) });
