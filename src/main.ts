@@ -2,41 +2,37 @@
 // The `chat` command: `serve`, `connect`, `bench` and `help`. This is the only module that
 // exits the process. Exit codes: 0 success, 1 failure (connection, startup), 2 usage error.
 
-import type { ArgsDef, CommandContext, CommandDef } from "citty";
+import { type ArgsDef, type CommandContext, type CommandDef, defineCommand } from "citty";
 import { asks, HELP_FLAGS, parseArgs, VERSION_FLAGS } from "./cli/args";
-import { type HelpInput, renderHelp } from "./cli/help";
+import { helpExtras, renderHelp } from "./cli/help";
 import { UsageError } from "./cli/parse";
 import { quote } from "./net/clip";
 import { VERSION } from "./version";
 
-/** What a command module exports: its definition, and optionally more for its help. */
-interface CommandModule {
-  default: CommandDef<ArgsDef>;
-  help?: Pick<HelpInput, "optionNote" | "footer">;
-}
-
-const commands: Record<string, () => Promise<CommandModule>> = {
-  serve: () => import("./cli/serve") as Promise<CommandModule>,
-  connect: () => import("./cli/connect") as Promise<CommandModule>,
-  bench: () => import("./cli/bench") as Promise<CommandModule>,
+const subCommands = {
+  serve: () => import("./cli/serve").then((m) => m.default),
+  connect: () => import("./cli/connect").then((m) => m.default),
+  bench: () => import("./cli/bench").then((m) => m.default),
 };
 
-const DESCRIPTION = "One-to-one chat: `chat serve` on one machine, `chat connect <host> 8080` anywhere";
-const COMMAND_LIST = [
-  { name: "serve", description: "Run a chat server" },
-  {
-    name: "connect",
-    description: "Connect to a chat server (interactive on a terminal, line by line otherwise)",
+export const main = defineCommand({
+  meta: {
+    name: "chat",
+    version: VERSION,
+    description: "One-to-one chat: `chat serve` on one machine, `chat connect <host> 8080` anywhere",
   },
-  { name: "bench", description: "Load-test a chat server: throughput, latency, memory per connection" },
-  { name: "help", description: "Show the help of chat or of one command (chat help serve)" },
-];
+  subCommands,
+});
+
+type Loader = () => Promise<CommandDef<ArgsDef>>;
+const command = (name: string): Loader | undefined =>
+  Object.hasOwn(subCommands, name) ? (subCommands[name as keyof typeof subCommands] as Loader) : undefined;
 
 /** Runs the CLI with rawArgs; resolves with the exit code. */
 export async function runCli(rawArgs: string[]): Promise<number> {
   const [first, ...rest] = rawArgs;
   if (first === undefined) {
-    console.error(mainHelp());
+    console.error(await mainHelp());
     return 2;
   }
   if (VERSION_FLAGS.includes(first)) {
@@ -44,11 +40,11 @@ export async function runCli(rawArgs: string[]): Promise<number> {
     return 0;
   }
   if (HELP_FLAGS.includes(first)) {
-    console.log(mainHelp());
+    console.log(await mainHelp());
     return 0;
   }
   if (first === "help") return help(rest);
-  const load = Object.hasOwn(commands, first) ? commands[first] : undefined;
+  const load = command(first);
   if (!load)
     return usageError(
       "chat",
@@ -56,9 +52,9 @@ export async function runCli(rawArgs: string[]): Promise<number> {
         ? `unknown option ${quote(first, 40)} (options go after the command, e.g. chat serve --port 9000)`
         : `unknown command ${quote(first, 40)}`,
     );
-  const mod = await load();
+  const cmd = await load();
   if (asks(rest, HELP_FLAGS)) {
-    console.log(await commandHelp(first, mod));
+    console.log(await commandHelp(first, cmd));
     return 0;
   }
   if (asks(rest, VERSION_FLAGS)) {
@@ -66,7 +62,6 @@ export async function runCli(rawArgs: string[]): Promise<number> {
     return 0;
   }
   try {
-    const cmd = mod.default;
     const args = parseArgs((cmd.args ?? {}) as ArgsDef, rest);
     const context = { rawArgs: rest, args, cmd } as unknown as CommandContext<ArgsDef>;
     const result = await cmd.run?.(context);
@@ -81,14 +76,14 @@ export async function runCli(rawArgs: string[]): Promise<number> {
 
 async function help(args: string[]): Promise<number> {
   if (args.length === 0) {
-    console.log(mainHelp());
+    console.log(await mainHelp());
     return 0;
   }
   const [name, ...extra] = args;
   if (extra.length) return usageError("chat help", `unexpected argument ${quote(extra[0]!, 40)}`);
-  const load = Object.hasOwn(commands, name!) ? commands[name!] : undefined;
+  const load = command(name!);
   if (name === "help") {
-    console.log(mainHelp());
+    console.log(await mainHelp());
     return 0;
   }
   if (!load) return usageError("chat help", `unknown command ${quote(name!, 40)}`);
@@ -96,29 +91,39 @@ async function help(args: string[]): Promise<number> {
   return 0;
 }
 
-function mainHelp(): string {
+async function mainHelp(): Promise<string> {
+  const commands = [];
+  for (const [name, load] of Object.entries(subCommands)) {
+    const meta = await resolve((await (load as Loader)()).meta);
+    commands.push({ name, description: meta?.description ?? "" });
+  }
+  commands.push({ name: "help", description: "Show the help of chat or of one command (chat help serve)" });
   return renderHelp({
     name: "chat",
-    description: DESCRIPTION,
+    description: (await resolve(main.meta))?.description ?? "",
     version: VERSION,
-    commands: COMMAND_LIST,
+    commands,
     footer: [
       "Run `chat help <command>` or `chat <command> --help` for its options. `chat --version` prints the version.",
     ],
   });
 }
 
-async function commandHelp(name: string, mod: CommandModule): Promise<string> {
-  const cmd = mod.default;
-  const meta = typeof cmd.meta === "function" ? await cmd.meta() : await cmd.meta;
-  const args = typeof cmd.args === "function" ? await cmd.args() : await cmd.args;
+async function commandHelp(name: string, cmd: CommandDef<ArgsDef>): Promise<string> {
+  const meta = await resolve(cmd.meta);
+  const args = await resolve(cmd.args);
   return renderHelp({
     name: `chat ${name}`,
     description: meta?.description ?? "",
     version: VERSION,
     ...(args ? { args } : {}),
-    ...mod.help,
+    ...helpExtras(cmd),
   });
+}
+
+/** citty's Resolvable: a value, a promise, or a function returning either. */
+async function resolve<T>(v: T | Promise<T> | (() => T | Promise<T>)): Promise<T> {
+  return typeof v === "function" ? (v as () => T | Promise<T>)() : v;
 }
 
 /** One line on stderr saying what is wrong and where the help is; exit code 2. */

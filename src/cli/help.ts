@@ -20,6 +20,19 @@ export interface HelpInput {
   footer?: string[];
 }
 
+/** Help additions a command registers for itself (env names, closing paragraphs). */
+export type HelpExtras = Pick<HelpInput, "optionNote" | "footer">;
+const extras = new WeakMap<object, HelpExtras>();
+
+export function registerHelp<T extends object>(command: T, more: HelpExtras): T {
+  extras.set(command, more);
+  return command;
+}
+
+export function helpExtras(command: object): HelpExtras {
+  return extras.get(command) ?? {};
+}
+
 export function renderHelp(h: HelpInput): string {
   const args = Object.entries(h.args ?? {});
   const positionals = args.filter(([, d]) => d.type === "positional");

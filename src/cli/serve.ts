@@ -7,6 +7,7 @@ import { LOG_LEVELS, type LogLevel } from "../net/log";
 import type { ServeOptions } from "../server";
 import type { ParsedArgs } from "./args";
 import { CONFIG_ENV, configArgs, envName } from "./config";
+import { registerHelp } from "./help";
 import { duration, integer, oneOf, port } from "./parse";
 
 export const serveArgs = {
@@ -190,23 +191,24 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
   };
 }
 
-export default defineCommand({
-  meta: { name: "serve", description: "Run a chat server" },
-  args: { ...serveArgs, ...configArgs },
-  async run({ args }) {
-    const { configureServe, printConfig } = await import("./serve-config");
-    const layered = configureServe(args as ParsedArgs, process.env);
-    if (args["print-config"]) return printConfig(layered);
-    const { runServe } = await import("./run-serve");
-    return runServe(layered.values as Args);
+export default registerHelp(
+  defineCommand({
+    meta: { name: "serve", description: "Run a chat server" },
+    args: { ...serveArgs, ...configArgs },
+    async run({ args }) {
+      const { configureServe, printConfig } = await import("./serve-config");
+      const layered = configureServe(args as ParsedArgs, process.env);
+      if (args["print-config"]) return printConfig(layered);
+      const { runServe } = await import("./run-serve");
+      return runServe(layered.values as Args);
+    },
+  }),
+  // For `chat serve --help`: each option's environment variable, and how the sources combine.
+  {
+    optionNote: (name: string) =>
+      name in serveArgs ? `[${envName(name)}]` : name === "config" ? `[${CONFIG_ENV}]` : undefined,
+    footer: [
+      "Every option can also come from the environment variable shown in brackets (an empty one counts as unset) or from the --config TOML file, as `name = value` with the flag's name. A flag beats the environment, which beats the file, which beats the default.",
+    ],
   },
-});
-
-/** For `chat serve --help`: each option's environment variable, and how the sources combine. */
-export const help = {
-  optionNote: (name: string) =>
-    name in serveArgs ? `[${envName(name)}]` : name === "config" ? `[${CONFIG_ENV}]` : undefined,
-  footer: [
-    "Every option can also come from the environment variable shown in brackets (an empty one counts as unset) or from the --config TOML file, as `name = value` with the flag's name. A flag beats the environment, which beats the file, which beats the default.",
-  ],
-};
+);
