@@ -3,7 +3,7 @@
 // exits the process. Exit codes: 0 success, 1 failure (connection, startup), 2 usage error.
 
 import { type ArgsDef, type CommandContext, type CommandDef, defineCommand } from "citty";
-import { asks, HELP_FLAGS, parseArgs, VERSION_FLAGS } from "./cli/args";
+import { asks, HELP_FLAGS, optionIndex, parseArgs, VERSION_FLAGS } from "./cli/args";
 import { helpExtras, renderHelp } from "./cli/help";
 import { UsageError } from "./cli/parse";
 import { quote } from "./net/clip";
@@ -53,11 +53,14 @@ export async function runCli(rawArgs: string[]): Promise<number> {
         : `unknown command ${quote(first, 40)}`,
     );
   const cmd = await load();
-  if (asks(rest, HELP_FLAGS)) {
+  // A command's own -h or -v (or --help, --version) wins over the built-in one.
+  const own = optionIndex((cmd.args ?? {}) as ArgsDef);
+  const builtin = (flags: string[]) => flags.filter((f) => !own.has(f.replace(/^-+/, "")));
+  if (asks(rest, builtin(HELP_FLAGS))) {
     console.log(await commandHelp(first, cmd));
     return 0;
   }
-  if (asks(rest, VERSION_FLAGS)) {
+  if (asks(rest, builtin(VERSION_FLAGS))) {
     console.log(VERSION);
     return 0;
   }

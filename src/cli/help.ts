@@ -1,7 +1,7 @@
 // Help text for a command, from its citty definition, wrapped to fit 80 columns.
 
 import type { ArgDef, ArgsDef } from "citty";
-import { aliases } from "./args";
+import { aliases, optionIndex } from "./args";
 
 export const HELP_WIDTH = 80;
 /** Where descriptions start when the option fits before it. */
@@ -62,7 +62,14 @@ export function renderHelp(h: HelpInput): string {
       if (d.type === "boolean" && (negative || d.default === true))
         out.push(...entry(`--no-${n}`, negative ?? ""));
     }
-    out.push(...entry("-h, --help", "Show this help"), ...entry("-v, --version", "Show the version"));
+    const own = optionIndex(h.args ?? {});
+    for (const [short, long, text] of [
+      ["h", "help", "Show this help"],
+      ["v", "version", "Show the version"],
+    ] as const) {
+      if (own.has(long)) continue;
+      out.push(...entry(own.has(short) ? `--${long}` : `-${short}, --${long}`, text));
+    }
   }
   for (const paragraph of h.footer ?? []) out.push("", ...wrap(paragraph, HELP_WIDTH));
   return out.join("\n");

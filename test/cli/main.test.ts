@@ -139,3 +139,18 @@ describe("help and version", () => {
     }
   });
 });
+
+describe("help of a command defined here", () => {
+  test("a command's own -v is not taken for --version", async () => {
+    const { renderHelp } = await import("../../src/cli/help");
+    const text = renderHelp({
+      name: "chat x",
+      description: "x",
+      version: "1",
+      args: { verbose: { type: "boolean", alias: "v", description: "More output" } },
+    });
+    expect(text).toContain("-v, --verbose");
+    expect(text).toContain("  --version ");
+    expect(text).not.toContain("-v, --version");
+  });
+});
