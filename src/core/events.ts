@@ -1,5 +1,7 @@
 // What the server reports about itself: the logger and the tests subscribe to these.
 // Per-message work is counted in Metrics instead, to keep the hot path free of events.
+// String fields (name, reason, detail, …) may carry client input of any length or content:
+// sinks must treat them as untrusted (the logger escapes and bounds them: src/net/log.ts).
 
 export type ServerEvent =
   | { type: "connect"; conn: number; address: string }
