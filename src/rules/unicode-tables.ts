@@ -1,0 +1,79 @@
+// Parsed forms of the generated tables in unicode-data.ts, built on first use.
+
+import { BIDI_AL, BIDI_AN, BIDI_EN, BIDI_R, CHAR_NAMES, CONFUSABLES } from "./unicode-data";
+
+const cp = (h: string): number => Number.parseInt(h, 16);
+const fromHex = (codes: string): string => String.fromCodePoint(...codes.split(" ").map(cp));
+
+let confusables: Map<number, string> | null = null;
+let names: Map<number, string> | null = null;
+
+/** The UTS #39 prototype of a code point, or undefined when it maps to itself. */
+export function confusablePrototype(code: number): string | undefined {
+  if (!confusables) {
+    confusables = new Map();
+    for (const pair of CONFUSABLES.split(/\s+(?=[0-9A-F]+;)/)) {
+      const [from, to] = pair.trim().split(";");
+      if (from && to) confusables.set(cp(from), fromHex(to.trim()));
+    }
+  }
+  return confusables.get(code);
+}
+
+/** The Unicode name of an invisible, space or format character; undefined for others. */
+export function charName(code: number): string | undefined {
+  if (!names) {
+    names = new Map();
+    for (const entry of CHAR_NAMES.split(/\s+(?=[0-9A-F]+;)/)) {
+      const [code, name] = entry.trim().split(";");
+      if (code && name) names.set(cp(code), name.trim());
+    }
+  }
+  return names.get(code);
+}
+
+/** Sorted [first, last] ranges from "A-B C" text, searched by bisection. */
+class Ranges {
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+
+  constructor(text: string) {
+    for (const r of text.split(" ")) {
+      if (!r) continue;
+      const [a, b] = r.split("-");
+      this.starts.push(cp(a!));
+      this.ends.push(cp(b ?? a!));
+    }
+  }
+
+  has(code: number): boolean {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (code < this.starts[mid]!) hi = mid - 1;
+      else if (code > this.ends[mid]!) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  }
+}
+
+export type BidiClass = "R" | "AL" | "AN" | "EN" | "other";
+
+let bidi: { R: Ranges; AL: Ranges; AN: Ranges; EN: Ranges } | null = null;
+
+/** The bidi class of a code point, as far as the Bidi Rule needs it. */
+export function bidiClass(code: number): BidiClass {
+  bidi ??= {
+    R: new Ranges(BIDI_R),
+    AL: new Ranges(BIDI_AL),
+    AN: new Ranges(BIDI_AN),
+    EN: new Ranges(BIDI_EN),
+  };
+  if (bidi.R.has(code)) return "R";
+  if (bidi.AL.has(code)) return "AL";
+  if (bidi.AN.has(code)) return "AN";
+  if (bidi.EN.has(code)) return "EN";
+  return "other";
+}
