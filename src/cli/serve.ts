@@ -93,11 +93,19 @@ export const serveArgs = {
   },
   "login-failures-per-account": {
     type: "string",
-    description: `Failed logins per account per minute before RATE_LIMITED (default ${D.loginFailuresPerAccount})`,
+    description: `Failed logins per account per minute, from all addresses; past it only addresses without a recent failure may try (default ${D.loginFailuresPerAccount})`,
+  },
+  "login-failures-per-account-address": {
+    type: "string",
+    description: `Failed logins per account per client address per minute before RATE_LIMITED (default ${D.loginFailuresPerAccountAddress})`,
   },
   "login-failures-per-address": {
     type: "string",
     description: `Failed logins per client address per minute (default ${D.loginFailuresPerAddress})`,
+  },
+  "name-reuse-after": {
+    type: "string",
+    description: `How long a deleted account's name (and names that look like it) cannot be taken; 0 = at once (default ${D.nameReuseAfterMs / 86_400_000}d)`,
   },
   "accounts-per-address": {
     type: "string",
@@ -165,6 +173,13 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
       D.loginFailuresPerAddress,
       1,
     ),
+    loginFailuresPerAccountAddress: integer(
+      "login-failures-per-account-address",
+      s("login-failures-per-account-address"),
+      D.loginFailuresPerAccountAddress,
+      1,
+    ),
+    nameReuseAfterMs: days("name-reuse-after", s("name-reuse-after"), D.nameReuseAfterMs),
     accountCreationsPerAddress: integer(
       "accounts-per-address",
       s("accounts-per-address"),
@@ -184,6 +199,14 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     dedupWindowMs: 24 * 60 * 60 * 1000,
     shutdownGraceMs: duration("shutdown-grace", s("shutdown-grace"), 3000),
   };
+}
+
+/** A duration that may also be given in days ("30d") or be 0 (off). */
+function days(flag: string, value: string | undefined, fallbackMs: number): number {
+  const v = value?.trim();
+  if (v === "0") return 0;
+  const d = v ? /^(\d+(?:\.\d+)?)\s*d$/.exec(v) : null;
+  return d ? Math.round(Number(d[1]) * 86_400_000) : duration(flag, value, fallbackMs);
 }
 
 export default defineCommand({

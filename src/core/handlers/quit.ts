@@ -5,7 +5,7 @@ import type { Handler } from "./handler";
 
 export const quit: Handler = {
   needsLogin: false,
-  run(core, s, req, at) {
+  async run(core, s, req, at) {
     const account = s.account;
     if (!account) {
       core.reply(
@@ -18,6 +18,8 @@ export const quit: Handler = {
       return;
     }
     core.endSession(s, "quit", true);
+    // Logging out ends the account's sessions everywhere: no token of it resumes any more.
+    await core.store.revokeTokens(account.id);
     core.reply(s, req, at, { msg: `logged out of ${account.name}; bye` }, true);
   },
 };
