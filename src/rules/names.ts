@@ -24,15 +24,24 @@ export type NameCheck =
     }
   | { ok: false; reason: string };
 
+/** Most names: nothing to normalise, map or mix. */
+const PLAIN = new RegExp(`^[A-Za-z0-9_.-]{1,${MAX_NAME_CHARS}}$`);
+
 export function checkName(raw: string): NameCheck {
   if (raw.length === 0) return { ok: false, reason: "the name is empty" };
+  if (PLAIN.test(raw)) {
+    return { ok: true, name: raw, key: raw.toLowerCase(), skeleton: nameSkeleton(raw), mixedScripts: null };
+  }
   // Checked one code point at a time on the name as given, so the error names what was typed.
   let position = 0;
   let mapped = "";
-  for (const ch of raw.normalize("NFC")) {
+  const nfc = raw.normalize("NFC");
+  // A name NFKC leaves alone has no compatibility variant: no need to look for one per character.
+  const compat = nfc.length > MAX_NAME_CHARS * 8 || nfc.normalize("NFKC") !== nfc;
+  for (const ch of nfc) {
     position++;
     if (position > MAX_NAME_CHARS * 4) break;
-    const problem = charProblem(widthMap(ch), position === 1);
+    const problem = charProblem(widthMap(ch), position === 1, compat);
     if (problem) {
       const what = describeCodePoint(ch);
       return { ok: false, reason: `the name has ${what} at position ${position}; ${problem.why}` };

@@ -5,8 +5,8 @@
 
 import { type BidiClass, bidiClass, charName } from "./unicode-tables";
 
-/** A code point's verdict: null when it may stand in a name, else why not (after "the name has ..."). */
-export type CharProblem = { what: string; why: string };
+/** Why a code point may not stand in a name (the text after "the name has X at position N; "). */
+export type CharProblem = { why: string };
 
 const ASCII_ALLOWED = /^[A-Za-z0-9_.-]$/;
 /** PRECIS "LetterDigits": Ll Lu Lo Nd Lm Mn Mc. */
@@ -54,28 +54,25 @@ export function widthMap(ch: string): string {
 }
 
 /** Why code point ch (already width-mapped) may not be in a name, or null. `first`: the name's first. */
-export function charProblem(ch: string, first: boolean): CharProblem | null {
+export function charProblem(ch: string, first: boolean, checkCompat = true): CharProblem | null {
   const code = ch.codePointAt(0)!;
-  const what = describeCodePoint(ch);
   if (code < 0x80) {
     if (ASCII_ALLOWED.test(ch)) return null;
-    return CONTROL.test(ch) ? { what, why: "control characters are not allowed" } : { what, why: NAME_RULE };
+    return CONTROL.test(ch) ? { why: "control characters are not allowed" } : { why: NAME_RULE };
   }
   if (EXCEPTION_VALID.has(code) || CONTEXTUAL.has(code)) return null;
-  if (EXCEPTION_DISALLOWED.has(code))
-    return { what, why: `it is not allowed in names (RFC 8264); ${NAME_RULE}` };
-  if (UNASSIGNED.test(ch)) return { what, why: "it is not an assigned Unicode character" };
-  if (IGNORABLE.test(ch)) return { what, why: "invisible characters are not allowed" };
-  if (isOldHangulJamo(code))
-    return { what, why: "conjoining Hangul jamo are not allowed; use Hangul syllables" };
-  if (CONTROL.test(ch)) return { what, why: "control characters are not allowed" };
-  if (SPACE.test(ch)) return { what, why: "spaces are not allowed" };
-  const compat = ch.normalize("NFKC");
+  if (EXCEPTION_DISALLOWED.has(code)) return { why: `it is not allowed in names (RFC 8264); ${NAME_RULE}` };
+  if (UNASSIGNED.test(ch)) return { why: "it is not an assigned Unicode character" };
+  if (IGNORABLE.test(ch)) return { why: "invisible characters are not allowed" };
+  if (isOldHangulJamo(code)) return { why: "conjoining Hangul jamo are not allowed; use Hangul syllables" };
+  if (CONTROL.test(ch)) return { why: "control characters are not allowed" };
+  if (SPACE.test(ch)) return { why: "spaces are not allowed" };
+  const compat = checkCompat ? ch.normalize("NFKC") : ch;
   if (compat !== ch) {
-    return { what, why: `it is a compatibility variant of '${compat}' (write '${compat}' instead)` };
+    return { why: `it is a compatibility variant of '${compat}' (write '${compat}' instead)` };
   }
-  if (!LETTER_DIGITS.test(ch)) return { what, why: NAME_RULE };
-  if (first && MARK.test(ch)) return { what, why: "a name cannot start with a combining mark" };
+  if (!LETTER_DIGITS.test(ch)) return { why: NAME_RULE };
+  if (first && MARK.test(ch)) return { why: "a name cannot start with a combining mark" };
   return null;
 }
 
@@ -115,6 +112,8 @@ export function contextProblem(chars: readonly string[]): string | null {
  * characters: null when it holds, else the reason.
  */
 export function bidiProblem(chars: readonly string[]): string | null {
+  // Nothing below U+0590 (Hebrew) is right-to-left or an Arabic number.
+  if (chars.every((c) => c.codePointAt(0)! < 0x590)) return null;
   const classes: BidiClass[] = chars.map((c) => bidiClass(c.codePointAt(0)!));
   const rtl = (k: BidiClass) => k === "R" || k === "AL";
   if (!classes.some((k) => rtl(k) || k === "AN")) return null;

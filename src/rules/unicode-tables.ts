@@ -1,6 +1,16 @@
 // Parsed forms of the generated tables in unicode-data.ts, built on first use.
 
-import { BIDI_AL, BIDI_AN, BIDI_EN, BIDI_R, CHAR_NAMES, CONFUSABLES } from "./unicode-data";
+import {
+  BIDI_AL,
+  BIDI_AN,
+  BIDI_EN,
+  BIDI_R,
+  CHAR_NAMES,
+  CONFUSABLES,
+  SCRIPT_EXTENSIONS,
+  SCRIPT_NAMES,
+  SCRIPTS,
+} from "./unicode-data";
 
 const cp = (h: string): number => Number.parseInt(h, 16);
 const fromHex = (codes: string): string => String.fromCodePoint(...codes.split(" ").map(cp));
@@ -76,4 +86,59 @@ export function bidiClass(code: number): BidiClass {
   if (bidi.AN.has(code)) return "AN";
   if (bidi.EN.has(code)) return "EN";
   return "other";
+}
+
+/** Sorted "first-last:value" ranges, searched by bisection. */
+class ValuedRanges<T> {
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private readonly values: T[] = [];
+
+  constructor(text: string, parse: (v: string) => T) {
+    for (const entry of text.split(/\s+/)) {
+      if (!entry) continue;
+      const [range, value] = entry.split(":");
+      const [a, b] = range!.split("-");
+      this.starts.push(cp(a!));
+      this.ends.push(cp(b ?? a!));
+      this.values.push(parse(value!));
+    }
+  }
+
+  get(code: number): T | undefined {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (code < this.starts[mid]!) hi = mid - 1;
+      else if (code > this.ends[mid]!) lo = mid + 1;
+      else return this.values[mid];
+    }
+    return undefined;
+  }
+}
+
+let scripts: { names: string[]; sc: ValuedRanges<number>; scx: ValuedRanges<number[]> } | null = null;
+
+function scriptTables() {
+  scripts ??= {
+    names: SCRIPT_NAMES.split(" "),
+    sc: new ValuedRanges(SCRIPTS, Number),
+    scx: new ValuedRanges(SCRIPT_EXTENSIONS, (v) => v.split(".").map(Number)),
+  };
+  return scripts;
+}
+
+/** The Script property of a code point (long name, e.g. "Latin", "Common"); "Unknown" if unassigned. */
+export function scriptOf(code: number): string {
+  const t = scriptTables();
+  const i = t.sc.get(code);
+  return i === undefined ? "Unknown" : t.names[i]!;
+}
+
+/** The Script_Extensions of a code point: its Script unless ScriptExtensions.txt lists more. */
+export function scriptExtensions(code: number): string[] {
+  const t = scriptTables();
+  const listed = t.scx.get(code);
+  return listed ? listed.map((i) => t.names[i]!) : [scriptOf(code)];
 }

@@ -35,7 +35,9 @@ describe("CREATE_ACCOUNT and look-alikes", () => {
   test("--name-reuse-after 0: a deleted name is free at once", async () => {
     const h = new Harness({ nameReuseAfterMs: 0 });
     const bob = await h.user("bob");
-    expect(await bob.request({ opcode: Op.DELETE_ACCOUNT, password: pw("bob") })).toMatchObject({ status: Status.OK });
+    expect(await bob.request({ opcode: Op.DELETE_ACCOUNT, password: pw("bob") })).toMatchObject({
+      status: Status.OK,
+    });
     expect(await h.connect().create("bob")).toMatchObject({ status: Status.OK });
   });
 });

@@ -298,3 +298,25 @@ describe("mixed scripts (UTS #39 Highly Restrictive)", () => {
     expect(ok(raw).mixedScripts).toBe(`the name mixes ${scripts} letters`);
   });
 });
+
+describe("plain ASCII names (the fast path)", () => {
+  it("get the same key and skeleton as any other name", () => {
+    const alphabet = "abcABCxyzXYZ019_.-mIl";
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let i = 0; i < 2000; i++) {
+      let n = "";
+      const len = 1 + Math.floor(rand() * 10);
+      for (let j = 0; j < len; j++) n += alphabet[Math.floor(rand() * alphabet.length)];
+      expect(ok(n)).toMatchObject({
+        name: n,
+        key: nameKey(n),
+        skeleton: nameSkeleton(n),
+        mixedScripts: null,
+      });
+    }
+  });
+});
