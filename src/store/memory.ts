@@ -82,7 +82,8 @@ export class MemoryStore implements Store {
   private skeletons = new Map<number, string>();
   private bySkeleton = new Map<string, Account>();
   private reserved = new Map<string, NameReservation & { skeleton: string }>();
-  private reservedBySkeleton = new Map<string, string>();
+  /** Keys of the reserved names per skeleton. */
+  private reservedBySkeleton = new Map<string, Set<string>>();
 
   constructor(private readonly limits: StoreLimits) {}
 
@@ -161,10 +162,14 @@ export class MemoryStore implements Store {
     if (this.bySkeleton.get(skeleton) === account) this.bySkeleton.delete(skeleton);
     await this.revokeTokens(id);
     if (reserveNameUntil !== undefined) {
-      const earlier = this.reserved.get(account.key);
-      if (earlier) this.reservedBySkeleton.delete(earlier.skeleton);
+      this.unreserve(account.key);
       this.reserved.set(account.key, { name: account.name, until: reserveNameUntil, skeleton });
-      this.reservedBySkeleton.set(skeleton, account.key);
+      let keys = this.reservedBySkeleton.get(skeleton);
+      if (!keys) {
+        keys = new Set();
+        this.reservedBySkeleton.set(skeleton, keys);
+      }
+      keys.add(account.key);
     }
   }
 
@@ -251,11 +256,7 @@ export class MemoryStore implements Store {
   async sweep(now: number) {
     for (const [hash, t] of this.tokens) if (t.expiresAt <= now) await this.deleteToken(hash);
     this.pruneSent(now);
-    for (const [key, r] of this.reserved) {
-      if (r.until > now) continue;
-      this.reserved.delete(key);
-      if (this.reservedBySkeleton.get(r.skeleton) === key) this.reservedBySkeleton.delete(r.skeleton);
-    }
+    for (const [key, r] of this.reserved) if (r.until <= now) this.unreserve(key);
   }
 
   async stats() {
@@ -268,9 +269,23 @@ export class MemoryStore implements Store {
 
   async close() {}
 
+  /** The reservation with this key or skeleton that lasts longest, if any is still on. */
   private reservationOf(key: string, skeleton: string, now: number) {
-    const r = this.reserved.get(key) ?? this.reserved.get(this.reservedBySkeleton.get(skeleton) ?? "");
-    return r && r.until > now ? r : undefined;
+    let best: (NameReservation & { skeleton: string }) | undefined;
+    for (const k of [key, ...(this.reservedBySkeleton.get(skeleton) ?? [])]) {
+      const r = this.reserved.get(k);
+      if (r && r.until > now && (!best || r.until > best.until)) best = r;
+    }
+    return best;
+  }
+
+  private unreserve(key: string): void {
+    const r = this.reserved.get(key);
+    if (!r) return;
+    this.reserved.delete(key);
+    const keys = this.reservedBySkeleton.get(r.skeleton);
+    keys?.delete(key);
+    if (keys?.size === 0) this.reservedBySkeleton.delete(r.skeleton);
   }
 
   /** Map iteration is insertion order, so the oldest records come first. */

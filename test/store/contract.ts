@@ -474,6 +474,20 @@ export function runStoreContract(
         expect(await make("bob", "bob", "bob", T0 + 30 * DAY)).not.toBeNull();
       });
 
+      it("several deleted names with one skeleton are all reserved; the longest reservation answers", async () => {
+        const a = await make("ilya", "ilya", "llya");
+        await s.deleteAccount(a!.id, T0 + DAY);
+        const b = await make("llya", "llya", "llya", T0 + 2 * DAY);
+        await s.deleteAccount(b!.id, T0 + 5 * DAY);
+        expect(await s.nameReservation("x", "llya", T0)).toEqual({ name: "llya", until: T0 + 5 * DAY });
+        expect(await s.nameReservation("ilya", "x", T0)).toEqual({ name: "ilya", until: T0 + DAY });
+        expect(await s.nameReservation("ilya", "x", T0 + DAY)).toBeNull();
+        expect(await s.nameReservation("x", "llya", T0 + 4 * DAY)).toEqual({
+          name: "llya",
+          until: T0 + 5 * DAY,
+        });
+      });
+
       it("deleting without a time reserves nothing; sweep drops reservations that ended", async () => {
         const a = await make("ann", "ann", "ann");
         await s.deleteAccount(a!.id);
