@@ -5,7 +5,7 @@ import { DEFAULT_ARGON2 } from "../core/auth";
 import { DEFAULT_OPTIONS as D } from "../core/options";
 import { LOG_LEVELS, type LogLevel } from "../net/log";
 import type { ServeOptions } from "../server";
-import { duration, integer, oneOf, port } from "./parse";
+import { duration, integer, oneOf, port, UsageError } from "./parse";
 
 export const serveArgs = {
   host: {
@@ -206,7 +206,13 @@ function days(flag: string, value: string | undefined, fallbackMs: number): numb
   const v = value?.trim();
   if (v === "0") return 0;
   const d = v ? /^(\d+(?:\.\d+)?)\s*d$/.exec(v) : null;
-  return d ? Math.round(Number(d[1]) * 86_400_000) : duration(flag, value, fallbackMs);
+  if (d) return Math.round(Number(d[1]) * 86_400_000);
+  if (v && !/^\d+(?:\.\d+)?\s*(?:ms|s|m|h)?$/.test(v)) {
+    throw new UsageError(
+      `--${flag} wants a duration such as 30d, 12h or 90m, or 0; got ${JSON.stringify(value)}`,
+    );
+  }
+  return duration(flag, value, fallbackMs);
 }
 
 export default defineCommand({

@@ -20,7 +20,7 @@ import {
   Status,
 } from "../../src/wire";
 import { atEnd } from "../processes";
-import { RawClient, startServer, tempDir } from "./harness";
+import { RawClient, runChat, startServer, tempDir } from "./harness";
 
 const CHEAP = ["--argon2-memory-kib", "256", "--argon2-time", "1"];
 const PASSWORD = "correct horse";
@@ -208,6 +208,14 @@ describe("names of deleted accounts", () => {
     owner.close();
     other.close();
     await server.stop();
+  });
+
+  test("--name-reuse-after takes days, other durations or 0, and says what it wants", async () => {
+    const bad = await runChat(["serve", "--name-reuse-after", "soon", "--data", ":memory:", "--port", "0"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain(
+      '--name-reuse-after wants a duration such as 30d, 12h or 90m, or 0; got "soon"',
+    );
   });
 
   test("after the period the name is free again", async () => {
