@@ -19,7 +19,10 @@ export const quit: Handler = {
     }
     core.endSession(s, "quit", true);
     // Logging out ends the account's sessions everywhere: no token of it resumes any more.
-    await core.store.revokeTokens(account.id);
+    // A store failure is logged; the client is still logged out and told so.
+    const revoked = core.store.revokeTokens(account.id);
+    core.background(revoked, "revoking the session tokens of a quitting account");
+    await revoked.catch(() => {});
     core.reply(s, req, at, { msg: `logged out of ${account.name}; bye` }, true);
   },
 };
