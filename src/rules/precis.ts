@@ -40,7 +40,8 @@ export function describeCodePoint(ch: string): string {
   if (ch === " ") return "a space";
   const name = charName(code);
   if (name) return `${hex} ${name}`;
-  if (/[\p{Cc}\p{Cf}\p{Z}\p{M}\p{Cn}\p{Co}\p{Cs}]/u.test(ch)) return `the invisible character ${hex}`;
+  if (/\p{M}/u.test(ch)) return `the combining mark ${hex}`;
+  if (/[\p{Cc}\p{Cf}\p{Z}\p{Cn}\p{Co}\p{Cs}]/u.test(ch)) return `the invisible character ${hex}`;
   return `'${ch}' (${hex})`;
 }
 

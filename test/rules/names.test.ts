@@ -82,7 +82,7 @@ describe("checkName: refused, with the reason", () => {
     [
       "a leading combining mark",
       "\u0301a",
-      "the invisible character U+0301 at position 1; a name cannot start with a combining mark",
+      "the combining mark U+0301 at position 1; a name cannot start with a combining mark",
     ],
     ["@", "a@b", "'@' (U+0040) at position 2; names may use letters, digits, _ - and ."],
     ["an emoji", "hi😀", "'😀' (U+1F600) at position 3; names may use letters, digits, _ - and ."],
