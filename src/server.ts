@@ -13,7 +13,7 @@ import type { CoreOptions } from "./core/options";
 import { reachableAt } from "./net/addresses";
 import { type Listener, listen } from "./net/listener";
 import { createLogger, eventLogger, type LogFormat, type LogLevel } from "./net/log";
-import { nameIdentity } from "./rules/names";
+import { nameIdentity, prepareNameTables } from "./rules/names";
 import { MemoryStore } from "./store/memory";
 import { SqliteStore, StoreOpenError, type SyncMode } from "./store/sqlite";
 import type { Store } from "./store/store";
@@ -68,6 +68,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const tls = readTls(o);
   const store = openStore(o, log);
+  prepareNameTables();
   // Accounts made before names had skeletons get theirs (and today's key) once.
   await store
     .backfillIdentity(nameIdentity)

@@ -6,6 +6,6 @@ import { confusablePrototype } from "./unicode-tables";
 /** skeleton(X) = NFD(prototypes of each code point of NFD(X))). */
 export function skeleton(text: string): string {
   let out = "";
-  for (const ch of text.normalize("NFD")) out += confusablePrototype(ch.codePointAt(0)!) ?? ch;
+  for (const ch of text.normalize("NFD")) out += confusablePrototype(ch) ?? ch;
   return out.normalize("NFD");
 }

@@ -87,6 +87,11 @@ export function nameIdentity(name: string): { key: string; skeleton: string } {
   return { key: nameKey(name), skeleton: nameSkeleton(name) };
 }
 
+/** Builds the Unicode tables now (at server start) rather than during the first request that needs them. */
+export function prepareNameTables(): void {
+  checkName("\u05d0\u0430\u00e9");
+}
+
 /** A printable description of a character, for error messages. */
 export function describeChar(ch: string): string {
   return describeCodePoint(ch);

@@ -13,21 +13,14 @@ import {
 } from "./unicode-data";
 
 const cp = (h: string): number => Number.parseInt(h, 16);
-const fromHex = (codes: string): string => String.fromCodePoint(...codes.split(" ").map(cp));
 
-let confusables: Map<number, string> | null = null;
+let confusables: Record<string, string> | null = null;
 let names: Map<number, string> | null = null;
 
-/** The UTS #39 prototype of a code point, or undefined when it maps to itself. */
-export function confusablePrototype(code: number): string | undefined {
-  if (!confusables) {
-    confusables = new Map();
-    for (const pair of CONFUSABLES.split(/\s+(?=[0-9A-F]+;)/)) {
-      const [from, to] = pair.trim().split(";");
-      if (from && to) confusables.set(cp(from), fromHex(to.trim()));
-    }
-  }
-  return confusables.get(code);
+/** The UTS #39 prototype of a character, or undefined when it maps to itself. */
+export function confusablePrototype(ch: string): string | undefined {
+  confusables ??= JSON.parse(CONFUSABLES) as Record<string, string>;
+  return Object.hasOwn(confusables, ch) ? confusables[ch] : undefined;
 }
 
 /** The Unicode name of an invisible, space or format character; undefined for others. */
