@@ -13,6 +13,7 @@ import type { CoreOptions } from "./core/options";
 import { reachableAt } from "./net/addresses";
 import { type Listener, listen } from "./net/listener";
 import { createLogger, eventLogger, type LogFormat, type LogLevel } from "./net/log";
+import { nameIdentity, prepareNameTables } from "./rules/names";
 import { MemoryStore } from "./store/memory";
 import { SqliteStore, StoreOpenError, type SyncMode } from "./store/sqlite";
 import type { Store } from "./store/store";
@@ -67,6 +68,11 @@ export async function startServer(
 ): Promise<RunningServer> {
   const tls = readTls(o);
   const store = openStore(o, log);
+  prepareNameTables();
+  // Accounts made before names had skeletons get theirs (and today's key) once.
+  await store
+    .backfillIdentity(nameIdentity)
+    .catch((error) => log.warn(`could not give older accounts their name skeletons: ${error}`));
   const metrics = new Metrics();
   const logEvents = eventLogger(log.withTag("chat"), o.logFormat);
   const core = new ChatCore({

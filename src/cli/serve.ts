@@ -8,7 +8,7 @@ import type { ServeOptions } from "../server";
 import type { ParsedArgs } from "./args";
 import { CONFIG_ENV, configArgs, envName } from "./config";
 import { registerHelp } from "./help";
-import { duration, integer, oneOf, port } from "./parse";
+import { duration, integer, oneOf, port, UsageError } from "./parse";
 
 export const serveArgs = {
   host: {
@@ -96,11 +96,19 @@ export const serveArgs = {
   },
   "login-failures-per-account": {
     type: "string",
-    description: `Failed logins per account per minute before RATE_LIMITED (default ${D.loginFailuresPerAccount})`,
+    description: `Failed logins per account per minute, from all addresses; past it only addresses without a recent failure may try (default ${D.loginFailuresPerAccount})`,
+  },
+  "login-failures-per-account-address": {
+    type: "string",
+    description: `Failed logins per account per client address per minute before RATE_LIMITED (default ${D.loginFailuresPerAccountAddress})`,
   },
   "login-failures-per-address": {
     type: "string",
     description: `Failed logins per client address per minute (default ${D.loginFailuresPerAddress})`,
+  },
+  "name-reuse-after": {
+    type: "string",
+    description: `How long a deleted account's name (and names that look like it) cannot be taken; 0 = at once (default ${D.nameReuseAfterMs / 86_400_000}d)`,
   },
   "accounts-per-address": {
     type: "string",
@@ -170,6 +178,13 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
       D.loginFailuresPerAddress,
       1,
     ),
+    loginFailuresPerAccountAddress: integer(
+      "login-failures-per-account-address",
+      s("login-failures-per-account-address"),
+      D.loginFailuresPerAccountAddress,
+      1,
+    ),
+    nameReuseAfterMs: days("name-reuse-after", s("name-reuse-after"), D.nameReuseAfterMs),
     accountCreationsPerAddress: integer(
       "accounts-per-address",
       s("accounts-per-address"),
@@ -189,6 +204,20 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     dedupWindowMs: 24 * 60 * 60 * 1000,
     shutdownGraceMs: duration("shutdown-grace", s("shutdown-grace"), 3000),
   };
+}
+
+/** A duration that may also be given in days ("30d") or be 0 (off). */
+function days(flag: string, value: string | undefined, fallbackMs: number): number {
+  const v = value?.trim();
+  if (v === "0") return 0;
+  const d = v ? /^(\d+(?:\.\d+)?)\s*d$/.exec(v) : null;
+  if (d) return Math.round(Number(d[1]) * 86_400_000);
+  if (v && !/^\d+(?:\.\d+)?\s*(?:ms|s|m|h)?$/.test(v)) {
+    throw new UsageError(
+      `--${flag} wants a duration such as 30d, 12h or 90m, or 0; got ${JSON.stringify(value)}`,
+    );
+  }
+  return duration(flag, value, fallbackMs);
 }
 
 export default registerHelp(

@@ -3,8 +3,11 @@
 import { createHash, randomBytes } from "node:crypto";
 
 export interface PasswordHasher {
-  hash(password: string): Promise<string>;
+  /** A hash at the configured cost, or at `cost` when given. */
+  hash(password: string, cost?: Argon2Cost): Promise<string>;
   verify(password: string, hash: string): Promise<boolean>;
+  /** The cost new hashes get; absent for hashers without one (tests). */
+  readonly cost?: Argon2Cost;
 }
 
 export interface Argon2Cost {
@@ -18,14 +21,25 @@ export const DEFAULT_ARGON2: Argon2Cost = { memoryKiB: 19_456, timeCost: 2 };
 /** Bun.password runs argon2id on a worker thread, so the event loop keeps serving. */
 export function argon2Hasher(cost: Argon2Cost): PasswordHasher {
   return {
-    hash: (password) =>
+    cost,
+    hash: (password, at = cost) =>
       Bun.password.hash(password, {
         algorithm: "argon2id",
-        memoryCost: cost.memoryKiB,
-        timeCost: cost.timeCost,
+        memoryCost: at.memoryKiB,
+        timeCost: at.timeCost,
       }),
     verify: (password, hash) => Bun.password.verify(password, hash),
   };
+}
+
+/** The cost an argon2 hash (PHC string `$argon2id$v=19$m=19456,t=2,p=1$…`) was made with, or null. */
+export function hashCost(hash: string): Argon2Cost | null {
+  const m = /^\$argon2(?:id|i|d)\$(?:v=\d+\$)?m=(\d+),t=(\d+),p=\d+\$/.exec(hash);
+  return m ? { memoryKiB: Number(m[1]), timeCost: Number(m[2]) } : null;
+}
+
+export function sameCost(a: Argon2Cost, b: Argon2Cost): boolean {
+  return a.memoryKiB === b.memoryKiB && a.timeCost === b.timeCost;
 }
 
 /** Refuses work past a bound instead of queueing hashes without limit. */
@@ -37,9 +51,14 @@ export class HashGate {
     private readonly max: number,
   ) {}
 
+  /** The cost new hashes get (undefined: the hasher has no notion of cost). */
+  get cost(): Argon2Cost | undefined {
+    return this.hasher.cost;
+  }
+
   /** Undefined when too many hashes are already queued. */
-  hash(password: string): Promise<string> | undefined {
-    return this.run(() => this.hasher.hash(password));
+  hash(password: string, cost?: Argon2Cost): Promise<string> | undefined {
+    return this.run(() => this.hasher.hash(password, cost));
   }
 
   verify(password: string, hash: string): Promise<boolean> | undefined {

@@ -22,11 +22,12 @@ import {
 } from "../wire";
 import { HashGate, type PasswordHasher } from "./auth";
 import { Delivery } from "./delivery";
+import { DummyHash } from "./dummy-hash";
 import type { EventSink } from "./events";
 import { HANDLERS } from "./handlers";
 import type { Metrics } from "./metrics";
 import type { CoreOptions } from "./options";
-import { Budget, KeyedGate, takeToken, tokenWaitMs } from "./ratelimit";
+import { Budget, KeyedGate, RECENT_FAILURE_MS, takeToken, tokenWaitMs } from "./ratelimit";
 import { type Conn, Session } from "./session";
 
 /** Requests queued behind a busy one: reading pauses past these, and the connection drops past MAX. */
@@ -54,6 +55,8 @@ export class ChatCore {
   readonly delivery: Delivery;
   readonly loginFailuresByAccount: Budget;
   readonly loginFailuresByAddress: Budget;
+  /** Failures per (account, address), remembered RECENT_FAILURE_MS (see beginAttempt). */
+  readonly loginFailuresByAccountAddress: Budget;
   /** New accounts per address: each creation takes from the budget. */
   readonly accountCreations: Budget;
   /** Password checks run one at a time per account, a few at a time per address. */
@@ -70,7 +73,7 @@ export class ChatCore {
   private nextSessionId = 1;
   shuttingDown = false;
   /** A hash of a random password: unknown names are checked against it, so they cost as much as known ones. */
-  dummyHash: Promise<string> | null = null;
+  readonly dummy: DummyHash;
 
   constructor(deps: CoreDeps) {
     this.store = deps.store;
@@ -83,6 +86,12 @@ export class ChatCore {
     this.delivery = new Delivery(this);
     this.loginFailuresByAccount = new Budget(deps.options.loginFailuresPerAccount);
     this.loginFailuresByAddress = new Budget(deps.options.loginFailuresPerAddress);
+    this.loginFailuresByAccountAddress = new Budget(
+      deps.options.loginFailuresPerAccountAddress,
+      100_000,
+      RECENT_FAILURE_MS,
+    );
+    this.dummy = new DummyHash(this.store, this.hashes, this.now);
     this.accountCreations = new Budget(deps.options.accountCreationsPerAddress);
   }
 

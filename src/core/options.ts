@@ -25,13 +25,21 @@ export interface CoreOptions {
   maxSlowDowns: number;
   /** Frames a connection may queue while one of its requests is still being worked on. */
   maxBacklog: number;
-  /** Failed logins allowed per account and per address before RATE_LIMITED, refilled per minute. */
+  /**
+   * Failed logins per minute. Per (account, address) and per address, a spent budget answers
+   * RATE_LIMITED. Per account (from all addresses), a spent budget refuses only addresses that
+   * failed for that account within the last RECENT_FAILURE_MS: guessing from many addresses
+   * slows down, the owner on an address without failures still gets in.
+   */
   loginFailuresPerAccount: number;
   loginFailuresPerAddress: number;
+  loginFailuresPerAccountAddress: number;
   /** New accounts per address per minute (each costs a password hash and a name). */
   accountCreationsPerAddress: number;
   /** Session tokens (for RESUME) expire after this long. */
   sessionTtlMs: number;
+  /** A deleted account's name (and names that look like it) cannot be taken for this long; 0 = at once. */
+  nameReuseAfterMs: number;
   /** Password hashes running or waiting at once; past it, create/login answer BUSY. */
   maxHashQueue: number;
 }
@@ -50,9 +58,11 @@ export const DEFAULT_OPTIONS: CoreOptions = {
   requestBurst: 20_000,
   maxSlowDowns: 100,
   maxBacklog: 256,
-  loginFailuresPerAccount: 5,
+  loginFailuresPerAccount: 20,
   loginFailuresPerAddress: 20,
+  loginFailuresPerAccountAddress: 5,
   accountCreationsPerAddress: 30,
   sessionTtlMs: 24 * 60 * 60 * 1000,
+  nameReuseAfterMs: 30 * 24 * 60 * 60 * 1000,
   maxHashQueue: 256,
 };

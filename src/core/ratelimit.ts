@@ -56,17 +56,39 @@ export class TokenBucket implements Bucket {
 }
 
 /**
+ * How long an address's failed login for an account counts as recent: while the account's
+ * own budget is spent, only addresses without a recent failure for it may try.
+ */
+export const RECENT_FAILURE_MS = 15 * 60 * 1000;
+
+/**
  * Budgets per key (account, address): each counted event (a failed login, a new account)
  * takes a token; an empty bucket means "wait". Successes cost nothing, so legitimate
  * users are never slowed.
  */
 export class Budget {
   private buckets = new Map<string, TokenBucket>();
+  /** When each key last spent, for recentlySpent(); kept only with a memoryMs. */
+  private spentAt = new Map<string, number>();
 
+  /** memoryMs: how long a key's last spending is remembered for recentlySpent(). */
   constructor(
     private readonly perMinute: number,
     private readonly maxKeys = 100_000,
+    private readonly memoryMs = 0,
   ) {}
+
+  /** True when key spent within the last memoryMs. */
+  recentlySpent(key: string, now: number): boolean {
+    const at = this.spentAt.get(key);
+    return at !== undefined && now - at < this.memoryMs;
+  }
+
+  /** Forgets key's spending (its budget is whole again). */
+  forget(key: string): void {
+    this.buckets.delete(key);
+    this.spentAt.delete(key);
+  }
 
   /** Milliseconds to wait before another attempt for key (0 = go ahead). */
   waitMs(key: string, now: number): number {
@@ -82,17 +104,20 @@ export class Budget {
       this.buckets.set(key, b);
     }
     b.take(now);
+    if (this.memoryMs > 0) this.spentAt.set(key, now);
   }
 
   /** Forgets keys whose budget is whole again; keeps memory bounded. */
   sweep(now: number): void {
-    for (const [k, b] of this.buckets) if (b.full(now)) this.buckets.delete(k);
+    for (const [k, b] of this.buckets) if (b.full(now) && !this.recentlySpent(k, now)) this.forget(k);
+    for (const k of this.spentAt.keys())
+      if (!this.buckets.has(k) && !this.recentlySpent(k, now)) this.spentAt.delete(k);
     // Still full of live keys: an attack from many keys. Drop the oldest half rather than grow.
     if (this.buckets.size >= this.maxKeys) {
       let n = this.buckets.size / 2;
       for (const k of this.buckets.keys()) {
         if (n-- <= 0) break;
-        this.buckets.delete(k);
+        this.forget(k);
       }
     }
   }

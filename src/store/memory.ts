@@ -3,6 +3,7 @@
 import type {
   Account,
   EnqueueResult,
+  NameReservation,
   NewMessage,
   SessionToken,
   Store,
@@ -75,17 +76,66 @@ export class MemoryStore implements Store {
   private hashes = new Map<number, string>();
   private queues = new Map<number, Queue>();
   private tokens = new Map<string, SessionToken>();
+  /** Token hashes per account, so revoking an account's tokens does not scan them all. */
+  private tokensOf = new Map<number, Set<string>>();
   private sent = new Map<string, SentRecord>();
+  private skeletons = new Map<number, string>();
+  private bySkeleton = new Map<string, Account>();
+  private reserved = new Map<string, NameReservation & { skeleton: string }>();
+  /** Keys of the reserved names per skeleton. */
+  private reservedBySkeleton = new Map<string, Set<string>>();
 
   constructor(private readonly limits: StoreLimits) {}
 
-  async createAccount(a: { name: string; key: string; passwordHash: string; createdAt: number }) {
-    if (this.byKey.has(a.key)) return null;
+  async createAccount(a: {
+    name: string;
+    key: string;
+    skeleton?: string;
+    passwordHash: string;
+    createdAt: number;
+  }) {
+    const skeleton = a.skeleton ?? a.key;
+    if (this.byKey.has(a.key) || this.bySkeleton.has(skeleton)) return null;
+    if (this.reservationOf(a.key, skeleton, a.createdAt)) return null;
     const account: Account = { id: this.nextAccountId++, name: a.name, key: a.key, createdAt: a.createdAt };
     this.byId.set(account.id, account);
     this.byKey.set(account.key, account);
     this.hashes.set(account.id, a.passwordHash);
+    this.skeletons.set(account.id, skeleton);
+    this.bySkeleton.set(skeleton, account);
     return account;
+  }
+
+  async findAccountBySkeleton(skeleton: string) {
+    return this.bySkeleton.get(skeleton) ?? null;
+  }
+
+  async nameReservation(key: string, skeleton: string, now: number) {
+    const r = this.reservationOf(key, skeleton, now);
+    return r ? { name: r.name, until: r.until } : null;
+  }
+
+  async backfillIdentity() {
+    // Every account here was made with its skeleton.
+    return 0;
+  }
+
+  async revokeTokens(accountId: number, keepHash?: string) {
+    const hashes = this.tokensOf.get(accountId);
+    if (!hashes) return;
+    for (const h of hashes) if (h !== keepHash) this.tokens.delete(h);
+    if (keepHash !== undefined && hashes.has(keepHash)) this.tokensOf.set(accountId, new Set([keepHash]));
+    else this.tokensOf.delete(accountId);
+  }
+
+  async setPasswordHash(id: number, hash: string) {
+    if (this.hashes.has(id)) this.hashes.set(id, hash);
+  }
+
+  async samplePasswordHashes(limit: number) {
+    const all = [...this.hashes.values()];
+    if (all.length <= limit) return all;
+    return Array.from({ length: limit }, () => all[Math.floor(Math.random() * all.length)]!);
   }
 
   async passwordHash(id: number) {
@@ -100,14 +150,27 @@ export class MemoryStore implements Store {
     return this.byId.get(id) ?? null;
   }
 
-  async deleteAccount(id: number) {
+  async deleteAccount(id: number, reserveNameUntil?: number) {
     const account = this.byId.get(id);
     if (!account) return;
+    const skeleton = this.skeletons.get(id) ?? account.key;
     this.byId.delete(id);
     this.byKey.delete(account.key);
     this.hashes.delete(id);
     this.queues.delete(id);
-    for (const [hash, t] of this.tokens) if (t.accountId === id) this.tokens.delete(hash);
+    this.skeletons.delete(id);
+    if (this.bySkeleton.get(skeleton) === account) this.bySkeleton.delete(skeleton);
+    await this.revokeTokens(id);
+    if (reserveNameUntil !== undefined) {
+      this.unreserve(account.key);
+      this.reserved.set(account.key, { name: account.name, until: reserveNameUntil, skeleton });
+      let keys = this.reservedBySkeleton.get(skeleton);
+      if (!keys) {
+        keys = new Set();
+        this.reservedBySkeleton.set(skeleton, keys);
+      }
+      keys.add(account.key);
+    }
   }
 
   async listAccounts(afterKey: string, limit: number, match: (key: string) => boolean) {
@@ -168,6 +231,12 @@ export class MemoryStore implements Store {
 
   async saveToken(t: SessionToken) {
     this.tokens.set(t.hash, t);
+    let hashes = this.tokensOf.get(t.accountId);
+    if (!hashes) {
+      hashes = new Set();
+      this.tokensOf.set(t.accountId, hashes);
+    }
+    hashes.add(t.hash);
   }
 
   async findToken(hash: string, now: number) {
@@ -176,12 +245,18 @@ export class MemoryStore implements Store {
   }
 
   async deleteToken(hash: string) {
+    const t = this.tokens.get(hash);
+    if (!t) return;
     this.tokens.delete(hash);
+    const hashes = this.tokensOf.get(t.accountId);
+    hashes?.delete(hash);
+    if (hashes?.size === 0) this.tokensOf.delete(t.accountId);
   }
 
   async sweep(now: number) {
-    for (const [hash, t] of this.tokens) if (t.expiresAt <= now) this.tokens.delete(hash);
+    for (const [hash, t] of this.tokens) if (t.expiresAt <= now) await this.deleteToken(hash);
     this.pruneSent(now);
+    for (const [key, r] of this.reserved) if (r.until <= now) this.unreserve(key);
   }
 
   async stats() {
@@ -193,6 +268,25 @@ export class MemoryStore implements Store {
   async flush() {}
 
   async close() {}
+
+  /** The reservation with this key or skeleton that lasts longest, if any is still on. */
+  private reservationOf(key: string, skeleton: string, now: number) {
+    let best: (NameReservation & { skeleton: string }) | undefined;
+    for (const k of [key, ...(this.reservedBySkeleton.get(skeleton) ?? [])]) {
+      const r = this.reserved.get(k);
+      if (r && r.until > now && (!best || r.until > best.until)) best = r;
+    }
+    return best;
+  }
+
+  private unreserve(key: string): void {
+    const r = this.reserved.get(key);
+    if (!r) return;
+    this.reserved.delete(key);
+    const keys = this.reservedBySkeleton.get(r.skeleton);
+    keys?.delete(key);
+    if (keys?.size === 0) this.reservedBySkeleton.delete(r.skeleton);
+  }
 
   /** Map iteration is insertion order, so the oldest records come first. */
   private pruneSent(now: number): void {

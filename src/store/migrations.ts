@@ -39,6 +39,18 @@ export const MIGRATIONS: readonly string[] = [
    -- Message ids must never go back, even when every message has been deleted.
    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
    INSERT INTO meta (key, value) VALUES ('next_message_id', 1);`,
+  // Identity: what a name looks like (its confusable skeleton; rows made before this get it
+  // from Store.backfillIdentity at start), and names of deleted accounts kept from reuse.
+  `ALTER TABLE accounts ADD COLUMN skeleton TEXT;
+   CREATE INDEX accounts_by_skeleton ON accounts (skeleton);
+   CREATE TABLE reserved_names (
+     key TEXT PRIMARY KEY,
+     skeleton TEXT NOT NULL,
+     name TEXT NOT NULL,
+     until INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX reserved_names_by_skeleton ON reserved_names (skeleton);
+   CREATE INDEX reserved_names_by_time ON reserved_names (until);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -12,6 +12,7 @@ import { openDataFile, type SyncMode, sqliteCode } from "./sqlite-file";
 import {
   type Account,
   type EnqueueResult,
+  type NameReservation,
   type NewMessage,
   type SessionToken,
   StorageError,
@@ -118,9 +119,19 @@ export class SqliteStore implements Store {
     }
   }
 
-  createAccount(a: { name: string; key: string; passwordHash: string; createdAt: number }) {
+  createAccount(a: {
+    name: string;
+    key: string;
+    skeleton?: string;
+    passwordHash: string;
+    createdAt: number;
+  }) {
     return this.op(true, (): Account | null => {
-      const row = this.q.insertAccount.get(a.key, a.name, a.passwordHash, a.createdAt) as {
+      const skeleton = a.skeleton ?? a.key;
+      // Checked and inserted in one synchronous step of the batch: nothing comes between.
+      if (this.q.accountBySkeleton.get(skeleton)) return null;
+      if (this.q.reservation.get(a.key, skeleton, a.createdAt)) return null;
+      const row = this.q.insertAccount.get(a.key, a.name, a.passwordHash, a.createdAt, skeleton) as {
         id: number;
       } | null;
       if (!row) return null;
@@ -142,10 +153,77 @@ export class SqliteStore implements Store {
     return this.op(false, () => (this.q.passwordHash.get(id) as { hash: string } | null)?.hash ?? null);
   }
 
-  deleteAccount(id: number) {
+  findAccountBySkeleton(skeleton: string) {
+    return this.op(false, () => (this.q.accountBySkeleton.get(skeleton) as AccountRow | null) ?? null);
+  }
+
+  nameReservation(key: string, skeleton: string, now: number) {
+    return this.op(
+      false,
+      () => (this.q.reservation.get(key, skeleton, now) as NameReservation | null) ?? null,
+    );
+  }
+
+  backfillIdentity(identity: (name: string, key: string) => { key: string; skeleton: string }) {
+    return this.op(true, () => {
+      const rows = this.db.query("SELECT id, name, key FROM accounts WHERE skeleton IS NULL").all() as {
+        id: number;
+        name: string;
+        key: string;
+      }[];
+      // Prepared here and finalized, like every statement of ours, so close() releases the file.
+      const update = this.db.prepare("UPDATE accounts SET key = ?, skeleton = ? WHERE id = ?");
+      const taken = this.db.prepare("SELECT 1 FROM accounts WHERE key = ? AND id != ?");
+      try {
+        for (const row of rows) {
+          const next = identity(row.name, row.key);
+          const key = next.key === row.key || taken.get(next.key, row.id) ? row.key : next.key;
+          update.run(key, next.skeleton, row.id);
+        }
+      } finally {
+        update.finalize();
+        taken.finalize();
+      }
+      if (rows.length) this.accountCache.clear();
+      return rows.length;
+    });
+  }
+
+  revokeTokens(accountId: number, keepHash?: string) {
+    return this.op(true, () => {
+      this.q.revokeTokens.run(accountId, keepHash ?? "");
+    });
+  }
+
+  setPasswordHash(id: number, hash: string) {
+    return this.op(true, () => {
+      this.q.setPasswordHash.run(hash, id);
+    });
+  }
+
+  samplePasswordHashes(limit: number) {
+    return this.op(false, () => {
+      const range = this.q.idRange.get() as { lo: number | null; hi: number | null };
+      if (range.lo === null || range.hi === null) return [];
+      // Index seeks at random ids rather than a scan: cheap however many accounts there are.
+      const out: string[] = [];
+      for (let i = 0; i < limit; i++) {
+        const at = range.lo + Math.floor(Math.random() * (range.hi - range.lo + 1));
+        const row = this.q.hashAtOrAfter.get(at) as { hash: string } | null;
+        if (row) out.push(row.hash);
+      }
+      return out;
+    });
+  }
+
+  deleteAccount(id: number, reserveNameUntil?: number) {
     return this.op(true, () => {
       const account = this.q.accountById.get(id) as AccountRow | null;
       if (!account) return;
+      if (reserveNameUntil !== undefined) {
+        const skeleton = (this.q.skeletonOf.get(id) as { skeleton: string | null } | null)?.skeleton;
+        this.q.reserveName.run(account.key, skeleton ?? account.key, account.name, reserveNameUntil);
+      }
       this.q.deleteMessagesOf.run(id);
       this.q.deleteSentOf.run(id);
       this.q.deleteTokensOf.run(id);
@@ -262,6 +340,7 @@ export class SqliteStore implements Store {
     return this.op(true, () => {
       this.q.sweepTokens.run(now);
       this.q.sweepSent.run(now - this.opts.dedupWindowMs);
+      this.q.sweepReserved.run(now);
     });
   }
 
@@ -416,8 +495,19 @@ function prepareStatements(db: Database) {
   const p = (sql: string): Statement => db.prepare(sql);
   return {
     insertAccount: p(
-      "INSERT INTO accounts (key, name, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id",
+      "INSERT INTO accounts (key, name, password_hash, created_at, skeleton) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id",
     ),
+    accountBySkeleton: p(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE skeleton = ? ORDER BY id LIMIT 1`),
+    skeletonOf: p("SELECT skeleton FROM accounts WHERE id = ?"),
+    reservation: p(
+      "SELECT name, until FROM reserved_names WHERE (key = ?1 OR skeleton = ?2) AND until > ?3 ORDER BY until DESC LIMIT 1",
+    ),
+    reserveName: p("INSERT OR REPLACE INTO reserved_names (key, skeleton, name, until) VALUES (?, ?, ?, ?)"),
+    sweepReserved: p("DELETE FROM reserved_names WHERE until <= ?"),
+    revokeTokens: p("DELETE FROM tokens WHERE account_id = ? AND hash != ?"),
+    setPasswordHash: p("UPDATE accounts SET password_hash = ? WHERE id = ?"),
+    idRange: p("SELECT min(id) AS lo, max(id) AS hi FROM accounts"),
+    hashAtOrAfter: p("SELECT password_hash AS hash FROM accounts WHERE id >= ? ORDER BY id LIMIT 1"),
     accountByKey: p(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE key = ?`),
     accountById: p(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`),
     passwordHash: p("SELECT password_hash AS hash FROM accounts WHERE id = ?"),

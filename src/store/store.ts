@@ -46,6 +46,13 @@ export interface SessionToken {
   readonly expiresAt: number;
 }
 
+export interface NameReservation {
+  /** The deleted account's name, as spelled. */
+  readonly name: string;
+  /** Until when (ms since the epoch) the name cannot be taken. */
+  readonly until: number;
+}
+
 export interface StoreLimits {
   /** Messages a recipient can have waiting; enqueue past it answers mailbox_full. */
   maxQueuedPerAccount: number;
@@ -57,10 +64,15 @@ export interface Store {
   /** Human description, e.g. "sqlite /var/lib/chat/chat.db" or "memory (not persistent)". */
   readonly description: string;
 
-  /** Resolves null when the key is taken. */
+  /**
+   * Resolves null when the key is taken, when an account has the same skeleton (what the
+   * name looks like; defaults to the key), or when a deleted account's name reserved past
+   * createdAt has the same key or skeleton.
+   */
   createAccount(a: {
     name: string;
     key: string;
+    skeleton?: string;
     passwordHash: string;
     createdAt: number;
   }): Promise<Account | null>;
@@ -71,8 +83,11 @@ export interface Store {
    * memory (online sessions, caches) do not carry their hashes around.
    */
   passwordHash(id: number): Promise<string | null>;
-  /** Deletes the account with its waiting messages and session tokens. */
-  deleteAccount(id: number): Promise<void>;
+  /**
+   * Deletes the account with its waiting messages and session tokens. With reserveNameUntil,
+   * its key and skeleton stay reserved until then: createAccount refuses them.
+   */
+  deleteAccount(id: number, reserveNameUntil?: number): Promise<void>;
   /** Accounts with key > afterKey, in key order, that pass match; at most limit. */
   listAccounts(afterKey: string, limit: number, match: (key: string) => boolean): Promise<Account[]>;
 
@@ -93,7 +108,26 @@ export interface Store {
   findToken(hash: string, now: number): Promise<SessionToken | null>;
   deleteToken(hash: string): Promise<void>;
 
-  /** Drops expired session tokens and deduplication records. */
+  /** An account whose skeleton is this one (the oldest, should there be several). */
+  findAccountBySkeleton(skeleton: string): Promise<Account | null>;
+  /** A deleted account's name reserved after now with this key or skeleton. */
+  nameReservation(key: string, skeleton: string, now: number): Promise<NameReservation | null>;
+  /**
+   * Gives every account made before skeletons were stored its key and skeleton as
+   * identity() computes them now. A new key that another account already has is not
+   * taken (the account keeps its old key). Resolves with the number of accounts updated.
+   */
+  backfillIdentity(
+    identity: (name: string, key: string) => { key: string; skeleton: string },
+  ): Promise<number>;
+  /** Revokes every session token of the account except keepHash. */
+  revokeTokens(accountId: number, keepHash?: string): Promise<void>;
+  /** Replaces the account's password hash (rehashing at a new cost). */
+  setPasswordHash(id: number, hash: string): Promise<void>;
+  /** Up to limit password hashes of accounts picked at random, to learn the costs in use. */
+  samplePasswordHashes(limit: number): Promise<string[]>;
+
+  /** Drops expired session tokens, deduplication records and name reservations. */
   sweep(now: number): Promise<void>;
   /** Totals for metrics. */
   stats(): Promise<{ accounts: number; queued: number }>;

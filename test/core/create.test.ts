@@ -11,7 +11,7 @@ describe("CREATE_ACCOUNT", () => {
     ],
     ["x".repeat(26), "invalid name: the name is longer than 25 characters"],
     ["semi;colon", "invalid name: the name has ';' (U+003B) at position 5"],
-    ["\u0301mark", "invalid name: the name has the invisible character U+0301 at position 1"],
+    ["\u0301mark", "invalid name: the name has the combining mark U+0301 at position 1"],
   ])("the name %j is INVALID_NAME with the reason", async (name, msg) => {
     const c = new Harness().connect();
     const r = await c.create(name, "long-enough-pw");

@@ -60,6 +60,16 @@ describe("DELETE_ACCOUNT", () => {
     expect(await h.connect().login("bob")).toMatchObject({ status: Status.BAD_CREDENTIALS });
     expect(await alice.sendTo("bob", "hello?")).toMatchObject({ status: Status.NO_SUCH_ACCOUNT });
     const reborn = h.connect();
+    // The name is reserved for --name-reuse-after (30 days), then free and empty.
+    expect(await reborn.create("bob", "a-new-password")).toMatchObject({
+      status: Status.NAME_TAKEN,
+      msg: "the name bob belonged to a deleted account and is reserved until 2030-01-31",
+    });
+    expect(await reborn.create("B\u043eb", "a-new-password")).toMatchObject({
+      status: Status.NAME_TAKEN,
+      msg: "the name Bоb looks like bob, which belonged to a deleted account and is reserved until 2030-01-31",
+    });
+    h.clock.now += 30 * 24 * 60 * 60 * 1000;
     expect(await reborn.create("bob", "a-new-password")).toMatchObject({ status: Status.OK });
     expect(await reborn.login("bob", "a-new-password")).toMatchObject({ status: Status.OK, unread: 0 });
     expect(await reborn.check()).toMatchObject({ messages: [] });
@@ -76,9 +86,13 @@ describe("DELETE_ACCOUNT", () => {
     const bob = await h.user("bob");
     const release = h.passwords.hold();
     const id = bob.post(del(pw("bob")));
-    expect(await h.connect().resumeWith(bob.reply(2).token)).toMatchObject({ status: Status.OK });
+    // The RESUME waits for the account's turn, which the DELETE's password check holds.
+    const other = h.connect();
+    const resumed = other.post({ opcode: Op.RESUME, token: bob.reply(2).token });
+    await h.settle();
     release();
     await h.settle();
+    expect(other.reply(resumed)).toMatchObject({ status: Status.OK });
     const answers = bob.responses().filter((r) => r.requestId === id);
     expect(answers).toHaveLength(1);
     expect(answers[0]!.status).not.toBe(Status.OK);

@@ -81,17 +81,43 @@ describe("LOG_IN", () => {
     expect(await old.sendTo("bob", "hi")).toMatchObject({ status: Status.NOT_LOGGED_IN });
   });
 
-  test("failed logins per account: RATE_LIMITED with retryAfterMs, from any address", async () => {
-    const h = new Harness({ loginFailuresPerAccount: 2 });
+  test("failed logins per account and address: RATE_LIMITED with retryAfterMs, even for the right password", async () => {
+    const h = new Harness({ loginFailuresPerAccountAddress: 2 });
     await h.offline("alice");
-    await h.connect().login("alice", "guess-one");
-    await h.connect().login("alice", "guess-two");
-    const r = await h.connect().login("alice");
+    const at = "198.51.100.7";
+    await h.connect(at).login("alice", "guess-one");
+    await h.connect(at).login("alice", "guess-two");
+    const r = await h.connect(at).login("alice");
     expect(r).toMatchObject({ status: Status.RATE_LIMITED, retryAfterMs: 30_000 });
     expect(r.msg).toBe("too many failed attempts; try again in 30 s");
-    expect(await h.connect().login("bob", "other-name")).toMatchObject({ status: Status.BAD_CREDENTIALS });
+    expect(await h.connect(at).login("bob", "other-name")).toMatchObject({ status: Status.BAD_CREDENTIALS });
+    // The owner, from an address without failures, is not kept out.
+    expect(await h.connect("198.51.100.8").login("alice")).toMatchObject({ status: Status.OK });
     h.clock.now += 30_000;
-    expect(await h.connect().login("alice")).toMatchObject({ status: Status.OK });
+    expect(await h.connect(at).login("alice")).toMatchObject({ status: Status.OK });
+  });
+
+  test("per account: once spent, addresses that failed recently are refused; a fresh address still gets in", async () => {
+    const h = new Harness({ loginFailuresPerAccount: 2 });
+    await h.offline("alice");
+    await h.connect("203.0.113.1").login("alice", "guess-one");
+    await h.connect("203.0.113.2").login("alice", "guess-two");
+    // The budget is spent: 203.0.113.1 failed recently, so it waits even with the right password.
+    const r = await h.connect("203.0.113.1").login("alice");
+    expect(r).toMatchObject({ status: Status.RATE_LIMITED });
+    expect(r.retryAfterMs).toBeGreaterThan(0);
+    // A new address gets one guess; then it too has failed recently.
+    expect(await h.connect("203.0.113.3").login("alice", "guess-three")).toMatchObject({
+      status: Status.BAD_CREDENTIALS,
+    });
+    expect(await h.connect("203.0.113.3").login("alice", "guess-four")).toMatchObject({
+      status: Status.RATE_LIMITED,
+    });
+    // The owner, from an address that has not failed, logs in whatever the attack.
+    expect(await h.connect("198.51.100.20").login("alice")).toMatchObject({ status: Status.OK });
+    // After RECENT_FAILURE_MS (15 min) the failures are forgotten.
+    h.clock.now += 15 * 60_000;
+    expect(await h.connect("203.0.113.1").login("alice")).toMatchObject({ status: Status.OK });
   });
 
   test("failed logins per address: RATE_LIMITED for every account from that address only", async () => {
@@ -106,12 +132,12 @@ describe("LOG_IN", () => {
     expect(await h.connect("198.51.100.10").login("alice")).toMatchObject({ status: Status.OK });
   });
 
-  test("guesses made at once on many connections still get only the account's budget", async () => {
-    const h = new Harness({ loginFailuresPerAccount: 2 });
+  test("guesses made at once on many connections still get only the budget of their address", async () => {
+    const h = new Harness({ loginFailuresPerAccountAddress: 2 });
     await h.offline("alice");
     const release = h.passwords.hold();
     const guesses = Array.from({ length: 10 }, (_, i) => {
-      const c = h.connect();
+      const c = h.connect("198.51.100.30");
       return { c, id: c.post({ opcode: Op.LOG_IN, sender: "alice", password: `guess-${i}-pw` }) };
     });
     await h.settle();
@@ -119,6 +145,22 @@ describe("LOG_IN", () => {
     await h.settle();
     const statuses = guesses.map(({ c, id }) => c.reply(id).status);
     expect(statuses.filter((s) => s === Status.BAD_CREDENTIALS).length).toBeLessThanOrEqual(2);
+    expect(statuses.filter((s) => s === Status.RATE_LIMITED).length).toBeGreaterThanOrEqual(8);
+  });
+
+  test("guesses at once from many addresses: past the account's budget, one per address", async () => {
+    const h = new Harness({ loginFailuresPerAccount: 2 });
+    await h.offline("alice");
+    const release = h.passwords.hold();
+    const guesses = Array.from({ length: 15 }, (_, i) => {
+      const c = h.connect(`203.0.113.${50 + (i % 5)}`);
+      return { c, id: c.post({ opcode: Op.LOG_IN, sender: "alice", password: `guess-${i}-pw` }) };
+    });
+    await h.settle();
+    release();
+    await h.settle();
+    const statuses = guesses.map(({ c, id }) => c.reply(id).status);
+    expect(statuses.filter((s) => s === Status.BAD_CREDENTIALS).length).toBeLessThanOrEqual(2 + 5);
     expect(statuses.filter((s) => s === Status.RATE_LIMITED).length).toBeGreaterThanOrEqual(8);
   });
 
@@ -200,7 +242,7 @@ describe("RESUME and session tokens", () => {
     expect(await h.connect().resumeWith(token)).toMatchObject({ status: Status.INVALID_TOKEN });
   });
 
-  test("a LOG_IN overtaken by a RESUME elsewhere is still answered", async () => {
+  test("a RESUME with a token from before a password LOG_IN fails, and does not log that LOG_IN out", async () => {
     const h = new Harness();
     const earlier = await h.user("alice");
     const { token } = earlier.reply(2);
@@ -214,9 +256,23 @@ describe("RESUME and session tokens", () => {
     await h.settle();
     release();
     await h.settle();
-    expect(other.reply(resumed)).toMatchObject({ status: Status.OK });
-    expect(c.pushes(Push.LOGGED_OUT)).toMatchObject([{ status: Status.LOGGED_IN_ELSEWHERE }]);
-    expect(c.responses().filter((r) => r.requestId === id)).toHaveLength(1);
+    expect(other.reply(resumed)).toMatchObject({ status: Status.INVALID_TOKEN });
+    expect(c.pushes(Push.LOGGED_OUT)).toEqual([]);
+    expect(c.reply(id)).toMatchObject({ status: Status.OK });
+  });
+
+  test("a password login revokes the tokens of dropped connections; QUIT revokes every token", async () => {
+    const h = new Harness();
+    const first = await h.user("alice");
+    const stale = first.reply(2).token;
+    first.hangUp();
+    const live = h.connect();
+    expect(await live.login("alice")).toMatchObject({ status: Status.OK });
+    expect(await h.connect().resumeWith(stale)).toMatchObject({ status: Status.INVALID_TOKEN });
+    expect(live.pushes(Push.LOGGED_OUT)).toEqual([]);
+    const fresh = live.responses().find((r) => r.opcode === Op.LOG_IN && r.token)!.token;
+    expect(await live.request({ opcode: Op.QUIT })).toMatchObject({ status: Status.OK });
+    expect(await h.connect().resumeWith(fresh)).toMatchObject({ status: Status.INVALID_TOKEN });
   });
 
   test("switching accounts revokes the token of the account left", async () => {

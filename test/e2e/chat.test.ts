@@ -80,7 +80,9 @@ describe("chat connect against chat serve", () => {
     for (const c of [first, second, frank]) c.end();
   });
 
-  test("deleting an account hands over unread messages first, then the name is free", async () => {
+  test("deleting an account hands over unread messages first, then the name is free (--name-reuse-after 0)", async () => {
+    // Names of deleted accounts are reserved by default (test/e2e/identity.test.ts).
+    const server = await startServer(["--name-reuse-after", "0"]);
     const gina = await loggedIn(server.port, "gina");
     gina.say("/quit");
     await gina.exited;
@@ -106,6 +108,7 @@ describe("chat connect against chat serve", () => {
     reborn.say("/check");
     expect((await reborn.reply("check")).msg).toBe("no unread messages");
     for (const c of [back, hank, reborn]) c.end();
+    await server.stop();
   });
 
   test("listing accounts with patterns, sorted, with online marks", async () => {

@@ -103,8 +103,8 @@ describe("compileGlob: matching", () => {
 
   it("agrees with a brute-force matcher on random small inputs", () => {
     const rand = prng(7);
-    const patternChars = ["a", "b", "A", "𝐀", "*", "?"];
-    const nameChars = ["a", "b", "B", "𝐀"];
+    const patternChars = ["a", "b", "A", "𐐀", "*", "?"];
+    const nameChars = ["a", "b", "B", "𐐀"];
     for (let i = 0; i < 5000; i++) {
       const pattern = randomString(rand, patternChars, 0, 8);
       const key = nameKey(randomString(rand, nameChars, 1, 8));

@@ -443,5 +443,102 @@ export function runStoreContract(
         expect(await s.countPending(ann!.id)).toBe(1);
       });
     });
+
+    describe("identity: skeletons, reserved names, token revocation, rehashing", () => {
+      const DAY = 86_400_000;
+      const make = (name: string, key: string, skeleton: string, createdAt = T0) =>
+        s.createAccount({ name, key, skeleton, passwordHash: `hash:${name}`, createdAt });
+
+      it("refuses a name whose skeleton an account has, and finds that account by skeleton", async () => {
+        const alice = await make("alice", "alice", "alice");
+        expect(await make("\u0430lice", "\u0430lice", "alice")).toBeNull();
+        expect(await s.findAccountBySkeleton("alice")).toEqual(alice!);
+        expect(await s.findAccountBySkeleton("bob")).toBeNull();
+        expect(await make("bob", "bob", "bob")).not.toBeNull();
+      });
+
+      it("without a skeleton the key stands for it", async () => {
+        await addAccount(s, "Carol");
+        expect(await make("Carol2", "carol2", "carol")).toBeNull();
+      });
+
+      it("a deleted account's key and skeleton stay reserved until the given time", async () => {
+        const bob = await make("bob", "bob", "bob");
+        await s.deleteAccount(bob!.id, T0 + 30 * DAY);
+        expect(await s.nameReservation("bob", "x", T0)).toEqual({ name: "bob", until: T0 + 30 * DAY });
+        expect(await s.nameReservation("b\u043eb", "bob", T0)).toEqual({ name: "bob", until: T0 + 30 * DAY });
+        expect(await s.nameReservation("bob", "bob", T0 + 30 * DAY)).toBeNull();
+        expect(await make("bob", "bob", "bob", T0 + DAY)).toBeNull();
+        expect(await make("B\u043eb", "b\u043eb", "bob", T0 + DAY)).toBeNull();
+        expect(await s.findAccount("bob")).toBeNull();
+        expect(await make("bob", "bob", "bob", T0 + 30 * DAY)).not.toBeNull();
+      });
+
+      it("several deleted names with one skeleton are all reserved; the longest reservation answers", async () => {
+        const a = await make("ilya", "ilya", "llya");
+        await s.deleteAccount(a!.id, T0 + DAY);
+        const b = await make("llya", "llya", "llya", T0 + 2 * DAY);
+        await s.deleteAccount(b!.id, T0 + 5 * DAY);
+        expect(await s.nameReservation("x", "llya", T0)).toEqual({ name: "llya", until: T0 + 5 * DAY });
+        expect(await s.nameReservation("ilya", "x", T0)).toEqual({ name: "ilya", until: T0 + DAY });
+        expect(await s.nameReservation("ilya", "x", T0 + DAY)).toBeNull();
+        expect(await s.nameReservation("x", "llya", T0 + 4 * DAY)).toEqual({
+          name: "llya",
+          until: T0 + 5 * DAY,
+        });
+      });
+
+      it("deleting without a time reserves nothing; sweep drops reservations that ended", async () => {
+        const a = await make("ann", "ann", "ann");
+        await s.deleteAccount(a!.id);
+        expect(await s.nameReservation("ann", "ann", T0)).toBeNull();
+        const b = await make("ben", "ben", "ben");
+        await s.deleteAccount(b!.id, T0 + DAY);
+        await s.sweep(T0 + DAY);
+        expect(await s.nameReservation("ben", "ben", T0)).toBeNull();
+      });
+
+      it("revokeTokens drops every token of the account but the one kept, and no other account's", async () => {
+        const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+        for (const hash of ["a1", "a2", "a3"])
+          await s.saveToken({ hash, accountId: alice.id, expiresAt: T0 + DAY });
+        await s.saveToken({ hash: "b1", accountId: bob.id, expiresAt: T0 + DAY });
+        await s.revokeTokens(alice.id, "a3");
+        expect(await s.findToken("a1", T0)).toBeNull();
+        expect(await s.findToken("a2", T0)).toBeNull();
+        expect(await s.findToken("a3", T0)).toMatchObject({ accountId: alice.id });
+        expect(await s.findToken("b1", T0)).toMatchObject({ accountId: bob.id });
+        await s.revokeTokens(alice.id);
+        expect(await s.findToken("a3", T0)).toBeNull();
+        await s.saveToken({ hash: "a4", accountId: alice.id, expiresAt: T0 + DAY });
+        expect(await s.findToken("a4", T0)).toMatchObject({ accountId: alice.id });
+      });
+
+      it("a token belongs to its account id: a new account with the old name does not inherit it", async () => {
+        const old = await addAccount(s, "Dan");
+        await s.saveToken({ hash: "d1", accountId: old.id, expiresAt: T0 + DAY });
+        await s.deleteAccount(old.id);
+        const reborn = await addAccount(s, "Dan");
+        expect(reborn.id).not.toBe(old.id);
+        expect(await s.findToken("d1", T0)).toBeNull();
+      });
+
+      it("setPasswordHash replaces the hash; samplePasswordHashes returns stored hashes", async () => {
+        expect(await s.samplePasswordHashes(8)).toEqual([]);
+        const alice = await addAccount(s, "Alice");
+        await addAccount(s, "Bob");
+        await s.setPasswordHash(alice.id, "new-hash");
+        expect(await s.passwordHash(alice.id)).toBe("new-hash");
+        const sample = await s.samplePasswordHashes(16);
+        expect(sample.length).toBeGreaterThan(0);
+        for (const h of sample) expect(["new-hash", "hash:Bob"]).toContain(h);
+      });
+
+      it("backfillIdentity leaves accounts made with a skeleton alone", async () => {
+        await make("eve", "eve", "eve");
+        expect(await s.backfillIdentity(() => ({ key: "x", skeleton: "x" }))).toBe(0);
+        expect(await s.findAccount("eve")).not.toBeNull();
+      });
+    });
   });
 }

@@ -12,6 +12,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { nameIdentity, nameKey, nameSkeleton } from "../../src/rules/names";
+import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/migrations";
 import { type SqliteOptions, SqliteStore, StoreOpenError } from "../../src/store/sqlite";
 import { StorageError } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract, T0 } from "./contract";
@@ -224,7 +226,9 @@ describe("SqliteStore.open: files it must not use", () => {
   it("refuses a data file of a newer schema", async () => {
     await open().close();
     writeDatabase(join(dir, "chat.db"), ["PRAGMA user_version = 99"]);
-    expect(openError()).toMatch(/was written by a newer chat \(schema version 99; this chat knows up to 1\)/);
+    expect(openError()).toContain(
+      `was written by a newer chat (schema version 99; this chat knows up to ${SCHEMA_VERSION})`,
+    );
   });
 
   it("explains a path under a missing directory", () => {
@@ -283,5 +287,45 @@ describe("SqliteStore: a full disk (maxBytes)", () => {
     await s.deleteAccount(alice.id);
     await put(s, msg(alice, "bob", big));
     expect(await s.countPending(bob.id)).toBe(1);
+  });
+});
+
+describe("SqliteStore: accounts from before name skeletons", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "chat-identity-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("get their skeleton and today's key once; a key another account has is left as it was", async () => {
+    const path = join(dir, "chat.db");
+    // A data file of the first schema, with keys folded the old way (no NFKC).
+    writeDatabase(path, [
+      MIGRATIONS[0]!,
+      "INSERT INTO accounts (key, name, password_hash, created_at) VALUES ('alice', 'alice', 'h', 1)",
+      "INSERT INTO accounts (key, name, password_hash, created_at) VALUES ('ａlice', 'ａlice', 'h', 2)",
+      "INSERT INTO accounts (key, name, password_hash, created_at) VALUES ('ｂob', 'ｂob', 'h', 3)",
+      "PRAGMA user_version = 1",
+    ]);
+    const s = SqliteStore.open({ path, sync: "normal", ...LIMITS });
+    try {
+      expect(await s.backfillIdentity(nameIdentity)).toBe(3);
+      expect(await s.backfillIdentity(nameIdentity)).toBe(0);
+      expect(await s.findAccount("bob")).toMatchObject({ name: "ｂob" });
+      expect(await s.findAccount("alice")).toMatchObject({ name: "alice" });
+      // Its new key is alice's: it keeps its old one, still found by it.
+      expect(await s.findAccount("ａlice")).toMatchObject({ name: "ａlice" });
+      expect(await s.findAccountBySkeleton(nameSkeleton("alice"))).toMatchObject({ name: "alice" });
+      const made = await s.createAccount({
+        name: "\u0430lice",
+        key: nameKey("\u0430lice"),
+        skeleton: nameSkeleton("\u0430lice"),
+        passwordHash: "h",
+        createdAt: 4,
+      });
+      expect(made).toBeNull();
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -2,17 +2,53 @@
 
 import { checkName } from "../../rules/names";
 import { checkPassword } from "../../rules/password";
+import type { Account } from "../../store/store";
 import { Status } from "../../wire";
 import type { ChatCore } from "../chat";
 import type { Handler } from "./handler";
 
+type Name = { name: string; key: string; skeleton: string; mixedScripts: string | null };
+
+/**
+ * Why the name cannot be taken (NAME_TAKEN's text), or null: it is an account's, looks
+ * like one, or is a deleted account's name still reserved.
+ */
+async function nameTaken(core: ChatCore, n: Name, now: number): Promise<string | null> {
+  if (await core.store.findAccount(n.key)) return `the name ${n.name} is taken`;
+  const lookalike = await core.store.findAccountBySkeleton(n.skeleton);
+  if (lookalike) return `the name ${n.name} is taken: it looks like the existing account ${lookalike.name}`;
+  const reserved = await core.store.nameReservation(n.key, n.skeleton, now);
+  if (reserved) {
+    const until = new Date(reserved.until).toISOString().slice(0, 10);
+    const like = reserved.name === n.name ? "" : ` looks like ${reserved.name}, which`;
+    return `the name ${n.name}${like} belonged to a deleted account and is reserved until ${until}`;
+  }
+  return null;
+}
+
 /** Hashes and stores; answers a taken name before spending a hash on it. */
-async function createAccount(core: ChatCore, password: string, name: string, key: string, now: number) {
-  if (await core.store.findAccount(key)) return "taken";
+async function createAccount(
+  core: ChatCore,
+  password: string,
+  n: Name,
+  now: number,
+): Promise<Account | "busy" | { taken: string } | { invalid: string }> {
+  const taken = await nameTaken(core, n, now);
+  if (taken) return { taken };
+  // Only a name that is free is judged on its scripts, so a look-alike hears that it is taken.
+  if (n.mixedScripts) return { invalid: n.mixedScripts };
   const hashing = core.hashes.hash(password);
   if (!hashing) return "busy";
-  const account = await core.store.createAccount({ name, key, passwordHash: await hashing, createdAt: now });
-  return account ?? "taken";
+  const { name, key, skeleton } = n;
+  const account = await core.store.createAccount({
+    name,
+    key,
+    skeleton,
+    passwordHash: await hashing,
+    createdAt: now,
+  });
+  // Taken while hashing: say by what.
+  return account ?? { taken: (await nameTaken(core, n, core.now())) ?? `the name ${n.name} is taken` };
 }
 
 export const create: Handler = {
@@ -36,7 +72,7 @@ export const create: Handler = {
       return;
     }
     const release = await turn;
-    let account: Awaited<ReturnType<typeof createAccount>>;
+    let account: Account;
     try {
       const wait = core.accountCreations.waitMs(s.address, core.now());
       if (wait > 0) {
@@ -53,17 +89,22 @@ export const create: Handler = {
         );
         return;
       }
-      account = await createAccount(core, req.password, name.name, name.key, core.now());
-      if (account === "busy") {
+      const made = await createAccount(core, req.password, name, core.now());
+      if (made === "busy") {
         core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", {
           retryAfterMs: 1000,
         });
         return;
       }
-      if (account === "taken") {
-        core.fail(s, req, at, Status.NAME_TAKEN, `the name ${name.name} is taken`);
+      if ("taken" in made) {
+        core.fail(s, req, at, Status.NAME_TAKEN, made.taken);
         return;
       }
+      if ("invalid" in made) {
+        core.fail(s, req, at, Status.INVALID_NAME, `invalid name: ${made.invalid}`);
+        return;
+      }
+      account = made;
       core.accountCreations.spend(s.address, core.now());
     } finally {
       release();

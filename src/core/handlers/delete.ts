@@ -57,7 +57,9 @@ export const deleteAccount: Handler = {
       await core.delivery.whenConfirmed(s);
       if (s.account !== account || s.closing) return ended();
     }
-    await core.store.deleteAccount(account.id);
+    // The name stays reserved, so nobody else takes it and receives what was meant for its owner.
+    const reuseAfter = core.options.nameReuseAfterMs;
+    await core.store.deleteAccount(account.id, reuseAfter > 0 ? core.now() + reuseAfter : undefined);
     core.endSession(s, "account deleted", false);
     core.events({
       type: "account_deleted",

@@ -5,6 +5,7 @@ import { MAX_NAME_CHARS, nameKey } from "../../rules/names";
 import { MAX_PASSWORD_BYTES } from "../../rules/password";
 import type { Account } from "../../store/store";
 import { Status } from "../../wire";
+import { hashCost, sameCost } from "../auth";
 import type { ChatCore } from "../chat";
 import { beginAttempt } from "./attempt";
 import type { Handler } from "./handler";
@@ -26,9 +27,10 @@ export const login: Handler = {
     const attempt = await beginAttempt(core, s, req, at, key);
     if (!attempt) return;
     let account: Account | null;
+    let hash: string | undefined;
     try {
       account = key ? await core.store.findAccount(key) : null;
-      const hash = account ? ((await core.store.passwordHash(account.id)) ?? undefined) : undefined;
+      hash = account ? ((await core.store.passwordHash(account.id)) ?? undefined) : undefined;
       const verdict = await checkPassword(core, req.password, hash);
       if (verdict === "busy") {
         core.fail(s, req, at, Status.BUSY, "the server is busy; try again in a moment", {
@@ -41,16 +43,21 @@ export const login: Handler = {
         core.fail(s, req, at, Status.BAD_CREDENTIALS, "wrong account name or password");
         return;
       }
+      attempt.succeeded();
+      // Still the account's turn: a RESUME of it re-checks its token after this login's
+      // revocations, so a stale token cannot log this session out.
+      await startSession(core, s, req, at, account, null);
     } finally {
       attempt.done();
     }
-    await startSession(core, s, req, at, account, null);
+    rehashIfCostChanged(core, account, hash, req.password);
   },
 };
 
 /**
  * Verifies password against hash; an unknown account is checked against a hash of a random
- * password, so both cost one argon2 verification. "busy" when the hash queue is full.
+ * password made at the cost most stored hashes have, so both cost one argon2 verification
+ * of the same price. "busy" when the hash queue is full.
  */
 export async function checkPassword(
   core: ChatCore,
@@ -58,20 +65,26 @@ export async function checkPassword(
   hash: string | undefined,
 ): Promise<boolean | "busy"> {
   if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) return false;
-  let against = hash;
-  if (against === undefined) {
-    if (!core.dummyHash) {
-      const making = core.hashes.hash(crypto.randomUUID());
-      if (!making) return "busy";
-      // A failed attempt is not kept: the next unknown name tries again.
-      core.dummyHash = making.catch((error) => {
-        core.dummyHash = null;
-        throw error;
-      });
-    }
-    against = await core.dummyHash;
-  }
+  const against = hash ?? (await core.dummy.get());
+  if (against === "busy") return "busy";
   const verifying = core.hashes.verify(password, against);
   if (!verifying) return "busy";
   return (await verifying) && hash !== undefined;
+}
+
+/**
+ * After a successful login, a hash made at another cost than the configured one (before
+ * --argon2-* changed) is replaced, in the background: the answer does not wait for it,
+ * and a full hash queue just leaves it for the next login.
+ */
+function rehashIfCostChanged(core: ChatCore, account: Account, hash: string, password: string): void {
+  const target = core.hashes.cost;
+  const current = hashCost(hash);
+  if (!target || !current || sameCost(target, current)) return;
+  const hashing = core.hashes.hash(password);
+  if (!hashing) return;
+  core.background(
+    hashing.then((fresh) => core.store.setPasswordHash(account.id, fresh)),
+    "rehashing a password at the configured cost",
+  );
 }

@@ -5,7 +5,7 @@ import type { Handler } from "./handler";
 
 export const quit: Handler = {
   needsLogin: false,
-  run(core, s, req, at) {
+  async run(core, s, req, at) {
     const account = s.account;
     if (!account) {
       core.reply(
@@ -18,6 +18,11 @@ export const quit: Handler = {
       return;
     }
     core.endSession(s, "quit", true);
+    // Logging out ends the account's sessions everywhere: no token of it resumes any more.
+    // A store failure is logged; the client is still logged out and told so.
+    const revoked = core.store.revokeTokens(account.id);
+    core.background(revoked, "revoking the session tokens of a quitting account");
+    await revoked.catch(() => {});
     core.reply(s, req, at, { msg: `logged out of ${account.name}; bye` }, true);
   },
 };

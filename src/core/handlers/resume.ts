@@ -6,6 +6,8 @@ import { beginAttempt } from "./attempt";
 import type { Handler } from "./handler";
 import { startSession } from "./session-start";
 
+const ENDED = "the session has expired or was ended; log in with your password";
+
 export const resume: Handler = {
   needsLogin: false,
   async run(core, s, req, at) {
@@ -22,13 +24,7 @@ export const resume: Handler = {
       found = token ? await core.store.findAccountById(token.accountId) : null;
       if (!found) {
         attempt.failed("(token)", "unknown or expired token");
-        core.fail(
-          s,
-          req,
-          at,
-          Status.INVALID_TOKEN,
-          "the session has expired or was ended; log in with your password",
-        );
+        core.fail(s, req, at, Status.INVALID_TOKEN, ENDED);
         return;
       }
     } finally {
@@ -38,6 +34,25 @@ export const resume: Handler = {
       core.fail(s, req, at, Status.ALREADY_LOGGED_IN, `already logged in as ${found.name}`);
       return;
     }
-    await startSession(core, s, req, at, found, hash);
+    // Take the account's turn and look again: a password login (or QUIT) may have revoked
+    // the token meanwhile, and a revoked token must not log the live session out.
+    const turn = core.checksByAccount.enter(found.key);
+    if (!turn) {
+      core.fail(s, req, at, Status.BUSY, "too many logins at once; try again in a moment", {
+        retryAfterMs: 1000,
+      });
+      return;
+    }
+    const release = await turn;
+    try {
+      const still = await core.store.findToken(hash, core.now());
+      if (still?.accountId !== found.id) {
+        core.fail(s, req, at, Status.INVALID_TOKEN, ENDED);
+        return;
+      }
+      await startSession(core, s, req, at, found, hash);
+    } finally {
+      release();
+    }
   },
 };

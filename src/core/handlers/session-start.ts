@@ -25,6 +25,9 @@ export async function startSession(
       accountId: account.id,
       expiresAt: core.now() + core.options.sessionTtlMs,
     });
+    // A password login ends every earlier session: their tokens, held by dropped or stolen
+    // connections, must neither resume nor log this one out.
+    await core.store.revokeTokens(account.id, hash);
   }
   if (s.closing) {
     // Nobody will ever hold the token just made.
