@@ -34,6 +34,13 @@ export interface CoreOptions {
   sessionTtlMs: number;
   /** Password hashes running or waiting at once; past it, create/login answer BUSY. */
   maxHashQueue: number;
+  /** Accounts one LIST_ACCOUNTS examines at most; past it the page is partial, with a cursor. */
+  listRowsPerRequest: number;
+  /**
+   * Request-budget tokens one LIST_ACCOUNTS costs (the frame's own token included): it may
+   * examine listRowsPerRequest accounts, where most requests touch one row.
+   */
+  listRequestTokens: number;
 }
 
 export const DEFAULT_OPTIONS: CoreOptions = {
@@ -55,4 +62,6 @@ export const DEFAULT_OPTIONS: CoreOptions = {
   accountCreationsPerAddress: 30,
   sessionTtlMs: 24 * 60 * 60 * 1000,
   maxHashQueue: 256,
+  listRowsPerRequest: 1000,
+  listRequestTokens: 100,
 };

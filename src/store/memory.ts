@@ -1,7 +1,11 @@
 // In-memory Store: for tests and for `--data :memory:`. Nothing survives the process.
 
+import { prefixEnd } from "../rules/glob";
+import { compareKeys } from "./keys";
 import type {
   Account,
+  AccountPage,
+  AccountQuery,
   EnqueueResult,
   NewMessage,
   SessionToken,
@@ -44,22 +48,6 @@ class Queue {
   }
 }
 
-/**
- * Code point order, as SQLite sorts keys (their UTF-8 bytes). Plain `<` compares UTF-16
- * units, which puts characters above U+FFFF (surrogates) before U+E000-U+FFFF.
- */
-function compareKeys(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return unitRank(x) - unitRank(y);
-  }
-  return a.length - b.length;
-}
-
-const unitRank = (u: number): number => (u >= 0xe000 ? u - 0x800 : u >= 0xd800 ? u + 0x2000 : u);
-
 interface SentRecord {
   message: StoredMessage;
   recipientId: number;
@@ -76,6 +64,8 @@ export class MemoryStore implements Store {
   private queues = new Map<number, Queue>();
   private tokens = new Map<string, SessionToken>();
   private sent = new Map<string, SentRecord>();
+  /** Every key in order, for LIST; rebuilt after accounts come or go. */
+  private sortedKeys: string[] | null = null;
 
   constructor(private readonly limits: StoreLimits) {}
 
@@ -85,6 +75,7 @@ export class MemoryStore implements Store {
     this.byId.set(account.id, account);
     this.byKey.set(account.key, account);
     this.hashes.set(account.id, a.passwordHash);
+    this.sortedKeys = null;
     return account;
   }
 
@@ -105,17 +96,39 @@ export class MemoryStore implements Store {
     if (!account) return;
     this.byId.delete(id);
     this.byKey.delete(account.key);
+    this.sortedKeys = null;
     this.hashes.delete(id);
     this.queues.delete(id);
     for (const [hash, t] of this.tokens) if (t.accountId === id) this.tokens.delete(hash);
   }
 
-  async listAccounts(afterKey: string, limit: number, match: (key: string) => boolean) {
-    const keys = [...this.byKey.keys()].filter((k) => compareKeys(k, afterKey) > 0 && match(k));
-    return keys
-      .sort(compareKeys)
-      .slice(0, limit)
-      .map((k) => this.byKey.get(k)!);
+  async listAccounts(q: AccountQuery): Promise<AccountPage> {
+    this.sortedKeys ??= [...this.byKey.keys()].sort(compareKeys);
+    const keys = this.sortedKeys;
+    const { prefix } = q.pattern;
+    const end = prefixEnd(prefix);
+    // The first key after the cursor and not below the prefix.
+    const from = compareKeys(q.afterKey, prefix) >= 0 ? q.afterKey : null;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = from === null ? compareKeys(keys[mid]!, prefix) < 0 : compareKeys(keys[mid]!, from) <= 0;
+      if (c) lo = mid + 1;
+      else hi = mid;
+    }
+    const accounts: Account[] = [];
+    let examined = 0;
+    let last = "";
+    for (let i = lo; i < keys.length && accounts.length < q.limit && examined < q.maxExamined; i++) {
+      const key = keys[i]!;
+      if (end !== null && compareKeys(key, end) >= 0) break;
+      examined++;
+      last = key;
+      if (q.pattern.matches(key)) accounts.push(this.byKey.get(key)!);
+    }
+    const spent = accounts.length < q.limit && examined >= q.maxExamined;
+    return { accounts, examinedTo: spent ? last : null };
   }
 
   async enqueue(m: NewMessage): Promise<EnqueueResult> {

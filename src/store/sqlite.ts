@@ -8,9 +8,13 @@
 // it is rejected with StorageError: no caller is ever told a lost write succeeded.
 
 import type { Database, Statement } from "bun:sqlite";
+import { prefixEnd } from "../rules/glob";
+import { compareKeys } from "./keys";
 import { openDataFile, type SyncMode, sqliteCode } from "./sqlite-file";
 import {
   type Account,
+  type AccountPage,
+  type AccountQuery,
   type EnqueueResult,
   type NewMessage,
   type SessionToken,
@@ -155,19 +159,29 @@ export class SqliteStore implements Store {
     });
   }
 
-  listAccounts(afterKey: string, limit: number, match: (key: string) => boolean) {
-    return this.op(false, () => {
-      const out: Account[] = [];
-      // A statement of its own: iterate() holds a cursor.
-      for (const row of this.db
-        .query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE key > ? ORDER BY key`)
-        .iterate(afterKey)) {
-        if (out.length >= limit) break;
-        const account = row as AccountRow;
-        if (!match(account.key)) continue;
-        out.push(account);
-      }
-      return out;
+  listAccounts(q: AccountQuery) {
+    return this.op(false, (): AccountPage => {
+      // The pattern's prefix is a range of the key index, and the scan stops after
+      // maxExamined keys of it whatever matched; GLOB matches what our globs match once
+      // `[` is escaped (the literal runs are folded like the keys).
+      const end = prefixEnd(q.pattern.prefix);
+      const fromPrefix = compareKeys(q.afterKey, q.pattern.prefix) < 0;
+      const range = `key ${fromPrefix ? ">=" : ">"} ?1${end === null ? "" : " AND key < ?2"}`;
+      const window = `SELECT key FROM accounts WHERE ${range} ORDER BY key LIMIT ?3`;
+      const params = [fromPrefix ? q.pattern.prefix : q.afterKey, end ?? "", q.maxExamined] as const;
+      const accounts = this.db
+        .query(
+          `WITH w AS (${window}) SELECT a.id, a.key, a.name, a.created_at AS createdAt FROM w JOIN accounts a ON a.key = w.key WHERE w.key GLOB ?4 ORDER BY w.key LIMIT ?5`,
+        )
+        .all(...params, q.pattern.folded.replaceAll("[", "[[]"), q.limit) as AccountRow[];
+      if (accounts.length >= q.limit) return { accounts, examinedTo: null };
+      const seen = this.db
+        .query(`SELECT count(*) AS n, max(key) AS last FROM (${window})`)
+        .get(...params) as {
+        n: number;
+        last: string | null;
+      };
+      return { accounts, examinedTo: seen.n >= q.maxExamined ? seen.last : null };
     });
   }
 

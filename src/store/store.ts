@@ -1,6 +1,8 @@
 // The storage contract. The server's logic sees only this interface, so a networked
 // backend (Redis, NATS JetStream) can replace the embedded one without touching it.
 //
+import type { Glob } from "../rules/glob";
+
 // Every method is atomic on its own. A returned promise resolves only once the change
 // is durable as far as the backend promises (SQLite: committed), so the server may
 // answer a client as soon as it resolves. Backends are free to group many calls into
@@ -46,6 +48,28 @@ export interface SessionToken {
   readonly expiresAt: number;
 }
 
+/** One LIST_ACCOUNTS page to find. */
+export interface AccountQuery {
+  /** Only keys sorting after this one (a cursor; it need not be a key). */
+  afterKey: string;
+  /** Which keys match; its prefix bounds the keys a backend needs to look at. */
+  pattern: Glob;
+  /** Matching accounts wanted at most. */
+  limit: number;
+  /** Keys to examine at most, matching or not (at least 1): bounds the work of one call. */
+  maxExamined: number;
+}
+
+export interface AccountPage {
+  /** Matching accounts after afterKey, in key order; at most limit. */
+  accounts: Account[];
+  /**
+   * Set when maxExamined keys were examined and fewer than limit matched: the last key
+   * examined. Matches may follow it; ask again with it as afterKey.
+   */
+  examinedTo: string | null;
+}
+
 export interface StoreLimits {
   /** Messages a recipient can have waiting; enqueue past it answers mailbox_full. */
   maxQueuedPerAccount: number;
@@ -73,8 +97,12 @@ export interface Store {
   passwordHash(id: number): Promise<string | null>;
   /** Deletes the account with its waiting messages and session tokens. */
   deleteAccount(id: number): Promise<void>;
-  /** Accounts with key > afterKey, in key order, that pass match; at most limit. */
-  listAccounts(afterKey: string, limit: number, match: (key: string) => boolean): Promise<Account[]>;
+  /**
+   * Accounts with key > afterKey whose key matches the pattern, in key order, examining
+   * keys in order and at most maxExamined of them (those outside the pattern's prefix
+   * need not count).
+   */
+  listAccounts(q: AccountQuery): Promise<AccountPage>;
 
   /**
    * Stores a message in the recipient's queue, or, when clientMsgId matches a message of

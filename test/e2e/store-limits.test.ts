@@ -1,0 +1,114 @@
+// What one user can make the store do, through the real binary: LIST over a big directory
+// stays cheap for everyone else.
+
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { chmodSync } from "node:fs";
+import { join } from "node:path";
+import { SqliteStore } from "../../src/store/sqlite";
+import { Op, type Reply, Status } from "../../src/wire";
+import { RawClient, startServer, tempDir } from "./harness";
+
+/** Cheap password hashing: these tests make accounts, they do not measure logins. */
+const CHEAP_HASHES = ["--argon2-memory-kib", "256", "--argon2-time", "1"];
+
+/** A migrated data file with `count` accounts user000000, user000001, … written straight into it. */
+async function dataFileWithAccounts(count: number): Promise<string> {
+  const path = join(tempDir(), "chat.db");
+  await SqliteStore.open({ path, sync: "normal", maxQueuedPerAccount: 10, dedupWindowMs: 1000 }).close();
+  const db = new Database(path);
+  const insert = db.prepare(
+    "INSERT INTO accounts (key, name, password_hash, created_at) VALUES (?, ?, 'x', 0)",
+  );
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const name = `user${String(i).padStart(6, "0")}`;
+      insert.run(name, name);
+    }
+  })();
+  // An unfinalized statement would keep this connection, and its lock, open.
+  insert.finalize();
+  db.close();
+  chmodSync(path, 0o600);
+  return path;
+}
+
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * p)]!;
+
+describe("LIST_ACCOUNTS over 200,000 accounts", () => {
+  test("each answer examines a bounded number of accounts; paging by cursor covers them all", async () => {
+    const server = await startServer(CHEAP_HASHES, await dataFileWithAccounts(200_000));
+    const raw = await RawClient.open(server.port);
+    expect((await raw.login("zlister")).status).toBe(Status.OK);
+
+    // A pattern that matches nothing and has no literal prefix: partial pages, each quick.
+    const times: number[] = [];
+    let cursor = "";
+    let pages = 0;
+    let last: Reply;
+    do {
+      const t0 = performance.now();
+      last = await raw.request({ opcode: Op.LIST_ACCOUNTS, msg: "*nobody*", cursor });
+      times.push(performance.now() - t0);
+      expect(last).toMatchObject({ status: Status.OK, accounts: [] });
+      cursor = last.nextCursor;
+      pages++;
+    } while (last.more && pages < 1000);
+    expect(last.more).toBe(false);
+    expect(pages).toBeGreaterThanOrEqual(200);
+    expect(pages).toBeLessThanOrEqual(202);
+    // Before the examined-rows bound one such request took 230-323 ms.
+    expect(percentile(times, 0.5)).toBeLessThan(20);
+
+    // A literal prefix is an index range: found at once, wherever it is.
+    const t0 = performance.now();
+    const found = await raw.request({ opcode: Op.LIST_ACCOUNTS, msg: "USER19999?" });
+    expect(performance.now() - t0).toBeLessThan(100);
+    expect(found).toMatchObject({ status: Status.OK, more: false });
+    expect(found.accounts.map((a) => a.name)).toEqual(Array.from({ length: 10 }, (_, i) => `user19999${i}`));
+    raw.close();
+    expect(await server.stop()).toBe(0);
+  }, 60_000);
+
+  test("8 clients looping LIST do not slow another user's PING", async () => {
+    const server = await startServer(CHEAP_HASHES, await dataFileWithAccounts(200_000));
+    const listers = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const c = await RawClient.open(server.port);
+        expect((await c.login(`zlister${i}`)).status).toBe(Status.OK);
+        return c;
+      }),
+    );
+    const pinger = await RawClient.open(server.port);
+    expect((await pinger.login("zpinger")).status).toBe(Status.OK);
+
+    let running = true;
+    let lists = 0;
+    const loops = listers.map(async (c) => {
+      let cursor = "";
+      for (let i = 0; running && i < 100_000; i++) {
+        const r = await c.request({ opcode: Op.LIST_ACCOUNTS, msg: "*nobody*", cursor });
+        if (r.status === Status.SLOW_DOWN) continue;
+        expect(r.status).toBe(Status.OK);
+        lists++;
+        cursor = r.more ? r.nextCursor : "";
+      }
+    });
+    const pings: number[] = [];
+    const until = Date.now() + 3000;
+    for (let i = 0; i < 2000 && Date.now() < until; i++) {
+      const t0 = performance.now();
+      expect(await pinger.request({ opcode: Op.PING })).toMatchObject({ status: Status.OK });
+      pings.push(performance.now() - t0);
+    }
+    running = false;
+    await Promise.all(loops);
+    // Before: 8 such clients pushed a PING to 3.7 s.
+    expect(lists).toBeGreaterThan(100);
+    expect(percentile(pings, 0.5)).toBeLessThan(20);
+    expect(percentile(pings, 0.99)).toBeLessThan(100);
+    for (const c of [...listers, pinger]) c.close();
+    expect(await server.stop()).toBe(0);
+  }, 60_000);
+});
