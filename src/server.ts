@@ -157,7 +157,11 @@ function idleCollector(core: ChatCore): Timer {
 }
 
 function openStore(o: ServeOptions, log: ConsolaInstance): Store {
-  const limits = { maxQueuedPerAccount: o.maxQueuedPerAccount, dedupWindowMs: o.dedupWindowMs };
+  const limits = {
+    maxQueuedPerAccount: o.maxQueuedPerAccount,
+    maxQueuedPerSender: o.maxQueuedPerSender,
+    dedupWindowMs: o.dedupWindowMs,
+  };
   if (o.data === ":memory:") return new MemoryStore(limits);
   // The data file holds password hashes and messages: what this server creates (the file,
   // its WAL, a missing directory) is readable by its own user only.

@@ -79,6 +79,10 @@ export const serveArgs = {
     type: "string",
     description: `Messages one account may have waiting; beyond it senders get MAILBOX_FULL (default ${D.maxQueuedPerAccount})`,
   },
+  "max-queued-per-sender": {
+    type: "string",
+    description: `Messages one sender may have waiting for one recipient; beyond it the sender gets SENDER_QUOTA (default ${D.maxQueuedPerSender})`,
+  },
   "delivery-window": {
     type: "string",
     description: `Messages handed to a client and not yet confirmed (default ${D.deliveryWindow})`,
@@ -150,6 +154,7 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     ),
     maxOutboundBytes: integer("max-output-bytes", s("max-output-bytes"), 1024 * 1024, 64 * 1024),
     maxQueuedPerAccount: integer("max-queued", s("max-queued"), D.maxQueuedPerAccount, 1),
+    maxQueuedPerSender: integer("max-queued-per-sender", s("max-queued-per-sender"), D.maxQueuedPerSender, 1),
     deliveryWindow: integer("delivery-window", s("delivery-window"), D.deliveryWindow, 1, 100_000),
     requestRate: integer("request-rate", s("request-rate"), D.requestRate, 1),
     requestBurst: integer("request-burst", s("request-burst"), D.requestBurst, 1),

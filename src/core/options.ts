@@ -13,6 +13,8 @@ export interface CoreOptions {
   maxPageSize: number;
   /** Messages one account can have waiting; more are refused with MAILBOX_FULL. */
   maxQueuedPerAccount: number;
+  /** Messages one sender can have waiting for one recipient, so no one sender fills a mailbox: SENDER_QUOTA. */
+  maxQueuedPerSender: number;
   /** Connections that have not logged in within this time are closed (slowloris). */
   loginTimeoutMs: number;
   /** Quiet interval after which a heartbeat is sent; the peer is dead after heartbeatMs × heartbeatMisses. */
@@ -50,6 +52,7 @@ export const DEFAULT_OPTIONS: CoreOptions = {
   defaultPageSize: 50,
   maxPageSize: 1000,
   maxQueuedPerAccount: 10_000,
+  maxQueuedPerSender: 1000,
   loginTimeoutMs: 10_000,
   heartbeatMs: 15_000,
   heartbeatMisses: 3,

@@ -17,15 +17,24 @@ import type {
 /** One recipient's waiting messages, in id order; confirmed ones are dropped lazily. */
 class Queue {
   msgs: StoredMessage[] = [];
-  live = new Set<number>();
+  /** Waiting message id → its sender's id. */
+  live = new Map<number, number>();
+  /** Waiting messages per sender id. */
+  bySender = new Map<number, number>();
 
-  push(m: StoredMessage): void {
+  push(m: StoredMessage, senderId: number): void {
     this.msgs.push(m);
-    this.live.add(m.id);
+    this.live.set(m.id, senderId);
+    this.bySender.set(senderId, (this.bySender.get(senderId) ?? 0) + 1);
   }
 
   remove(id: number): void {
-    if (!this.live.delete(id)) return;
+    const sender = this.live.get(id);
+    if (sender === undefined) return;
+    this.live.delete(id);
+    const n = this.bySender.get(sender)! - 1;
+    if (n > 0) this.bySender.set(sender, n);
+    else this.bySender.delete(sender);
     if (this.msgs.length > 64 && this.live.size < this.msgs.length / 2) {
       this.msgs = this.msgs.filter((m) => this.live.has(m.id));
     }
@@ -148,6 +157,8 @@ export class MemoryStore implements Store {
       this.queues.set(recipient.id, q);
     }
     if (q.live.size >= this.limits.maxQueuedPerAccount) return { ok: false, error: "mailbox_full" };
+    if ((q.bySender.get(m.senderId) ?? 0) >= this.limits.maxQueuedPerSender)
+      return { ok: false, error: "sender_quota" };
     const message: StoredMessage = {
       id: this.nextMessageId++,
       recipientId: recipient.id,
@@ -155,7 +166,7 @@ export class MemoryStore implements Store {
       text: m.text,
       sentAt: m.sentAt,
     };
-    q.push(message);
+    q.push(message, m.senderId);
     if (dedupKey) {
       // Re-inserted at the end, so the Map stays in time order for pruneSent.
       this.sent.delete(dedupKey);

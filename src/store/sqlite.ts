@@ -10,6 +10,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import { prefixEnd } from "../rules/glob";
 import { compareKeys } from "./keys";
+import { SenderCounts } from "./sender-counts";
 import { openDataFile, type SyncMode, sqliteCode } from "./sqlite-file";
 import {
   type Account,
@@ -63,6 +64,8 @@ export class SqliteStore implements Store {
   /** Waiting-message counts as committed, and the changes of the open batch. */
   private counts = new Map<number, number>();
   private countDelta = new Map<number, number>();
+  /** The same per (recipient, sender), for the per-sender quota. */
+  private senders = new SenderCounts();
   private accountCache = new Map<string, Account>();
   private nextMessageId: number;
   /** Ids below this are reserved in the file; raised a block at a time, so most commits skip it. */
@@ -108,6 +111,13 @@ export class SqliteStore implements Store {
       .query("SELECT recipient_id AS id, count(*) AS n FROM messages GROUP BY recipient_id")
       .all() as { id: number; n: number }[]) {
       this.counts.set(row.id, row.n);
+    }
+    for (const row of db
+      .query(
+        "SELECT recipient_id AS r, sender_id AS s, count(*) AS n FROM messages GROUP BY recipient_id, sender_id",
+      )
+      .all() as { r: number; s: number; n: number }[]) {
+      this.senders.load(row.r, row.s, row.n);
     }
   }
 
@@ -156,6 +166,7 @@ export class SqliteStore implements Store {
       this.q.deleteAccount.run(id);
       this.accountCache.delete(account.key);
       this.addCount(id, -this.countOf(id));
+      this.senders.drop(id);
     });
   }
 
@@ -213,6 +224,7 @@ export class SqliteStore implements Store {
       }
       if (this.countOf(recipient.id) >= this.opts.maxQueuedPerAccount)
         return { ok: false, error: "mailbox_full" };
+      if (this.overSenderQuota(recipient.id, m.senderId)) return { ok: false, error: "sender_quota" };
       const message: StoredMessage = {
         id: this.takeMessageId(),
         recipientId: recipient.id,
@@ -220,8 +232,9 @@ export class SqliteStore implements Store {
         text: m.text,
         sentAt: m.sentAt,
       };
-      this.q.insertMessage.run(recipient.id, message.id, m.senderName, m.text, m.sentAt);
+      this.q.insertMessage.run(recipient.id, message.id, m.senderName, m.text, m.sentAt, m.senderId);
       this.addCount(recipient.id, 1);
+      this.senders.add(recipient.id, m.senderId, 1);
       if (m.clientMsgId) this.q.insertSent.run(m.senderId, m.clientMsgId, message.id, recipient.id, m.sentAt);
       return { ok: true, message, recipient, duplicate: false };
     });
@@ -356,6 +369,7 @@ export class SqliteStore implements Store {
         else this.counts.delete(id);
       }
       this.countDelta.clear();
+      this.senders.commit();
     }
     const batch = this.batch;
     this.batch = [];
@@ -373,6 +387,7 @@ export class SqliteStore implements Store {
       this.inTxn = false;
     }
     this.countDelta.clear();
+    this.senders.abort();
     this.accountCache.clear();
     // nextMessageId stays where it is: an id handed out in a failed batch is never reused.
     this.idCeiling = this.committedIdCeiling;
@@ -385,7 +400,12 @@ export class SqliteStore implements Store {
   private applyAcks(): void {
     for (const a of this.acks) {
       let removed = 0;
-      for (const id of a.ids) removed += this.q.deleteMessage.run(a.recipientId, id).changes;
+      for (const id of a.ids) {
+        const row = this.q.deleteMessage.get(a.recipientId, id) as { senderId: number } | null;
+        if (!row) continue;
+        removed++;
+        this.senders.add(a.recipientId, row.senderId, -1);
+      }
       if (removed) this.addCount(a.recipientId, -removed);
       this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: undefined });
     }
@@ -409,6 +429,10 @@ export class SqliteStore implements Store {
     if (this.accountCache.size > 100_000) this.accountCache.clear();
     this.accountCache.set(key, account);
     return account;
+  }
+
+  private overSenderQuota(recipientId: number, senderId: number): boolean {
+    return this.senders.of(recipientId, senderId) >= this.opts.maxQueuedPerSender;
   }
 
   private countOf(id: number): number {
@@ -440,9 +464,11 @@ function prepareStatements(db: Database) {
     deleteSentOf: p("DELETE FROM sent_ids WHERE sender_id = ?"),
     deleteTokensOf: p("DELETE FROM tokens WHERE account_id = ?"),
     insertMessage: p(
-      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at, sender_id) VALUES (?, ?, ?, ?, ?, ?)",
     ),
-    deleteMessage: p("DELETE FROM messages WHERE recipient_id = ? AND id = ?"),
+    deleteMessage: p(
+      "DELETE FROM messages WHERE recipient_id = ? AND id = ? RETURNING sender_id AS senderId",
+    ),
     pending: p(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient_id = ? AND id > ? ORDER BY id LIMIT ?`,
     ),

@@ -40,7 +40,7 @@ export interface NewMessage {
 
 export type EnqueueResult =
   | { ok: true; message: StoredMessage; recipient: Account; duplicate: boolean }
-  | { ok: false; error: "no_such_account" | "mailbox_full" };
+  | { ok: false; error: "no_such_account" | "mailbox_full" | "sender_quota" };
 
 export interface SessionToken {
   readonly hash: string;
@@ -73,6 +73,8 @@ export interface AccountPage {
 export interface StoreLimits {
   /** Messages a recipient can have waiting; enqueue past it answers mailbox_full. */
   maxQueuedPerAccount: number;
+  /** Messages one sender can have waiting for one recipient; past it enqueue answers sender_quota. */
+  maxQueuedPerSender: number;
   /** How long (ms) a client_msg_id is remembered for deduplication. */
   dedupWindowMs: number;
 }

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync } from "node:fs";
 import { join } from "node:path";
 import { SqliteStore } from "../../src/store/sqlite";
-import { Op, type Reply, Status } from "../../src/wire";
+import { encodeFrame, encodeRequest, Op, type Reply, Status } from "../../src/wire";
 import { RawClient, startServer, tempDir } from "./harness";
 
 /** Cheap password hashing: these tests make accounts, they do not measure logins. */
@@ -15,7 +15,13 @@ const CHEAP_HASHES = ["--argon2-memory-kib", "256", "--argon2-time", "1"];
 /** A migrated data file with `count` accounts user000000, user000001, … written straight into it. */
 async function dataFileWithAccounts(count: number): Promise<string> {
   const path = join(tempDir(), "chat.db");
-  await SqliteStore.open({ path, sync: "normal", maxQueuedPerAccount: 10, dedupWindowMs: 1000 }).close();
+  await SqliteStore.open({
+    path,
+    sync: "normal",
+    maxQueuedPerAccount: 10,
+    maxQueuedPerSender: 10,
+    dedupWindowMs: 1000,
+  }).close();
   const db = new Database(path);
   const insert = db.prepare(
     "INSERT INTO accounts (key, name, password_hash, created_at) VALUES (?, ?, 'x', 0)",
@@ -111,4 +117,52 @@ describe("LIST_ACCOUNTS over 200,000 accounts", () => {
     for (const c of [...listers, pinger]) c.close();
     expect(await server.stop()).toBe(0);
   }, 60_000);
+});
+
+describe("no single sender can fill a mailbox", () => {
+  test("by default a sender may have 1,000 messages waiting for one recipient; others still get through", async () => {
+    const server = await startServer(CHEAP_HASHES);
+    const bob = await RawClient.open(server.port);
+    expect((await bob.login("bob")).status).toBe(Status.OK);
+    bob.close();
+    const mallory = await RawClient.open(server.port);
+    expect((await mallory.login("mallory")).status).toBe(Status.OK);
+    const send = (c: RawClient, msg: string) => c.request({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg });
+
+    const answers: Reply[] = [];
+    for (let round = 0; round < 11; round++)
+      answers.push(
+        ...(await Promise.all(Array.from({ length: 100 }, (_, i) => send(mallory, `flood ${round}.${i}`)))),
+      );
+    expect(answers.filter((a) => a.status === Status.OK)).toHaveLength(1000);
+    expect(answers.slice(1000).map((a) => [a.status, a.msg])).toEqual(
+      Array(100).fill([
+        Status.SENDER_QUOTA,
+        "you already have 1000 messages waiting for bob; message not stored (send more once bob has read some)",
+      ]),
+    );
+
+    // A friend's message still arrives.
+    const alice = await RawClient.open(server.port);
+    expect((await alice.login("alice")).status).toBe(Status.OK);
+    expect(await send(alice, "hi bob, it's alice")).toMatchObject({ status: Status.OK });
+
+    // bob reads and confirms a page: that much of mallory's quota comes back.
+    const back = await RawClient.open(server.port);
+    expect(await back.request({ opcode: Op.LOG_IN, sender: "bob", password: "correct horse" })).toMatchObject(
+      {
+        status: Status.OK,
+        unread: 1001,
+      },
+    );
+    const page = await back.request({ opcode: Op.CHECK_MESSAGES, pageSize: 10 });
+    expect(page.messages).toHaveLength(10);
+    back.write(encodeFrame(encodeRequest({ opcode: Op.ACK, ackIds: page.messages.map((m) => m.id) })));
+    expect(await back.request({ opcode: Op.PING })).toMatchObject({ status: Status.OK });
+    let accepted = 0;
+    for (let i = 0; i < 11; i++) if ((await send(mallory, `again ${i}`)).status === Status.OK) accepted++;
+    expect(accepted).toBe(10);
+    for (const c of [mallory, alice, back]) c.close();
+    expect(await server.stop()).toBe(0);
+  }, 30_000);
 });

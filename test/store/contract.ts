@@ -8,7 +8,7 @@ import type { Account, NewMessage, Store, StoredMessage, StoreLimits } from "../
 
 // --- helpers ---
 
-export const LIMITS: StoreLimits = { maxQueuedPerAccount: 3, dedupWindowMs: 60_000 };
+export const LIMITS: StoreLimits = { maxQueuedPerAccount: 3, maxQueuedPerSender: 3, dedupWindowMs: 60_000 };
 const WINDOW = LIMITS.dedupWindowMs;
 /** A fixed "now" (ms since the epoch); tests move time by adding to it. */
 export const T0 = 1_700_000_000_000;
@@ -308,6 +308,56 @@ export function runStoreContract(
         const sent = s.enqueue(msg(bob, "ann", "first!"));
         const [ann, r] = await Promise.all([created, sent]);
         expect(r.ok && r.recipient.id).toBe(ann!.id);
+      });
+    });
+
+    describe("per-sender quota (maxQueuedPerSender)", () => {
+      /** A store whose senders may each have 2 messages waiting per recipient, in a mailbox of 3. */
+      async function quotaStore(): Promise<Store> {
+        await s.close();
+        s = await makeStore({ ...LIMITS, maxQueuedPerAccount: 3, maxQueuedPerSender: 2 });
+        return s;
+      }
+
+      it("answers sender_quota past it, for that sender and that recipient only", async () => {
+        const q = await quotaStore();
+        const [alice, bob, carol] = [
+          await addAccount(q, "Alice"),
+          await addAccount(q, "Bob"),
+          await addAccount(q, "Carol"),
+        ];
+        await put(q, msg(bob, "alice", "1"));
+        await put(q, msg(bob, "alice", "2"));
+        expect(await q.enqueue(msg(bob, "alice", "3"))).toEqual({ ok: false, error: "sender_quota" });
+        expect(await q.countPending(alice.id)).toBe(2);
+        await put(q, msg(bob, "carol", "to someone else"));
+        await put(q, msg(carol, "alice", "another sender"));
+        // The mailbox cap still holds over all senders together.
+        expect(await q.enqueue(msg(carol, "alice", "4"))).toEqual({ ok: false, error: "mailbox_full" });
+      });
+
+      it("gives the quota back as the recipient confirms, and when the recipient is deleted", async () => {
+        const q = await quotaStore();
+        const [alice, bob] = [await addAccount(q, "Alice"), await addAccount(q, "Bob")];
+        const first = await put(q, msg(bob, "alice", "1"));
+        await put(q, msg(bob, "alice", "2"));
+        await q.ack(alice.id, [first.id, first.id, 999_999]);
+        await put(q, msg(bob, "alice", "3"));
+        expect(await q.enqueue(msg(bob, "alice", "4"))).toEqual({ ok: false, error: "sender_quota" });
+        await q.deleteAccount(alice.id);
+        const again = await addAccount(q, "Alice");
+        await put(q, msg(bob, "alice", "a"));
+        await put(q, msg(bob, "alice", "b"));
+        expect(await q.countPending(again.id)).toBe(2);
+      });
+
+      it("answers a resend within the dedup window as a duplicate even at the quota", async () => {
+        const q = await quotaStore();
+        const [, bob] = [await addAccount(q, "Alice"), await addAccount(q, "Bob")];
+        const m = await put(q, msg(bob, "alice", "1", { clientMsgId: 7 }));
+        await put(q, msg(bob, "alice", "2"));
+        const r = await q.enqueue(msg(bob, "alice", "1", { clientMsgId: 7 }));
+        expect(r).toMatchObject({ ok: true, duplicate: true, message: { id: m.id } });
       });
     });
 

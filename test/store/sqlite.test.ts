@@ -12,6 +12,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/migrations";
 import { type SqliteOptions, SqliteStore, StoreOpenError } from "../../src/store/sqlite";
 import { StorageError } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract, T0 } from "./contract";
@@ -124,7 +125,7 @@ describe("SqliteStore: durability", () => {
   });
 
   it("resolves calls issued in one turn together, after one commit that makes them all durable", async () => {
-    const s = open({ sync: "full", maxQueuedPerAccount: 100 });
+    const s = open({ sync: "full", maxQueuedPerAccount: 100, maxQueuedPerSender: 100 });
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
     const calls = Array.from({ length: 50 }, (_, i) => s.enqueue(msg(bob, "alice", `m${i}`)));
     expect(calls.every((p) => Bun.peek.status(p) === "pending")).toBe(true);
@@ -163,6 +164,45 @@ describe("SqliteStore: durability", () => {
     const s = open();
     await s.close();
     await expect(s.findAccount("alice")).rejects.toThrow(new StorageError("the data store is closed"));
+  });
+});
+
+describe("SqliteStore: the per-sender quota across restarts", () => {
+  it("counts the messages already waiting when the file is opened again", async () => {
+    const limits = { maxQueuedPerAccount: 10, maxQueuedPerSender: 2 };
+    let s = open(limits);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const first = await put(s, msg(bob, "alice", "1"));
+    await put(s, msg(bob, "alice", "2"));
+    await s.close();
+    s = open(limits);
+    expect(await s.enqueue(msg(bob, "alice", "3"))).toEqual({ ok: false, error: "sender_quota" });
+    await s.ack(alice.id, [first.id]);
+    await s.close();
+    s = open(limits);
+    await put(s, msg(bob, "alice", "3"));
+    expect(await s.enqueue(msg(bob, "alice", "4"))).toEqual({ ok: false, error: "sender_quota" });
+  });
+
+  it("a file from before the quota: waiting messages are matched to their senders by name", async () => {
+    const path = join(dir, "chat.db");
+    const old = new Database(path);
+    old.run(MIGRATIONS[0]!);
+    old.run("PRAGMA user_version = 1");
+    old.run(
+      "INSERT INTO accounts (key, name, password_hash, created_at) VALUES ('alice', 'Alice', 'h', 0), ('bob', 'Bob', 'h', 0)",
+    );
+    old.run(
+      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at) VALUES (1, 1, 'Bob', 'a', 0), (1, 2, 'Bob', 'b', 0), (1, 3, 'Gone', 'c', 0)",
+    );
+    old.run("UPDATE meta SET value = 4 WHERE key = 'next_message_id'");
+    old.close();
+    const s = open({ maxQueuedPerAccount: 10, maxQueuedPerSender: 2 });
+    const bob = (await s.findAccount("bob"))!;
+    const alice = (await s.findAccount("alice"))!;
+    expect(await s.countPending(alice.id)).toBe(3);
+    expect(await s.enqueue(msg(bob, "alice", "more"))).toEqual({ ok: false, error: "sender_quota" });
+    await put(s, msg(alice, "alice", "a note to self"));
   });
 });
 
@@ -224,7 +264,9 @@ describe("SqliteStore.open: files it must not use", () => {
   it("refuses a data file of a newer schema", async () => {
     await open().close();
     writeDatabase(join(dir, "chat.db"), ["PRAGMA user_version = 99"]);
-    expect(openError()).toMatch(/was written by a newer chat \(schema version 99; this chat knows up to 1\)/);
+    expect(openError()).toContain(
+      `was written by a newer chat (schema version 99; this chat knows up to ${SCHEMA_VERSION})`,
+    );
   });
 
   it("explains a path under a missing directory", () => {
@@ -262,7 +304,7 @@ describe("SqliteStore: a full disk (maxBytes)", () => {
   }
 
   it("refuses writes with 'the disk is full' and keeps serving reads", async () => {
-    const s = open({ maxBytes: 64 * 1024, maxQueuedPerAccount: 10_000 });
+    const s = open({ maxBytes: 64 * 1024, maxQueuedPerAccount: 10_000, maxQueuedPerSender: 10_000 });
     const [alice] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
     const n = await fill(s, "alice");
     expect(n).toBeGreaterThan(0);
@@ -273,7 +315,7 @@ describe("SqliteStore: a full disk (maxBytes)", () => {
   });
 
   it("takes writes again once acks or a deleted account free space", async () => {
-    const s = open({ maxBytes: 64 * 1024, maxQueuedPerAccount: 10_000 });
+    const s = open({ maxBytes: 64 * 1024, maxQueuedPerAccount: 10_000, maxQueuedPerSender: 10_000 });
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
     await fill(s, "alice");
     const waiting = await s.pending(alice.id, 0, 20);
