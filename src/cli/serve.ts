@@ -29,7 +29,7 @@ export const serveArgs = {
   "max-data-mb": {
     type: "string",
     description:
-      "Refuse new messages (STORAGE_FAILED) once the data file reaches this size (default: no limit)",
+      "Disk budget for the data file and its WAL: new messages and accounts are refused (STORAGE_FULL) a reserve below it, which logins and confirmations may still use; 0 = none (default: the data's size now plus 90% of the free disk space)",
   },
   "tls-cert": {
     type: "string",
@@ -133,7 +133,7 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     data: s("data") ?? defaultData,
     sync: oneOf("sync", s("sync"), ["full", "normal"] as const, "normal"),
     resetCorruptData: a["reset-corrupt-data"] === true,
-    ...(maxDataMb ? { maxDataBytes: integer("max-data-mb", maxDataMb, 0, 1) * 1024 * 1024 } : {}),
+    ...(maxDataMb ? { maxDataBytes: integer("max-data-mb", maxDataMb, 0, 0) * 1024 * 1024 } : {}),
     ...(s("tls-cert") ? { tlsCert: s("tls-cert") } : {}),
     ...(s("tls-key") ? { tlsKey: s("tls-key") } : {}),
     ...(s("metrics-port") !== undefined ? { metricsPort: port("--metrics-port", s("metrics-port"), 0) } : {}),

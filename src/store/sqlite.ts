@@ -8,9 +8,11 @@
 // it is rejected with StorageError: no caller is ever told a lost write succeeded.
 
 import type { Database, Statement } from "bun:sqlite";
+import { statSync } from "node:fs";
 import { prefixEnd } from "../rules/glob";
 import { compareKeys } from "./keys";
 import { SenderCounts } from "./sender-counts";
+import { formatBytes, planSpace, type SpacePlan } from "./space";
 import { openDataFile, type SyncMode, sqliteCode } from "./sqlite-file";
 import {
   type Account,
@@ -20,6 +22,7 @@ import {
   type NewMessage,
   type SessionToken,
   StorageError,
+  StorageFullError,
   type Store,
   type StoredMessage,
   type StoreLimits,
@@ -33,7 +36,11 @@ export interface SqliteOptions extends StoreLimits {
   sync: SyncMode;
   /** Move a corrupt file aside and start empty instead of refusing to start. */
   resetCorrupt?: boolean;
-  /** Largest size of the database file; writes past it fail with "the disk is full". */
+  /**
+   * The data budget: bytes the data file and its WAL may take together (see space.ts).
+   * New messages and accounts are refused a reserve below it; the file's hard cap, past
+   * which any write fails with "the disk is full", is the budget less the WAL's share.
+   */
   maxBytes?: number;
 }
 
@@ -72,6 +79,16 @@ export class SqliteStore implements Store {
   private idCeiling: number;
   private committedIdCeiling: number;
   private readonly q: ReturnType<typeof prepareStatements>;
+  /** The data budget's split, or null without one. */
+  readonly space: SpacePlan | null;
+  private readonly pageSize: number;
+  /** Bytes of the file's pages in use as of the last commit, and an estimate of the open batch's additions. */
+  private liveBytes = 0;
+  private batchBytes = 0;
+  private wasFull = false;
+  /** The open batch deleted rows, so liveBytes is stale until measured again. */
+  private freedInBatch = false;
+  private walCheckedAt = 0;
   private readonly scheduleCommit: (fn: () => void) => void;
   /** Confirmations not yet applied (see ack()). */
   private acks: {
@@ -90,15 +107,23 @@ export class SqliteStore implements Store {
     /** Set when --reset-corrupt-data moved a corrupt file aside: where it went. */
     readonly movedAside?: string,
   ) {
-    this.description = `sqlite ${path} (sync=${opts.sync})`;
+    this.space = opts.maxBytes ? planSpace(opts.maxBytes) : null;
+    this.description = `sqlite ${path} (sync=${opts.sync}${this.space ? `, up to ${formatBytes(this.space.totalBytes)}` : ""})`;
     // With sync=full every commit is an fsync: share one among all the reads of an
     // event-loop turn. With sync=normal a commit is a write to the OS: commit what one read
     // brought at once, which answers sooner and still batches every frame of that read.
     this.scheduleCommit = opts.sync === "full" ? (fn) => void setImmediate(fn) : queueMicrotask;
     this.q = prepareStatements(db);
-    if (opts.maxBytes) {
-      const pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
-      db.run(`PRAGMA max_page_count = ${Math.max(16, Math.floor(opts.maxBytes / pageSize))}`);
+    this.pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
+    if (this.space) {
+      const { fileBytes, walBytes } = this.space;
+      db.run(`PRAGMA max_page_count = ${Math.max(16, Math.floor(fileBytes / this.pageSize))}`);
+      // The WAL keeps its largest size until truncated: checkpoint at half its share, and
+      // cut it back to its share after each checkpoint.
+      db.run(`PRAGMA journal_size_limit = ${walBytes}`);
+      const framePages = Math.floor(walBytes / 2 / (this.pageSize + 24));
+      db.run(`PRAGMA wal_autocheckpoint = ${Math.max(1, Math.min(1000, framePages))}`);
+      this.measureSpace();
     }
     // meta.next_message_id is a ceiling: ids below it may have been handed out. Starting
     // from it after a restart skips the unused rest of a block, and ids never go back.
@@ -133,6 +158,8 @@ export class SqliteStore implements Store {
   }
 
   createAccount(a: { name: string; key: string; passwordHash: string; createdAt: number }) {
+    // Refused before it joins a batch: a failure inside one would fail the whole batch.
+    if (this.overBudget()) return Promise.reject(new StorageFullError());
     return this.op(true, (): Account | null => {
       const row = this.q.insertAccount.get(a.key, a.name, a.passwordHash, a.createdAt) as {
         id: number;
@@ -167,6 +194,7 @@ export class SqliteStore implements Store {
       this.accountCache.delete(account.key);
       this.addCount(id, -this.countOf(id));
       this.senders.drop(id);
+      this.freedInBatch = true;
     });
   }
 
@@ -225,6 +253,7 @@ export class SqliteStore implements Store {
       if (this.countOf(recipient.id) >= this.opts.maxQueuedPerAccount)
         return { ok: false, error: "mailbox_full" };
       if (this.overSenderQuota(recipient.id, m.senderId)) return { ok: false, error: "sender_quota" };
+      if (this.overBudget()) return { ok: false, error: "storage_full" };
       const message: StoredMessage = {
         id: this.takeMessageId(),
         recipientId: recipient.id,
@@ -235,6 +264,8 @@ export class SqliteStore implements Store {
       this.q.insertMessage.run(recipient.id, message.id, m.senderName, m.text, m.sentAt, m.senderId);
       this.addCount(recipient.id, 1);
       this.senders.add(recipient.id, m.senderId, 1);
+      // Until the commit measures it: the row, its share of index pages, UTF-16 as a bound on UTF-8.
+      if (this.space) this.batchBytes += 2 * (m.text.length + m.senderName.length) + 64;
       if (m.clientMsgId) this.q.insertSent.run(m.senderId, m.clientMsgId, message.id, recipient.id, m.sentAt);
       return { ok: true, message, recipient, duplicate: false };
     });
@@ -370,6 +401,7 @@ export class SqliteStore implements Store {
       }
       this.countDelta.clear();
       this.senders.commit();
+      if (this.space) this.afterCommit(this.space);
     }
     const batch = this.batch;
     this.batch = [];
@@ -388,6 +420,11 @@ export class SqliteStore implements Store {
     }
     this.countDelta.clear();
     this.senders.abort();
+    try {
+      if (this.space) this.measureSpace();
+    } catch {
+      // Measured again after the next commit.
+    }
     this.accountCache.clear();
     // nextMessageId stays where it is: an id handed out in a failed batch is never reused.
     this.idCeiling = this.committedIdCeiling;
@@ -406,6 +443,7 @@ export class SqliteStore implements Store {
         removed++;
         this.senders.add(a.recipientId, row.senderId, -1);
       }
+      if (removed) this.freedInBatch = true;
       if (removed) this.addCount(a.recipientId, -removed);
       this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: undefined });
     }
@@ -431,6 +469,44 @@ export class SqliteStore implements Store {
     return account;
   }
 
+  /** New data (messages, accounts) would go past the budget less its reserve. */
+  private overBudget(): boolean {
+    if (this.space === null) return false;
+    // Inside the batch the page counts include its writes so far: confirmations just
+    // applied count at once.
+    if (this.freedInBatch && this.liveBytes + this.batchBytes >= this.space.newDataBytes) this.measureSpace();
+    return this.liveBytes + this.batchBytes >= this.space.newDataBytes;
+  }
+
+  private measureSpace(): void {
+    const pages = (this.q.pageCount.get() as { page_count: number }).page_count;
+    const free = (this.q.freelistCount.get() as { freelist_count: number }).freelist_count;
+    this.liveBytes = (pages - free) * this.pageSize;
+    this.batchBytes = 0;
+    this.freedInBatch = false;
+  }
+
+  /**
+   * Measures the file after a commit, and keeps the WAL within its share of the budget:
+   * checked every WAL_CHECK_MS, and on reaching the budget, when giving the WAL's disk
+   * space back helps most.
+   */
+  private afterCommit(space: SpacePlan): void {
+    this.measureSpace();
+    const full = this.liveBytes >= space.newDataBytes;
+    const now = Date.now();
+    const justFull = full && !this.wasFull;
+    this.wasFull = full;
+    if (!justFull && now - this.walCheckedAt < WAL_CHECK_MS) return;
+    this.walCheckedAt = now;
+    if (!justFull && walSize(this.path) <= space.walBytes) return;
+    try {
+      this.db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch {
+      // A checkpoint that cannot finish now is retried at the next check; nothing is lost.
+    }
+  }
+
   private overSenderQuota(recipientId: number, senderId: number): boolean {
     return this.senders.of(recipientId, senderId) >= this.opts.maxQueuedPerSender;
   }
@@ -446,6 +522,13 @@ export class SqliteStore implements Store {
 
 /** Longest a confirmation waits for a batch to join before committing on its own. */
 const ACK_DELAY_MS = 20;
+
+/** How often (ms) the WAL's size is checked against its share of the data budget. */
+const WAL_CHECK_MS = 50;
+
+function walSize(path: string): number {
+  return statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+}
 
 /** Message ids reserved in the file at a time. */
 const ID_BLOCK = 4096;
@@ -484,6 +567,8 @@ function prepareStatements(db: Database) {
     deleteToken: p("DELETE FROM tokens WHERE hash = ?"),
     sweepTokens: p("DELETE FROM tokens WHERE expires_at <= ?"),
     countAccounts: p("SELECT count(*) AS n FROM accounts"),
+    pageCount: p("PRAGMA page_count"),
+    freelistCount: p("PRAGMA freelist_count"),
     // Prepared once: a batch's BEGIN and COMMIT are on every message's path.
     begin: p("BEGIN"),
     commit: p("COMMIT"),

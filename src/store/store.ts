@@ -40,7 +40,7 @@ export interface NewMessage {
 
 export type EnqueueResult =
   | { ok: true; message: StoredMessage; recipient: Account; duplicate: boolean }
-  | { ok: false; error: "no_such_account" | "mailbox_full" | "sender_quota" };
+  | { ok: false; error: "no_such_account" | "mailbox_full" | "sender_quota" | "storage_full" };
 
 export interface SessionToken {
   readonly hash: string;
@@ -136,4 +136,13 @@ export interface Store {
 /** A write that could not be made durable: the caller must not report success. */
 export class StorageError extends Error {
   override name = "StorageError";
+}
+
+/** The data budget is spent: new messages and accounts wait until recipients free space. */
+export class StorageFullError extends StorageError {
+  override name = "StorageFullError";
+
+  constructor() {
+    super("the server's storage is full");
+  }
 }

@@ -60,6 +60,7 @@ export const Status = {
   BUSY: 28,
   INTERNAL_ERROR: 29,
   SENDER_QUOTA: 45,
+  STORAGE_FULL: 46,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 

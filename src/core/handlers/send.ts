@@ -57,6 +57,7 @@ export const send: Handler = {
 
 function stored(core: ChatCore, s: Session, req: Request, at: number, seq: number, r: EnqueueResult): void {
   if (!r.ok) {
+    if (r.error === "storage_full") budgetSpent(core, s);
     core.answerSend(s, seq, refusal(core, req, r.error), at);
     return;
   }
@@ -112,5 +113,25 @@ function refusal(
         status: Status.SENDER_QUOTA,
         msg: `you already have ${core.options.maxQueuedPerSender} messages waiting for ${to}; message not stored (send more once ${to} has read some)`,
       };
+    case "storage_full":
+      return {
+        ...base,
+        status: Status.STORAGE_FULL,
+        msg: "the server's storage is full; message not stored (try again later, once people have read theirs)",
+      };
   }
+}
+
+/** When the data budget was last reported spent: once a minute is enough for the log. */
+let budgetReportedAt = -Infinity;
+
+function budgetSpent(core: ChatCore, s: Session): void {
+  const now = core.now();
+  if (now - budgetReportedAt < 60_000) return;
+  budgetReportedAt = now;
+  core.limit(
+    s,
+    "data_budget",
+    "the data budget is spent: new messages and accounts are refused until space is freed",
+  );
 }
