@@ -15,7 +15,7 @@ import { type Listener, listen } from "./net/listener";
 import { createLogger, eventLogger, type LogFormat, type LogLevel } from "./net/log";
 import { MemoryStore } from "./store/memory";
 import { defaultBudget, formatBytes } from "./store/space";
-import { SqliteStore, StoreOpenError, type SyncMode } from "./store/sqlite";
+import { SqliteStore, StoreOpenError, type SyncMode, sharedAccess } from "./store/sqlite";
 import type { Store } from "./store/store";
 import { VERSION } from "./version";
 
@@ -26,6 +26,8 @@ export interface ServeOptions extends CoreOptions {
   data: string;
   sync: SyncMode;
   resetCorruptData: boolean;
+  /** Use a data file or directory other users can read or write (warn instead of refusing). */
+  allowSharedData: boolean;
   /**
    * The data budget: bytes the data file and its WAL may take (new messages and accounts
    * stop a reserve below it). Unset: sized from the disk's free space at start; 0: none.
@@ -186,6 +188,15 @@ function openStore(o: ServeOptions, log: ConsolaInstance): Store {
     });
     if (store.movedAside)
       log.warn(`data file was corrupt: moved it to ${store.movedAside} and started with an empty one`);
+    const shared = sharedAccess(store.path);
+    if (shared && !o.allowSharedData) {
+      void store.close();
+      throw new StartupError(`refusing to start: ${shared}.`);
+    }
+    if (shared)
+      log.warn(
+        `${shared.replace(/, or run with --allow-shared-data.*$/, "")}; using it (--allow-shared-data)`,
+      );
     return store;
   } catch (error) {
     if (error instanceof StoreOpenError) throw new StartupError(error.message);

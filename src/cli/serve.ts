@@ -26,6 +26,11 @@ export const serveArgs = {
     type: "boolean",
     description: "If the data file is corrupt, rename it to <file>.corrupt-<time> and start empty",
   },
+  "allow-shared-data": {
+    type: "boolean",
+    description:
+      "Use a data file, WAL or data directory that other users can read or write (warns; without it the server refuses to start)",
+  },
   "max-data-mb": {
     type: "string",
     description:
@@ -133,6 +138,7 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     data: s("data") ?? defaultData,
     sync: oneOf("sync", s("sync"), ["full", "normal"] as const, "normal"),
     resetCorruptData: a["reset-corrupt-data"] === true,
+    allowSharedData: a["allow-shared-data"] === true,
     ...(maxDataMb ? { maxDataBytes: integer("max-data-mb", maxDataMb, 0, 0) * 1024 * 1024 } : {}),
     ...(s("tls-cert") ? { tlsCert: s("tls-cert") } : {}),
     ...(s("tls-key") ? { tlsKey: s("tls-key") } : {}),

@@ -28,7 +28,7 @@ import {
   type StoreLimits,
 } from "./store";
 
-export { StoreOpenError, type SyncMode } from "./sqlite-file";
+export { StoreOpenError, type SyncMode, sharedAccess } from "./sqlite-file";
 
 export interface SqliteOptions extends StoreLimits {
   path: string;

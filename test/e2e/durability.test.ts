@@ -214,6 +214,44 @@ describe("start-up faults: a clear message and exit code 1", () => {
   });
 });
 
+describe("a data file other users can read", () => {
+  test("mode 0644 (a copied or restored file): refused with the fix named; --allow-shared-data warns and serves", async () => {
+    const data = await populatedDataFile();
+    chmodSync(data, 0o644);
+    const refused = await serveRefused(["--data", data]);
+    expect(refused.code).toBe(1);
+    expect(refused.output).toContain(
+      `refusing to start: data file ${data} is readable by other users (mode 0644), and it holds password hashes and messages. Make it private (chmod 600 ${data}), or run with --allow-shared-data to use it anyway.`,
+    );
+
+    const server = await startServer(["--allow-shared-data"], data);
+    const warning = await serverLine(server, (l) => l.includes("readable by other users"), "the warning");
+    expect(warning).toContain("using it (--allow-shared-data)");
+    const raw = await RawClient.open(server.port);
+    expect(await raw.request({ opcode: Op.LOG_IN, sender: "bob", password: "correct horse" })).toMatchObject({
+      status: Status.OK,
+      unread: 300,
+    });
+    raw.close();
+    expect(await server.stop()).toBe(0);
+  });
+
+  test("a data directory others can list (0755) is refused too; one they can only enter (0711) is fine", async () => {
+    const dir = tempDir();
+    const data = join(dir, "chat.db");
+    chmodSync(dir, 0o755);
+    const refused = await serveRefused(["--data", data]);
+    expect(refused.code).toBe(1);
+    expect(refused.output).toContain(
+      `refusing to start: the directory ${dir} of data file ${data} is readable by other users (mode 0755)`,
+    );
+    expect(refused.output).toContain(`chmod 700 ${dir}`);
+    chmodSync(dir, 0o711);
+    const server = await startServer([], data);
+    expect(await server.stop()).toBe(0);
+  });
+});
+
 describe("a corrupt data file", () => {
   const corruptHint = (output: string, data: string) => {
     expect(output).toContain(`data file ${data} is corrupt`);
