@@ -73,8 +73,8 @@ export class MemoryStore implements Store {
   private queues = new Map<number, Queue>();
   private tokens = new Map<string, SessionToken>();
   private sent = new Map<string, SentRecord>();
-  /** Every key in order, for LIST; rebuilt after accounts come or go. */
-  private sortedKeys: string[] | null = null;
+  /** Every key in order, for LIST. */
+  private sortedKeys: string[] = [];
 
   constructor(private readonly limits: StoreLimits) {}
 
@@ -84,7 +84,7 @@ export class MemoryStore implements Store {
     this.byId.set(account.id, account);
     this.byKey.set(account.key, account);
     this.hashes.set(account.id, a.passwordHash);
-    this.sortedKeys = null;
+    this.sortedKeys.splice(this.keyIndex(a.key), 0, a.key);
     return account;
   }
 
@@ -105,27 +105,20 @@ export class MemoryStore implements Store {
     if (!account) return;
     this.byId.delete(id);
     this.byKey.delete(account.key);
-    this.sortedKeys = null;
+    this.sortedKeys.splice(this.keyIndex(account.key), 1);
     this.hashes.delete(id);
     this.queues.delete(id);
     for (const [hash, t] of this.tokens) if (t.accountId === id) this.tokens.delete(hash);
   }
 
   async listAccounts(q: AccountQuery): Promise<AccountPage> {
-    this.sortedKeys ??= [...this.byKey.keys()].sort(compareKeys);
     const keys = this.sortedKeys;
     const { prefix } = q.pattern;
     const end = prefixEnd(prefix);
     // The first key after the cursor and not below the prefix.
-    const from = compareKeys(q.afterKey, prefix) >= 0 ? q.afterKey : null;
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const c = from === null ? compareKeys(keys[mid]!, prefix) < 0 : compareKeys(keys[mid]!, from) <= 0;
-      if (c) lo = mid + 1;
-      else hi = mid;
-    }
+    const afterCursor = compareKeys(q.afterKey, prefix) >= 0;
+    let lo = this.keyIndex(afterCursor ? q.afterKey : prefix);
+    if (afterCursor && keys[lo] === q.afterKey) lo++;
     const accounts: Account[] = [];
     let examined = 0;
     let last = "";
@@ -217,6 +210,19 @@ export class MemoryStore implements Store {
   async flush() {}
 
   async close() {}
+
+  /** Where key is in sortedKeys, or would go: the first index whose key is not below it. */
+  private keyIndex(key: string): number {
+    const keys = this.sortedKeys;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareKeys(keys[mid]!, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
 
   /** Map iteration is insertion order, so the oldest records come first. */
   private pruneSent(now: number): void {

@@ -200,27 +200,30 @@ export class SqliteStore implements Store {
 
   listAccounts(q: AccountQuery) {
     return this.op(false, (): AccountPage => {
-      // The pattern's prefix is a range of the key index, and the scan stops after
-      // maxExamined keys of it whatever matched; GLOB matches what our globs match once
-      // `[` is escaped (the literal runs are folded like the keys).
+      // The pattern's prefix is a range of the key index, read key by key (index only) and
+      // at most maxExamined keys of it. Keys are matched by the glob's own matcher, which
+      // is linear: SQLite's GLOB took up to 20 ms per 1000 keys on patterns like a*a*…*ab.
       const end = prefixEnd(q.pattern.prefix);
       const fromPrefix = compareKeys(q.afterKey, q.pattern.prefix) < 0;
       const range = `key ${fromPrefix ? ">=" : ">"} ?1${end === null ? "" : " AND key < ?2"}`;
-      const window = `SELECT key FROM accounts WHERE ${range} ORDER BY key LIMIT ?3`;
-      const params = [fromPrefix ? q.pattern.prefix : q.afterKey, end ?? "", q.maxExamined] as const;
-      const accounts = this.db
-        .query(
-          `WITH w AS (${window}) SELECT a.id, a.key, a.name, a.created_at AS createdAt FROM w JOIN accounts a ON a.key = w.key WHERE w.key GLOB ?4 ORDER BY w.key LIMIT ?5`,
-        )
-        .all(...params, q.pattern.folded.replaceAll("[", "[[]"), q.limit) as AccountRow[];
-      if (accounts.length >= q.limit) return { accounts, examinedTo: null };
-      const seen = this.db
-        .query(`SELECT count(*) AS n, max(key) AS last FROM (${window})`)
-        .get(...params) as {
-        n: number;
-        last: string | null;
-      };
-      return { accounts, examinedTo: seen.n >= q.maxExamined ? seen.last : null };
+      const accounts: Account[] = [];
+      let examined = 0;
+      let last = "";
+      if (q.limit > 0) {
+        // A statement of its own: iterate() holds a cursor.
+        for (const row of this.db
+          .query(`SELECT key FROM accounts WHERE ${range} ORDER BY key LIMIT ?3`)
+          .iterate(fromPrefix ? q.pattern.prefix : q.afterKey, end ?? "", q.maxExamined)) {
+          const key = (row as { key: string }).key;
+          examined++;
+          last = key;
+          if (!q.pattern.matches(key)) continue;
+          accounts.push(this.q.accountByKey.get(key) as AccountRow);
+          if (accounts.length >= q.limit) break;
+        }
+      }
+      const spent = accounts.length < q.limit && examined >= q.maxExamined;
+      return { accounts, examinedTo: spent ? last : null };
     });
   }
 

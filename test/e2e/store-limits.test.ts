@@ -65,7 +65,7 @@ describe("LIST_ACCOUNTS over 200,000 accounts", () => {
     expect(pages).toBeGreaterThanOrEqual(200);
     expect(pages).toBeLessThanOrEqual(202);
     // Before the examined-rows bound one such request took 230-323 ms.
-    expect(percentile(times, 0.5)).toBeLessThan(20);
+    expect(percentile(times, 0.5)).toBeLessThan(50);
 
     // A literal prefix is an index range: found at once, wherever it is.
     const t0 = performance.now();
@@ -112,8 +112,9 @@ describe("LIST_ACCOUNTS over 200,000 accounts", () => {
     await Promise.all(loops);
     // Before: 8 such clients pushed a PING to 3.7 s.
     expect(lists).toBeGreaterThan(100);
-    expect(percentile(pings, 0.5)).toBeLessThan(20);
-    expect(percentile(pings, 0.99)).toBeLessThan(100);
+    // About 0.5 ms and 5 ms on a quiet 2-core VM; the bounds leave room for a loaded one.
+    expect(percentile(pings, 0.5)).toBeLessThan(100);
+    expect(percentile(pings, 0.99)).toBeLessThan(400);
     for (const c of [...listers, pinger]) c.close();
     expect(await server.stop()).toBe(0);
   }, 60_000);

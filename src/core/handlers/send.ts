@@ -122,13 +122,13 @@ function refusal(
   }
 }
 
-/** When the data budget was last reported spent: once a minute is enough for the log. */
-let budgetReportedAt = -Infinity;
+/** When each server last logged its data budget spent: once a minute is enough. */
+const budgetReportedAt = new WeakMap<ChatCore, number>();
 
 function budgetSpent(core: ChatCore, s: Session): void {
   const now = core.now();
-  if (now - budgetReportedAt < 60_000) return;
-  budgetReportedAt = now;
+  if (now - (budgetReportedAt.get(core) ?? -Infinity) < 60_000) return;
+  budgetReportedAt.set(core, now);
   core.limit(
     s,
     "data_budget",
