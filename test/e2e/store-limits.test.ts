@@ -3,7 +3,7 @@
 
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { chmodSync } from "node:fs";
+import { chmodSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import { SqliteStore } from "../../src/store/sqlite";
 import { encodeFrame, encodeRequest, Op, type Reply, Status } from "../../src/wire";
@@ -166,4 +166,26 @@ describe("no single sender can fill a mailbox", () => {
     for (const c of [mallory, alice, back]) c.close();
     expect(await server.stop()).toBe(0);
   }, 30_000);
+});
+
+describe("the data budget is on by default", () => {
+  test("sized from the disk's free space at start, shown on the data line; --max-data-mb 0 turns it off", async () => {
+    const dir = tempDir();
+    const fs = statfsSync(dir);
+    const free = fs.bavail * fs.bsize;
+    const server = await startServer([], join(dir, "chat.db"));
+    const line = await server.out.find((l) => l.includes("data: sqlite"), "the data line");
+    const m = /\(sync=normal, up to ([\d.]+) (KB|MB|GB)\)$/.exec(line);
+    expect(m).not.toBeNull();
+    const shown = Number(m![1]) * 1024 ** (["KB", "MB", "GB"].indexOf(m![2]!) + 1);
+    // 90% of what was free, give or take the rounding and what others wrote meanwhile.
+    expect(shown / (free * 0.9)).toBeGreaterThan(0.9);
+    expect(shown / (free * 0.9)).toBeLessThan(1.1);
+    expect(await server.stop()).toBe(0);
+
+    const unbounded = await startServer(["--max-data-mb", "0"], join(dir, "chat.db"));
+    const plain = await unbounded.out.find((l) => l.includes("data: sqlite"), "the data line");
+    expect(plain).toEndWith(`data: sqlite ${join(dir, "chat.db")} (sync=normal)`);
+    expect(await unbounded.stop()).toBe(0);
+  });
 });
