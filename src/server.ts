@@ -193,6 +193,10 @@ function openStore(o: ServeOptions, log: ConsolaInstance): Store {
       void store.close();
       throw new StartupError(`refusing to start: ${shared}.`);
     }
+    if (store.full)
+      log.warn(
+        `the data already fills its budget of ${formatBytes(store.space!.totalBytes)}: new messages and accounts are refused until recipients read theirs (logging in, reading and confirming work); --max-data-mb sets the budget`,
+      );
     if (shared)
       log.warn(
         `${shared.replace(/, or run with --allow-shared-data.*$/, "")}; using it (--allow-shared-data)`,

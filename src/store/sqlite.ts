@@ -89,6 +89,8 @@ export class SqliteStore implements Store {
   /** The open batch deleted rows, so liveBytes is stale until measured again. */
   private freedInBatch = false;
   private walCheckedAt = 0;
+  /** total_changes() at the last WAL check: rows changed since bound how much the WAL grew. */
+  private changesAtWalCheck = 0;
   private readonly scheduleCommit: (fn: () => void) => void;
   /** Confirmations not yet applied (see ack()). */
   private acks: {
@@ -472,6 +474,11 @@ export class SqliteStore implements Store {
     return account;
   }
 
+  /** The data budget is spent as of the last commit: new messages and accounts are refused. */
+  get full(): boolean {
+    return this.space !== null && this.liveBytes >= this.space.newDataBytes;
+  }
+
   /** New data (messages, accounts) would go past the budget less its reserve. */
   private overBudget(): boolean {
     if (this.space === null) return false;
@@ -490,9 +497,10 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Measures the file after a commit, and keeps the WAL within its share of the budget:
-   * checked every WAL_CHECK_MS, and on reaching the budget, when giving the WAL's disk
-   * space back helps most.
+   * Measures the file after a commit, and keeps the WAL within its share of the budget.
+   * Its size is checked every WAL_CHECK_MS, after enough changed rows to have grown it by
+   * a quarter of its share (a big batch of confirmations or a deleted mailbox: then at
+   * once), and on reaching the budget, when giving the WAL's disk space back helps most.
    */
   private afterCommit(space: SpacePlan): void {
     this.measureSpace();
@@ -500,8 +508,12 @@ export class SqliteStore implements Store {
     const now = Date.now();
     const justFull = full && !this.wasFull;
     this.wasFull = full;
-    if (!justFull && now - this.walCheckedAt < WAL_CHECK_MS) return;
+    const changes = (this.q.totalChanges.get() as { n: number }).n;
+    // A changed row rewrites a page or two (its leaf, an index's leaf) in the WAL.
+    const grown = (changes - this.changesAtWalCheck) * 2 * (this.pageSize + 24);
+    if (!justFull && grown < space.walBytes / 4 && now - this.walCheckedAt < WAL_CHECK_MS) return;
     this.walCheckedAt = now;
+    this.changesAtWalCheck = changes;
     if (!justFull && walSize(this.path) <= space.walBytes) return;
     try {
       this.db.run("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -571,6 +583,7 @@ function prepareStatements(db: Database) {
     sweepTokens: p("DELETE FROM tokens WHERE expires_at <= ?"),
     countAccounts: p("SELECT count(*) AS n FROM accounts"),
     pageCount: p("PRAGMA page_count"),
+    totalChanges: p("SELECT total_changes() AS n"),
     freelistCount: p("PRAGMA freelist_count"),
     // Prepared once: a batch's BEGIN and COMMIT are on every message's path.
     begin: p("BEGIN"),

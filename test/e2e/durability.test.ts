@@ -418,6 +418,9 @@ describe("the disk filling up while running", () => {
     expect(await first.stop()).toBe(0);
 
     const second = await startServer(args, first.dataFile);
+    expect(await serverLine(second, (l) => l.includes("already fills its budget"), "the warning")).toContain(
+      "the data already fills its budget of 1 MB: new messages and accounts are refused until recipients read theirs",
+    );
     const sender = await RawClient.open(second.port);
     // Logging in saves a session token: it uses the reserve kept below the budget.
     expect(
@@ -454,6 +457,11 @@ describe("the disk filling up while running", () => {
         status: Status.OK,
       });
     }
+    // Confirming everything rewrote most pages; the WAL was checkpointed back into its share.
+    const sizes = ["", "-wal"].map(
+      (ext) => statSync(second.dataFile + ext, { throwIfNoEntry: false })?.size ?? 0,
+    );
+    expect(sizes[0]! + sizes[1]!).toBeLessThanOrEqual(1024 * 1024);
     sender.close();
     reader.close();
     expect(await second.stop()).toBe(0);
