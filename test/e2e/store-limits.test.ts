@@ -1,5 +1,6 @@
 // What one user can make the store do, through the real binary: LIST over a big directory
-// stays cheap for everyone else.
+// stays cheap for everyone else, one sender cannot fill a mailbox, and the data budget is
+// on by default.
 
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
