@@ -158,4 +158,12 @@ describe("LIST_ACCOUNTS", () => {
     // Other requests still get through on what is left.
     expect(await zed.ping()).toMatchObject({ status: Status.OK });
   });
+
+  test("a request burst smaller than a LIST's cost still lets LISTs through, a bucketful each", async () => {
+    const h = new Harness({ requestRate: 1000, requestBurst: 10 });
+    const zed = await h.user("zed");
+    expect(await zed.list("*")).toMatchObject({ status: Status.SLOW_DOWN });
+    await h.advance(1000);
+    expect(await zed.list("*")).toMatchObject({ status: Status.OK });
+  });
 });

@@ -26,8 +26,9 @@ export const list: Handler = {
       return;
     }
     // The frame paid one token on arrival; a LIST pays the rest of its cost here.
-    const { requestRate, listRequestTokens } = core.options;
-    const extra = listRequestTokens - 1;
+    // (never more than a full bucket holds, or a small --request-burst would refuse every LIST).
+    const { requestRate, requestBurst, listRequestTokens } = core.options;
+    const extra = Math.min(listRequestTokens, requestBurst) - 1;
     if (s.tokens < extra) {
       const wait = Math.ceil(((extra - s.tokens) / requestRate) * 1000);
       core.fail(s, req, at, Status.SLOW_DOWN, `too many listings; slow down (try again in ${wait} ms)`, {
