@@ -1,9 +1,9 @@
 // `chat serve`: opens the store, starts the core behind a TCP (or TLS) listener, serves
 // metrics, and shuts down gracefully. Everything here is wiring; the logic is in core/.
 
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statfsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { ConsolaInstance } from "consola";
 import { type Argon2Cost, argon2Hasher, type PasswordHasher } from "./core/auth";
 import { ChatCore, describeError } from "./core/chat";
@@ -15,7 +15,8 @@ import { type Listener, listen } from "./net/listener";
 import { createLogger, eventLogger, type LogFormat, type LogLevel } from "./net/log";
 import { nameIdentity, prepareNameTables } from "./rules/names";
 import { MemoryStore } from "./store/memory";
-import { SqliteStore, StoreOpenError, type SyncMode } from "./store/sqlite";
+import { defaultBudget, formatBytes } from "./store/space";
+import { SqliteStore, StoreOpenError, type SyncMode, sharedAccess } from "./store/sqlite";
 import type { Store } from "./store/store";
 import { VERSION } from "./version";
 
@@ -26,7 +27,12 @@ export interface ServeOptions extends CoreOptions {
   data: string;
   sync: SyncMode;
   resetCorruptData: boolean;
-  /** Cap on the data file's size; writes past it fail like a full disk. */
+  /** Use a data file or directory other users can read or write (warn instead of refusing). */
+  allowSharedData: boolean;
+  /**
+   * The data budget: bytes the data file and its WAL may take (new messages and accounts
+   * stop a reserve below it). Unset: sized from the disk's free space at start; 0: none.
+   */
   maxDataBytes?: number;
   tlsCert?: string;
   tlsKey?: string;
@@ -163,7 +169,11 @@ function idleCollector(core: ChatCore): Timer {
 }
 
 function openStore(o: ServeOptions, log: ConsolaInstance): Store {
-  const limits = { maxQueuedPerAccount: o.maxQueuedPerAccount, dedupWindowMs: o.dedupWindowMs };
+  const limits = {
+    maxQueuedPerAccount: o.maxQueuedPerAccount,
+    maxQueuedPerSender: o.maxQueuedPerSender,
+    dedupWindowMs: o.dedupWindowMs,
+  };
   if (o.data === ":memory:") return new MemoryStore(limits);
   // The data file holds password hashes and messages: what this server creates (the file,
   // its WAL, a missing directory) is readable by its own user only.
@@ -174,20 +184,67 @@ function openStore(o: ServeOptions, log: ConsolaInstance): Store {
     // SqliteStore.open explains a missing or unwritable directory.
   }
   try {
+    const budget = dataBudget(o, log);
     const store = SqliteStore.open({
       path: o.data,
       sync: o.sync,
       resetCorrupt: o.resetCorruptData,
-      ...(o.maxDataBytes ? { maxBytes: o.maxDataBytes } : {}),
+      ...(budget ? { maxBytes: budget } : {}),
       ...limits,
     });
     if (store.movedAside)
       log.warn(`data file was corrupt: moved it to ${store.movedAside} and started with an empty one`);
+    const shared = sharedAccess(store.path);
+    if (shared && !o.allowSharedData) {
+      void store.close();
+      throw new StartupError(`refusing to start: ${shared}.`);
+    }
+    if (store.full)
+      log.warn(
+        `the data already fills its budget of ${formatBytes(store.space!.totalBytes)}: new messages and accounts are refused until recipients read theirs (logging in, reading and confirming work); --max-data-mb sets the budget`,
+      );
+    if (shared)
+      log.warn(
+        `${shared.replace(/, or run with --allow-shared-data.*$/, "")}; using it (--allow-shared-data)`,
+      );
     return store;
   } catch (error) {
     if (error instanceof StoreOpenError) throw new StartupError(error.message);
     throw error;
   }
+}
+
+/** The data budget in bytes, or undefined for none (see ServeOptions.maxDataBytes). */
+function dataBudget(o: ServeOptions, log: ConsolaInstance): number | undefined {
+  if (o.maxDataBytes === 0) return undefined;
+  const path = resolve(o.data);
+  const sizeOf = (f: string) => {
+    try {
+      return statSync(f).size;
+    } catch {
+      return 0; // missing, or a path SqliteStore.open explains
+    }
+  };
+  const used = sizeOf(path) + sizeOf(`${path}-wal`);
+  let free: number | undefined;
+  try {
+    const fs = statfsSync(dirname(path));
+    free = fs.bavail * fs.bsize;
+  } catch {
+    free = undefined;
+  }
+  if (o.maxDataBytes !== undefined) {
+    if (free !== undefined && o.maxDataBytes > used + free)
+      log.warn(
+        `--max-data-mb is more than the disk has free (${formatBytes(free)}): the disk may fill first, and then writes fail`,
+      );
+    return o.maxDataBytes;
+  }
+  if (free === undefined) {
+    log.warn("cannot tell how much disk space is free: no data budget; set one with --max-data-mb");
+    return undefined;
+  }
+  return defaultBudget(used, free);
 }
 
 function readTls(o: ServeOptions): { cert: string; key: string } | undefined {

@@ -98,6 +98,8 @@ function ownServerLimits(o: BenchRun): string[] {
   return [
     "--max-queued",
     String(Math.max(10_000, o.messages)),
+    "--max-queued-per-sender",
+    String(Math.max(10_000, o.messages)),
     "--request-rate",
     rate,
     "--request-burst",

@@ -29,10 +29,15 @@ export const serveArgs = {
     type: "boolean",
     description: "If the data file is corrupt, rename it to <file>.corrupt-<time> and start empty",
   },
+  "allow-shared-data": {
+    type: "boolean",
+    description:
+      "Use a data file, WAL or data directory that other users can read or write (warns; without it the server refuses to start)",
+  },
   "max-data-mb": {
     type: "string",
     description:
-      "Refuse new messages (STORAGE_FAILED) once the data file reaches this size (default: no limit)",
+      "Disk budget for the data file and its WAL: new messages and accounts are refused (STORAGE_FULL) a reserve below it, which logins and confirmations may still use; 0 = none (default: the data's size now plus 90% of the free disk space)",
   },
   "tls-cert": {
     type: "string",
@@ -81,6 +86,10 @@ export const serveArgs = {
   "max-queued": {
     type: "string",
     description: `Messages one account may have waiting; beyond it senders get MAILBOX_FULL (default ${D.maxQueuedPerAccount})`,
+  },
+  "max-queued-per-sender": {
+    type: "string",
+    description: `Messages one sender may have waiting for one recipient; beyond it the sender gets SENDER_QUOTA (default ${D.maxQueuedPerSender})`,
   },
   "delivery-window": {
     type: "string",
@@ -140,7 +149,8 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     data: s("data") ?? defaultData,
     sync: oneOf("sync", s("sync"), ["full", "normal"] as const, "normal"),
     resetCorruptData: a["reset-corrupt-data"] === true,
-    ...(maxDataMb ? { maxDataBytes: integer("max-data-mb", maxDataMb, 0, 1) * 1024 * 1024 } : {}),
+    allowSharedData: a["allow-shared-data"] === true,
+    ...(maxDataMb ? { maxDataBytes: integer("max-data-mb", maxDataMb, 0, 0) * 1024 * 1024 } : {}),
     ...(s("tls-cert") ? { tlsCert: s("tls-cert") } : {}),
     ...(s("tls-key") ? { tlsKey: s("tls-key") } : {}),
     ...(s("metrics-port") !== undefined
@@ -163,6 +173,7 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     ),
     maxOutboundBytes: integer("max-output-bytes", s("max-output-bytes"), 1024 * 1024, 64 * 1024),
     maxQueuedPerAccount: integer("max-queued", s("max-queued"), D.maxQueuedPerAccount, 1),
+    maxQueuedPerSender: integer("max-queued-per-sender", s("max-queued-per-sender"), D.maxQueuedPerSender, 1),
     deliveryWindow: integer("delivery-window", s("delivery-window"), D.deliveryWindow, 1, 100_000),
     requestRate: integer("request-rate", s("request-rate"), D.requestRate, 1),
     requestBurst: integer("request-burst", s("request-burst"), D.requestBurst, 1),

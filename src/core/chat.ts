@@ -6,7 +6,7 @@ import { MAX_NAME_CHARS } from "../rules/names";
 import { MIN_PASSWORD_CHARS } from "../rules/password";
 import { MAX_TEXT_CHARS } from "../rules/text";
 import type { Account, Store } from "../store/store";
-import { StorageError } from "../store/store";
+import { StorageError, StorageFullError } from "../store/store";
 import {
   decodeRequest,
   FIRST_PUSH_OPCODE,
@@ -385,6 +385,8 @@ export class ChatCore {
   /** The answer for a request that threw: the client learns what failed, the log learns why. */
   failureFrame(req: Request, error: unknown, what: string): ReplyInit {
     const base = { opcode: answerOpcode(req.opcode), requestId: req.requestId };
+    if (error instanceof StorageFullError)
+      return { ...base, status: Status.STORAGE_FULL, msg: `${what}: ${error.message}; try again later` };
     if (error instanceof StorageError) {
       this.events({ type: "storage_error", detail: `${opcodeName(req.opcode)}: ${describeError(error)}` });
       return { ...base, status: Status.STORAGE_FAILED, msg: `${what}: ${error.message}; please try again` };

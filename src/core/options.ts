@@ -13,6 +13,8 @@ export interface CoreOptions {
   maxPageSize: number;
   /** Messages one account can have waiting; more are refused with MAILBOX_FULL. */
   maxQueuedPerAccount: number;
+  /** Messages one sender can have waiting for one recipient, so no one sender fills a mailbox: SENDER_QUOTA. */
+  maxQueuedPerSender: number;
   /** Connections that have not logged in within this time are closed (slowloris). */
   loginTimeoutMs: number;
   /** Quiet interval after which a heartbeat is sent; the peer is dead after heartbeatMs × heartbeatMisses. */
@@ -42,6 +44,13 @@ export interface CoreOptions {
   nameReuseAfterMs: number;
   /** Password hashes running or waiting at once; past it, create/login answer BUSY. */
   maxHashQueue: number;
+  /** Accounts one LIST_ACCOUNTS examines at most; past it the page is partial, with a cursor. */
+  listRowsPerRequest: number;
+  /**
+   * Request-budget tokens one LIST_ACCOUNTS costs (the frame's own token included): it may
+   * examine listRowsPerRequest accounts, where most requests touch one row.
+   */
+  listRequestTokens: number;
 }
 
 export const DEFAULT_OPTIONS: CoreOptions = {
@@ -51,6 +60,7 @@ export const DEFAULT_OPTIONS: CoreOptions = {
   defaultPageSize: 50,
   maxPageSize: 1000,
   maxQueuedPerAccount: 10_000,
+  maxQueuedPerSender: 1000,
   loginTimeoutMs: 10_000,
   heartbeatMs: 15_000,
   heartbeatMisses: 3,
@@ -65,4 +75,6 @@ export const DEFAULT_OPTIONS: CoreOptions = {
   sessionTtlMs: 24 * 60 * 60 * 1000,
   nameReuseAfterMs: 30 * 24 * 60 * 60 * 1000,
   maxHashQueue: 256,
+  listRowsPerRequest: 1000,
+  listRequestTokens: 100,
 };

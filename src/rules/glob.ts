@@ -10,6 +10,13 @@ export const MAX_PATTERN_CHARS = 64;
 
 export interface Glob {
   readonly source: string;
+  /**
+   * The folded literal text every matching key starts with ("" when the pattern starts
+   * with a wildcard): a store scans only the keys from here to prefixEnd(prefix).
+   */
+  readonly prefix: string;
+  /** The pattern with its literal runs folded like names; `*` and `?` are the only wildcards. */
+  readonly folded: string;
   matches(key: string): boolean;
 }
 
@@ -24,18 +31,41 @@ export function compileGlob(pattern: string): GlobCheck {
     return { ok: false, reason: "the pattern has a control character" };
   }
   if (pattern === "" || /^\*+$/.test(pattern))
-    return { ok: true, glob: { source: pattern, matches: () => true } };
+    return { ok: true, glob: { source: pattern, prefix: "", folded: "*", matches: () => true } };
   // Fold each literal run like a name, keeping the wildcards as they are.
   const segments = pattern.split("*").map((s) => [...s.split("?").map(nameKey).join("?")]);
   const anchoredStart = !pattern.startsWith("*");
   const anchoredEnd = !pattern.endsWith("*");
+  // The matcher compares keys with exactly these folded characters, so a key it accepts
+  // starts with the first segment's characters up to its first `?`.
+  const first = segments[0]!;
+  const q = first.indexOf("?");
   return {
     ok: true,
     glob: {
       source: pattern,
+      prefix: (q < 0 ? first : first.slice(0, q)).join(""),
+      folded: segments.map((s) => s.join("")).join("*"),
       matches: (key) => matchSegments([...key], segments, anchoredStart, anchoredEnd),
     },
   };
+}
+
+/**
+ * The least string above every string that starts with prefix, in code point order (the
+ * order of UTF-8 bytes, as SQLite sorts text); null when there is none (prefix empty or
+ * made only of U+10FFFF).
+ */
+export function prefixEnd(prefix: string): string | null {
+  const cps = [...prefix].map((c) => c.codePointAt(0)!);
+  while (cps.length) {
+    const last = cps.pop()!;
+    if (last < 0x10ffff) {
+      cps.push(last === 0xd7ff ? 0xe000 : last + 1);
+      return String.fromCodePoint(...cps);
+    }
+  }
+  return null;
 }
 
 function matchSegments(

@@ -1,7 +1,11 @@
 // In-memory Store: for tests and for `--data :memory:`. Nothing survives the process.
 
+import { prefixEnd } from "../rules/glob";
+import { compareKeys } from "./keys";
 import type {
   Account,
+  AccountPage,
+  AccountQuery,
   EnqueueResult,
   NameReservation,
   NewMessage,
@@ -14,15 +18,24 @@ import type {
 /** One recipient's waiting messages, in id order; confirmed ones are dropped lazily. */
 class Queue {
   msgs: StoredMessage[] = [];
-  live = new Set<number>();
+  /** Waiting message id → its sender's id. */
+  live = new Map<number, number>();
+  /** Waiting messages per sender id. */
+  bySender = new Map<number, number>();
 
-  push(m: StoredMessage): void {
+  push(m: StoredMessage, senderId: number): void {
     this.msgs.push(m);
-    this.live.add(m.id);
+    this.live.set(m.id, senderId);
+    this.bySender.set(senderId, (this.bySender.get(senderId) ?? 0) + 1);
   }
 
   remove(id: number): void {
-    if (!this.live.delete(id)) return;
+    const sender = this.live.get(id);
+    if (sender === undefined) return;
+    this.live.delete(id);
+    const n = this.bySender.get(sender)! - 1;
+    if (n > 0) this.bySender.set(sender, n);
+    else this.bySender.delete(sender);
     if (this.msgs.length > 64 && this.live.size < this.msgs.length / 2) {
       this.msgs = this.msgs.filter((m) => this.live.has(m.id));
     }
@@ -44,22 +57,6 @@ class Queue {
     return out;
   }
 }
-
-/**
- * Code point order, as SQLite sorts keys (their UTF-8 bytes). Plain `<` compares UTF-16
- * units, which puts characters above U+FFFF (surrogates) before U+E000-U+FFFF.
- */
-function compareKeys(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return unitRank(x) - unitRank(y);
-  }
-  return a.length - b.length;
-}
-
-const unitRank = (u: number): number => (u >= 0xe000 ? u - 0x800 : u >= 0xd800 ? u + 0x2000 : u);
 
 interface SentRecord {
   message: StoredMessage;
@@ -84,6 +81,8 @@ export class MemoryStore implements Store {
   private reserved = new Map<string, NameReservation & { skeleton: string }>();
   /** Keys of the reserved names per skeleton. */
   private reservedBySkeleton = new Map<string, Set<string>>();
+  /** Every key in order, for LIST. */
+  private sortedKeys: string[] = [];
 
   constructor(private readonly limits: StoreLimits) {}
 
@@ -103,6 +102,7 @@ export class MemoryStore implements Store {
     this.hashes.set(account.id, a.passwordHash);
     this.skeletons.set(account.id, skeleton);
     this.bySkeleton.set(skeleton, account);
+    this.sortedKeys.splice(this.keyIndex(a.key), 0, a.key);
     return account;
   }
 
@@ -156,6 +156,7 @@ export class MemoryStore implements Store {
     const skeleton = this.skeletons.get(id) ?? account.key;
     this.byId.delete(id);
     this.byKey.delete(account.key);
+    this.sortedKeys.splice(this.keyIndex(account.key), 1);
     this.hashes.delete(id);
     this.queues.delete(id);
     this.skeletons.delete(id);
@@ -173,12 +174,26 @@ export class MemoryStore implements Store {
     }
   }
 
-  async listAccounts(afterKey: string, limit: number, match: (key: string) => boolean) {
-    const keys = [...this.byKey.keys()].filter((k) => compareKeys(k, afterKey) > 0 && match(k));
-    return keys
-      .sort(compareKeys)
-      .slice(0, limit)
-      .map((k) => this.byKey.get(k)!);
+  async listAccounts(q: AccountQuery): Promise<AccountPage> {
+    const keys = this.sortedKeys;
+    const { prefix } = q.pattern;
+    const end = prefixEnd(prefix);
+    // The first key after the cursor and not below the prefix.
+    const afterCursor = compareKeys(q.afterKey, prefix) >= 0;
+    let lo = this.keyIndex(afterCursor ? q.afterKey : prefix);
+    if (afterCursor && keys[lo] === q.afterKey) lo++;
+    const accounts: Account[] = [];
+    let examined = 0;
+    let last = "";
+    for (let i = lo; i < keys.length && accounts.length < q.limit && examined < q.maxExamined; i++) {
+      const key = keys[i]!;
+      if (end !== null && compareKeys(key, end) >= 0) break;
+      examined++;
+      last = key;
+      if (q.pattern.matches(key)) accounts.push(this.byKey.get(key)!);
+    }
+    const spent = accounts.length < q.limit && examined >= q.maxExamined;
+    return { accounts, examinedTo: spent ? last : null };
   }
 
   async enqueue(m: NewMessage): Promise<EnqueueResult> {
@@ -198,6 +213,8 @@ export class MemoryStore implements Store {
       this.queues.set(recipient.id, q);
     }
     if (q.live.size >= this.limits.maxQueuedPerAccount) return { ok: false, error: "mailbox_full" };
+    if ((q.bySender.get(m.senderId) ?? 0) >= this.limits.maxQueuedPerSender)
+      return { ok: false, error: "sender_quota" };
     const message: StoredMessage = {
       id: this.nextMessageId++,
       recipientId: recipient.id,
@@ -205,7 +222,7 @@ export class MemoryStore implements Store {
       text: m.text,
       sentAt: m.sentAt,
     };
-    q.push(message);
+    q.push(message, m.senderId);
     if (dedupKey) {
       // Re-inserted at the end, so the Map stays in time order for pruneSent.
       this.sent.delete(dedupKey);
@@ -286,6 +303,19 @@ export class MemoryStore implements Store {
     const keys = this.reservedBySkeleton.get(r.skeleton);
     keys?.delete(key);
     if (keys?.size === 0) this.reservedBySkeleton.delete(r.skeleton);
+  }
+
+  /** Where key is in sortedKeys, or would go: the first index whose key is not below it. */
+  private keyIndex(key: string): number {
+    const keys = this.sortedKeys;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareKeys(keys[mid]!, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Map iteration is insertion order, so the oldest records come first. */

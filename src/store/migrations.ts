@@ -51,6 +51,12 @@ export const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    CREATE INDEX reserved_names_by_skeleton ON reserved_names (skeleton);
    CREATE INDEX reserved_names_by_time ON reserved_names (until);`,
+  // Who sent each waiting message, for the per-sender quota. Messages already waiting are
+  // matched to their sender by name (0 when that account is gone).
+  `ALTER TABLE messages ADD COLUMN sender_id INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX accounts_by_name ON accounts (name);
+   UPDATE messages SET sender_id = coalesce((SELECT id FROM accounts WHERE name = messages.sender_name), 0);
+   DROP INDEX accounts_by_name;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -162,3 +162,28 @@ function writeDenied(path: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * What other users may do to the data, if anything: the file and its WAL hold password
+ * hashes and messages, so neither may be readable or writable by group or others, nor
+ * the directory that holds them (where others could list, replace or squat the files).
+ * A sentence naming the first such file and its fix, or undefined when all are private.
+ */
+export function sharedAccess(path: string): string | undefined {
+  const targets = [
+    [path, `data file ${path}`, "600"],
+    [`${path}-wal`, `its WAL ${path}-wal`, "600"],
+    [dirname(path), `the directory ${dirname(path)} of data file ${path}`, "700"],
+  ] as const;
+  for (const [target, what, fix] of targets) {
+    const stat = statSync(target, { throwIfNoEntry: false });
+    if (!stat) continue;
+    const mode = stat.mode & 0o777;
+    if (!(mode & 0o066)) continue;
+    const how = [mode & 0o044 ? "readable" : "", mode & 0o022 ? "writable" : ""]
+      .filter(Boolean)
+      .join(" and ");
+    return `${what} is ${how} by other users (mode ${mode.toString(8).padStart(4, "0")}), and it holds password hashes and messages. Make it private (chmod ${fix} ${target}), or run with --allow-shared-data to use it anyway`;
+  }
+  return undefined;
+}

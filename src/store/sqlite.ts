@@ -8,20 +8,28 @@
 // it is rejected with StorageError: no caller is ever told a lost write succeeded.
 
 import type { Database, Statement } from "bun:sqlite";
+import { statSync } from "node:fs";
+import { prefixEnd } from "../rules/glob";
+import { compareKeys } from "./keys";
+import { SenderCounts } from "./sender-counts";
+import { formatBytes, planSpace, type SpacePlan } from "./space";
 import { openDataFile, type SyncMode, sqliteCode } from "./sqlite-file";
 import {
   type Account,
+  type AccountPage,
+  type AccountQuery,
   type EnqueueResult,
   type NameReservation,
   type NewMessage,
   type SessionToken,
   StorageError,
+  StorageFullError,
   type Store,
   type StoredMessage,
   type StoreLimits,
 } from "./store";
 
-export { StoreOpenError, type SyncMode } from "./sqlite-file";
+export { StoreOpenError, type SyncMode, sharedAccess } from "./sqlite-file";
 
 export interface SqliteOptions extends StoreLimits {
   path: string;
@@ -29,7 +37,11 @@ export interface SqliteOptions extends StoreLimits {
   sync: SyncMode;
   /** Move a corrupt file aside and start empty instead of refusing to start. */
   resetCorrupt?: boolean;
-  /** Largest size of the database file; writes past it fail with "the disk is full". */
+  /**
+   * The data budget: bytes the data file and its WAL may take together (see space.ts).
+   * New messages and accounts are refused a reserve below it; the file's hard cap, past
+   * which any write fails with "the disk is full", is the budget less the WAL's share.
+   */
   maxBytes?: number;
 }
 
@@ -60,12 +72,26 @@ export class SqliteStore implements Store {
   /** Waiting-message counts as committed, and the changes of the open batch. */
   private counts = new Map<number, number>();
   private countDelta = new Map<number, number>();
+  /** The same per (recipient, sender), for the per-sender quota. */
+  private senders = new SenderCounts();
   private accountCache = new Map<string, Account>();
   private nextMessageId: number;
   /** Ids below this are reserved in the file; raised a block at a time, so most commits skip it. */
   private idCeiling: number;
   private committedIdCeiling: number;
   private readonly q: ReturnType<typeof prepareStatements>;
+  /** The data budget's split, or null without one. */
+  readonly space: SpacePlan | null;
+  private readonly pageSize: number;
+  /** Bytes of the file's pages in use as of the last commit, and an estimate of the open batch's additions. */
+  private liveBytes = 0;
+  private batchBytes = 0;
+  private wasFull = false;
+  /** The open batch deleted rows, so liveBytes is stale until measured again. */
+  private freedInBatch = false;
+  private walCheckedAt = 0;
+  /** total_changes() at the last WAL check: rows changed since bound how much the WAL grew. */
+  private changesAtWalCheck = 0;
   private readonly scheduleCommit: (fn: () => void) => void;
   /** Confirmations not yet applied (see ack()). */
   private acks: {
@@ -84,15 +110,23 @@ export class SqliteStore implements Store {
     /** Set when --reset-corrupt-data moved a corrupt file aside: where it went. */
     readonly movedAside?: string,
   ) {
-    this.description = `sqlite ${path} (sync=${opts.sync})`;
+    this.space = opts.maxBytes ? planSpace(opts.maxBytes) : null;
+    this.description = `sqlite ${path} (sync=${opts.sync}${this.space ? `, up to ${formatBytes(this.space.totalBytes)}` : ""})`;
     // With sync=full every commit is an fsync: share one among all the reads of an
     // event-loop turn. With sync=normal a commit is a write to the OS: commit what one read
     // brought at once, which answers sooner and still batches every frame of that read.
     this.scheduleCommit = opts.sync === "full" ? (fn) => void setImmediate(fn) : queueMicrotask;
     this.q = prepareStatements(db);
-    if (opts.maxBytes) {
-      const pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
-      db.run(`PRAGMA max_page_count = ${Math.max(16, Math.floor(opts.maxBytes / pageSize))}`);
+    this.pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
+    if (this.space) {
+      const { fileBytes, walBytes } = this.space;
+      db.run(`PRAGMA max_page_count = ${Math.max(16, Math.floor(fileBytes / this.pageSize))}`);
+      // The WAL keeps its largest size until truncated: checkpoint at half its share, and
+      // cut it back to its share after each checkpoint.
+      db.run(`PRAGMA journal_size_limit = ${walBytes}`);
+      const framePages = Math.floor(walBytes / 2 / (this.pageSize + 24));
+      db.run(`PRAGMA wal_autocheckpoint = ${Math.max(1, Math.min(1000, framePages))}`);
+      this.measureSpace();
     }
     // meta.next_message_id is a ceiling: ids below it may have been handed out. Starting
     // from it after a restart skips the unused rest of a block, and ids never go back.
@@ -105,6 +139,13 @@ export class SqliteStore implements Store {
       .query("SELECT recipient_id AS id, count(*) AS n FROM messages GROUP BY recipient_id")
       .all() as { id: number; n: number }[]) {
       this.counts.set(row.id, row.n);
+    }
+    for (const row of db
+      .query(
+        "SELECT recipient_id AS r, sender_id AS s, count(*) AS n FROM messages GROUP BY recipient_id, sender_id",
+      )
+      .all() as { r: number; s: number; n: number }[]) {
+      this.senders.load(row.r, row.s, row.n);
     }
   }
 
@@ -126,6 +167,8 @@ export class SqliteStore implements Store {
     passwordHash: string;
     createdAt: number;
   }) {
+    // Refused before it joins a batch: a failure inside one would fail the whole batch.
+    if (this.overBudget()) return Promise.reject(new StorageFullError());
     return this.op(true, (): Account | null => {
       const skeleton = a.skeleton ?? a.key;
       // Checked and inserted in one synchronous step of the batch: nothing comes between.
@@ -230,22 +273,37 @@ export class SqliteStore implements Store {
       this.q.deleteAccount.run(id);
       this.accountCache.delete(account.key);
       this.addCount(id, -this.countOf(id));
+      this.senders.drop(id);
+      this.freedInBatch = true;
     });
   }
 
-  listAccounts(afterKey: string, limit: number, match: (key: string) => boolean) {
-    return this.op(false, () => {
-      const out: Account[] = [];
-      // A statement of its own: iterate() holds a cursor.
-      for (const row of this.db
-        .query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE key > ? ORDER BY key`)
-        .iterate(afterKey)) {
-        if (out.length >= limit) break;
-        const account = row as AccountRow;
-        if (!match(account.key)) continue;
-        out.push(account);
+  listAccounts(q: AccountQuery) {
+    return this.op(false, (): AccountPage => {
+      // The pattern's prefix is a range of the key index, read key by key (index only) and
+      // at most maxExamined keys of it. Keys are matched by the glob's own matcher, which
+      // is linear: SQLite's GLOB took up to 20 ms per 1000 keys on patterns like a*a*…*ab.
+      const end = prefixEnd(q.pattern.prefix);
+      const fromPrefix = compareKeys(q.afterKey, q.pattern.prefix) < 0;
+      const range = `key ${fromPrefix ? ">=" : ">"} ?1${end === null ? "" : " AND key < ?2"}`;
+      const accounts: Account[] = [];
+      let examined = 0;
+      let last = "";
+      if (q.limit > 0) {
+        // A statement of its own: iterate() holds a cursor.
+        for (const row of this.db
+          .query(`SELECT key FROM accounts WHERE ${range} ORDER BY key LIMIT ?3`)
+          .iterate(fromPrefix ? q.pattern.prefix : q.afterKey, end ?? "", q.maxExamined)) {
+          const key = (row as { key: string }).key;
+          examined++;
+          last = key;
+          if (!q.pattern.matches(key)) continue;
+          accounts.push(this.q.accountByKey.get(key) as AccountRow);
+          if (accounts.length >= q.limit) break;
+        }
       }
-      return out;
+      const spent = accounts.length < q.limit && examined >= q.maxExamined;
+      return { accounts, examinedTo: spent ? last : null };
     });
   }
 
@@ -277,6 +335,8 @@ export class SqliteStore implements Store {
       }
       if (this.countOf(recipient.id) >= this.opts.maxQueuedPerAccount)
         return { ok: false, error: "mailbox_full" };
+      if (this.overSenderQuota(recipient.id, m.senderId)) return { ok: false, error: "sender_quota" };
+      if (this.overBudget()) return { ok: false, error: "storage_full" };
       const message: StoredMessage = {
         id: this.takeMessageId(),
         recipientId: recipient.id,
@@ -284,8 +344,11 @@ export class SqliteStore implements Store {
         text: m.text,
         sentAt: m.sentAt,
       };
-      this.q.insertMessage.run(recipient.id, message.id, m.senderName, m.text, m.sentAt);
+      this.q.insertMessage.run(recipient.id, message.id, m.senderName, m.text, m.sentAt, m.senderId);
       this.addCount(recipient.id, 1);
+      this.senders.add(recipient.id, m.senderId, 1);
+      // Until the commit measures it: the row, its share of index pages, UTF-16 as a bound on UTF-8.
+      if (this.space) this.batchBytes += 2 * (m.text.length + m.senderName.length) + 64;
       if (m.clientMsgId) this.q.insertSent.run(m.senderId, m.clientMsgId, message.id, recipient.id, m.sentAt);
       return { ok: true, message, recipient, duplicate: false };
     });
@@ -421,6 +484,8 @@ export class SqliteStore implements Store {
         else this.counts.delete(id);
       }
       this.countDelta.clear();
+      this.senders.commit();
+      if (this.space) this.afterCommit(this.space);
     }
     const batch = this.batch;
     this.batch = [];
@@ -438,6 +503,12 @@ export class SqliteStore implements Store {
       this.inTxn = false;
     }
     this.countDelta.clear();
+    this.senders.abort();
+    try {
+      if (this.space) this.measureSpace();
+    } catch {
+      // Measured again after the next commit.
+    }
     this.accountCache.clear();
     // nextMessageId stays where it is: an id handed out in a failed batch is never reused.
     this.idCeiling = this.committedIdCeiling;
@@ -450,7 +521,13 @@ export class SqliteStore implements Store {
   private applyAcks(): void {
     for (const a of this.acks) {
       let removed = 0;
-      for (const id of a.ids) removed += this.q.deleteMessage.run(a.recipientId, id).changes;
+      for (const id of a.ids) {
+        const row = this.q.deleteMessage.get(a.recipientId, id) as { senderId: number } | null;
+        if (!row) continue;
+        removed++;
+        this.senders.add(a.recipientId, row.senderId, -1);
+      }
+      if (removed) this.freedInBatch = true;
       if (removed) this.addCount(a.recipientId, -removed);
       this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: undefined });
     }
@@ -476,6 +553,58 @@ export class SqliteStore implements Store {
     return account;
   }
 
+  /** The data budget is spent as of the last commit: new messages and accounts are refused. */
+  get full(): boolean {
+    return this.space !== null && this.liveBytes >= this.space.newDataBytes;
+  }
+
+  /** New data (messages, accounts) would go past the budget less its reserve. */
+  private overBudget(): boolean {
+    if (this.space === null) return false;
+    // Inside the batch the page counts include its writes so far: confirmations just
+    // applied count at once.
+    if (this.freedInBatch && this.liveBytes + this.batchBytes >= this.space.newDataBytes) this.measureSpace();
+    return this.liveBytes + this.batchBytes >= this.space.newDataBytes;
+  }
+
+  private measureSpace(): void {
+    const pages = (this.q.pageCount.get() as { page_count: number }).page_count;
+    const free = (this.q.freelistCount.get() as { freelist_count: number }).freelist_count;
+    this.liveBytes = (pages - free) * this.pageSize;
+    this.batchBytes = 0;
+    this.freedInBatch = false;
+  }
+
+  /**
+   * Measures the file after a commit, and keeps the WAL within its share of the budget.
+   * Its size is checked every WAL_CHECK_MS, after enough changed rows to have grown it by
+   * a quarter of its share (a big batch of confirmations or a deleted mailbox: then at
+   * once), and on reaching the budget, when giving the WAL's disk space back helps most.
+   */
+  private afterCommit(space: SpacePlan): void {
+    this.measureSpace();
+    const full = this.liveBytes >= space.newDataBytes;
+    const now = Date.now();
+    const justFull = full && !this.wasFull;
+    this.wasFull = full;
+    const changes = (this.q.totalChanges.get() as { n: number }).n;
+    // A changed row rewrites a page or two (its leaf, an index's leaf) in the WAL.
+    const grown = (changes - this.changesAtWalCheck) * 2 * (this.pageSize + 24);
+    if (!justFull && grown < space.walBytes / 4 && now - this.walCheckedAt < WAL_CHECK_MS) return;
+    this.walCheckedAt = now;
+    this.changesAtWalCheck = changes;
+    if (!justFull && walSize(this.path) <= space.walBytes) return;
+    try {
+      this.db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch {
+      // A checkpoint that cannot finish now is retried at the next check; nothing is lost.
+    }
+  }
+
+  private overSenderQuota(recipientId: number, senderId: number): boolean {
+    return this.senders.of(recipientId, senderId) >= this.opts.maxQueuedPerSender;
+  }
+
   private countOf(id: number): number {
     return (this.counts.get(id) ?? 0) + (this.countDelta.get(id) ?? 0);
   }
@@ -487,6 +616,13 @@ export class SqliteStore implements Store {
 
 /** Longest a confirmation waits for a batch to join before committing on its own. */
 const ACK_DELAY_MS = 20;
+
+/** How often (ms) the WAL's size is checked against its share of the data budget. */
+const WAL_CHECK_MS = 50;
+
+function walSize(path: string): number {
+  return statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+}
 
 /** Message ids reserved in the file at a time. */
 const ID_BLOCK = 4096;
@@ -516,9 +652,11 @@ function prepareStatements(db: Database) {
     deleteSentOf: p("DELETE FROM sent_ids WHERE sender_id = ?"),
     deleteTokensOf: p("DELETE FROM tokens WHERE account_id = ?"),
     insertMessage: p(
-      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at, sender_id) VALUES (?, ?, ?, ?, ?, ?)",
     ),
-    deleteMessage: p("DELETE FROM messages WHERE recipient_id = ? AND id = ?"),
+    deleteMessage: p(
+      "DELETE FROM messages WHERE recipient_id = ? AND id = ? RETURNING sender_id AS senderId",
+    ),
     pending: p(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient_id = ? AND id > ? ORDER BY id LIMIT ?`,
     ),
@@ -534,6 +672,9 @@ function prepareStatements(db: Database) {
     deleteToken: p("DELETE FROM tokens WHERE hash = ?"),
     sweepTokens: p("DELETE FROM tokens WHERE expires_at <= ?"),
     countAccounts: p("SELECT count(*) AS n FROM accounts"),
+    pageCount: p("PRAGMA page_count"),
+    totalChanges: p("SELECT total_changes() AS n"),
+    freelistCount: p("PRAGMA freelist_count"),
     // Prepared once: a batch's BEGIN and COMMIT are on every message's path.
     begin: p("BEGIN"),
     commit: p("COMMIT"),

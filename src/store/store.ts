@@ -1,6 +1,8 @@
 // The storage contract. The server's logic sees only this interface, so a networked
 // backend (Redis, NATS JetStream) can replace the embedded one without touching it.
 //
+import type { Glob } from "../rules/glob";
+
 // Every method is atomic on its own. A returned promise resolves only once the change
 // is durable as far as the backend promises (SQLite: committed), so the server may
 // answer a client as soon as it resolves. Backends are free to group many calls into
@@ -38,7 +40,7 @@ export interface NewMessage {
 
 export type EnqueueResult =
   | { ok: true; message: StoredMessage; recipient: Account; duplicate: boolean }
-  | { ok: false; error: "no_such_account" | "mailbox_full" };
+  | { ok: false; error: "no_such_account" | "mailbox_full" | "sender_quota" | "storage_full" };
 
 export interface SessionToken {
   readonly hash: string;
@@ -53,9 +55,33 @@ export interface NameReservation {
   readonly until: number;
 }
 
+/** One LIST_ACCOUNTS page to find. */
+export interface AccountQuery {
+  /** Only keys sorting after this one (a cursor; it need not be a key). */
+  afterKey: string;
+  /** Which keys match; its prefix bounds the keys a backend needs to look at. */
+  pattern: Glob;
+  /** Matching accounts wanted at most. */
+  limit: number;
+  /** Keys to examine at most, matching or not (at least 1): bounds the work of one call. */
+  maxExamined: number;
+}
+
+export interface AccountPage {
+  /** Matching accounts after afterKey, in key order; at most limit. */
+  accounts: Account[];
+  /**
+   * Set when maxExamined keys were examined and fewer than limit matched: the last key
+   * examined. Matches may follow it; ask again with it as afterKey.
+   */
+  examinedTo: string | null;
+}
+
 export interface StoreLimits {
   /** Messages a recipient can have waiting; enqueue past it answers mailbox_full. */
   maxQueuedPerAccount: number;
+  /** Messages one sender can have waiting for one recipient; past it enqueue answers sender_quota. */
+  maxQueuedPerSender: number;
   /** How long (ms) a client_msg_id is remembered for deduplication. */
   dedupWindowMs: number;
 }
@@ -88,8 +114,12 @@ export interface Store {
    * its key and skeleton stay reserved until then: createAccount refuses them.
    */
   deleteAccount(id: number, reserveNameUntil?: number): Promise<void>;
-  /** Accounts with key > afterKey, in key order, that pass match; at most limit. */
-  listAccounts(afterKey: string, limit: number, match: (key: string) => boolean): Promise<Account[]>;
+  /**
+   * Accounts with key > afterKey whose key matches the pattern, in key order, examining
+   * keys in order and at most maxExamined of them (those outside the pattern's prefix
+   * need not count).
+   */
+  listAccounts(q: AccountQuery): Promise<AccountPage>;
 
   /**
    * Stores a message in the recipient's queue, or, when clientMsgId matches a message of
@@ -140,4 +170,13 @@ export interface Store {
 /** A write that could not be made durable: the caller must not report success. */
 export class StorageError extends Error {
   override name = "StorageError";
+}
+
+/** The data budget is spent: new messages and accounts wait until recipients free space. */
+export class StorageFullError extends StorageError {
+  override name = "StorageFullError";
+
+  constructor() {
+    super("the server's storage is full");
+  }
 }

@@ -236,6 +236,7 @@ export class Harness {
     this.options = { ...DEFAULT_OPTIONS, ...overrides };
     this.store = new SlowStore({
       maxQueuedPerAccount: this.options.maxQueuedPerAccount,
+      maxQueuedPerSender: this.options.maxQueuedPerSender,
       dedupWindowMs: 60_000,
     });
     this.core = new ChatCore({

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { DEFAULT_OPTIONS } from "../../src/core/options";
 import { Op, Status } from "../../src/wire";
 import { type Client, Harness } from "./helpers";
 
@@ -9,6 +10,7 @@ async function directory(h: Harness): Promise<Client> {
   return h.user("zed");
 }
 
+const LIST_TOKENS = DEFAULT_OPTIONS.listRequestTokens;
 const names = (r: { accounts: { name: string }[] }) => r.accounts.map((a) => a.name);
 
 describe("LIST_ACCOUNTS", () => {
@@ -111,5 +113,57 @@ describe("LIST_ACCOUNTS", () => {
     for (const c of [h.connect(), forcedOut]) {
       expect(await c.list("*")).toMatchObject({ status: Status.NOT_LOGGED_IN, msg: "log in first" });
     }
+  });
+
+  test("a request examines at most listRowsPerRequest accounts: a partial page, then the next", async () => {
+    const zed = await directory(new Harness({ listRowsPerRequest: 3 }));
+    // Keys: albert alfred alice bob bobby carol zed.
+    const first = await zed.list("*y");
+    expect(first).toMatchObject({
+      status: Status.OK,
+      accounts: [],
+      more: true,
+      nextCursor: "alice",
+      msg: 'no accounts matching "*y" so far (more follow)',
+    });
+    const second = await zed.list("*y", { cursor: first.nextCursor });
+    expect([names(second), second.more, second.nextCursor]).toEqual([["bobby"], true, "carol"]);
+    expect(second.msg).toBe('1 account matching "*y" (more follow)');
+    const third = await zed.list("*y", { cursor: second.nextCursor });
+    expect([names(third), third.more, third.nextCursor, third.msg]).toEqual([
+      [],
+      false,
+      "",
+      'no accounts matching "*y"',
+    ]);
+    // The literal prefix narrows what is examined: the b… accounts only.
+    expect(await zed.list("b*y")).toMatchObject({ accounts: [{ name: "bobby" }], more: false });
+  });
+
+  test(`a LIST costs ${LIST_TOKENS} tokens of the request budget: SLOW_DOWN with retry_after_ms past it`, async () => {
+    const h = new Harness({
+      requestRate: 1000,
+      requestBurst: 3 * LIST_TOKENS,
+      listRequestTokens: LIST_TOKENS,
+    });
+    const zed = await h.user("zed");
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await zed.list("*"));
+    expect(answers.slice(0, 2).map((r) => r.status)).toEqual([Status.OK, Status.OK]);
+    const refused = answers.find((r) => r.status === Status.SLOW_DOWN);
+    expect(refused).toMatchObject({
+      msg: expect.stringMatching(/^too many listings; slow down \(try again in \d+ ms\)$/),
+    });
+    expect(refused!.retryAfterMs).toBeGreaterThan(0);
+    // Other requests still get through on what is left.
+    expect(await zed.ping()).toMatchObject({ status: Status.OK });
+  });
+
+  test("a request burst smaller than a LIST's cost still lets LISTs through, a bucketful each", async () => {
+    const h = new Harness({ requestRate: 1000, requestBurst: 10 });
+    const zed = await h.user("zed");
+    expect(await zed.list("*")).toMatchObject({ status: Status.SLOW_DOWN });
+    await h.advance(1000);
+    expect(await zed.list("*")).toMatchObject({ status: Status.OK });
   });
 });

@@ -85,6 +85,22 @@ describe("SEND_MESSAGE", () => {
     expect(r.messageId).toBeGreaterThan(0);
   });
 
+  test("past the per-sender quota: SENDER_QUOTA to that sender; others still get through", async () => {
+    const h = new Harness({ maxQueuedPerAccount: 10, maxQueuedPerSender: 2 });
+    await h.offline("bob");
+    const alice = await h.user("alice");
+    const carol = await h.user("carol");
+    await alice.sendTo("bob", "one");
+    await alice.sendTo("bob", "two");
+    expect(await alice.sendTo("bob", "three")).toMatchObject({
+      status: Status.SENDER_QUOTA,
+      msg: "you already have 2 messages waiting for bob; message not stored (send more once bob has read some)",
+    });
+    expect(await carol.sendTo("bob", "hello")).toMatchObject({ status: Status.OK });
+    const bob = h.connect();
+    expect(await bob.login("bob")).toMatchObject({ unread: 3 });
+  });
+
   test("to a full mailbox: MAILBOX_FULL and nothing is stored", async () => {
     const h = new Harness({ maxQueuedPerAccount: 2 });
     await h.offline("bob");

@@ -3,10 +3,18 @@
 // running.
 
 import { describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
-import { encodeFrame, encodeRequest, Op, Status } from "../../src/wire";
-import { loggedIn, RawClient, runChat, startClient, startServer, tempDir } from "./harness";
+import { encodeFrame, encodeRequest, Op, type Reply, Status } from "../../src/wire";
+import { loggedIn, RawClient, runChat, serverLine, startClient, startServer, tempDir } from "./harness";
 
 /** Runs `chat serve` that is expected to refuse to start: its exit code and all it printed. */
 async function serveRefused(args: string[], runAs: string[] = []) {
@@ -206,6 +214,44 @@ describe("start-up faults: a clear message and exit code 1", () => {
   });
 });
 
+describe("a data file other users can read", () => {
+  test("mode 0644 (a copied or restored file): refused with the fix named; --allow-shared-data warns and serves", async () => {
+    const data = await populatedDataFile();
+    chmodSync(data, 0o644);
+    const refused = await serveRefused(["--data", data]);
+    expect(refused.code).toBe(1);
+    expect(refused.output).toContain(
+      `refusing to start: data file ${data} is readable by other users (mode 0644), and it holds password hashes and messages. Make it private (chmod 600 ${data}), or run with --allow-shared-data to use it anyway.`,
+    );
+
+    const server = await startServer(["--allow-shared-data"], data);
+    const warning = await serverLine(server, (l) => l.includes("readable by other users"), "the warning");
+    expect(warning).toContain("using it (--allow-shared-data)");
+    const raw = await RawClient.open(server.port);
+    expect(await raw.request({ opcode: Op.LOG_IN, sender: "bob", password: "correct horse" })).toMatchObject({
+      status: Status.OK,
+      unread: 300,
+    });
+    raw.close();
+    expect(await server.stop()).toBe(0);
+  });
+
+  test("a data directory others can list (0755) is refused too; one they can only enter (0711) is fine", async () => {
+    const dir = tempDir();
+    const data = join(dir, "chat.db");
+    chmodSync(dir, 0o755);
+    const refused = await serveRefused(["--data", data]);
+    expect(refused.code).toBe(1);
+    expect(refused.output).toContain(
+      `refusing to start: the directory ${dir} of data file ${data} is readable by other users (mode 0755)`,
+    );
+    expect(refused.output).toContain(`chmod 700 ${dir}`);
+    chmodSync(dir, 0o711);
+    const server = await startServer([], data);
+    expect(await server.stop()).toBe(0);
+  });
+});
+
 describe("a corrupt data file", () => {
   const corruptHint = (output: string, data: string) => {
     expect(output).toContain(`data file ${data} is corrupt`);
@@ -263,16 +309,10 @@ describe("a corrupt data file", () => {
 });
 
 describe("the disk filling up while running", () => {
-  test("--max-data-mb 1: sends fail with 'the disk is full', everything else works, ACKs free space", async () => {
-    const server = await startServer(["--max-data-mb", "1"]);
-    const bob = await RawClient.open(server.port);
-    expect((await bob.login("bob")).status).toBe(Status.OK);
-    bob.close();
-    const alice = await RawClient.open(server.port);
-    expect((await alice.login("alice")).status).toBe(Status.OK);
-
+  /** Sends from alice to bob, 100 at a time, until refused; then singly until refused again. */
+  async function fillMailbox(alice: RawClient): Promise<{ accepted: number; refusal: Reply }> {
     let accepted = 0;
-    let refusal: Awaited<ReturnType<RawClient["request"]>> | undefined;
+    let refusal: Reply | undefined;
     const text = "m".repeat(100);
     for (let round = 0; round < 200 && !refusal; round++) {
       const answers = await Promise.all(
@@ -285,23 +325,37 @@ describe("the disk filling up while running", () => {
         else refusal ??= a;
       }
     }
-    expect(refusal).toMatchObject({
-      status: Status.STORAGE_FAILED,
-      msg: "message not accepted: the disk is full; please try again",
-    });
-    // A refused batch is rolled back whole, so its last page may still take a few more.
+    // A batch's additions are estimated until it commits, so a few more may still fit.
     for (let i = 0; i < 100; i++) {
       const r = await alice.request({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: text });
       if (r.status !== Status.OK) break;
       accepted++;
     }
-    expect(accepted).toBeGreaterThan(1000);
-    await server.err.find(
-      (l) => l.includes("storage: SEND_MESSAGE: the disk is full"),
-      "the storage error log",
-    );
+    return { accepted, refusal: refusal! };
+  }
 
-    // Still serving: a login, a list, a check, a ping; sends still refused.
+  test("--max-data-mb 1: sends get STORAGE_FULL, everything else works, ACKs free space", async () => {
+    const server = await startServer(["--max-data-mb", "1", "--max-queued-per-sender", "100000"]);
+    const bob = await RawClient.open(server.port);
+    expect((await bob.login("bob")).status).toBe(Status.OK);
+    bob.close();
+    const alice = await RawClient.open(server.port);
+    expect((await alice.login("alice")).status).toBe(Status.OK);
+
+    const { accepted, refusal } = await fillMailbox(alice);
+    const full = {
+      status: Status.STORAGE_FULL,
+      msg: "the server's storage is full; message not stored (try again later, once people have read theirs)",
+    };
+    expect(refusal).toMatchObject(full);
+    expect(accepted).toBeGreaterThan(1000);
+    await serverLine(server, (l) => l.includes("limit data_budget"), "the data budget log line");
+    const sizes = ["", "-wal"].map(
+      (ext) => statSync(server.dataFile + ext, { throwIfNoEntry: false })?.size ?? 0,
+    );
+    expect(sizes[0]! + sizes[1]!).toBeLessThanOrEqual(1024 * 1024);
+
+    // Still serving: a login, a list, a check, a ping; sends and new accounts still refused.
     const back = await RawClient.open(server.port);
     expect(await back.request({ opcode: Op.LOG_IN, sender: "bob", password: "correct horse" })).toMatchObject(
       {
@@ -315,11 +369,16 @@ describe("the disk filling up while running", () => {
     ]);
     expect(await alice.request({ opcode: Op.PING })).toMatchObject({ status: Status.OK });
     for (let i = 0; i < 3; i++) {
-      expect(await alice.request({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: text })).toMatchObject({
-        status: Status.STORAGE_FAILED,
-        msg: "message not accepted: the disk is full; please try again",
-      });
+      expect(
+        await alice.request({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: "m".repeat(100) }),
+      ).toMatchObject(full);
     }
+    expect(
+      await alice.request({ opcode: Op.CREATE_ACCOUNT, sender: "carol", password: "correct horse" }),
+    ).toMatchObject({
+      status: Status.STORAGE_FULL,
+      msg: "create account failed: the server's storage is full; try again later",
+    });
 
     // bob reads and confirms 2000 messages: their pages are freed and sends succeed again.
     let confirmed = 0;
@@ -344,4 +403,67 @@ describe("the disk filling up while running", () => {
     expect(server.proc.exitCode).toBeNull();
     expect(await server.stop()).toBe(0);
   });
+
+  test("after a restart at the limit: the recipient logs in, reads and confirms, and sends work again", async () => {
+    const args = ["--max-data-mb", "1", "--max-queued-per-sender", "100000"];
+    const first = await startServer(args);
+    const bob = await RawClient.open(first.port);
+    expect((await bob.login("bob")).status).toBe(Status.OK);
+    bob.close();
+    const alice = await RawClient.open(first.port);
+    expect((await alice.login("alice")).status).toBe(Status.OK);
+    const { accepted, refusal } = await fillMailbox(alice);
+    expect(refusal.status).toBe(Status.STORAGE_FULL);
+    alice.close();
+    expect(await first.stop()).toBe(0);
+
+    const second = await startServer(args, first.dataFile);
+    expect(await serverLine(second, (l) => l.includes("already fills its budget"), "the warning")).toContain(
+      "the data already fills its budget of 1 MB: new messages and accounts are refused until recipients read theirs",
+    );
+    const sender = await RawClient.open(second.port);
+    // Logging in saves a session token: it uses the reserve kept below the budget.
+    expect(
+      await sender.request({ opcode: Op.LOG_IN, sender: "alice", password: "correct horse" }),
+    ).toMatchObject({
+      status: Status.OK,
+    });
+    expect(
+      await sender.request({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: "still full?" }),
+    ).toMatchObject({
+      status: Status.STORAGE_FULL,
+    });
+    const reader = await RawClient.open(second.port);
+    expect(
+      await reader.request({ opcode: Op.LOG_IN, sender: "bob", password: "correct horse" }),
+    ).toMatchObject({
+      status: Status.OK,
+      unread: accepted,
+    });
+    let confirmed = 0;
+    while (confirmed < accepted) {
+      const page = await reader.request({ opcode: Op.CHECK_MESSAGES, pageSize: 500 });
+      expect(page.status).toBe(Status.OK);
+      if (page.messages.length === 0) break;
+      reader.write(encodeFrame(encodeRequest({ opcode: Op.ACK, ackIds: page.messages.map((m) => m.id) })));
+      confirmed += page.messages.length;
+    }
+    expect(confirmed).toBe(accepted);
+    expect(await reader.request({ opcode: Op.PING })).toMatchObject({ status: Status.OK });
+    for (let i = 0; i < 100; i++) {
+      expect(
+        await sender.request({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: `room again ${i}` }),
+      ).toMatchObject({
+        status: Status.OK,
+      });
+    }
+    // Confirming everything rewrote most pages; the WAL was checkpointed back into its share.
+    const sizes = ["", "-wal"].map(
+      (ext) => statSync(second.dataFile + ext, { throwIfNoEntry: false })?.size ?? 0,
+    );
+    expect(sizes[0]! + sizes[1]!).toBeLessThanOrEqual(1024 * 1024);
+    sender.close();
+    reader.close();
+    expect(await second.stop()).toBe(0);
+  }, 30_000);
 });

@@ -261,6 +261,7 @@ describe("slow consumers", () => {
   test("past --max-output-bytes the reader is cut off; memory stays bounded; every message stays queued", async () => {
     const server = await startServer([
       ...["--max-output-bytes", "65536", "--delivery-window", "100000", "--max-queued", "200000"],
+      ...["--max-queued-per-sender", "200000"],
       ...["--request-rate", "1000000", "--request-burst", "1000000", "--sync", "normal"],
     ]);
     const bob = await RawClient.open(server.port);
@@ -316,7 +317,7 @@ describe("slow consumers", () => {
   });
 
   test("with the default delivery window the kernel holds the window, so the ack timeout drops it", async () => {
-    const server = await startServer(["--ack-timeout", "1s"]);
+    const server = await startServer(["--ack-timeout", "1s", "--max-queued-per-sender", "2000"]);
     const bob = await RawClient.open(server.port);
     expect((await bob.login("bob")).status).toBe(Status.OK);
     bob.socket.pause();

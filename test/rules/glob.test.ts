@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { compileGlob, type Glob, MAX_PATTERN_CHARS } from "../../src/rules/glob";
+import { compileGlob, type Glob, MAX_PATTERN_CHARS, prefixEnd } from "../../src/rules/glob";
 import { nameKey } from "../../src/rules/names";
 
 // --- helpers ---
@@ -155,4 +155,47 @@ describe("compileGlob: refused patterns", () => {
     ["DEL", "a\u007f"],
     ["C1 control", "\u0085*"],
   ])("%s", (_, pattern) => expect(reason(pattern)).toBe("the pattern has a control character"));
+});
+
+describe("compileGlob: the literal prefix and the folded pattern, for a store to search with", () => {
+  it.each([
+    ["", "", "*"],
+    ["**", "", "*"],
+    ["Al*", "al", "al*"],
+    ["ALICE", "alice", "alice"],
+    ["b?B*", "b", "b?b*"],
+    ["?lice", "", "?lice"],
+    ["*lice", "", "*lice"],
+    ["Straße*", "strasse", "strasse*"],
+    ["ＡＢ*?", "ab", "ab*?"],
+  ])("%j: prefix %j, folded %j", (pattern, prefix, folded) => {
+    expect(glob(pattern)).toMatchObject({ prefix, folded });
+  });
+
+  it("every key a pattern matches starts with its prefix (random patterns and names)", () => {
+    const rand = prng(11);
+    const alphabet = ["a", "B", "ß", "é", "Σ", "*", "?"];
+    for (let i = 0; i < 2000; i++) {
+      const g = glob(randomString(rand, alphabet, 0, 6));
+      const key = nameKey(randomString(rand, alphabet.slice(0, 5), 1, 6));
+      if (g.matches(key)) expect(key.startsWith(g.prefix)).toBe(true);
+    }
+  });
+});
+
+describe("prefixEnd", () => {
+  it.each([
+    ["al", "am"],
+    ["a", "b"],
+    ["z\u{10ffff}", "{"],
+    ["\u{d7ff}", "\u{e000}"],
+    ["a\u{ffff}", "a\u{10000}"],
+  ])("%j ends below %j", (prefix, end) => {
+    expect(prefixEnd(prefix)).toBe(end);
+  });
+
+  it("is null when nothing is above the prefix: empty, or only U+10FFFF", () => {
+    expect(prefixEnd("")).toBeNull();
+    expect(prefixEnd("\u{10ffff}\u{10ffff}")).toBeNull();
+  });
 });

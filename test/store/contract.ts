@@ -2,11 +2,13 @@
 // suite against each router): runStoreContract("MemoryStore", (limits) => new MemoryStore(limits)).
 
 import { afterEach, beforeEach, describe, expect, it } from "bun:test";
+import { compileGlob, type Glob } from "../../src/rules/glob";
+import { compareKeys } from "../../src/store/keys";
 import type { Account, NewMessage, Store, StoredMessage, StoreLimits } from "../../src/store/store";
 
 // --- helpers ---
 
-export const LIMITS: StoreLimits = { maxQueuedPerAccount: 3, dedupWindowMs: 60_000 };
+export const LIMITS: StoreLimits = { maxQueuedPerAccount: 3, maxQueuedPerSender: 3, dedupWindowMs: 60_000 };
 const WINDOW = LIMITS.dedupWindowMs;
 /** A fixed "now" (ms since the epoch); tests move time by adding to it. */
 export const T0 = 1_700_000_000_000;
@@ -43,7 +45,12 @@ export async function put(s: Store, m: NewMessage): Promise<StoredMessage> {
 
 const ids = (ms: readonly StoredMessage[]): number[] => ms.map((m) => m.id);
 const keys = (as: readonly Account[]): string[] => as.map((a) => a.key);
-const all = (): boolean => true;
+
+function glob(pattern: string): Glob {
+  const r = compileGlob(pattern);
+  if (!r.ok) throw new Error(r.reason);
+  return r.glob;
+}
 
 export function runStoreContract(
   name: string,
@@ -99,17 +106,20 @@ export function runStoreContract(
 
     describe("listAccounts", () => {
       const create = (...names: string[]) => Promise.all(names.map((n) => addAccount(s, n)));
+      /** The keys of one call: everything matching by default, examining up to 1000 keys. */
+      const list = async (afterKey: string, limit: number, pattern = "", maxExamined = 1000) =>
+        keys((await s.listAccounts({ afterKey, limit, pattern: glob(pattern), maxExamined })).accounts);
 
       it("lists in key order whatever the creation order", async () => {
         await create("carol", "Alice", "dave", "Bob");
-        expect(keys(await s.listAccounts("", 10, all))).toEqual(["alice", "bob", "carol", "dave"]);
+        expect(await list("", 10)).toEqual(["alice", "bob", "carol", "dave"]);
       });
 
       it("starts after the cursor, which need not be a key", async () => {
         await create("alice", "bob", "carol");
-        expect(keys(await s.listAccounts("bob", 10, all))).toEqual(["carol"]);
-        expect(keys(await s.listAccounts("b", 10, all))).toEqual(["bob", "carol"]);
-        expect(await s.listAccounts("carol", 10, all)).toEqual([]);
+        expect(await list("bob", 10)).toEqual(["carol"]);
+        expect(await list("b", 10)).toEqual(["bob", "carol"]);
+        expect(await list("carol", 10)).toEqual([]);
       });
 
       it("pages through everyone with the last key as the cursor", async () => {
@@ -117,7 +127,7 @@ export function runStoreContract(
         await create(...names);
         const pages: string[][] = [];
         for (let cursor = ""; ; ) {
-          const page = keys(await s.listAccounts(cursor, 3, all));
+          const page = await list(cursor, 3);
           if (page.length === 0) break;
           pages.push(page);
           cursor = page[page.length - 1]!;
@@ -125,28 +135,112 @@ export function runStoreContract(
         expect(pages).toEqual([["a", "b", "c"], ["d", "e", "f"], ["g"]]);
       });
 
-      it("passes keys to match and counts only matches against the limit", async () => {
-        await create("Ann", "Bea", "Bob", "Cat", "Bud");
-        const b = (k: string) => k.startsWith("b");
-        expect(keys(await s.listAccounts("", 2, b))).toEqual(["bea", "bob"]);
-        expect(keys(await s.listAccounts("bob", 2, b))).toEqual(["bud"]);
+      it("matches the pattern on keys and counts only matches against the limit", async () => {
+        await create("Ann", "Bea", "Bob", "Cat", "Bud", "abba");
+        expect(await list("", 2, "B*")).toEqual(["bea", "bob"]);
+        expect(await list("bob", 2, "b*")).toEqual(["bud"]);
+        expect(await list("", 10, "*b?")).toEqual(["abba"]);
+        expect(await list("", 10, "*b*")).toEqual(["abba", "bea", "bob", "bud"]);
+        expect(await list("", 10, "?a?")).toEqual(["cat"]);
+        expect(await list("", 10, "bob")).toEqual(["bob"]);
+      });
+
+      it("takes the pattern's characters literally, `[` included", async () => {
+        await create("a[b]", "ab", "a*b", "a]");
+        expect(await list("", 10, "a[b]")).toEqual(["a[b]"]);
+        expect(await list("", 10, "a[*")).toEqual(["a[b]"]);
+        expect(await list("", 10, "a]")).toEqual(["a]"]);
       });
 
       it("lists nothing for limit 0", async () => {
         await create("alice");
-        expect(await s.listAccounts("", 0, all)).toEqual([]);
+        expect(await s.listAccounts({ afterKey: "", limit: 0, pattern: glob(""), maxExamined: 10 })).toEqual({
+          accounts: [],
+          examinedTo: null,
+        });
       });
 
       it("sorts by code point, as UTF-8 bytes sort: characters past U+FFFF last", async () => {
-        await create("𝐚", "ｚ", "z"); // U+1D41A, U+FF5A, U+007A
-        expect(keys(await s.listAccounts("", 10, all))).toEqual(["z", "ｚ", "𝐚"]);
-        expect(keys(await s.listAccounts("ｚ", 10, all))).toEqual(["𝐚"]);
+        await create("𝐚", "ｚ", "z", "zz"); // U+1D41A, U+FF5A, U+007A
+        expect(await list("", 10)).toEqual(["z", "zz", "ｚ", "𝐚"]);
+        expect(await list("ｚ", 10)).toEqual(["𝐚"]);
+        expect(await list("", 10, "z*")).toEqual(["z", "zz"]);
+        // Patterns fold like names (NFKC): "ｚ*" is "z*". These keys exist only in this test.
+        expect(await list("", 10, "ｚ*")).toEqual(["z", "zz"]);
       });
 
       it("leaves out deleted accounts", async () => {
         const [a] = await create("alice", "bob");
         await s.deleteAccount(a!.id);
-        expect(keys(await s.listAccounts("", 10, all))).toEqual(["bob"]);
+        expect(await list("", 10)).toEqual(["bob"]);
+      });
+
+      it("stops after maxExamined keys and says where, matching or not", async () => {
+        await create("a1", "a2", "b1", "b2", "b3", "c1");
+        const q = (afterKey: string, pattern: string) =>
+          s.listAccounts({ afterKey, limit: 10, pattern: glob(pattern), maxExamined: 2 });
+        expect(await q("", "*1")).toEqual({
+          accounts: [expect.objectContaining({ key: "a1" })],
+          examinedTo: "a2",
+        });
+        expect(await q("a2", "*1")).toEqual({
+          accounts: [expect.objectContaining({ key: "b1" })],
+          examinedTo: "b2",
+        });
+        expect(await q("b2", "*1")).toEqual({
+          accounts: [expect.objectContaining({ key: "c1" })],
+          examinedTo: "c1",
+        });
+        expect(await q("c1", "*1")).toEqual({ accounts: [], examinedTo: null });
+        // Keys outside the prefix are not examined at all.
+        expect(await q("", "c*")).toEqual({
+          accounts: [expect.objectContaining({ key: "c1" })],
+          examinedTo: null,
+        });
+        expect(await q("", "b?")).toEqual({
+          accounts: [expect.objectContaining({ key: "b1" }), expect.objectContaining({ key: "b2" })],
+          examinedTo: "b2",
+        });
+        expect(await q("", "b*3")).toEqual({ accounts: [], examinedTo: "b2" });
+        expect(await q("b2", "b*3")).toEqual({
+          accounts: [expect.objectContaining({ key: "b3" })],
+          examinedTo: null,
+        });
+      });
+
+      it("pages through a random directory exactly like the matcher, whatever the budget", async () => {
+        let seed = 42;
+        const rand = () => {
+          seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+          return seed / 0x80000000;
+        };
+        const alphabet = ["a", "b", "c", "é", "ｚ", "𝐚"];
+        const word = (min: number, max: number, extra: string[] = []) => {
+          const chars = [...alphabet, ...extra];
+          const n = min + Math.floor(rand() * (max - min + 1));
+          return Array.from({ length: n }, () => chars[Math.floor(rand() * chars.length)]).join("");
+        };
+        const made = new Set<string>();
+        while (made.size < 120) made.add(word(1, 5));
+        await create(...made);
+        for (let round = 0; round < 40; round++) {
+          const pattern = word(0, 4, ["*", "?", "*"]);
+          const g = glob(pattern);
+          const expected = [...made].filter((k) => g.matches(k)).sort(compareKeys);
+          const maxExamined = 1 + Math.floor(rand() * 30);
+          const limit = 1 + Math.floor(rand() * 10);
+          const got: string[] = [];
+          let cursor = "";
+          for (let calls = 0; calls < 500; calls++) {
+            const page = await s.listAccounts({ afterKey: cursor, limit, pattern: g, maxExamined });
+            got.push(...keys(page.accounts));
+            const last = page.accounts[page.accounts.length - 1]?.key;
+            if (page.accounts.length === limit) cursor = last!;
+            else if (page.examinedTo !== null) cursor = page.examinedTo;
+            else break;
+          }
+          expect({ pattern, got }).toEqual({ pattern, got: expected });
+        }
       });
     });
 
@@ -214,6 +308,56 @@ export function runStoreContract(
         const sent = s.enqueue(msg(bob, "ann", "first!"));
         const [ann, r] = await Promise.all([created, sent]);
         expect(r.ok && r.recipient.id).toBe(ann!.id);
+      });
+    });
+
+    describe("per-sender quota (maxQueuedPerSender)", () => {
+      /** A store whose senders may each have 2 messages waiting per recipient, in a mailbox of 3. */
+      async function quotaStore(): Promise<Store> {
+        await s.close();
+        s = await makeStore({ ...LIMITS, maxQueuedPerAccount: 3, maxQueuedPerSender: 2 });
+        return s;
+      }
+
+      it("answers sender_quota past it, for that sender and that recipient only", async () => {
+        const q = await quotaStore();
+        const [alice, bob, carol] = [
+          await addAccount(q, "Alice"),
+          await addAccount(q, "Bob"),
+          await addAccount(q, "Carol"),
+        ];
+        await put(q, msg(bob, "alice", "1"));
+        await put(q, msg(bob, "alice", "2"));
+        expect(await q.enqueue(msg(bob, "alice", "3"))).toEqual({ ok: false, error: "sender_quota" });
+        expect(await q.countPending(alice.id)).toBe(2);
+        await put(q, msg(bob, "carol", "to someone else"));
+        await put(q, msg(carol, "alice", "another sender"));
+        // The mailbox cap still holds over all senders together.
+        expect(await q.enqueue(msg(carol, "alice", "4"))).toEqual({ ok: false, error: "mailbox_full" });
+      });
+
+      it("gives the quota back as the recipient confirms, and when the recipient is deleted", async () => {
+        const q = await quotaStore();
+        const [alice, bob] = [await addAccount(q, "Alice"), await addAccount(q, "Bob")];
+        const first = await put(q, msg(bob, "alice", "1"));
+        await put(q, msg(bob, "alice", "2"));
+        await q.ack(alice.id, [first.id, first.id, 999_999]);
+        await put(q, msg(bob, "alice", "3"));
+        expect(await q.enqueue(msg(bob, "alice", "4"))).toEqual({ ok: false, error: "sender_quota" });
+        await q.deleteAccount(alice.id);
+        const again = await addAccount(q, "Alice");
+        await put(q, msg(bob, "alice", "a"));
+        await put(q, msg(bob, "alice", "b"));
+        expect(await q.countPending(again.id)).toBe(2);
+      });
+
+      it("answers a resend within the dedup window as a duplicate even at the quota", async () => {
+        const q = await quotaStore();
+        const [, bob] = [await addAccount(q, "Alice"), await addAccount(q, "Bob")];
+        const m = await put(q, msg(bob, "alice", "1", { clientMsgId: 7 }));
+        await put(q, msg(bob, "alice", "2"));
+        const r = await q.enqueue(msg(bob, "alice", "1", { clientMsgId: 7 }));
+        expect(r).toMatchObject({ ok: true, duplicate: true, message: { id: m.id } });
       });
     });
 

@@ -8,6 +8,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +16,7 @@ import { join } from "node:path";
 import { nameIdentity, nameKey, nameSkeleton } from "../../src/rules/names";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/migrations";
 import { type SqliteOptions, SqliteStore, StoreOpenError } from "../../src/store/sqlite";
-import { StorageError } from "../../src/store/store";
+import { StorageError, StorageFullError } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract, T0 } from "./contract";
 
 // --- helpers ---
@@ -126,7 +127,7 @@ describe("SqliteStore: durability", () => {
   });
 
   it("resolves calls issued in one turn together, after one commit that makes them all durable", async () => {
-    const s = open({ sync: "full", maxQueuedPerAccount: 100 });
+    const s = open({ sync: "full", maxQueuedPerAccount: 100, maxQueuedPerSender: 100 });
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
     const calls = Array.from({ length: 50 }, (_, i) => s.enqueue(msg(bob, "alice", `m${i}`)));
     expect(calls.every((p) => Bun.peek.status(p) === "pending")).toBe(true);
@@ -165,6 +166,45 @@ describe("SqliteStore: durability", () => {
     const s = open();
     await s.close();
     await expect(s.findAccount("alice")).rejects.toThrow(new StorageError("the data store is closed"));
+  });
+});
+
+describe("SqliteStore: the per-sender quota across restarts", () => {
+  it("counts the messages already waiting when the file is opened again", async () => {
+    const limits = { maxQueuedPerAccount: 10, maxQueuedPerSender: 2 };
+    let s = open(limits);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const first = await put(s, msg(bob, "alice", "1"));
+    await put(s, msg(bob, "alice", "2"));
+    await s.close();
+    s = open(limits);
+    expect(await s.enqueue(msg(bob, "alice", "3"))).toEqual({ ok: false, error: "sender_quota" });
+    await s.ack(alice.id, [first.id]);
+    await s.close();
+    s = open(limits);
+    await put(s, msg(bob, "alice", "3"));
+    expect(await s.enqueue(msg(bob, "alice", "4"))).toEqual({ ok: false, error: "sender_quota" });
+  });
+
+  it("a file from before the quota: waiting messages are matched to their senders by name", async () => {
+    const path = join(dir, "chat.db");
+    const old = new Database(path);
+    old.run(MIGRATIONS[0]!);
+    old.run("PRAGMA user_version = 1");
+    old.run(
+      "INSERT INTO accounts (key, name, password_hash, created_at) VALUES ('alice', 'Alice', 'h', 0), ('bob', 'Bob', 'h', 0)",
+    );
+    old.run(
+      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at) VALUES (1, 1, 'Bob', 'a', 0), (1, 2, 'Bob', 'b', 0), (1, 3, 'Gone', 'c', 0)",
+    );
+    old.run("UPDATE meta SET value = 4 WHERE key = 'next_message_id'");
+    old.close();
+    const s = open({ maxQueuedPerAccount: 10, maxQueuedPerSender: 2 });
+    const bob = (await s.findAccount("bob"))!;
+    const alice = (await s.findAccount("alice"))!;
+    expect(await s.countPending(alice.id)).toBe(3);
+    expect(await s.enqueue(msg(bob, "alice", "more"))).toEqual({ ok: false, error: "sender_quota" });
+    await put(s, msg(alice, "alice", "a note to self"));
   });
 });
 
@@ -249,44 +289,116 @@ describe("SqliteStore.open: files it must not use", () => {
   });
 });
 
-describe("SqliteStore: a full disk (maxBytes)", () => {
-  /** Enqueues big messages until the store refuses one; returns how many it took. */
+describe("SqliteStore: the data budget (maxBytes)", () => {
+  const BUDGET = 1024 * 1024;
+  const limits = { maxBytes: BUDGET, maxQueuedPerAccount: 100_000, maxQueuedPerSender: 100_000 };
+  /** What the data takes on disk: the file and its WAL. */
+  const onDisk = () =>
+    ["chat.db", "chat.db-wal"].reduce(
+      (n, f) => n + (statSync(join(dir, f), { throwIfNoEntry: false })?.size ?? 0),
+      0,
+    );
+
+  /**
+   * Enqueues big messages, 20 at a time, until the store answers storage_full, then one at
+   * a time until it does so with nothing else in the batch (a batch's additions are only
+   * estimated until it commits); returns how many it took.
+   */
   async function fill(s: SqliteStore, to: string): Promise<number> {
     const from = (await s.findAccount("bob"))!;
-    for (let n = 0; n < 2000; n++) {
-      try {
-        await put(s, msg(from, to, big));
-      } catch (e) {
-        expect(e).toBeInstanceOf(StorageError);
-        expect((e as Error).message).toBe("the disk is full");
-        return n;
+    let n = 0;
+    for (let round = 0; round < 1000; round++) {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => s.enqueue(msg(from, to, big))));
+      expect(onDisk()).toBeLessThanOrEqual(BUDGET);
+      const taken = answers.filter((r) => r.ok).length;
+      n += taken;
+      if (taken < answers.length) {
+        expect(answers[taken]).toEqual({ ok: false, error: "storage_full" });
+        for (let i = 0; i < 100; i++) {
+          const r = await s.enqueue(msg(from, to, big));
+          if (!r.ok) {
+            expect(r).toEqual({ ok: false, error: "storage_full" });
+            return n;
+          }
+          n++;
+        }
       }
     }
     throw new Error("the store never filled up");
   }
 
-  it("refuses writes with 'the disk is full' and keeps serving reads", async () => {
-    const s = open({ maxBytes: 64 * 1024, maxQueuedPerAccount: 10_000 });
+  it("refuses new messages with storage_full a reserve below the budget; file and WAL stay within it", async () => {
+    const s = open(limits);
     const [alice] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
     const n = await fill(s, "alice");
-    expect(n).toBeGreaterThan(0);
+    // 500-character messages in 896 KiB of pages: most of the space, and no write failed.
+    expect(n).toBeGreaterThan(800);
+    expect(onDisk()).toBeLessThanOrEqual(BUDGET);
     expect(await s.countPending(alice.id)).toBe(n);
     expect((await s.pending(alice.id, 0, 1))[0]!.text).toBe(big);
     expect(await s.findAccount("alice")).toEqual(alice);
     expect(await s.stats()).toEqual({ accounts: 2, queued: n });
+    expect(s.description).toEndWith("(sync=normal, up to 1 MB)");
   });
 
-  it("takes writes again once acks or a deleted account free space", async () => {
-    const s = open({ maxBytes: 64 * 1024, maxQueuedPerAccount: 10_000 });
-    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+  it("refuses a new account at the limit without failing the rest of its batch", async () => {
+    const s = open(limits);
+    const [alice] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
     await fill(s, "alice");
-    const waiting = await s.pending(alice.id, 0, 20);
-    await s.ack(alice.id, ids(waiting));
+    const token = s.saveToken({ hash: "t", accountId: alice.id, expiresAt: T0 + 1000 });
+    const created = s.createAccount({ name: "Carol", key: "carol", passwordHash: "h", createdAt: T0 });
+    await expect(created).rejects.toBeInstanceOf(StorageFullError);
+    await token;
+    expect(await s.findToken("t", T0)).toMatchObject({ accountId: alice.id });
+    expect(await s.findAccount("carol")).toBeNull();
+  });
+
+  it("after a restart at the limit: tokens use the reserve, confirmations free space, messages are taken again", async () => {
+    let s = open(limits);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const n = await fill(s, "alice");
+    await s.close();
+    s = open(limits);
+    expect(await s.enqueue(msg(bob, "alice", big))).toEqual({ ok: false, error: "storage_full" });
+    for (let i = 0; i < 200; i++)
+      await s.saveToken({ hash: `token ${i}`, accountId: alice.id, expiresAt: T0 + 1000 });
+    const waiting = await s.pending(alice.id, 0, 1000);
+    // Not awaited: the confirmations join the send's batch, and the space they free counts at once.
+    const confirmed = s.ack(alice.id, ids(waiting));
     await put(s, msg(bob, "alice", big));
+    await confirmed;
+    expect(await s.countPending(alice.id)).toBe(n - waiting.length + 1);
+    expect(onDisk()).toBeLessThanOrEqual(BUDGET);
+  });
+
+  it("a deleted account's messages free space too", async () => {
+    const s = open(limits);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
     await fill(s, "alice");
     await s.deleteAccount(alice.id);
     await put(s, msg(alice, "bob", big));
     expect(await s.countPending(bob.id)).toBe(1);
+  });
+
+  it("past the file's hard cap (the reserve spent too) a write fails with 'the disk is full'", async () => {
+    const s = open(limits);
+    const [alice] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    await fill(s, "alice");
+    let failure: unknown;
+    for (let i = 0; i < 5000 && !failure; i++) {
+      await s
+        .saveToken({ hash: `${"x".repeat(400)} ${i}`, accountId: alice.id, expiresAt: T0 })
+        .catch((e) => {
+          failure = e;
+        });
+    }
+    expect(failure).toBeInstanceOf(StorageError);
+    expect((failure as Error).message).toBe("the disk is full");
+    expect(onDisk()).toBeLessThanOrEqual(BUDGET);
+    // Reads still work, and sweeping the expired tokens gives the space back.
+    expect(await s.countPending(alice.id)).toBeGreaterThan(0);
+    await s.sweep(T0 + 1);
+    await s.saveToken({ hash: "after", accountId: alice.id, expiresAt: T0 + 1000 });
   });
 });
 

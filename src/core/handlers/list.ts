@@ -1,4 +1,6 @@
 // LIST_ACCOUNTS (6): names matching a `*`/`?` pattern, sorted, paged, marked online.
+// One request examines at most listRowsPerRequest accounts: when that budget is spent
+// first, the answer is a partial page (maybe empty) with `more` and a cursor to go on from.
 
 import { compileGlob } from "../../rules/glob";
 import { accountFieldSize, Status } from "../../wire";
@@ -23,19 +25,41 @@ export const list: Handler = {
       core.fail(s, req, at, Status.INVALID_ARGUMENT, "the cursor is not one this server gave out");
       return;
     }
-    const found = await core.store.listAccounts(req.cursor, n + 1, pattern.glob.matches);
-    const accounts = found.slice(0, n).map((a) => ({ name: a.name, online: core.isOnline(a.id) }));
+    // The frame paid one token on arrival; a LIST pays the rest of its cost here.
+    // (never more than a full bucket holds, or a small --request-burst would refuse every LIST).
+    const { requestRate, requestBurst, listRequestTokens } = core.options;
+    const extra = Math.min(listRequestTokens, requestBurst) - 1;
+    if (s.tokens < extra) {
+      const wait = Math.ceil(((extra - s.tokens) / requestRate) * 1000);
+      core.fail(s, req, at, Status.SLOW_DOWN, `too many listings; slow down (try again in ${wait} ms)`, {
+        retryAfterMs: wait,
+      });
+      return;
+    }
+    s.tokens -= extra;
+    // Pipelined LISTs take turns with other connections: one per event-loop turn each.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const found = await core.store.listAccounts({
+      afterKey: req.cursor,
+      pattern: pattern.glob,
+      limit: n + 1,
+      maxExamined: core.options.listRowsPerRequest,
+    });
+    const accounts = found.accounts.slice(0, n).map((a) => ({ name: a.name, online: core.isOnline(a.id) }));
     const fit = fitting(accounts, accountFieldSize, core.options.maxFrameBytes);
-    const more = found.length > fit;
-    const page = found.slice(0, fit);
+    const page = found.accounts.slice(0, fit);
+    const cut = found.accounts.length > fit;
+    const more = cut || found.examinedTo !== null;
     const what = req.msg ? ` matching ${JSON.stringify(req.msg)}` : "";
     core.reply(s, req, at, {
       accounts: accounts.slice(0, fit),
       more,
-      nextCursor: more ? page[page.length - 1]!.key : "",
+      nextCursor: cut ? page[page.length - 1]!.key : (found.examinedTo ?? ""),
       msg: page.length
         ? `${page.length} account${page.length === 1 ? "" : "s"}${what}${more ? " (more follow)" : ""}`
-        : `no accounts${what}`,
+        : more
+          ? `no accounts${what} so far (more follow)`
+          : `no accounts${what}`,
     });
   },
 };

@@ -5,7 +5,7 @@
 import { MAX_NAME_CHARS, nameKey } from "../../rules/names";
 import { checkText } from "../../rules/text";
 import type { EnqueueResult } from "../../store/store";
-import { Delivery, Op, type Request, Status } from "../../wire";
+import { Delivery, Op, type ReplyInit, type Request, Status } from "../../wire";
 import { type ChatCore, printable } from "../chat";
 import type { Session } from "../session";
 import type { Handler } from "./handler";
@@ -57,25 +57,8 @@ export const send: Handler = {
 
 function stored(core: ChatCore, s: Session, req: Request, at: number, seq: number, r: EnqueueResult): void {
   if (!r.ok) {
-    const max = core.options.maxQueuedPerAccount;
-    core.answerSend(
-      s,
-      seq,
-      r.error === "no_such_account"
-        ? {
-            opcode: Op.SEND_MESSAGE,
-            requestId: req.requestId,
-            status: Status.NO_SUCH_ACCOUNT,
-            msg: `no account named ${printable(req.receiver)}`,
-          }
-        : {
-            opcode: Op.SEND_MESSAGE,
-            requestId: req.requestId,
-            status: Status.MAILBOX_FULL,
-            msg: `${printable(req.receiver)}'s mailbox is full (${max} messages waiting); message not stored`,
-          },
-      at,
-    );
+    if (r.error === "storage_full") budgetSpent(core, s);
+    core.answerSend(s, seq, refusal(core, req, r.error), at);
     return;
   }
   const { message, recipient, duplicate } = r;
@@ -104,5 +87,51 @@ function stored(core: ChatCore, s: Session, req: Request, at: number, seq: numbe
           : `${recipient.name} is offline; queued`,
     },
     at,
+  );
+}
+
+/** The answer to a message the store would not take. */
+function refusal(
+  core: ChatCore,
+  req: Request,
+  error: Extract<EnqueueResult, { ok: false }>["error"],
+): ReplyInit {
+  const base = { opcode: Op.SEND_MESSAGE, requestId: req.requestId };
+  const to = printable(req.receiver);
+  switch (error) {
+    case "no_such_account":
+      return { ...base, status: Status.NO_SUCH_ACCOUNT, msg: `no account named ${to}` };
+    case "mailbox_full":
+      return {
+        ...base,
+        status: Status.MAILBOX_FULL,
+        msg: `${to}'s mailbox is full (${core.options.maxQueuedPerAccount} messages waiting); message not stored`,
+      };
+    case "sender_quota":
+      return {
+        ...base,
+        status: Status.SENDER_QUOTA,
+        msg: `you already have ${core.options.maxQueuedPerSender} messages waiting for ${to}; message not stored (send more once ${to} has read some)`,
+      };
+    case "storage_full":
+      return {
+        ...base,
+        status: Status.STORAGE_FULL,
+        msg: "the server's storage is full; message not stored (try again later, once people have read theirs)",
+      };
+  }
+}
+
+/** When each server last logged its data budget spent: once a minute is enough. */
+const budgetReportedAt = new WeakMap<ChatCore, number>();
+
+function budgetSpent(core: ChatCore, s: Session): void {
+  const now = core.now();
+  if (now - (budgetReportedAt.get(core) ?? -Infinity) < 60_000) return;
+  budgetReportedAt.set(core, now);
+  core.limit(
+    s,
+    "data_budget",
+    "the data budget is spent: new messages and accounts are refused until space is freed",
   );
 }
