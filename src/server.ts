@@ -35,7 +35,6 @@ export interface ServeOptions extends CoreOptions {
   maxConnections: number;
   maxConnectionsPerAddress: number;
   maxOutboundBytes: number;
-  dedupWindowMs: number;
   argon2: Argon2Cost;
   /** Time allowed for a graceful shutdown before connections are cut. */
   shutdownGraceMs: number;
@@ -157,7 +156,7 @@ function idleCollector(core: ChatCore): Timer {
 }
 
 function openStore(o: ServeOptions, log: ConsolaInstance): Store {
-  const limits = { maxQueuedPerAccount: o.maxQueuedPerAccount, dedupWindowMs: o.dedupWindowMs };
+  const limits = { maxQueuedPerAccount: o.maxQueuedPerAccount, dedupPerSender: o.maxUnansweredSends };
   if (o.data === ":memory:") return new MemoryStore(limits);
   // The data file holds password hashes and messages: what this server creates (the file,
   // its WAL, a missing directory) is readable by its own user only.

@@ -83,6 +83,10 @@ export const serveArgs = {
     type: "string",
     description: `Messages handed to a client and not yet confirmed (default ${D.deliveryWindow})`,
   },
+  "max-unanswered-sends": {
+    type: "string",
+    description: `SENDs with a client_msg_id a client may have unanswered, and ids remembered per sender to recognise their resends (default ${D.maxUnansweredSends})`,
+  },
   "request-rate": {
     type: "string",
     description: `Requests per second per connection before SLOW_DOWN (default ${D.requestRate})`,
@@ -151,6 +155,13 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     maxOutboundBytes: integer("max-output-bytes", s("max-output-bytes"), 1024 * 1024, 64 * 1024),
     maxQueuedPerAccount: integer("max-queued", s("max-queued"), D.maxQueuedPerAccount, 1),
     deliveryWindow: integer("delivery-window", s("delivery-window"), D.deliveryWindow, 1, 100_000),
+    maxUnansweredSends: integer(
+      "max-unanswered-sends",
+      s("max-unanswered-sends"),
+      D.maxUnansweredSends,
+      1,
+      10_000,
+    ),
     requestRate: integer("request-rate", s("request-rate"), D.requestRate, 1),
     requestBurst: integer("request-burst", s("request-burst"), D.requestBurst, 1),
     loginFailuresPerAccount: integer(
@@ -181,7 +192,6 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
       ),
       timeCost: integer("argon2-time", s("argon2-time"), DEFAULT_ARGON2.timeCost, 1, 100),
     },
-    dedupWindowMs: 24 * 60 * 60 * 1000,
     shutdownGraceMs: duration("shutdown-grace", s("shutdown-grace"), 3000),
   };
 }

@@ -34,6 +34,12 @@ export interface CoreOptions {
   sessionTtlMs: number;
   /** Password hashes running or waiting at once; past it, create/login answer BUSY. */
   maxHashQueue: number;
+  /**
+   * SENDs with a client_msg_id one session may have unanswered (announced); also how many
+   * of each sender's latest client_msg_ids the store remembers, so any resend of an
+   * unanswered SEND is recognised.
+   */
+  maxUnansweredSends: number;
 }
 
 export const DEFAULT_OPTIONS: CoreOptions = {
@@ -55,4 +61,5 @@ export const DEFAULT_OPTIONS: CoreOptions = {
   accountCreationsPerAddress: 30,
   sessionTtlMs: 24 * 60 * 60 * 1000,
   maxHashQueue: 256,
+  maxUnansweredSends: 128,
 };

@@ -1,5 +1,6 @@
 // In-memory Store: for tests and for `--data :memory:`. Nothing survives the process.
 
+import { SentRings } from "./sent-ring";
 import type {
   Account,
   EnqueueResult,
@@ -60,12 +61,6 @@ function compareKeys(a: string, b: string): number {
 
 const unitRank = (u: number): number => (u >= 0xe000 ? u - 0x800 : u >= 0xd800 ? u + 0x2000 : u);
 
-interface SentRecord {
-  message: StoredMessage;
-  recipientId: number;
-  at: number;
-}
-
 export class MemoryStore implements Store {
   readonly description = "memory (nothing is kept after the server stops)";
   private nextAccountId = 1;
@@ -75,9 +70,11 @@ export class MemoryStore implements Store {
   private hashes = new Map<number, string>();
   private queues = new Map<number, Queue>();
   private tokens = new Map<string, SessionToken>();
-  private sent = new Map<string, SentRecord>();
+  private sent: SentRings<StoredMessage>;
 
-  constructor(private readonly limits: StoreLimits) {}
+  constructor(private readonly limits: StoreLimits) {
+    this.sent = new SentRings(limits.dedupPerSender);
+  }
 
   async createAccount(a: { name: string; key: string; passwordHash: string; createdAt: number }) {
     if (this.byKey.has(a.key)) return null;
@@ -107,6 +104,7 @@ export class MemoryStore implements Store {
     this.byKey.delete(account.key);
     this.hashes.delete(id);
     this.queues.delete(id);
+    this.sent.forget(id);
     for (const [hash, t] of this.tokens) if (t.accountId === id) this.tokens.delete(hash);
   }
 
@@ -121,10 +119,9 @@ export class MemoryStore implements Store {
   async enqueue(m: NewMessage): Promise<EnqueueResult> {
     const recipient = this.byKey.get(m.recipientKey);
     if (!recipient) return { ok: false, error: "no_such_account" };
-    const dedupKey = m.clientMsgId ? `${m.senderId}:${m.clientMsgId}` : "";
-    if (dedupKey) {
-      const earlier = this.sent.get(dedupKey);
-      if (earlier && earlier.at > m.sentAt - this.limits.dedupWindowMs) {
+    if (m.clientMsgId) {
+      const earlier = this.sent.find(m.senderId, m.clientMsgId);
+      if (earlier) {
         const first = this.byId.get(earlier.recipientId) ?? recipient;
         return { ok: true, message: earlier.message, recipient: first, duplicate: true };
       }
@@ -143,12 +140,8 @@ export class MemoryStore implements Store {
       sentAt: m.sentAt,
     };
     q.push(message);
-    if (dedupKey) {
-      // Re-inserted at the end, so the Map stays in time order for pruneSent.
-      this.sent.delete(dedupKey);
-      this.sent.set(dedupKey, { message, recipientId: recipient.id, at: m.sentAt });
-      this.pruneSent(m.sentAt);
-    }
+    if (m.clientMsgId)
+      this.sent.remember(m.senderId, { clientMsgId: m.clientMsgId, message, recipientId: recipient.id });
     return { ok: true, message, recipient, duplicate: false };
   }
 
@@ -181,7 +174,6 @@ export class MemoryStore implements Store {
 
   async sweep(now: number) {
     for (const [hash, t] of this.tokens) if (t.expiresAt <= now) this.tokens.delete(hash);
-    this.pruneSent(now);
   }
 
   async stats() {
@@ -193,12 +185,4 @@ export class MemoryStore implements Store {
   async flush() {}
 
   async close() {}
-
-  /** Map iteration is insertion order, so the oldest records come first. */
-  private pruneSent(now: number): void {
-    for (const [k, r] of this.sent) {
-      if (r.at > now - this.limits.dedupWindowMs) break;
-      this.sent.delete(k);
-    }
-  }
 }

@@ -8,6 +8,7 @@
 // it is rejected with StorageError: no caller is ever told a lost write succeeded.
 
 import type { Database, Statement } from "bun:sqlite";
+import { SqliteDedup } from "./sqlite-dedup";
 import { openDataFile, type SyncMode, sqliteCode } from "./sqlite-file";
 import {
   type Account,
@@ -65,6 +66,7 @@ export class SqliteStore implements Store {
   private idCeiling: number;
   private committedIdCeiling: number;
   private readonly q: ReturnType<typeof prepareStatements>;
+  private readonly dedup: SqliteDedup;
   private readonly scheduleCommit: (fn: () => void) => void;
   /** Confirmations not yet applied (see ack()). */
   private acks: {
@@ -89,6 +91,7 @@ export class SqliteStore implements Store {
     // brought at once, which answers sooner and still batches every frame of that read.
     this.scheduleCommit = opts.sync === "full" ? (fn) => void setImmediate(fn) : queueMicrotask;
     this.q = prepareStatements(db);
+    this.dedup = new SqliteDedup(db, opts.dedupPerSender);
     if (opts.maxBytes) {
       const pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
       db.run(`PRAGMA max_page_count = ${Math.max(16, Math.floor(opts.maxBytes / pageSize))}`);
@@ -147,7 +150,7 @@ export class SqliteStore implements Store {
       const account = this.q.accountById.get(id) as AccountRow | null;
       if (!account) return;
       this.q.deleteMessagesOf.run(id);
-      this.q.deleteSentOf.run(id);
+      this.dedup.forget(id);
       this.q.deleteTokensOf.run(id);
       this.q.deleteAccount.run(id);
       this.accountCache.delete(account.key);
@@ -176,12 +179,8 @@ export class SqliteStore implements Store {
       const recipient = this.accountByKey(m.recipientKey);
       if (!recipient) return { ok: false, error: "no_such_account" };
       if (m.clientMsgId) {
-        const prior = this.q.findSent.get(m.senderId, m.clientMsgId) as {
-          messageId: number;
-          recipientId: number;
-          sentAt: number;
-        } | null;
-        if (prior && prior.sentAt > m.sentAt - this.opts.dedupWindowMs) {
+        const prior = this.dedup.find(m.senderId, m.clientMsgId);
+        if (prior) {
           // The answer describes the message first stored under this id, wherever it went.
           const first =
             prior.recipientId === recipient.id
@@ -208,7 +207,12 @@ export class SqliteStore implements Store {
       };
       this.q.insertMessage.run(recipient.id, message.id, m.senderName, m.text, m.sentAt);
       this.addCount(recipient.id, 1);
-      if (m.clientMsgId) this.q.insertSent.run(m.senderId, m.clientMsgId, message.id, recipient.id, m.sentAt);
+      if (m.clientMsgId)
+        this.dedup.remember(m.senderId, m.clientMsgId, {
+          messageId: message.id,
+          recipientId: recipient.id,
+          sentAt: m.sentAt,
+        });
       return { ok: true, message, recipient, duplicate: false };
     });
   }
@@ -257,11 +261,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Drops expired tokens and dedup records; called from time to time by the server. */
+  /** Drops expired tokens; called from time to time by the server. */
   sweep(now: number) {
     return this.op(true, () => {
       this.q.sweepTokens.run(now);
-      this.q.sweepSent.run(now - this.opts.dedupWindowMs);
     });
   }
 
@@ -292,6 +295,7 @@ export class SqliteStore implements Store {
     // An unfinalized statement keeps the connection, and so its exclusive lock, alive
     // after close(): the file could not be opened again by this process.
     for (const st of Object.values(this.q)) st.finalize();
+    this.dedup.finalize();
     this.db.close();
   }
 
@@ -360,6 +364,7 @@ export class SqliteStore implements Store {
     }
     this.countDelta.clear();
     this.accountCache.clear();
+    this.dedup.reset();
     // nextMessageId stays where it is: an id handed out in a failed batch is never reused.
     this.idCeiling = this.committedIdCeiling;
     const batch = this.batch;
@@ -423,7 +428,6 @@ function prepareStatements(db: Database) {
     passwordHash: p("SELECT password_hash AS hash FROM accounts WHERE id = ?"),
     deleteAccount: p("DELETE FROM accounts WHERE id = ?"),
     deleteMessagesOf: p("DELETE FROM messages WHERE recipient_id = ?"),
-    deleteSentOf: p("DELETE FROM sent_ids WHERE sender_id = ?"),
     deleteTokensOf: p("DELETE FROM tokens WHERE account_id = ?"),
     insertMessage: p(
       "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at) VALUES (?, ?, ?, ?, ?)",
@@ -432,13 +436,6 @@ function prepareStatements(db: Database) {
     pending: p(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient_id = ? AND id > ? ORDER BY id LIMIT ?`,
     ),
-    findSent: p(
-      "SELECT message_id AS messageId, recipient_id AS recipientId, sent_at AS sentAt FROM sent_ids WHERE sender_id = ? AND client_msg_id = ?",
-    ),
-    insertSent: p(
-      "INSERT OR REPLACE INTO sent_ids (sender_id, client_msg_id, message_id, recipient_id, sent_at) VALUES (?, ?, ?, ?, ?)",
-    ),
-    sweepSent: p("DELETE FROM sent_ids WHERE sent_at < ?"),
     insertToken: p("INSERT OR REPLACE INTO tokens (hash, account_id, expires_at) VALUES (?, ?, ?)"),
     findToken: p("SELECT hash, account_id AS accountId, expires_at AS expiresAt FROM tokens WHERE hash = ?"),
     deleteToken: p("DELETE FROM tokens WHERE hash = ?"),

@@ -49,8 +49,12 @@ export interface SessionToken {
 export interface StoreLimits {
   /** Messages a recipient can have waiting; enqueue past it answers mailbox_full. */
   maxQueuedPerAccount: number;
-  /** How long (ms) a client_msg_id is remembered for deduplication. */
-  dedupWindowMs: number;
+  /**
+   * How many of each sender's latest client_msg_ids are remembered for deduplication
+   * (the server's max_unanswered_sends): a resend is recognised while fewer than this
+   * many newer messages with ids were stored from the same sender.
+   */
+  dedupPerSender: number;
 }
 
 export interface Store {
@@ -77,8 +81,8 @@ export interface Store {
   listAccounts(afterKey: string, limit: number, match: (key: string) => boolean): Promise<Account[]>;
 
   /**
-   * Stores a message in the recipient's queue, or, when clientMsgId matches a message of
-   * the sender within the dedup window, stores nothing and answers duplicate: true with
+   * Stores a message in the recipient's queue, or, when clientMsgId matches one of the
+   * sender's last dedupPerSender messages stored with an id, stores nothing and answers duplicate: true with
    * that message's id and sentAt (its other fields may be the resend's).
    */
   enqueue(m: NewMessage): Promise<EnqueueResult>;
@@ -93,7 +97,7 @@ export interface Store {
   findToken(hash: string, now: number): Promise<SessionToken | null>;
   deleteToken(hash: string): Promise<void>;
 
-  /** Drops expired session tokens and deduplication records. */
+  /** Drops expired session tokens. */
   sweep(now: number): Promise<void>;
   /** Totals for metrics. */
   stats(): Promise<{ accounts: number; queued: number }>;

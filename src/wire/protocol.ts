@@ -59,6 +59,7 @@ export const Status = {
   INVALID_ARGUMENT: 27,
   BUSY: 28,
   INTERNAL_ERROR: 29,
+  TOO_MANY_UNANSWERED: 50,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 

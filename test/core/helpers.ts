@@ -236,7 +236,7 @@ export class Harness {
     this.options = { ...DEFAULT_OPTIONS, ...overrides };
     this.store = new SlowStore({
       maxQueuedPerAccount: this.options.maxQueuedPerAccount,
-      dedupWindowMs: 60_000,
+      dedupPerSender: this.options.maxUnansweredSends,
     });
     this.core = new ChatCore({
       store: this.store,
@@ -343,6 +343,7 @@ function plain(r: Reply): Reply {
           maxTextChars: r.info.maxTextChars,
           minPasswordChars: r.info.minPasswordChars,
           maxPageSize: r.info.maxPageSize,
+          maxUnansweredSends: r.info.maxUnansweredSends,
         }
       : null,
   };
