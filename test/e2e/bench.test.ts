@@ -6,7 +6,10 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Op, Status } from "../../src/wire";
-import { RawClient, runChat, startQuietServer, tempDir } from "./harness";
+import { track } from "../processes";
+import { RawClient, runChat, startQuietServer, startServer, tempDir } from "./harness";
+
+const HARNESS = join(import.meta.dir, "../../bench/peer/harness.ts");
 
 /** Rows of the data file's dedup records, per sender name. */
 function idRecords(dataFile: string): Record<string, number> {
@@ -144,5 +147,99 @@ describe("chat bench", () => {
     const workload = await bench("flood");
     expect(workload.code).toBe(2);
     expect(workload.err).toContain("flood");
+  });
+});
+
+/** The peer harness (bench/peer/harness.ts) with the chat driver, against a running server. */
+async function peerHarness(port: number, pid: number, env: Record<string, string>, ...args: string[]) {
+  const proc = track(
+    Bun.spawn(
+      [
+        process.execPath,
+        HARNESS,
+        "--driver",
+        "chat",
+        "--port",
+        String(port),
+        "--pid",
+        String(pid),
+        "--quiet",
+        "--max-seconds",
+        "60",
+        ...args,
+      ],
+      { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } },
+    ),
+  );
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 90_000);
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  clearTimeout(timer);
+  const line = out.trim().split("\n").at(-1) ?? "";
+  return { code, err, result: line.startsWith("{") ? (JSON.parse(line) as Record<string, unknown>) : {} };
+}
+
+describe("the peer harness's chat driver", () => {
+  test("relay with client_msg_id: every message acked and delivered once, in order, every delivery confirmed", async () => {
+    const server = await startServer();
+    const { code, err, result } = await peerHarness(
+      server.port,
+      server.proc.pid,
+      {},
+      "--workload",
+      "relay",
+      "--pairs",
+      "3",
+      "--count",
+      "700",
+    );
+    expect({ code, err: code ? err : "" }).toEqual({ code: 0, err: "" });
+    expect(result).toMatchObject({
+      driver: "chat",
+      sent: 2100,
+      acked: 2100,
+      delivered: 2100,
+      lost: 0,
+      order_errors: 0,
+    });
+    for (const name of ["recv0", "recv2"]) {
+      const c = await RawClient.open(server.port);
+      expect(await c.request({ opcode: Op.LOG_IN, sender: name, password: "bench password" })).toMatchObject({
+        status: Status.OK,
+        unread: 0,
+      });
+      c.close();
+    }
+    await server.stop();
+    // The ids reached the server, which remembered only the last 128 of each sender.
+    expect(idRecords(server.dataFile)).toEqual({ send0: 128, send1: 128, send2: 128 });
+  });
+
+  test("offline, with and without ids: the queued backlog is drained whole, in order", async () => {
+    for (const ids of ["1", "0"]) {
+      const server = await startServer(["--max-queued", "5000"]);
+      const { code, err, result } = await peerHarness(
+        server.port,
+        server.proc.pid,
+        { CHAT_MSG_IDS: ids },
+        "--workload",
+        "offline",
+        "--messages",
+        "3000",
+      );
+      expect({ code, err: code ? err : "" }).toEqual({ code: 0, err: "" });
+      expect(result).toMatchObject({
+        messages: 3000,
+        acked: 3000,
+        delivered: 3000,
+        lost: 0,
+        order_errors: 0,
+      });
+      await server.stop();
+      expect(idRecords(server.dataFile)).toEqual(ids === "1" ? { send0: 128 } : {});
+    }
   });
 });
