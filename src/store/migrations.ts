@@ -40,7 +40,8 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
    INSERT INTO meta (key, value) VALUES ('next_message_id', 1);`,
   // De-duplication bounded per sender: a ring of the last N client_msg_ids of each sender,
-  // one row per (sender, slot), in place of every id of the last 24 hours. The newest 64
+  // one row per (sender, slot), in place of every id of the last 24 hours. No index on the
+  // id: the server looks ids up in its copy of the ring (src/store/sqlite-dedup.ts). The newest 64
   // records of each sender are carried over (slot 63 the newest), so a resend of a
   // message in flight across the upgrade is still recognised.
   `CREATE TABLE sent_ring (
@@ -52,7 +53,6 @@ export const MIGRATIONS: readonly string[] = [
      sent_at INTEGER NOT NULL,
      PRIMARY KEY (sender_id, slot)
    ) WITHOUT ROWID;
-   CREATE UNIQUE INDEX sent_ring_by_id ON sent_ring (sender_id, client_msg_id);
    INSERT INTO sent_ring (sender_id, slot, client_msg_id, message_id, recipient_id, sent_at)
      SELECT sender_id, 64 - rank, client_msg_id, message_id, recipient_id, sent_at FROM (
        SELECT *, row_number() OVER (PARTITION BY sender_id ORDER BY message_id DESC) AS rank FROM sent_ids

@@ -363,3 +363,38 @@ describe("SqliteStore: deduplication records across restarts, failures and upgra
     for (let i = 1; i <= 6; i++) expect(await dup(s, bob, 1000 + i)).toBe(false);
   });
 });
+
+describe("SqliteStore: deduplication records when N changes or many senders send", () => {
+  const roomy = { maxQueuedPerAccount: 100_000 };
+  const dup = async (s: SqliteStore, from: Account, id: number) =>
+    ((await s.enqueue(msg(from, "alice", "resent", { clientMsgId: id }))) as { duplicate?: boolean })
+      .duplicate;
+
+  it("reopened with a smaller N, keeps the newest N ids of each sender and drops the rest", async () => {
+    let s = open({ ...roomy, dedupPerSender: 8 });
+    const bob = (await Promise.all([addAccount(s, "Alice"), addAccount(s, "Bob")]))[1];
+    await Promise.all(
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((id) => put(s, msg(bob, "alice", "m", { clientMsgId: id }))),
+    );
+    await s.close();
+    s = open({ ...roomy, dedupPerSender: 4 });
+    for (const id of [7, 8, 9, 10]) expect(await dup(s, bob, id)).toBe(true);
+    await s.flush();
+    expect(countInCopy("sent_ring")).toBe(4);
+    // New ids replace the oldest kept one first.
+    await put(s, msg(bob, "alice", "m", { clientMsgId: 11 }));
+    for (const id of [8, 9, 10, 11]) expect(await dup(s, bob, id)).toBe(true);
+    expect(await dup(s, bob, 7)).toBe(false);
+  });
+
+  it("recognises a resend from a sender whose ring was read back from the file", async () => {
+    const s = open(roomy);
+    await addAccount(s, "Alice");
+    const senders = await Promise.all(Array.from({ length: 4200 }, (_, i) => addAccount(s, `s${i}`)));
+    await Promise.all(senders.map((a, i) => put(s, msg(a, "alice", "m", { clientMsgId: 1000 + i }))));
+    // The first senders' rings have left the in-memory cache of 4096 by now.
+    expect(await dup(s, senders[0]!, 1000)).toBe(true);
+    expect(await dup(s, senders[4199]!, 5199)).toBe(true);
+    expect(await dup(s, senders[0]!, 1001)).toBe(false);
+  });
+});
