@@ -85,7 +85,7 @@ export const serveArgs = {
   },
   "max-unanswered-sends": {
     type: "string",
-    description: `SENDs with a client_msg_id a client may have unanswered, and ids remembered per sender to recognise their resends (default ${D.maxUnansweredSends})`,
+    description: `SENDs a client may have unanswered, and client_msg_ids remembered per sender to recognise their resends (default ${D.maxUnansweredSends})`,
   },
   "request-rate": {
     type: "string",

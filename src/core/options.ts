@@ -35,9 +35,9 @@ export interface CoreOptions {
   /** Password hashes running or waiting at once; past it, create/login answer BUSY. */
   maxHashQueue: number;
   /**
-   * SENDs with a client_msg_id one session may have unanswered (announced); also how many
-   * of each sender's latest client_msg_ids the store remembers, so any resend of an
-   * unanswered SEND is recognised.
+   * SENDs one session may have unanswered (announced; a SEND with a client_msg_id past it
+   * is refused); also how many of each sender's latest client_msg_ids the store
+   * remembers, so any resend of an unanswered SEND is recognised.
    */
   maxUnansweredSends: number;
 }

@@ -139,7 +139,7 @@ describe("SEND_MESSAGE", () => {
     const ids = [1, 2, 3, 4].map((n) =>
       alice.post({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: `m${n}`, clientMsgId: n }),
     );
-    // Without an id nothing needs remembering: not counted against the limit.
+    // A SEND without an id is not refused for this: there is no resend to recognise.
     const plain = alice.post({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: "no id" });
     release();
     await h.settle();
