@@ -42,7 +42,6 @@ export interface ServeOptions extends CoreOptions {
   maxConnections: number;
   maxConnectionsPerAddress: number;
   maxOutboundBytes: number;
-  dedupWindowMs: number;
   argon2: Argon2Cost;
   /** Time allowed for a graceful shutdown before connections are cut. */
   shutdownGraceMs: number;
@@ -172,7 +171,7 @@ function openStore(o: ServeOptions, log: ConsolaInstance): Store {
   const limits = {
     maxQueuedPerAccount: o.maxQueuedPerAccount,
     maxQueuedPerSender: o.maxQueuedPerSender,
-    dedupWindowMs: o.dedupWindowMs,
+    dedupPerSender: o.maxUnansweredSends,
   };
   if (o.data === ":memory:") return new MemoryStore(limits);
   // The data file holds password hashes and messages: what this server creates (the file,

@@ -54,6 +54,13 @@ export class BenchClient {
   maxPageSize = 100;
   /** SEND answers that were not OK, by status. */
   readonly refused = new Map<number, number>();
+  /**
+   * Give every SEND a client_msg_id, as the real client does (the server then remembers it
+   * to recognise a resend). Ids count up from a random start, so runs against one
+   * long-running server never reuse an account's recent ids.
+   */
+  msgIds = true;
+  private nextMsgId = Math.floor(Math.random() * 2 ** 50) + 1;
   /** Set by the owner: deliveries and acks go here. */
   handlers: BenchHandlers = { onDeliver() {}, onAck() {} };
 
@@ -110,7 +117,7 @@ export class BenchClient {
   /** Queues one SEND; its answer arrives through handlers.onAck. */
   send(to: Uint8Array, text: Uint8Array): void {
     const at = this.reserve(sendFrameBound(to, text));
-    this.commit(writeSend(this.out, at, this.nextId++, to, text));
+    this.commit(writeSend(this.out, at, this.nextId++, to, text, this.msgIds ? this.nextMsgId++ : 0));
   }
 
   ping(): Promise<void> {

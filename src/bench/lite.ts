@@ -20,16 +20,20 @@ function writeHead(out: Uint8Array, p: number, opcode: number): number {
 
 /** Upper bound of an encoded SEND frame for these sizes. */
 export function sendFrameBound(to: Uint8Array, text: Uint8Array): number {
-  return 5 + 3 + VERSION.length + 2 + 2 + to.length + 2 + text.length + 6;
+  return 5 + 3 + VERSION.length + 2 + 2 + to.length + 2 + text.length + 6 + 9;
 }
 
-/** Writes a length-delimited SEND_MESSAGE request at out[at]; returns the end offset. */
+/**
+ * Writes a length-delimited SEND_MESSAGE request at out[at], with client_msg_id unless it is
+ * 0; returns the end offset.
+ */
 export function writeSend(
   out: Uint8Array,
   at: number,
   requestId: number,
   to: Uint8Array,
   text: Uint8Array,
+  clientMsgId = 0,
 ): number {
   const bodyLen =
     2 +
@@ -42,7 +46,8 @@ export function writeSend(
     varintLen(text.length) +
     text.length +
     1 +
-    varintLen(requestId);
+    varintLen(requestId) +
+    (clientMsgId ? 1 + varintLen(clientMsgId) : 0);
   let p = writeHead(out, writeVarint(out, at, bodyLen), Op.SEND_MESSAGE);
   out[p++] = TAG(4, 2);
   p = writeVarint(out, p, to.length);
@@ -53,7 +58,10 @@ export function writeSend(
   out.set(text, p);
   p += text.length;
   out[p++] = TAG(6, 0);
-  return writeVarint(out, p, requestId);
+  p = writeVarint(out, p, requestId);
+  if (!clientMsgId) return p;
+  out[p++] = TAG(8, 0);
+  return writeVarint(out, p, clientMsgId);
 }
 
 /** Upper bound of an ACK frame for n ids. */

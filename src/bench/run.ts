@@ -1,6 +1,7 @@
 // `chat bench`: start (or target) a server, run one workload, report.
 
 import { describeError } from "../core/chat";
+import { DEFAULT_OPTIONS } from "../core/options";
 import { VERSION } from "../version";
 import { startOwnServer, type Target } from "./target";
 import { type BenchOptions, conns, login, offline, type Result, relay } from "./workloads";
@@ -64,11 +65,18 @@ export async function runBench(o: BenchRun): Promise<number> {
     o.workload === "conns" || o.workload === "login"
       ? { conns: o.conns, conc: o.conc }
       : o.workload === "offline"
-        ? { messages: o.messages, pairs: opts.pairs, window: opts.window, payload: o.payload }
+        ? {
+            messages: o.messages,
+            pairs: opts.pairs,
+            window: opts.window,
+            payload: o.payload,
+            msg_ids: o.msgIds,
+          }
         : {
             pairs: opts.pairs,
             window: opts.window,
             payload: o.payload,
+            msg_ids: o.msgIds,
             idle: o.idle,
             ...(o.count ? { count: o.count } : { warmup_s: o.warmupS, duration_s: o.durationS }),
           };
@@ -93,9 +101,15 @@ export async function runBench(o: BenchRun): Promise<number> {
  * sends them all over one connection as fast as the window allows.
  */
 function ownServerLimits(o: BenchRun): string[] {
-  if (o.workload !== "offline") return [];
+  // A window wider than the server's default of unanswered SENDs with ids needs it raised.
+  const unanswered =
+    o.msgIds && o.window > DEFAULT_OPTIONS.maxUnansweredSends
+      ? ["--max-unanswered-sends", String(o.window)]
+      : [];
+  if (o.workload !== "offline") return unanswered;
   const rate = String(Math.max(1_000_000, o.messages));
   return [
+    ...unanswered,
     "--max-queued",
     String(Math.max(10_000, o.messages)),
     "--max-queued-per-sender",

@@ -21,6 +21,8 @@ export interface BenchOptions {
   /** relay: idle logged-in clients connected besides the pairs (the scaling curve). */
   idle: number;
   messages: number;
+  /** Senders give every SEND a client_msg_id (the real client's behaviour). */
+  msgIds: boolean;
   maxSeconds: number;
   progress: (line: string) => void;
 }
@@ -75,6 +77,12 @@ async function connect(t: Target, user: string, create = true): Promise<BenchCli
   return c;
 }
 
+async function sender(t: Target, i: number, o: BenchOptions): Promise<BenchClient> {
+  const c = await connect(t, `send${i}`);
+  c.msgIds = o.msgIds;
+  return c;
+}
+
 async function closeAll(clients: (BenchClient | undefined)[]): Promise<void> {
   await Promise.race([pool(clients.length, 500, async (i) => clients[i]?.close()), Bun.sleep(20_000)]);
 }
@@ -89,7 +97,7 @@ export async function relay(t: Target, o: BenchOptions): Promise<Result> {
   );
   o.progress(`relay: connecting ${P} receivers and ${P} senders`);
   const a = await pool(P, 50, async (i) => pairs.receiverOf(i, await connect(t, `recv${i}`)));
-  const b = await pool(P, 50, async (i) => pairs.senderOf(i, await connect(t, `send${i}`)));
+  const b = await pool(P, 50, async (i) => pairs.senderOf(i, await sender(t, i, o)));
   if (a.errors || b.errors) throw new Error(`connect failed: ${a.first ?? b.first}`);
   const idle: BenchClient[] = [];
   if (o.idle) {
@@ -231,7 +239,7 @@ export async function offline(t: Target, o: BenchOptions): Promise<Result> {
   for (let i = 0; i < P; i++) await (await connect(t, `recv${i}`)).close();
   await Bun.sleep(300);
   const before = memoryKiB(t.pid);
-  const s = await pool(P, 50, async (i) => pairs.senderOf(i, await connect(t, `send${i}`)));
+  const s = await pool(P, 50, async (i) => pairs.senderOf(i, await sender(t, i, o)));
   if (s.errors) throw new Error(`connect failed: ${s.first}`);
   const e0 = cpuMark(t.pid);
   const ticker = setInterval(

@@ -23,6 +23,12 @@ export const benchArgs = {
     description: "relay: idle logged-in clients connected besides the pairs (default 0)",
   },
   messages: { type: "string", description: "offline: messages to queue (default 100000)" },
+  "msg-ids": {
+    type: "boolean",
+    default: true,
+    description:
+      "relay/offline: give every SEND a client_msg_id as the real client does; --no-msg-ids measures without (default on)",
+  },
   host: { type: "string", description: "Measure an already running server instead of starting one" },
   port: { type: "string", description: "Port of that server" },
   pid: { type: "string", description: "Process id of that server, to report its CPU and memory" },
@@ -64,6 +70,7 @@ export function benchOptions(a: Args): BenchRun {
     conc: integer("conc", s("conc"), 50, 1, 10_000),
     idle: integer("idle", s("idle"), 0, 0, 100_000),
     messages: integer("messages", s("messages"), 100_000, 1, 100_000_000),
+    msgIds: a["msg-ids"] !== false,
     ...(s("host")
       ? { host: s("host")!, port: port("--port", s("port"), 8080), pid: integer("pid", s("pid"), 0) }
       : {}),

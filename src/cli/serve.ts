@@ -95,6 +95,10 @@ export const serveArgs = {
     type: "string",
     description: `Messages handed to a client and not yet confirmed (default ${D.deliveryWindow})`,
   },
+  "max-unanswered-sends": {
+    type: "string",
+    description: `SENDs a client may have unanswered, and client_msg_ids remembered per sender to recognise their resends (default ${D.maxUnansweredSends})`,
+  },
   "request-rate": {
     type: "string",
     description: `Requests per second per connection before SLOW_DOWN (default ${D.requestRate})`,
@@ -175,6 +179,13 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     maxQueuedPerAccount: integer("max-queued", s("max-queued"), D.maxQueuedPerAccount, 1),
     maxQueuedPerSender: integer("max-queued-per-sender", s("max-queued-per-sender"), D.maxQueuedPerSender, 1),
     deliveryWindow: integer("delivery-window", s("delivery-window"), D.deliveryWindow, 1, 100_000),
+    maxUnansweredSends: integer(
+      "max-unanswered-sends",
+      s("max-unanswered-sends"),
+      D.maxUnansweredSends,
+      1,
+      10_000,
+    ),
     requestRate: integer("request-rate", s("request-rate"), D.requestRate, 1),
     requestBurst: integer("request-burst", s("request-burst"), D.requestBurst, 1),
     loginFailuresPerAccount: integer(
@@ -212,7 +223,6 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
       ),
       timeCost: integer("argon2-time", s("argon2-time"), DEFAULT_ARGON2.timeCost, 1, 100),
     },
-    dedupWindowMs: 24 * 60 * 60 * 1000,
     shutdownGraceMs: duration("shutdown-grace", s("shutdown-grace"), 3000),
   };
 }

@@ -115,6 +115,7 @@ export class ChatCore {
         maxTextChars: MAX_TEXT_CHARS,
         minPasswordChars: MIN_PASSWORD_CHARS,
         maxPageSize: o.maxPageSize,
+        maxUnansweredSends: o.maxUnansweredSends,
       },
     });
     return s;

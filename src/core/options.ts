@@ -51,6 +51,12 @@ export interface CoreOptions {
    * examine listRowsPerRequest accounts, where most requests touch one row.
    */
   listRequestTokens: number;
+  /**
+   * SENDs one session may have unanswered (announced; a SEND with a client_msg_id past it
+   * is refused); also how many of each sender's latest client_msg_ids the store
+   * remembers, so any resend of an unanswered SEND is recognised.
+   */
+  maxUnansweredSends: number;
 }
 
 export const DEFAULT_OPTIONS: CoreOptions = {
@@ -77,4 +83,5 @@ export const DEFAULT_OPTIONS: CoreOptions = {
   maxHashQueue: 256,
   listRowsPerRequest: 1000,
   listRequestTokens: 100,
+  maxUnansweredSends: 128,
 };

@@ -2,6 +2,7 @@
 
 import { prefixEnd } from "../rules/glob";
 import { compareKeys } from "./keys";
+import { SentRings } from "./sent-ring";
 import type {
   Account,
   AccountPage,
@@ -58,12 +59,6 @@ class Queue {
   }
 }
 
-interface SentRecord {
-  message: StoredMessage;
-  recipientId: number;
-  at: number;
-}
-
 export class MemoryStore implements Store {
   readonly description = "memory (nothing is kept after the server stops)";
   private nextAccountId = 1;
@@ -75,7 +70,7 @@ export class MemoryStore implements Store {
   private tokens = new Map<string, SessionToken>();
   /** Token hashes per account, so revoking an account's tokens does not scan them all. */
   private tokensOf = new Map<number, Set<string>>();
-  private sent = new Map<string, SentRecord>();
+  private sent: SentRings<StoredMessage>;
   private skeletons = new Map<number, string>();
   private bySkeleton = new Map<string, Account>();
   private reserved = new Map<string, NameReservation & { skeleton: string }>();
@@ -84,7 +79,9 @@ export class MemoryStore implements Store {
   /** Every key in order, for LIST. */
   private sortedKeys: string[] = [];
 
-  constructor(private readonly limits: StoreLimits) {}
+  constructor(private readonly limits: StoreLimits) {
+    this.sent = new SentRings(limits.dedupPerSender);
+  }
 
   async createAccount(a: {
     name: string;
@@ -161,6 +158,7 @@ export class MemoryStore implements Store {
     this.queues.delete(id);
     this.skeletons.delete(id);
     if (this.bySkeleton.get(skeleton) === account) this.bySkeleton.delete(skeleton);
+    this.sent.forget(id);
     await this.revokeTokens(id);
     if (reserveNameUntil !== undefined) {
       this.unreserve(account.key);
@@ -199,10 +197,9 @@ export class MemoryStore implements Store {
   async enqueue(m: NewMessage): Promise<EnqueueResult> {
     const recipient = this.byKey.get(m.recipientKey);
     if (!recipient) return { ok: false, error: "no_such_account" };
-    const dedupKey = m.clientMsgId ? `${m.senderId}:${m.clientMsgId}` : "";
-    if (dedupKey) {
-      const earlier = this.sent.get(dedupKey);
-      if (earlier && earlier.at > m.sentAt - this.limits.dedupWindowMs) {
+    if (m.clientMsgId) {
+      const earlier = this.sent.find(m.senderId, m.clientMsgId);
+      if (earlier) {
         const first = this.byId.get(earlier.recipientId) ?? recipient;
         return { ok: true, message: earlier.message, recipient: first, duplicate: true };
       }
@@ -223,12 +220,8 @@ export class MemoryStore implements Store {
       sentAt: m.sentAt,
     };
     q.push(message, m.senderId);
-    if (dedupKey) {
-      // Re-inserted at the end, so the Map stays in time order for pruneSent.
-      this.sent.delete(dedupKey);
-      this.sent.set(dedupKey, { message, recipientId: recipient.id, at: m.sentAt });
-      this.pruneSent(m.sentAt);
-    }
+    if (m.clientMsgId)
+      this.sent.remember(m.senderId, { clientMsgId: m.clientMsgId, message, recipientId: recipient.id });
     return { ok: true, message, recipient, duplicate: false };
   }
 
@@ -272,7 +265,6 @@ export class MemoryStore implements Store {
 
   async sweep(now: number) {
     for (const [hash, t] of this.tokens) if (t.expiresAt <= now) await this.deleteToken(hash);
-    this.pruneSent(now);
     for (const [key, r] of this.reserved) if (r.until <= now) this.unreserve(key);
   }
 
@@ -316,13 +308,5 @@ export class MemoryStore implements Store {
       else hi = mid;
     }
     return lo;
-  }
-
-  /** Map iteration is insertion order, so the oldest records come first. */
-  private pruneSent(now: number): void {
-    for (const [k, r] of this.sent) {
-      if (r.at > now - this.limits.dedupWindowMs) break;
-      this.sent.delete(k);
-    }
   }
 }

@@ -57,6 +57,25 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX accounts_by_name ON accounts (name);
    UPDATE messages SET sender_id = coalesce((SELECT id FROM accounts WHERE name = messages.sender_name), 0);
    DROP INDEX accounts_by_name;`,
+  // De-duplication bounded per sender: a ring of the last N client_msg_ids of each sender,
+  // one row per (sender, slot), in place of every id of the last 24 hours. No index on the
+  // id: the server looks ids up in its copy of the ring (src/store/sqlite-dedup.ts). The newest 64
+  // records of each sender are carried over (slot 63 the newest), so a resend of a
+  // message in flight across the upgrade is still recognised.
+  `CREATE TABLE sent_ring (
+     sender_id INTEGER NOT NULL,
+     slot INTEGER NOT NULL,
+     client_msg_id INTEGER NOT NULL,
+     message_id INTEGER NOT NULL,
+     recipient_id INTEGER NOT NULL,
+     sent_at INTEGER NOT NULL,
+     PRIMARY KEY (sender_id, slot)
+   ) WITHOUT ROWID;
+   INSERT INTO sent_ring (sender_id, slot, client_msg_id, message_id, recipient_id, sent_at)
+     SELECT sender_id, 64 - rank, client_msg_id, message_id, recipient_id, sent_at FROM (
+       SELECT *, row_number() OVER (PARTITION BY sender_id ORDER BY message_id DESC) AS rank FROM sent_ids
+     ) WHERE rank <= 64;
+   DROP TABLE sent_ids;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

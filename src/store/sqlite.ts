@@ -13,6 +13,7 @@ import { prefixEnd } from "../rules/glob";
 import { compareKeys } from "./keys";
 import { SenderCounts } from "./sender-counts";
 import { formatBytes, planSpace, type SpacePlan } from "./space";
+import { SqliteDedup } from "./sqlite-dedup";
 import { openDataFile, type SyncMode, sqliteCode } from "./sqlite-file";
 import {
   type Account,
@@ -92,6 +93,7 @@ export class SqliteStore implements Store {
   private walCheckedAt = 0;
   /** total_changes() at the last WAL check: rows changed since bound how much the WAL grew. */
   private changesAtWalCheck = 0;
+  private readonly dedup: SqliteDedup;
   private readonly scheduleCommit: (fn: () => void) => void;
   /** Confirmations not yet applied (see ack()). */
   private acks: {
@@ -117,6 +119,7 @@ export class SqliteStore implements Store {
     // brought at once, which answers sooner and still batches every frame of that read.
     this.scheduleCommit = opts.sync === "full" ? (fn) => void setImmediate(fn) : queueMicrotask;
     this.q = prepareStatements(db);
+    this.dedup = new SqliteDedup(db, opts.dedupPerSender);
     this.pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
     if (this.space) {
       const { fileBytes, walBytes } = this.space;
@@ -268,7 +271,7 @@ export class SqliteStore implements Store {
         this.q.reserveName.run(account.key, skeleton ?? account.key, account.name, reserveNameUntil);
       }
       this.q.deleteMessagesOf.run(id);
-      this.q.deleteSentOf.run(id);
+      this.dedup.forget(id);
       this.q.deleteTokensOf.run(id);
       this.q.deleteAccount.run(id);
       this.accountCache.delete(account.key);
@@ -312,12 +315,8 @@ export class SqliteStore implements Store {
       const recipient = this.accountByKey(m.recipientKey);
       if (!recipient) return { ok: false, error: "no_such_account" };
       if (m.clientMsgId) {
-        const prior = this.q.findSent.get(m.senderId, m.clientMsgId) as {
-          messageId: number;
-          recipientId: number;
-          sentAt: number;
-        } | null;
-        if (prior && prior.sentAt > m.sentAt - this.opts.dedupWindowMs) {
+        const prior = this.dedup.find(m.senderId, m.clientMsgId);
+        if (prior) {
           // The answer describes the message first stored under this id, wherever it went.
           const first =
             prior.recipientId === recipient.id
@@ -349,7 +348,12 @@ export class SqliteStore implements Store {
       this.senders.add(recipient.id, m.senderId, 1);
       // Until the commit measures it: the row, its share of index pages, UTF-16 as a bound on UTF-8.
       if (this.space) this.batchBytes += 2 * (m.text.length + m.senderName.length) + 64;
-      if (m.clientMsgId) this.q.insertSent.run(m.senderId, m.clientMsgId, message.id, recipient.id, m.sentAt);
+      if (m.clientMsgId)
+        this.dedup.remember(m.senderId, m.clientMsgId, {
+          messageId: message.id,
+          recipientId: recipient.id,
+          sentAt: m.sentAt,
+        });
       return { ok: true, message, recipient, duplicate: false };
     });
   }
@@ -398,11 +402,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Drops expired tokens and dedup records; called from time to time by the server. */
+  /** Drops expired tokens; called from time to time by the server. */
   sweep(now: number) {
     return this.op(true, () => {
       this.q.sweepTokens.run(now);
-      this.q.sweepSent.run(now - this.opts.dedupWindowMs);
       this.q.sweepReserved.run(now);
     });
   }
@@ -434,6 +437,7 @@ export class SqliteStore implements Store {
     // An unfinalized statement keeps the connection, and so its exclusive lock, alive
     // after close(): the file could not be opened again by this process.
     for (const st of Object.values(this.q)) st.finalize();
+    this.dedup.finalize();
     this.db.close();
   }
 
@@ -510,6 +514,7 @@ export class SqliteStore implements Store {
       // Measured again after the next commit.
     }
     this.accountCache.clear();
+    this.dedup.reset();
     // nextMessageId stays where it is: an id handed out in a failed batch is never reused.
     this.idCeiling = this.committedIdCeiling;
     const batch = this.batch;
@@ -649,7 +654,6 @@ function prepareStatements(db: Database) {
     passwordHash: p("SELECT password_hash AS hash FROM accounts WHERE id = ?"),
     deleteAccount: p("DELETE FROM accounts WHERE id = ?"),
     deleteMessagesOf: p("DELETE FROM messages WHERE recipient_id = ?"),
-    deleteSentOf: p("DELETE FROM sent_ids WHERE sender_id = ?"),
     deleteTokensOf: p("DELETE FROM tokens WHERE account_id = ?"),
     insertMessage: p(
       "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at, sender_id) VALUES (?, ?, ?, ?, ?, ?)",
@@ -660,13 +664,6 @@ function prepareStatements(db: Database) {
     pending: p(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient_id = ? AND id > ? ORDER BY id LIMIT ?`,
     ),
-    findSent: p(
-      "SELECT message_id AS messageId, recipient_id AS recipientId, sent_at AS sentAt FROM sent_ids WHERE sender_id = ? AND client_msg_id = ?",
-    ),
-    insertSent: p(
-      "INSERT OR REPLACE INTO sent_ids (sender_id, client_msg_id, message_id, recipient_id, sent_at) VALUES (?, ?, ?, ?, ?)",
-    ),
-    sweepSent: p("DELETE FROM sent_ids WHERE sent_at < ?"),
     insertToken: p("INSERT OR REPLACE INTO tokens (hash, account_id, expires_at) VALUES (?, ?, ?)"),
     findToken: p("SELECT hash, account_id AS accountId, expires_at AS expiresAt FROM tokens WHERE hash = ?"),
     deleteToken: p("DELETE FROM tokens WHERE hash = ?"),

@@ -82,8 +82,12 @@ export interface StoreLimits {
   maxQueuedPerAccount: number;
   /** Messages one sender can have waiting for one recipient; past it enqueue answers sender_quota. */
   maxQueuedPerSender: number;
-  /** How long (ms) a client_msg_id is remembered for deduplication. */
-  dedupWindowMs: number;
+  /**
+   * How many of each sender's latest client_msg_ids are remembered for deduplication
+   * (the server's max_unanswered_sends): a resend is recognised while fewer than this
+   * many newer messages with ids were stored from the same sender.
+   */
+  dedupPerSender: number;
 }
 
 export interface Store {
@@ -122,8 +126,8 @@ export interface Store {
   listAccounts(q: AccountQuery): Promise<AccountPage>;
 
   /**
-   * Stores a message in the recipient's queue, or, when clientMsgId matches a message of
-   * the sender within the dedup window, stores nothing and answers duplicate: true with
+   * Stores a message in the recipient's queue, or, when clientMsgId matches one of the
+   * sender's last dedupPerSender messages stored with an id, stores nothing and answers duplicate: true with
    * that message's id and sentAt (its other fields may be the resend's).
    */
   enqueue(m: NewMessage): Promise<EnqueueResult>;
@@ -157,7 +161,7 @@ export interface Store {
   /** Up to limit password hashes of accounts picked at random, to learn the costs in use. */
   samplePasswordHashes(limit: number): Promise<string[]>;
 
-  /** Drops expired session tokens, deduplication records and name reservations. */
+  /** Drops expired session tokens and name reservations. */
   sweep(now: number): Promise<void>;
   /** Totals for metrics. */
   stats(): Promise<{ accounts: number; queued: number }>;

@@ -46,6 +46,7 @@ export interface ServerInfo {
   maxTextChars: number;
   minPasswordChars: number;
   maxPageSize: number;
+  maxUnansweredSends: number;
 }
 
 /** A decoded Server2Client. */

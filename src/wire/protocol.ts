@@ -61,6 +61,7 @@ export const Status = {
   INTERNAL_ERROR: 29,
   SENDER_QUOTA: 45,
   STORAGE_FULL: 46,
+  TOO_MANY_UNANSWERED: 50,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 

@@ -78,7 +78,8 @@ function infoSize(i: ServerInfo): number {
     intField(4, i.maxNameChars) +
     intField(5, i.maxTextChars) +
     intField(6, i.minPasswordChars) +
-    intField(7, i.maxPageSize)
+    intField(7, i.maxPageSize) +
+    intField(45, i.maxUnansweredSends)
   );
 }
 
@@ -183,6 +184,7 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
     at = putInt(out, at, 5, i.maxTextChars);
     at = putInt(out, at, 6, i.minPasswordChars);
     at = putInt(out, at, 7, i.maxPageSize);
+    at = putInt(out, at, 45, i.maxUnansweredSends);
   }
   return at;
 }

@@ -237,7 +237,7 @@ export class Harness {
     this.store = new SlowStore({
       maxQueuedPerAccount: this.options.maxQueuedPerAccount,
       maxQueuedPerSender: this.options.maxQueuedPerSender,
-      dedupWindowMs: 60_000,
+      dedupPerSender: this.options.maxUnansweredSends,
     });
     this.core = new ChatCore({
       store: this.store,
@@ -344,6 +344,7 @@ function plain(r: Reply): Reply {
           maxTextChars: r.info.maxTextChars,
           minPasswordChars: r.info.minPasswordChars,
           maxPageSize: r.info.maxPageSize,
+          maxUnansweredSends: r.info.maxUnansweredSends,
         }
       : null,
   };

@@ -68,7 +68,7 @@ describe("hash costs", () => {
         return false;
       },
     };
-    const store = new MemoryStore({ maxQueuedPerAccount: 10, maxQueuedPerSender: 10, dedupWindowMs: 1000 });
+    const store = new MemoryStore({ maxQueuedPerAccount: 10, maxQueuedPerSender: 10, dedupPerSender: 128 });
     let now = 0;
     const dummy = new DummyHash(store, new HashGate(hasher, 10), () => now);
     // No accounts: the configured cost.

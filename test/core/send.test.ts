@@ -147,6 +147,39 @@ describe("SEND_MESSAGE", () => {
     expect(c.messageId).not.toBe(a.messageId);
   });
 
+  test("a SEND with an id past max_unanswered_sends unanswered ones is refused, not stored", async () => {
+    const h = new Harness({ maxUnansweredSends: 3 });
+    await h.offline("bob");
+    const alice = await h.user("alice");
+    const release = h.store.hold("enqueue");
+    const ids = [1, 2, 3, 4].map((n) =>
+      alice.post({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: `m${n}`, clientMsgId: n }),
+    );
+    // A SEND without an id is not refused for this: there is no resend to recognise.
+    const plain = alice.post({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: "no id" });
+    release();
+    await h.settle();
+    expect(ids.slice(0, 3).map((id) => alice.reply(id).status)).toEqual([Status.OK, Status.OK, Status.OK]);
+    expect(alice.reply(ids[3]!)).toMatchObject({
+      status: Status.TOO_MANY_UNANSWERED,
+      msg: "message not sent: 3 messages are already waiting for an answer",
+    });
+    expect(alice.reply(plain).status).toBe(Status.OK);
+    // Answers arrive in request order, the refusal among them.
+    expect(
+      alice
+        .responses()
+        .slice(-5)
+        .map((r) => r.requestId),
+    ).toEqual([...ids, plain]);
+    expect(await h.pending("bob")).toBe(4);
+    // Once answered, the next one goes through.
+    expect(await alice.sendTo("bob", "m4", { clientMsgId: 4 })).toMatchObject({
+      status: Status.OK,
+      duplicate: false,
+    });
+  });
+
   test("pipelined sends to an online recipient arrive in order", async () => {
     const h = new Harness();
     const bob = await h.user("bob");

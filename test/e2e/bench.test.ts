@@ -2,8 +2,26 @@
 // correctness figures hold (nothing lost, nothing out of order, no errors). Speed is what
 // the benchmarks report; these tests assert none.
 
+import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { runChat, startQuietServer } from "./harness";
+import { join } from "node:path";
+import { Op, Status } from "../../src/wire";
+import { track } from "../processes";
+import { RawClient, runChat, startQuietServer, startServer, tempDir } from "./harness";
+
+const HARNESS = join(import.meta.dir, "../../bench/peer/harness.ts");
+
+/** Rows of the data file's dedup records, per sender name. */
+function idRecords(dataFile: string): Record<string, number> {
+  const db = new Database(dataFile, { readonly: true });
+  const rows = db
+    .query(
+      "SELECT a.name AS name, count(*) AS n FROM sent_ring r JOIN accounts a ON a.id = r.sender_id GROUP BY a.name",
+    )
+    .all() as { name: string; n: number }[];
+  db.close();
+  return Object.fromEntries(rows.map((r) => [r.name, r.n]));
+}
 
 async function bench(...args: string[]) {
   const { code, out, err } = await runChat(["bench", ...args, "--json", "--max-seconds", "60"], {
@@ -22,6 +40,7 @@ describe("chat bench", () => {
       store: "memory",
       pairs: 4,
       count: 2000,
+      msg_ids: true,
       sent: 8000,
       answered: 8000,
       delivered: 8000,
@@ -31,6 +50,20 @@ describe("chat bench", () => {
     });
     expect(result.msgs_per_s).toBeGreaterThan(0);
     expect(result.p50_ms).toBeGreaterThan(0);
+  });
+
+  test("sends a client_msg_id with every message unless --no-msg-ids, and is correct either way", async () => {
+    const withIds = join(tempDir(), "ids.db");
+    const a = await bench("relay", "--pairs", "2", "--count", "1000", "--data", withIds);
+    expect(a.code).toBe(0);
+    expect(a.result).toMatchObject({ msg_ids: true, delivered: 2000, refused: 0, lost: 0, order_errors: 0 });
+    // The server remembered each sender's last 128 ids: the ids were sent, and the bound held.
+    expect(idRecords(withIds)).toEqual({ send0: 128, send1: 128 });
+    const without = join(tempDir(), "plain.db");
+    const b = await bench("relay", "--pairs", "2", "--count", "1000", "--data", without, "--no-msg-ids");
+    expect(b.code).toBe(0);
+    expect(b.result).toMatchObject({ msg_ids: false, delivered: 2000, refused: 0, lost: 0, order_errors: 0 });
+    expect(idRecords(without)).toEqual({});
   });
 
   test("offline: everything queued for an absent receiver is drained", async () => {
@@ -83,6 +116,26 @@ describe("chat bench", () => {
       order_errors: 0,
     });
     expect(result.server_rss_mb).toBeGreaterThan(0);
+    // A second run on the same accounts: the ids of the first are not taken for resends.
+    const again = await bench(
+      "relay",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(server.port),
+      "--pairs",
+      "2",
+      "--count",
+      "500",
+    );
+    expect(again.result).toMatchObject({ delivered: 1000, refused: 0, lost: 0, order_errors: 0 });
+    // The receivers confirmed every delivery: nothing is left waiting for them.
+    for (const name of ["recv0", "recv1"]) {
+      const c = await RawClient.open(server.port);
+      const r = await c.request({ opcode: Op.LOG_IN, sender: name, password: "bench password" });
+      expect(r).toMatchObject({ status: Status.OK, unread: 0 });
+      c.close();
+    }
     // The bench leaves the server it did not start running.
     expect(server.proc.exitCode).toBeNull();
   });
@@ -94,5 +147,99 @@ describe("chat bench", () => {
     const workload = await bench("flood");
     expect(workload.code).toBe(2);
     expect(workload.err).toContain("flood");
+  });
+});
+
+/** The peer harness (bench/peer/harness.ts) with the chat driver, against a running server. */
+async function peerHarness(port: number, pid: number, env: Record<string, string>, ...args: string[]) {
+  const proc = track(
+    Bun.spawn(
+      [
+        process.execPath,
+        HARNESS,
+        "--driver",
+        "chat",
+        "--port",
+        String(port),
+        "--pid",
+        String(pid),
+        "--quiet",
+        "--max-seconds",
+        "60",
+        ...args,
+      ],
+      { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } },
+    ),
+  );
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 90_000);
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  clearTimeout(timer);
+  const line = out.trim().split("\n").at(-1) ?? "";
+  return { code, err, result: line.startsWith("{") ? (JSON.parse(line) as Record<string, unknown>) : {} };
+}
+
+describe("the peer harness's chat driver", () => {
+  test("relay with client_msg_id: every message acked and delivered once, in order, every delivery confirmed", async () => {
+    const server = await startServer();
+    const { code, err, result } = await peerHarness(
+      server.port,
+      server.proc.pid,
+      {},
+      "--workload",
+      "relay",
+      "--pairs",
+      "3",
+      "--count",
+      "700",
+    );
+    expect({ code, err: code ? err : "" }).toEqual({ code: 0, err: "" });
+    expect(result).toMatchObject({
+      driver: "chat",
+      sent: 2100,
+      acked: 2100,
+      delivered: 2100,
+      lost: 0,
+      order_errors: 0,
+    });
+    for (const name of ["recv0", "recv2"]) {
+      const c = await RawClient.open(server.port);
+      expect(await c.request({ opcode: Op.LOG_IN, sender: name, password: "bench password" })).toMatchObject({
+        status: Status.OK,
+        unread: 0,
+      });
+      c.close();
+    }
+    await server.stop();
+    // The ids reached the server, which remembered only the last 128 of each sender.
+    expect(idRecords(server.dataFile)).toEqual({ send0: 128, send1: 128, send2: 128 });
+  });
+
+  test("offline, with and without ids: the queued backlog is drained whole, in order", async () => {
+    for (const ids of ["1", "0"]) {
+      const server = await startServer(["--max-queued", "5000"]);
+      const { code, err, result } = await peerHarness(
+        server.port,
+        server.proc.pid,
+        { CHAT_MSG_IDS: ids },
+        "--workload",
+        "offline",
+        "--messages",
+        "3000",
+      );
+      expect({ code, err: code ? err : "" }).toEqual({ code: 0, err: "" });
+      expect(result).toMatchObject({
+        messages: 3000,
+        acked: 3000,
+        delivered: 3000,
+        lost: 0,
+        order_errors: 0,
+      });
+      await server.stop();
+      expect(idRecords(server.dataFile)).toEqual(ids === "1" ? { send0: 128 } : {});
+    }
   });
 });

@@ -4,10 +4,11 @@
 // CRASH_KILLS and CRASH_MESSAGES make it longer on demand, e.g.
 //   CRASH_KILLS=40 CRASH_MESSAGES=3000 bun test test/e2e/crash.test.ts
 
+import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { ChatSession, type ClientEvent } from "../../src/client/session";
-import { Status, type WireMessage } from "../../src/wire";
-import { startServer } from "./harness";
+import { Op, Status, type WireMessage } from "../../src/wire";
+import { RawClient, startServer } from "./harness";
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 4);
 const PER_SENDER = Number(process.env.CRASH_MESSAGES ?? 150);
@@ -138,3 +139,122 @@ test(`accepted messages survive ${KILLS} SIGKILLs: delivered once each, in order
   r1.close();
   await server.stop();
 }, 120_000);
+
+// De-duplication at its bound: each sender keeps exactly max_unanswered_sends SENDs with
+// ids unanswered, far more messages pass than the server remembers ids for, and the server
+// is killed meanwhile; the client resends what was unanswered. Every message must be
+// stored exactly once, and the file must hold no more than N id records per sender.
+const RING = 16;
+const RING_MESSAGES = Number(process.env.CRASH_RING_MESSAGES ?? 400);
+
+test(`at the bound of ${RING} unanswered SENDs, resends across ${KILLS} SIGKILLs are stored once each`, async () => {
+  const random = prng(Number(process.env.CRASH_SEED ?? 7));
+  const ringArgs = ["--max-unanswered-sends", String(RING)];
+  let server = await startServer(ringArgs);
+  const { port, dataFile } = server;
+  const setup = session(port);
+  await setup.connect();
+  for (const name of [...SENDERS, "inbox"])
+    expect((await setup.create(name, PASSWORD)).status).toBe(Status.OK);
+  setup.close();
+
+  const accepted = new Set<string>();
+  const refusals: string[] = [];
+  const senders = await Promise.all(
+    SENDERS.map(async (name) => {
+      const s = session(port);
+      await s.connect();
+      expect((await s.login(name, PASSWORD)).status).toBe(Status.OK);
+      return { name, s };
+    }),
+  );
+  const streams = senders.map(async ({ name, s }) => {
+    const inFlight: Promise<void>[] = [];
+    for (let seq = 0; seq < RING_MESSAGES; seq++) {
+      const text = `${name}:${seq}`;
+      inFlight.push(
+        s.send("inbox", text).then(
+          (r) => {
+            if (r.status === Status.OK) accepted.add(text);
+            else refusals.push(`${text}: ${r.msg}`);
+          },
+          () => {},
+        ),
+      );
+      if (inFlight.length >= RING) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+  });
+  for (let k = 0; k < KILLS; k++) {
+    await Bun.sleep(50 + random() * 200);
+    server.proc.kill("SIGKILL");
+    await server.proc.exited;
+    server = await startServer(["--port", String(port), ...ringArgs], dataFile);
+  }
+  await Promise.all(streams);
+  for (const { s } of senders) {
+    await s.settled();
+    s.close();
+  }
+  expect(refusals).toEqual([]);
+
+  const got: string[] = [];
+  const inbox = session(port, (m) => got.push(m.text));
+  await inbox.connect();
+  expect((await inbox.login("inbox", PASSWORD)).status).toBe(Status.OK);
+  for (;;) {
+    const reply = await inbox.check(1000);
+    if (!reply.more && reply.unread === 0) break;
+  }
+  inbox.close();
+  expect(got.length).toBe(new Set(got).size); // nothing stored twice
+  for (const text of accepted) expect(got).toContain(text);
+  expect(accepted.size).toBeGreaterThan(RING * SENDERS.length);
+  await server.stop();
+
+  const db = new Database(dataFile, { readonly: true });
+  const rows = db.query("SELECT sender_id AS id, count(*) AS n FROM sent_ring GROUP BY sender_id").all() as {
+    n: number;
+  }[];
+  db.close();
+  expect(rows.length).toBe(SENDERS.length);
+  for (const r of rows) expect(r.n).toBe(RING);
+}, 120_000);
+
+test("SENDs stored but unanswered at a SIGKILL are recognised when resent after the restart", async () => {
+  let server = await startServer(["--max-unanswered-sends", String(RING)]);
+  const { port, dataFile } = server;
+  const inbox = await RawClient.open(port);
+  await inbox.login("inbox");
+  inbox.close();
+  let alice = await RawClient.open(port);
+  await alice.login("alice");
+  const send = (c: RawClient, n: number, clientMsgId: number) =>
+    c.request({ opcode: Op.SEND_MESSAGE, receiver: "inbox", msg: `m${n}`, clientMsgId });
+  const idOf = (n: number) => 2 ** 40 + n * 7919;
+  // The ring wraps several times over.
+  for (let n = 0; n < RING * 5; n++) expect((await send(alice, n, idOf(n))).duplicate).toBe(false);
+  // RING more, pipelined. Their answers (so they were committed) count as lost in the crash:
+  // the client resends all of them, its whole window, to the restarted server.
+  const last = Array.from({ length: RING }, (_, i) => RING * 5 + i);
+  const first = await Promise.all(last.map((n) => send(alice, n, idOf(n))));
+  server.proc.kill("SIGKILL");
+  await server.proc.exited;
+  server = await startServer(["--port", String(port), "--max-unanswered-sends", String(RING)], dataFile);
+  alice = await RawClient.open(port);
+  expect(
+    (await alice.request({ opcode: Op.LOG_IN, sender: "alice", password: "correct horse" })).status,
+  ).toBe(Status.OK);
+  const again = await Promise.all(last.map((n) => send(alice, n, idOf(n))));
+  expect(again.map((r) => [r.status, r.duplicate, r.messageId])).toEqual(
+    first.map((r) => [Status.OK, true, r.messageId]),
+  );
+  // The bound: one more than RING back is forgotten (a client keeping the rule never resends it).
+  expect((await send(alice, RING * 5 - 1, idOf(RING * 5 - 1))).duplicate).toBe(false);
+  alice.close();
+  const reader = await RawClient.open(port);
+  const login = await reader.request({ opcode: Op.LOG_IN, sender: "inbox", password: "correct horse" });
+  expect(login.unread).toBe(RING * 6 + 1);
+  reader.close();
+  await server.stop();
+}, 60_000);

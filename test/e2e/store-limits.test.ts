@@ -21,7 +21,7 @@ async function dataFileWithAccounts(count: number): Promise<string> {
     sync: "normal",
     maxQueuedPerAccount: 10,
     maxQueuedPerSender: 10,
-    dedupWindowMs: 1000,
+    dedupPerSender: 128,
   }).close();
   const db = new Database(path);
   const insert = db.prepare(

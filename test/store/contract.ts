@@ -8,8 +8,8 @@ import type { Account, NewMessage, Store, StoredMessage, StoreLimits } from "../
 
 // --- helpers ---
 
-export const LIMITS: StoreLimits = { maxQueuedPerAccount: 3, maxQueuedPerSender: 3, dedupWindowMs: 60_000 };
-const WINDOW = LIMITS.dedupWindowMs;
+export const LIMITS: StoreLimits = { maxQueuedPerAccount: 3, maxQueuedPerSender: 3, dedupPerSender: 4 };
+const RING = LIMITS.dedupPerSender;
 /** A fixed "now" (ms since the epoch); tests move time by adding to it. */
 export const T0 = 1_700_000_000_000;
 
@@ -374,18 +374,63 @@ export function runStoreContract(
         expect(ids(await s.pending(alice.id, 0, 10))).toEqual([first.id]);
       });
 
-      it("remembers for dedupWindowMs and no longer", async () => {
-        const [, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
-        const first = await put(s, msg(bob, "alice", "hi", { clientMsgId: 7 }));
-        const late = await s.enqueue(msg(bob, "alice", "hi", { clientMsgId: 7, sentAt: T0 + WINDOW - 1 }));
-        expect(late).toMatchObject({ duplicate: true, message: { id: first.id } });
-        const second = await s.enqueue(msg(bob, "alice", "hi", { clientMsgId: 7, sentAt: T0 + WINDOW }));
-        expect(second).toMatchObject({ ok: true, duplicate: false });
-        const secondId = second.ok ? second.message.id : 0;
-        expect(secondId).toBeGreaterThan(first.id);
-        // The new copy is remembered from its own time.
-        const again = await s.enqueue(msg(bob, "alice", "hi", { clientMsgId: 7, sentAt: T0 + WINDOW + 1 }));
-        expect(again).toMatchObject({ duplicate: true, message: { id: secondId } });
+      it("remembers the sender's last dedupPerSender ids, however old, and no more", async () => {
+        const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+        const stored: StoredMessage[] = [];
+        for (let id = 1; id <= RING + 2; id++) {
+          const m = await put(s, msg(bob, "alice", `m${id}`, { clientMsgId: id }));
+          stored.push(m);
+          await s.ack(alice.id, [m.id]); // keeps the mailbox (limit 3) from filling
+        }
+        // The newest RING are recognised, a week later too, and a duplicate takes no slot.
+        for (let id = RING + 2; id >= 3; id--) {
+          const r = await s.enqueue(msg(bob, "alice", "x", { clientMsgId: id, sentAt: T0 + 7 * 86_400_000 }));
+          expect(r).toMatchObject({ duplicate: true, message: { id: stored[id - 1]!.id } });
+        }
+        // The two oldest were forgotten: id 1 is stored as a new message and takes the
+        // slot of the then oldest (id 3).
+        const again = await s.enqueue(msg(bob, "alice", "m1 again", { clientMsgId: 1 }));
+        expect(again).toMatchObject({ ok: true, duplicate: false });
+        expect(again.ok && again.message.id).toBeGreaterThan(stored.at(-1)!.id);
+        expect(await s.enqueue(msg(bob, "alice", "x", { clientMsgId: 3 }))).toMatchObject({
+          duplicate: false,
+        });
+        // Now 5, 6, 1, 3 are held: 4 went when 3 came back.
+        for (const id of [5, 6, 1, 3])
+          expect(await s.enqueue(msg(bob, "alice", "x", { clientMsgId: id }))).toMatchObject({
+            duplicate: true,
+          });
+        expect(await s.enqueue(msg(bob, "alice", "x", { clientMsgId: 4 }))).toMatchObject({
+          duplicate: false,
+        });
+      });
+
+      it("keeps one ring per sender: other senders' messages evict nothing of it", async () => {
+        const [alice, bob, carol] = [
+          await addAccount(s, "Alice"),
+          await addAccount(s, "Bob"),
+          await addAccount(s, "Carol"),
+        ];
+        const first = await put(s, msg(bob, "alice", "from bob", { clientMsgId: 1 }));
+        for (let id = 1; id <= RING * 3; id++) {
+          const m = await put(s, msg(carol, "alice", `c${id}`, { clientMsgId: 100 + id }));
+          await s.ack(alice.id, [m.id]);
+        }
+        expect(await s.enqueue(msg(bob, "alice", "from bob", { clientMsgId: 1 }))).toMatchObject({
+          duplicate: true,
+          message: { id: first.id },
+        });
+      });
+
+      it("messages without an id take no slot", async () => {
+        const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+        const first = await put(s, msg(bob, "alice", "with id", { clientMsgId: 9 }));
+        for (let i = 0; i < RING * 2; i++)
+          await s.ack(alice.id, [(await put(s, msg(bob, "alice", "plain"))).id]);
+        expect(await s.enqueue(msg(bob, "alice", "with id", { clientMsgId: 9 }))).toMatchObject({
+          duplicate: true,
+          message: { id: first.id },
+        });
       });
 
       it("never deduplicates client_msg_id 0", async () => {
@@ -550,16 +595,11 @@ export function runStoreContract(
         expect(await s.findToken("new", T0)).not.toBeNull();
       });
 
-      it("forgets deduplication records older than the window, and only those", async () => {
+      it("keeps deduplication records: they are bounded by count, not by age", async () => {
         const [, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
         await put(s, msg(bob, "alice", "a", { clientMsgId: 1 }));
-        await put(s, msg(bob, "alice", "b", { clientMsgId: 2, sentAt: T0 + 10 }));
-        await s.sweep(T0 + WINDOW + 5);
-        // Late resends (sentAt still inside each window): the first was swept, the second kept.
-        expect(await s.enqueue(msg(bob, "alice", "a", { clientMsgId: 1, sentAt: T0 + 20 }))).toMatchObject({
-          duplicate: false,
-        });
-        expect(await s.enqueue(msg(bob, "alice", "b", { clientMsgId: 2, sentAt: T0 + 20 }))).toMatchObject({
+        await s.sweep(T0 + 30 * 86_400_000);
+        expect(await s.enqueue(msg(bob, "alice", "a", { clientMsgId: 1 }))).toMatchObject({
           duplicate: true,
         });
       });

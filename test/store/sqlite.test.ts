@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { nameIdentity, nameKey, nameSkeleton } from "../../src/rules/names";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/migrations";
 import { type SqliteOptions, SqliteStore, StoreOpenError } from "../../src/store/sqlite";
-import { StorageError, StorageFullError } from "../../src/store/store";
+import { type Account, StorageError, StorageFullError } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract, T0 } from "./contract";
 
 // --- helpers ---
@@ -439,5 +439,115 @@ describe("SqliteStore: accounts from before name skeletons", () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe("SqliteStore: deduplication records across restarts, failures and upgrades", () => {
+  const RING = LIMITS.dedupPerSender;
+  const dup = async (s: SqliteStore, from: Account, id: number) =>
+    ((await s.enqueue(msg(from, "alice", "resent", { clientMsgId: id }))) as { duplicate?: boolean })
+      .duplicate;
+
+  /** Stores messages with the given client ids from `from` to alice, in one batch. */
+  async function sendIds(s: SqliteStore, from: Account, idList: number[]): Promise<void> {
+    await Promise.all(idList.map((id) => put(s, msg(from, "alice", `m${id}`, { clientMsgId: id }))));
+  }
+  const roomy = { maxQueuedPerAccount: 10_000, maxQueuedPerSender: 10_000 };
+
+  it("after a reopen, recognises the last ids and goes on replacing the oldest", async () => {
+    let s = open(roomy);
+    const bob = (await Promise.all([addAccount(s, "Alice"), addAccount(s, "Bob")]))[1];
+    await sendIds(s, bob, [1, 2, 3, 4, 5, 6]);
+    await s.close();
+    s = open(roomy);
+    for (const id of [3, 4, 5, 6]) expect(await dup(s, bob, id)).toBe(true);
+    await sendIds(s, bob, [7]);
+    for (const id of [4, 5, 6, 7]) expect(await dup(s, bob, id)).toBe(true);
+    expect(await dup(s, bob, 3)).toBe(false);
+  });
+
+  it("holds at most dedupPerSender rows per sender in the file, however many messages passed", async () => {
+    const s = open(roomy);
+    const [, bob, carol] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+    ];
+    const many = Array.from({ length: 300 }, (_, i) => i + 1);
+    await sendIds(s, bob, many);
+    await sendIds(s, carol, many);
+    await s.flush();
+    expect(countInCopy("sent_ring")).toBe(2 * RING);
+    await s.deleteAccount(bob.id);
+    await s.flush();
+    expect(countInCopy("sent_ring")).toBe(RING);
+  });
+
+  it("a failed commit leaves the ring as it was", async () => {
+    const s = open(roomy);
+    const bob = (await Promise.all([addAccount(s, "Alice"), addAccount(s, "Bob")]))[1];
+    await sendIds(s, bob, [1, 2, 3, 4]);
+    const restore = failCommits(s);
+    expect(await s.enqueue(msg(bob, "alice", "lost", { clientMsgId: 5 })).catch((e) => e)).toBeInstanceOf(
+      StorageError,
+    );
+    restore();
+    // 5 was never stored: it is new, and takes the slot of the oldest (1), not of 2.
+    expect(await dup(s, bob, 5)).toBe(false);
+    for (const id of [2, 3, 4, 5]) expect(await dup(s, bob, id)).toBe(true);
+    expect(await dup(s, bob, 1)).toBe(false);
+  });
+
+  it("an upgraded file keeps each sender's newest 64 records of the old 24-hour table", async () => {
+    const path = join(dir, "chat.db");
+    const db = new Database(path);
+    db.run(MIGRATIONS[0]!);
+    db.run("PRAGMA user_version = 1");
+    db.run(
+      "INSERT INTO accounts (key, name, password_hash, created_at) VALUES ('alice', 'Alice', 'h', 0), ('bob', 'Bob', 'h', 0)",
+    );
+    for (let i = 1; i <= 70; i++)
+      db.run("INSERT INTO sent_ids VALUES (2, ?, ?, 1, ?)", [1000 + i, i, T0 + i]);
+    db.run("UPDATE meta SET value = 100 WHERE key = 'next_message_id'");
+    db.close();
+    const s = open({ ...roomy, dedupPerSender: 128 });
+    const bob = (await s.findAccount("bob"))!;
+    for (let i = 7; i <= 70; i++) expect(await dup(s, bob, 1000 + i)).toBe(true);
+    for (let i = 1; i <= 6; i++) expect(await dup(s, bob, 1000 + i)).toBe(false);
+  });
+});
+
+describe("SqliteStore: deduplication records when N changes or many senders send", () => {
+  const roomy = { maxQueuedPerAccount: 100_000, maxQueuedPerSender: 100_000 };
+  const dup = async (s: SqliteStore, from: Account, id: number) =>
+    ((await s.enqueue(msg(from, "alice", "resent", { clientMsgId: id }))) as { duplicate?: boolean })
+      .duplicate;
+
+  it("reopened with a smaller N, keeps the newest N ids of each sender and drops the rest", async () => {
+    let s = open({ ...roomy, dedupPerSender: 8 });
+    const bob = (await Promise.all([addAccount(s, "Alice"), addAccount(s, "Bob")]))[1];
+    await Promise.all(
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((id) => put(s, msg(bob, "alice", "m", { clientMsgId: id }))),
+    );
+    await s.close();
+    s = open({ ...roomy, dedupPerSender: 4 });
+    for (const id of [7, 8, 9, 10]) expect(await dup(s, bob, id)).toBe(true);
+    await s.flush();
+    expect(countInCopy("sent_ring")).toBe(4);
+    // New ids replace the oldest kept one first.
+    await put(s, msg(bob, "alice", "m", { clientMsgId: 11 }));
+    for (const id of [8, 9, 10, 11]) expect(await dup(s, bob, id)).toBe(true);
+    expect(await dup(s, bob, 7)).toBe(false);
+  });
+
+  it("recognises a resend from a sender whose ring was read back from the file", async () => {
+    const s = open(roomy);
+    await addAccount(s, "Alice");
+    const senders = await Promise.all(Array.from({ length: 4200 }, (_, i) => addAccount(s, `s${i}`)));
+    await Promise.all(senders.map((a, i) => put(s, msg(a, "alice", "m", { clientMsgId: 1000 + i }))));
+    // The first senders' rings have left the in-memory cache of 4096 by now.
+    expect(await dup(s, senders[0]!, 1000)).toBe(true);
+    expect(await dup(s, senders[4199]!, 5199)).toBe(true);
+    expect(await dup(s, senders[0]!, 1001)).toBe(false);
   });
 });

@@ -94,6 +94,7 @@ const FULL_INFO = {
   maxTextChars: 100,
   minPasswordChars: 8,
   maxPageSize: 500,
+  maxUnansweredSends: 128,
 };
 
 function expectDecodeError(decode: (b: Uint8Array) => unknown, bytes: string, message: RegExp): unknown {
@@ -237,7 +238,10 @@ const REPLIES: { name: string; message: ReplyInit; bytes: string }[] = [
   },
   {
     name: "HELLO push",
-    message: { opcode: Push.HELLO, info: { ...FULL_INFO, heartbeatMs: 1, maxPageSize: 0 } },
+    message: {
+      opcode: Push.HELLO,
+      info: { ...FULL_INFO, heartbeatMs: 1, maxPageSize: 0, maxUnansweredSends: 0 },
+    },
     bytes:
       "0a 01 31" + // 1 version "1"
       "10 68" + // 2 opcode HELLO (104)

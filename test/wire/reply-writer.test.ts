@@ -64,6 +64,7 @@ function randomFrame(r: () => number): ReplyInit {
       maxTextChars: 100,
       minPasswordChars: int(20),
       maxPageSize: 100,
+      maxUnansweredSends: int(10000),
     };
   }
   return frame;

@@ -38,6 +38,18 @@ export const send: Handler = {
       core.fail(s, req, at, Status.NO_SUCH_ACCOUNT, `no account named ${printable(to)}`);
       return;
     }
+    // Past this many, the store could have forgotten the id of the oldest by the time it
+    // is resent: refuse rather than risk storing it twice.
+    if (req.clientMsgId && s.sendSeq - s.answeredSeq >= core.options.maxUnansweredSends) {
+      core.fail(
+        s,
+        req,
+        at,
+        Status.TOO_MANY_UNANSWERED,
+        `message not sent: ${core.options.maxUnansweredSends} messages are already waiting for an answer`,
+      );
+      return;
+    }
     const seq = ++s.sendSeq;
     core.store
       .enqueue({
