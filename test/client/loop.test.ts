@@ -214,3 +214,24 @@ async function loggedInAgain(port: number, name: string) {
   c.io.feed(`/login ${name}`, `password of ${name}`);
   return c;
 }
+
+describe("leaving", () => {
+  test("the end of input at the main prompt (Ctrl+D, Ctrl+C) logs out and exits 0", async () => {
+    const s = await server();
+    const alice = await loggedIn(s.port, "alice", { script: false });
+    alice.io.end();
+    expect(await alice.done).toBe(0);
+    expect(alice.io.printed.at(-1)).toBe("✓ logged out of alice; bye");
+  });
+
+  test("a script's end of input waits for the answers still owed", async () => {
+    const s = await server();
+    const bob = await loggedIn(s.port, "bob");
+    const alice = await loggedIn(s.port, "alice");
+    alice.io.feed(...Array.from({ length: 5 }, (_, i) => `/send bob last-${i}`));
+    alice.io.end();
+    expect(await alice.done).toBe(0);
+    expect(alice.io.printed.filter((l) => l.startsWith("✓ sent to bob"))).toHaveLength(5);
+    await bob.io.saw("last-4");
+  });
+});
