@@ -15,12 +15,11 @@ export const connectArgs = {
   json: { type: "boolean", description: "Print one JSON object per event (for scripts)" },
   follow: {
     type: "boolean",
-    description:
-      "After the end of input stay connected, printing messages as they arrive, until SIGINT or SIGTERM (exit 0)",
+    description: "Keep printing messages after the end of input, until SIGINT or SIGTERM (exit 0)",
   },
   color: {
     type: "string",
-    description: "Colour the output: always, never or auto (default auto: on a terminal, without NO_COLOR)",
+    description: "Colour: always, never or auto (default auto: a terminal without NO_COLOR)",
   },
   tls: { type: "boolean", description: "Connect with TLS, verifying the server's certificate" },
   ca: { type: "string", description: "PEM file of a CA (or self-signed certificate) to trust for --tls" },
@@ -86,7 +85,7 @@ export default defineCommand({
   meta: {
     name: "connect",
     description:
-      "Connect to a chat server (interactive on a terminal, line by line otherwise). Script exit status: 0 every command succeeded, 3 a command failed, 1 server lost or unreachable, 2 usage error",
+      "Connect to a chat server: interactive on a terminal, line by line otherwise. Exit status: 0 all commands succeeded, 3 one failed, 1 server lost or unreachable, 2 usage error",
   },
   args: connectArgs,
   async run({ args }) {
