@@ -112,9 +112,13 @@ async function run(cmd: Command, ctx: ActionContext): Promise<Outcome> {
       if (to === null) return "failed";
       const text = cmd.text ?? (await ask(ctx, "send", `Message to ${to}: `));
       if (text === null) return "failed";
-      state.target = to;
-      io.rememberName(to);
-      return sent(ctx, to, text);
+      const outcome = await sent(ctx, to, text);
+      // Plain text goes to the last person written to; a name the server refused is no target.
+      if (outcome === "ok") {
+        state.target = to;
+        io.rememberName(to);
+      }
+      return outcome;
     }
     case "text":
       if (!state.target) {

@@ -123,6 +123,16 @@ describe("the command loop", () => {
     await carol.io.saw("✓ 3 online: alice, bob, carol");
   });
 
+  test("a name the server refused does not become the target", async () => {
+    const s = await server();
+    const alice = await loggedIn(s.port, "alice");
+    alice.io.feed("/send nobody_here hi", "and this?");
+    await alice.io.saw("no account named nobody_here");
+    await alice.io.saw("no one to send it to");
+    expect(alice.io.names.has("nobody_here")).toBe(false);
+    await alice.io.prompted("alice> ");
+  });
+
   test("a forced logout changes the prompt at once and says what to do", async () => {
     const s = await server();
     const first = await loggedIn(s.port, "erin");

@@ -155,10 +155,17 @@ describe("a message is confirmed only once written", () => {
     const fifo = join(tempDir(), "out");
     expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
     const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-    // A ping every 100 ms: the server keeps hearing from it while its output is blocked.
+    // A ping every 100 ms: the server keeps hearing from it while its output is blocked (50
+    // misses before it gives up on the server: a login on a loaded machine takes a while).
     const bob = track(
       Bun.spawn(
-        ["sh", "-c", `exec "$0" connect 127.0.0.1 ${server.port} --heartbeat 100ms > "$1"`, BIN, fifo],
+        [
+          "sh",
+          "-c",
+          `exec "$0" connect 127.0.0.1 ${server.port} --heartbeat 100ms --heartbeat-misses 50 > "$1"`,
+          BIN,
+          fifo,
+        ],
         {
           stdin: "pipe",
           stdout: "ignore",
