@@ -139,10 +139,11 @@ export class CommandLoop {
 
   private async finish(): Promise<number> {
     const session = this.session!;
-    const code = this.fatalCode ?? (this.o.script && this.failures > 0 ? EXIT.failed : EXIT.ok);
-    // What was received is written before leaving (unless the output itself is broken).
+    // What was received is written before leaving (unless the output itself is broken),
+    // and a loss reported meanwhile still decides the exit status.
     await Promise.race([session.drained(), Bun.sleep(2000)]);
     await Promise.race([this.o.out.flushed().catch(() => {}), Bun.sleep(2000)]);
+    const code = this.fatalCode ?? (this.o.script && this.failures > 0 ? EXIT.failed : EXIT.ok);
     session.close();
     this.o.io.close();
     return code;
