@@ -245,3 +245,55 @@ describe("leaving", () => {
     await bob.io.saw("last-4");
   });
 });
+
+describe("the command loop on random input", () => {
+  test("300 random lines: each gets an answer or an explanation, the loop ends normally", async () => {
+    const s = await server();
+    const c = await loggedIn(s.port, "fuzz");
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const pieces = [
+      "/",
+      "//",
+      " ",
+      "\t",
+      "\x1b",
+      "\u202e",
+      "\ufffd",
+      "1",
+      "2",
+      "3",
+      "4",
+      "6",
+      "send",
+      "to",
+      "r",
+      "fuzz",
+      "x",
+      "/send fuzz ",
+      "/to fuzz",
+      "/list",
+      "/who",
+      "/check",
+      "/r ",
+    ];
+    const lines = Array.from({ length: 300 }, () =>
+      Array.from({ length: Math.floor(next() * 6) }, () => pieces[Math.floor(next() * pieces.length)]).join(
+        "",
+      ),
+    );
+    const before = c.io.printed.length;
+    c.io.feed(...lines);
+    c.io.end();
+    const code = await c.done;
+    expect([0, 3]).toContain(code);
+    // Something was said for the lines (answers, explanations, cancelled prompts).
+    expect(c.io.printed.length - before).toBeGreaterThan(100);
+    expect(c.io.printed.join("\n")).not.toMatch(/TypeError|undefined|\[object /);
+    // What was typed comes back escaped in explanations, never raw.
+    expect(c.io.printed.filter((l) => /[\p{Cc}\u202e]/u.test(l))).toEqual([]);
+  });
+});
