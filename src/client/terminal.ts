@@ -19,9 +19,9 @@ export class Terminal implements Io {
   private readonly queue: string[] = [];
   private waiter: { resolve: (line: string | null) => void; sub: boolean } | null = null;
   private ended = false;
-  /** While a password is typed nothing is echoed, and printed lines wait. */
+  /** While a password is typed nothing is echoed; its prompt is redrawn below printed lines. */
   private secret = false;
-  private held: (() => void)[] = [];
+  private secretPrompt = "";
   private mainPrompt = "> ";
   private readonly names = new Set<string>();
 
@@ -72,18 +72,17 @@ export class Terminal implements Io {
   }
 
   print(line: string): Promise<void> {
+    // Never held back, not even during a password: the server drops a client that does not
+    // confirm a delivered message within its ACK timeout, and confirming waits for this.
     return new Promise((resolve) => {
-      const write = () => {
-        const prompting = this.waiter !== null && !this.ended;
-        if (prompting) {
-          cursorTo(process.stdout, 0);
-          clearLine(process.stdout, 0);
-        }
-        process.stdout.write(`${line}\n`, () => resolve());
-        if (prompting) this.rl.prompt(true);
-      };
-      if (this.secret) this.held.push(write);
-      else write();
+      const prompting = this.waiter !== null && !this.ended;
+      if (prompting) {
+        cursorTo(process.stdout, 0);
+        clearLine(process.stdout, 0);
+      }
+      process.stdout.write(`${line}\n`, () => resolve());
+      if (prompting && this.secret) process.stdout.write(this.secretPrompt);
+      else if (prompting) this.rl.prompt(true);
     });
   }
 
@@ -111,6 +110,7 @@ export class Terminal implements Io {
       if (secret) {
         process.stdout.write(prompt);
         this.secret = true;
+        this.secretPrompt = prompt;
         this.rl.setPrompt("");
       } else this.rl.setPrompt(prompt);
       this.rl.prompt();
@@ -128,7 +128,6 @@ export class Terminal implements Io {
     if (this.secret) {
       this.secret = false;
       process.stdout.write("\n");
-      for (const write of this.held.splice(0)) write();
     }
     w?.resolve(line);
   }

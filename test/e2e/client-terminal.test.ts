@@ -85,6 +85,32 @@ describe("the client on a terminal", () => {
     bob.end();
   });
 
+  test("a message arriving during a password prompt is shown at once; Ctrl+C cancels the delete", async () => {
+    (await loggedIn(server.port, "tty_carol")).end();
+    const dave = await loggedIn(server.port, "tty_dave");
+    const t = onTerminal(server.port);
+    await t.see("or type /help for commands.");
+    t.type("/login tty_carol\r");
+    await t.see("Password: ");
+    t.type("correct horse\r");
+    await t.see("tty_carol> ");
+    t.type("/delete\r");
+    await t.see("Type yes to confirm: ");
+    t.type("yes\r");
+    await t.see("Password (to delete your account): ");
+    t.type("half a secr");
+    dave.say("/send tty_carol while you type");
+    await t.see("tty_dave: while you type");
+    t.type("\x03");
+    await t.see("… cancelled");
+    expect(t.screen()).not.toContain("half a secr");
+    t.type("/check\r");
+    await t.see("no unread messages"); // still there, still logged in
+    t.type("\x04");
+    expect(await t.proc.exited).toBe(0);
+    dave.end();
+  });
+
   test("colour on a terminal, none with NO_COLOR", async () => {
     const coloured = onTerminal(server.port);
     await coloured.see("or type /help for commands.");
