@@ -3,7 +3,7 @@
 
 import { checkName } from "../rules/names";
 import { MIN_PASSWORD_CHARS } from "../rules/password";
-import { Status, type WireAccount } from "../wire";
+import { type Reply, Status, type WireAccount } from "../wire";
 import { type Command, HELP, MENU, NEEDS_LOGIN } from "./commands";
 import { ConnectionClosedError } from "./connection";
 import type { AskOptions, Io } from "./io";
@@ -208,17 +208,13 @@ async function ask(
 }
 
 /** Prints an answer after the messages it carried; ok when the server said OK. */
-async function answer(
-  ctx: ActionContext,
-  command: string,
-  r: Awaited<ReturnType<ChatSession["check"]>>,
-): Promise<Outcome> {
+async function answer(ctx: ActionContext, command: string, r: Reply): Promise<Outcome> {
   await ctx.session.drained();
   await ctx.out.reply(command, r);
   return r.status === Status.OK ? "ok" : "failed";
 }
 
-async function loggedIn(ctx: ActionContext, r: Awaited<ReturnType<ChatSession["login"]>>): Promise<Outcome> {
+async function loggedIn(ctx: ActionContext, r: Reply): Promise<Outcome> {
   if (r.status === Status.OK) ctx.io.rememberName(r.name);
   return answer(ctx, "login", r);
 }
