@@ -76,7 +76,7 @@ export class ScriptIo implements Io {
 
   private take(): Promise<string | null> {
     const line = this.queue.shift();
-    if (this.paused && this.queue.length < MAX_QUEUED_LINES / 2) {
+    if (this.paused && !this.ended && this.queue.length < MAX_QUEUED_LINES / 2) {
       this.paused = false;
       this.rl.resume();
     }

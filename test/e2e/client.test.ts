@@ -65,6 +65,13 @@ describe("script mode exit status", () => {
     expect(r.code).toBe(0);
   });
 
+  test("a long script: every line runs, the end of input after the read-ahead bound is clean", async () => {
+    const r = await script(server.port, Array(2500).fill("/help"));
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out.split("\n").filter((l) => l.startsWith("Commands (or a menu number"))).toHaveLength(2500);
+  });
+
   test("3 when a command failed; --json says which", async () => {
     const r = await script(server.port, ["/login nobody_at_all", "some password", "/check"], ["--json"]);
     expect(r.code).toBe(3);
