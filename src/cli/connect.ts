@@ -13,6 +13,14 @@ export const connectArgs = {
   },
   port: { type: "positional", required: false, description: "Server port (default 8080)" },
   json: { type: "boolean", description: "Print one JSON object per event (for scripts)" },
+  follow: {
+    type: "boolean",
+    description: "Keep printing messages after the end of input, until SIGINT or SIGTERM (exit 0)",
+  },
+  color: {
+    type: "string",
+    description: "Colour: always, never or auto (default auto: a terminal without NO_COLOR)",
+  },
   tls: { type: "boolean", description: "Connect with TLS, verifying the server's certificate" },
   ca: { type: "string", description: "PEM file of a CA (or self-signed certificate) to trust for --tls" },
   insecure: { type: "boolean", description: "With --tls, do not verify the certificate (testing only)" },
@@ -55,6 +63,8 @@ export function clientOptions(a: Args): ClientOptions {
     host: s("host") || "localhost",
     port: port("port", s("port"), 8080),
     json: a.json === true,
+    follow: a.follow === true,
+    color: colorChoice(s("color")),
     ...(tls ? { tls: { insecure: a.insecure === true, ...(ca ? { ca } : {}) } } : {}),
     reconnect: a.reconnect !== false,
     giveUpAfterMs: duration("give-up-after", s("give-up-after"), 60_000),
@@ -65,10 +75,17 @@ export function clientOptions(a: Args): ClientOptions {
   };
 }
 
+function colorChoice(v: string | undefined): ClientOptions["color"] {
+  if (v === undefined) return "auto";
+  if (v === "always" || v === "never" || v === "auto") return v;
+  throw new UsageError(`--color wants always, never or auto; got ${JSON.stringify(v)}`);
+}
+
 export default defineCommand({
   meta: {
     name: "connect",
-    description: "Connect to a chat server (interactive on a terminal, line by line otherwise)",
+    description:
+      "Connect to a chat server: interactive on a terminal, line by line otherwise. Exit status: 0 all commands succeeded, 3 one failed, 1 server lost or unreachable, 2 usage error",
   },
   args: connectArgs,
   async run({ args }) {

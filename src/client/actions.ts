@@ -1,156 +1,284 @@
-// Carrying out one command: ask for what is missing, call the session, print the answer.
-// Shared by the terminal UI and the scripted (stdin) mode, which differ only in Io.
+// Carrying out one command: check what can be checked here, ask for what is missing, call
+// the session, print the answer. Shared by the terminal and script mode (they differ in Io).
 
+import { checkName } from "../rules/names";
 import { MIN_PASSWORD_CHARS } from "../rules/password";
-import { Status, type WireAccount } from "../wire";
-import { type Command, HELP, MENU } from "./commands";
+import { type Reply, Status, type WireAccount } from "../wire";
+import { type Command, HELP, MENU, NEEDS_LOGIN } from "./commands";
 import { ConnectionClosedError } from "./connection";
+import type { AskOptions, Io } from "./io";
 import type { Output } from "./output";
 import type { ChatSession } from "./session";
 
-export interface Io {
-  /** Reads one answer; secret answers are not echoed. Null at end of input. */
-  ask(prompt: string, secret?: boolean): Promise<string | null>;
-  /** Asks twice for a new secret (terminal only); scripted input gives it once. */
-  readonly confirmSecrets: boolean;
-  readonly out: Output;
-}
-
 export interface ActionState {
-  /** Plain text goes to the last person written to. */
-  lastTo: string | null;
+  /** Where plain text goes: the last person written to, or set with /to. */
+  target: string | null;
+  /** Who wrote last: /r answers them. */
+  lastFrom: string | null;
 }
 
-/** Most pages LIST_ACCOUNTS fetches for one /list before asking to narrow the pattern. */
+export interface ActionContext {
+  session: ChatSession;
+  io: Io;
+  out: Output;
+  state: ActionState;
+}
+
+/** How a command ended: the script's exit status counts the failed ones. */
+export type Outcome = "ok" | "failed" | "quit";
+
+/** Most pages LIST_ACCOUNTS fetches for one /list or /who before asking to narrow the pattern. */
 const MAX_LIST_PAGES = 10;
 
-/** Runs one command; "quit" when the client should exit. */
-export async function execute(
-  cmd: Command,
-  session: ChatSession,
-  io: Io,
-  state: ActionState,
-): Promise<"quit" | "continue"> {
+/** Runs one command; never throws for anything a person or the server can cause. */
+export async function execute(cmd: Command, ctx: ActionContext): Promise<Outcome> {
   try {
-    return await run(cmd, session, io, state);
+    if (NEEDS_LOGIN.has(cmd.kind) && !ctx.session.name && needsPrompt(cmd)) {
+      await ctx.out.error(
+        `log in first (/login NAME, or /create NAME for a new account); nothing was ${verb(cmd)}`,
+        {
+          command: cmd.kind,
+          status: "NOT_LOGGED_IN",
+        },
+      );
+      return "failed";
+    }
+    return await run(cmd, ctx);
   } catch (error) {
     if (error instanceof ConnectionClosedError) {
-      io.out.error(`not done: ${error.message}`);
-      return "continue";
+      await ctx.out.error(`not done: ${error.message}`, { command: cmd.kind });
+      return "failed";
     }
     throw error;
   }
 }
 
-async function run(
-  cmd: Command,
-  session: ChatSession,
-  io: Io,
-  state: ActionState,
-): Promise<"quit" | "continue"> {
-  const { out } = io;
+/** Would this command ask something before reaching the server? Then a login is checked first. */
+function needsPrompt(cmd: Command): boolean {
+  switch (cmd.kind) {
+    case "send":
+      return !cmd.to || !cmd.text;
+    case "reply":
+      return !cmd.text;
+    case "delete":
+      return true;
+    default:
+      return false;
+  }
+}
+
+function verb(cmd: Command): string {
+  return cmd.kind === "delete" ? "deleted" : cmd.kind === "check" || cmd.kind === "who" ? "fetched" : "sent";
+}
+
+async function run(cmd: Command, ctx: ActionContext): Promise<Outcome> {
+  const { out, session, state, io } = ctx;
   switch (cmd.kind) {
     case "empty":
-      return "continue";
+      return "ok";
     case "invalid":
-      out.error(cmd.error);
-      return "continue";
+      await out.error(cmd.error, { command: "parse" });
+      return "failed";
     case "help":
       for (const l of HELP) out.plain(l);
-      return "continue";
+      return "ok";
     case "menu":
       for (const l of MENU) out.plain(l);
-      return "continue";
+      return "ok";
     case "create": {
-      const name = cmd.name ?? (await io.ask("Account name: "));
-      if (!name) return "continue";
-      const password = await newPassword(io);
-      if (password === null) return "continue";
+      const name = cmd.name ?? (await ask(ctx, "create", "Account name: "));
+      if (name === null) return "failed";
+      const valid = checkName(name);
+      if (!valid.ok) {
+        await out.error(`cannot create that account: ${valid.reason}`, { command: "create" });
+        return "failed";
+      }
+      const password = await newPassword(ctx);
+      if (password === null) return "failed";
       const r = await session.create(name, password);
-      out.reply("create", r);
-      if (r.status === Status.OK) out.reply("login", await session.login(r.name, password));
-      return "continue";
+      await answer(ctx, "create", r);
+      if (r.status !== Status.OK) return "failed";
+      return loggedIn(ctx, await session.login(r.name, password));
     }
     case "login": {
-      const name = cmd.name ?? (await io.ask("Account name: "));
-      if (!name) return "continue";
-      const password = await io.ask("Password: ", true);
-      if (password === null) return "continue";
-      out.reply("login", await session.login(name, password));
-      return "continue";
+      const name = cmd.name ?? (await ask(ctx, "login", "Account name: "));
+      if (name === null) return "failed";
+      const password = await ask(ctx, "login", "Password: ", { secret: true });
+      if (password === null) return "failed";
+      return loggedIn(ctx, await session.login(name, password));
     }
     case "send": {
-      const to = cmd.to ?? (await io.ask("To: "));
-      if (!to) return "continue";
-      const text = cmd.text ?? (await io.ask("Message: "));
-      if (!text) return "continue";
-      state.lastTo = to;
-      out.reply("send", await session.send(to, text));
-      return "continue";
+      const to = cmd.to ?? (await ask(ctx, "send", "To: "));
+      if (to === null) return "failed";
+      const text = cmd.text ?? (await ask(ctx, "send", `Message to ${to}: `));
+      if (text === null) return "failed";
+      const outcome = await sent(ctx, to, text);
+      // Plain text goes to the last person written to; a name the server refused is no target.
+      if (outcome === "ok") {
+        state.target = to;
+        io.rememberName(to);
+      }
+      return outcome;
     }
     case "text":
-      if (!state.lastTo) {
-        out.error("not a command; to send a message type /send <name> <text> (or /help)");
-        return "continue";
+      if (!state.target) {
+        await out.error(
+          "not a command, and no one to send it to: /to NAME first, or /send NAME TEXT (or /help)",
+          {
+            command: "send",
+          },
+        );
+        return "failed";
       }
-      out.reply("send", await session.send(state.lastTo, cmd.text));
-      return "continue";
-    case "check": {
-      out.reply("check", await session.check());
-      return "continue";
+      return sent(ctx, state.target, cmd.text);
+    case "reply": {
+      const to = state.lastFrom;
+      if (!to) {
+        await out.error("nobody has written to you yet; /send NAME TEXT starts a conversation", {
+          command: "reply",
+        });
+        return "failed";
+      }
+      const text = cmd.text ?? (await ask(ctx, "reply", `Message to ${to}: `));
+      if (text === null) return "failed";
+      return sent(ctx, to, text);
     }
+    case "to":
+      if (!cmd.name) {
+        if (state.target) await out.info(`plain text goes to ${state.target}`);
+        else await out.info("plain text goes to nobody yet: /to NAME");
+        return "ok";
+      }
+      state.target = cmd.name;
+      io.rememberName(cmd.name);
+      await out.info(`plain text now goes to ${cmd.name}`, { command: "to", target: cmd.name });
+      return "ok";
+    case "check":
+      return answer(ctx, "check", await session.check());
     case "delete": {
-      const password = await io.ask("Password (to delete your account): ", true);
-      if (password === null) return "continue";
-      out.reply("delete", await session.deleteAccount(password));
-      return "continue";
+      if (io.confirmSecrets) {
+        const sure = await ask(
+          ctx,
+          "delete",
+          `Delete the account ${session.name} for good? Type yes to confirm: `,
+        );
+        if (sure === null) return "failed";
+        if (sure.trim().toLowerCase() !== "yes") {
+          await out.info("not deleted", { command: "delete" });
+          return "failed";
+        }
+      }
+      const password = await ask(ctx, "delete", "Password (to delete your account): ", { secret: true });
+      if (password === null) return "failed";
+      return answer(ctx, "delete", await session.deleteAccount(password));
     }
     case "list": {
-      const pattern = cmd.pattern ?? (await io.ask("Pattern (* and ? wildcards, empty for all): "));
-      if (pattern === null) return "continue";
-      await list(session, out, pattern);
-      return "continue";
+      const pattern = cmd.pattern ?? (await ask(ctx, "list", "Pattern (* and ? wildcards, * for all): "));
+      if (pattern === null) return "failed";
+      return list(ctx, pattern);
     }
+    case "who":
+      return who(ctx);
     case "quit": {
       await session.settled();
-      out.reply("quit", await session.quit());
+      const r = await session.quit();
+      // Leaving without a session is still leaving: only the reply says there was none.
+      await answer(ctx, "quit", r);
       return "quit";
     }
   }
 }
 
-/** Fetches every page (up to MAX_LIST_PAGES) and prints one summary. */
-async function list(session: ChatSession, out: Output, pattern: string): Promise<void> {
+/**
+ * A sub-prompt's answer. An empty answer (or Ctrl+C, or the end of input) cancels the
+ * command, which says so: nothing is sent.
+ */
+async function ask(
+  ctx: ActionContext,
+  command: string,
+  prompt: string,
+  o?: AskOptions,
+): Promise<string | null> {
+  const a = await ctx.io.ask(prompt, o);
+  if (a === null || a.trim() === "") {
+    await ctx.out.info(a === null ? "cancelled" : "cancelled (empty answer)", { command, cancelled: true });
+    return null;
+  }
+  return o?.secret ? a : a.trim();
+}
+
+/** Prints an answer after the messages it carried; ok when the server said OK. */
+async function answer(ctx: ActionContext, command: string, r: Reply): Promise<Outcome> {
+  await ctx.session.drained();
+  await ctx.out.reply(command, r);
+  return r.status === Status.OK ? "ok" : "failed";
+}
+
+async function loggedIn(ctx: ActionContext, r: Reply): Promise<Outcome> {
+  if (r.status === Status.OK) ctx.io.rememberName(r.name);
+  return answer(ctx, "login", r);
+}
+
+async function sent(ctx: ActionContext, to: string, text: string): Promise<Outcome> {
+  return answer(ctx, "send", await ctx.session.send(to, text));
+}
+
+/** Every page (up to MAX_LIST_PAGES) of accounts matching pattern; null after an error reply. */
+async function fetchAccounts(
+  ctx: ActionContext,
+  command: string,
+  pattern: string,
+): Promise<{
+  accounts: WireAccount[];
+  truncated: boolean;
+  last: Awaited<ReturnType<ChatSession["list"]>>;
+} | null> {
   const all: WireAccount[] = [];
   let cursor = "";
   for (let page = 0; ; page++) {
-    const r = await session.list(pattern, cursor);
+    const r = await ctx.session.list(pattern, cursor);
     if (r.status !== Status.OK) {
-      out.reply("list", r);
-      return;
+      await answer(ctx, command, r);
+      return null;
     }
     all.push(...r.accounts);
+    for (const a of r.accounts) ctx.io.rememberName(a.name);
     const truncated = r.more && page + 1 >= MAX_LIST_PAGES;
-    if (!r.more || truncated) {
-      const what = pattern ? ` matching ${JSON.stringify(pattern)}` : "";
-      r.accounts = all;
-      if (all.length)
-        r.msg = `${all.length}${truncated ? "+" : ""} account${all.length === 1 ? "" : "s"}${what}:`;
-      out.reply("list", r);
-      out.accounts(all, pattern, truncated);
-      return;
-    }
+    if (!r.more || truncated) return { accounts: all, truncated, last: r };
     cursor = r.nextCursor;
   }
 }
 
-async function newPassword(io: Io): Promise<string | null> {
-  const password = await io.ask(`Password (at least ${MIN_PASSWORD_CHARS} characters): `, true);
-  if (password === null || !io.confirmSecrets) return password;
-  const again = await io.ask("Repeat the password: ", true);
+async function list(ctx: ActionContext, pattern: string): Promise<Outcome> {
+  const found = await fetchAccounts(ctx, "list", pattern);
+  if (!found) return "failed";
+  const { accounts, truncated, last } = found;
+  const what = pattern ? ` matching ${JSON.stringify(pattern)}` : "";
+  last.accounts = accounts;
+  if (accounts.length)
+    last.msg = `${accounts.length}${truncated ? "+" : ""} account${accounts.length === 1 ? "" : "s"}${what}:`;
+  await ctx.out.reply("list", last);
+  await ctx.out.accounts(accounts, pattern, truncated);
+  return "ok";
+}
+
+async function who(ctx: ActionContext): Promise<Outcome> {
+  const found = await fetchAccounts(ctx, "who", "");
+  if (!found) return "failed";
+  const online = found.accounts.filter((a) => a.online).map((a) => a.name);
+  await ctx.out.online(online, found.truncated);
+  return "ok";
+}
+
+async function newPassword(ctx: ActionContext): Promise<string | null> {
+  const password = await ask(ctx, "create", `Password (at least ${MIN_PASSWORD_CHARS} characters): `, {
+    secret: true,
+  });
+  if (password === null || !ctx.io.confirmSecrets) return password;
+  const again = await ask(ctx, "create", "Repeat the password: ", { secret: true });
   if (again === null) return null;
   if (again !== password) {
-    io.out.error("the passwords differ; account not created");
+    await ctx.out.error("the passwords differ; account not created", { command: "create" });
     return null;
   }
   return password;

@@ -1,10 +1,12 @@
 // Everything the client prints: one line per event for people (colour on a terminal),
-// or one JSON object per line with --json.
+// or one JSON object per line with --json. Every string from the network goes through
+// sanitize.ts here, in every path; colour codes are added after.
 
 import { Delivery, type Reply, Status, statusName, type WireAccount, type WireMessage } from "../wire";
+import { safeInline, safeJson, safeMessageText } from "./sanitize";
 import type { ClientEvent } from "./session";
 
-export type OutputMode = "tty" | "plain" | "json";
+export type OutputMode = "text" | "json";
 
 const ANSI = {
   green: "\x1b[32m",
@@ -15,16 +17,33 @@ const ANSI = {
   reset: "\x1b[0m",
 };
 
+/**
+ * Whether to colour: --color always|never, or (auto) only on a terminal and without
+ * NO_COLOR in the environment (any value, even empty, as no-color.org asks).
+ */
+export function useColor(choice: "always" | "never" | "auto", isTty: boolean, env = process.env): boolean {
+  if (choice !== "auto") return choice === "always";
+  return isTty && env.NO_COLOR === undefined;
+}
+
 export class Output {
+  private last: Promise<void> = Promise.resolve();
+
   constructor(
     readonly mode: OutputMode,
-    private readonly write: (line: string) => void,
+    private readonly write: (line: string) => Promise<void>,
+    private readonly color = false,
   ) {}
 
+  /** Resolves once every line printed so far has been written. */
+  flushed(): Promise<void> {
+    return this.last;
+  }
+
   /** An answer from the server to `command`. */
-  reply(command: string, r: Reply, extra: Record<string, unknown> = {}): void {
+  reply(command: string, r: Reply, extra: Record<string, unknown> = {}): Promise<void> {
     if (this.mode === "json") {
-      this.json({
+      return this.json({
         type: "reply",
         command,
         ok: r.status === Status.OK,
@@ -33,58 +52,77 @@ export class Output {
         ...replyFields(r),
         ...extra,
       });
-      return;
     }
-    this.line(r.status === Status.OK ? this.paint("green", `✓ ${r.msg}`) : this.paint("red", `✗ ${r.msg}`));
+    const text = safeInline(r.msg);
+    return this.line(
+      r.status === Status.OK ? this.paint("green", `✓ ${text}`) : this.paint("red", `✗ ${text}`),
+    );
   }
 
-  message(m: WireMessage): void {
+  message(m: WireMessage): Promise<void> {
     if (this.mode === "json") {
-      this.json({
+      return this.json({
         type: "message",
         id: m.id,
         from: m.sender,
         text: m.text,
-        sentAt: new Date(m.sentAt).toISOString(),
+        sentAt: isoTime(m.sentAt),
       });
-      return;
     }
-    const text = m.text.replace(/\n/g, "\n    ");
-    this.line(`${this.paint("dim", `[${clock(m.sentAt)}]`)} ${this.paint("cyan", m.sender)}: ${text}`);
+    const [first, ...more] = safeMessageText(m.text).split("\n");
+    this.line(
+      `${this.paint("dim", `[${clock(m.sentAt)}]`)} ${this.paint("cyan", safeInline(m.sender))}: ${first}`,
+    );
+    for (const l of more) this.line(this.paint("dim", l));
+    return this.last;
   }
 
-  accounts(accounts: WireAccount[], pattern: string, truncated: boolean): void {
-    if (this.mode === "json") return; // the reply carries them
-    if (!accounts.length) return;
-    const names = accounts.map((a) => (a.online ? `${a.name} ${this.paint("green", "(online)")}` : a.name));
-    this.line(
+  accounts(accounts: WireAccount[], pattern: string, truncated: boolean): Promise<void> {
+    if (this.mode === "json" || !accounts.length) return this.last; // the reply carries them
+    const names = accounts.map((a) => {
+      const name = safeInline(a.name);
+      return a.online ? `${name} ${this.paint("green", "(online)")}` : name;
+    });
+    return this.line(
       `  ${names.join(", ")}${truncated ? `, … (more: narrow the pattern${pattern ? "" : ", e.g. /list a*"})` : ""}`,
     );
   }
 
-  /** Something the client itself says: an error in the input, a connection change. */
-  info(text: string, fields: Record<string, unknown> = {}): void {
-    if (this.mode === "json") this.json({ type: "info", msg: text, ...fields });
-    else this.line(this.paint("dim", `… ${text}`));
-  }
-
-  error(text: string, fields: Record<string, unknown> = {}): void {
-    if (this.mode === "json") this.json({ type: "error", msg: text, ...fields });
-    else this.line(this.paint("red", `✗ ${text}`));
-  }
-
-  plain(text: string): void {
-    if (this.mode !== "json") this.line(text);
-  }
-
-  event(e: ClientEvent): void {
-    if (e.type === "message") {
-      this.message(e.message);
-      return;
+  /** The accounts online now (/who). */
+  online(names: string[], truncated: boolean): Promise<void> {
+    if (this.mode === "json") {
+      return this.json({ type: "reply", command: "who", ok: true, status: "OK", online: names, truncated });
     }
+    const count = `${names.length}${truncated ? "+" : ""}`;
+    if (!names.length) return this.line(this.paint("green", "✓ nobody is online"));
+    return this.line(
+      `${this.paint("green", `✓ ${count} online:`)} ${names.map(safeInline).join(", ")}${truncated ? ", …" : ""}`,
+    );
+  }
+
+  /** Something the client itself says: a cancelled prompt, a connection change. */
+  info(text: string, fields: Record<string, unknown> = {}): Promise<void> {
+    if (this.mode === "json") return this.json({ type: "info", msg: text, ...fields });
+    return this.line(this.paint("dim", `… ${safeInline(text)}`));
+  }
+
+  /** A command that could not be carried out (fields say which, for --json). */
+  error(text: string, fields: Record<string, unknown> = {}): Promise<void> {
+    if (this.mode === "json") return this.json({ type: "error", msg: text, ...fields });
+    return this.line(this.paint("red", `✗ ${safeInline(text)}`));
+  }
+
+  /** Text for people only (help, menu); nothing in --json. */
+  plain(text: string): Promise<void> {
+    if (this.mode === "json") return this.last;
+    return this.line(safeInline(text));
+  }
+
+  event(e: ClientEvent): Promise<void> {
+    if (e.type === "message") return this.message(e.message);
     const shown = this.describe(e);
-    if (this.mode === "json") this.json(shown.json);
-    else if (shown.text) this.line(shown.text);
+    if (this.mode === "json") return this.json(shown.json);
+    return shown.text ? this.line(shown.text) : this.last;
   }
 
   /** An event as a JSON object and as a line for people (null: nothing worth a line). */
@@ -98,46 +136,72 @@ export class Output {
       case "notice":
         return {
           json: { type: "notice", status: statusName(e.status), msg: e.text },
-          text: this.paint(e.status === Status.OK ? "dim" : "red", `! ${e.text}`),
+          text: this.paint(e.status === Status.OK ? "dim" : "red", `! ${safeInline(e.text)}`),
         };
       case "session_ended":
-        return { json: { type: "session_ended", msg: e.text }, text: this.paint("red", `! ${e.text}`) };
+        return {
+          json: { type: "session_ended", msg: e.text },
+          text: this.paint("red", `! ${safeInline(e.text)}; you are logged out (/login NAME to log back in)`),
+        };
       case "lost":
         return {
           json: { type: "lost", msg: e.reason, reconnecting: e.reconnecting },
-          text: this.paint("red", `! connection lost: ${e.reason}${e.reconnecting ? "; reconnecting…" : ""}`),
+          text: this.paint(
+            "red",
+            `! connection lost: ${safeInline(e.reason)}${e.reconnecting ? "; reconnecting (what you type waits)…" : ""}`,
+          ),
         };
       case "reconnecting":
         return {
           json: { type: "reconnecting", attempt: e.attempt, delayMs: e.delayMs, reason: e.reason },
           text:
-            e.attempt > 1 ? this.paint("dim", `… reconnecting (attempt ${e.attempt}: ${e.reason})`) : null,
+            e.attempt > 1
+              ? this.paint("dim", `… reconnecting (attempt ${e.attempt}: ${safeInline(e.reason)})`)
+              : null,
         };
       case "reconnected": {
-        const as = e.resumed ? ` as ${e.resumed}` : "";
+        const as = e.resumed
+          ? ` as ${safeInline(e.resumed)} — ${e.unread === 0 ? "no" : e.unread} unread`
+          : "";
         const resent = e.resent
           ? `; resending ${e.resent} unconfirmed message${e.resent === 1 ? "" : "s"}`
           : "";
         return {
-          json: { type: "reconnected", resumed: e.resumed, unread: e.unread, resent: e.resent },
-          text: this.paint("green", `✓ reconnected${as}${resent}`),
+          json: {
+            type: "reconnected",
+            resumed: e.resumed,
+            unread: e.unread,
+            resent: e.resent,
+            showing: e.showing,
+          },
+          text: this.paint(
+            "green",
+            `✓ reconnected${as}${e.unread && !e.showing ? " (/check shows them)" : ""}${resent}`,
+          ),
         };
       }
       case "gave_up":
-        return { json: { type: "gave_up", msg: e.reason }, text: this.paint("red", `✗ ${e.reason}`) };
+        return {
+          json: { type: "gave_up", msg: e.reason },
+          text: this.paint("red", `✗ ${safeInline(e.reason)}`),
+        };
     }
   }
 
-  private json(o: Record<string, unknown>): void {
-    this.write(JSON.stringify(o));
+  private json(o: Record<string, unknown>): Promise<void> {
+    return this.line(safeJson(o));
   }
 
-  private line(text: string): void {
-    this.write(text);
+  private line(text: string): Promise<void> {
+    const written = this.write(text);
+    // Callers that do not wait must not turn a broken output into an unhandled rejection.
+    written.catch(() => {});
+    this.last = written;
+    return written;
   }
 
   private paint(color: keyof typeof ANSI, text: string): string {
-    return this.mode === "tty" ? `${ANSI[color]}${text}${ANSI.reset}` : text;
+    return this.color ? `${ANSI[color]}${text}${ANSI.reset}` : text;
   }
 }
 
@@ -147,7 +211,7 @@ function replyFields(r: Reply): Record<string, unknown> {
   if (r.name) f.name = r.name;
   if (r.unread) f.unread = r.unread;
   if (r.messageId) f.messageId = r.messageId;
-  if (r.sentAt) f.sentAt = new Date(r.sentAt).toISOString();
+  if (r.sentAt) f.sentAt = isoTime(r.sentAt);
   if (r.delivery) f.delivery = r.delivery === Delivery.LIVE ? "live" : "queued";
   if (r.duplicate) f.duplicate = true;
   if (r.more) f.more = true;
@@ -156,9 +220,16 @@ function replyFields(r: Reply): Record<string, unknown> {
   return f;
 }
 
+/** An ISO time, or null for a time no Date can hold (a hostile server's). */
+function isoTime(ms: number): string | null {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
 /** "14:02" today, "Nov 24 14:02" before. */
 function clock(ms: number): string {
   const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return "--:--";
   const hm = d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
   if (d.toDateString() === new Date().toDateString()) return hm;
   return `${d.toLocaleDateString("en-US", { month: "short", day: "numeric" })} ${hm}`;

@@ -1,40 +1,95 @@
-// Scripted mode (stdin is not a terminal): the same commands, one per line; answers to
-// prompts (names, passwords, text) are the following lines. Exits at end of input.
+// Script mode (stdin is not a terminal, or --json, or --follow): the same commands, one per
+// line; answers to prompts (names, passwords, texts) are the following lines. Lines are
+// read ahead into a queue as they come; output goes to stdout, a line at a time.
 
-import { createInterface } from "node:readline";
-import { type ActionState, execute, type Io } from "./actions";
-import { parseCommand } from "./commands";
-import type { Output } from "./output";
-import type { ChatSession } from "./session";
+import { createInterface, type Interface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import type { Io } from "./io";
 
-/** Resolves with the exit code: 0 after /quit or end of input, 1 when the connection is gone for good. */
-export async function runScript(session: ChatSession, out: Output, fatal: Promise<number>): Promise<number> {
-  const rl = createInterface({ input: process.stdin, terminal: false });
-  const lines = rl[Symbol.asyncIterator]();
-  let failed: number | null = null;
-  fatal.then((code) => {
-    failed = code;
+/** Lines read ahead of the command loop before reading pauses (a bound on memory). */
+const MAX_QUEUED_LINES = 1000;
+
+export class ScriptIo implements Io {
+  readonly confirmSecrets = false;
+  private readonly queue: string[] = [];
+  private waiter: ((line: string | null) => void) | null = null;
+  private ended = false;
+  private paused = false;
+  private readonly rl: Interface;
+  private brokenResolve: (why: string) => void = () => {};
+  /** Resolves (with a reason) when the output can no longer be written (e.g. a closed pipe). */
+  readonly broken = new Promise<string>((resolve) => {
+    this.brokenResolve = resolve;
   });
-  const next = async (): Promise<string | null> => {
-    const r = await Promise.race([lines.next(), fatal.then(() => ({ done: true, value: undefined }))]);
-    return r.done ? null : (r.value as string);
-  };
-  const io: Io = { ask: () => next(), confirmSecrets: false, out };
-  const state: ActionState = { lastTo: null };
-  try {
-    for (;;) {
-      const line = await next();
-      if (failed !== null) return failed;
-      if (line === null) break;
-      if ((await execute(parseCommand(line), session, io, state)) === "quit") return failed ?? 0;
-      if (failed !== null) return failed;
+
+  constructor(
+    input: Readable = process.stdin,
+    private readonly output: Writable = process.stdout,
+  ) {
+    this.rl = createInterface({ input, terminal: false, crlfDelay: Number.POSITIVE_INFINITY });
+    this.rl.on("line", (line) => this.push(line));
+    this.rl.on("close", () => {
+      this.ended = true;
+      this.wake(null);
+    });
+    output.on("error", (error: Error) => this.brokenResolve(`cannot write the output: ${error.message}`));
+  }
+
+  nextLine(): Promise<string | null> {
+    return this.take();
+  }
+
+  ask(): Promise<string | null> {
+    return this.take();
+  }
+
+  print(line: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.output.write(`${line}\n`, (error) => {
+        if (error) {
+          this.brokenResolve(`cannot write the output: ${error.message}`);
+          reject(error);
+        } else resolve();
+      });
+    });
+  }
+
+  setPrompt(): void {}
+
+  rememberName(): void {}
+
+  close(): void {
+    this.rl.close();
+  }
+
+  private push(line: string): void {
+    if (this.waiter) {
+      this.wake(line);
+      return;
     }
-    // End of input: wait for the answers still owed, then leave.
-    await Promise.race([session.settled(), fatal]);
-    if (failed !== null) return failed;
-    session.close();
-    return 0;
-  } finally {
-    rl.close();
+    this.queue.push(line);
+    if (this.queue.length >= MAX_QUEUED_LINES && !this.paused) {
+      this.paused = true;
+      this.rl.pause();
+    }
+  }
+
+  private take(): Promise<string | null> {
+    const line = this.queue.shift();
+    if (this.paused && !this.ended && this.queue.length < MAX_QUEUED_LINES / 2) {
+      this.paused = false;
+      this.rl.resume();
+    }
+    if (line !== undefined) return Promise.resolve(line);
+    if (this.ended) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  private wake(line: string | null): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.(line);
   }
 }

@@ -1,5 +1,6 @@
 // The protocol session a person uses: operations as promises, delivered messages as
-// events (each shown once, confirmed with ACK), and, when the connection drops,
+// events (each shown once, and confirmed with ACK only once the handler has shown it),
+// and, when the connection drops,
 // reconnection with backoff, RESUME with the session token and resending of messages the
 // server had not confirmed (same client_msg_id, so the server stores them once).
 // The terminal UI imports this; this never imports the UI.
@@ -20,7 +21,7 @@ export type ClientEvent =
   | { type: "notice"; status: number; text: string }
   | { type: "lost"; reason: string; reconnecting: boolean }
   | { type: "reconnecting"; attempt: number; delayMs: number; reason: string }
-  | { type: "reconnected"; resumed: string | null; unread: number; resent: number }
+  | { type: "reconnected"; resumed: string | null; unread: number; resent: number; showing: boolean }
   | { type: "session_ended"; text: string }
   | { type: "gave_up"; reason: string };
 
@@ -53,11 +54,29 @@ export class ChatSession {
   /** The server closed an idle, logged-out connection: reconnect on the next request. */
   private idle = false;
   private stopped: string | null = null;
+  /**
+   * Every message handed over so far has been shown (logged in with none waiting, or
+   * /check emptied the queue): after a reconnection the waiting ones are fetched and shown
+   * too, as they would have arrived live. Otherwise only their number is reported.
+   */
+  private caughtUp = true;
+  /** Events are handled one after the other, in order; a message's ACK follows its handling. */
+  private handled: Promise<void> = Promise.resolve();
 
+  /**
+   * emit may return a promise: the next event waits for it, and a delivered message is
+   * confirmed to the server only once it has resolved (the message has been written). If it
+   * rejects, the message stays unconfirmed and the server hands it over again later.
+   */
   constructor(
     private readonly o: SessionOptions,
-    private readonly emit: (e: ClientEvent) => void,
+    private readonly emit: (e: ClientEvent) => void | Promise<void>,
   ) {}
+
+  /** Resolves once every event so far (messages included) has been handled. */
+  drained(): Promise<void> {
+    return this.handled;
+  }
 
   get address(): string {
     return `${this.o.host.includes(":") ? `[${this.o.host}]` : this.o.host}:${this.o.port}`;
@@ -97,8 +116,10 @@ export class ChatSession {
    * One page of waiting messages. Like pushed ones, they arrive as "message" events (each
    * once, in arrival order) before this resolves.
    */
-  check(pageSize = 0): Promise<Reply> {
-    return this.call({ opcode: Op.CHECK_MESSAGES, pageSize });
+  async check(pageSize = 0): Promise<Reply> {
+    const r = await this.call({ opcode: Op.CHECK_MESSAGES, pageSize });
+    if (r.status === Status.OK) this.caughtUp = !r.more;
+    return r;
   }
 
   async deleteAccount(password: string): Promise<Reply> {
@@ -135,7 +156,10 @@ export class ChatSession {
 
   private async call(init: RequestInit): Promise<Reply> {
     await this.whenReady();
-    return this.conn!.request(init);
+    const r = await this.conn!.request(init);
+    // Messages the answer carried (CHECK, DELETE) are handled before the caller hears of it.
+    await this.handled;
+    return r;
   }
 
   private async whenReady(): Promise<void> {
@@ -180,7 +204,7 @@ export class ChatSession {
     });
     this.conn = conn;
     this.info = conn.info;
-    this.emit({ type: "connected", address: this.address, info: this.info });
+    this.handle({ type: "connected", address: this.address, info: this.info });
   }
 
   private onPush(r: Reply): void {
@@ -198,13 +222,13 @@ export class ChatSession {
         if (r.status === Status.LOGGED_IN_ELSEWHERE) {
           // Ended on purpose: never resume it (two clients must not kick each other in a loop).
           this.loggedOut();
-          this.emit({ type: "session_ended", text: r.msg });
+          this.handle({ type: "session_ended", text: r.msg });
           return;
         }
-        this.emit({ type: "notice", status: r.status, text: r.msg });
+        this.handle({ type: "notice", status: r.status, text: r.msg });
         return;
       default:
-        this.emit({ type: "notice", status: r.status, text: r.msg });
+        this.handle({ type: "notice", status: r.status, text: r.msg });
     }
   }
 
@@ -215,11 +239,23 @@ export class ChatSession {
    */
   private take(messages: WireMessage[]): void {
     for (const m of messages) {
-      this.conn?.ack(m.id);
-      if (m.id <= this.maxSeenId) continue;
-      this.maxSeenId = m.id;
-      this.emit({ type: "message", message: m });
+      const fresh = m.id > this.maxSeenId;
+      if (fresh) this.maxSeenId = m.id;
+      // A redelivery is confirmed too, but only after the first copy has been shown.
+      this.handle(fresh ? { type: "message", message: m } : null, () => this.conn?.ack(m.id));
     }
+  }
+
+  /** Queues e behind the events before it; then (if e was handled) runs after. */
+  private handle(e: ClientEvent | null, after?: () => void): void {
+    this.handled = this.handled.then(async () => {
+      try {
+        if (e) await this.emit(e);
+      } catch {
+        return; // not shown, so not confirmed
+      }
+      after?.();
+    });
   }
 
   private onLost(conn: ClientConnection, reason: string): void {
@@ -228,10 +264,10 @@ export class ChatSession {
     if (this.idle && !this.name) return;
     if (!this.o.reconnect) {
       this.stop(reason);
-      this.emit({ type: "lost", reason, reconnecting: false });
+      this.handle({ type: "lost", reason, reconnecting: false });
       return;
     }
-    this.emit({ type: "lost", reason, reconnecting: true });
+    this.handle({ type: "lost", reason, reconnecting: true });
     this.ready = this.reconnect(reason);
     this.ready.catch(() => {});
   }
@@ -246,10 +282,10 @@ export class ChatSession {
         if (Date.now() + delayMs - started > this.o.giveUpAfterMs) {
           const why = `gave up reconnecting to ${this.address} after ${Math.round((Date.now() - started) / 1000)} s (${lastError})`;
           this.stop(why);
-          this.emit({ type: "gave_up", reason: why });
+          this.handle({ type: "gave_up", reason: why });
           throw new ConnectionClosedError(why);
         }
-        this.emit({ type: "reconnecting", attempt: attempt + 1, delayMs, reason: lastError });
+        this.handle({ type: "reconnecting", attempt: attempt + 1, delayMs, reason: lastError });
         await Bun.sleep(delayMs);
         if (this.closing) throw new ConnectionClosedError("the client is closing");
         try {
@@ -277,17 +313,30 @@ export class ChatSession {
         unread = r.unread;
       } else {
         this.loggedOut();
-        this.emit({ type: "session_ended", text: r.msg });
+        this.handle({ type: "session_ended", text: r.msg });
         this.failOutbox("may not have been sent: the session ended before the server confirmed it");
       }
     }
     for (const entry of this.outbox) this.transmit(entry);
-    this.emit({ type: "reconnected", resumed, unread, resent: this.outbox.length });
+    const showing = resumed !== null && unread > 0 && this.caughtUp;
+    this.handle({ type: "reconnected", resumed, unread, resent: this.outbox.length, showing });
+    if (showing) await this.catchUp(conn);
+  }
+
+  /** Fetches what waited during the outage (bounded pages); the messages come as events. */
+  private async catchUp(conn: ClientConnection): Promise<void> {
+    for (let page = 0; page < 20; page++) {
+      const r = await conn.request({ opcode: Op.CHECK_MESSAGES, pageSize: 0 }).catch(() => null);
+      if (!r || r.status !== Status.OK) return;
+      this.caughtUp = !r.more;
+      if (!r.more) return;
+    }
   }
 
   private loggedIn(r: Reply): void {
     // Message ids are server-wide: another account's older messages have lower ids.
     if (r.name !== this.name) this.maxSeenId = 0;
+    this.caughtUp = r.unread === 0;
     this.name = r.name;
     this.token = r.token || this.token;
   }
@@ -296,6 +345,7 @@ export class ChatSession {
     this.name = null;
     this.token = null;
     this.maxSeenId = 0;
+    this.caughtUp = true;
   }
 
   private stop(reason: string): void {

@@ -106,7 +106,7 @@ describe("logs", () => {
     alice.say("/quit");
     expect(await alice.exited).toBe(0);
     intruder.end();
-    expect(await intruder.exited).toBe(0);
+    expect(await intruder.exited).toBe(3); // its login failed
     expect(await server.stop()).toBe(0);
     await outputEnded(server);
     const lines = [...server.out.all, ...server.err.all].filter((l) => l.trim()).map(parse);
@@ -158,7 +158,7 @@ describe("metrics", () => {
     intruder.say("/login alice", "wrong password");
     expect(await intruder.reply("login")).toMatchObject({ status: "BAD_CREDENTIALS" });
     intruder.end();
-    expect(await intruder.exited).toBe(0);
+    expect(await intruder.exited).toBe(3); // its login failed
     await waitLogged(server, "disconnect", {}, 3); // carol, dave, the intruder
 
     const m = await scrape(`${base}/metrics`);

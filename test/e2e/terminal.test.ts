@@ -80,7 +80,7 @@ describe("chat connect on a terminal", () => {
     await t.see(/bob: ping from bob\n(.*\n)*alice> half a sen/);
 
     t.type("tence\r");
-    await t.see("✗ not a command; to send a message type /send <name> <text> (or /help)");
+    await t.see("✗ not a command, and no one to send it to: /to NAME first, or /send NAME TEXT (or /help)");
     t.type("/quit\r");
     await t.see("✓ logged out of alice; bye");
     expect(await t.proc.exited).toBe(0);

@@ -1,0 +1,299 @@
+import { describe, expect, test } from "bun:test";
+import { promptFor } from "../../src/client/loop";
+import { client, loggedIn, relay, server } from "./helpers";
+
+const messagesFrom = (printed: string[], sender: string) =>
+  printed
+    .filter((l) => new RegExp(`^\\[[^\\]]+\\] ${sender}: `).test(l))
+    .map((l) => l.replace(/^\[[^\]]+\] \S+: /, ""));
+
+describe("the command loop", () => {
+  test("20 lines pasted at once while 20 messages arrive: all go out in order, all are shown", async () => {
+    const s = await server();
+    const alice = await loggedIn(s.port, "alice");
+    const bob = await loggedIn(s.port, "bob");
+    const pasted = Array.from({ length: 20 }, (_, i) => `/send bob paste-${i}`);
+    alice.io.feed(...pasted);
+    bob.io.feed(...Array.from({ length: 20 }, (_, i) => `/send alice back-${i}`));
+    const want = (p: string) => Array.from({ length: 20 }, (_, i) => `${p}-${i}`);
+    await bob.io.until((p) => messagesFrom(p, "alice").length === 20, "20 messages at bob");
+    await alice.io.until((p) => messagesFrom(p, "bob").length === 20, "20 messages at alice");
+    expect(messagesFrom(bob.io.printed, "alice")).toEqual(want("paste"));
+    expect(messagesFrom(alice.io.printed, "bob")).toEqual(want("back"));
+    await alice.io.until(
+      (p) => p.filter((l) => l.startsWith("✓ sent to bob")).length === 20,
+      "20 confirmations",
+    );
+  });
+
+  test("lines typed during an outage are sent, in order, after the session is resumed", async () => {
+    const s = await server();
+    const r = relay(s.port);
+    const alice = await loggedIn(r.port, "alice");
+    const bob = await loggedIn(s.port, "bob");
+    r.cut();
+    await alice.io.saw("connection lost");
+    alice.io.feed("/send bob during-1", "during-2", "during-3");
+    r.restore();
+    await alice.io.saw("✓ reconnected as alice — no unread");
+    await bob.io.until((p) => messagesFrom(p, "alice").length === 3, "3 messages at bob");
+    expect(messagesFrom(bob.io.printed, "alice")).toEqual(["during-1", "during-2", "during-3"]);
+    const sentAfter = (p: string[]) =>
+      p.slice(p.findIndex((l) => l.startsWith("✓ reconnected"))).filter((l) => l.startsWith("✓ sent to bob"));
+    await alice.io.until((p) => sentAfter(p).length === 3, "3 confirmations after the reconnection");
+    expect(alice.io.printed.filter((l) => l.startsWith("✗"))).toEqual([]);
+  });
+
+  test("after a reconnection, what waited is shown when everything had been shown before", async () => {
+    const s = await server();
+    const r = relay(s.port);
+    const bob = await loggedIn(r.port, "bob");
+    const alice = await loggedIn(s.port, "alice");
+    r.cut();
+    await bob.io.saw("connection lost");
+    // Probe until the server has noticed bob is gone: then messages are queued for him.
+    const probes: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      probes.push(`probe-${i}`);
+      alice.io.feed(`/send bob probe-${i}`);
+      await alice.io.until((p) => p.filter((l) => /^[✓✗] /.test(l)).length >= 3 + i, `reply ${i}`);
+      if (alice.io.printed.at(-1)!.includes("queued")) break;
+    }
+    alice.io.feed("/send bob while you were away", "and another");
+    await alice.io.until((p) => p.filter((l) => l.includes("queued")).length >= 3, "queued sends");
+    r.restore();
+    const back = await bob.io.until(
+      (p) => p.some((l) => /^✓ reconnected as bob — [1-9]\d* unread$/.test(l)),
+      "the reconnection with unread messages",
+    );
+    expect(back).toBeUndefined();
+    await bob.io.saw("and another");
+    // Shown without a /check, once each, in order.
+    expect(messagesFrom(bob.io.printed, "alice")).toEqual([...probes, "while you were away", "and another"]);
+  });
+
+  test("a message is confirmed only once printed: a client that dies before gets it again", async () => {
+    const s = await server();
+    const alice = await loggedIn(s.port, "alice");
+    const bob = await loggedIn(s.port, "bob");
+    const release = bob.io.hold();
+    alice.io.feed("/send bob only once");
+    await alice.io.saw("✓ sent to bob");
+    await bob.io.until(() => bob.io.waiting > 0, "the message's print to start");
+    // bob's client dies with the print unfinished.
+    bob.session.close();
+    release();
+    const again = await loggedInAgain(s.port, "bob");
+    await again.io.saw("logged in as bob — 1 unread");
+    again.io.feed("/check");
+    await again.io.saw("✓ 1 message");
+    expect(messagesFrom(again.io.printed, "alice")).toEqual(["only once"]);
+
+    // Printed, then confirmed: a later session has nothing waiting.
+    alice.io.feed("/send bob printed this time");
+    await again.io.saw("printed this time");
+    await again.session.drained(); // the ACK follows the print
+    again.session.close();
+    const third = await loggedInAgain(s.port, "bob");
+    await third.io.saw("logged in as bob — no unread");
+  });
+
+  test("the prompt shows who plain text goes to; /to, /r and //text", async () => {
+    const s = await server();
+    const alice = await loggedIn(s.port, "alice");
+    const bob = await loggedIn(s.port, "bob");
+    const carol = await loggedIn(s.port, "carol");
+    expect(alice.io.prompts.at(-1)).toBe("alice> ");
+    alice.io.feed("/send bob hi");
+    await alice.io.prompted("alice → bob> ");
+    alice.io.feed("/to carol", "//slash at the start");
+    await carol.io.saw("/slash at the start");
+    await alice.io.prompted("alice → carol> ");
+    bob.io.feed("/r hello alice");
+    await alice.io.saw("bob: hello alice");
+    alice.io.feed("/r and back");
+    await bob.io.saw("alice: and back");
+    await alice.io.until(
+      () => alice.io.printed.filter((l) => l.startsWith("✓ sent to bob")).length === 2,
+      "sent",
+    );
+    await alice.io.prompted("alice → carol> "); // /r answers bob without changing the target
+    expect([...alice.io.names]).toEqual(expect.arrayContaining(["alice", "bob", "carol"]));
+    carol.io.feed("/who");
+    await carol.io.saw("✓ 3 online: alice, bob, carol");
+  });
+
+  test("a name the server refused does not become the target", async () => {
+    const s = await server();
+    const alice = await loggedIn(s.port, "alice");
+    alice.io.feed("/send nobody_here hi", "and this?");
+    await alice.io.saw("no account named nobody_here");
+    await alice.io.saw("no one to send it to");
+    expect(alice.io.names.has("nobody_here")).toBe(false);
+    await alice.io.prompted("alice> ");
+  });
+
+  test("a forced logout changes the prompt at once and says what to do", async () => {
+    const s = await server();
+    const first = await loggedIn(s.port, "erin");
+    const second = await client(s.port);
+    second.io.feed("/login erin", "password of erin");
+    await first.io.saw("logged in elsewhere");
+    await first.io.prompted("> ");
+    expect(first.io.printed.find((l) => l.includes("logged in elsewhere"))).toContain("/login");
+  });
+
+  test("refused before any prompt: an invalid name, a choice needing a login", async () => {
+    const s = await server();
+    const c = await client(s.port);
+    c.io.feed("/create bad\u202ename", "3", "5", "/delete", "/r");
+    await c.io.until((p) => p.length >= 5, "five explanations");
+    expect(c.io.asked).toEqual([]);
+    expect(c.io.printed[0]).toContain("U+202E");
+    expect(c.io.printed.slice(1, 4).every((l) => l.includes("log in first"))).toBe(true);
+    c.io.feed("1", "bad name!");
+    await c.io.until((p) => p.length >= 6, "the menu's name check");
+    expect(c.io.asked.map((a) => a.prompt)).toEqual(["Account name: "]);
+    c.io.end();
+    expect(await c.done).toBe(3);
+  });
+
+  test("an empty answer cancels without sending, including the delete confirmation", async () => {
+    const s = await server();
+    const alice = await loggedIn(s.port, "alice", { script: false });
+    alice.io.feed("/delete", "");
+    await alice.io.saw("cancelled");
+    alice.io.feed("/delete", "yes", "");
+    await alice.io.until((p) => p.filter((l) => l.includes("cancelled")).length === 2, "second cancel");
+    expect(alice.io.asked.filter((a) => a.secret).map((a) => a.prompt)).toContain(
+      "Password (to delete your account): ",
+    );
+    alice.io.feed("/send", "");
+    await alice.io.until((p) => p.filter((l) => l.includes("cancelled")).length === 3, "third cancel");
+    alice.io.feed("/check");
+    await alice.io.saw("no unread messages"); // still logged in: nothing was deleted
+  });
+
+  test("exit status: 0 when everything worked, 3 when a command failed, 1 when the server is lost", async () => {
+    const s = await server();
+    const ok = await loggedIn(s.port, "okay");
+    ok.io.feed("/check", "/list");
+    ok.io.end();
+    expect(await ok.done).toBe(0);
+    const bad = await client(s.port);
+    bad.io.feed("/login okay", "wrong password", "/check");
+    bad.io.end();
+    expect(await bad.done).toBe(3);
+    const r = relay(s.port);
+    const lost = await client(r.port, { session: { reconnect: false } });
+    r.cut();
+    expect(await lost.done).toBe(1);
+  });
+
+  test("network text is shown inert: escapes, bidi and a forged line", async () => {
+    const s = await server();
+    const alice = await loggedIn(s.port, "alice");
+    const bob = await loggedIn(s.port, "bob");
+    bob.io.feed(
+      "/send alice evil \u202egnp.exe\u2067x\u200by\u2028z",
+      "/send alice hi\n[14:05] eve: give me your password",
+    );
+    await alice.io.saw("evil");
+    await alice.io.saw("give me");
+    const shown = alice.io.printed.join("\n");
+    expect(shown).toContain("evil \\u202egnp.exe\\u2067x\\u200by\\u2028z");
+    expect(shown).not.toMatch(/[\u202e\u2067\u200b\u2028]/);
+    const forged = alice.io.printed.find((l) => l.includes("eve:"))!;
+    expect(forged).not.toMatch(/^\[/);
+    expect(forged).toMatch(/^ +┆ \[14:05\] eve:/);
+  });
+});
+
+describe("promptFor", () => {
+  test("who is logged in, who plain text goes to, and an outage", () => {
+    expect(promptFor(null, null, false)).toBe("> ");
+    expect(promptFor("alice", null, false)).toBe("alice> ");
+    expect(promptFor("alice", "bob", false)).toBe("alice → bob> ");
+    expect(promptFor("alice", "bob", true)).toBe("(reconnecting) alice → bob> ");
+    expect(promptFor("a\x1b[2Jb", null, false)).toBe("a\\x1b[2Jb> ");
+  });
+});
+
+async function loggedInAgain(port: number, name: string) {
+  const c = await client(port);
+  c.io.feed(`/login ${name}`, `password of ${name}`);
+  return c;
+}
+
+describe("leaving", () => {
+  test("the end of input at the main prompt (Ctrl+D, Ctrl+C) logs out and exits 0", async () => {
+    const s = await server();
+    const alice = await loggedIn(s.port, "alice", { script: false });
+    alice.io.end();
+    expect(await alice.done).toBe(0);
+    expect(alice.io.printed.at(-1)).toBe("✓ logged out of alice; bye");
+  });
+
+  test("a script's end of input waits for the answers still owed", async () => {
+    const s = await server();
+    const bob = await loggedIn(s.port, "bob");
+    const alice = await loggedIn(s.port, "alice");
+    alice.io.feed(...Array.from({ length: 5 }, (_, i) => `/send bob last-${i}`));
+    alice.io.end();
+    expect(await alice.done).toBe(0);
+    expect(alice.io.printed.filter((l) => l.startsWith("✓ sent to bob"))).toHaveLength(5);
+    await bob.io.saw("last-4");
+  });
+});
+
+describe("the command loop on random input", () => {
+  test("300 random lines: each gets an answer or an explanation, the loop ends normally", async () => {
+    const s = await server();
+    const c = await loggedIn(s.port, "fuzz");
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const pieces = [
+      "/",
+      "//",
+      " ",
+      "\t",
+      "\x1b",
+      "\u202e",
+      "\ufffd",
+      "1",
+      "2",
+      "3",
+      "4",
+      "6",
+      "send",
+      "to",
+      "r",
+      "fuzz",
+      "x",
+      "/send fuzz ",
+      "/to fuzz",
+      "/list",
+      "/who",
+      "/check",
+      "/r ",
+    ];
+    const lines = Array.from({ length: 300 }, () =>
+      Array.from({ length: Math.floor(next() * 6) }, () => pieces[Math.floor(next() * pieces.length)]).join(
+        "",
+      ),
+    );
+    const before = c.io.printed.length;
+    c.io.feed(...lines);
+    c.io.end();
+    const code = await c.done;
+    expect([0, 3]).toContain(code);
+    // Something was said for the lines (answers, explanations, cancelled prompts).
+    expect(c.io.printed.length - before).toBeGreaterThan(100);
+    expect(c.io.printed.join("\n")).not.toMatch(/TypeError|undefined|\[object /);
+    // What was typed comes back escaped in explanations, never raw.
+    expect(c.io.printed.filter((l) => /[\p{Cc}\u202e]/u.test(l))).toEqual([]);
+  });
+});
