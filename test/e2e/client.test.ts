@@ -267,6 +267,7 @@ describe("a hostile server", () => {
               maxTextChars: 100,
               minPasswordChars: 8,
               maxPageSize: 100,
+              maxUnansweredSends: 128,
             },
           };
           s.write(encodeFrame(encodeReply(hello)));
