@@ -220,7 +220,7 @@ describe("the peer harness's chat driver", () => {
 
   test("offline, with and without ids: the queued backlog is drained whole, in order", async () => {
     for (const ids of ["1", "0"]) {
-      const server = await startServer(["--max-queued", "5000"]);
+      const server = await startServer(["--max-queued", "5000", "--max-queued-per-sender", "5000"]);
       const { code, err, result } = await peerHarness(
         server.port,
         server.proc.pid,

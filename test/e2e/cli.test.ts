@@ -118,7 +118,7 @@ describe("options through the binary", () => {
         ["serve", "--heartbeat", "5x"],
         '--heartbeat wants a duration such as 500ms, 15s, 2m or 24h; got "5x"',
       ],
-      [["serve", "--max-data-mb", "-5"], '--max-data-mb wants a whole number of at least 1; got "-5"'],
+      [["serve", "--max-data-mb", "-5"], '--max-data-mb wants a whole number of at least 0; got "-5"'],
       [["serve", "--prot", "9000"], "unknown option --prot (did you mean --port?)"],
     ] as const) {
       expect(await run(...args)).toEqual({

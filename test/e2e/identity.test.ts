@@ -4,7 +4,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { MIGRATIONS } from "../../src/store/migrations";
@@ -175,6 +175,7 @@ describe("look-alike and invisible names", () => {
     ]);
     db.run("PRAGMA user_version = 1");
     db.close();
+    chmodSync(dataFile, 0o600); // the server refuses a data file others can read
     const server = await startServer(CHEAP, dataFile);
     const c = await RawClient.open(server.port);
     expect(await create(c, "\u041elga")).toMatchObject({
