@@ -26,7 +26,7 @@ export async function startSession(
       expiresAt: core.now() + core.options.sessionTtlMs,
     });
   }
-  if (s.closing) {
+  if (s.closed) {
     // Nobody will ever hold the token just made.
     if (!resumedTokenHash) core.background(core.store.deleteToken(hash), "dropping an unused session token");
     return;

@@ -1,0 +1,209 @@
+// The request pipeline against the real binary: every request read is answered or
+// refused, bursts meet back-pressure instead of a cut, 64-bit ids are never rounded, and
+// ACK floods pay for what they cost.
+
+import { describe, expect, test } from "bun:test";
+import { resolve } from "node:path";
+import { encodeFrame, encodeRequest, Op, Push, type RequestInit, Status } from "../../src/wire";
+import { track } from "../processes";
+import { RawClient, startServer } from "./harness";
+import { Writer } from "./writer";
+
+const FLOODER = resolve(import.meta.dir, "ack-flooder.ts");
+
+const frame = (init: RequestInit) => encodeFrame(encodeRequest(init));
+const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
+
+function varint64(v: bigint): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = Number(v & 0x7fn);
+    v >>= 7n;
+    out.push(v > 0n ? b | 0x80 : b);
+    if (v === 0n) return out;
+  }
+}
+
+describe("every request read is answered", () => {
+  test("CREATE_ACCOUNT then 300 PINGs in one write: 301 answers, in order; the account works", async () => {
+    const server = await startServer();
+    const c = await Writer.open(server.port);
+    await c.until(() => c.frames.some((f) => f.opcode === Push.HELLO), "HELLO");
+    const burst = [
+      frame({ opcode: Op.CREATE_ACCOUNT, sender: "alice", password: "correct horse", requestId: 1 }),
+    ];
+    for (let i = 2; i <= 301; i++) burst.push(frame({ opcode: Op.PING, requestId: i }));
+    await c.write(concat(burst));
+    await c.until(() => c.answers().length >= 301 || c.closed, "301 answers");
+    expect(c.answers().map((r) => [r.requestId, r.status])).toEqual(
+      Array.from({ length: 301 }, (_, i) => [i + 1, Status.OK]),
+    );
+    expect(c.closed).toBe(false);
+    const login = await RawClient.open(server.port);
+    expect(
+      await login.request({ opcode: Op.LOG_IN, sender: "alice", password: "correct horse" }),
+    ).toMatchObject({ status: Status.OK });
+    login.close();
+    c.end();
+    await server.stop();
+  });
+
+  test("a 4 MiB burst behind a running LOG_IN meets back-pressure, not a cut: every frame is answered", async () => {
+    const server = await startServer();
+    const setup = await RawClient.open(server.port);
+    await setup.request({ opcode: Op.CREATE_ACCOUNT, sender: "bob", password: "correct horse" });
+    setup.close();
+    const c = await Writer.open(server.port);
+    await c.until(() => c.frames.some((f) => f.opcode === Push.HELLO), "HELLO");
+    // PINGs padded with 60 KB of text they ignore: 70 of them are 4 MiB, four times the cap
+    // on what may wait, so the server must stop reading instead of buffering.
+    const pad = "p".repeat(60_000);
+    const burst = [frame({ opcode: Op.LOG_IN, sender: "bob", password: "correct horse", requestId: 1 })];
+    for (let i = 2; i <= 71; i++) burst.push(frame({ opcode: Op.PING, msg: pad, requestId: i }));
+    await c.write(concat(burst));
+    await c.until(() => c.answers().length >= 71 || c.closed, "71 answers", 20_000);
+    expect(c.answers().map((r) => [r.requestId, r.status])).toEqual(
+      Array.from({ length: 71 }, (_, i) => [i + 1, Status.OK]),
+    );
+    expect(c.closed).toBe(false);
+    c.end();
+    await server.stop();
+  });
+
+  test("a bad frame after pipelined SENDs: the SENDs are answered first, then BAD_VERSION and the close", async () => {
+    const server = await startServer();
+    const bob = await RawClient.open(server.port);
+    await bob.login("bob");
+    const alice = await Writer.open(server.port);
+    const a = await RawClient.open(server.port);
+    await a.login("alice");
+    a.close();
+    await alice.write(frame({ opcode: Op.LOG_IN, sender: "alice", password: "correct horse", requestId: 1 }));
+    await alice.until(() => alice.answers().length === 1, "the login");
+    const sends = Array.from({ length: 50 }, (_, i) =>
+      frame({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: `m${i}`, requestId: 10 + i }),
+    );
+    await alice.write(concat([...sends, frame({ opcode: Op.PING, version: "2", requestId: 99 })]));
+    await alice.until(() => alice.closed, "the close");
+    const answers = alice.answers().slice(1);
+    expect(answers.map((r) => [r.requestId, r.status])).toEqual([
+      ...Array.from({ length: 50 }, (_, i) => [10 + i, Status.OK]),
+      [99, Status.BAD_VERSION],
+    ]);
+    bob.close();
+    await server.stop();
+  });
+});
+
+describe("client_msg_id is exact", () => {
+  test("2^53 and 2^53+1 are refused with INVALID_ARGUMENT, not merged; 2^53-1 works", async () => {
+    const server = await startServer();
+    const bob = await RawClient.open(server.port);
+    await bob.login("bob");
+    const alice = await RawClient.open(server.port);
+    await alice.login("alice");
+    const send = (id: bigint, requestId: number, msg: string) => {
+      const head = encodeRequest({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg, requestId });
+      alice.write(encodeFrame(Uint8Array.from([...head, 0x40, ...varint64(id)])));
+      return alice.next((r) => r.requestId === requestId, `answer ${requestId}`);
+    };
+    for (const [id, requestId] of [
+      [2n ** 53n, 101],
+      [2n ** 53n + 1n, 102],
+    ] as const) {
+      expect(await send(id, requestId, `id ${id}`)).toMatchObject({
+        status: Status.INVALID_ARGUMENT,
+        msg: "client_msg_id must be below 2^53",
+      });
+    }
+    const first = await send(2n ** 53n - 1n, 103, "largest exact id");
+    expect(first).toMatchObject({ status: Status.OK, duplicate: false });
+    expect(await send(2n ** 53n - 1n, 104, "largest exact id")).toMatchObject({
+      status: Status.OK,
+      duplicate: true,
+      messageId: first.messageId,
+    });
+    await bob.next((r) => r.opcode === Push.DELIVER, "the delivery");
+    expect(
+      bob.frames.filter((r) => r.opcode === Push.DELIVER).flatMap((r) => r.messages.map((m) => m.text)),
+    ).toEqual(["largest exact id"]);
+    alice.close();
+    bob.close();
+    await server.stop();
+  });
+});
+
+/** Round trips of sequential PINGs on c until stop() says so; in ms. */
+async function pingTimes(c: RawClient, stop: () => boolean, maxPings = 5000): Promise<number[]> {
+  const times: number[] = [];
+  while (!stop() && times.length < maxPings) {
+    const t = performance.now();
+    expect(await c.request({ opcode: Op.PING })).toMatchObject({ status: Status.OK });
+    times.push(performance.now() - t);
+    c.frames.length = 0;
+  }
+  return times;
+}
+
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;
+
+interface FloodReport {
+  seconds: number;
+  connections: { closed: boolean; statuses: number[]; last: string }[];
+}
+
+describe("ACK floods", () => {
+  for (const who of ["anonymous", "logged-in"] as const) {
+    test(`8 ${who} connections flooding 64 KB ACKs are refused and cut off; another user's PINGs stay fast`, async () => {
+      const server = await startServer();
+      const pinger = await RawClient.open(server.port);
+      await pinger.login("pinger");
+      const flooder = track(
+        Bun.spawn([process.execPath, FLOODER, String(server.port), who, "8", "400"], {
+          stdout: "pipe",
+          stderr: "inherit",
+        }),
+      );
+      const lines = (async function* () {
+        let rest = "";
+        for await (const chunk of flooder.stdout) {
+          rest += new TextDecoder().decode(chunk);
+          const parts = rest.split("\n");
+          rest = parts.pop()!;
+          yield* parts;
+        }
+      })();
+      expect((await lines.next()).value).toBe("ready");
+      let flooding = true;
+      const report = (async () => {
+        const { value } = await lines.next();
+        flooding = false;
+        return JSON.parse(value as string) as FloodReport;
+      })();
+      const started = performance.now();
+      const times = await pingTimes(pinger, () => !flooding || performance.now() - started > 15_000);
+      const { seconds, connections } = await report;
+
+      const p99 = quantile(times, 0.99);
+      console.log(
+        `${who} ACK flood: ${connections.filter((c) => c.closed).length} of 8 cut off in ${seconds.toFixed(2)} s; ` +
+          `${times.length} pings meanwhile, median ${quantile(times, 0.5).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`,
+      );
+      const expected = who === "anonymous" ? Status.NOT_LOGGED_IN : Status.INVALID_ARGUMENT;
+      // 938 tokens a frame (60,000 ids at 64 a token) from a budget of 20,000 refilled at
+      // 20,000/s: the rest is refused with SLOW_DOWN, and 100 refusals in a row cut it off.
+      const allowed = Math.ceil((20_000 + 20_000 * seconds) / 938) + 1;
+      for (const c of connections) {
+        expect(c.statuses[0]).toBe(expected);
+        expect(c.statuses.filter((s) => s === expected).length).toBeLessThanOrEqual(allowed);
+        expect(c.statuses.filter((s) => s !== expected && s !== Status.SLOW_DOWN)).toEqual([]);
+        expect(c.statuses.filter((s) => s === Status.SLOW_DOWN).length).toBeGreaterThan(0);
+        if (c.closed) expect(c.last).toBe("too many requests; disconnecting");
+      }
+      expect(times.length).toBeGreaterThan(0);
+      expect(p99).toBeLessThan(50);
+      pinger.close();
+      await server.stop();
+    }, 40_000);
+  }
+});
