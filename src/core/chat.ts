@@ -3,11 +3,12 @@
 // frame bodies and connection events; handlers/ holds one file per operation.
 
 import { MAX_NAME_CHARS } from "../rules/names";
-import { MIN_PASSWORD_CHARS } from "../rules/password";
+import { MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS } from "../rules/password";
 import { MAX_TEXT_CHARS } from "../rules/text";
 import type { Account, Store } from "../store/store";
 import { StorageError } from "../store/store";
 import {
+  ACK_IDS_PER_TOKEN,
   ackCost,
   decodeRequest,
   FIRST_PUSH_OPCODE,
@@ -110,12 +111,25 @@ export class ChatCore {
       msg: `chat server ${this.serverVersion}, protocol ${PROTOCOL_VERSION}`,
       info: {
         serverVersion: this.serverVersion,
-        heartbeatMs: o.heartbeatMs,
+        heartbeatMs: u32(o.heartbeatMs),
         maxFrameBytes: o.maxFrameBytes,
         maxNameChars: MAX_NAME_CHARS,
         maxTextChars: MAX_TEXT_CHARS,
         minPasswordChars: MIN_PASSWORD_CHARS,
         maxPageSize: o.maxPageSize,
+        ackTimeoutMs: u32(o.ackTimeoutMs),
+        loginTimeoutMs: u32(o.loginTimeoutMs),
+        heartbeatMisses: o.heartbeatMisses,
+        deliveryWindow: o.deliveryWindow,
+        maxBacklogBytes: MAX_BACKLOG_BYTES,
+        maxAckIds: MAX_ACK_IDS,
+        requestRate: o.requestRate,
+        requestBurst: o.requestBurst,
+        ackIdsPerToken: ACK_IDS_PER_TOKEN,
+        maxSlowDowns: o.maxSlowDowns,
+        maxPasswordBytes: MAX_PASSWORD_BYTES,
+        maxQueuedPerAccount: o.maxQueuedPerAccount,
+        sessionTtlMs: u32(o.sessionTtlMs),
       },
     });
     return s;
@@ -565,6 +579,9 @@ export class ChatCore {
     });
   }
 }
+
+/** A HELLO field is a uint32: a setting beyond it (49 days of ms) is announced as its maximum. */
+const u32 = (n: number): number => Math.min(n, 0xffffffff);
 
 /** The opcode an answer carries: the request's, or 0 where that could pass for a push. */
 function answerOpcode(opcode: number): number {

@@ -50,6 +50,19 @@ export interface ServerInfo {
   maxTextChars: number;
   minPasswordChars: number;
   maxPageSize: number;
+  ackTimeoutMs: number;
+  loginTimeoutMs: number;
+  heartbeatMisses: number;
+  deliveryWindow: number;
+  maxBacklogBytes: number;
+  maxAckIds: number;
+  requestRate: number;
+  requestBurst: number;
+  ackIdsPerToken: number;
+  maxSlowDowns: number;
+  maxPasswordBytes: number;
+  maxQueuedPerAccount: number;
+  sessionTtlMs: number;
 }
 
 /** A decoded Server2Client. */

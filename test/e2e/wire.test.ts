@@ -4,7 +4,8 @@
 
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { encodeFrame, encodeRequest, Op, Push, type RequestInit, Status } from "../../src/wire";
+import protobuf from "protobufjs";
+import { encodeFrame, encodeRequest, FrameDecoder, Op, Push, type RequestInit, Status } from "../../src/wire";
 import { track } from "../processes";
 import { RawClient, startServer } from "./harness";
 import { Writer } from "./writer";
@@ -91,6 +92,97 @@ describe("every request read is answered", () => {
       [99, Status.BAD_VERSION],
     ]);
     bob.close();
+    await server.stop();
+  });
+});
+
+describe("HELLO", () => {
+  test("announces the limits as the flags set them", async () => {
+    const server = await startServer([
+      ...["--ack-timeout", "7s", "--login-timeout", "3s", "--heartbeat", "2s", "--heartbeat-misses", "4"],
+      ...["--delivery-window", "99", "--request-rate", "321", "--request-burst", "654"],
+      ...["--max-queued", "777", "--session-ttl", "1h", "--max-frame-bytes", "8192"],
+    ]);
+    const c = await RawClient.open(server.port);
+    expect(c.frames[0]).toMatchObject({ opcode: Push.HELLO, status: Status.OK });
+    expect({ ...c.frames[0]!.info }).toEqual({
+      serverVersion: expect.any(String),
+      heartbeatMs: 2000,
+      maxFrameBytes: 8192,
+      maxNameChars: 25,
+      maxTextChars: 100,
+      minPasswordChars: 8,
+      maxPageSize: 1000,
+      ackTimeoutMs: 7000,
+      loginTimeoutMs: 3000,
+      heartbeatMisses: 4,
+      deliveryWindow: 99,
+      maxBacklogBytes: 1024 * 1024,
+      maxAckIds: 10_000,
+      requestRate: 321,
+      requestBurst: 654,
+      ackIdsPerToken: 64,
+      maxSlowDowns: 100,
+      maxPasswordBytes: 1024,
+      maxQueuedPerAccount: 777,
+      sessionTtlMs: 3_600_000,
+    });
+    c.close();
+    await server.stop();
+  });
+});
+
+describe("a client built from the original schema", () => {
+  // Client2Server fields 1-5 and Server2Client fields 1-3: nothing else.
+  const original = protobuf.parse(`
+    syntax = "proto3";
+    package chat;
+    message Client2Server { string version = 1; int32 opcode = 2; string sender = 3; string receiver = 4; string msg = 5; }
+    message Server2Client { string version = 1; int32 opcode = 2; string msg = 3; }
+  `).root;
+  const OldRequest = original.lookupType("chat.Client2Server");
+  const OldReply = original.lookupType("chat.Server2Client");
+
+  test("parses every frame, but cannot log in: accounts have passwords", async () => {
+    const server = await startServer();
+    const frames: Record<string, unknown>[] = [];
+    const decoder = new FrameDecoder(1 << 20);
+    let closed = false;
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+      socket: {
+        data: (_s, d) => {
+          for (const f of decoder.push(d)) frames.push(OldReply.toObject(OldReply.decode(f)));
+        },
+        close: () => {
+          closed = true;
+        },
+      },
+    });
+    const send = (o: Record<string, unknown>) =>
+      socket.write(OldRequest.encodeDelimited(OldRequest.create({ version: "1", ...o })).finish());
+    const next = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while (frames.length < n && !closed && Date.now() < deadline) await Bun.sleep(5);
+      return frames[n - 1];
+    };
+    expect(await next(1)).toEqual({
+      version: "1",
+      opcode: Push.HELLO,
+      msg: expect.stringMatching(/^chat server /),
+    });
+    send({ opcode: Op.CREATE_ACCOUNT, sender: "oldtimer" });
+    expect(await next(2)).toEqual({
+      version: "1",
+      opcode: Op.CREATE_ACCOUNT,
+      msg: expect.stringMatching(/password/),
+    });
+    send({ opcode: Op.LOG_IN, sender: "oldtimer" });
+    expect(await next(3)).toEqual({ version: "1", opcode: Op.LOG_IN, msg: "wrong account name or password" });
+    send({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: "hi" });
+    expect(await next(4)).toEqual({ version: "1", opcode: Op.SEND_MESSAGE, msg: "log in first" });
+    socket.end();
     await server.stop();
   });
 });

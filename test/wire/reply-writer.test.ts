@@ -64,6 +64,19 @@ function randomFrame(r: () => number): ReplyInit {
       maxTextChars: 100,
       minPasswordChars: int(20),
       maxPageSize: 100,
+      ackTimeoutMs: int(100_000),
+      loginTimeoutMs: int(100_000),
+      heartbeatMisses: int(10),
+      deliveryWindow: int(100_000),
+      maxBacklogBytes: 1 << 20,
+      maxAckIds: int(20_000),
+      requestRate: int(1_000_000),
+      requestBurst: int(1_000_000),
+      ackIdsPerToken: int(100),
+      maxSlowDowns: int(200),
+      maxPasswordBytes: 1024,
+      maxQueuedPerAccount: int(100_000),
+      sessionTtlMs: 0xffffffff,
     };
   }
   return frame;
