@@ -145,7 +145,10 @@ export class ChatCore {
     const o = this.options;
     // ACK ids are decoded only for an ACK that can run: logged in (else it is refused
     // whatever it carries) and with a token left (else it is refused with SLOW_DOWN).
-    const ackCap = s.account && tokenWaitMs(s, now, o.requestRate, o.requestBurst) === 0 ? MAX_ACK_IDS : 0;
+    const ackCap =
+      s.account && (s.tokens >= 1 || tokenWaitMs(s, now, o.requestRate, o.requestBurst) === 0)
+        ? MAX_ACK_IDS
+        : 0;
     let req: Request;
     try {
       req = decodeRequest(body, ackCap);
