@@ -3,6 +3,7 @@
 // ACK floods pay for what they cost.
 
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import protobuf from "protobufjs";
 import { encodeFrame, encodeRequest, FrameDecoder, Op, Push, type RequestInit, Status } from "../../src/wire";
@@ -226,7 +227,7 @@ describe("client_msg_id is exact", () => {
 });
 
 /** Round trips of sequential PINGs on c until stop() says so; in ms. */
-async function pingTimes(c: RawClient, stop: () => boolean, maxPings = 5000): Promise<number[]> {
+async function pingTimes(c: RawClient, stop: () => boolean, maxPings = 50_000): Promise<number[]> {
   const times: number[] = [];
   while (!stop() && times.length < maxPings) {
     const t = performance.now();
@@ -236,6 +237,14 @@ async function pingTimes(c: RawClient, stop: () => boolean, maxPings = 5000): Pr
   }
   return times;
 }
+
+/** CPU time (user + system) a process has used so far, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name; in clock ticks.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100;
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;
 
@@ -266,20 +275,23 @@ describe("ACK floods", () => {
         }
       })();
       expect((await lines.next()).value).toBe("ready");
+      const cpuBefore = cpuMs(server.proc.pid);
       let flooding = true;
       const report = (async () => {
-        const { value } = await lines.next();
+        expect((await lines.next()).value).toBe("flooded");
         flooding = false;
+        const { value } = await lines.next();
         return JSON.parse(value as string) as FloodReport;
       })();
       const started = performance.now();
       const times = await pingTimes(pinger, () => !flooding || performance.now() - started > 15_000);
       const { seconds, connections } = await report;
+      const cpu = cpuMs(server.proc.pid) - cpuBefore;
 
       const p99 = quantile(times, 0.99);
       console.log(
         `${who} ACK flood: ${connections.filter((c) => c.closed).length} of 8 cut off in ${seconds.toFixed(2)} s; ` +
-          `${times.length} pings meanwhile, median ${quantile(times, 0.5).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`,
+          `server CPU ${cpu} ms; ${times.length} pings meanwhile, median ${quantile(times, 0.5).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`,
       );
       const expected = who === "anonymous" ? Status.NOT_LOGGED_IN : Status.INVALID_ARGUMENT;
       // 938 tokens a frame (60,000 ids at 64 a token) from a budget of 20,000 refilled at
@@ -292,8 +304,11 @@ describe("ACK floods", () => {
         expect(c.statuses.filter((s) => s === Status.SLOW_DOWN).length).toBeGreaterThan(0);
         if (c.closed) expect(c.last).toBe("too many requests; disconnecting");
       }
+      // The flood is up to 200 MB: reading it is what it may cost, not decoding 60,000 ids a
+      // frame (several seconds of CPU before ACKs were capped and charged). Latency is
+      // logged, not asserted: on a shared machine it measures the neighbours as much.
+      expect(cpu).toBeLessThan(1500);
       expect(times.length).toBeGreaterThan(0);
-      expect(p99).toBeLessThan(50);
       pinger.close();
       await server.stop();
     }, 40_000);

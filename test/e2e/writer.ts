@@ -10,6 +10,8 @@ import { decodeReply, FrameDecoder, Push, type Reply } from "../../src/wire";
  */
 export class Writer {
   readonly frames: Reply[] = [];
+  /** When the last frame arrived (performance.now()). */
+  lastFrameAt = 0;
   closed = false;
   private pending: Uint8Array[] = [];
   private decoder = new FrameDecoder(16 * 1024 * 1024);
@@ -24,6 +26,7 @@ export class Writer {
       socket: {
         data: (_s, d) => {
           for (const f of w.decoder.push(d)) w.frames.push(decodeReply(f));
+          w.lastFrameAt = performance.now();
         },
         drain: () => w.flush(),
         close: () => {
