@@ -2,6 +2,7 @@
 // and the timers (heartbeats, login and confirmation timeouts). The network shell feeds it
 // frame bodies and connection events; handlers/ holds one file per operation.
 
+import { MAX_PATTERN_CHARS } from "../rules/glob";
 import { MAX_NAME_CHARS } from "../rules/names";
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS } from "../rules/password";
 import { MAX_TEXT_CHARS } from "../rules/text";
@@ -130,6 +131,7 @@ export class ChatCore {
         maxPasswordBytes: MAX_PASSWORD_BYTES,
         maxQueuedPerAccount: o.maxQueuedPerAccount,
         sessionTtlMs: u32(o.sessionTtlMs),
+        maxPatternChars: MAX_PATTERN_CHARS,
       },
     });
     return s;

@@ -63,6 +63,7 @@ export interface ServerInfo {
   maxPasswordBytes: number;
   maxQueuedPerAccount: number;
   sessionTtlMs: number;
+  maxPatternChars: number;
 }
 
 /** A decoded Server2Client. */

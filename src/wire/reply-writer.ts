@@ -91,7 +91,8 @@ function infoSize(i: ServerInfo): number {
     intField(17, i.maxSlowDowns) +
     intField(18, i.maxPasswordBytes) +
     intField(19, i.maxQueuedPerAccount) +
-    intField(20, i.sessionTtlMs)
+    intField(20, i.sessionTtlMs) +
+    intField(21, i.maxPatternChars)
   );
 }
 
@@ -209,6 +210,7 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
     at = putInt(out, at, 18, i.maxPasswordBytes);
     at = putInt(out, at, 19, i.maxQueuedPerAccount);
     at = putInt(out, at, 20, i.sessionTtlMs);
+    at = putInt(out, at, 21, i.maxPatternChars);
   }
   return at;
 }

@@ -50,6 +50,7 @@ describe("connection", () => {
       maxPasswordBytes: 1024,
       maxQueuedPerAccount: 777,
       sessionTtlMs: 3_600_000,
+      maxPatternChars: 64,
     });
   });
 

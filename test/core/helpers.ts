@@ -356,6 +356,7 @@ function plain(r: Reply): Reply {
           maxPasswordBytes: r.info.maxPasswordBytes,
           maxQueuedPerAccount: r.info.maxQueuedPerAccount,
           sessionTtlMs: r.info.sessionTtlMs,
+          maxPatternChars: r.info.maxPatternChars,
         }
       : null,
   };

@@ -108,6 +108,7 @@ const FULL_INFO = {
   maxPasswordBytes: 1024,
   maxQueuedPerAccount: 10_000,
   sessionTtlMs: 86_400_000,
+  maxPatternChars: 64,
 };
 
 function expectDecodeError(decode: (b: Uint8Array) => unknown, bytes: string, message: RegExp): unknown {
@@ -268,6 +269,7 @@ const REPLIES: { name: string; message: ReplyInit; bytes: string }[] = [
         maxPasswordBytes: 0,
         maxQueuedPerAccount: 0,
         sessionTtlMs: 0,
+        maxPatternChars: 0,
       },
     },
     bytes:

@@ -77,6 +77,7 @@ function randomFrame(r: () => number): ReplyInit {
       maxPasswordBytes: 1024,
       maxQueuedPerAccount: int(100_000),
       sessionTtlMs: 0xffffffff,
+      maxPatternChars: int(100),
     };
   }
   return frame;
