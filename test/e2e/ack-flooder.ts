@@ -2,7 +2,8 @@
 // the test's own measurements: N connections to a chat server write 64 KB ACK frames of
 // 60,000 packed ids, up to a number of frames each or until the server cuts them off.
 //   bun test/e2e/ack-flooder.ts PORT anonymous|logged-in CONNECTIONS FRAMES
-// Prints "ready" once connected (and logged in), "flooded" when done writing, then one JSON
+// Prints "ready" once connected (and logged in), floods once it reads a line on stdin,
+// prints "flooded" when done writing, then one JSON
 // line with what each connection got back.
 
 import { encodeFrame, encodeRequest, Op, Push } from "../../src/wire";
@@ -40,6 +41,8 @@ const flooders = await Promise.all(
   }),
 );
 console.log("ready");
+// Wait for "go" on stdin: the test measures its baseline first.
+for await (const _ of console) break;
 const started = performance.now();
 await Promise.all(
   flooders.map(async (w) => {
