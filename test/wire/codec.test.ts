@@ -1,5 +1,8 @@
 import { describe, expect, it } from "bun:test";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import protobuf from "protobufjs";
+import { DEFAULT_OPTIONS } from "../../src/core/options";
 import {
   decodeReply,
   decodeRequest,
@@ -526,5 +529,52 @@ describe("codec: the original schema (Client2Server 1-5, Server2Client 1-3) stil
       opcode: Op.LOG_IN,
       sender: "ann",
     });
+  });
+});
+
+describe("codec: docs/PROTOCOL.md's HELLO example", () => {
+  it("is what a default server version 0.1.0 sends", () => {
+    const doc = readFileSync(resolve(import.meta.dir, "../../docs/PROTOCOL.md"), "utf8");
+    const block = /HELLO as sent by a default server, version 0\.1\.0:\n\n```\n([\s\S]*?)```/.exec(doc)![1]!;
+    // Each line: hex bytes first, then what they mean.
+    const bytes = block
+      .split("\n")
+      .flatMap((line) => {
+        const out: string[] = [];
+        for (const t of line.trim().split(/\s+/)) {
+          if (!/^[0-9a-f]{2}$/.test(t)) break;
+          out.push(t);
+        }
+        return out;
+      })
+      .join("");
+    const o = DEFAULT_OPTIONS;
+    const info = {
+      serverVersion: "0.1.0",
+      heartbeatMs: o.heartbeatMs,
+      maxFrameBytes: o.maxFrameBytes,
+      maxNameChars: 25,
+      maxTextChars: 100,
+      minPasswordChars: 8,
+      maxPageSize: o.maxPageSize,
+      ackTimeoutMs: o.ackTimeoutMs,
+      loginTimeoutMs: o.loginTimeoutMs,
+      heartbeatMisses: o.heartbeatMisses,
+      deliveryWindow: o.deliveryWindow,
+      maxBacklogBytes: 1 << 20,
+      maxAckIds: 10_000,
+      requestRate: o.requestRate,
+      requestBurst: o.requestBurst,
+      ackIdsPerToken: 64,
+      maxSlowDowns: o.maxSlowDowns,
+      maxPasswordBytes: 1024,
+      maxQueuedPerAccount: o.maxQueuedPerAccount,
+      sessionTtlMs: o.sessionTtlMs,
+      maxPatternChars: 64,
+    };
+    const frame = encodeFrame(
+      encodeReply({ opcode: Push.HELLO, msg: "chat server 0.1.0, protocol 1", info }),
+    );
+    expect(bytes).toBe(hex(frame));
   });
 });
