@@ -157,10 +157,9 @@ describe("backlog behind a slow request", () => {
 
   test(`past ${MAX_BACKLOG_BYTES} bytes waiting: the running request is answered, then SLOW_DOWN, then closed`, async () => {
     const h = new Harness({ maxFrameBytes: 1 << 20 });
-    await h.offline("alice");
     const c = h.connect();
     const release = h.passwords.hold();
-    const login = c.post({ opcode: Op.LOG_IN, sender: "alice", password: "secret-alice-pw" });
+    const create = c.post({ opcode: Op.CREATE_ACCOUNT, sender: "alice", password: "secret-alice-pw" });
     const big = "x".repeat(60_000);
     let over = 0;
     for (let i = 0; i < 20 && !over; i++) {
@@ -170,15 +169,16 @@ describe("backlog behind a slow request", () => {
     expect(over).toBeGreaterThan(0);
     expect(h.eventsOf("limit")).toMatchObject([{ limit: "backlog" }]);
     await h.settle();
-    // Nothing yet: the LOG_IN that runs is owed its answer first.
+    // Nothing yet: the CREATE_ACCOUNT that runs is owed its answer first.
     expect(c.responses()).toEqual([]);
     expect(c.closed).toBe(false);
     release();
     await h.settle();
     expect(c.responses().map((r) => [r.requestId, r.status])).toEqual([
-      [login, Status.OK],
+      [create, Status.OK],
       [over, Status.SLOW_DOWN],
     ]);
+    expect(await h.connect().login("alice")).toMatchObject({ status: Status.OK });
     expect(c.reply(over).msg).toBe(
       "too many requests waiting; disconnecting (requests not answered before this were not run)",
     );
@@ -225,7 +225,7 @@ describe("backlog behind a slow request", () => {
     expect(c.responses().map((r) => r.requestId)).not.toContain(login);
   });
 
-  test("a connection closed while a request runs: the answer, then the close; later frames never run", async () => {
+  test("a connection closed while a LOG_IN runs: it is answered (no session begins), then closed; later frames never run", async () => {
     const h = new Harness({ loginTimeoutMs: 1000 });
     await h.offline("alice");
     const c = h.connect();
@@ -237,7 +237,9 @@ describe("backlog behind a slow request", () => {
     expect(c.paused).toBe(true);
     release();
     await h.settle();
-    expect(c.responses().map((r) => [r.requestId, r.status])).toEqual([[login, Status.OK]]);
+    expect(c.responses().map((r) => [r.requestId, r.status, r.msg])).toEqual([
+      [login, Status.NOT_LOGGED_IN, "the connection is closing; not logged in"],
+    ]);
     expect(c.responses().map((r) => r.requestId)).not.toContain(after);
     expect(c.closed).toBe(true);
   });
