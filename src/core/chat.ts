@@ -361,7 +361,7 @@ export class ChatCore {
   }
 
   private closeWhenAnswered(s: Session): void {
-    if (s.shut) return;
+    if (s.shut || s.closed) return;
     if (s.busy || s.sendSeq !== s.answeredSeq) {
       if (!s.readPaused) {
         s.readPaused = true;
