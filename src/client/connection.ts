@@ -9,6 +9,7 @@ import {
   encodeRequest,
   FIRST_PUSH_OPCODE,
   FrameDecoder,
+  MAX_ACK_IDS,
   Op,
   Push,
   type Reply,
@@ -161,13 +162,18 @@ export class ClientConnection {
     });
   }
 
-  /** Confirms delivered messages; ids are batched into one ACK per event-loop turn. */
+  /**
+   * Confirms delivered messages; ids are batched into one ACK per event-loop turn, split
+   * into as many as the server's max_ack_ids needs.
+   */
   ack(id: number): void {
     if (this.pendingAcks.push(id) === 1) {
       queueMicrotask(() => {
         const ids = this.pendingAcks;
         this.pendingAcks = [];
-        if (!this.ended) this.write({ opcode: Op.ACK, ackIds: ids });
+        const max = this.info?.maxAckIds || MAX_ACK_IDS;
+        for (let at = 0; at < ids.length && !this.ended; at += max)
+          this.write({ opcode: Op.ACK, ackIds: ids.length <= max ? ids : ids.slice(at, at + max) });
       });
     }
   }

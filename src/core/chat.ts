@@ -2,14 +2,19 @@
 // and the timers (heartbeats, login and confirmation timeouts). The network shell feeds it
 // frame bodies and connection events; handlers/ holds one file per operation.
 
+import { MAX_PATTERN_CHARS } from "../rules/glob";
 import { MAX_NAME_CHARS } from "../rules/names";
-import { MIN_PASSWORD_CHARS } from "../rules/password";
+import { MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS } from "../rules/password";
 import { MAX_TEXT_CHARS } from "../rules/text";
 import type { Account, Store } from "../store/store";
 import { StorageError, StorageFullError } from "../store/store";
 import {
+  ACK_IDS_PER_TOKEN,
+  ackCost,
   decodeRequest,
   FIRST_PUSH_OPCODE,
+  FrameQueue,
+  MAX_ACK_IDS,
   Op,
   opcodeName,
   PROTOCOL_VERSION,
@@ -30,10 +35,17 @@ import type { CoreOptions } from "./options";
 import { Budget, KeyedGate, RECENT_FAILURE_MS, takeToken, tokenWaitMs } from "./ratelimit";
 import { type Conn, Session } from "./session";
 
-/** Requests queued behind a busy one: reading pauses past these, and the connection drops past MAX. */
+/** Requests queued behind a busy one: reading from the socket pauses past these. */
 const PAUSE_AT = 32;
 const PAUSE_BYTES = 64 * 1024;
-const MAX_BACKLOG_BYTES = 1024 * 1024;
+/**
+ * Bytes of requests waiting past which a connection is cut as abusive. With reading paused
+ * only frames already read can pile up, so a client meets this only by sending more than
+ * this in one burst while a request runs.
+ */
+export const MAX_BACKLOG_BYTES = 1024 * 1024;
+/** A closing connection waits at most this long for the answers to requests that already ran. */
+const CLOSE_WAIT_MS = 10_000;
 
 export interface CoreDeps {
   store: Store;
@@ -109,12 +121,26 @@ export class ChatCore {
       msg: `chat server ${this.serverVersion}, protocol ${PROTOCOL_VERSION}`,
       info: {
         serverVersion: this.serverVersion,
-        heartbeatMs: o.heartbeatMs,
+        heartbeatMs: u32(o.heartbeatMs),
         maxFrameBytes: o.maxFrameBytes,
         maxNameChars: MAX_NAME_CHARS,
         maxTextChars: MAX_TEXT_CHARS,
         minPasswordChars: MIN_PASSWORD_CHARS,
         maxPageSize: o.maxPageSize,
+        ackTimeoutMs: u32(o.ackTimeoutMs),
+        loginTimeoutMs: u32(o.loginTimeoutMs),
+        heartbeatMisses: o.heartbeatMisses,
+        deliveryWindow: o.deliveryWindow,
+        maxBacklogBytes: MAX_BACKLOG_BYTES,
+        maxAckIds: MAX_ACK_IDS,
+        requestRate: o.requestRate,
+        requestBurst: o.requestBurst,
+        ackIdsPerToken: ACK_IDS_PER_TOKEN,
+        maxSlowDowns: o.maxSlowDowns,
+        maxPasswordBytes: MAX_PASSWORD_BYTES,
+        maxQueuedPerAccount: o.maxQueuedPerAccount,
+        sessionTtlMs: u32(o.sessionTtlMs),
+        maxPatternChars: MAX_PATTERN_CHARS,
         maxUnansweredSends: o.maxUnansweredSends,
       },
     });
@@ -128,9 +154,16 @@ export class ChatCore {
     s.lastHeard = now;
     this.metrics.frames++;
     const at = performance.now();
+    const o = this.options;
+    // ACK ids are decoded only for an ACK that can run: logged in (else it is refused
+    // whatever it carries) and with a token left (else it is refused with SLOW_DOWN).
+    const ackCap =
+      s.account && (s.tokens >= 1 || tokenWaitMs(s, now, o.requestRate, o.requestBurst) === 0)
+        ? MAX_ACK_IDS
+        : 0;
     let req: Request;
     try {
-      req = decodeRequest(body);
+      req = decodeRequest(body, ackCap);
     } catch (error) {
       this.refuse(s, 0, 0, Status.MALFORMED_FRAME, (error as Error).message);
       return;
@@ -145,34 +178,50 @@ export class ChatCore {
       );
       return;
     }
-    // An ACK is never refused: it confirms what the server chose to send. It still spends
-    // from the budget, so a flood of them slows the connection's other requests.
-    if (takeToken(s, now, this.options.requestRate, this.options.requestBurst)) s.slowDowns = 0;
-    else if (req.opcode !== Op.ACK) {
+    if (!takeToken(s, now, o.requestRate, o.requestBurst)) {
       this.slowDown(s, req, at, now);
       return;
     }
+    s.slowDowns = 0;
+    // An ACK costs by the ids it carries (those skipped past the cap included). Once it
+    // has a token it is paid in full, into debt if need be, which the requests after it repay.
+    if (req.opcode === Op.ACK) s.tokens -= ackCost(req.ackIds.length + req.ackIdsSkipped) - 1;
     // Confirmations never wait: a busy request (DELETE_ACCOUNT) may be waiting for them.
-    if (s.busy && req.opcode !== Op.ACK) {
-      s.backlog ??= [];
-      if (s.backlog.length >= this.options.maxBacklog || s.backlogBytes > MAX_BACKLOG_BYTES) {
-        this.limit(s, "backlog", `more than ${s.backlog.length} requests waiting`);
-        this.refuse(
-          s,
-          req.opcode,
-          req.requestId,
-          Status.SLOW_DOWN,
-          "too many requests waiting; wait for answers",
-        );
-        return;
-      }
-      s.backlog.push({ req, at, bytes: body.length });
-      s.backlogBytes += body.length;
-      // Let the kernel hold the rest: stop reading until the session catches up.
-      if (s.backlog.length === PAUSE_AT || s.backlogBytes > PAUSE_BYTES) s.conn.pause();
+    if ((s.busy || s.held || s.backlog?.length) && req.opcode !== Op.ACK) {
+      this.enqueue(s, req, body, at);
       return;
     }
     this.dispatch(s, req, at);
+  }
+
+  /** Queues a request behind the one running; pauses reading while many wait. */
+  private enqueue(s: Session, req: Request, body: Uint8Array, at: number): void {
+    const waiting = s.backlogBytes + (s.held?.bytes ?? 0) + body.length;
+    if (waiting > MAX_BACKLOG_BYTES) {
+      this.limit(s, "backlog", `more than ${MAX_BACKLOG_BYTES} bytes of requests waiting`);
+      this.refuse(
+        s,
+        req.opcode,
+        req.requestId,
+        Status.SLOW_DOWN,
+        "too many requests waiting; disconnecting (requests not answered before this were not run)",
+      );
+      return;
+    }
+    if (!s.held && (s.backlog?.length ?? 0) < this.options.maxBacklog) {
+      s.backlog ??= [];
+      s.backlog.push({ req, at, bytes: body.length });
+      s.backlogBytes += body.length;
+    } else {
+      // Beyond maxBacklog, frames wait as the bytes they came in, decoded again when their turn comes.
+      s.held ??= new FrameQueue();
+      s.held.push(body);
+    }
+    // Let the kernel hold the rest: stop reading until the session catches up.
+    if (!s.readPaused && (s.held || s.backlog!.length >= PAUSE_AT || waiting > PAUSE_BYTES)) {
+      s.readPaused = true;
+      s.conn.pause();
+    }
   }
 
   /** The decoder rejected the byte stream (frame too large, bad length prefix). */
@@ -206,7 +255,10 @@ export class ChatCore {
     const o = this.options;
     const deadAfter = o.heartbeatMs * o.heartbeatMisses;
     for (const s of this.sessions) {
-      if (s.closing) continue;
+      if (s.closing) {
+        if (!s.shut && now - s.closingSince >= CLOSE_WAIT_MS) this.shut(s);
+        continue;
+      }
       if (now - s.lastHeard >= deadAfter) {
         this.metrics.heartbeatTimeouts++;
         this.events({
@@ -275,6 +327,7 @@ export class ChatCore {
       this.answer(s, d.frame, d.started, d.close);
     }
     while (s.sendWaiters?.length && s.sendWaiters[0]!.seq <= seq) s.sendWaiters.shift()!.resolve();
+    if (s.closing) this.closeWhenAnswered(s);
   }
 
   /** An error answer (a status, a sentence, and any extra fields such as retry_after_ms). */
@@ -301,9 +354,39 @@ export class ChatCore {
     this.write(s, { opcode, status, msg });
   }
 
+  /**
+   * Closes the connection: no further frame is taken, those waiting never run, and the
+   * socket closes once every request that did run has been answered (at most CLOSE_WAIT_MS).
+   */
   close(s: Session): void {
     if (s.closing) return;
     s.closing = true;
+    s.closingSince = this.now();
+    s.backlog = null;
+    s.backlogBytes = 0;
+    s.held = null;
+    // A request waiting for confirmations (DELETE_ACCOUNT) would wait for ever: let it end.
+    this.delivery.forget(s);
+    this.closeWhenAnswered(s);
+  }
+
+  private closeWhenAnswered(s: Session): void {
+    if (s.shut || s.closed) return;
+    if (s.busy || s.sendSeq !== s.answeredSeq) {
+      if (!s.readPaused) {
+        s.readPaused = true;
+        s.conn.pause();
+      }
+      return;
+    }
+    this.shut(s);
+  }
+
+  /** Writes the farewell frame, if any, after everything else, and closes the socket. */
+  private shut(s: Session): void {
+    s.shut = true;
+    if (s.farewell) this.write(s, s.farewell);
+    s.farewell = null;
     s.conn.close();
   }
 
@@ -428,7 +511,7 @@ export class ChatCore {
       return;
     }
     if (handler.needsLogin && !s.account) {
-      if (req.opcode !== Op.ACK) this.fail(s, req, at, Status.NOT_LOGGED_IN, "log in first");
+      this.fail(s, req, at, Status.NOT_LOGGED_IN, "log in first");
       return;
     }
     let pending: Promise<void> | void;
@@ -444,17 +527,30 @@ export class ChatCore {
       .catch((error) => this.internalError(s, req, at, error))
       .finally(() => {
         s.busy = false;
-        this.runBacklog(s);
+        if (s.closing) this.closeWhenAnswered(s);
+        else this.runBacklog(s);
       });
   }
 
+  /** Runs what waited behind a finished request, in order, until one is busy again. */
   private runBacklog(s: Session): void {
-    while (!s.busy && s.backlog?.length && !s.closing) {
-      const next = s.backlog.shift()!;
-      s.backlogBytes -= next.bytes;
-      this.dispatch(s, next.req, next.at);
+    while (!s.busy && !s.closing) {
+      const next = s.backlog?.shift();
+      if (next) {
+        s.backlogBytes -= next.bytes;
+        this.dispatch(s, next.req, next.at);
+        continue;
+      }
+      const body = s.held?.shift();
+      if (!body) break;
+      if (s.held!.length === 0) s.held = null;
+      // Its version and request budget were checked as it arrived; it is never an ACK.
+      this.dispatch(s, decodeRequest(body, 0), performance.now());
     }
-    if (!s.busy && !s.closing) s.conn.resume();
+    if (!s.busy && !s.closing && s.readPaused) {
+      s.readPaused = false;
+      s.conn.resume();
+    }
   }
 
   private answer(s: Session, frame: ReplyInit, at: number, close: boolean): void {
@@ -463,8 +559,13 @@ export class ChatCore {
     if (close) this.close(s);
   }
 
-  /** Answers a request that cannot be served and closes the connection. */
+  /**
+   * Answers a request that cannot be served and closes the connection; the answer goes out
+   * after those to every request that ran before it, so the client can tell that any
+   * request it sent and has no answer for did not run.
+   */
   private refuse(s: Session, opcode: number, requestId: number, status: Status, msg: string): void {
+    if (s.closing) return;
     this.events({
       type: "protocol_error",
       conn: s.id,
@@ -473,7 +574,7 @@ export class ChatCore {
       detail: msg,
     });
     this.metrics.error(status);
-    this.write(s, { opcode: answerOpcode(opcode), requestId, status, msg });
+    s.farewell = { opcode: answerOpcode(opcode), requestId, status, msg };
     this.close(s);
   }
 
@@ -495,6 +596,9 @@ export class ChatCore {
     });
   }
 }
+
+/** A HELLO field is a uint32: a setting beyond it (49 days of ms) is announced as its maximum. */
+const u32 = (n: number): number => Math.min(n, 0xffffffff);
 
 /** The opcode an answer carries: the request's, or 0 where that could pass for a push. */
 function answerOpcode(opcode: number): number {

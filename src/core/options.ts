@@ -25,7 +25,7 @@ export interface CoreOptions {
   requestBurst: number;
   /** SLOW_DOWN answers in a row before a connection is dropped as abusive. */
   maxSlowDowns: number;
-  /** Frames a connection may queue while one of its requests is still being worked on. */
+  /** Frames kept decoded while one of a connection's requests runs; later ones wait as bytes. */
   maxBacklog: number;
   /**
    * Failed logins per minute. Per (account, address) and per address, a spent budget answers

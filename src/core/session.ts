@@ -1,7 +1,7 @@
 // One client connection's state. The core reaches the socket only through Conn.
 
 import type { Account } from "../store/store";
-import type { ReplyInit, Request } from "../wire";
+import type { FrameQueue, ReplyInit, Request } from "../wire";
 import type { Handoff } from "./delivery";
 
 /** What the core needs from a connection; the network shell implements it. */
@@ -40,6 +40,10 @@ export class Session {
   // and memory per idle connection is what lets one server hold many.
   backlog: { req: Request; at: number; bytes: number }[] | null = null;
   backlogBytes = 0;
+  /** Frames read beyond the backlog's length, kept as bytes until their turn. */
+  held: FrameQueue | null = null;
+  /** Reading from the socket is paused because requests are waiting. */
+  readPaused = false;
   sendSeq = 0;
   answeredSeq = 0;
   deferred: Deferred[] | null = null;
@@ -57,7 +61,13 @@ export class Session {
   tokens: number;
   tokensAt: number;
   slowDowns = 0;
+  /** No further frame is taken; the socket closes once the answers owed are out. */
   closing = false;
+  closingSince = 0;
+  /** The closing frame (a refusal), written after the answers owed. */
+  farewell: ReplyInit | null = null;
+  /** conn.close() has been called. */
+  shut = false;
   closed = false;
 
   constructor(

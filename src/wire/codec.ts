@@ -19,8 +19,12 @@ export interface Request {
   msg: string;
   requestId: number;
   password: string;
+  /** UNSAFE_ID (-1) when the wire value is 2^53 or more (request-reader.ts). */
   clientMsgId: number;
+  /** Decoded up to the reader's cap; an id of 2^53 or more reads as UNSAFE_ID. */
   ackIds: number[];
+  /** ACK ids past the cap, skipped undecoded: an upper bound on their number; 0 when none. */
+  ackIdsSkipped: number;
   token: string;
   pageSize: number;
   cursor: string;
@@ -46,6 +50,20 @@ export interface ServerInfo {
   maxTextChars: number;
   minPasswordChars: number;
   maxPageSize: number;
+  ackTimeoutMs: number;
+  loginTimeoutMs: number;
+  heartbeatMisses: number;
+  deliveryWindow: number;
+  maxBacklogBytes: number;
+  maxAckIds: number;
+  requestRate: number;
+  requestBurst: number;
+  ackIdsPerToken: number;
+  maxSlowDowns: number;
+  maxPasswordBytes: number;
+  maxQueuedPerAccount: number;
+  sessionTtlMs: number;
+  maxPatternChars: number;
   maxUnansweredSends: number;
 }
 
@@ -74,9 +92,9 @@ export interface Reply {
 export type RequestInit = Partial<Request> & { opcode: number };
 export type ReplyInit = Partial<Omit<Reply, "info">> & { opcode: number; info?: ServerInfo };
 
-/** Decodes a request body (request-reader.ts: the server's hot path). */
-export function decodeRequest(body: Uint8Array): Request {
-  return readRequest(body);
+/** Decodes a request body (request-reader.ts: the server's hot path), at most maxAckIds ACK ids. */
+export function decodeRequest(body: Uint8Array, maxAckIds?: number): Request {
+  return readRequest(body, maxAckIds);
 }
 
 export function decodeReply(body: Uint8Array): Reply {

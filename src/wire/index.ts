@@ -13,9 +13,13 @@ export {
 } from "./codec";
 export { FrameTooLargeError, ProtocolError } from "./errors";
 export { encodeFrame, FrameDecoder } from "./frame";
+export { FrameQueue } from "./frame-queue";
 export {
+  ACK_IDS_PER_TOKEN,
+  ackCost,
   Delivery,
   FIRST_PUSH_OPCODE,
+  MAX_ACK_IDS,
   Op,
   opcodeName,
   PROTOCOL_VERSION,
@@ -24,4 +28,5 @@ export {
   statusName,
 } from "./protocol";
 export { accountFieldSize, messageFieldSize, replySize, utf8Length, writeReply } from "./reply-writer";
+export { UNSAFE_ID } from "./request-reader";
 export { varintSize, writeVarint } from "./varint";

@@ -78,3 +78,10 @@ const opNames = Object.fromEntries(
 
 export const statusName = (s: number): string => statusNames[s] ?? `STATUS_${s}`;
 export const opcodeName = (op: number): string => opNames[op] ?? `OPCODE_${op}`;
+
+/** Most ids one ACK may carry; past it the ACK is refused and its ids are not even decoded. */
+export const MAX_ACK_IDS = 10_000;
+/** An ACK costs one request token per this many ids it carries (at least one). */
+export const ACK_IDS_PER_TOKEN = 64;
+/** What an ACK of n ids costs from the request budget. */
+export const ackCost = (n: number): number => Math.max(1, Math.ceil(n / ACK_IDS_PER_TOKEN));

@@ -79,6 +79,20 @@ function infoSize(i: ServerInfo): number {
     intField(5, i.maxTextChars) +
     intField(6, i.minPasswordChars) +
     intField(7, i.maxPageSize) +
+    intField(8, i.ackTimeoutMs) +
+    intField(9, i.loginTimeoutMs) +
+    intField(10, i.heartbeatMisses) +
+    intField(11, i.deliveryWindow) +
+    intField(12, i.maxBacklogBytes) +
+    intField(13, i.maxAckIds) +
+    intField(14, i.requestRate) +
+    intField(15, i.requestBurst) +
+    intField(16, i.ackIdsPerToken) +
+    intField(17, i.maxSlowDowns) +
+    intField(18, i.maxPasswordBytes) +
+    intField(19, i.maxQueuedPerAccount) +
+    intField(20, i.sessionTtlMs) +
+    intField(21, i.maxPatternChars) +
     intField(45, i.maxUnansweredSends)
   );
 }
@@ -184,6 +198,20 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
     at = putInt(out, at, 5, i.maxTextChars);
     at = putInt(out, at, 6, i.minPasswordChars);
     at = putInt(out, at, 7, i.maxPageSize);
+    at = putInt(out, at, 8, i.ackTimeoutMs);
+    at = putInt(out, at, 9, i.loginTimeoutMs);
+    at = putInt(out, at, 10, i.heartbeatMisses);
+    at = putInt(out, at, 11, i.deliveryWindow);
+    at = putInt(out, at, 12, i.maxBacklogBytes);
+    at = putInt(out, at, 13, i.maxAckIds);
+    at = putInt(out, at, 14, i.requestRate);
+    at = putInt(out, at, 15, i.requestBurst);
+    at = putInt(out, at, 16, i.ackIdsPerToken);
+    at = putInt(out, at, 17, i.maxSlowDowns);
+    at = putInt(out, at, 18, i.maxPasswordBytes);
+    at = putInt(out, at, 19, i.maxQueuedPerAccount);
+    at = putInt(out, at, 20, i.sessionTtlMs);
+    at = putInt(out, at, 21, i.maxPatternChars);
     at = putInt(out, at, 45, i.maxUnansweredSends);
   }
   return at;

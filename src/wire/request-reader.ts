@@ -2,10 +2,17 @@
 // strings, nothing else. It accepts what protobufjs accepts for this message, except
 // the long-deprecated group wire types, and rejects truncated data, over-long varints and
 // invalid UTF-8; test/wire/request-reader.test.ts compares the two on random input.
-// Field numbers: protocol.proto.
+// Two differences by design: a uint64 of 2^53 or more, which no double holds exactly, reads
+// as UNSAFE_ID (-1) instead of a rounded number that could equal another id; and ACK ids
+// past the caller's cap are skipped, not decoded, so a frame packed with ids costs the
+// server no more than the cap. Field numbers: protocol.proto.
 
 import type { Request } from "./codec";
 import { ProtocolError } from "./errors";
+import { MAX_ACK_IDS } from "./protocol";
+
+/** What a client_msg_id or ACK id of 2^53 or more reads as: no double holds it exactly. */
+export const UNSAFE_ID = -1;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -31,6 +38,26 @@ function varint(): number {
       hi |= (b & 0x7f) >> 4;
     } else hi |= (b & 0x7f) << (shift - 32);
     if (b < 0x80) return (hi >>> 0) * 0x100000000 + (lo >>> 0);
+  }
+  return fail("varint longer than 10 bytes");
+}
+
+/** An unsigned varint as an exact number, or UNSAFE_ID when it is 2^53 or more. */
+function uint53(): number {
+  let lo = 0;
+  let hi = 0;
+  for (let shift = 0; shift < 70; shift += 7) {
+    if (pos >= end) fail("truncated varint");
+    const b = buf[pos++]!;
+    if (shift < 28) lo |= (b & 0x7f) << shift;
+    else if (shift === 28) {
+      lo |= (b & 0x0f) << 28;
+      hi |= (b & 0x7f) >> 4;
+    } else hi |= (b & 0x7f) << (shift - 32);
+    if (b < 0x80) {
+      hi >>>= 0;
+      return hi >= 0x200000 ? UNSAFE_ID : hi * 0x100000000 + (lo >>> 0);
+    }
   }
   return fail("varint longer than 10 bytes");
 }
@@ -81,7 +108,11 @@ function skip(wire: number): void {
   if (pos > end) fail("truncated field");
 }
 
-export function readRequest(body: Uint8Array): Request {
+/**
+ * Decodes one request body. At most maxAckIds ACK ids are decoded; the rest are skipped
+ * and counted in ackIdsSkipped (a packed run is skipped whole, counting a byte per id).
+ */
+export function readRequest(body: Uint8Array, maxAckIds = MAX_ACK_IDS): Request {
   buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   pos = 0;
   end = body.length;
@@ -95,6 +126,7 @@ export function readRequest(body: Uint8Array): Request {
     password: "",
     clientMsgId: 0,
     ackIds: [],
+    ackIdsSkipped: 0,
     token: "",
     pageSize: 0,
     cursor: "",
@@ -136,7 +168,7 @@ export function readRequest(body: Uint8Array): Request {
         continue;
       case 8:
         if (wire !== 0) break;
-        r.clientMsgId = varint();
+        r.clientMsgId = uint53();
         continue;
       case 9:
         if (wire === 2) {
@@ -144,12 +176,19 @@ export function readRequest(body: Uint8Array): Request {
           const stop = pos + n;
           const outer = end;
           end = stop;
-          while (pos < end) r.ackIds.push(varint());
+          while (pos < end && r.ackIds.length < maxAckIds) r.ackIds.push(uint53());
           end = outer;
+          // Past the cap: skipped unread, each remaining byte counted as one id (its upper bound).
+          r.ackIdsSkipped += stop - pos;
+          pos = stop;
           continue;
         }
         if (wire !== 0) break;
-        r.ackIds.push(varint());
+        if (r.ackIds.length < maxAckIds) r.ackIds.push(uint53());
+        else {
+          varint();
+          r.ackIdsSkipped++;
+        }
         continue;
       case 10:
         if (wire !== 2) break;

@@ -24,6 +24,41 @@ describe("connection", () => {
     });
   });
 
+  test("HELLO announces every limit a client must honour, as configured", () => {
+    const h = new Harness({
+      ackTimeoutMs: 7000,
+      loginTimeoutMs: 3000,
+      heartbeatMisses: 4,
+      deliveryWindow: 99,
+      requestRate: 321,
+      requestBurst: 654,
+      maxSlowDowns: 12,
+      maxQueuedPerAccount: 777,
+      sessionTtlMs: 3_600_000,
+    });
+    expect(h.connect().frames[0]!.info).toMatchObject({
+      ackTimeoutMs: 7000,
+      loginTimeoutMs: 3000,
+      heartbeatMisses: 4,
+      deliveryWindow: 99,
+      maxBacklogBytes: 1024 * 1024,
+      maxAckIds: 10_000,
+      requestRate: 321,
+      requestBurst: 654,
+      ackIdsPerToken: 64,
+      maxSlowDowns: 12,
+      maxPasswordBytes: 1024,
+      maxQueuedPerAccount: 777,
+      sessionTtlMs: 3_600_000,
+      maxPatternChars: 64,
+    });
+  });
+
+  test("HELLO's millisecond fields are uint32: a longer setting is announced as the most they hold", () => {
+    const h = new Harness({ sessionTtlMs: 60 * 24 * 3_600_000 });
+    expect(h.connect().frames[0]!.info!.sessionTtlMs).toBe(0xffffffff);
+  });
+
   test("a version mismatch is answered with BAD_VERSION naming both versions, then closed", async () => {
     const h = new Harness();
     const c = h.connect();

@@ -46,18 +46,29 @@ describe("delivery and ACK", () => {
     const { messageId } = await alice.sendTo("bob", "for bob only");
     await alice.ack([messageId, 999]);
     expect(await h.pending("bob")).toBe(1);
+    // Without a session an ACK is refused, and confirms nothing.
     const anonymous = h.connect();
-    await anonymous.ack([messageId]);
-    expectNoFrame(anonymous, 1);
+    const refused = await anonymous.request({ opcode: Op.ACK, ackIds: [messageId] });
+    expect(refused).toMatchObject({ opcode: Op.ACK, status: Status.NOT_LOGGED_IN, msg: "log in first" });
     expect(await h.pending("bob")).toBe(1);
     await bob.ackAll();
     expect(await h.pending("bob")).toBe(0);
   });
 
-  test("an ACK with more than 10000 ids is INVALID_ARGUMENT", async () => {
-    const bob = await new Harness().user("bob");
-    const r = await bob.request({ opcode: Op.ACK, ackIds: Array.from({ length: 10_001 }, (_, i) => i + 1) });
-    expect(r).toMatchObject({ status: Status.INVALID_ARGUMENT, msg: "an ACK may carry at most 10000 ids" });
+  test("an ACK with more than 10000 ids is INVALID_ARGUMENT, and confirms none of them", async () => {
+    const h = new Harness();
+    const bob = await h.user("bob");
+    const { messageId } = await (await h.user("alice")).sendTo("bob", "hi");
+    const ids = [messageId, ...Array.from({ length: 10_000 }, (_, i) => messageId + 1 + i)];
+    const r = await bob.request({ opcode: Op.ACK, ackIds: ids });
+    expect(r).toMatchObject({
+      status: Status.INVALID_ARGUMENT,
+      msg: "an ACK may carry at most 10000 ids; none was applied",
+    });
+    expect(await h.pending("bob")).toBe(1);
+    // Exactly at the cap is fine.
+    await bob.ack(ids.slice(0, 10_000));
+    expect(await h.pending("bob")).toBe(0);
   });
 
   test("deliveryWindow bounds unconfirmed pushes; ACKs let the rest flow, in order", async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { MAX_BACKLOG_BYTES } from "../../src/core/chat";
 import { Op, Push, Status } from "../../src/wire";
 import { expectNoFrame, Harness } from "./helpers";
 
@@ -46,6 +47,61 @@ describe("request rate", () => {
   });
 });
 
+describe("ACKs and the request budget", () => {
+  test("an ACK costs one token per 64 ids it carries, at least one", async () => {
+    const h = new Harness({ requestRate: 1, requestBurst: 1000 });
+    const bob = await h.user("bob");
+    const before = bob.session.tokens;
+    await bob.ack([1]);
+    expect(before - bob.session.tokens).toBeCloseTo(1, 0);
+    const mid = bob.session.tokens;
+    await bob.ack(Array.from({ length: 6400 }, (_, i) => i + 1));
+    expect(mid - bob.session.tokens).toBeCloseTo(100, 0);
+  });
+
+  test("a big ACK is paid in full, into debt; the requests after it wait for the debt to be repaid", async () => {
+    const h = new Harness({ requestRate: 100, requestBurst: 10 });
+    const bob = await h.user("bob");
+    await bob.ack(Array.from({ length: 64 * 20 }, (_, i) => i + 1)); // 20 tokens, 10 in hand
+    const r = await bob.ping();
+    expect(r).toMatchObject({ status: Status.SLOW_DOWN });
+    expect(r.retryAfterMs).toBeGreaterThan(100);
+    h.clock.now += r.retryAfterMs;
+    expect(await bob.ping()).toMatchObject({ status: Status.OK });
+  });
+
+  test("an ACK with no token left is refused with SLOW_DOWN, like any request", async () => {
+    const h = new Harness({ requestRate: 1, requestBurst: 3 });
+    const bob = await h.user("bob");
+    await bob.ping();
+    const r = await bob.request({ opcode: Op.ACK, ackIds: [1] });
+    expect(r).toMatchObject({ opcode: Op.ACK, status: Status.SLOW_DOWN, retryAfterMs: 1000 });
+  });
+
+  test("before login an ACK is NOT_LOGGED_IN and costs by its size: a flood of them is cut off", async () => {
+    const h = new Harness({ requestRate: 10, requestBurst: 2000, maxSlowDowns: 3 });
+    const c = h.connect();
+    const ids = new Array<number>(60_000).fill(5);
+    const first = await c.request({ opcode: Op.ACK, ackIds: ids });
+    expect(first).toMatchObject({ opcode: Op.ACK, status: Status.NOT_LOGGED_IN, msg: "log in first" });
+    // 60,000 ids at 64 per token: 938 tokens each. The third still finds a token (and runs
+    // into debt), the fourth finds none.
+    for (let i = 0; i < 10 && !c.closed; i++) c.post({ opcode: Op.ACK, ackIds: ids });
+    await h.settle();
+    expect(c.responses().map((r) => r.status)).toEqual([
+      Status.NOT_LOGGED_IN,
+      Status.NOT_LOGGED_IN,
+      Status.NOT_LOGGED_IN,
+      Status.SLOW_DOWN,
+      Status.SLOW_DOWN,
+      Status.SLOW_DOWN,
+      Status.SLOW_DOWN,
+    ]);
+    expect(c.last().msg).toBe("too many requests; disconnecting");
+    expect(c.closed).toBe(true);
+  });
+});
+
 describe("backlog behind a slow request", () => {
   test("requests queued behind a pending one are answered in order once it finishes", async () => {
     const h = new Harness({ maxBacklog: 40 });
@@ -63,26 +119,129 @@ describe("backlog behind a slow request", () => {
     expect(c.paused).toBe(false);
   });
 
-  test("past maxBacklog waiting requests: SLOW_DOWN and disconnected", async () => {
-    const h = new Harness({ maxBacklog: 3 });
+  test("CREATE_ACCOUNT then 300 PINGs at once: every one answered, in order; reading pauses, then resumes", async () => {
+    const h = new Harness();
+    const c = h.connect();
+    const release = h.passwords.hold();
+    const ids = [c.post({ opcode: Op.CREATE_ACCOUNT, sender: "alice", password: "secret-alice-pw" })];
+    for (let i = 0; i < 300; i++) ids.push(c.post({ opcode: Op.PING }));
+    await h.settle();
+    expect(c.responses()).toEqual([]);
+    expect(c.paused).toBe(true);
+    release();
+    await h.settle();
+    expect(c.responses().map((r) => [r.requestId, r.status])).toEqual(ids.map((id) => [id, Status.OK]));
+    expect(c.closed).toBe(false);
+    expect(c.paused).toBe(false);
+    expect(h.eventsOf("limit")).toEqual([]);
+  });
+
+  test("past maxBacklog, frames wait as bytes and still run in order, with busy ones among them", async () => {
+    const h = new Harness({ maxBacklog: 2 });
     await h.offline("alice");
     const c = h.connect();
     const release = h.passwords.hold();
-    c.post({ opcode: Op.LOG_IN, sender: "alice", password: "secret-alice-pw" });
-    for (let i = 0; i < 3; i++) c.post({ opcode: Op.PING });
+    const ids = [c.post({ opcode: Op.LOG_IN, sender: "alice", password: "secret-alice-pw" })];
+    for (let i = 0; i < 4; i++) ids.push(c.post({ opcode: Op.PING }));
+    ids.push(c.post({ opcode: Op.CHECK_MESSAGES }));
+    ids.push(c.post({ opcode: Op.LIST_ACCOUNTS }));
+    for (let i = 0; i < 3; i++) ids.push(c.post({ opcode: Op.PING }));
     await h.settle();
-    expect(c.closed).toBe(false);
-    const over = c.post({ opcode: Op.PING });
-    await h.settle();
-    expect(c.reply(over)).toMatchObject({
-      status: Status.SLOW_DOWN,
-      msg: "too many requests waiting; wait for answers",
-    });
-    expect(c.closed).toBe(true);
-    expect(h.eventsOf("limit")).toMatchObject([{ limit: "backlog" }]);
+    expect(c.session.held?.length).toBe(7);
     release();
     await h.settle();
-    expect(c.responses()).toHaveLength(1);
+    expect(c.responses().map((r) => [r.requestId, r.status])).toEqual(ids.map((id) => [id, Status.OK]));
+    expect(c.session.held).toBeNull();
+    expect(c.paused).toBe(false);
+  });
+
+  test(`past ${MAX_BACKLOG_BYTES} bytes waiting: the running request is answered, then SLOW_DOWN, then closed`, async () => {
+    const h = new Harness({ maxFrameBytes: 1 << 20 });
+    const c = h.connect();
+    const release = h.passwords.hold();
+    const create = c.post({ opcode: Op.CREATE_ACCOUNT, sender: "alice", password: "secret-alice-pw" });
+    const big = "x".repeat(60_000);
+    let over = 0;
+    for (let i = 0; i < 20 && !over; i++) {
+      const id = c.post({ opcode: Op.PING, msg: big });
+      if (c.session.closing) over = id;
+    }
+    expect(over).toBeGreaterThan(0);
+    expect(h.eventsOf("limit")).toMatchObject([{ limit: "backlog" }]);
+    await h.settle();
+    // Nothing yet: the CREATE_ACCOUNT that runs is owed its answer first.
+    expect(c.responses()).toEqual([]);
+    expect(c.closed).toBe(false);
+    release();
+    await h.settle();
+    expect(c.responses().map((r) => [r.requestId, r.status])).toEqual([
+      [create, Status.OK],
+      [over, Status.SLOW_DOWN],
+    ]);
+    expect(await h.connect().login("alice")).toMatchObject({ status: Status.OK });
+    expect(c.reply(over).msg).toBe(
+      "too many requests waiting; disconnecting (requests not answered before this were not run)",
+    );
+    expect(c.closed).toBe(true);
+  });
+
+  test("a bad frame while SENDs are being stored: their answers first, then BAD_VERSION", async () => {
+    const h = new Harness();
+    const alice = await h.user("alice");
+    await h.user("bob");
+    const release = h.store.hold("enqueue");
+    const sends = [1, 2].map(() => alice.post({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: "hi" }));
+    const bad = alice.post({ opcode: Op.PING, version: "2" });
+    await h.settle();
+    expect(alice.closed).toBe(false);
+    release();
+    await h.settle();
+    const answers = alice.responses().slice(-3);
+    expect(answers.map((r) => [r.requestId, r.status])).toEqual([
+      [sends[0]!, Status.OK],
+      [sends[1]!, Status.OK],
+      [bad, Status.BAD_VERSION],
+    ]);
+    expect(alice.closed).toBe(true);
+  });
+
+  test("a connection closed while a request runs waits for its answer, at most 10 s", async () => {
+    const h = new Harness({ loginTimeoutMs: 1000 });
+    await h.offline("alice");
+    const c = h.connect();
+    const release = h.passwords.hold();
+    const login = c.post({ opcode: Op.LOG_IN, sender: "alice", password: "secret-alice-pw" });
+    const after = c.post({ opcode: Op.PING });
+    await h.advance(1000);
+    expect(c.pushes(Push.LOGGED_OUT)).toMatchObject([{ status: Status.LOGIN_TIMEOUT }]);
+    expect(c.closed).toBe(false);
+    await h.advance(9999);
+    expect(c.closed).toBe(false);
+    await h.advance(1);
+    expect(c.closed).toBe(true);
+    release();
+    await h.settle();
+    expect(c.responses().map((r) => r.requestId)).not.toContain(after);
+    expect(c.responses().map((r) => r.requestId)).not.toContain(login);
+  });
+
+  test("a connection closed while a LOG_IN runs: it is answered (no session begins), then closed; later frames never run", async () => {
+    const h = new Harness({ loginTimeoutMs: 1000 });
+    await h.offline("alice");
+    const c = h.connect();
+    const release = h.passwords.hold();
+    const login = c.post({ opcode: Op.LOG_IN, sender: "alice", password: "secret-alice-pw" });
+    const after = c.post({ opcode: Op.PING });
+    await h.advance(1000);
+    expect(c.closed).toBe(false);
+    expect(c.paused).toBe(true);
+    release();
+    await h.settle();
+    expect(c.responses().map((r) => [r.requestId, r.status, r.msg])).toEqual([
+      [login, Status.NOT_LOGGED_IN, "the connection is closing; not logged in"],
+    ]);
+    expect(c.responses().map((r) => r.requestId)).not.toContain(after);
+    expect(c.closed).toBe(true);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Delivery, Op, Push, Status } from "../../src/wire";
+import { Delivery, encodeRequest, Op, Push, Status } from "../../src/wire";
 import { Harness, START } from "./helpers";
 
 describe("SEND_MESSAGE", () => {
@@ -178,6 +178,37 @@ describe("SEND_MESSAGE", () => {
       status: Status.OK,
       duplicate: false,
     });
+  });
+
+  test("client_msg_id of 2^53 or more is INVALID_ARGUMENT, never rounded into another id", async () => {
+    const h = new Harness();
+    await h.offline("bob");
+    const alice = await h.user("alice");
+    const send = async (id: bigint, requestId: number) => {
+      const varint: number[] = [];
+      for (let v = id; ; ) {
+        const b = Number(v & 0x7fn);
+        v >>= 7n;
+        varint.push(v > 0n ? b | 0x80 : b);
+        if (v === 0n) break;
+      }
+      const head = encodeRequest({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: `id ${id}`, requestId });
+      alice.postRaw(Uint8Array.from([...head, 0x40, ...varint]));
+      await h.settle();
+      return alice.reply(requestId);
+    };
+    expect(await send(2n ** 53n - 1n, 901)).toMatchObject({ status: Status.OK, duplicate: false });
+    for (const [id, requestId] of [
+      [2n ** 53n, 902],
+      [2n ** 53n + 1n, 903],
+      [2n ** 64n - 1n, 904],
+    ] as const) {
+      expect(await send(id, requestId)).toMatchObject({
+        status: Status.INVALID_ARGUMENT,
+        msg: "client_msg_id must be below 2^53",
+      });
+    }
+    expect(await h.connect().login("bob")).toMatchObject({ unread: 1 });
   });
 
   test("pipelined sends to an online recipient arrive in order", async () => {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "bun:test";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import protobuf from "protobufjs";
+import { DEFAULT_OPTIONS } from "../../src/core/options";
 import {
   decodeReply,
   decodeRequest,
@@ -40,6 +43,7 @@ const REQUEST_DEFAULTS: Request = {
   password: "",
   clientMsgId: 0,
   ackIds: [],
+  ackIdsSkipped: 0,
   token: "",
   pageSize: 0,
   cursor: "",
@@ -94,6 +98,20 @@ const FULL_INFO = {
   maxTextChars: 100,
   minPasswordChars: 8,
   maxPageSize: 500,
+  ackTimeoutMs: 10_000,
+  loginTimeoutMs: 10_000,
+  heartbeatMisses: 3,
+  deliveryWindow: 256,
+  maxBacklogBytes: 1 << 20,
+  maxAckIds: 10_000,
+  requestRate: 20_000,
+  requestBurst: 20_000,
+  ackIdsPerToken: 64,
+  maxSlowDowns: 100,
+  maxPasswordBytes: 1024,
+  maxQueuedPerAccount: 10_000,
+  sessionTtlMs: 86_400_000,
+  maxPatternChars: 64,
   maxUnansweredSends: 128,
 };
 
@@ -240,18 +258,37 @@ const REPLIES: { name: string; message: ReplyInit; bytes: string }[] = [
     name: "HELLO push",
     message: {
       opcode: Push.HELLO,
-      info: { ...FULL_INFO, heartbeatMs: 1, maxPageSize: 0, maxUnansweredSends: 0 },
+      info: {
+        ...FULL_INFO,
+        heartbeatMs: 1,
+        maxPageSize: 0,
+        ackTimeoutMs: 0,
+        loginTimeoutMs: 0,
+        heartbeatMisses: 0,
+        deliveryWindow: 0,
+        maxBacklogBytes: 0,
+        requestRate: 0,
+        requestBurst: 0,
+        maxSlowDowns: 0,
+        maxPasswordBytes: 0,
+        maxQueuedPerAccount: 0,
+        sessionTtlMs: 0,
+        maxPatternChars: 0,
+        maxUnansweredSends: 0,
+      },
     },
     bytes:
       "0a 01 31" + // 1 version "1"
       "10 68" + // 2 opcode HELLO (104)
-      "9201 13" + // 18 info, 19 bytes:
+      "9201 19" + // 18 info, 25 bytes:
       "0a 05 312e322e33" + //   1 server_version "1.2.3"
       "10 01" + //   2 heartbeat_ms 1
       "18 808004" + //   3 max_frame_bytes 65536
       "20 19" + //   4 max_name_chars 25
       "28 64" + //   5 max_text_chars 100
-      "30 08", //   6 min_password_chars 8 (max_page_size 0 is not written)
+      "30 08" + //   6 min_password_chars 8 (max_page_size 0 is not written)
+      "68 904e" + //   13 max_ack_ids 10000
+      "8001 40", //   16 ack_ids_per_token 64 (a two-byte tag)
   },
 ];
 
@@ -291,6 +328,7 @@ describe("codec: every field", () => {
       password: "pässwörd-long",
       clientMsgId: 2 ** 40 + 5,
       ackIds: [1, 2 ** 33, 2 ** 53 - 1, 7, 7],
+      ackIdsSkipped: 0,
       token: "t".repeat(64),
       pageSize: 500,
       cursor: "ann",
@@ -412,7 +450,7 @@ describe("codec: bytes that are not a message", () => {
   });
 });
 
-describe("codec: the original schema (fields 1-5) still interoperates", () => {
+describe("codec: the original schema (Client2Server 1-5, Server2Client 1-3) still interoperates", () => {
   // The original design's two messages, nothing else.
   const original = protobuf.parse(`
     syntax = "proto3";
@@ -428,20 +466,18 @@ describe("codec: the original schema (fields 1-5) still interoperates", () => {
       string version = 1;
       int32 opcode = 2;
       string msg = 3;
-      int32 status = 4;
-      uint32 request_id = 5;
     }
   `).root;
   const OldRequest = original.lookupType("chat.Client2Server");
   const OldReply = original.lookupType("chat.Server2Client");
 
-  it("our schema keeps fields 1-5 number for number and type for type", () => {
+  it("our schema keeps the original fields number for number and type for type", () => {
     for (const name of ["Client2Server", "Server2Client"]) {
       const ours = root.lookupType(`chat.${name}`);
       for (const old of original.lookupType(`chat.${name}`).fieldsArray) {
         const field = ours.fieldsById[old.id]!;
         expect(field.name).toBe(old.name);
-        expect(field.type === "Status" ? "int32" : field.type).toBe(old.type);
+        expect(field.type).toBe(old.type);
       }
     }
   });
@@ -475,7 +511,7 @@ describe("codec: the original schema (fields 1-5) still interoperates", () => {
     };
     const frame = encodeFrame(encodeReply(init));
     const old = OldReply.toObject(OldReply.decodeDelimited(frame));
-    expect(old).toEqual({ version: "1", opcode: Push.DELIVER, msg: "1 message", status: 14, requestId: 99 });
+    expect(old).toEqual({ version: "1", opcode: Push.DELIVER, msg: "1 message" });
   });
 
   it("our requests decode with the original schema", () => {
@@ -495,5 +531,53 @@ describe("codec: the original schema (fields 1-5) still interoperates", () => {
       opcode: Op.LOG_IN,
       sender: "ann",
     });
+  });
+});
+
+describe("codec: docs/PROTOCOL.md's HELLO example", () => {
+  it("is what a default server version 0.1.0 sends", () => {
+    const doc = readFileSync(resolve(import.meta.dir, "../../docs/PROTOCOL.md"), "utf8");
+    const block = /HELLO as sent by a default server, version 0\.1\.0:\n\n```\n([\s\S]*?)```/.exec(doc)![1]!;
+    // Each line: hex bytes first, then what they mean.
+    const bytes = block
+      .split("\n")
+      .flatMap((line) => {
+        const out: string[] = [];
+        for (const t of line.trim().split(/\s+/)) {
+          if (!/^[0-9a-f]{2}$/.test(t)) break;
+          out.push(t);
+        }
+        return out;
+      })
+      .join("");
+    const o = DEFAULT_OPTIONS;
+    const info = {
+      serverVersion: "0.1.0",
+      heartbeatMs: o.heartbeatMs,
+      maxFrameBytes: o.maxFrameBytes,
+      maxNameChars: 25,
+      maxTextChars: 100,
+      minPasswordChars: 8,
+      maxPageSize: o.maxPageSize,
+      ackTimeoutMs: o.ackTimeoutMs,
+      loginTimeoutMs: o.loginTimeoutMs,
+      heartbeatMisses: o.heartbeatMisses,
+      deliveryWindow: o.deliveryWindow,
+      maxBacklogBytes: 1 << 20,
+      maxAckIds: 10_000,
+      requestRate: o.requestRate,
+      requestBurst: o.requestBurst,
+      ackIdsPerToken: 64,
+      maxSlowDowns: o.maxSlowDowns,
+      maxPasswordBytes: 1024,
+      maxQueuedPerAccount: o.maxQueuedPerAccount,
+      sessionTtlMs: o.sessionTtlMs,
+      maxPatternChars: 64,
+      maxUnansweredSends: o.maxUnansweredSends,
+    };
+    const frame = encodeFrame(
+      encodeReply({ opcode: Push.HELLO, msg: "chat server 0.1.0, protocol 1", info }),
+    );
+    expect(bytes).toBe(hex(frame));
   });
 });

@@ -5,7 +5,7 @@
 import { MAX_NAME_CHARS, nameKey } from "../../rules/names";
 import { checkText } from "../../rules/text";
 import type { EnqueueResult } from "../../store/store";
-import { Delivery, Op, type ReplyInit, type Request, Status } from "../../wire";
+import { Delivery, Op, type ReplyInit, type Request, Status, UNSAFE_ID } from "../../wire";
 import { type ChatCore, printable } from "../chat";
 import type { Session } from "../session";
 import type { Handler } from "./handler";
@@ -17,6 +17,11 @@ export const send: Handler = {
     const to = req.receiver;
     if (!to) {
       core.fail(s, req, at, Status.INVALID_ARGUMENT, "say who the message is for (receiver)");
+      return;
+    }
+    if (req.clientMsgId === UNSAFE_ID) {
+      // Rounded to a double it could equal another id, and be taken for a resend of it.
+      core.fail(s, req, at, Status.INVALID_ARGUMENT, "client_msg_id must be below 2^53");
       return;
     }
     // Senders mostly write to one person at a time: keep the last folded name.

@@ -32,6 +32,9 @@ export async function startSession(
   if (s.closing) {
     // Nobody will ever hold the token just made.
     if (!resumedTokenHash) core.background(core.store.deleteToken(hash), "dropping an unused session token");
+    // A session would end at once, and could still force out the account's other one: none
+    // begins, but the request ran, so it is answered (if the socket is still there).
+    core.fail(s, req, at, Status.NOT_LOGGED_IN, "the connection is closing; not logged in");
     return;
   }
   core.beginSession(s, account, hash, resumedTokenHash !== null);
