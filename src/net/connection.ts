@@ -1,5 +1,7 @@
 // One accepted socket: bytes in through the frame decoder to the core, frames out through
 // a per-connection buffer written once per event-loop turn. Implements the core's Conn.
+// What it buffers (output, a half-received frame) is charged to the server's memory budget;
+// reading stops while its replies are not being read.
 
 import type { Socket } from "bun";
 import type { ChatCore } from "../core/chat";
@@ -13,12 +15,15 @@ import {
   writeReply,
   writeVarint,
 } from "../wire";
+import { type Holder, type MemoryBudget, partialFrameBytes } from "./memory";
 
 export interface ConnectionContext {
   core: ChatCore;
   /** Decodes for every connection of the listener whose last read ended on a frame boundary. */
   decoder: FrameDecoder;
   limits: ConnectionLimits;
+  /** Output and partial input of every connection together. */
+  memory: MemoryBudget;
   /** Called once when the socket has closed. */
   onGone(c: Connection): void;
 }
@@ -28,6 +33,13 @@ export interface ConnectionLimits {
   /** Unsent output past this marks a slow consumer: the connection is dropped. */
   maxOutboundBytes: number;
 }
+
+/** Unsent output past this stops reading from the connection until the client reads. */
+export const PAUSE_OUTPUT_BYTES = 64 * 1024;
+
+/** Why reading is paused: the core's backlog, unread output; reading resumes when neither holds. */
+const PAUSED_BY_CORE = 1;
+const PAUSED_BY_OUTPUT = 2;
 
 /** Connections with output waiting, written together once the current turn's work is done. */
 const dirty: Connection[] = [];
@@ -57,9 +69,14 @@ function giveBuffer(buf: Uint8Array): void {
   if (buf.length === BUFFER_BYTES && pool.length < POOL_MAX) pool.push(buf);
 }
 
-export class Connection implements Conn {
+export class Connection implements Conn, Holder {
   readonly address: string;
   session!: Session;
+  /** Bytes charged to the memory budget: output buffer capacity and a partial frame. */
+  held = 0;
+  private partial = 0;
+  private paused = 0;
+  private started = false;
   /** Own decoder only while a frame is split across reads; otherwise the listener's shared one. */
   private decoder: FrameDecoder | null = null;
   private out: Uint8Array | null = null;
@@ -77,19 +94,32 @@ export class Connection implements Conn {
     this.address = socket.remoteAddress;
   }
 
-  start(): void {
+  /**
+   * Hands the connection to the core (HELLO is sent). acceptedAt (Date.now() when the socket
+   * was accepted) starts the login timeout: a TLS handshake spends from it too.
+   */
+  start(acceptedAt = Date.now()): void {
+    this.started = true;
     this.session = this.ctx.core.connect(this);
+    if (acceptedAt < this.session.anonymousSince) this.session.anonymousSince = acceptedAt;
   }
 
   onData(chunk: Uint8Array): void {
-    if (this.ending) return;
+    if (this.ending || !this.started) return;
     let frames: Uint8Array[];
     try {
       const decoder = this.decoder ?? this.ctx.decoder;
       frames = decoder.push(chunk);
-      if (decoder.waiting === 0) this.decoder = null;
+      const waiting = decoder.waiting;
+      if (waiting === 0) this.decoder = null;
       else if (decoder === this.ctx.decoder) this.decoder = decoder.split();
+      if (waiting !== 0 || this.partial !== 0) {
+        this.partial = partialFrameBytes(chunk, waiting, this.partial, this.ctx.limits.maxFrameBytes);
+        this.account();
+      }
     } catch (error) {
+      this.partial = 0;
+      this.account();
       this.ctx.core.frameError(this.session, error as ProtocolError);
       return;
     }
@@ -104,8 +134,17 @@ export class Connection implements Conn {
   onClose(reason: string): void {
     if (this.gone) return;
     this.gone = true;
-    this.ctx.core.disconnected(this.session, reason);
+    this.release();
+    if (this.started) this.ctx.core.disconnected(this.session, reason);
     this.ctx.onGone(this);
+  }
+
+  /** Over the memory budget and among the largest holders: cut. */
+  shed(why: string): void {
+    if (this.started) this.ctx.core.limit(this.session, "memory", why);
+    this.ending = true;
+    this.release();
+    this.socket.terminate();
   }
 
   // --- Conn ---
@@ -127,6 +166,7 @@ export class Connection implements Conn {
       this.out = grown;
     }
     this.outLen = writeReply(this.out, writeVarint(this.out, this.outLen, size), frame);
+    this.account();
     if (!this.queued) {
       this.queued = true;
       dirty.push(this);
@@ -145,11 +185,11 @@ export class Connection implements Conn {
   }
 
   pause(): void {
-    this.socket.pause();
+    this.pauseFor(PAUSED_BY_CORE);
   }
 
   resume(): void {
-    this.socket.resume();
+    this.resumeFor(PAUSED_BY_CORE);
   }
 
   /** Cuts the connection at once (no goodbye). */
@@ -170,13 +210,47 @@ export class Connection implements Conn {
         this.out!.copyWithin(0, n, this.outLen);
         this.outLen -= n;
         this.blocked = true;
+        // Back-pressure: a client that does not read its answers gets no more read.
+        if (this.outLen > PAUSE_OUTPUT_BYTES) this.pauseFor(PAUSED_BY_OUTPUT);
         return;
       }
       this.outLen = 0;
       giveBuffer(this.out!);
       this.out = null;
+      this.account();
     }
+    this.resumeFor(PAUSED_BY_OUTPUT);
     if (this.ending) this.socket.end();
+  }
+
+  private pauseFor(why: number): void {
+    if (this.paused === 0) this.socket.pause();
+    this.paused |= why;
+  }
+
+  private resumeFor(why: number): void {
+    if ((this.paused & why) === 0) return;
+    this.paused &= ~why;
+    if (this.paused === 0 && !this.gone) this.socket.resume();
+  }
+
+  /** Brings the memory budget up to date with what this connection holds now. */
+  private account(): void {
+    const held = (this.out?.length ?? 0) + this.partial;
+    if (held === this.held) return;
+    const before = this.held;
+    this.held = held;
+    this.ctx.memory.change(this, before, held);
+  }
+
+  /** Gives back every buffer (closed or cut). */
+  private release(): void {
+    this.outLen = 0;
+    if (this.out) giveBuffer(this.out);
+    this.out = null;
+    this.partial = 0;
+    this.decoder = null;
+    this.account();
   }
 
   private slowConsumer(need: number): void {
@@ -186,9 +260,7 @@ export class Connection implements Conn {
       `${need} bytes of output waiting (limit ${this.ctx.limits.maxOutboundBytes})`,
     );
     this.ending = true;
-    this.outLen = 0;
-    if (this.out) giveBuffer(this.out);
-    this.out = null;
+    this.release();
     this.socket.terminate();
   }
 }
