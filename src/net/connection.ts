@@ -37,9 +37,17 @@ export interface ConnectionLimits {
 /** Unsent output past this stops reading from the connection until the client reads. */
 export const PAUSE_OUTPUT_BYTES = 64 * 1024;
 
-/** Why reading is paused: the core's backlog, unread output; reading resumes when neither holds. */
+/**
+ * Requests queued in the core behind a busy one past which further frames already read are
+ * held here instead: the core answers its whole queue, so what it is handed bounds the
+ * output one client can make the server build up (8 × a 64 KiB page stays under 1 MiB).
+ */
+export const MAX_HANDED_BEHIND_BUSY = 8;
+
+/** Why reading is paused: the core's backlog, unread output, frames held; resumes when none holds. */
 const PAUSED_BY_CORE = 1;
 const PAUSED_BY_OUTPUT = 2;
+const PAUSED_BY_INBOX = 4;
 
 /** Connections with output waiting, written together once the current turn's work is done. */
 const dirty: Connection[] = [];
@@ -72,9 +80,13 @@ function giveBuffer(buf: Uint8Array): void {
 export class Connection implements Conn, Holder {
   readonly address: string;
   session!: Session;
-  /** Bytes charged to the memory budget: output buffer capacity and a partial frame. */
+  /** Bytes charged to the memory budget: output buffer capacity, a partial frame, held frames. */
   held = 0;
   private partial = 0;
+  /** Whole frames read but not yet handed to the core (back-pressure), and their bytes. */
+  private inbox: Uint8Array[] | null = null;
+  private inboxBytes = 0;
+  private delivering = false;
   private paused = 0;
   private started = false;
   /** Own decoder only while a frame is split across reads; otherwise the listener's shared one. */
@@ -123,7 +135,65 @@ export class Connection implements Conn, Holder {
       this.ctx.core.frameError(this.session, error as ProtocolError);
       return;
     }
-    for (let i = 0; i < frames.length && !this.ending; i++) this.ctx.core.receive(this.session, frames[i]!);
+    if (this.inbox) {
+      this.hold(frames, 0);
+      this.deliver();
+      return;
+    }
+    for (let i = 0; i < frames.length && !this.ending; i++) {
+      if (this.congested()) {
+        this.hold(frames, i);
+        return;
+      }
+      this.ctx.core.receive(this.session, frames[i]!);
+    }
+  }
+
+  /**
+   * True while this client should not be handed more requests: its answers are not being
+   * read, or the core already has a queue of them behind a busy request.
+   */
+  private congested(): boolean {
+    if (this.outLen > PAUSE_OUTPUT_BYTES) return true;
+    const s = this.session;
+    return s.busy && (s.backlog?.length ?? 0) >= MAX_HANDED_BEHIND_BUSY;
+  }
+
+  /** Keeps frames[from..] (copies: they are views into a chunk Bun reuses) and stops reading. */
+  private hold(frames: Uint8Array[], from: number): void {
+    if (from >= frames.length) return;
+    this.inbox ??= [];
+    for (let i = from; i < frames.length; i++) {
+      this.inbox.push(frames[i]!.slice());
+      this.inboxBytes += frames[i]!.length;
+    }
+    this.pauseFor(PAUSED_BY_INBOX);
+    this.account();
+  }
+
+  /** Hands held frames to the core while it can take them; reading resumes once all are in. */
+  private deliver(): void {
+    const inbox = this.inbox;
+    if (!inbox || this.delivering) return;
+    this.delivering = true;
+    let i = 0;
+    try {
+      while (i < inbox.length && !this.ending && !this.congested()) {
+        const f = inbox[i++]!;
+        this.inboxBytes -= f.length;
+        this.ctx.core.receive(this.session, f);
+      }
+    } finally {
+      this.delivering = false;
+    }
+    if (this.inbox !== inbox) return; // released meanwhile
+    inbox.splice(0, i);
+    if (inbox.length === 0 || this.ending) {
+      this.inbox = null;
+      this.inboxBytes = 0;
+      this.resumeFor(PAUSED_BY_INBOX);
+    }
+    this.account();
   }
 
   onDrain(): void {
@@ -190,6 +260,8 @@ export class Connection implements Conn, Holder {
 
   resume(): void {
     this.resumeFor(PAUSED_BY_CORE);
+    // The core calls this when its queue has run: held frames may go in now.
+    this.deliver();
   }
 
   /** Cuts the connection at once (no goodbye). */
@@ -220,6 +292,7 @@ export class Connection implements Conn, Holder {
       this.account();
     }
     this.resumeFor(PAUSED_BY_OUTPUT);
+    this.deliver();
     if (this.ending) this.socket.end();
   }
 
@@ -236,7 +309,7 @@ export class Connection implements Conn, Holder {
 
   /** Brings the memory budget up to date with what this connection holds now. */
   private account(): void {
-    const held = (this.out?.length ?? 0) + this.partial;
+    const held = (this.out?.length ?? 0) + this.partial + this.inboxBytes;
     if (held === this.held) return;
     const before = this.held;
     this.held = held;
@@ -250,6 +323,8 @@ export class Connection implements Conn, Holder {
     this.out = null;
     this.partial = 0;
     this.decoder = null;
+    this.inbox = null;
+    this.inboxBytes = 0;
     this.account();
   }
 
