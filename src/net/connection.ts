@@ -88,7 +88,8 @@ export class Connection implements Conn, Holder {
   private inboxBytes = 0;
   private delivering = false;
   private paused = 0;
-  private started = false;
+  /** Handed to the core: after the TLS handshake, or at accept for plain TCP. */
+  started = false;
   /** Own decoder only while a frame is split across reads; otherwise the listener's shared one. */
   private decoder: FrameDecoder | null = null;
   private out: Uint8Array | null = null;
@@ -148,6 +149,7 @@ export class Connection implements Conn, Holder {
       this.ctx.core.receive(this.session, frames[i]!);
     }
   }
+
 
   /**
    * True while this client should not be handed more requests: its answers are not being

@@ -159,7 +159,11 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
       },
       data(socket, chunk) {
         const peer = socket.data;
-        if (peer instanceof Connection) peer.onData(chunk);
+        if (!(peer instanceof Connection)) return;
+        // A TLS 1.3 client may send its first request with its last handshake message, and
+        // Bun can deliver that data before the handshake callback: it proves the handshake.
+        if (!peer.started && handshakes.delete(socket)) peer.start(acceptedAt.get(peer));
+        peer.onData(chunk);
       },
       drain(socket) {
         const peer = socket.data;
