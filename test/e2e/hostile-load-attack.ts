@@ -2,7 +2,7 @@
 // attack does not slow the test's own measurements. Runs for DURATION ms, then prints one
 // JSON line of what each kind did and exits.
 //
-//   bun test/e2e/hostile-load-attack.ts PORT DURATION_MS ACCOUNT_PREFIX PASSWORD
+//   ATTACK_KINDS=handshake,ack bun test/e2e/hostile-load-attack.ts PORT DURATION_MS ACCOUNT_PREFIX PASSWORD
 
 import net from "node:net";
 import type { Socket } from "bun";
@@ -174,13 +174,17 @@ async function nonReader(name: string): Promise<void> {
   );
 }
 
-// Logged-in pipeliners that never read: PINGs as fast as the socket takes them.
-async function pinger(name: string): Promise<void> {
-  const c = await login("pinger", name);
+// 100: logged-in clients that ask for 3 LIST pages each and never read them: their answers
+// sit in the server's buffers (and the kernel's) for the whole run.
+async function stuckReader(name: string): Promise<void> {
+  const c = await login("stuck", name);
   c.socket.pause();
-  let id = 10;
-  const batch = () => Buffer.concat(Array.from({ length: 50 }, () => frame({ opcode: Op.PING, requestId: id++ })));
-  await pump(c, "pinger", batch);
+  for (let id = 10; id < 13; id++) {
+    c.socket.write(frame({ opcode: Op.LIST_ACCOUNTS, msg: "*", pageSize: 1000, requestId: id }));
+    stat("stuck").written++;
+  }
+  while (running() && !c.closed) await Bun.sleep(50);
+  c.socket.end();
 }
 
 // 30: logged-in senders filling one mailbox, 50 messages in flight each.
@@ -204,7 +208,7 @@ async function mailboxFiller(name: string, victim: string): Promise<void> {
   c.socket.end();
 }
 
-/** ATTACK_KINDS (comma-separated) runs only some kinds, to see what each costs. */
+/** ATTACK_KINDS (comma-separated): which attackers to run. */
 const kinds = new Set((process.env.ATTACK_KINDS ?? "handshake,ack,list,nonreader,mailbox").split(","));
 const attackers: Promise<void>[] = [];
 const start = (kind: string, n: number, run: (i: number) => Promise<void>) => {
@@ -215,10 +219,9 @@ start("ack", 40, ackFlood);
 start("list", 40, (i) => listFlood(`${prefix}${i}`));
 start("nonreader", 40, (i) => nonReader(`${prefix}${40 + i}`));
 start("mailbox", 30, (i) => mailboxFiller(`${prefix}${80 + i}`, "carol"));
-// The kinds whose limits are all in the network shell: more handshakes, and non-readers
-// pipelining cheap requests (PING) until the server stops reading them.
+// The kinds whose limits are all in the network shell: more handshakes, stuck readers.
 start("handshake2", 50, halfHandshake);
-start("pinger", Number(process.env.PINGERS ?? 100), (i) => pinger(`${prefix}${i}`));
+start("stuck", 100, (i) => stuckReader(`${prefix}${i}`));
 await Promise.race([Promise.all(attackers), Bun.sleep(durationMs + 5000)]);
 console.log(JSON.stringify(stats));
 process.exit(0);
