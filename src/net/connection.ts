@@ -150,7 +150,6 @@ export class Connection implements Conn, Holder {
     }
   }
 
-
   /**
    * True while this client should not be handed more requests: its answers are not being
    * read, or the core already has a queue of them behind a busy request.
