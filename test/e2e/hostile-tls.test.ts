@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
+import tls from "node:tls";
 import { decodeReply, FrameDecoder, Push, type Reply, Status } from "../../src/wire";
 import { type ChatClient, type ChatServer, loggedIn, serverLine, startServer, tempDir } from "./harness";
 
@@ -192,6 +193,31 @@ describe("unfinished TLS handshakes", () => {
     } finally {
       attack.destroy();
     }
+    expect(await server.stop()).toBe(0);
+  }, 20_000);
+});
+
+describe("the login timeout", () => {
+  test("counts from the TCP accept: a slow handshake spends from it", async () => {
+    const server = await startServer([...tlsArgs(), "--login-timeout", "2s", "--handshake-timeout", "5s"]);
+    const raw = net.connect({ host: "127.0.0.1", port: server.port });
+    await new Promise((r) => raw.once("connect", r));
+    const connectedAt = performance.now();
+    await Bun.sleep(1500);
+    const s = tls.connect({ socket: raw, rejectUnauthorized: false });
+    const decoder = new FrameDecoder(1 << 20);
+    const frames: Reply[] = [];
+    s.on("data", (d: Buffer) => {
+      for (const f of decoder.push(d)) frames.push(decodeReply(f));
+    });
+    s.on("error", () => {});
+    await new Promise((r) => s.once("close", r));
+    const closedAfter = performance.now() - connectedAt;
+    expect(frames.map((f) => f.opcode)).toEqual([Push.HELLO, Push.LOGGED_OUT]);
+    expect(frames[1]!.status).toBe(Status.LOGIN_TIMEOUT);
+    // 2 s after the accept (and a tick), not 2 s after the handshake at 1.5 s.
+    expect(closedAfter).toBeGreaterThanOrEqual(1900);
+    expect(closedAfter).toBeLessThan(3000);
     expect(await server.stop()).toBe(0);
   }, 20_000);
 });
