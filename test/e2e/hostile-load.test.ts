@@ -22,8 +22,8 @@ import { rssKiB, startServer, tempDir } from "./harness";
 
 const ATTACK_MS = 7000;
 const P99_BOUND_MS = 50;
-/** Server RSS above what it was with the pair alone (measured: see docs/SECURITY.md). */
-const RSS_GROWTH_BOUND_KIB = 256 * 1024;
+/** Server RSS above what it was with the pair alone: measured up to 22 MiB (docs/SECURITY.md). */
+const RSS_GROWTH_BOUND_KIB = 96 * 1024;
 const PASSWORD = "correct horse";
 
 /** A TLS protocol client that skips verification (the certificate is made for this run). */
@@ -188,7 +188,6 @@ async function hostileLoad(kinds: string[], serverArgs: string[]): Promise<Figur
     const endAt = performance.now() + ATTACK_MS - 2500;
     for (let n = 1000; performance.now() < endAt && n < 100_000; n++) {
       loaded.push(await roundTrip(alice, bob, n));
-      await Bun.sleep(5);
     }
     expect(await attack.exited).toBe(0);
   } finally {
