@@ -32,9 +32,6 @@ export interface ListenOptions extends ConnectionLimits {
 export interface Listener {
   readonly port: number;
   readonly host: string;
-  readonly memory: MemoryBudget;
-  /** Sockets counted against the caps (handshaking ones included). */
-  readonly accepted: () => number;
   /** Stops accepting; open connections are left to the caller. */
   stop(): void;
 }
@@ -189,8 +186,6 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
   return {
     port: server.port,
     host: o.host,
-    memory,
-    accepted: () => admission.total,
     stop: () => {
       clearInterval(ticker);
       server.stop(false);
