@@ -2,7 +2,7 @@
 // metrics, and shuts down gracefully. Everything here is wiring; the logic is in core/.
 
 import { mkdirSync, readFileSync, statfsSync, statSync } from "node:fs";
-import { homedir } from "node:os";
+import { homedir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { ConsolaInstance } from "consola";
 import { type Argon2Cost, argon2Hasher, type PasswordHasher } from "./core/auth";
@@ -11,8 +11,11 @@ import type { EventSink } from "./core/events";
 import { Metrics } from "./core/metrics";
 import type { CoreOptions } from "./core/options";
 import { reachableAt } from "./net/addresses";
+import { capWarning, defaultMaxConnections, refusalSlots } from "./net/capacity";
 import { type Listener, listen } from "./net/listener";
 import { createLogger, eventLogger, type LogFormat, type LogLevel } from "./net/log";
+import { defaultMaxBufferedBytes } from "./net/memory";
+import { raiseFileLimit } from "./net/rlimit";
 import { nameIdentity, prepareNameTables } from "./rules/names";
 import { MemoryStore } from "./store/memory";
 import { defaultBudget, formatBytes } from "./store/space";
@@ -39,12 +42,17 @@ export interface ServeOptions extends CoreOptions {
   metricsPort?: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
-  maxConnections: number;
+  /** Default: derived from the open-file limit (see net/capacity.ts). */
+  maxConnections?: number;
   maxConnectionsPerAddress: number;
   maxOutboundBytes: number;
   argon2: Argon2Cost;
   /** Time allowed for a graceful shutdown before connections are cut. */
   shutdownGraceMs: number;
+  /** Time from accept to a finished TLS handshake. */
+  handshakeTimeoutMs: number;
+  /** Output and partial input of all connections together; default from total memory. */
+  maxBufferedBytes?: number;
 }
 
 /** A problem the operator must fix (port taken, bad data file, missing certificate). */
@@ -94,9 +102,20 @@ export async function startServer(
       : logEvents,
   });
 
+  const fileLimit = raiseFileLimit();
+  const maxConnections = o.maxConnections ?? defaultMaxConnections(fileLimit);
+  const tooMany = capWarning(maxConnections, fileLimit);
+  if (tooMany) log.warn(tooMany);
+  const maxBufferedBytes = o.maxBufferedBytes ?? defaultMaxBufferedBytes(totalmem());
   let listener: Listener;
   try {
-    listener = listen(core, { ...o, ...(tls ? { tls } : {}) });
+    listener = listen(core, {
+      ...o,
+      maxConnections,
+      maxBufferedBytes,
+      refusalSlots: refusalSlots(fileLimit),
+      ...(tls ? { tls } : {}),
+    });
   } catch (error) {
     await store.close();
     throw new StartupError(describeListenError(o.host, o.port, error));
@@ -119,6 +138,9 @@ export async function startServer(
   const tidy = idleCollector(core);
 
   announce(log, o, listener.port, store, !!tls, metricsServer?.port);
+  log.info(
+    `limits: ${maxConnections} connections${fileLimit ? ` (open-file limit ${fileLimit.soft})` : ""}, ${o.maxConnectionsPerAddress} per address, ${Math.round(maxBufferedBytes / 1024 / 1024)} MiB buffered output and input`,
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = () => {

@@ -74,7 +74,11 @@ export const serveArgs = {
     type: "string",
     description: `Largest frame accepted, checked from its length prefix (default ${D.maxFrameBytes})`,
   },
-  "max-connections": { type: "string", description: "Connections open at once (default 20000)" },
+  "max-connections": {
+    type: "string",
+    description:
+      "Connections open at once, TLS handshakes included (default: the open-file limit, raised to its hard maximum at start, less a tenth kept free)",
+  },
   "max-connections-per-address": {
     type: "string",
     description: "Connections open at once from one client address (default 256)",
@@ -135,6 +139,15 @@ export const serveArgs = {
     type: "string",
     description: `argon2id passes per password hash (default ${DEFAULT_ARGON2.timeCost})`,
   },
+  "handshake-timeout": {
+    type: "string",
+    description: "Time a TLS client has from connecting to a finished handshake (default 5s)",
+  },
+  "max-buffered-mb": {
+    type: "string",
+    description:
+      "Unsent output and half-received frames of all connections together; past it the largest are cut (default: an eighth of the memory, 64 to 2048)",
+  },
   "shutdown-grace": {
     type: "string",
     description: "Time clients get to be told and closed on SIGINT/SIGTERM (default 3s)",
@@ -168,7 +181,9 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     ackTimeoutMs: duration("ack-timeout", s("ack-timeout"), D.ackTimeoutMs),
     sessionTtlMs: duration("session-ttl", s("session-ttl"), D.sessionTtlMs),
     maxFrameBytes: integer("max-frame-bytes", s("max-frame-bytes"), D.maxFrameBytes, 1024, 16 * 1024 * 1024),
-    maxConnections: integer("max-connections", s("max-connections"), 20_000, 1),
+    ...(s("max-connections")
+      ? { maxConnections: integer("max-connections", s("max-connections"), 0, 1) }
+      : {}),
     maxConnectionsPerAddress: integer(
       "max-connections-per-address",
       s("max-connections-per-address"),
@@ -224,6 +239,10 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
       timeCost: integer("argon2-time", s("argon2-time"), DEFAULT_ARGON2.timeCost, 1, 100),
     },
     shutdownGraceMs: duration("shutdown-grace", s("shutdown-grace"), 3000),
+    handshakeTimeoutMs: duration("handshake-timeout", s("handshake-timeout"), 5000),
+    ...(s("max-buffered-mb")
+      ? { maxBufferedBytes: integer("max-buffered-mb", s("max-buffered-mb"), 0, 1) * 1024 * 1024 }
+      : {}),
   };
 }
 

@@ -1,5 +1,7 @@
 // One accepted socket: bytes in through the frame decoder to the core, frames out through
 // a per-connection buffer written once per event-loop turn. Implements the core's Conn.
+// What it buffers (output, a half-received frame) is charged to the server's memory budget;
+// reading stops while its replies are not being read.
 
 import type { Socket } from "bun";
 import type { ChatCore } from "../core/chat";
@@ -13,12 +15,15 @@ import {
   writeReply,
   writeVarint,
 } from "../wire";
+import { type Holder, type MemoryBudget, partialFrameBytes } from "./memory";
 
 export interface ConnectionContext {
   core: ChatCore;
   /** Decodes for every connection of the listener whose last read ended on a frame boundary. */
   decoder: FrameDecoder;
   limits: ConnectionLimits;
+  /** Output and partial input of every connection together. */
+  memory: MemoryBudget;
   /** Called once when the socket has closed. */
   onGone(c: Connection): void;
 }
@@ -28,6 +33,21 @@ export interface ConnectionLimits {
   /** Unsent output past this marks a slow consumer: the connection is dropped. */
   maxOutboundBytes: number;
 }
+
+/** Unsent output past this stops reading from the connection until the client reads. */
+export const PAUSE_OUTPUT_BYTES = 64 * 1024;
+
+/**
+ * Requests queued in the core behind a busy one past which further frames already read are
+ * held here instead: the core answers its whole queue, so what it is handed bounds the
+ * output one client can make the server build up (8 × a 64 KiB page stays under 1 MiB).
+ */
+export const MAX_HANDED_BEHIND_BUSY = 8;
+
+/** Why reading is paused: the core's backlog, unread output, frames held; resumes when none holds. */
+const PAUSED_BY_CORE = 1;
+const PAUSED_BY_OUTPUT = 2;
+const PAUSED_BY_INBOX = 4;
 
 /** Connections with output waiting, written together once the current turn's work is done. */
 const dirty: Connection[] = [];
@@ -57,9 +77,19 @@ function giveBuffer(buf: Uint8Array): void {
   if (buf.length === BUFFER_BYTES && pool.length < POOL_MAX) pool.push(buf);
 }
 
-export class Connection implements Conn {
+export class Connection implements Conn, Holder {
   readonly address: string;
   session!: Session;
+  /** Bytes charged to the memory budget: output buffer capacity, a partial frame, held frames. */
+  held = 0;
+  private partial = 0;
+  /** Whole frames read but not yet handed to the core (back-pressure), and their bytes. */
+  private inbox: Uint8Array[] | null = null;
+  private inboxBytes = 0;
+  private delivering = false;
+  private paused = 0;
+  /** Handed to the core: after the TLS handshake, or at accept for plain TCP. */
+  started = false;
   /** Own decoder only while a frame is split across reads; otherwise the listener's shared one. */
   private decoder: FrameDecoder | null = null;
   private out: Uint8Array | null = null;
@@ -77,23 +107,94 @@ export class Connection implements Conn {
     this.address = socket.remoteAddress;
   }
 
-  start(): void {
+  /**
+   * Hands the connection to the core (HELLO is sent). acceptedAt (Date.now() when the socket
+   * was accepted) starts the login timeout: a TLS handshake spends from it too.
+   */
+  start(acceptedAt = Date.now()): void {
+    this.started = true;
     this.session = this.ctx.core.connect(this);
+    if (acceptedAt < this.session.anonymousSince) this.session.anonymousSince = acceptedAt;
   }
 
   onData(chunk: Uint8Array): void {
-    if (this.ending) return;
+    if (this.ending || !this.started) return;
     let frames: Uint8Array[];
     try {
       const decoder = this.decoder ?? this.ctx.decoder;
       frames = decoder.push(chunk);
-      if (decoder.waiting === 0) this.decoder = null;
+      const waiting = decoder.waiting;
+      if (waiting === 0) this.decoder = null;
       else if (decoder === this.ctx.decoder) this.decoder = decoder.split();
+      if (waiting !== 0 || this.partial !== 0) {
+        this.partial = partialFrameBytes(chunk, waiting, this.partial, this.ctx.limits.maxFrameBytes);
+        this.account();
+      }
     } catch (error) {
+      this.partial = 0;
+      this.account();
       this.ctx.core.frameError(this.session, error as ProtocolError);
       return;
     }
-    for (let i = 0; i < frames.length && !this.ending; i++) this.ctx.core.receive(this.session, frames[i]!);
+    if (this.inbox) {
+      this.hold(frames, 0);
+      this.deliver();
+      return;
+    }
+    for (let i = 0; i < frames.length && !this.ending; i++) {
+      if (this.congested()) {
+        this.hold(frames, i);
+        return;
+      }
+      this.ctx.core.receive(this.session, frames[i]!);
+    }
+  }
+
+  /**
+   * True while this client should not be handed more requests: its answers are not being
+   * read, or the core already has a queue of them behind a busy request.
+   */
+  private congested(): boolean {
+    if (this.outLen > PAUSE_OUTPUT_BYTES) return true;
+    const s = this.session;
+    return s.busy && (s.backlog?.length ?? 0) >= MAX_HANDED_BEHIND_BUSY;
+  }
+
+  /** Keeps frames[from..] (copies: they are views into a chunk Bun reuses) and stops reading. */
+  private hold(frames: Uint8Array[], from: number): void {
+    if (from >= frames.length) return;
+    this.inbox ??= [];
+    for (let i = from; i < frames.length; i++) {
+      this.inbox.push(frames[i]!.slice());
+      this.inboxBytes += frames[i]!.length;
+    }
+    this.pauseFor(PAUSED_BY_INBOX);
+    this.account();
+  }
+
+  /** Hands held frames to the core while it can take them; reading resumes once all are in. */
+  private deliver(): void {
+    const inbox = this.inbox;
+    if (!inbox || this.delivering) return;
+    this.delivering = true;
+    let i = 0;
+    try {
+      while (i < inbox.length && !this.ending && !this.congested()) {
+        const f = inbox[i++]!;
+        this.inboxBytes -= f.length;
+        this.ctx.core.receive(this.session, f);
+      }
+    } finally {
+      this.delivering = false;
+    }
+    if (this.inbox !== inbox) return; // released meanwhile
+    inbox.splice(0, i);
+    if (inbox.length === 0 || this.ending) {
+      this.inbox = null;
+      this.inboxBytes = 0;
+      this.resumeFor(PAUSED_BY_INBOX);
+    }
+    this.account();
   }
 
   onDrain(): void {
@@ -104,8 +205,17 @@ export class Connection implements Conn {
   onClose(reason: string): void {
     if (this.gone) return;
     this.gone = true;
-    this.ctx.core.disconnected(this.session, reason);
+    this.release();
+    if (this.started) this.ctx.core.disconnected(this.session, reason);
     this.ctx.onGone(this);
+  }
+
+  /** Over the memory budget and among the largest holders: cut. */
+  shed(why: string): void {
+    if (this.started) this.ctx.core.limit(this.session, "memory", why);
+    this.ending = true;
+    this.release();
+    this.socket.terminate();
   }
 
   // --- Conn ---
@@ -127,6 +237,7 @@ export class Connection implements Conn {
       this.out = grown;
     }
     this.outLen = writeReply(this.out, writeVarint(this.out, this.outLen, size), frame);
+    this.account();
     if (!this.queued) {
       this.queued = true;
       dirty.push(this);
@@ -145,11 +256,13 @@ export class Connection implements Conn {
   }
 
   pause(): void {
-    this.socket.pause();
+    this.pauseFor(PAUSED_BY_CORE);
   }
 
   resume(): void {
-    this.socket.resume();
+    this.resumeFor(PAUSED_BY_CORE);
+    // The core calls this when its queue has run: held frames may go in now.
+    this.deliver();
   }
 
   /** Cuts the connection at once (no goodbye). */
@@ -170,13 +283,50 @@ export class Connection implements Conn {
         this.out!.copyWithin(0, n, this.outLen);
         this.outLen -= n;
         this.blocked = true;
+        // Back-pressure: a client that does not read its answers gets no more read.
+        if (this.outLen > PAUSE_OUTPUT_BYTES) this.pauseFor(PAUSED_BY_OUTPUT);
         return;
       }
       this.outLen = 0;
       giveBuffer(this.out!);
       this.out = null;
+      this.account();
     }
+    this.resumeFor(PAUSED_BY_OUTPUT);
+    this.deliver();
     if (this.ending) this.socket.end();
+  }
+
+  private pauseFor(why: number): void {
+    if (this.paused === 0) this.socket.pause();
+    this.paused |= why;
+  }
+
+  private resumeFor(why: number): void {
+    if ((this.paused & why) === 0) return;
+    this.paused &= ~why;
+    if (this.paused === 0 && !this.gone) this.socket.resume();
+  }
+
+  /** Brings the memory budget up to date with what this connection holds now. */
+  private account(): void {
+    const held = (this.out?.length ?? 0) + this.partial + this.inboxBytes;
+    if (held === this.held) return;
+    const before = this.held;
+    this.held = held;
+    this.ctx.memory.change(this, before, held);
+  }
+
+  /** Gives back every buffer (closed or cut). */
+  private release(): void {
+    this.outLen = 0;
+    if (this.out) giveBuffer(this.out);
+    this.out = null;
+    this.partial = 0;
+    this.decoder = null;
+    this.inbox = null;
+    this.inboxBytes = 0;
+    this.account();
   }
 
   private slowConsumer(need: number): void {
@@ -186,9 +336,7 @@ export class Connection implements Conn {
       `${need} bytes of output waiting (limit ${this.ctx.limits.maxOutboundBytes})`,
     );
     this.ending = true;
-    this.outLen = 0;
-    if (this.out) giveBuffer(this.out);
-    this.out = null;
+    this.release();
     this.socket.terminate();
   }
 }

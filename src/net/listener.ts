@@ -1,16 +1,31 @@
 // Bun.listen glue: accepts sockets (within the connection limits) and hands each to a
 // Connection. TLS is the same listener with a certificate.
+//
+// Every socket is counted from the moment it is accepted: a TLS socket in its handshake holds
+// a descriptor and TLS state like any other, so it counts against both connection caps and
+// has until the handshake deadline to finish. (Bun calls `open` before the handshake only
+// when a `handshake` handler is given; without one it calls it after, and a socket that never
+// finishes its handshake would be invisible.)
 
 import type { Socket, TCPSocketListener } from "bun";
 import type { ChatCore } from "../core/chat";
 import { encodeFrame, encodeReply, FrameDecoder, Push, Status } from "../wire";
-import { Connection, type ConnectionLimits } from "./connection";
+import { Admission, Deadlines, OncePerInterval, type Refusal } from "./admission";
+import { Connection, type ConnectionContext, type ConnectionLimits } from "./connection";
+import { MemoryBudget } from "./memory";
+import { serverTls } from "./tls";
 
 export interface ListenOptions extends ConnectionLimits {
   host: string;
   port: number;
   maxConnections: number;
   maxConnectionsPerAddress: number;
+  /** Time a TLS client has from accept to a finished handshake. */
+  handshakeTimeoutMs: number;
+  /** Output and partial input of all connections together. */
+  maxBufferedBytes: number;
+  /** TLS refusals held open until their handshake so the client can read why (beyond: cut). */
+  refusalSlots: number;
   tls?: { cert: string; key: string };
 }
 
@@ -21,63 +36,159 @@ export interface Listener {
   stop(): void;
 }
 
+/** Repeated refusals and handshake timeouts are logged once per this interval. */
+export const LIMIT_LOG_INTERVAL_MS = 10_000;
+
+/** A TLS socket refused while its handshake was under way: told why once it is done. */
+class RefusedTls {
+  constructor(
+    readonly address: string,
+    readonly frame: Uint8Array,
+  ) {}
+}
+
+type Peer = Connection | RefusedTls | undefined;
+
 export function listen(core: ChatCore, o: ListenOptions): Listener {
-  const perAddress = new Map<string, number>();
-  const gone = (c: Connection) => {
-    const n = (perAddress.get(c.address) ?? 1) - 1;
-    if (n > 0) perAddress.set(c.address, n);
-    else perAddress.delete(c.address);
+  const admission = new Admission(o.maxConnections, o.maxConnectionsPerAddress);
+  const memory = new MemoryBudget(o.maxBufferedBytes);
+  const handshakes = new Deadlines<Socket<Peer>>(o.handshakeTimeoutMs);
+  const acceptedAt = new WeakMap<Connection, number>();
+  let refusing = 0;
+  const gone = (c: Connection) => admission.release(c.address);
+  const ctx: ConnectionContext = {
+    core,
+    limits: o,
+    memory,
+    onGone: gone,
+    decoder: new FrameDecoder(o.maxFrameBytes),
   };
-  const ctx = { core, limits: o, onGone: gone, decoder: new FrameDecoder(o.maxFrameBytes) };
-  const server: TCPSocketListener<Connection | undefined> = Bun.listen<Connection | undefined>({
+
+  const refusals = new OncePerInterval(LIMIT_LOG_INTERVAL_MS);
+  const timeouts = new OncePerInterval(LIMIT_LOG_INTERVAL_MS);
+  const limit = (address: string, name: string, detail: string) =>
+    core.events({ type: "limit", conn: 0, address, limit: name, detail });
+  const refused = (address: string, r: Refusal) => {
+    if (refusals.note(Date.now())) limit(address, "connections", r.detail);
+  };
+  const refusalFrame = (r: Refusal) =>
+    encodeFrame(
+      encodeReply({
+        opcode: Push.LOGGED_OUT,
+        status: Status.TOO_MANY_CONNECTIONS,
+        msg: `${r.detail}; try again later`,
+      }),
+    );
+
+  const expire = () => {
+    const now = Date.now();
+    const late = handshakes.expired(now);
+    const address = late[0]?.remoteAddress ?? "-";
+    for (const socket of late) socket.terminate();
+    if (late.length && timeouts.note(now))
+      limit(
+        address,
+        "handshake_timeout",
+        `${late.length} TLS handshake(s) not finished within ${o.handshakeTimeoutMs} ms; cut`,
+      );
+    const lateMore = timeouts.due(now);
+    if (lateMore)
+      limit(
+        "-",
+        "handshake_timeout",
+        `${lateMore} more TLS handshakes cut in the last ${LIMIT_LOG_INTERVAL_MS / 1000} s`,
+      );
+    const refusedMore = refusals.due(now);
+    if (refusedMore)
+      limit(
+        "-",
+        "connections",
+        `${refusedMore} more connections refused in the last ${LIMIT_LOG_INTERVAL_MS / 1000} s (limits ${o.maxConnections} in all, ${o.maxConnectionsPerAddress} per address)`,
+      );
+  };
+  const ticker = setInterval(expire, Math.max(20, Math.min(250, o.handshakeTimeoutMs / 4)));
+  ticker.unref();
+
+  const server: TCPSocketListener<Peer> = Bun.listen<Peer>({
     hostname: o.host,
     port: o.port,
-    ...(o.tls ? { tls: { cert: o.tls.cert, key: o.tls.key } } : {}),
+    ...(o.tls ? { tls: serverTls(o.tls) } : {}),
     socket: {
       open(socket) {
         const address = socket.remoteAddress;
-        const fromAddress = perAddress.get(address) ?? 0;
-        const open = core.sessions.size;
-        if (open >= o.maxConnections || fromAddress >= o.maxConnectionsPerAddress) {
-          const which =
-            open >= o.maxConnections
-              ? `the server is at its limit of ${o.maxConnections} connections`
-              : `too many connections from ${address} (limit ${o.maxConnectionsPerAddress})`;
-          core.events({ type: "limit", conn: 0, address, limit: "connections", detail: which });
-          socket.end(
-            encodeFrame(
-              encodeReply({
-                opcode: Push.LOGGED_OUT,
-                status: Status.TOO_MANY_CONNECTIONS,
-                msg: `${which}; try again later`,
-              }),
-            ),
-          );
+        const refusal = admission.admit(address);
+        if (refusal) {
+          refused(address, refusal);
+          if (!o.tls) {
+            socket.end(refusalFrame(refusal));
+          } else if (refusal.kind === "global" && refusing < o.refusalSlots) {
+            // Nothing can be written before the handshake: hold it (bounded) to say why.
+            refusing++;
+            socket.data = new RefusedTls(address, refusalFrame(refusal));
+            handshakes.add(socket, Date.now());
+          } else {
+            socket.terminate(); // the address already holds its share: no courtesy owed
+          }
           return;
         }
         socket.setNoDelay(true);
         const c = new Connection(socket as Socket<Connection>, ctx);
         socket.data = c;
-        perAddress.set(address, fromAddress + 1);
-        c.start();
+        if (o.tls) {
+          acceptedAt.set(c, Date.now());
+          handshakes.add(socket, Date.now());
+        } else {
+          c.start();
+        }
+      },
+      handshake(socket, success) {
+        if (!handshakes.delete(socket)) return; // timed out meanwhile: already cut
+        const peer = socket.data;
+        if (!success) {
+          socket.terminate();
+          return;
+        }
+        if (peer instanceof RefusedTls) {
+          socket.end(peer.frame);
+          return;
+        }
+        peer?.start(acceptedAt.get(peer));
       },
       data(socket, chunk) {
-        socket.data?.onData(chunk);
+        const peer = socket.data;
+        if (!(peer instanceof Connection)) return;
+        // A TLS 1.3 client may send its first request with its last handshake message, and
+        // Bun can deliver that data before the handshake callback: it proves the handshake.
+        if (!peer.started && handshakes.delete(socket)) peer.start(acceptedAt.get(peer));
+        peer.onData(chunk);
       },
       drain(socket) {
-        socket.data?.onDrain();
+        const peer = socket.data;
+        if (peer instanceof Connection) peer.onDrain();
       },
       close(socket, error) {
-        socket.data?.onClose(error ? `error: ${error.message}` : "closed");
+        gonePeer(socket, error ? `error: ${error.message}` : "closed");
       },
       error(socket, error) {
-        socket.data?.onClose(`error: ${error.message}`);
+        gonePeer(socket, `error: ${error.message}`);
       },
     },
   });
+
+  function gonePeer(socket: Socket<Peer>, reason: string) {
+    handshakes.delete(socket);
+    const peer = socket.data;
+    socket.data = undefined;
+    if (peer instanceof RefusedTls) refusing--;
+    else peer?.onClose(reason);
+  }
+
   return {
     port: server.port,
     host: o.host,
-    stop: () => server.stop(false),
+    stop: () => {
+      clearInterval(ticker);
+      server.stop(false);
+    },
   };
 }

@@ -109,10 +109,17 @@ export interface ChatServer {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
-/** Starts `chat serve` on a free port of 127.0.0.1 with a fresh data file unless args say otherwise. */
-export async function startServer(args: string[] = [], dataFile?: string): Promise<ChatServer> {
+/**
+ * Starts `chat serve` on a free port of 127.0.0.1 with a fresh data file unless args say otherwise.
+ * prefix runs it through another command (e.g. sh -c 'ulimit -n 256; exec "$@"' sh).
+ */
+export async function startServer(
+  args: string[] = [],
+  dataFile?: string,
+  opts: { prefix?: string[] } = {},
+): Promise<ChatServer> {
   const data = dataFile ?? join(tempDir(), "chat.db");
-  const server = spawnServer(["--port", "0", ...args], data);
+  const server = spawnServer(["--port", "0", ...args], data, opts.prefix);
   const { proc, out, err } = server;
   const line = await Promise.race([
     out.find((l) => /listening on port \d+/.test(l), "the listening line"),
@@ -126,8 +133,8 @@ export async function startServer(args: string[] = [], dataFile?: string): Promi
 }
 
 /** `chat serve` on 127.0.0.1 with the data file and extra args; port 0 until known. */
-function spawnServer(args: string[], data: string): ChatServer {
-  const argv = [BIN, "serve", "--host", "127.0.0.1", "--data", data, ...args];
+function spawnServer(args: string[], data: string, prefix: string[] = []): ChatServer {
+  const argv = [...prefix, BIN, "serve", "--host", "127.0.0.1", "--data", data, ...args];
   const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   track(proc);
   return {
