@@ -127,6 +127,7 @@ describe("HELLO", () => {
       maxPasswordBytes: 1024,
       maxQueuedPerAccount: 777,
       sessionTtlMs: 3_600_000,
+      maxUnansweredSends: 128,
       maxPatternChars: 64,
     });
     c.close();
