@@ -3,7 +3,8 @@
 import { Output } from "./client/output";
 import { runScript } from "./client/script";
 import { ChatSession, type SessionOptions } from "./client/session";
-import { runTerminal, Terminal } from "./client/terminal";
+import { COMMAND_WORDS, runTerminal, Terminal } from "./client/terminal";
+import { defaultHistoryFile } from "./client/tty/history";
 
 export interface ClientOptions extends SessionOptions {
   json: boolean;
@@ -12,7 +13,9 @@ export interface ClientOptions extends SessionOptions {
 /** Resolves with the exit code: 0 after quit or end of input, 1 when the connection fails or is lost. */
 export async function runClient(o: ClientOptions): Promise<number> {
   const interactive = process.stdin.isTTY === true && !o.json;
-  const term = interactive ? new Terminal() : null;
+  const term = interactive
+    ? new Terminal({ commands: COMMAND_WORDS, historyFile: defaultHistoryFile() })
+    : null;
   const out = new Output(
     o.json ? "json" : interactive && process.stdout.isTTY ? "tty" : "plain",
     term ? term.print : (line) => process.stdout.write(`${line}\n`),
@@ -23,6 +26,7 @@ export async function runClient(o: ClientOptions): Promise<number> {
   });
   const session = new ChatSession(o, (e) => {
     out.event(e);
+    if (e.type === "message") term?.rememberName(e.message.sender);
     if ((e.type === "lost" && !e.reconnecting) || e.type === "gave_up") giveUp(1);
   });
   try {

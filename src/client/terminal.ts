@@ -1,92 +1,360 @@
-// Interactive mode on a terminal: the numbered menu and /commands, passwords without
-// echo, and messages that arrive printed above the input line without garbling it.
+// Interactive mode on a terminal: stdin in raw mode, read continuously into one queue of
+// lines (nothing typed or pasted is lost, whatever is running), a line editor with history
+// and Tab completion, and output printed above the input area, which is then redrawn
+// exactly as it was, however many rows it wraps over.
+//
+// The parts are pure and tested without a terminal: tty/keys.ts (bytes → keys),
+// tty/editor.ts (keys → line), tty/render.ts (area → bytes), tty/queue.ts, tty/history.ts.
 
-import { clearLine, createInterface, cursorTo, type Interface } from "node:readline";
-import { Writable } from "node:stream";
-import { type ActionState, execute, type Io } from "./actions";
-import { MENU, parseCommand } from "./commands";
+import { writeSync } from "node:fs";
+import { type Io as ActionIo, type ActionState, execute } from "./actions";
+import { type Command, MENU, parseCommand } from "./commands";
+import type { AskOptions, Io } from "./io";
 import type { Output } from "./output";
 import type { ChatSession } from "./session";
+import { complete } from "./tty/completion";
+import { type EditorState, type Effect, EMPTY, edit } from "./tty/editor";
+import { HistoryFile, withEntry } from "./tty/history";
+import { KeyDecoder, type KeyEvent } from "./tty/keys";
+import { LineQueue, type Take } from "./tty/queue";
+import { erase, type Frame, printAbove, redraw, reflowed, type View } from "./tty/render";
+import { cells } from "./tty/visible";
 
-const PROMPT = "> ";
+export interface TerminalOptions {
+  /** Slash-command words offered by Tab at the start of a line, e.g. "/send". */
+  commands: readonly string[];
+  /** Where history is kept across sessions; null for none. */
+  historyFile: string | null;
+}
 
-export class Terminal {
-  private rl: Interface;
-  /** While a password is typed nothing is echoed, and arriving lines wait. */
-  private secret = false;
-  private held: string[] = [];
-  private prompting = false;
+type Reader = { kind: "line" } | { kind: "ask"; prompt: string; secret: boolean };
+
+const BRACKETED_PASTE_ON = "\x1b[?2004h";
+const BRACKETED_PASTE_OFF = "\x1b[?2004l";
+/** How long a lone ESC waits for the rest of an escape sequence before it is the Escape key. */
+const ESCAPE_WAIT_MS = 40;
+/** Names offered by Tab: the most recent ones are kept. */
+const MAX_NAMES = 1000;
+
+/** Typed text as the screen shows it (controls escaped). */
+function shown(text: string): string {
+  return cells(text)
+    .map((c) => c.text)
+    .join("");
+}
+
+export class Terminal implements Io {
+  readonly confirmSecrets = true;
+  private readonly queue = new LineQueue<Reader>();
+  private readonly decoder = new KeyDecoder();
+  private readonly commands: readonly string[];
+  private readonly historyFile: HistoryFile | null;
+  private history: string[] = [];
+  private historyError = false;
+  private readonly names = new Set<string>();
+  private editor: EditorState = EMPTY;
+  private prompt = "> ";
+  /** The area as it is on the screen (null: not drawn), and what it shows. */
+  private frame: Frame | null = null;
+  private drawn: View | null = null;
+  private width: number;
+  /** Lines waiting to be printed and the promises to resolve once they are written. */
+  private lines: string[] = [];
+  private written: (() => void)[] = [];
+  private flushQueued = false;
+  private escapeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Open sub-prompts, to cancel the one shown on Ctrl+C. */
+  private readonly asks = new Set<Take<Reader>>();
   private closed = false;
-  private readonly closedPromise: Promise<void>;
+  /** False when stdout is not a terminal: lines only, no input area. */
+  private readonly visual: boolean;
 
-  constructor() {
-    const stdout = process.stdout;
-    const muted = new Writable({
-      write: (chunk, _enc, done) => {
-        if (!this.secret) stdout.write(chunk);
-        done();
-      },
-    });
-    this.rl = createInterface({ input: process.stdin, output: muted, terminal: true, historySize: 200 });
-    (muted as unknown as { columns: number }).columns = stdout.columns;
-    this.closedPromise = new Promise((resolve) =>
-      this.rl.once("close", () => {
-        this.closed = true;
-        resolve();
-      }),
-    );
+  constructor(options: TerminalOptions) {
+    this.commands = options.commands;
+    this.historyFile = options.historyFile ? new HistoryFile(options.historyFile) : null;
+    this.visual = process.stdout.isTTY === true;
+    this.width = process.stdout.columns || 80;
+    if (this.historyFile) {
+      try {
+        this.history = this.historyFile.load();
+      } catch (error) {
+        this.historyError = true;
+        void this.print(`… history not loaded from ${this.historyFile.path}: ${(error as Error).message}`);
+      }
+    }
+    process.stdin.setRawMode?.(true);
+    process.stdin.on("data", this.onData);
+    process.stdin.on("end", this.onEnd);
+    process.stdin.resume();
+    process.on("SIGWINCH", this.onResize);
+    process.on("SIGTERM", this.onSignal);
+    process.on("SIGINT", this.onSignal);
+    process.on("SIGHUP", this.onSignal);
+    process.on("exit", this.onExit);
+    if (this.visual) process.stdout.write(BRACKETED_PASTE_ON);
+    this.schedule();
   }
 
-  /** Prints a whole line above whatever is being typed. */
-  print = (line: string): void => {
-    if (this.secret) {
-      this.held.push(line);
-      return;
-    }
-    if (this.prompting) {
-      cursorTo(process.stdout, 0);
-      clearLine(process.stdout, 0);
-    }
-    process.stdout.write(`${line}\n`);
-    if (this.prompting) this.rl.prompt(true);
+  nextLine(): Promise<string | null> {
+    return this.read({ kind: "line" }).then((line) => {
+      if (line !== null) {
+        this.remember(line);
+        void this.print(`${this.prompt}${shown(line)}`);
+      }
+      return line;
+    });
+  }
+
+  ask(prompt: string, options: AskOptions = {}): Promise<string | null> {
+    const secret = options.secret === true;
+    return this.read({ kind: "ask", prompt, secret }).then((line) => {
+      if (line !== null) void this.print(`${prompt}${secret ? "" : shown(line)}`);
+      return line;
+    });
+  }
+
+  private read(reader: Reader): Promise<string | null> {
+    if (this.closed) return Promise.resolve(null);
+    const take = this.queue.take(reader);
+    this.asks.add(take);
+    this.schedule();
+    return take.promise.then((line) => {
+      this.asks.delete(take);
+      this.schedule();
+      return line;
+    });
+  }
+
+  /** Resolves once the line has been handed to the operating system. */
+  print = (line: string): Promise<void> => {
+    return new Promise((resolve) => {
+      if (this.closed) {
+        process.stdout.write(`${line}\n`, () => resolve());
+        return;
+      }
+      this.lines.push(line);
+      this.written.push(resolve);
+      this.schedule();
+    });
   };
 
-  ask(prompt: string, secret = false): Promise<string | null> {
-    if (this.closed) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      const onClose = () => resolve(null);
-      this.rl.once("close", onClose);
-      this.prompting = true;
-      if (secret) {
-        process.stdout.write(prompt);
-        this.secret = true;
-      }
-      this.rl.question(secret ? "" : prompt, (answer) => {
-        this.rl.off("close", onClose);
-        this.prompting = false;
-        if (secret) {
-          this.secret = false;
-          process.stdout.write("\n");
-          for (const line of this.held.splice(0)) this.print(line);
-        }
-        resolve(answer);
-      });
-    });
+  setPrompt(prompt: string): void {
+    this.prompt = prompt;
+    this.schedule();
   }
 
-  onInterrupt(fn: () => void): void {
-    this.rl.on("SIGINT", fn);
-  }
-
-  get done(): Promise<void> {
-    return this.closedPromise;
+  rememberName(name: string): void {
+    this.names.delete(name);
+    this.names.add(name);
+    if (this.names.size > MAX_NAMES) this.names.delete(this.names.values().next().value!);
   }
 
   close(): void {
-    this.rl.close();
+    if (this.closed) return;
+    this.flush(true);
+    this.closed = true;
+    this.queue.close();
+    this.detach();
   }
+
+  /** The reader the next line goes to, and what the input area shows for it. */
+  private view(): View {
+    const head = this.queue.head;
+    const ask = head?.kind === "ask" ? head : null;
+    return {
+      prompt: ask ? ask.prompt : this.prompt,
+      text: this.editor.text,
+      cursor: this.editor.cursor,
+      secret: ask?.secret ?? false,
+    };
+  }
+
+  /** Coalesces everything that happens in one turn (keys, lines) into one write. */
+  private schedule(): void {
+    if (this.flushQueued || this.closed) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      if (!this.closed) this.flush(false);
+    });
+  }
+
+  /** Writes pending lines above the area and redraws it; at the end, leaves a fresh line. */
+  private flush(last: boolean): void {
+    const lines = this.lines.splice(0);
+    const done = this.written.splice(0);
+    let bytes: string;
+    if (!this.visual) {
+      bytes = lines.map((l) => `${l}\n`).join("");
+    } else if (last) {
+      // What is typed but not entered stays visible; an empty area goes away.
+      const view = this.view();
+      const keep = view.text !== "" && !view.secret ? { ...view, cursor: view.text.length } : null;
+      const r = printAbove(this.frame, lines, keep, this.width);
+      bytes = `${r.bytes}${keep ? "\r\n" : ""}${BRACKETED_PASTE_OFF}`;
+      this.frame = null;
+    } else if (lines.length) {
+      const view = this.view();
+      const r = printAbove(this.frame, lines, view, this.width);
+      bytes = r.bytes;
+      this.frame = r.frame;
+      this.drawn = view;
+    } else {
+      const view = this.view();
+      const r = redraw(this.frame, view, this.width);
+      bytes = r.bytes;
+      this.frame = r.frame;
+      this.drawn = view;
+    }
+    if (!bytes) {
+      for (const d of done) d();
+      return;
+    }
+    process.stdout.write(bytes, () => {
+      for (const d of done) d();
+    });
+  }
+
+  private onData = (chunk: Uint8Array | string): void => {
+    if (this.escapeTimer) clearTimeout(this.escapeTimer);
+    this.escapeTimer = null;
+    for (const e of this.decoder.feed(chunk)) this.key(e);
+    if (this.decoder.waiting) {
+      this.escapeTimer = setTimeout(() => {
+        this.escapeTimer = null;
+        for (const e of this.decoder.flush()) this.key(e);
+      }, ESCAPE_WAIT_MS);
+    }
+  };
+
+  private key(e: KeyEvent): void {
+    if (this.closed) return;
+    const head = this.queue.head;
+    const inAsk = head?.kind === "ask";
+    const r = edit(this.editor, e, {
+      history: inAsk ? [] : this.history,
+      complete: inAsk ? null : (text, cursor) => complete(text, cursor, this.commands, this.names),
+    });
+    this.editor = r.state;
+    for (const effect of r.effects) this.effect(effect);
+    this.schedule();
+  }
+
+  private effect(e: Effect): void {
+    switch (e.type) {
+      case "submit":
+        this.queue.push(e.line);
+        return;
+      case "eof":
+      case "interrupt": {
+        const head = this.queue.head;
+        if (head?.kind === "ask") {
+          // Ctrl+C (or Ctrl+D) in a sub-prompt cancels it, and only it.
+          void this.print(`${head.prompt}^${e.type === "eof" ? "D" : "C"}`);
+          for (const take of this.asks) if (take.tag === head) take.cancel();
+          return;
+        }
+        if (e.type === "eof" || e.empty) this.queue.end();
+        return;
+      }
+      case "clear-screen":
+        if (this.visual) process.stdout.write("\x1b[H\x1b[2J");
+        this.frame = null;
+        return;
+      case "candidates":
+        void this.print(e.candidates.join("  "));
+        return;
+      case "bell":
+        return;
+    }
+  }
+
+  private onResize = (): void => {
+    const width = process.stdout.columns || this.width;
+    if (this.frame && this.drawn) this.frame = reflowed(this.drawn, width);
+    this.width = width;
+    this.schedule();
+  };
+
+  private onEnd = (): void => {
+    this.queue.end();
+  };
+
+  /** A line read by the command loop enters the history (never a sub-prompt's answer). */
+  private remember(line: string): void {
+    if (!this.historyFile || this.historyError) {
+      this.history = withEntry(this.history, line);
+      return;
+    }
+    try {
+      this.history = this.historyFile.add(line);
+    } catch (error) {
+      this.historyError = true;
+      this.history = withEntry(this.history, line);
+      void this.print(`… history not saved to ${this.historyFile.path}: ${(error as Error).message}`);
+    }
+  }
+
+  private detach(): void {
+    if (this.escapeTimer) clearTimeout(this.escapeTimer);
+    process.stdin.off("data", this.onData);
+    process.stdin.off("end", this.onEnd);
+    process.off("SIGWINCH", this.onResize);
+    process.off("SIGTERM", this.onSignal);
+    process.off("SIGINT", this.onSignal);
+    process.off("SIGHUP", this.onSignal);
+    process.off("exit", this.onExit);
+    try {
+      process.stdin.setRawMode?.(false);
+    } catch {
+      // stdin already gone (hang-up): nothing to restore
+    }
+    process.stdin.pause();
+  }
+
+  /** Leaves the terminal as it was, synchronously: the process is about to end. */
+  private restoreNow(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const area = this.frame ? erase(this.frame) : "";
+    const keep = this.editor.text && this.visual ? `${shown(this.editor.text)}\r\n` : "";
+    try {
+      if (this.visual)
+        writeSync(1, `${area}${this.lines.map((l) => `${l}\r\n`).join("")}${keep}${BRACKETED_PASTE_OFF}`);
+    } catch {
+      // the terminal is gone
+    }
+    this.detach();
+  }
+
+  private onExit = (): void => {
+    this.restoreNow();
+  };
+
+  private onSignal = (signal: NodeJS.Signals): void => {
+    this.restoreNow();
+    process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGHUP" ? 1 : 15));
+  };
 }
 
+/** Names after which Tab completes account names, and the commands offered. */
+export const COMMAND_WORDS = [
+  "/create",
+  "/login",
+  "/send",
+  "/msg",
+  "/check",
+  "/delete",
+  "/list",
+  "/quit",
+  "/help",
+  "/menu",
+];
+
+/**
+ * The command loop on a terminal until H2's loop replaces it: one line at a time from the
+ * Terminal's queue, carried out by execute().
+ */
 export async function runTerminal(
   session: ChatSession,
   term: Terminal,
@@ -98,39 +366,41 @@ export async function runTerminal(
     failed = code;
     term.close();
   });
-  let interrupted = false;
-  term.onInterrupt(() => {
-    interrupted = true;
-    term.close();
-  });
   out.plain(
     `Connected to ${session.address}${session.info ? ` (chat server ${session.info.serverVersion})` : ""}.`,
   );
   for (const l of MENU) out.plain(l);
   out.plain("or type /help for commands.");
-  const io: Io = { ask: (p, s) => term.ask(p, s), confirmSecrets: true, out };
+  const io: ActionIo = { ask: (p, secret) => term.ask(p, { secret }), confirmSecrets: true, out };
   const state: ActionState = { lastTo: null };
   for (;;) {
-    const prompt = session.name ? `${session.name}${PROMPT}` : PROMPT;
-    const line = await term.ask(prompt);
+    term.setPrompt(session.name ? `${session.name}> ` : "> ");
+    const line = await term.nextLine();
     if (failed !== null) return failed;
-    if (line === null) break; // Ctrl+D or Ctrl+C
-    if ((await execute(parseCommand(line), session, io, state)) === "quit") {
+    if (line === null) break; // Ctrl+D or Ctrl+C on an empty line
+    let cmd: Command;
+    try {
+      cmd = parseCommand(line);
+    } catch {
+      cmd = { kind: "invalid", error: "not a command; type /help for the list" };
+    }
+    if (cmd.kind === "send" && cmd.to) term.rememberName(cmd.to);
+    if ((await execute(cmd, session, io, state)) === "quit") {
       term.close();
       return 0;
     }
     if (failed !== null) return failed;
   }
-  if (interrupted || !failed) {
-    // Leaving without /quit: log out politely if we can.
-    await Promise.race([
-      session
-        .settled()
-        .then(() => session.quit())
-        .catch(() => {}),
-      Bun.sleep(2000),
-    ]);
-  }
+  // Leaving without /quit: log out politely if we can.
+  await Promise.race([
+    session
+      .settled()
+      .then(() => session.quit())
+      .then((r) => out.reply("quit", r))
+      .catch(() => {}),
+    Bun.sleep(2000),
+  ]);
+  term.close();
   session.close();
   return failed ?? 0;
 }

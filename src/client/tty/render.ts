@@ -1,0 +1,123 @@
+// The input area (prompt + input, wrapped over as many rows as it needs) as bytes for the
+// terminal. Pure: given the width, what is shown and where the cursor is, the exact bytes, and
+// where that leaves the cursor, so the next erase goes back exactly to the area's first row.
+//
+// The area is written as one run of text that the terminal wraps by itself (auto-wrap), so a
+// terminal that reflows on resize keeps it one logical line and we can tell where it went.
+
+import { type Cell, cells, promptCells } from "./visible";
+
+/** What the input area shows. */
+export interface View {
+  prompt: string;
+  text: string;
+  /** UTF-16 index into text, on a grapheme boundary. */
+  cursor: number;
+  /** Typed text is not shown (passwords). */
+  secret: boolean;
+}
+
+/** Where a drawn area is: how many rows it takes and which of them has the cursor. */
+export interface Frame {
+  rows: number;
+  cursorRow: number;
+}
+
+export interface Layout extends Frame {
+  cursorCol: number;
+  /** Row and column just after the last cell (where the terminal's cursor ends up). */
+  endRow: number;
+  endCol: number;
+  /** The last cell ends on the last column (the terminal then waits to wrap). */
+  fullRow: boolean;
+  /** Cells to write, in order. */
+  cells: Cell[];
+}
+
+/** Lays the area out at `width` columns the way a terminal's auto-wrap does. */
+export function layout(view: View, width: number): Layout {
+  const cols = Math.max(1, width);
+  const input = view.secret ? [] : cells(view.text);
+  const all = [...promptCells(view.prompt), ...input];
+  const promptCount = all.length - input.length;
+  let row = 0;
+  let col = 0;
+  let cursorRow = -1;
+  let cursorCol = 0;
+  const cursor = view.secret ? 0 : view.cursor;
+  for (let i = 0; i < all.length; i++) {
+    const c = all[i]!;
+    // A cell that does not fit on this row starts the next one (a wide character leaves the
+    // last column of the row blank, as terminals do).
+    if (c.width > 0 && col + c.width > cols && col > 0) {
+      row++;
+      col = 0;
+    }
+    if (cursorRow < 0 && i >= promptCount && c.start >= cursor) {
+      cursorRow = row;
+      cursorCol = col;
+    }
+    col += c.width;
+  }
+  // After the last column the terminal's cursor waits to wrap; we make it wrap (see draw).
+  const fullRow = col >= cols;
+  if (fullRow) {
+    row++;
+    col = 0;
+  }
+  if (cursorRow < 0) {
+    cursorRow = row;
+    cursorCol = col;
+  }
+  return { rows: row + 1, cursorRow, cursorCol, endRow: row, endCol: col, fullRow, cells: all };
+}
+
+/** Draws the area from the first column of its first row; the cursor ends where it belongs. */
+export function draw(view: View, width: number): { bytes: string; frame: Frame } {
+  const l = layout(view, width);
+  let bytes = "";
+  for (const c of l.cells) bytes += c.text;
+  // Ending on the last column leaves the terminal waiting to wrap: a space and CR make it
+  // go to the next row now, so the cursor is where layout() says.
+  if (l.fullRow) bytes += " \r";
+  if (l.endRow > l.cursorRow) bytes += `\x1b[${l.endRow - l.cursorRow}A`;
+  if (l.endRow !== l.cursorRow || l.endCol !== l.cursorCol) {
+    bytes += "\r";
+    if (l.cursorCol > 0) bytes += `\x1b[${l.cursorCol}C`;
+  }
+  return { bytes, frame: { rows: l.rows, cursorRow: l.cursorRow } };
+}
+
+/** From the cursor in a drawn area: back to its first row, first column, and erase to the end of the screen. */
+export function erase(frame: Frame): string {
+  return `${frame.cursorRow > 0 ? `\x1b[${frame.cursorRow}A` : ""}\r\x1b[J`;
+}
+
+/** Output lines written above the area: erase it, write them, draw it again below. */
+export function printAbove(
+  frame: Frame | null,
+  lines: readonly string[],
+  view: View | null,
+  width: number,
+): { bytes: string; frame: Frame | null } {
+  let bytes = frame ? erase(frame) : "";
+  for (const line of lines) bytes += `${line.replace(/\r?\n/g, "\r\n")}\r\n`;
+  if (!view) return { bytes, frame: null };
+  const d = draw(view, width);
+  return { bytes: bytes + d.bytes, frame: d.frame };
+}
+
+/** Redraws the area in place (after an edit). */
+export function redraw(frame: Frame | null, view: View, width: number): { bytes: string; frame: Frame } {
+  const d = draw(view, width);
+  return { bytes: (frame ? erase(frame) : "") + d.bytes, frame: d.frame };
+}
+
+/**
+ * Where a drawn area is after the terminal changed to `width` columns: terminals that reflow
+ * (xterm.js, VTE, kitty, iTerm2, tmux) rewrap it as the one line it is, the cursor with it.
+ */
+export function reflowed(view: View, width: number): Frame {
+  const l = layout(view, width);
+  return { rows: l.rows, cursorRow: l.cursorRow };
+}

@@ -1,0 +1,139 @@
+// The binary on a real pseudo-terminal (Bun.spawn's `terminal`), its output fed to a real
+// terminal emulator (@xterm/headless), so tests read the screen a person would see: wrapped
+// rows, erased lines and the cursor where the emulator put it. Resizing is real: the pty's
+// size changes (TIOCSWINSZ) and the client gets SIGWINCH.
+
+import { Terminal as Emulator } from "@xterm/headless";
+import { track } from "../processes";
+import { BIN } from "./harness";
+
+export interface PtyOptions {
+  cols?: number;
+  rows?: number;
+  env?: Record<string, string>;
+}
+
+export type Pty = ReturnType<typeof onPty>;
+
+/** `chat ...args` on a pseudo-terminal of cols × rows. */
+export function onPty(args: string[], options: PtyOptions = {}) {
+  const cols = options.cols ?? 80;
+  const rows = options.rows ?? 24;
+  const emulator = new Emulator({ cols, rows, scrollback: 5000, allowProposedApi: true });
+  let parsing = 0;
+  let waiters: (() => void)[] = [];
+  const wake = () => {
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
+  const proc = track(
+    Bun.spawn([BIN, ...args], {
+      env: { ...process.env, TERM: "xterm-256color", ...options.env },
+      terminal: {
+        cols,
+        rows,
+        name: "xterm-256color",
+        data(_t, bytes) {
+          parsing++;
+          emulator.write(new Uint8Array(bytes), () => {
+            parsing--;
+            wake();
+          });
+        },
+      },
+    }),
+  );
+  void proc.exited.then(wake);
+  const buffer = () => emulator.buffer.active;
+
+  /** Every row, scrollback included, as text. */
+  const rowsText = (): string[] => {
+    const b = buffer();
+    const out: string[] = [];
+    for (let i = 0; i < b.length; i++) out.push(b.getLine(i)?.translateToString(true) ?? "");
+    return out;
+  };
+
+  /** The screen as lines the way they were written: rows the terminal wrapped are joined. */
+  const lines = (): string[] => {
+    const b = buffer();
+    const out: string[] = [];
+    for (let i = 0; i < b.length; i++) {
+      const line = b.getLine(i)!;
+      // A wrapped row continues the one before: take it whole (no trimming) except at the end.
+      const next = b.getLine(i + 1);
+      const text = line.translateToString(!next?.isWrapped);
+      if (line.isWrapped && out.length) out[out.length - 1] += text;
+      else out.push(text);
+    }
+    while (out.length && out[out.length - 1] === "") out.pop();
+    return out;
+  };
+
+  const text = () => lines().join("\n");
+
+  const pty = {
+    proc,
+    emulator,
+    rowsText,
+    lines,
+    text,
+    /** The cursor: column, and row counted from the top of the scrollback. */
+    cursor() {
+      const b = buffer();
+      return { col: b.cursorX, row: b.baseY + b.cursorY };
+    },
+    /** The row (from the top of the scrollback) where the logical line containing `row` starts. */
+    lineStart(row: number): number {
+      const b = buffer();
+      let r = row;
+      while (r > 0 && b.getLine(r)?.isWrapped) r--;
+      return r;
+    },
+    type(keys: string) {
+      proc.terminal!.write(keys);
+    },
+    resize(c: number, r: number) {
+      emulator.resize(c, r);
+      proc.terminal!.resize(c, r);
+    },
+    /** Waits until the screen satisfies pred (a string or pattern on text(), or a function). */
+    async see(what: string | RegExp | (() => boolean), timeoutMs = 10_000): Promise<void> {
+      const hit =
+        typeof what === "function"
+          ? what
+          : typeof what === "string"
+            ? () => text().includes(what)
+            : () => what.test(text());
+      const deadline = Date.now() + timeoutMs;
+      while (parsing > 0 || !hit()) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`timed out waiting for ${what}; the screen:\n${text()}`);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, left);
+          waiters.push(() => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+      }
+    },
+    /** Waits for the process to end and the emulator to take in all it wrote. */
+    async exit(timeoutMs = 10_000): Promise<number> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const code = await Promise.race([
+        proc.exited,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`still running after ${timeoutMs} ms; the screen:\n${text()}`)),
+            timeoutMs,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+      await pty.see(() => parsing === 0, timeoutMs);
+      return code;
+    },
+  };
+  return pty;
+}
