@@ -17,7 +17,7 @@ import { type EditorState, type Effect, EMPTY, edit } from "./tty/editor";
 import { HistoryFile, withEntry } from "./tty/history";
 import { KeyDecoder, type KeyEvent } from "./tty/keys";
 import { LineQueue, type Take } from "./tty/queue";
-import { erase, type Frame, printAbove, redraw, reflowed, type View } from "./tty/render";
+import { afterResize, erase, type Frame, printAbove, redraw, type View } from "./tty/render";
 import { cells } from "./tty/visible";
 
 export interface TerminalOptions {
@@ -33,6 +33,8 @@ const BRACKETED_PASTE_ON = "\x1b[?2004h";
 const BRACKETED_PASTE_OFF = "\x1b[?2004l";
 /** How long a lone ESC waits for the rest of an escape sequence before it is the Escape key. */
 const ESCAPE_WAIT_MS = 40;
+/** How long to wait for the terminal to report the cursor after a resize. */
+const REPORT_WAIT_MS = 300;
 /** Names offered by Tab: the most recent ones are kept. */
 const MAX_NAMES = 1000;
 
@@ -66,6 +68,18 @@ export class Terminal implements Io {
   /** Open sub-prompts, to cancel the one shown on Ctrl+C. */
   private readonly asks = new Set<Take<Reader>>();
   private closed = false;
+  /**
+   * After a resize: the area as it was drawn, until the terminal has reported where the cursor
+   * went (drawing waits meanwhile, as the area's place is not known).
+   */
+  private resizing: {
+    before: Frame;
+    drawn: View;
+    narrowest: number;
+    asked: number;
+    answered: number;
+    timer: ReturnType<typeof setTimeout>;
+  } | null = null;
   /** False when stdout is not a terminal: lines only, no input area. */
   private readonly visual: boolean;
 
@@ -151,6 +165,7 @@ export class Terminal implements Io {
 
   close(): void {
     if (this.closed) return;
+    if (this.resizing) this.resized(null);
     this.flush(true);
     this.closed = true;
     this.queue.close();
@@ -175,7 +190,7 @@ export class Terminal implements Io {
     this.flushQueued = true;
     queueMicrotask(() => {
       this.flushQueued = false;
-      if (!this.closed) this.flush(false);
+      if (!this.closed && !this.resizing) this.flush(false);
     });
   }
 
@@ -229,6 +244,11 @@ export class Terminal implements Io {
 
   private key(e: KeyEvent): void {
     if (this.closed) return;
+    if (e.type === "position") {
+      const r = this.resizing;
+      if (r && ++r.answered >= r.asked) this.resized(e.col - 1);
+      return;
+    }
     const head = this.queue.head;
     const inAsk = head?.kind === "ask";
     const r = edit(this.editor, e, {
@@ -271,10 +291,35 @@ export class Terminal implements Io {
 
   private onResize = (): void => {
     const width = process.stdout.columns || this.width;
-    if (this.frame && this.drawn) this.frame = reflowed(this.drawn, width);
+    if (!this.visual || !this.frame || !this.drawn || this.closed) {
+      this.width = width;
+      this.schedule();
+      return;
+    }
+    // Where the area went depends on the terminal: ask it where the cursor is now.
+    const r = this.resizing;
+    if (r) clearTimeout(r.timer);
+    this.resizing = {
+      before: r?.before ?? this.frame,
+      drawn: r?.drawn ?? this.drawn,
+      narrowest: Math.min(r?.narrowest ?? this.width, width),
+      asked: (r?.asked ?? 0) + 1,
+      answered: r?.answered ?? 0,
+      timer: setTimeout(() => this.resized(null), REPORT_WAIT_MS),
+    };
     this.width = width;
-    this.schedule();
+    process.stdout.write("\x1b[6n");
   };
+
+  /** The terminal reported the cursor's column after a resize (null: it did not). */
+  private resized(col: number | null): void {
+    const r = this.resizing;
+    if (!r) return;
+    clearTimeout(r.timer);
+    this.resizing = null;
+    this.frame = afterResize(r.drawn, r.before, r.narrowest, this.width, col);
+    this.schedule();
+  }
 
   private onEnd = (): void => {
     this.queue.end();

@@ -3,7 +3,7 @@
 // rows, erased lines and the cursor where the emulator put it. Resizing is real: the pty's
 // size changes (TIOCSWINSZ) and the client gets SIGWINCH.
 
-import { Terminal as Emulator } from "@xterm/headless";
+import { newEmulator, screenLines } from "../emulator";
 import { track } from "../processes";
 import { BIN } from "./harness";
 
@@ -19,7 +19,7 @@ export type Pty = ReturnType<typeof onPty>;
 export function onPty(args: string[], options: PtyOptions = {}) {
   const cols = options.cols ?? 80;
   const rows = options.rows ?? 24;
-  const emulator = new Emulator({ cols, rows, scrollback: 5000, allowProposedApi: true });
+  const emulator = newEmulator(cols, rows);
   let parsing = 0;
   let waiters: (() => void)[] = [];
   const wake = () => {
@@ -45,6 +45,10 @@ export function onPty(args: string[], options: PtyOptions = {}) {
     }),
   );
   void proc.exited.then(wake);
+  // What the terminal answers (the cursor position report) goes back to the program.
+  emulator.onData((answer) => {
+    if (proc.exitCode === null && !proc.terminal!.closed) proc.terminal!.write(answer);
+  });
   const buffer = () => emulator.buffer.active;
 
   /** Every row, scrollback included, as text. */
@@ -56,20 +60,7 @@ export function onPty(args: string[], options: PtyOptions = {}) {
   };
 
   /** The screen as lines the way they were written: rows the terminal wrapped are joined. */
-  const lines = (): string[] => {
-    const b = buffer();
-    const out: string[] = [];
-    for (let i = 0; i < b.length; i++) {
-      const line = b.getLine(i)!;
-      // A wrapped row continues the one before: take it whole (no trimming) except at the end.
-      const next = b.getLine(i + 1);
-      const text = line.translateToString(!next?.isWrapped);
-      if (line.isWrapped && out.length) out[out.length - 1] += text;
-      else out.push(text);
-    }
-    while (out.length && out[out.length - 1] === "") out.pop();
-    return out;
-  };
+  const lines = () => screenLines(emulator);
 
   const text = () => lines().join("\n");
 

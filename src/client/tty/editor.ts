@@ -53,6 +53,7 @@ export function edit(state: EditorState, event: KeyEvent, ctx: EditContext): Edi
     case "paste":
       return paste(state, event.text);
     case "unknown":
+    case "position":
       return done(state);
     case "ctrl":
       return ctrl(state, event.key, ctx);

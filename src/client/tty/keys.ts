@@ -26,6 +26,8 @@ export type KeyEvent =
   | { type: "key"; name: KeyName }
   /** Ctrl+letter, e.g. "c" for Ctrl+C. */
   | { type: "ctrl"; key: string }
+  /** The terminal's answer to a cursor position request (ESC [ 6 n), 1-based. */
+  | { type: "position"; row: number; col: number }
   /** An escape sequence we do not use (F-keys, mouse): ignored, never inserted. */
   | { type: "unknown"; sequence: string };
 
@@ -190,6 +192,8 @@ function escapeSequence(s: string): string | null {
 
 function keyFor(seq: string): KeyEvent {
   if (seq.startsWith("\x1b[")) {
+    const report = /^(\d{1,5});(\d{1,5})R$/.exec(seq.slice(2));
+    if (report) return { type: "position", row: Number(report[1]), col: Number(report[2]) };
     const name = CSI_KEYS[seq.slice(2)];
     return name ? { type: "key", name } : { type: "unknown", sequence: seq };
   }

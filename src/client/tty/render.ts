@@ -21,10 +21,10 @@ export interface View {
 export interface Frame {
   rows: number;
   cursorRow: number;
+  cursorCol: number;
 }
 
 export interface Layout extends Frame {
-  cursorCol: number;
   /** Row and column just after the last cell (where the terminal's cursor ends up). */
   endRow: number;
   endCol: number;
@@ -85,7 +85,7 @@ export function draw(view: View, width: number): { bytes: string; frame: Frame }
     bytes += "\r";
     if (l.cursorCol > 0) bytes += `\x1b[${l.cursorCol}C`;
   }
-  return { bytes, frame: { rows: l.rows, cursorRow: l.cursorRow } };
+  return { bytes, frame: { rows: l.rows, cursorRow: l.cursorRow, cursorCol: l.cursorCol } };
 }
 
 /** From the cursor in a drawn area: back to its first row, first column, and erase to the end of the screen. */
@@ -114,10 +114,28 @@ export function redraw(frame: Frame | null, view: View, width: number): { bytes:
 }
 
 /**
- * Where a drawn area is after the terminal changed to `width` columns: terminals that reflow
- * (xterm.js, VTE, kitty, iTerm2, tmux) rewrap it as the one line it is, the cursor with it.
+ * Where a drawn area is after the terminal changed to `width` columns. Terminals differ:
+ * most (VTE, kitty, iTerm2, tmux) rewrap the area as the one line it is and move the cursor
+ * with it; others (xterm, the Linux console, xterm.js on the cursor's line) leave its rows
+ * where they were, the cursor's column clipped to the narrowest width it went through. The
+ * cursor's column as the terminal reports it (ESC [ 6 n) tells which; when it cannot, the
+ * smaller guess is taken, as erasing too little leaves a stray row but erasing too much
+ * would wipe output above the area.
  */
-export function reflowed(view: View, width: number): Frame {
-  const l = layout(view, width);
-  return { rows: l.rows, cursorRow: l.cursorRow };
+export function afterResize(
+  drawn: View,
+  before: Frame,
+  narrowest: number,
+  width: number,
+  reportedCol: number | null,
+): Frame {
+  const l = layout(drawn, width);
+  const moved: Frame = { rows: l.rows, cursorRow: l.cursorRow, cursorCol: l.cursorCol };
+  const stayedCol = Math.min(before.cursorCol, Math.max(1, narrowest) - 1);
+  if (reportedCol === moved.cursorCol && reportedCol !== stayedCol) return moved;
+  const cursorRow =
+    reportedCol === stayedCol && reportedCol !== moved.cursorCol
+      ? before.cursorRow
+      : Math.min(moved.cursorRow, before.cursorRow);
+  return { rows: Math.max(before.rows, moved.rows), cursorRow, cursorCol: reportedCol ?? stayedCol };
 }
