@@ -24,9 +24,9 @@ describe("chat connect on a terminal", () => {
     const t = connect(server.port);
     for (const item of ["(1) Create an account", "(4) Check unread messages", "(7) Quit"]) await t.see(item);
     t.type("2\r");
-    await t.see("Account name: ");
+    await t.see(/\nAccount name:$/);
     t.type("alice\r");
-    await t.see("Password: ");
+    await t.see(/\nPassword:$/);
     t.type("alice's secret pw\r");
     await t.see("✓ logged in as alice — no unread");
     expect(t.text()).not.toContain("alice's secret pw");
