@@ -237,4 +237,29 @@ describe("terminal input and output", () => {
     // Canonical mode and echo are back on (ICANON 0o2, ECHO 0o10 in c_lflag).
     expect(t.proc.terminal!.localFlags & 0o12).toBe(0o12);
   });
+
+  test("pasted control characters are shown escaped, never acted on by the terminal", async () => {
+    const t = connect(80, 30);
+    let title = "";
+    t.emulator.onTitleChange((s) => {
+      title = s;
+    });
+    await t.see("or type /help for commands.");
+    t.type("\x1b[200~x\x1b]0;pwned\x07y\u202ez\x1b[2J\x1b[201~");
+    await t.see(/\n> x\^\[\]0;pwned\^Gy\\u202ez\^\[\[2J$/);
+    expect(title).toBe("");
+    expect(t.text()).toContain("or type /help for commands.");
+  });
+
+  test("SIGTERM: the terminal is restored before the client exits", async () => {
+    const t = connect(80, 30);
+    await t.see("or type /help for commands.");
+    t.type("typed but not entered");
+    await t.see(/\n> typed but not entered$/);
+    t.proc.kill("SIGTERM");
+    expect(await t.exit()).toBe(143);
+    expect(t.cursor().col).toBe(0);
+    expect(t.emulator.modes.bracketedPasteMode).toBe(false);
+    expect(t.proc.terminal!.localFlags & 0o12).toBe(0o12);
+  });
 });
