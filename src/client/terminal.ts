@@ -35,6 +35,10 @@ const BRACKETED_PASTE_OFF = "\x1b[?2004l";
 const ESCAPE_WAIT_MS = 40;
 /** How long to wait for the terminal to report the cursor after a resize. */
 const REPORT_WAIT_MS = 300;
+/** How long to wait after SIGWINCH for stdout's new size. */
+const SIZE_WAIT_MS = 200;
+/** Tab shows at most this many possible completions. */
+const MAX_CANDIDATES = 40;
 /** Names offered by Tab: the most recent ones are kept. */
 const MAX_NAMES = 1000;
 
@@ -60,6 +64,7 @@ export class Terminal implements Io {
   private frame: Frame | null = null;
   private drawn: View | null = null;
   private width: number;
+  private height: number;
   /** Lines waiting to be printed and the promises to resolve once they are written. */
   private lines: string[] = [];
   private written: (() => void)[] = [];
@@ -72,6 +77,7 @@ export class Terminal implements Io {
    * After a resize: the area as it was drawn, until the terminal has reported where the cursor
    * went (drawing waits meanwhile, as the area's place is not known).
    */
+  private sizeTimer: ReturnType<typeof setTimeout> | null = null;
   private resizing: {
     before: Frame;
     drawn: View;
@@ -88,6 +94,7 @@ export class Terminal implements Io {
     this.historyFile = options.historyFile ? new HistoryFile(options.historyFile) : null;
     this.visual = process.stdout.isTTY === true;
     this.width = process.stdout.columns || 80;
+    this.height = process.stdout.rows || 24;
     if (this.historyFile) {
       try {
         this.history = this.historyFile.load();
@@ -100,7 +107,9 @@ export class Terminal implements Io {
     process.stdin.on("data", this.onData);
     process.stdin.on("end", this.onEnd);
     process.stdin.resume();
-    process.on("SIGWINCH", this.onResize);
+    // SIGWINCH comes first, stdout's new size (its "resize" event) may come much later.
+    process.on("SIGWINCH", this.onWinch);
+    process.stdout.on("resize", this.onResize);
     process.on("SIGTERM", this.onSignal);
     process.on("SIGINT", this.onSignal);
     process.on("SIGHUP", this.onSignal);
@@ -176,8 +185,10 @@ export class Terminal implements Io {
   private view(): View {
     const head = this.queue.head;
     const ask = head?.kind === "ask" ? head : null;
+    // Lines entered while a command runs wait their turn; say so, as they are shown when read.
+    const waiting = this.queue.pending;
     return {
-      prompt: ask ? ask.prompt : this.prompt,
+      prompt: ask ? ask.prompt : waiting ? `(${waiting} waiting) ${this.prompt}` : this.prompt,
       text: this.editor.text,
       cursor: this.editor.cursor,
       secret: ask?.secret ?? false,
@@ -210,13 +221,13 @@ export class Terminal implements Io {
       this.frame = null;
     } else if (lines.length) {
       const view = this.view();
-      const r = printAbove(this.frame, lines, view, this.width);
+      const r = printAbove(this.frame, lines, view, this.width, this.areaHeight());
       bytes = r.bytes;
       this.frame = r.frame;
       this.drawn = view;
     } else {
       const view = this.view();
-      const r = redraw(this.frame, view, this.width);
+      const r = redraw(this.frame, view, this.width, this.areaHeight());
       bytes = r.bytes;
       this.frame = r.frame;
       this.drawn = view;
@@ -246,7 +257,7 @@ export class Terminal implements Io {
     if (this.closed) return;
     if (e.type === "position") {
       const r = this.resizing;
-      if (r && ++r.answered >= r.asked) this.resized(e.col - 1);
+      if (r && r.asked > 0 && ++r.answered >= r.asked) this.resized(e.col - 1);
       return;
     }
     const head = this.queue.head;
@@ -281,16 +292,46 @@ export class Terminal implements Io {
         if (this.visual) process.stdout.write("\x1b[H\x1b[2J");
         this.frame = null;
         return;
-      case "candidates":
-        void this.print(e.candidates.join("  "));
+      case "candidates": {
+        const shown = e.candidates.slice(0, MAX_CANDIDATES).join("  ");
+        const more = e.candidates.length - MAX_CANDIDATES;
+        void this.print(more > 0 ? `${shown}  … and ${more} more` : shown);
         return;
+      }
       case "bell":
         return;
     }
   }
 
+  /** The input area never takes the whole screen: one row of output stays in sight. */
+  private areaHeight(): number {
+    return Math.max(1, this.height - 1);
+  }
+
+  /**
+   * The window changed size: until its new size is known, nothing is drawn (a line printed
+   * for the old width would be garbled at the new one).
+   */
+  private onWinch = (): void => {
+    if (!this.visual || this.closed) return;
+    if (!this.resizing && this.frame && this.drawn) {
+      this.resizing = {
+        before: this.frame,
+        drawn: this.drawn,
+        narrowest: this.width,
+        asked: 0,
+        answered: 0,
+        timer: setTimeout(() => this.resized(null), SIZE_WAIT_MS + REPORT_WAIT_MS),
+      };
+    }
+    this.sizeTimer ??= setTimeout(this.onResize, SIZE_WAIT_MS);
+  };
+
   private onResize = (): void => {
+    if (this.sizeTimer) clearTimeout(this.sizeTimer);
+    this.sizeTimer = null;
     const width = process.stdout.columns || this.width;
+    this.height = process.stdout.rows || this.height;
     if (!this.visual || !this.frame || !this.drawn || this.closed) {
       this.width = width;
       this.schedule();
@@ -342,9 +383,11 @@ export class Terminal implements Io {
 
   private detach(): void {
     if (this.escapeTimer) clearTimeout(this.escapeTimer);
+    if (this.sizeTimer) clearTimeout(this.sizeTimer);
     process.stdin.off("data", this.onData);
     process.stdin.off("end", this.onEnd);
-    process.off("SIGWINCH", this.onResize);
+    process.off("SIGWINCH", this.onWinch);
+    process.stdout.off("resize", this.onResize);
     process.off("SIGTERM", this.onSignal);
     process.off("SIGINT", this.onSignal);
     process.off("SIGHUP", this.onSignal);

@@ -140,7 +140,15 @@ describe("terminal input and output", () => {
     const input = `/send resize-bob ${"0123456789".repeat(9)}end`;
     t.type(input);
     t.type("\x1b[D".repeat(20));
-    await t.see(() => t.lines().at(-1) === `${prompt}${input}`);
+    const offset = prompt.length + input.length - 20;
+    // Drawn and the cursor moved back before the first resize (a redraw still on its way when
+    // the size changes would be garbled on any terminal).
+    await t.see(
+      () =>
+        t.lines().at(-1) === `${prompt}${input}` &&
+        t.cursor().row - areaTop(t) === Math.floor(offset / 50) &&
+        t.cursor().col === offset % 50,
+    );
     let n = 0;
     for (const [cols, rows] of [
       [30, 30],
@@ -149,15 +157,16 @@ describe("terminal input and output", () => {
     ] as const) {
       t.resize(cols, rows);
       n++;
+      // The client redraws for the new width (a message in the same instant would be drawn for
+      // the old one: no program can know of a resize before the terminal tells it).
+      const settled = () =>
+        t.lines().at(-1) === `${prompt}${input}` &&
+        t.cursor().row - areaTop(t) === Math.floor(offset / cols) &&
+        t.cursor().col === offset % cols;
+      await t.see(settled);
       bob.say(`/send resize-alice after resize ${n}`);
       await t.see(`resize-bob: after resize ${n}`);
-      const offset = prompt.length + input.length - 20;
-      await t.see(
-        () =>
-          t.lines().at(-1) === `${prompt}${input}` &&
-          t.cursor().row - areaTop(t) === Math.floor(offset / cols) &&
-          t.cursor().col === offset % cols,
-      );
+      await t.see(settled);
       const screen = t.lines();
       const login = screen.findIndex((l) => l.startsWith("✓ logged in as resize-alice"));
       expect(login).toBeGreaterThan(0);
@@ -236,6 +245,25 @@ describe("terminal input and output", () => {
     expect(t.emulator.modes.bracketedPasteMode).toBe(false);
     // Canonical mode and echo are back on (ICANON 0o2, ECHO 0o10 in c_lflag).
     expect(t.proc.terminal!.localFlags & 0o12).toBe(0o12);
+  });
+
+  test("a 10,000-character paste: the input area keeps to the screen, the line gets an answer", async () => {
+    const t = connect(80, 24);
+    await t.see("or type /help for commands.");
+    const long = "0123456789".repeat(1000);
+    t.type(`\x1b[200~${long}\x1b[201~`);
+    // The area shows the 23 rows up to the cursor; the row above it is the output before.
+    // "> " and 10,000 characters: 125 full rows and 2 columns on the 126th.
+    await t.see(() => t.rowsText().at(-1) === "89" && t.cursor().col === 2);
+    const b = t.emulator.buffer.active;
+    const row = (y: number) => b.getLine(b.baseY + y)!.translateToString(true);
+    expect(row(0)).toBe("or type /help for commands.");
+    expect(row(1)).toBe(`> ${long}`.slice(103 * 80, 104 * 80));
+    expect(t.text()).toContain("or type /help for commands.");
+    t.type("\r");
+    await t.see(/\n✗ .+\n>$/);
+    t.type("/help\r");
+    await t.see("/quit                   log out and exit");
   });
 
   test("pasted control characters are shown escaped, never acted on by the terminal", async () => {

@@ -30,8 +30,9 @@ export interface Layout extends Frame {
   endCol: number;
   /** The last cell ends on the last column (the terminal then waits to wrap). */
   fullRow: boolean;
-  /** Cells to write, in order. */
+  /** Cells to write, in order, and the row each is on. */
   cells: Cell[];
+  rowOf: number[];
 }
 
 /** Lays the area out at `width` columns the way a terminal's auto-wrap does. */
@@ -44,6 +45,7 @@ export function layout(view: View, width: number): Layout {
   let col = 0;
   let cursorRow = -1;
   let cursorCol = 0;
+  const rowOf: number[] = [];
   const cursor = view.secret ? 0 : view.cursor;
   for (let i = 0; i < all.length; i++) {
     const c = all[i]!;
@@ -57,6 +59,7 @@ export function layout(view: View, width: number): Layout {
       cursorRow = row;
       cursorCol = col;
     }
+    rowOf.push(row);
     col += c.width;
   }
   // After the last column the terminal's cursor waits to wrap; we make it wrap (see draw).
@@ -69,12 +72,20 @@ export function layout(view: View, width: number): Layout {
     cursorRow = row;
     cursorCol = col;
   }
-  return { rows: row + 1, cursorRow, cursorCol, endRow: row, endCol: col, fullRow, cells: all };
+  return { rows: row + 1, cursorRow, cursorCol, endRow: row, endCol: col, fullRow, cells: all, rowOf };
 }
 
-/** Draws the area from the first column of its first row; the cursor ends where it belongs. */
-export function draw(view: View, width: number): { bytes: string; frame: Frame } {
+/**
+ * Draws the area from the first column of its first row; the cursor ends where it belongs.
+ * An area taller than `height` rows is shown as the `height` rows around the cursor.
+ */
+export function draw(
+  view: View,
+  width: number,
+  height = Number.POSITIVE_INFINITY,
+): { bytes: string; frame: Frame } {
   const l = layout(view, width);
+  if (l.rows > Math.max(1, height)) return drawWindow(l, Math.max(1, height));
   let bytes = "";
   for (const c of l.cells) bytes += c.text;
   // Ending on the last column leaves the terminal waiting to wrap: a space and CR make it
@@ -88,6 +99,27 @@ export function draw(view: View, width: number): { bytes: string; frame: Frame }
   return { bytes, frame: { rows: l.rows, cursorRow: l.cursorRow, cursorCol: l.cursorCol } };
 }
 
+/** The rows first..first+height-1 of a tall area: those up to the cursor's, or the last ones. */
+function drawWindow(l: Layout, height: number): { bytes: string; frame: Frame } {
+  const first = Math.min(Math.max(0, l.cursorRow - height + 1), l.rows - height);
+  const last = first + height - 1;
+  let bytes = "";
+  for (let i = 0; i < l.cells.length; i++) {
+    const c = l.cells[i]!;
+    // Colour codes are written wherever they are, so the colours after them stay right.
+    if (c.width === 0 || (l.rowOf[i]! >= first && l.rowOf[i]! <= last)) bytes += c.text;
+  }
+  const atEnd = last === l.rows - 1;
+  if (atEnd && l.fullRow) bytes += " \r";
+  // Where the terminal's cursor is now: after the last cell written (maybe waiting to wrap).
+  const endRow = atEnd ? l.endRow - first : last - first;
+  const cursorRow = l.cursorRow - first;
+  if (endRow > cursorRow) bytes += `\x1b[${endRow - cursorRow}A`;
+  bytes += "\r";
+  if (l.cursorCol > 0) bytes += `\x1b[${l.cursorCol}C`;
+  return { bytes, frame: { rows: height, cursorRow, cursorCol: l.cursorCol } };
+}
+
 /** From the cursor in a drawn area: back to its first row, first column, and erase to the end of the screen. */
 export function erase(frame: Frame): string {
   return `${frame.cursorRow > 0 ? `\x1b[${frame.cursorRow}A` : ""}\r\x1b[J`;
@@ -99,17 +131,23 @@ export function printAbove(
   lines: readonly string[],
   view: View | null,
   width: number,
+  height = Number.POSITIVE_INFINITY,
 ): { bytes: string; frame: Frame | null } {
   let bytes = frame ? erase(frame) : "";
   for (const line of lines) bytes += `${line.replace(/\r?\n/g, "\r\n")}\r\n`;
   if (!view) return { bytes, frame: null };
-  const d = draw(view, width);
+  const d = draw(view, width, height);
   return { bytes: bytes + d.bytes, frame: d.frame };
 }
 
 /** Redraws the area in place (after an edit). */
-export function redraw(frame: Frame | null, view: View, width: number): { bytes: string; frame: Frame } {
-  const d = draw(view, width);
+export function redraw(
+  frame: Frame | null,
+  view: View,
+  width: number,
+  height = Number.POSITIVE_INFINITY,
+): { bytes: string; frame: Frame } {
+  const d = draw(view, width, height);
   return { bytes: (frame ? erase(frame) : "") + d.bytes, frame: d.frame };
 }
 

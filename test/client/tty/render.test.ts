@@ -8,7 +8,7 @@ import {
   redraw,
   type View,
 } from "../../../src/client/tty/render";
-import { feed, newEmulator, screenLines } from "../../emulator";
+import { type Emulator, feed, newEmulator, screenLines } from "../../emulator";
 
 const view = (text: string, cursor = text.length, prompt = "> ", secret = false): View => ({
   prompt,
@@ -89,6 +89,43 @@ const cursorIn = (text: string) => {
   const stops = [...new Intl.Segmenter().segment(text)].map((s) => s.index).concat(text.length);
   return stops[rand(stops.length)]!;
 };
+
+describe("render: an area taller than the screen", () => {
+  const rowsOf = (e: Emulator) => {
+    const b = e.buffer.active;
+    return Array.from({ length: e.rows }, (_, y) => b.getLine(b.baseY + y)!.translateToString(true));
+  };
+  const text = "0123456789".repeat(6).slice(0, 58); // "> " + 58 = 60 columns: 6 full rows, the cursor on a 7th
+
+  test("shows the rows up to the cursor's, the cursor in place; a line printed above stays in sight", async () => {
+    const e = newEmulator(10, 6);
+    const v = view(text);
+    const d = draw(v, 10, 5);
+    expect(d.frame).toEqual({ rows: 5, cursorRow: 4, cursorCol: 0 });
+    await feed(e, d.bytes);
+    // The last row holds the space that made the terminal wrap (see draw).
+    expect(rowsOf(e).slice(0, 5)).toEqual(["8901234567", "8901234567", "8901234567", "8901234567", " "]);
+    const p = printAbove(d.frame, ["hello"], v, 10, 5);
+    await feed(e, p.bytes);
+    expect(rowsOf(e)[0]).toBe("hello");
+    expect(rowsOf(e).slice(1)).toEqual(["8901234567", "8901234567", "8901234567", "8901234567", " "]);
+    expect({ x: e.buffer.active.cursorX, y: e.buffer.active.cursorY }).toEqual({ x: 0, y: 5 });
+  });
+
+  test("with the cursor near the start, the first rows and the prompt", async () => {
+    const e = newEmulator(10, 6);
+    const d = draw(view(text, 3), 10, 3);
+    expect(d.frame).toEqual({ rows: 3, cursorRow: 0, cursorCol: 5 });
+    await feed(e, d.bytes);
+    expect(rowsOf(e).slice(0, 4)).toEqual(["> 01234567", "8901234567", "8901234567", ""]);
+    expect({ x: e.buffer.active.cursorX, y: e.buffer.active.cursorY }).toEqual({ x: 5, y: 0 });
+    const r = redraw(d.frame, view(text, 25), 10, 3);
+    await feed(e, r.bytes);
+    expect(r.frame).toEqual({ rows: 3, cursorRow: 2, cursorCol: 7 });
+    expect({ x: e.buffer.active.cursorX, y: e.buffer.active.cursorY }).toEqual({ x: 7, y: 2 });
+    expect(rowsOf(e).slice(0, 4)).toEqual(["> 01234567", "8901234567", "8901234567", ""]);
+  });
+});
 
 describe("afterResize", () => {
   const v = view("abcdefghij".repeat(3)); // "> " + 30 characters
