@@ -70,8 +70,8 @@ export class Terminal implements Io {
   private written: (() => void)[] = [];
   private flushQueued = false;
   private escapeTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Open sub-prompts, to cancel the one shown on Ctrl+C. */
-  private readonly asks = new Set<Take<Reader>>();
+  /** Open reads, to cancel the sub-prompt shown on Ctrl+C. */
+  private readonly reads = new Set<Take<Reader>>();
   private closed = false;
   /**
    * After a resize: the area as it was drawn, until the terminal has reported where the cursor
@@ -106,6 +106,7 @@ export class Terminal implements Io {
     process.stdin.setRawMode?.(true);
     process.stdin.on("data", this.onData);
     process.stdin.on("end", this.onEnd);
+    process.stdin.on("error", this.onEnd);
     process.stdin.resume();
     // SIGWINCH comes first, stdout's new size (its "resize" event) may come much later.
     process.on("SIGWINCH", this.onWinch);
@@ -139,10 +140,10 @@ export class Terminal implements Io {
   private read(reader: Reader): Promise<string | null> {
     if (this.closed) return Promise.resolve(null);
     const take = this.queue.take(reader);
-    this.asks.add(take);
+    this.reads.add(take);
     this.schedule();
     return take.promise.then((line) => {
-      this.asks.delete(take);
+      this.reads.delete(take);
       this.schedule();
       return line;
     });
@@ -282,7 +283,7 @@ export class Terminal implements Io {
         if (head?.kind === "ask") {
           // Ctrl+C (or Ctrl+D) in a sub-prompt cancels it, and only it.
           void this.print(`${head.prompt}^${e.type === "eof" ? "D" : "C"}`);
-          for (const take of this.asks) if (take.tag === head) take.cancel();
+          for (const take of this.reads) if (take.tag === head) take.cancel();
           return;
         }
         if (e.type === "eof" || e.empty) this.queue.end();
@@ -386,6 +387,7 @@ export class Terminal implements Io {
     if (this.sizeTimer) clearTimeout(this.sizeTimer);
     process.stdin.off("data", this.onData);
     process.stdin.off("end", this.onEnd);
+    process.stdin.off("error", this.onEnd);
     process.off("SIGWINCH", this.onWinch);
     process.stdout.off("resize", this.onResize);
     process.off("SIGTERM", this.onSignal);
