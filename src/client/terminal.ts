@@ -86,8 +86,14 @@ export class Terminal implements Io {
     answered: number;
     timer: ReturnType<typeof setTimeout>;
   } | null = null;
-  /** False when stdout is not a terminal: lines only, no input area. */
+  /**
+   * False when stdout is not a terminal (a log file): output is lines only, with no input area,
+   * and the terminal itself echoes and edits what is typed (raw mode only for passwords).
+   */
   private readonly visual: boolean;
+  private raw = false;
+  /** The sub-prompt last shown on stderr (without an input area). */
+  private prompted: Reader | null = null;
 
   constructor(options: TerminalOptions) {
     this.commands = options.commands;
@@ -103,7 +109,7 @@ export class Terminal implements Io {
         void this.print(`… history not loaded from ${this.historyFile.path}: ${(error as Error).message}`);
       }
     }
-    process.stdin.setRawMode?.(true);
+    this.setRaw(this.visual);
     process.stdin.on("data", this.onData);
     process.stdin.on("end", this.onEnd);
     process.stdin.on("error", this.onEnd);
@@ -133,6 +139,11 @@ export class Terminal implements Io {
     const secret = options.secret === true;
     return this.read({ kind: "ask", prompt, secret }).then((line) => {
       if (line !== null) void this.print(`${prompt}${secret ? "" : shown(line)}`);
+      // Without an input area the terminal echoes lines itself, but not a password's Enter.
+      if (!this.visual && secret) {
+        this.setRaw(false);
+        if (process.stderr.isTTY) process.stderr.write("\r\n");
+      }
       return line;
     });
   }
@@ -212,6 +223,13 @@ export class Terminal implements Io {
     const done = this.written.splice(0);
     let bytes: string;
     if (!this.visual) {
+      const head = this.queue.head;
+      if (!last) this.setRaw(head?.kind === "ask" && head.secret);
+      // The person still needs to see what a prompt asks: on the terminal, if stderr is one.
+      if (!last && head?.kind === "ask" && head !== this.prompted) {
+        this.prompted = head;
+        if (process.stderr.isTTY) process.stderr.write(head.prompt);
+      }
       bytes = lines.map((l) => `${l}\n`).join("");
     } else if (last) {
       // What is typed but not entered stays visible; an empty area goes away.
@@ -240,6 +258,12 @@ export class Terminal implements Io {
     process.stdout.write(bytes, () => {
       for (const d of done) d();
     });
+  }
+
+  private setRaw(on: boolean): void {
+    if (on === this.raw) return;
+    this.raw = on;
+    process.stdin.setRawMode?.(on);
   }
 
   private onData = (chunk: Uint8Array | string): void => {

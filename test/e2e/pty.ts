@@ -11,6 +11,8 @@ export interface PtyOptions {
   cols?: number;
   rows?: number;
   env?: Record<string, string>;
+  /** Standard output to this file instead of the terminal (stdin and stderr stay on it). */
+  stdoutTo?: string;
 }
 
 export type Pty = ReturnType<typeof onPty>;
@@ -28,8 +30,13 @@ export function onPty(args: string[], options: PtyOptions = {}) {
     for (const f of w) f();
   };
   const proc = track(
-    Bun.spawn([BIN, ...args], {
-      env: { ...process.env, TERM: "xterm-256color", ...options.env },
+    Bun.spawn(options.stdoutTo ? ["sh", "-c", 'exec "$0" "$@" > "$OUT"', BIN, ...args] : [BIN, ...args], {
+      env: {
+        ...process.env,
+        TERM: "xterm-256color",
+        ...options.env,
+        ...(options.stdoutTo ? { OUT: options.stdoutTo } : {}),
+      },
       terminal: {
         cols,
         rows,

@@ -279,6 +279,32 @@ describe("terminal input and output", () => {
     expect(t.text()).toContain("or type /help for commands.");
   });
 
+  test("stdout to a file: the terminal echoes what is typed, except the password; the file has the transcript", async () => {
+    (await loggedIn(server.port, "file-dave", "dave's password")).end();
+    const out = join(tempDir(), "out.txt");
+    const t = onPty(["connect", "127.0.0.1", String(server.port)], {
+      cols: 80,
+      rows: 24,
+      env: { XDG_STATE_HOME: tempDir() },
+      stdoutTo: out,
+    });
+    await t.see(() => t.proc.exitCode === null);
+    t.type("/login file-dave\r");
+    // The prompt is on the terminal (stderr), and echo is off while the password is typed.
+    await t.see(/\/login file-dave\nPassword:$/);
+    expect(t.proc.terminal!.localFlags & 0o10).toBe(0);
+    t.type("dave's password\r");
+    await t.see(() => (t.proc.terminal!.localFlags & 0o10) !== 0);
+    t.type("/quit\r");
+    await t.see(/\nPassword:\n\/quit$/);
+    expect(await t.exit()).toBe(0);
+    const transcript = readFileSync(out, "utf8");
+    expect(transcript).toContain("> /login file-dave\nPassword: \n✓ logged in as file-dave");
+    expect(transcript).not.toContain("\x1b[");
+    expect(transcript).not.toContain("dave's password");
+    expect(t.text()).not.toContain("dave's password");
+  });
+
   test("SIGTERM: the terminal is restored before the client exits", async () => {
     const t = connect(80, 30);
     await t.see("or type /help for commands.");

@@ -185,12 +185,14 @@ function escapeSequence(s: string): string | null {
     return null;
   }
   if (second === "O") return s.length < 3 ? null : s.slice(0, 3); // SS3: ESC O A etc.
+  if (second === ESC) return ESC; // Escape, then whatever the next ESC starts (Alt+arrow)
   // Alt+key: ESC and one character (a whole code point).
   const cp = s.codePointAt(1)!;
   return s.slice(0, cp > 0xffff ? 3 : 2);
 }
 
 function keyFor(seq: string): KeyEvent {
+  if (seq === ESC) return { type: "key", name: "escape" };
   if (seq.startsWith("\x1b[")) {
     const report = /^(\d{1,5});(\d{1,5})R$/.exec(seq.slice(2));
     if (report) return { type: "position", row: Number(report[1]), col: Number(report[2]) };

@@ -94,6 +94,13 @@ describe("KeyDecoder", () => {
     expect(events).toEqual([{ type: "text", text: "a\ufffdb\ufffd(\ufffdc" }]);
   });
 
+  test("ESC ESC [ A (Alt+Up in some terminals) is Escape then Up, nothing inserted", () => {
+    expect(new KeyDecoder().feed(enc("\x1b\x1b[A"))).toEqual([
+      { type: "key", name: "escape" },
+      { type: "key", name: "up" },
+    ]);
+  });
+
   test("a lone ESC waits, then flush() makes it the Escape key; unknown sequences are not text", () => {
     const d = new KeyDecoder();
     expect(d.feed(enc("\x1b"))).toEqual([]);
