@@ -305,6 +305,32 @@ describe("terminal input and output", () => {
     expect(t.text()).not.toContain("dave's password");
   });
 
+  test("Tab completes commands and the names seen; Ctrl+L redraws the screen with the input kept", async () => {
+    const bob = await loggedIn(server.port, "tab-bob");
+    (await loggedIn(server.port, "tab-alice")).end();
+    const t = connect(80, 24);
+    await logIn(t, "tab-alice");
+    bob.say("/send tab-alice hi, this is bob");
+    await t.see("tab-bob: hi, this is bob");
+    // The line as shown, trailing space included (the cursor is after it).
+    const input = (shown: string) => () =>
+      t.lines().at(-1) === shown.trimEnd() && t.cursor().col === shown.length;
+    t.type("/se\t");
+    await t.see(input("tab-alice> /send "));
+    t.type("tab-b\t");
+    await t.see(input("tab-alice> /send tab-bob "));
+    t.type("tab completed");
+    await t.see(/\ntab-alice> \/send tab-bob tab completed$/);
+    t.type("\x0c"); // Ctrl+L
+    await t.see(
+      () => t.rowsText()[t.emulator.buffer.active.baseY] === "tab-alice> /send tab-bob tab completed",
+    );
+    expect(t.cursor().col).toBe("tab-alice> /send tab-bob tab completed".length);
+    t.type("\r");
+    await bob.waitFor((e) => e.type === "message" && e.text === "tab completed", "the completed line");
+    bob.end();
+  });
+
   test("SIGTERM: the terminal is restored before the client exits", async () => {
     const t = connect(80, 30);
     await t.see("or type /help for commands.");

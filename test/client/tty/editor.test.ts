@@ -103,4 +103,49 @@ describe("line editor", () => {
     expect(run([ctrl("l")]).effects).toEqual([{ type: "clear-screen" }]);
     expect(run([text("x"), { type: "unknown", sequence: "\x1b[15~" }]).state.text).toBe("x");
   });
+
+  test("random keys never throw; the cursor always stays on a grapheme boundary inside the text", () => {
+    let seed = 3;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const pieces = ["a", " ", "世", "👍🏽", "e\u0301", "👨‍👩‍👧", "\x1b", "xy z"];
+    const names: KeyName[] = [
+      "left",
+      "right",
+      "home",
+      "end",
+      "backspace",
+      "delete",
+      "word-left",
+      "word-right",
+      "word-rubout",
+      "up",
+      "down",
+      "tab",
+    ];
+    const ctx: EditContext = {
+      history: ["one", "two 世界"],
+      complete: (t, c) => ({ text: t, cursor: c, candidates: [] }),
+    };
+    const segmenter = new Intl.Segmenter();
+    for (let round = 0; round < 300; round++) {
+      let s = EMPTY;
+      for (let k = 0; k < 40; k++) {
+        const pick = rand(4);
+        const e: KeyEvent =
+          pick === 0
+            ? text(pieces[rand(pieces.length)]!)
+            : pick === 1
+              ? key(names[rand(names.length)]!)
+              : pick === 2
+                ? ctrl("abcdefhklnpuwy"[rand(14)]!)
+                : { type: "paste", text: `${pieces[rand(pieces.length)]}\n${pieces[rand(pieces.length)]}` };
+        s = edit(s, e, ctx).state;
+        const stops = [...segmenter.segment(s.text)].map((g) => g.index).concat(s.text.length);
+        expect(stops).toContain(s.cursor);
+      }
+    }
+  });
 });
