@@ -260,6 +260,23 @@ export class Terminal implements Io {
     });
   }
 
+  /**
+   * Ctrl+Z: the terminal as it was, then stopped (SIGTSTP); when continued (or when the stop
+   * was not possible, with no shell to come back to), raw mode again and the area redrawn.
+   */
+  private suspend(): void {
+    if (!this.visual) return;
+    const area = this.frame ? erase(this.frame) : "";
+    this.frame = null;
+    writeSync(1, `${area}${BRACKETED_PASTE_OFF}`);
+    this.setRaw(false);
+    process.kill(process.pid, "SIGTSTP");
+    // Here the process has been stopped and continued, or the stop was discarded.
+    this.setRaw(true);
+    process.stdout.write(BRACKETED_PASTE_ON);
+    this.schedule();
+  }
+
   private setRaw(on: boolean): void {
     if (on === this.raw) return;
     this.raw = on;
@@ -313,6 +330,9 @@ export class Terminal implements Io {
         if (e.type === "eof" || e.empty) this.queue.end();
         return;
       }
+      case "suspend":
+        this.suspend();
+        return;
       case "clear-screen":
         if (this.visual) process.stdout.write("\x1b[H\x1b[2J");
         this.frame = null;

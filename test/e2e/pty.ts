@@ -13,9 +13,17 @@ export interface PtyOptions {
   env?: Record<string, string>;
   /** Standard output to this file instead of the terminal (stdin and stderr stay on it). */
   stdoutTo?: string;
+  /** Run it from an interactive bash (job control: Ctrl+Z, fg), which is left running after. */
+  shell?: boolean;
 }
 
 export type Pty = ReturnType<typeof onPty>;
+
+function argv(args: string[], options: PtyOptions): string[] {
+  if (options.shell) return ["bash", "--norc", "--noprofile", "-i"];
+  if (options.stdoutTo) return ["sh", "-c", 'exec "$0" "$@" > "$OUT"', BIN, ...args];
+  return [BIN, ...args];
+}
 
 /** `chat ...args` on a pseudo-terminal of cols × rows. */
 export function onPty(args: string[], options: PtyOptions = {}) {
@@ -30,12 +38,13 @@ export function onPty(args: string[], options: PtyOptions = {}) {
     for (const f of w) f();
   };
   const proc = track(
-    Bun.spawn(options.stdoutTo ? ["sh", "-c", 'exec "$0" "$@" > "$OUT"', BIN, ...args] : [BIN, ...args], {
+    Bun.spawn(argv(args, options), {
       env: {
         ...process.env,
         TERM: "xterm-256color",
         ...options.env,
         ...(options.stdoutTo ? { OUT: options.stdoutTo } : {}),
+        ...(options.shell ? { PS1: "$ " } : {}),
       },
       terminal: {
         cols,
@@ -52,6 +61,7 @@ export function onPty(args: string[], options: PtyOptions = {}) {
     }),
   );
   void proc.exited.then(wake);
+  if (options.shell) proc.terminal!.write(`'${BIN}' ${args.map((a) => `'${a}'`).join(" ")}\r`);
   // What the terminal answers (the cursor position report) goes back to the program.
   emulator.onData((answer) => {
     if (proc.exitCode === null && !proc.terminal!.closed) proc.terminal!.write(answer);

@@ -235,7 +235,8 @@ describe("terminal input and output", () => {
     await t.see(/\nAccount name: half-a-na$/);
     t.type("\x03");
     await t.see(/\nAccount name: \^C\n>$/);
-    t.type("/help\r");
+    // Ctrl+Z with no shell to stop to: nothing happens, the client goes on.
+    t.type("\x1a/help\r");
     await t.see("/quit                   log out and exit");
     expect(t.emulator.modes.bracketedPasteMode).toBe(true);
     t.type("\x04");
@@ -329,6 +330,29 @@ describe("terminal input and output", () => {
     t.type("\r");
     await bob.waitFor((e) => e.type === "message" && e.text === "tab completed", "the completed line");
     bob.end();
+  });
+
+  test("Ctrl+Z stops the client with the terminal restored; fg brings it back as it was", async () => {
+    const t = onPty(["connect", "127.0.0.1", String(server.port)], {
+      cols: 80,
+      rows: 24,
+      env: { XDG_STATE_HOME: tempDir() },
+      shell: true,
+    });
+    await t.see("or type /help for commands.");
+    t.type("half typed");
+    await t.see(/\n> half typed$/);
+    t.type("\x1a");
+    // The input area is taken away for the shell, and comes back with what was typed.
+    await t.see(/or type \/help for commands\.\n\n?\[1\]\+ +Stopped .*\n\$$/);
+    t.type("fg\r");
+    await t.see(/\n\$ fg\n.*chat.*connect.*\n> half typed$/);
+    t.type(" and resumed");
+    await t.see(/\n> half typed and resumed$/);
+    t.type("\x15/quit\r");
+    await t.see(/\n\$$/);
+    t.type("exit\r");
+    expect(await t.exit()).toBe(0);
   });
 
   test("SIGTERM: the terminal is restored before the client exits", async () => {

@@ -38,6 +38,8 @@ export type Effect =
   /** Ctrl+C; `empty` when the line was already empty. */
   | { type: "interrupt"; empty: boolean }
   | { type: "clear-screen" }
+  /** Ctrl+Z: stop the program, as the shell's job control does. */
+  | { type: "suspend" }
   | { type: "candidates"; candidates: readonly string[] }
   | { type: "bell" };
 
@@ -113,6 +115,8 @@ function ctrl(s: EditorState, k: string, ctx: EditContext): EditResult {
       return done(insert(s, s.killed));
     case "l":
       return done(s, { type: "clear-screen" });
+    case "z":
+      return done(s, { type: "suspend" });
     case "c":
       return done({ ...EMPTY, killed: s.killed }, { type: "interrupt", empty: s.text === "" });
     case "d":
