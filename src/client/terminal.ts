@@ -92,6 +92,8 @@ export class Terminal implements Io {
    */
   private readonly visual: boolean;
   private raw = false;
+  /** Between Ctrl+Z and the stop: nothing is drawn. */
+  private suspending = false;
   /** The sub-prompt last shown on stderr (without an input area). */
   private prompted: Reader | null = null;
 
@@ -213,7 +215,7 @@ export class Terminal implements Io {
     this.flushQueued = true;
     queueMicrotask(() => {
       this.flushQueued = false;
-      if (!this.closed && !this.resizing) this.flush(false);
+      if (!this.closed && !this.resizing && !this.suspending) this.flush(false);
     });
   }
 
@@ -265,16 +267,21 @@ export class Terminal implements Io {
    * was not possible, with no shell to come back to), raw mode again and the area redrawn.
    */
   private suspend(): void {
-    if (!this.visual) return;
+    if (!this.visual || this.suspending) return;
+    if (!this.resizing) this.flush(false); // lines waiting to be printed go out first
     const area = this.frame ? erase(this.frame) : "";
     this.frame = null;
-    writeSync(1, `${area}${BRACKETED_PASTE_OFF}`);
-    this.setRaw(false);
-    process.kill(process.pid, "SIGTSTP");
-    // Here the process has been stopped and continued, or the stop was discarded.
-    this.setRaw(true);
-    process.stdout.write(BRACKETED_PASTE_ON);
-    this.schedule();
+    this.suspending = true;
+    process.stdout.write(`${area}${BRACKETED_PASTE_OFF}`, () => {
+      this.setRaw(false);
+      process.kill(process.pid, "SIGTSTP");
+      // Here the process has been stopped and continued, or the stop was discarded.
+      this.suspending = false;
+      if (this.closed) return;
+      this.setRaw(true);
+      process.stdout.write(BRACKETED_PASTE_ON);
+      this.schedule();
+    });
   }
 
   private setRaw(on: boolean): void {
