@@ -34,7 +34,7 @@ const BRACKETED_PASTE_OFF = "\x1b[?2004l";
 /** How long a lone ESC waits for the rest of an escape sequence before it is the Escape key. */
 const ESCAPE_WAIT_MS = 40;
 /** How long to wait for the terminal to report the cursor after a resize. */
-const REPORT_WAIT_MS = 300;
+const REPORT_WAIT_MS = 600; // a round trip over a slow ssh link
 /** How long to wait after SIGWINCH for stdout's new size. */
 const SIZE_WAIT_MS = 200;
 /** Tab shows at most this many possible completions. */
