@@ -66,6 +66,34 @@ describe("terminal input and output", () => {
     bob.end();
   });
 
+  test("lines typed while a command waits for its answer wait their turn, say so, and all go out in order", async () => {
+    const own = await startServer();
+    const bob = await loggedIn(own.port, "wait-bob");
+    (await loggedIn(own.port, "wait-alice")).end();
+    const t = onPty(["connect", "127.0.0.1", String(own.port)], {
+      cols: 80,
+      rows: 24,
+      env: { XDG_STATE_HOME: tempDir() },
+    });
+    await logIn(t, "wait-alice");
+    own.proc.kill("SIGSTOP"); // the server stops answering
+    try {
+      t.type("/send wait-bob one\r");
+      await t.see(/\nwait-alice> \/send wait-bob one\nwait-alice>$/);
+      t.type("/send wait-bob two\r");
+      t.type("/send wait-bob three\r");
+      t.type("four");
+      await t.see(/\n\(2 waiting\) wait-alice> four$/);
+    } finally {
+      own.proc.kill("SIGCONT");
+    }
+    t.type("\x15");
+    await bob.waitFor((e) => e.type === "message" && e.text === "three", "the third line");
+    expect(messagesTo(bob)).toEqual(["one", "two", "three"]);
+    await t.see(/\nwait-alice> \/send wait-bob three\n✓ sent to wait-bob\nwait-alice>$/);
+    bob.end();
+  });
+
   test("a 300-character input wrapped on 40 columns while messages arrive: every message shown, input and cursor restored", async () => {
     const bob = await loggedIn(server.port, "wrap-bob");
     (await loggedIn(server.port, "wrap-alice")).end();
