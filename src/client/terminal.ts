@@ -31,8 +31,11 @@ type Reader = { kind: "line" } | { kind: "ask"; prompt: string; secret: boolean 
 
 const BRACKETED_PASTE_ON = "\x1b[?2004h";
 const BRACKETED_PASTE_OFF = "\x1b[?2004l";
-/** How long a lone ESC waits for the rest of an escape sequence before it is the Escape key. */
-const ESCAPE_WAIT_MS = 40;
+/**
+ * How long a lone ESC waits for the rest of an escape sequence before it is the Escape key
+ * (which does nothing here, so waiting long costs nothing and spares slow links).
+ */
+const ESCAPE_WAIT_MS = 500;
 /** How long to wait for the terminal to report the cursor after a resize. */
 const REPORT_WAIT_MS = 600; // a round trip over a slow ssh link
 /** How long to wait after SIGWINCH for stdout's new size. */

@@ -79,7 +79,8 @@ export class KeyDecoder {
 
   /** True while the input ends in something unfinished (call flush() after a short pause). */
   get waiting(): boolean {
-    return this.pending !== "";
+    // Inside a paste, a partial end marker waits for the rest however long it takes.
+    return this.pending !== "" && !this.pasting;
   }
 
   /**
@@ -120,10 +121,9 @@ export class KeyDecoder {
           continue;
         }
         // Keep back what may be the start of the end marker.
-        const keep = final ? 0 : partialSuffix(s, PASTE_END);
+        const keep = partialSuffix(s, PASTE_END);
         if (s.length > keep) out.push({ type: "paste", text: this.lineBreaks(s.slice(0, s.length - keep)) });
         s = s.slice(s.length - keep);
-        if (final) this.pasting = false;
         break;
       }
       const c = s[0]!;

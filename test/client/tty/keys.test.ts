@@ -83,6 +83,14 @@ describe("KeyDecoder", () => {
     ]);
   });
 
+  test("a paste stays a paste across a pause, even one in the middle of its end marker", () => {
+    const d = new KeyDecoder();
+    expect(d.feed(enc("\x1b[200~one\ntwo\x1b[2"))).toEqual([{ type: "paste", text: "one\ntwo" }]);
+    expect(d.waiting).toBe(false);
+    expect(d.flush()).toEqual([]);
+    expect(d.feed(enc("01~\r"))).toEqual([{ type: "key", name: "enter" }]);
+  });
+
   test("CR LF from one Enter is one line break, even across reads", () => {
     const d = new KeyDecoder();
     const events = [...d.feed(enc("a\r")), ...d.feed(enc("\nb\n\n"))];
