@@ -481,7 +481,7 @@ export class Terminal implements Io {
   };
 }
 
-/** Names after which Tab completes account names, and the commands offered. */
+/** The slash commands Tab offers (those parseCommand knows). */
 export const COMMAND_WORDS = [
   "/create",
   "/login",
@@ -496,8 +496,8 @@ export const COMMAND_WORDS = [
 ];
 
 /**
- * The command loop on a terminal until H2's loop replaces it: one line at a time from the
- * Terminal's queue, carried out by execute().
+ * The command loop on a terminal: one line at a time from the Terminal's queue, carried out
+ * by execute().
  */
 export async function runTerminal(
   session: ChatSession,
