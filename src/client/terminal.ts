@@ -313,10 +313,12 @@ export class Terminal implements Io {
       return;
     }
     const head = this.queue.head;
-    const inAsk = head?.kind === "ask";
+    const ask = head?.kind === "ask" ? head : null;
+    // In a sub-prompt ("To: ") Tab offers names only, and nothing at all for a password.
+    const commands = ask ? [] : this.commands;
     const r = edit(this.editor, e, {
-      history: inAsk ? [] : this.history,
-      complete: inAsk ? null : (text, cursor) => complete(text, cursor, this.commands, this.names),
+      history: ask ? [] : this.history,
+      complete: ask?.secret ? null : (text, cursor) => complete(text, cursor, commands, this.names, !ask),
     });
     this.editor = r.state;
     for (const effect of r.effects) this.effect(effect);

@@ -357,6 +357,15 @@ describe("terminal input and output", () => {
     expect(t.cursor().col).toBe("tab-alice> /send tab-bob tab completed".length);
     t.type("\r");
     await bob.waitFor((e) => e.type === "message" && e.text === "tab completed", "the completed line");
+    // In a sub-prompt, names only, and no space after the one-word answer.
+    t.type("3\r");
+    await t.see(/\nTo:$/);
+    t.type("tab-b\t");
+    await t.see(input("To: tab-bob"));
+    t.type("\r");
+    await t.see(/\nMessage:$/);
+    t.type("via the menu\r");
+    await bob.waitFor((e) => e.type === "message" && e.text === "via the menu", "the menu's message");
     bob.end();
   });
 

@@ -13,6 +13,8 @@ export function complete(
   cursor: number,
   commands: readonly string[],
   names: Iterable<string>,
+  /** A space after a unique completion (not for a sub-prompt's one-word answer). */
+  space = true,
 ): Completion {
   let start = cursor;
   while (start > 0 && !/\s/.test(text[start - 1]!)) start--;
@@ -35,9 +37,10 @@ export function complete(
   if (candidates.length === 0) return { text, cursor, candidates };
   if (candidates.length === 1) {
     const after = text.slice(cursor);
-    const space = after.startsWith(" ") ? "" : " ";
-    const done = candidates[0]! + space;
-    return { text: before + done + after, cursor: start + done.length + (space ? 0 : 1), candidates };
+    const pad = !space || after.startsWith(" ") ? "" : " ";
+    const done = candidates[0]! + pad;
+    const skip = space && !pad ? 1 : 0; // past the space already there
+    return { text: before + done + after, cursor: start + done.length + skip, candidates };
   }
   const common = commonPrefix(candidates);
   if (common.length <= word.length) return { text, cursor, candidates };

@@ -35,4 +35,10 @@ describe("Tab completion", () => {
       candidates: ["carol"],
     });
   });
+
+  test("with no commands (a sub-prompt such as To:), names only", () => {
+    expect(complete("car", 3, [], NAMES, false)).toEqual({ text: "carol", cursor: 5, candidates: ["carol"] });
+    expect(complete("", 0, [], NAMES).candidates).toEqual([]);
+    expect(complete("/s", 2, [], NAMES).candidates).toEqual([]);
+  });
 });
