@@ -134,7 +134,11 @@ export function printAbove(
   height = Number.POSITIVE_INFINITY,
 ): { bytes: string; frame: Frame | null } {
   let bytes = frame ? erase(frame) : "";
-  for (const line of lines) bytes += `${line.replace(/\r?\n/g, "\r\n")}\r\n`;
+  for (const line of lines) {
+    // A colour left on at the end of a line would spill into the prompt.
+    const reset = line.includes("\x1b[") ? "\x1b[0m" : "";
+    bytes += `${line.replace(/\r?\n/g, "\r\n")}${reset}\r\n`;
+  }
   if (!view) return { bytes, frame: null };
   const d = draw(view, width, height);
   return { bytes: bytes + d.bytes, frame: d.frame };

@@ -53,6 +53,7 @@ describe("render: exact bytes", () => {
       frame: first.frame,
     });
     expect(printAbove(null, ["two\nrows"], null, 10)).toEqual({ bytes: "two\r\nrows\r\n", frame: null });
+    expect(printAbove(null, ["\x1b[31mred"], null, 10).bytes).toBe("\x1b[31mred\x1b[0m\r\n");
   });
 
   test("a wide character that does not fit on the row starts the next one", () => {
