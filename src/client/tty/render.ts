@@ -39,7 +39,12 @@ export interface Layout extends Frame {
 export function layout(view: View, width: number): Layout {
   const cols = Math.max(1, width);
   const input = view.secret ? [] : cells(view.text);
-  const all = [...promptCells(view.prompt), ...input];
+  const prompt = promptCells(view.prompt);
+  // Typed text in the terminal's own colours, whatever colour the prompt ends in.
+  if (prompt.some((c) => c.width === 0 && c.text.startsWith("\x1b["))) {
+    prompt.push({ text: "\x1b[0m", width: 0, start: view.prompt.length });
+  }
+  const all = [...prompt, ...input];
   const promptCount = all.length - input.length;
   let row = 0;
   let col = 0;

@@ -66,6 +66,7 @@ describe("render: exact bytes", () => {
   test("colour codes in the prompt take no columns; typed controls are shown escaped", () => {
     const prompt = "\x1b[1malice\x1b[0m> ";
     expect(layout(view("x", 1, prompt), 80).endCol).toBe(8);
+    expect(draw(view("x", 1, "\x1b[1mbob> "), 80).bytes).toBe("\x1b[1mbob> \x1b[0mx");
     expect(draw(view("a\x1bb\u202ec\x07", 6, "> "), 80).bytes).toBe("> a^[b\\u202ec^G");
   });
 
