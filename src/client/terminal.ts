@@ -13,7 +13,7 @@ import type { AskOptions, Io } from "./io";
 import type { Output } from "./output";
 import type { ChatSession } from "./session";
 import { complete } from "./tty/completion";
-import { type EditorState, type Effect, EMPTY, edit } from "./tty/editor";
+import { type EditorState, type Effect, EMPTY, edit, MAX_LINE } from "./tty/editor";
 import { HistoryFile, withEntry } from "./tty/history";
 import { KeyDecoder, type KeyEvent } from "./tty/keys";
 import { LineQueue, type Take } from "./tty/queue";
@@ -356,6 +356,11 @@ export class Terminal implements Io {
         return;
       }
       case "bell":
+        return;
+      case "too-long":
+        void this.print(
+          `… the line is limited to ${MAX_LINE.toLocaleString("en-US")} characters; ${e.dropped.toLocaleString("en-US")} left out`,
+        );
         return;
     }
   }

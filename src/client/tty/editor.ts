@@ -15,6 +15,12 @@ export interface EditorState {
   readonly killed: string;
 }
 
+/**
+ * The longest line the editor holds (UTF-16 units): far past any command or message, and
+ * short enough to redraw on every key. What a paste has beyond it is refused, and said so.
+ */
+export const MAX_LINE = 100_000;
+
 export const EMPTY: EditorState = { text: "", cursor: 0, browsing: null, killed: "" };
 
 export interface Completion {
@@ -41,7 +47,9 @@ export type Effect =
   /** Ctrl+Z: stop the program, as the shell's job control does. */
   | { type: "suspend" }
   | { type: "candidates"; candidates: readonly string[] }
-  | { type: "bell" };
+  | { type: "bell" }
+  /** Characters that did not fit in the line (MAX_LINE), left out. */
+  | { type: "too-long"; dropped: number };
 
 export interface EditResult {
   state: EditorState;
@@ -50,8 +58,10 @@ export interface EditResult {
 
 export function edit(state: EditorState, event: KeyEvent, ctx: EditContext): EditResult {
   switch (event.type) {
-    case "text":
-      return done(insert(state, event.text));
+    case "text": {
+      const effects: Effect[] = [];
+      return { state: insert(state, event.text, effects), effects };
+    }
     case "paste":
       return paste(state, event.text);
     case "unknown":
@@ -68,7 +78,16 @@ function done(state: EditorState, ...effects: Effect[]): EditResult {
   return { state, effects };
 }
 
-function insert(s: EditorState, text: string): EditorState {
+function insert(s: EditorState, more: string, effects: Effect[]): EditorState {
+  let text = more;
+  const room = MAX_LINE - s.text.length;
+  if (text.length > room) {
+    // Cut on a code point boundary: never half a surrogate pair.
+    let fit = Math.max(0, room);
+    if (fit > 0 && /[\ud800-\udbff]/.test(text[fit - 1]!)) fit--;
+    effects.push({ type: "too-long", dropped: text.length - fit });
+    text = text.slice(0, fit);
+  }
   return {
     ...s,
     text: s.text.slice(0, s.cursor) + text + s.text.slice(s.cursor),
@@ -82,7 +101,7 @@ function paste(state: EditorState, text: string): EditResult {
   const effects: Effect[] = [];
   let s = state;
   for (let i = 0; i < pieces.length; i++) {
-    s = insert(s, pieces[i]!);
+    s = insert(s, pieces[i]!, effects);
     if (i < pieces.length - 1) {
       effects.push({ type: "submit", line: s.text });
       s = { ...EMPTY, killed: s.killed };
@@ -111,8 +130,10 @@ function ctrl(s: EditorState, k: string, ctx: EditContext): EditResult {
       return done(cut(s, s.cursor, s.text.length));
     case "w":
       return key(s, "word-rubout", ctx);
-    case "y":
-      return done(insert(s, s.killed));
+    case "y": {
+      const effects: Effect[] = [];
+      return { state: insert(s, s.killed, effects), effects };
+    }
     case "l":
       return done(s, { type: "clear-screen" });
     case "z":

@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { type EditContext, type EditorState, type Effect, EMPTY, edit } from "../../../src/client/tty/editor";
+import {
+  type EditContext,
+  type EditorState,
+  type Effect,
+  EMPTY,
+  edit,
+  MAX_LINE,
+} from "../../../src/client/tty/editor";
 import type { KeyEvent, KeyName } from "../../../src/client/tty/keys";
 
 const none: EditContext = { history: [], complete: null };
@@ -147,5 +154,15 @@ describe("line editor", () => {
         expect(stops).toContain(s.cursor);
       }
     }
+  });
+
+  test("a line holds MAX_LINE characters; what a paste has beyond them is left out and said so", () => {
+    const r = run([text("ab"), { type: "paste", text: "x".repeat(MAX_LINE) }]);
+    expect(r.state.text.length).toBe(MAX_LINE);
+    expect(r.effects).toEqual([{ type: "too-long", dropped: 2 }]);
+    expect(run([text("y")], none, r.state).effects).toEqual([{ type: "too-long", dropped: 1 }]);
+    // Never half an emoji.
+    const full = run([{ type: "paste", text: `${"x".repeat(MAX_LINE - 1)}🙂` }]).state.text;
+    expect(full.length).toBe(MAX_LINE - 1);
   });
 });
