@@ -1,7 +1,5 @@
 // `chat connect`: the interactive client on a terminal, the scripted one otherwise.
 
-import { homedir } from "node:os";
-import { isAbsolute, join } from "node:path";
 import { COMMAND_WORDS } from "./client/commands";
 import type { Io } from "./client/io";
 import { CommandLoop, EXIT } from "./client/loop";
@@ -9,19 +7,13 @@ import { Output, useColor } from "./client/output";
 import { ScriptIo } from "./client/script";
 import { ChatSession, type SessionOptions } from "./client/session";
 import { Terminal } from "./client/terminal";
+import { defaultHistoryFile } from "./client/tty/history";
 
 export interface ClientOptions extends SessionOptions {
   json: boolean;
   /** Script mode: after the end of input, keep printing messages until SIGINT or SIGTERM. */
   follow: boolean;
   color: "always" | "never" | "auto";
-}
-
-/** Where the terminal keeps the command history: $XDG_STATE_HOME/chat/history. */
-export function historyFile(env = process.env): string {
-  const state = env.XDG_STATE_HOME;
-  const base = state && isAbsolute(state) ? state : join(env.HOME || homedir(), ".local", "state");
-  return join(base, "chat", "history");
 }
 
 /**
@@ -31,7 +23,7 @@ export function historyFile(env = process.env): string {
 export async function runClient(o: ClientOptions): Promise<number> {
   const interactive = process.stdin.isTTY === true && !o.json && !o.follow;
   const scriptIo = interactive ? null : new ScriptIo();
-  const io: Io = scriptIo ?? new Terminal({ commands: COMMAND_WORDS, historyFile: historyFile() });
+  const io: Io = scriptIo ?? new Terminal({ commands: COMMAND_WORDS, historyFile: defaultHistoryFile() });
   const color = !o.json && useColor(o.color, process.stdout.isTTY === true);
   const out = new Output(o.json ? "json" : "text", (line) => io.print(line), color);
   const signals = o.follow ? stopSignals() : null;
