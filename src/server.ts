@@ -1,10 +1,14 @@
 // `chat serve`: opens the store, starts the core behind a TCP (or TLS) listener, serves
 // metrics, and shuts down gracefully. Everything here is wiring; the logic is in core/.
 
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { ConsolaInstance } from "consola";
+import { type AdminContext, runAdmin } from "./admin/actions";
+import { BanList } from "./admin/banlist";
+import { type ControlSocket, ControlSocketError, startControlSocket } from "./admin/control-server";
+import { liveServer } from "./admin/live";
 import { type Argon2Cost, argon2Hasher, type PasswordHasher } from "./core/auth";
 import { ChatCore, describeError } from "./core/chat";
 import type { EventSink } from "./core/events";
@@ -39,6 +43,8 @@ export interface ServeOptions extends CoreOptions {
   argon2: Argon2Cost;
   /** Time allowed for a graceful shutdown before connections are cut. */
   shutdownGraceMs: number;
+  /** Unix socket for `chat admin`; default <data>.sock, none for :memory: unless given. */
+  controlSocket?: string;
 }
 
 /** A problem the operator must fix (port taken, bad data file, missing certificate). */
@@ -51,6 +57,8 @@ export interface RunningServer {
   readonly metricsPort: number | undefined;
   readonly core: ChatCore;
   readonly store: Store;
+  /** Path of the control socket, if there is one. */
+  readonly controlSocket: string | undefined;
   /** Graceful stop: tell clients, commit, close. Resolves when done. */
   stop(): Promise<void>;
 }
@@ -67,13 +75,14 @@ export async function startServer(
 ): Promise<RunningServer> {
   const tls = readTls(o);
   const store = openStore(o, log);
+  const passwords = extra.passwords ?? argon2Hasher(o.argon2);
   const metrics = new Metrics();
   const logEvents = eventLogger(log.withTag("chat"), o.logFormat);
   const core = new ChatCore({
     store,
     options: o,
     metrics,
-    passwords: extra.passwords ?? argon2Hasher(o.argon2),
+    passwords,
     serverVersion: VERSION,
     events: extra.events
       ? (e) => {
@@ -83,12 +92,44 @@ export async function startServer(
       : logEvents,
   });
 
+  const bans = new BanList();
+  bans.set(await store.listBans(Date.now()));
+  const refuse = (address: string) =>
+    bans.size && bans.covering(address, Date.now()) ? "your address is banned from this server" : undefined;
+
   let listener: Listener;
   try {
-    listener = listen(core, { ...o, ...(tls ? { tls } : {}) });
+    listener = listen(core, { ...o, ...(tls ? { tls } : {}), refuse });
   } catch (error) {
     await store.close();
     throw new StartupError(describeListenError(o.host, o.port, error));
+  }
+
+  let control: ControlSocket | undefined;
+  const controlPath = controlSocketPath(o);
+  if (controlPath) {
+    const adminLog = log.withTag("admin");
+    const context: AdminContext = {
+      store,
+      passwords,
+      now: Date.now,
+      live: liveServer(core, bans, { version: VERSION, startedAt: Date.now() }),
+      ...(store instanceof SqliteStore
+        ? {
+            backup: (file: string) => store.backupTo(file),
+            dataStats: () => dataFileStats(store.path),
+          }
+        : {}),
+      log: (line) => adminLog.info(line),
+    };
+    try {
+      control = startControlSocket(controlPath, (req) => runAdmin(context, req));
+    } catch (error) {
+      listener.stop();
+      await store.close();
+      if (error instanceof ControlSocketError) throw new StartupError(error.message);
+      throw error;
+    }
   }
 
   let metricsServer: ReturnType<typeof serveMetrics> | undefined;
@@ -96,6 +137,7 @@ export async function startServer(
     metricsServer = o.metricsPort === undefined ? undefined : serveMetrics(o, core, store);
   } catch (error) {
     listener.stop();
+    control?.stop();
     await store.close();
     throw error;
   }
@@ -108,6 +150,7 @@ export async function startServer(
   const tidy = idleCollector(core);
 
   announce(log, o, listener.port, store, !!tls, metricsServer?.port);
+  if (control) log.info(`control socket: ${control.path} (chat admin)`);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -126,12 +169,38 @@ export async function startServer(
       clearInterval(sweeper);
       clearInterval(tidy);
       metricsServer?.stop(true);
+      control?.stop();
       await store.close();
     })();
     return stopping;
   };
 
-  return { port: listener.port, metricsPort: metricsServer?.port, core, store, stop };
+  return {
+    port: listener.port,
+    metricsPort: metricsServer?.port,
+    core,
+    store,
+    controlSocket: control?.path,
+    stop,
+  };
+}
+
+/** Where `chat serve` with these options listens for `chat admin`, if anywhere. */
+export function controlSocketPath(o: { data: string; controlSocket?: string }): string | undefined {
+  if (o.controlSocket) return resolve(o.controlSocket);
+  return o.data === ":memory:" ? undefined : `${resolve(o.data)}.sock`;
+}
+
+/** Size of the data file with its write-ahead log, for `chat admin stats`. */
+export function dataFileStats(path: string): Record<string, number | string> {
+  const size = (f: string) => {
+    try {
+      return statSync(f).size;
+    } catch {
+      return 0;
+    }
+  };
+  return { data_file: path, data_bytes: size(path), wal_bytes: size(`${path}-wal`) };
 }
 
 // --- internal ---

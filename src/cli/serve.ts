@@ -118,6 +118,11 @@ export const serveArgs = {
     type: "string",
     description: "Time clients get to be told and closed on SIGINT/SIGTERM (default 3s)",
   },
+  "control-socket": {
+    type: "string",
+    description:
+      "Unix socket (mode 0600) for chat admin and chat backup (default <data>.sock; none with --data :memory: unless set)",
+  },
 } as const;
 
 type Args = Record<string, string | boolean | undefined>;
@@ -188,6 +193,7 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     },
     dedupWindowMs: 24 * 60 * 60 * 1000,
     shutdownGraceMs: duration("shutdown-grace", s("shutdown-grace"), 3000),
+    ...(s("control-socket") ? { controlSocket: s("control-socket") } : {}),
   };
 }
 

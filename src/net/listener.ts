@@ -12,6 +12,8 @@ export interface ListenOptions extends ConnectionLimits {
   maxConnections: number;
   maxConnectionsPerAddress: number;
   tls?: { cert: string; key: string };
+  /** Checked at every accept: a reason to refuse the address (it is banned), or undefined. */
+  refuse?: (address: string) => string | undefined;
 }
 
 export interface Listener {
@@ -36,6 +38,14 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
     socket: {
       open(socket) {
         const address = socket.remoteAddress;
+        const refused = o.refuse?.(address);
+        if (refused !== undefined) {
+          core.metrics.error(Status.BANNED);
+          socket.end(
+            encodeFrame(encodeReply({ opcode: Push.LOGGED_OUT, status: Status.BANNED, msg: refused })),
+          );
+          return;
+        }
         const fromAddress = perAddress.get(address) ?? 0;
         const open = core.sessions.size;
         if (open >= o.maxConnections || fromAddress >= o.maxConnectionsPerAddress) {

@@ -39,6 +39,14 @@ export const MIGRATIONS: readonly string[] = [
    -- Message ids must never go back, even when every message has been deleted.
    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
    INSERT INTO meta (key, value) VALUES ('next_message_id', 1);`,
+  // Operations: last login per account (chat admin accounts), and banned address ranges,
+  // kept here so that bans survive a restart and can be set while no server runs.
+  `ALTER TABLE accounts ADD COLUMN last_login_at INTEGER;
+   CREATE TABLE bans (
+     prefix TEXT PRIMARY KEY,
+     until INTEGER,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

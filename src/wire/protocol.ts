@@ -59,6 +59,8 @@ export const Status = {
   INVALID_ARGUMENT: 27,
   BUSY: 28,
   INTERNAL_ERROR: 29,
+  KICKED: 55,
+  BANNED: 56,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
