@@ -4,7 +4,6 @@
 
 import { randomBytes } from "node:crypto";
 import type { PasswordHasher } from "../core/auth";
-import { formatDuration } from "../core/chat";
 import { compileGlob } from "../rules/glob";
 import { nameKey } from "../rules/names";
 import { checkPassword } from "../rules/password";
@@ -178,8 +177,7 @@ async function dispatch(c: AdminContext, req: AdminRequest): Promise<AdminRespon
       const until = req.forMs === undefined ? null : now + req.forMs;
       await c.store.saveBan({ prefix, until, createdAt: now });
       const closed = c.live?.applyBans(await c.store.listBans(now)) ?? 0;
-      const how =
-        until === null ? "until unbanned" : `for ${formatDuration(req.forMs!)} (until ${iso(until)})`;
+      const how = until === null ? "until unbanned" : `for ${span(req.forMs!)} (until ${iso(until)})`;
       const what = `banned ${prefix} ${how}${c.live ? `; closed ${plural(closed, "connection")}` : "; in force from the next start"}`;
       c.log(what);
       return { ok: true, text: what, data: { prefix, until, closed } };
@@ -298,6 +296,17 @@ function newPassword(): string {
     if (out.length === 20) return out;
   }
   return out.length >= 16 ? out : newPassword();
+}
+
+/** "90 s", "30 min", "1 h", "1.5 h", "7 d". */
+function span(ms: number): string {
+  const units: [number, string][] = [
+    [86_400_000, "d"],
+    [3_600_000, "h"],
+    [60_000, "min"],
+  ];
+  for (const [size, name] of units) if (ms >= size) return `${Math.round((ms / size) * 10) / 10} ${name}`;
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
