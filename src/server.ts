@@ -14,6 +14,7 @@ import { ChatCore, describeError } from "./core/chat";
 import type { EventSink } from "./core/events";
 import { Metrics } from "./core/metrics";
 import type { CoreOptions } from "./core/options";
+import { sampleProcess } from "./core/process-sample";
 import { reachableAt } from "./net/addresses";
 import { type Listener, listen } from "./net/listener";
 import { createLogger, eventLogger, type LogFormat, type LogLevel } from "./net/log";
@@ -34,6 +35,8 @@ export interface ServeOptions extends CoreOptions {
   tlsCert?: string;
   tlsKey?: string;
   metricsPort?: number;
+  /** Address of the metrics listener (default 127.0.0.1: metrics are not for the world). */
+  metricsHost?: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
   maxConnections: number;
@@ -77,6 +80,8 @@ export async function startServer(
   const store = openStore(o, log);
   const passwords = extra.passwords ?? argon2Hasher(o.argon2);
   const metrics = new Metrics();
+  metrics.version = VERSION;
+  metrics.process = sampleProcess;
   const logEvents = eventLogger(log.withTag("chat"), o.logFormat);
   const core = new ChatCore({
     store,
@@ -295,8 +300,7 @@ function announce(
       `no network interfaces besides loopback; clients on this machine can connect to: ${local.join(", ") || `localhost:${port}`}`,
     );
   log.info(`data: ${store.description}${o.data === ":memory:" ? " — running WITHOUT persistence" : ""}`);
-  if (metricsPort !== undefined)
-    log.info(`metrics: http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${metricsPort}/metrics`);
+  if (metricsPort !== undefined) log.info(`metrics: http://${hostPort(metricsHost(o), metricsPort)}/metrics`);
 }
 
 function serveMetrics(o: ServeOptions, core: ChatCore, store: Store) {
@@ -304,7 +308,7 @@ function serveMetrics(o: ServeOptions, core: ChatCore, store: Store) {
   let queued = 0;
   try {
     return Bun.serve({
-      hostname: o.host,
+      hostname: metricsHost(o),
       port: o.metricsPort,
       async fetch(req) {
         const path = new URL(req.url).pathname;
@@ -320,7 +324,15 @@ function serveMetrics(o: ServeOptions, core: ChatCore, store: Store) {
     });
   } catch (error) {
     throw new StartupError(
-      describeListenError(o.host, o.metricsPort!, error).replace("--port", "--metrics-port"),
+      describeListenError(metricsHost(o), o.metricsPort!, error).replace("--port", "--metrics-port"),
     );
   }
+}
+
+function metricsHost(o: ServeOptions): string {
+  return o.metricsHost ?? "127.0.0.1";
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }

@@ -41,7 +41,12 @@ export const serveArgs = {
   "tls-key": { type: "string", description: "PEM private key file for --tls-cert" },
   "metrics-port": {
     type: "string",
-    description: "Serve Prometheus metrics on http://<host>:<port>/metrics and /healthz",
+    description: "Serve Prometheus metrics on http://<metrics-host>:<port>/metrics and /healthz",
+  },
+  "metrics-host": {
+    type: "string",
+    description:
+      "Address the metrics listener binds; 0.0.0.0 or :: to scrape from elsewhere (default 127.0.0.1)",
   },
   "log-level": { type: "string", description: "silent, error, warn, info, debug or trace (default info)" },
   "log-format": { type: "string", description: "text or json (one JSON object per line) (default text)" },
@@ -143,6 +148,7 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     ...(s("metrics-port") !== undefined
       ? { metricsPort: port("--metrics-port", s("metrics-port"), 0, 0) }
       : {}),
+    ...(s("metrics-host") ? { metricsHost: s("metrics-host") } : {}),
     logLevel: oneOf("log-level", s("log-level"), Object.keys(LOG_LEVELS) as LogLevel[], "info"),
     logFormat: oneOf("log-format", s("log-format"), ["text", "json"] as const, "text"),
     heartbeatMs: duration("heartbeat", s("heartbeat"), D.heartbeatMs),
