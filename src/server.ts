@@ -17,7 +17,7 @@ import type { CoreOptions } from "./core/options";
 import { sampleProcess } from "./core/process-sample";
 import { reachableAt } from "./net/addresses";
 import { type Listener, listen } from "./net/listener";
-import { createLogger, eventLogger, type LogFormat, type LogLevel } from "./net/log";
+import { createLogger, eventLogger, LOG_LEVELS, type LogFormat, type LogLevel } from "./net/log";
 import { MemoryStore } from "./store/memory";
 import { SqliteStore, StoreOpenError, type SyncMode } from "./store/sqlite";
 import type { Store } from "./store/store";
@@ -64,7 +64,28 @@ export interface RunningServer {
   readonly controlSocket: string | undefined;
   /** Graceful stop: tell clients, commit, close. Resolves when done. */
   stop(): Promise<void>;
+  /**
+   * Applies the reloadable settings of next (SIGHUP), re-reading the TLS certificate;
+   * answers what changed and what only a restart applies. Throws StartupError, changing
+   * nothing, when the new certificate cannot be read or used.
+   */
+  reload(next: ServeOptions): Reloaded;
 }
+
+export interface Reloaded {
+  applied: string[];
+  needRestart: string[];
+}
+
+/** Settings SIGHUP applies to the running server, by their ServeOptions name and flag. */
+export const RELOADABLE = {
+  logLevel: "log-level",
+  requestRate: "request-rate",
+  requestBurst: "request-burst",
+  loginTimeoutMs: "login-timeout",
+  ackTimeoutMs: "ack-timeout",
+  shutdownGraceMs: "shutdown-grace",
+} as const satisfies Partial<Record<keyof ServeOptions, string>>;
 
 export function defaultDataPath(): string {
   const base = process.env.XDG_DATA_HOME || join(homedir(), ".local", "share");
@@ -82,7 +103,9 @@ export async function startServer(
   const metrics = new Metrics();
   metrics.version = VERSION;
   metrics.process = sampleProcess;
-  const logEvents = eventLogger(log.withTag("chat"), o.logFormat);
+  const chatLog = log.withTag("chat");
+  const adminLog = log.withTag("admin");
+  const logEvents = eventLogger(chatLog, o.logFormat);
   const core = new ChatCore({
     store,
     options: o,
@@ -113,7 +136,6 @@ export async function startServer(
   let control: ControlSocket | undefined;
   const controlPath = controlSocketPath(o);
   if (controlPath) {
-    const adminLog = log.withTag("admin");
     const context: AdminContext = {
       store,
       passwords,
@@ -180,6 +202,40 @@ export async function startServer(
     return stopping;
   };
 
+  let currentTls = tls;
+  const reload = (next: ServeOptions): Reloaded => {
+    const applied: string[] = [];
+    const needRestart: string[] = [];
+    const nextTls = readTls(next);
+    if (!!nextTls !== !!currentTls)
+      needRestart.push(nextTls ? "tls-cert (turning TLS on)" : "tls-cert (turning TLS off)");
+    else if (nextTls && currentTls && (nextTls.cert !== currentTls.cert || nextTls.key !== currentTls.key)) {
+      try {
+        listener.reloadTls(nextTls);
+      } catch (error) {
+        throw new StartupError(
+          `cannot use the new TLS certificate (still serving the old one): ${describeError(error)}`,
+        );
+      }
+      currentTls = nextTls;
+      applied.push("tls certificate");
+    }
+    const mutable = o as unknown as Record<string, unknown>;
+    for (const [key, flag] of Object.entries(RELOADABLE)) {
+      const value = (next as unknown as Record<string, unknown>)[key];
+      if (mutable[key] === value) continue;
+      mutable[key] = value;
+      applied.push(`${flag} = ${String(value)}`);
+    }
+    for (const l of [log, chatLog, adminLog]) l.level = LOG_LEVELS[o.logLevel];
+    const fixed = new Set<string>([...Object.keys(RELOADABLE), "tlsCert", "tlsKey"]);
+    for (const key of Object.keys({ ...o, ...next }) as (keyof ServeOptions)[]) {
+      if (fixed.has(key) || JSON.stringify(o[key]) === JSON.stringify(next[key])) continue;
+      needRestart.push(key.replace(/Ms$/, "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+    }
+    return { applied, needRestart };
+  };
+
   return {
     port: listener.port,
     metricsPort: metricsServer?.port,
@@ -187,6 +243,7 @@ export async function startServer(
     store,
     controlSocket: control?.path,
     stop,
+    reload,
   };
 }
 

@@ -212,7 +212,9 @@ export default registerHelp(
       const layered = configureServe(args as ParsedArgs, process.env);
       if (args["print-config"]) return printConfig(layered);
       const { runServe } = await import("./run-serve");
-      return runServe(layered.values as Args);
+      // SIGHUP reads the environment and the config file again; the flags stay.
+      const reconfigure = () => configureServe(args as ParsedArgs, process.env).values as Args;
+      return runServe(layered.values as Args, reconfigure);
     },
   }),
   // For `chat serve --help`: each option's environment variable, and how the sources combine.

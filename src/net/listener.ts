@@ -1,7 +1,7 @@
 // Bun.listen glue: accepts sockets (within the connection limits) and hands each to a
 // Connection. TLS is the same listener with a certificate.
 
-import type { Socket, TCPSocketListener } from "bun";
+import type { Socket, TCPSocketListener, TCPSocketListenOptions } from "bun";
 import type { ChatCore } from "../core/chat";
 import { encodeFrame, encodeReply, FrameDecoder, Push, Status } from "../wire";
 import { Connection, type ConnectionLimits } from "./connection";
@@ -21,6 +21,8 @@ export interface Listener {
   readonly host: string;
   /** Stops accepting; open connections are left to the caller. */
   stop(): void;
+  /** New connections get this certificate; open ones keep theirs. Throws if it is unusable. */
+  reloadTls(tls: { cert: string; key: string }): void;
 }
 
 export function listen(core: ChatCore, o: ListenOptions): Listener {
@@ -31,7 +33,7 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
     else perAddress.delete(c.address);
   };
   const ctx = { core, limits: o, onGone: gone, decoder: new FrameDecoder(o.maxFrameBytes) };
-  const server: TCPSocketListener<Connection | undefined> = Bun.listen<Connection | undefined>({
+  const options: TCPSocketListenOptions<Connection | undefined> = {
     hostname: o.host,
     port: o.port,
     ...(o.tls ? { tls: { cert: o.tls.cert, key: o.tls.key } } : {}),
@@ -84,10 +86,26 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
         socket.data?.onClose(`error: ${error.message}`);
       },
     },
-  });
+  };
+  let server: TCPSocketListener<Connection | undefined> = Bun.listen(options);
+  let tls = options.tls;
+  const port = server.port;
   return {
-    port: server.port,
+    port,
     host: o.host,
     stop: () => server.stop(false),
+    // Bun cannot change a listener's certificate (reload() takes handlers only), so the
+    // listening socket is replaced; connections already open are not touched. A connection
+    // attempt in the instant between the two is refused, as during a restart but far shorter.
+    reloadTls(next) {
+      server.stop(false);
+      try {
+        server = Bun.listen({ ...options, port, tls: { cert: next.cert, key: next.key } });
+      } catch (error) {
+        server = Bun.listen({ ...options, port, tls });
+        throw error;
+      }
+      tls = { cert: next.cert, key: next.key };
+    },
   };
 }
