@@ -7,7 +7,12 @@ import { dirname, join, resolve } from "node:path";
 import type { ConsolaInstance } from "consola";
 import { type AdminContext, runAdmin } from "./admin/actions";
 import { BanList } from "./admin/banlist";
-import { type ControlSocket, ControlSocketError, startControlSocket } from "./admin/control-server";
+import {
+  type ControlSocket,
+  ControlSocketError,
+  MAX_SOCKET_PATH_BYTES,
+  startControlSocket,
+} from "./admin/control-server";
 import { liveServer } from "./admin/live";
 import { type Argon2Cost, argon2Hasher, type PasswordHasher } from "./core/auth";
 import { ChatCore, describeError } from "./core/chat";
@@ -134,7 +139,14 @@ export async function startServer(
   }
 
   let control: ControlSocket | undefined;
-  const controlPath = controlSocketPath(o);
+  let controlPath = controlSocketPath(o);
+  if (controlPath && !o.controlSocket && Buffer.byteLength(controlPath) > MAX_SOCKET_PATH_BYTES) {
+    // Only a socket asked for by name is worth refusing to start over.
+    log.warn(
+      `no control socket: ${controlPath} is longer than a Unix socket path may be; set --control-socket to use chat admin`,
+    );
+    controlPath = undefined;
+  }
   if (controlPath) {
     const context: AdminContext = {
       store,

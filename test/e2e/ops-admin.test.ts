@@ -3,7 +3,7 @@
 // (on the data file), and the control socket refusing another user.
 
 import { describe, expect, test } from "bun:test";
-import { chmodSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Op, Status } from "../../src/wire";
 import { BIN, type ChatServer, RawClient, runChat, serverLine, startServer, tempDir } from "./harness";
@@ -309,6 +309,47 @@ describe("the control socket", () => {
     expect([st.isSocket(), (st.mode & 0o777).toString(8)]).toEqual([true, "600"]);
     await server.stop();
     expect(() => statSync(path)).toThrow();
+  });
+
+  test("left behind by a killed server, is passed over by chat admin and replaced at the next start", async () => {
+    const server = await startServer(FAST);
+    await populated(server);
+    await server.stop("SIGKILL");
+    expect(statSync(`${server.dataFile}.sock`).isSocket()).toBe(true);
+    const r = await admin(server, "stats");
+    expect(r.answer!.via).toBe("file");
+    expect(r.answer!.data).toMatchObject({ accounts: 2, server: "not running" });
+    const again = await startServer(FAST, server.dataFile);
+    const live = await admin(again, "stats");
+    expect(live.answer!.via).toBe("server");
+  });
+
+  test("a server with a long data path runs without one and says so; a named one must fit", async () => {
+    let dir = tempDir();
+    while (dir.length < 110) dir = join(dir, "a-rather-long-directory-name");
+    mkdirSync(dir, { recursive: true });
+    const server = await startServer(FAST, join(dir, "chat.db"));
+    await serverLine(
+      server,
+      (l) => l.includes("no control socket:") && l.includes("set --control-socket"),
+      "the warning",
+    );
+    const refused = await runChat(
+      [
+        "serve",
+        "--port",
+        "0",
+        "--host",
+        "127.0.0.1",
+        "--data",
+        ":memory:",
+        "--control-socket",
+        join(dir, "c.sock"),
+      ],
+      { timeoutMs: 10_000 },
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.out + refused.err).toContain("choose a shorter one with --control-socket");
   });
 
   // Skipped when not root: only root can run the client as a second user here.
