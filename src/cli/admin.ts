@@ -5,8 +5,11 @@ import { defineCommand } from "citty";
 import type { AdminRequest } from "../admin/actions";
 import { quote } from "../net/clip";
 import { defaultDataPath } from "../server";
+import type { ParsedArgs } from "./args";
+import { CONFIG_ENV, layer, readConfigFile } from "./config";
 import { registerHelp } from "./help";
 import { duration, UsageError } from "./parse";
+import { serveArgs } from "./serve";
 
 export const adminArgs = {
   action: {
@@ -26,6 +29,10 @@ export const adminArgs = {
     type: "string",
     description: "The server's control socket (default $CHAT_CONTROL_SOCKET, else <data>.sock)",
   },
+  config: {
+    type: "string",
+    description: "The server's config file, read for data and control-socket (default $CHAT_CONFIG)",
+  },
   for: { type: "string", description: "ban: lift the ban after this long (e.g. 30m, 1h, 7d; default never)" },
   stdin: {
     type: "boolean",
@@ -36,12 +43,19 @@ export const adminArgs = {
 
 type Args = Record<string, string | boolean | string[] | undefined>;
 
-/** Where to find the server: flags, then the environment, then the default data path. */
+/**
+ * Where to find the server, as `chat serve` would: the flag, then CHAT_DATA and
+ * CHAT_CONTROL_SOCKET, then the server's config file (--config or CHAT_CONFIG), then the
+ * default. Throws UsageError for a bad config file.
+ */
 export function adminWhere(a: Args, env: Record<string, string | undefined>) {
-  const s = (k: string) => (typeof a[k] === "string" ? (a[k] as string) : undefined);
-  const data = s("data") ?? (env.CHAT_DATA || defaultDataPath());
-  const controlSocket = s("control-socket") ?? (env.CHAT_CONTROL_SOCKET || undefined);
-  return { data, ...(controlSocket ? { controlSocket } : {}) };
+  const file = typeof a.config === "string" ? a.config : env[CONFIG_ENV] || undefined;
+  const config = file === undefined ? undefined : readConfigFile(file, serveArgs);
+  const defs = { data: serveArgs.data, "control-socket": serveArgs["control-socket"] };
+  const { values } = layer(defs, a as ParsedArgs, env, config);
+  const s = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  const controlSocket = s("control-socket");
+  return { data: s("data") ?? defaultDataPath(), ...(controlSocket ? { controlSocket } : {}) };
 }
 
 /** The request the arguments ask for; throws UsageError. */
@@ -97,9 +111,10 @@ export default registerHelp(
     args: adminArgs,
     async run({ args }) {
       const req = await adminRequest(args as Args, () => Bun.stdin.text());
+      const where = adminWhere(args as Args, process.env);
       const { perform, TargetError } = await import("../admin/target");
       try {
-        const { response, via } = await perform(req, adminWhere(args as Args, process.env));
+        const { response, via } = await perform(req, where);
         if (!response.ok) {
           console.error(`chat admin ${req.action}: ${response.error}`);
           return 1;

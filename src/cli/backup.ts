@@ -17,6 +17,10 @@ export const backupArgs = {
     type: "string",
     description: "The server's control socket (default $CHAT_CONTROL_SOCKET, else <data>.sock)",
   },
+  config: {
+    type: "string",
+    description: "The server's config file, read for data and control-socket (default $CHAT_CONFIG)",
+  },
 } as const;
 
 export default registerHelp(
@@ -29,13 +33,11 @@ export default registerHelp(
         console.error(`chat backup: ${file} already exists; choose a new file name`);
         return 1;
       }
+      const where = adminWhere(args as Record<string, string | undefined>, process.env);
       const { perform, TargetError } = await import("../admin/target");
       const { verifyBackup } = await import("../admin/verify");
       try {
-        const { response, via } = await perform(
-          { action: "backup", file },
-          adminWhere(args as Record<string, string | undefined>, process.env),
-        );
+        const { response, via } = await perform({ action: "backup", file }, where);
         if (!response.ok) {
           console.error(`chat backup: ${response.error}`);
           return 1;

@@ -3,7 +3,7 @@
 // (on the data file), and the control socket refusing another user.
 
 import { describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Op, Status } from "../../src/wire";
 import { BIN, type ChatServer, RawClient, runChat, serverLine, startServer, tempDir } from "./harness";
@@ -211,6 +211,37 @@ describe("chat admin on a running server", () => {
       expect([args.join(" "), r.code]).toEqual([args.join(" "), code]);
       expect(r.err).toContain(message);
     }
+  });
+
+  test("finds the data file as chat serve does: flag, CHAT_DATA, then the server's config file", async () => {
+    const server = await startServer(FAST);
+    const config = join(tempDir(), "chat.toml");
+    writeFileSync(config, `data = ${JSON.stringify(server.dataFile)}\nport = 9999\n`);
+    const run = async (args: string[], env: Record<string, string>) => {
+      const p = Bun.spawn([BIN, "admin", "stats", "--json", ...args], {
+        env: { ...process.env, ...env },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [out, err, code] = await Promise.all([
+        new Response(p.stdout).text(),
+        new Response(p.stderr).text(),
+        p.exited,
+      ]);
+      return { out, err, code };
+    };
+    for (const [args, env] of [
+      [["--config", config], {}],
+      [[], { CHAT_CONFIG: config }],
+      [[], { CHAT_DATA: server.dataFile }],
+    ] as [string[], Record<string, string>][]) {
+      const r = await run(args, env);
+      expect([r.err, JSON.parse(r.out || "{}").via]).toEqual(["", "server"]);
+    }
+    writeFileSync(config, "dta = 1\n");
+    const bad = await run(["--config", config], {});
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('line 1: unknown key "dta" (did you mean data?)');
   });
 });
 
