@@ -8,6 +8,8 @@
 // it is rejected with StorageError: no caller is ever told a lost write succeeded.
 
 import type { Database, Statement } from "bun:sqlite";
+import { closeSync, fsyncSync, openSync } from "node:fs";
+import { dirname } from "node:path";
 import { openDataFile, type SyncMode, sqliteCode } from "./sqlite-file";
 import {
   type Account,
@@ -326,6 +328,15 @@ export class SqliteStore implements Store {
     if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
     if (this.inTxn || this.batch.length) this.commit();
     this.db.run("VACUUM INTO ?", [file]);
+    // SQLite does not fsync what VACUUM INTO writes: a backup must survive a power loss too.
+    for (const path of [file, dirname(file)]) {
+      const fd = openSync(path, "r");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
   }
 
   flush() {
