@@ -1,19 +1,13 @@
 // `chat serve`: opens the store, starts the core behind a TCP (or TLS) listener, serves
 // metrics, and shuts down gracefully. Everything here is wiring; the logic is in core/.
 
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import type { ConsolaInstance } from "consola";
-import { type AdminContext, runAdmin } from "./admin/actions";
 import { BanList } from "./admin/banlist";
-import {
-  type ControlSocket,
-  ControlSocketError,
-  MAX_SOCKET_PATH_BYTES,
-  startControlSocket,
-} from "./admin/control-server";
-import { liveServer } from "./admin/live";
+import { type ControlSocket, ControlSocketError } from "./admin/control-server";
+import { openControlSocket } from "./admin/serve-control";
 import { type Argon2Cost, argon2Hasher, type PasswordHasher } from "./core/auth";
 import { ChatCore, describeError } from "./core/chat";
 import type { EventSink } from "./core/events";
@@ -22,7 +16,8 @@ import type { CoreOptions } from "./core/options";
 import { sampleProcess } from "./core/process-sample";
 import { reachableAt } from "./net/addresses";
 import { type Listener, listen } from "./net/listener";
-import { createLogger, eventLogger, LOG_LEVELS, type LogFormat, type LogLevel } from "./net/log";
+import { createLogger, eventLogger, type LogFormat, type LogLevel } from "./net/log";
+import { type Reloaded, reloader } from "./reload";
 import { MemoryStore } from "./store/memory";
 import { SqliteStore, StoreOpenError, type SyncMode } from "./store/sqlite";
 import type { Store } from "./store/store";
@@ -71,26 +66,11 @@ export interface RunningServer {
   stop(): Promise<void>;
   /**
    * Applies the reloadable settings of next (SIGHUP), re-reading the TLS certificate;
-   * answers what changed and what only a restart applies. Throws StartupError, changing
-   * nothing, when the new certificate cannot be read or used.
+   * answers what changed and what only a restart applies. Throws, changing nothing, when
+   * the new certificate cannot be read or used.
    */
   reload(next: ServeOptions): Reloaded;
 }
-
-export interface Reloaded {
-  applied: string[];
-  needRestart: string[];
-}
-
-/** Settings SIGHUP applies to the running server, by their ServeOptions name and flag. */
-export const RELOADABLE = {
-  logLevel: "log-level",
-  requestRate: "request-rate",
-  requestBurst: "request-burst",
-  loginTimeoutMs: "login-timeout",
-  ackTimeoutMs: "ack-timeout",
-  shutdownGraceMs: "shutdown-grace",
-} as const satisfies Partial<Record<keyof ServeOptions, string>>;
 
 export function defaultDataPath(): string {
   const base = process.env.XDG_DATA_HOME || join(homedir(), ".local", "share");
@@ -139,36 +119,13 @@ export async function startServer(
   }
 
   let control: ControlSocket | undefined;
-  let controlPath = controlSocketPath(o);
-  if (controlPath && !o.controlSocket && Buffer.byteLength(controlPath) > MAX_SOCKET_PATH_BYTES) {
-    // Only a socket asked for by name is worth refusing to start over.
-    log.warn(
-      `no control socket: ${controlPath} is longer than a Unix socket path may be; set --control-socket to use chat admin`,
-    );
-    controlPath = undefined;
-  }
-  if (controlPath) {
-    const context: AdminContext = {
-      store,
-      passwords,
-      now: Date.now,
-      live: liveServer(core, bans, { version: VERSION, startedAt: Date.now() }),
-      ...(store instanceof SqliteStore
-        ? {
-            backup: (file: string) => store.backupTo(file),
-            dataStats: () => dataFileStats(store.path),
-          }
-        : {}),
-      log: (line) => adminLog.info(line),
-    };
-    try {
-      control = startControlSocket(controlPath, (req) => runAdmin(context, req));
-    } catch (error) {
-      listener.stop();
-      await store.close();
-      if (error instanceof ControlSocketError) throw new StartupError(error.message);
-      throw error;
-    }
+  try {
+    control = openControlSocket({ o, store, core, passwords, bans, version: VERSION, log: adminLog });
+  } catch (error) {
+    listener.stop();
+    await store.close();
+    if (error instanceof ControlSocketError) throw new StartupError(error.message);
+    throw error;
   }
 
   let metricsServer: ReturnType<typeof serveMetrics> | undefined;
@@ -214,39 +171,7 @@ export async function startServer(
     return stopping;
   };
 
-  let currentTls = tls;
-  const reload = (next: ServeOptions): Reloaded => {
-    const applied: string[] = [];
-    const needRestart: string[] = [];
-    const nextTls = readTls(next);
-    if (!!nextTls !== !!currentTls)
-      needRestart.push(nextTls ? "tls-cert (turning TLS on)" : "tls-cert (turning TLS off)");
-    else if (nextTls && currentTls && (nextTls.cert !== currentTls.cert || nextTls.key !== currentTls.key)) {
-      try {
-        listener.reloadTls(nextTls);
-      } catch (error) {
-        throw new StartupError(
-          `cannot use the new TLS certificate (still serving the old one): ${describeError(error)}`,
-        );
-      }
-      currentTls = nextTls;
-      applied.push("tls certificate");
-    }
-    const mutable = o as unknown as Record<string, unknown>;
-    for (const [key, flag] of Object.entries(RELOADABLE)) {
-      const value = (next as unknown as Record<string, unknown>)[key];
-      if (mutable[key] === value) continue;
-      mutable[key] = value;
-      applied.push(`${flag} = ${String(value)}`);
-    }
-    for (const l of [log, chatLog, adminLog]) l.level = LOG_LEVELS[o.logLevel];
-    const fixed = new Set<string>([...Object.keys(RELOADABLE), "tlsCert", "tlsKey"]);
-    for (const key of Object.keys({ ...o, ...next }) as (keyof ServeOptions)[]) {
-      if (fixed.has(key) || JSON.stringify(o[key]) === JSON.stringify(next[key])) continue;
-      needRestart.push(key.replace(/Ms$/, "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
-    }
-    return { applied, needRestart };
-  };
+  const reload = reloader({ o, listener, tls, readTls, loggers: [log, chatLog, adminLog] });
 
   return {
     port: listener.port,
@@ -257,24 +182,6 @@ export async function startServer(
     stop,
     reload,
   };
-}
-
-/** Where `chat serve` with these options listens for `chat admin`, if anywhere. */
-export function controlSocketPath(o: { data: string; controlSocket?: string }): string | undefined {
-  if (o.controlSocket) return resolve(o.controlSocket);
-  return o.data === ":memory:" ? undefined : `${resolve(o.data)}.sock`;
-}
-
-/** Size of the data file with its write-ahead log, for `chat admin stats`. */
-export function dataFileStats(path: string): Record<string, number | string> {
-  const size = (f: string) => {
-    try {
-      return statSync(f).size;
-    } catch {
-      return 0;
-    }
-  };
-  return { data_file: path, data_bytes: size(path), wal_bytes: size(`${path}-wal`) };
 }
 
 // --- internal ---

@@ -4,10 +4,10 @@
 
 import { argon2Hasher, DEFAULT_ARGON2 } from "../core/auth";
 import { DEFAULT_OPTIONS } from "../core/options";
-import { controlSocketPath, dataFileStats } from "../server";
 import { SqliteStore, StoreOpenError } from "../store/sqlite";
 import { type AdminRequest, type AdminResponse, runAdmin } from "./actions";
 import { callControl, NoServer } from "./control-client";
+import { controlSocketPath, dataFileStats } from "./paths";
 
 export interface Where {
   data: string;
