@@ -35,12 +35,13 @@ export interface ReloadDeps {
 }
 
 /**
- * A reload function: applies what it can of next and answers what changed and what only
- * a restart applies. Throws, changing nothing, when the new certificate cannot be read or used.
+ * A reload function: applies what it can of next and answers what changed and, of the
+ * options named in changed (flag names whose values differ), what only a restart applies.
+ * Throws, changing nothing, when the new certificate cannot be read or used.
  */
-export function reloader(d: ReloadDeps): (next: ServeOptions) => Reloaded {
+export function reloader(d: ReloadDeps): (next: ServeOptions, changed: readonly string[]) => Reloaded {
   let current = d.tls;
-  return (next) => {
+  return (next, changed) => {
     const applied: string[] = [];
     const needRestart: string[] = [];
     const fresh = d.readTls(next);
@@ -65,11 +66,8 @@ export function reloader(d: ReloadDeps): (next: ServeOptions) => Reloaded {
       applied.push(`${flag} = ${String(wanted[key])}`);
     }
     for (const l of d.loggers) l.level = LOG_LEVELS[d.o.logLevel];
-    const handled = new Set<string>([...Object.keys(RELOADABLE), "tlsCert", "tlsKey"]);
-    for (const key of Object.keys({ ...d.o, ...next })) {
-      if (handled.has(key) || JSON.stringify(live[key]) === JSON.stringify(wanted[key])) continue;
-      needRestart.push(key.replace(/Ms$/, "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
-    }
+    const handled = new Set<string>([...Object.values(RELOADABLE), "tls-cert", "tls-key"]);
+    needRestart.push(...changed.filter((flag) => !handled.has(flag)));
     return { applied, needRestart };
   };
 }

@@ -66,10 +66,10 @@ export interface RunningServer {
   stop(): Promise<void>;
   /**
    * Applies the reloadable settings of next (SIGHUP), re-reading the TLS certificate;
-   * answers what changed and what only a restart applies. Throws, changing nothing, when
+   * answers what changed and which of the changed options (flag names) only a restart applies. Throws, changing nothing, when
    * the new certificate cannot be read or used.
    */
-  reload(next: ServeOptions): Reloaded;
+  reload(next: ServeOptions, changed: readonly string[]): Reloaded;
 }
 
 export function defaultDataPath(): string {

@@ -54,8 +54,13 @@ export async function runServe(args: Args, reconfigure?: () => Args): Promise<nu
   }
   reload = () => {
     try {
-      const next = serveOptions(reconfigure ? reconfigure() : args, defaultDataPath());
-      const { applied, needRestart } = server.reload(next);
+      const fresh = reconfigure ? reconfigure() : args;
+      const next = serveOptions(fresh, defaultDataPath());
+      // Compared with the start: a restart-only change is named at every reload until a restart.
+      const changed = [...new Set([...Object.keys(args), ...Object.keys(fresh)])].filter(
+        (k) => String(args[k]) !== String(fresh[k]),
+      );
+      const { applied, needRestart } = server.reload(next, changed);
       log.info(`SIGHUP: ${applied.length ? `reloaded ${applied.join(", ")}` : "reloaded; nothing changed"}`);
       if (needRestart.length)
         log.warn(`SIGHUP: changed, but only a restart applies them: ${needRestart.join(", ")}`);
