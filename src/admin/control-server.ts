@@ -24,6 +24,8 @@ export interface ControlSocket {
 }
 
 interface State {
+  /** A character may arrive split across two reads. */
+  decoder: TextDecoder;
   input: string;
   output: Uint8Array | null;
   answered: boolean;
@@ -60,6 +62,7 @@ export function startControlSocket(
       socket: {
         open(socket) {
           socket.data = {
+            decoder: new TextDecoder(),
             input: "",
             output: null,
             answered: false,
@@ -73,7 +76,7 @@ export function startControlSocket(
         data(socket, chunk) {
           const st = socket.data;
           if (st.answered) return;
-          st.input += chunk.toString("utf8");
+          st.input += st.decoder.decode(chunk, { stream: true });
           const nl = st.input.indexOf("\n");
           if (nl < 0 && st.input.length <= MAX_REQUEST_BYTES) return;
           st.answered = true;
