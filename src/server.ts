@@ -5,17 +5,22 @@ import { mkdirSync, readFileSync, statfsSync, statSync } from "node:fs";
 import { homedir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { ConsolaInstance } from "consola";
+import { BanList } from "./admin/banlist";
+import { type ControlSocket, ControlSocketError } from "./admin/control-server";
+import { openControlSocket } from "./admin/serve-control";
 import { type Argon2Cost, argon2Hasher, type PasswordHasher } from "./core/auth";
 import { ChatCore, describeError } from "./core/chat";
 import type { EventSink } from "./core/events";
 import { Metrics } from "./core/metrics";
 import type { CoreOptions } from "./core/options";
+import { sampleProcess } from "./core/process-sample";
 import { reachableAt } from "./net/addresses";
 import { capWarning, defaultMaxConnections, refusalSlots } from "./net/capacity";
 import { type Listener, listen } from "./net/listener";
 import { createLogger, eventLogger, type LogFormat, type LogLevel } from "./net/log";
 import { defaultMaxBufferedBytes } from "./net/memory";
 import { raiseFileLimit } from "./net/rlimit";
+import { type Reloaded, reloader } from "./reload";
 import { nameIdentity, prepareNameTables } from "./rules/names";
 import { MemoryStore } from "./store/memory";
 import { defaultBudget, formatBytes } from "./store/space";
@@ -40,6 +45,8 @@ export interface ServeOptions extends CoreOptions {
   tlsCert?: string;
   tlsKey?: string;
   metricsPort?: number;
+  /** Address of the metrics listener (default 127.0.0.1: metrics are not for the world). */
+  metricsHost?: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** Default: derived from the open-file limit (see net/capacity.ts). */
@@ -53,6 +60,8 @@ export interface ServeOptions extends CoreOptions {
   handshakeTimeoutMs: number;
   /** Output and partial input of all connections together; default from total memory. */
   maxBufferedBytes?: number;
+  /** Unix socket for `chat admin`; default <data>.sock, none for :memory: unless given. */
+  controlSocket?: string;
 }
 
 /** A problem the operator must fix (port taken, bad data file, missing certificate). */
@@ -65,8 +74,16 @@ export interface RunningServer {
   readonly metricsPort: number | undefined;
   readonly core: ChatCore;
   readonly store: Store;
+  /** Path of the control socket, if there is one. */
+  readonly controlSocket: string | undefined;
   /** Graceful stop: tell clients, commit, close. Resolves when done. */
   stop(): Promise<void>;
+  /**
+   * Applies the reloadable settings of next (SIGHUP), re-reading the TLS certificate;
+   * answers what changed and which of the changed options (flag names) only a restart applies. Throws, changing nothing, when
+   * the new certificate cannot be read or used.
+   */
+  reload(next: ServeOptions, changed: readonly string[]): Reloaded;
 }
 
 export function defaultDataPath(): string {
@@ -86,13 +103,18 @@ export async function startServer(
   await store
     .backfillIdentity(nameIdentity)
     .catch((error) => log.warn(`could not give older accounts their name skeletons: ${error}`));
+  const passwords = extra.passwords ?? argon2Hasher(o.argon2);
   const metrics = new Metrics();
-  const logEvents = eventLogger(log.withTag("chat"), o.logFormat);
+  metrics.version = VERSION;
+  metrics.process = sampleProcess;
+  const chatLog = log.withTag("chat");
+  const adminLog = log.withTag("admin");
+  const logEvents = eventLogger(chatLog, o.logFormat);
   const core = new ChatCore({
     store,
     options: o,
     metrics,
-    passwords: extra.passwords ?? argon2Hasher(o.argon2),
+    passwords,
     serverVersion: VERSION,
     events: extra.events
       ? (e) => {
@@ -107,6 +129,10 @@ export async function startServer(
   const tooMany = capWarning(maxConnections, fileLimit);
   if (tooMany) log.warn(tooMany);
   const maxBufferedBytes = o.maxBufferedBytes ?? defaultMaxBufferedBytes(totalmem());
+  const bans = new BanList();
+  bans.set(await store.listBans(Date.now()));
+  const refuse = (address: string) =>
+    bans.size && bans.covering(address, Date.now()) ? "your address is banned from this server" : undefined;
   let listener: Listener;
   try {
     listener = listen(core, {
@@ -115,10 +141,21 @@ export async function startServer(
       maxBufferedBytes,
       refusalSlots: refusalSlots(fileLimit),
       ...(tls ? { tls } : {}),
+      refuse,
     });
   } catch (error) {
     await store.close();
     throw new StartupError(describeListenError(o.host, o.port, error));
+  }
+
+  let control: ControlSocket | undefined;
+  try {
+    control = openControlSocket({ o, store, core, passwords, bans, version: VERSION, log: adminLog });
+  } catch (error) {
+    listener.stop();
+    await store.close();
+    if (error instanceof ControlSocketError) throw new StartupError(error.message);
+    throw error;
   }
 
   let metricsServer: ReturnType<typeof serveMetrics> | undefined;
@@ -126,6 +163,7 @@ export async function startServer(
     metricsServer = o.metricsPort === undefined ? undefined : serveMetrics(o, core, store);
   } catch (error) {
     listener.stop();
+    control?.stop();
     await store.close();
     throw error;
   }
@@ -141,6 +179,7 @@ export async function startServer(
   log.info(
     `limits: ${maxConnections} connections${fileLimit ? ` (open-file limit ${fileLimit.soft})` : ""}, ${o.maxConnectionsPerAddress} per address, ${Math.round(maxBufferedBytes / 1024 / 1024)} MiB buffered output and input`,
   );
+  if (control) log.info(`control socket: ${control.path} (chat admin)`);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -159,12 +198,23 @@ export async function startServer(
       clearInterval(sweeper);
       clearInterval(tidy);
       metricsServer?.stop(true);
+      control?.stop();
       await store.close();
     })();
     return stopping;
   };
 
-  return { port: listener.port, metricsPort: metricsServer?.port, core, store, stop };
+  const reload = reloader({ o, listener, tls, readTls, loggers: [log, chatLog, adminLog] });
+
+  return {
+    port: listener.port,
+    metricsPort: metricsServer?.port,
+    core,
+    store,
+    controlSocket: control?.path,
+    stop,
+    reload,
+  };
 }
 
 // --- internal ---
@@ -310,8 +360,7 @@ function announce(
       `no network interfaces besides loopback; clients on this machine can connect to: ${local.join(", ") || `localhost:${port}`}`,
     );
   log.info(`data: ${store.description}${o.data === ":memory:" ? " — running WITHOUT persistence" : ""}`);
-  if (metricsPort !== undefined)
-    log.info(`metrics: http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${metricsPort}/metrics`);
+  if (metricsPort !== undefined) log.info(`metrics: http://${hostPort(metricsHost(o), metricsPort)}/metrics`);
 }
 
 function serveMetrics(o: ServeOptions, core: ChatCore, store: Store) {
@@ -319,7 +368,7 @@ function serveMetrics(o: ServeOptions, core: ChatCore, store: Store) {
   let queued = 0;
   try {
     return Bun.serve({
-      hostname: o.host,
+      hostname: metricsHost(o),
       port: o.metricsPort,
       async fetch(req) {
         const path = new URL(req.url).pathname;
@@ -335,7 +384,15 @@ function serveMetrics(o: ServeOptions, core: ChatCore, store: Store) {
     });
   } catch (error) {
     throw new StartupError(
-      describeListenError(o.host, o.metricsPort!, error).replace("--port", "--metrics-port"),
+      describeListenError(metricsHost(o), o.metricsPort!, error).replace("--port", "--metrics-port"),
     );
   }
+}
+
+function metricsHost(o: ServeOptions): string {
+  return o.metricsHost ?? "127.0.0.1";
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }

@@ -1,11 +1,15 @@
-// Runs `chat serve` until SIGINT/SIGTERM; resolves with the exit code.
+// Runs `chat serve` until SIGINT/SIGTERM; resolves with the exit code. Tells systemd when
+// it is ready and when it stops (NOTIFY_SOCKET), and reloads settings on SIGHUP.
 
 import { describeError } from "../core/chat";
 import { createLogger } from "../net/log";
+import { sdNotify } from "../net/sd-notify";
 import { defaultDataPath, type RunningServer, StartupError, startServer } from "../server";
 import { serveOptions } from "./serve";
 
-export async function runServe(args: Record<string, string | boolean | undefined>): Promise<number> {
+type Args = Record<string, string | boolean | undefined>;
+
+export async function runServe(args: Args, reconfigure?: () => Args): Promise<number> {
   const o = serveOptions(args, defaultDataPath());
   const log = createLogger(o.logLevel, o.logFormat);
   let exit: (code: number) => void = () => {};
@@ -27,6 +31,16 @@ export async function runServe(args: Record<string, string | boolean | undefined
   };
   process.on("SIGINT", () => onSignal("SIGINT"));
   process.on("SIGTERM", () => onSignal("SIGTERM"));
+  const notify = (state: string) => {
+    try {
+      sdNotify(state);
+    } catch (error) {
+      log.warn(describeError(error));
+    }
+  };
+  // Until the server is up, a SIGHUP (whose default would end the process) is only noted.
+  let reload: () => void = () => log.info("SIGHUP while starting: ignored");
+  process.on("SIGHUP", () => reload());
 
   let server: RunningServer;
   try {
@@ -38,7 +52,25 @@ export async function runServe(args: Record<string, string | boolean | undefined
     }
     throw error;
   }
+  reload = () => {
+    try {
+      const fresh = reconfigure ? reconfigure() : args;
+      const next = serveOptions(fresh, defaultDataPath());
+      // Compared with the start: a restart-only change is named at every reload until a restart.
+      const changed = [...new Set([...Object.keys(args), ...Object.keys(fresh)])].filter(
+        (k) => String(args[k]) !== String(fresh[k]),
+      );
+      const { applied, needRestart } = server.reload(next, changed);
+      log.info(`SIGHUP: ${applied.length ? `reloaded ${applied.join(", ")}` : "reloaded; nothing changed"}`);
+      if (needRestart.length)
+        log.warn(`SIGHUP: changed, but only a restart applies them: ${needRestart.join(", ")}`);
+    } catch (error) {
+      log.error(`SIGHUP: reload failed, kept the running settings: ${describeError(error)}`);
+    }
+  };
+  notify(`READY=1\nSTATUS=listening on port ${server.port}\nMAINPID=${process.pid}`);
   stopping = () => {
+    notify("STOPPING=1");
     server.stop().then(
       () => {
         log.info("server stopped");

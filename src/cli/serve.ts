@@ -46,7 +46,12 @@ export const serveArgs = {
   "tls-key": { type: "string", description: "PEM private key file for --tls-cert" },
   "metrics-port": {
     type: "string",
-    description: "Serve Prometheus metrics on http://<host>:<port>/metrics and /healthz",
+    description: "Serve Prometheus metrics on http://<metrics-host>:<port>/metrics and /healthz",
+  },
+  "metrics-host": {
+    type: "string",
+    description:
+      "Address the metrics listener binds; 0.0.0.0 or :: to scrape from elsewhere (default 127.0.0.1)",
   },
   "log-level": { type: "string", description: "silent, error, warn, info, debug or trace (default info)" },
   "log-format": { type: "string", description: "text or json (one JSON object per line) (default text)" },
@@ -152,6 +157,11 @@ export const serveArgs = {
     type: "string",
     description: "Time clients get to be told and closed on SIGINT/SIGTERM (default 3s)",
   },
+  "control-socket": {
+    type: "string",
+    description:
+      "Unix socket (mode 0600) for chat admin and chat backup (default <data>.sock; none with --data :memory: unless set)",
+  },
 } as const;
 
 type Args = Record<string, string | boolean | undefined>;
@@ -173,6 +183,7 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     ...(s("metrics-port") !== undefined
       ? { metricsPort: port("--metrics-port", s("metrics-port"), 0, 0) }
       : {}),
+    ...(s("metrics-host") ? { metricsHost: s("metrics-host") } : {}),
     logLevel: oneOf("log-level", s("log-level"), Object.keys(LOG_LEVELS) as LogLevel[], "info"),
     logFormat: oneOf("log-format", s("log-format"), ["text", "json"] as const, "text"),
     heartbeatMs: duration("heartbeat", s("heartbeat"), D.heartbeatMs),
@@ -243,6 +254,7 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     ...(s("max-buffered-mb")
       ? { maxBufferedBytes: integer("max-buffered-mb", s("max-buffered-mb"), 0, 1) * 1024 * 1024 }
       : {}),
+    ...(s("control-socket") ? { controlSocket: s("control-socket") } : {}),
   };
 }
 
@@ -269,7 +281,9 @@ export default registerHelp(
       const layered = configureServe(args as ParsedArgs, process.env);
       if (args["print-config"]) return printConfig(layered);
       const { runServe } = await import("./run-serve");
-      return runServe(layered.values as Args);
+      // SIGHUP reads the environment and the config file again; the flags stay.
+      const reconfigure = () => configureServe(args as ParsedArgs, process.env).values as Args;
+      return runServe(layered.values as Args, reconfigure);
     },
   }),
   // For `chat serve --help`: each option's environment variable, and how the sources combine.

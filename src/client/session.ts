@@ -219,7 +219,7 @@ export class ChatSession {
           this.idle = true; // reconnect quietly on the next request
           return;
         }
-        if (r.status === Status.LOGGED_IN_ELSEWHERE) {
+        if (r.status === Status.LOGGED_IN_ELSEWHERE || r.status === Status.KICKED) {
           // Ended on purpose: never resume it (two clients must not kick each other in a loop).
           this.loggedOut();
           this.handle({ type: "session_ended", text: r.msg });

@@ -428,6 +428,7 @@ export class ChatCore {
     this.delivery.reset(s, false);
     this.online.set(account.id, s);
     this.metrics.sessions++;
+    this.background(this.store.recordLogin(account.id, this.now()), "recording a login");
     this.events({ type: "login", conn: s.id, address: s.address, account: account.name, resumed });
   }
 

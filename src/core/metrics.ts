@@ -1,6 +1,7 @@
 // Counters for `--metrics-port`, rendered in the Prometheus text format.
 
 import { statusName } from "../wire";
+import type { ProcessSample } from "./process-sample";
 
 /** Upper bounds (seconds) of the request-latency histogram buckets. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -24,6 +25,9 @@ export class Metrics {
   private latencyN = 0;
   /** Filled in by the server when rendering: messages waiting in all queues. */
   queueDepth: () => number = () => 0;
+  /** Filled in by the server: the process_* metrics, and the version for chat_build_info. */
+  process: (() => ProcessSample) | undefined;
+  version = "";
 
   error(status: number): void {
     this.errors.set(status, (this.errors.get(status) ?? 0) + 1);
@@ -105,6 +109,37 @@ export class Metrics {
       `chat_request_duration_seconds_sum ${this.latencySum}`,
       `chat_request_duration_seconds_count ${this.latencyN}`,
     ]);
+    if (this.version)
+      metric("chat_build_info", "gauge", "Always 1; the server's version is its label.", [
+        `chat_build_info{version="${labelValue(this.version)}"} 1`,
+      ]);
+    const p = this.process?.();
+    if (p) {
+      one(
+        "process_cpu_seconds_total",
+        "counter",
+        "Total user and system CPU time spent in seconds.",
+        p.cpuSeconds,
+      );
+      one("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", p.residentBytes);
+      if (p.virtualBytes !== undefined)
+        one("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", p.virtualBytes);
+      if (p.openFds !== undefined)
+        one("process_open_fds", "gauge", "Number of open file descriptors.", p.openFds);
+      if (p.maxFds !== undefined)
+        one("process_max_fds", "gauge", "Maximum number of open file descriptors.", p.maxFds);
+      one(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+        p.startTimeSeconds,
+      );
+    }
     return `${out.join("\n")}\n`;
   }
+}
+
+/** A label value in the text format: backslash, double quote and newline escaped. */
+function labelValue(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }

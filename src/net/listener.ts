@@ -7,7 +7,7 @@
 // when a `handshake` handler is given; without one it calls it after, and a socket that never
 // finishes its handshake would be invisible.)
 
-import type { Socket, TCPSocketListener } from "bun";
+import type { Socket, TCPSocketListener, TCPSocketListenOptions } from "bun";
 import type { ChatCore } from "../core/chat";
 import { encodeFrame, encodeReply, FrameDecoder, Push, Status } from "../wire";
 import { Admission, Deadlines, OncePerInterval, type Refusal } from "./admission";
@@ -27,6 +27,8 @@ export interface ListenOptions extends ConnectionLimits {
   /** TLS refusals held open until their handshake so the client can read why (beyond: cut). */
   refusalSlots: number;
   tls?: { cert: string; key: string };
+  /** Checked at every accept: a reason to refuse the address (it is banned), or undefined. */
+  refuse?: (address: string) => string | undefined;
 }
 
 export interface Listener {
@@ -34,6 +36,8 @@ export interface Listener {
   readonly host: string;
   /** Stops accepting; open connections are left to the caller. */
   stop(): void;
+  /** New connections get this certificate; open ones keep theirs. Throws if it is unusable. */
+  reloadTls(tls: { cert: string; key: string }): void;
 }
 
 /** Repeated refusals and handshake timeouts are logged once per this interval. */
@@ -109,13 +113,24 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
   const ticker = setInterval(expire, Math.max(20, Math.min(250, o.handshakeTimeoutMs / 4)));
   ticker.unref();
 
-  const server: TCPSocketListener<Peer> = Bun.listen<Peer>({
+  const options: TCPSocketListenOptions<Peer> = {
     hostname: o.host,
     port: o.port,
     ...(o.tls ? { tls: serverTls(o.tls) } : {}),
     socket: {
       open(socket) {
         const address = socket.remoteAddress;
+        const banned = o.refuse?.(address);
+        if (banned !== undefined) {
+          core.metrics.error(Status.BANNED);
+          // Before a TLS handshake nothing can be written: a banned address is owed no courtesy.
+          if (o.tls) socket.terminate();
+          else
+            socket.end(
+              encodeFrame(encodeReply({ opcode: Push.LOGGED_OUT, status: Status.BANNED, msg: banned })),
+            );
+          return;
+        }
         const refusal = admission.admit(address);
         if (refusal) {
           refused(address, refusal);
@@ -173,7 +188,10 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
         gonePeer(socket, `error: ${error.message}`);
       },
     },
-  });
+  };
+  let server: TCPSocketListener<Peer> = Bun.listen<Peer>(options);
+  let tls = options.tls;
+  const port = server.port;
 
   function gonePeer(socket: Socket<Peer>, reason: string) {
     handshakes.delete(socket);
@@ -184,11 +202,25 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
   }
 
   return {
-    port: server.port,
+    port,
     host: o.host,
     stop: () => {
       clearInterval(ticker);
       server.stop(false);
+    },
+    // Bun cannot change a listener's certificate (reload() takes handlers only), so the
+    // listening socket is replaced; connections already open are not touched. A connection
+    // attempt in the instant between the two is refused, as during a restart but far shorter.
+    reloadTls(next) {
+      server.stop(false);
+      const nextTls = serverTls(next);
+      try {
+        server = Bun.listen<Peer>({ ...options, port, tls: nextTls });
+      } catch (error) {
+        server = Bun.listen<Peer>({ ...options, port, ...(tls ? { tls } : {}) });
+        throw error;
+      }
+      tls = nextTls;
     },
   };
 }

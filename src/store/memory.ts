@@ -7,6 +7,7 @@ import type {
   Account,
   AccountPage,
   AccountQuery,
+  Ban,
   EnqueueResult,
   NameReservation,
   NewMessage,
@@ -78,6 +79,8 @@ export class MemoryStore implements Store {
   private reservedBySkeleton = new Map<string, Set<string>>();
   /** Every key in order, for LIST. */
   private sortedKeys: string[] = [];
+  private lastLogins = new Map<number, number>();
+  private bans = new Map<string, Ban>();
 
   constructor(private readonly limits: StoreLimits) {
     this.sent = new SentRings(limits.dedupPerSender);
@@ -155,6 +158,7 @@ export class MemoryStore implements Store {
     this.byKey.delete(account.key);
     this.sortedKeys.splice(this.keyIndex(account.key), 1);
     this.hashes.delete(id);
+    this.lastLogins.delete(id);
     this.queues.delete(id);
     this.skeletons.delete(id);
     if (this.bySkeleton.get(skeleton) === account) this.bySkeleton.delete(skeleton);
@@ -272,6 +276,33 @@ export class MemoryStore implements Store {
     let queued = 0;
     for (const q of this.queues.values()) queued += q.live.size;
     return { accounts: this.byId.size, queued };
+  }
+
+  async recordLogin(id: number, at: number) {
+    if (this.byId.has(id)) this.lastLogins.set(id, at);
+  }
+
+  async lastLogin(id: number) {
+    return this.lastLogins.get(id) ?? null;
+  }
+
+  async resetPassword(id: number, passwordHash: string) {
+    if (!this.byId.has(id)) return;
+    this.hashes.set(id, passwordHash);
+    for (const [hash, t] of this.tokens) if (t.accountId === id) this.tokens.delete(hash);
+  }
+
+  async saveBan(b: Ban) {
+    this.bans.set(b.prefix, { ...b });
+  }
+
+  async deleteBan(prefix: string) {
+    return this.bans.delete(prefix);
+  }
+
+  async listBans(now: number) {
+    for (const [k, b] of this.bans) if (b.until !== null && b.until <= now) this.bans.delete(k);
+    return [...this.bans.values()].sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
   }
 
   async flush() {}

@@ -76,6 +76,14 @@ export const MIGRATIONS: readonly string[] = [
        SELECT *, row_number() OVER (PARTITION BY sender_id ORDER BY message_id DESC) AS rank FROM sent_ids
      ) WHERE rank <= 64;
    DROP TABLE sent_ids;`,
+  // Operations: last login per account (chat admin accounts), and banned address ranges,
+  // kept here so that bans survive a restart and can be set while no server runs.
+  `ALTER TABLE accounts ADD COLUMN last_login_at INTEGER;
+   CREATE TABLE bans (
+     prefix TEXT PRIMARY KEY,
+     until INTEGER,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -8,7 +8,8 @@
 // it is rejected with StorageError: no caller is ever told a lost write succeeded.
 
 import type { Database, Statement } from "bun:sqlite";
-import { statSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { prefixEnd } from "../rules/glob";
 import { compareKeys } from "./keys";
 import { SenderCounts } from "./sender-counts";
@@ -19,6 +20,7 @@ import {
   type Account,
   type AccountPage,
   type AccountQuery,
+  type Ban,
   type EnqueueResult,
   type NameReservation,
   type NewMessage,
@@ -419,6 +421,68 @@ export class SqliteStore implements Store {
     });
   }
 
+  recordLogin(id: number, at: number) {
+    return this.op(true, () => {
+      this.q.setLastLogin.run(at, id);
+    });
+  }
+
+  lastLogin(id: number) {
+    return this.op(false, () => (this.q.lastLogin.get(id) as { at: number | null } | null)?.at ?? null);
+  }
+
+  resetPassword(id: number, passwordHash: string) {
+    return this.op(true, () => {
+      this.q.setPasswordHash.run(passwordHash, id);
+      this.q.deleteTokensOf.run(id);
+    });
+  }
+
+  saveBan(b: Ban) {
+    return this.op(true, () => {
+      this.db.run("INSERT OR REPLACE INTO bans (prefix, until, created_at) VALUES (?, ?, ?)", [
+        b.prefix,
+        b.until,
+        b.createdAt,
+      ]);
+    });
+  }
+
+  deleteBan(prefix: string) {
+    return this.op(true, () => this.db.run("DELETE FROM bans WHERE prefix = ?", [prefix]).changes > 0);
+  }
+
+  listBans(now: number) {
+    return this.op(true, () => {
+      this.db.run("DELETE FROM bans WHERE until IS NOT NULL AND until <= ?", [now]);
+      return this.db
+        .query("SELECT prefix, until, created_at AS createdAt FROM bans ORDER BY prefix")
+        .all() as Ban[];
+    });
+  }
+
+  /**
+   * Writes a consistent copy of the database to file (VACUUM INTO): everything committed
+   * so far, nothing of a batch still open. Runs synchronously: the server pauses for as
+   * long as the copy takes (about a second per few hundred MB).
+   */
+  backupTo(file: string): void {
+    if (this.closed) throw new StorageError("the data store is closed");
+    // VACUUM cannot run inside a transaction: commit the open batch first.
+    if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
+    if (this.inTxn || this.batch.length) this.commit();
+    this.db.run("VACUUM INTO ?", [file]);
+    // SQLite does not fsync what VACUUM INTO writes: a backup must survive a power loss too.
+    for (const path of [file, dirname(file)]) {
+      const fd = openSync(path, "r");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+
   flush() {
     return this.op(false, () => undefined);
   }
@@ -672,6 +736,8 @@ function prepareStatements(db: Database) {
     pageCount: p("PRAGMA page_count"),
     totalChanges: p("SELECT total_changes() AS n"),
     freelistCount: p("PRAGMA freelist_count"),
+    setLastLogin: p("UPDATE accounts SET last_login_at = ? WHERE id = ?"),
+    lastLogin: p("SELECT last_login_at AS at FROM accounts WHERE id = ?"),
     // Prepared once: a batch's BEGIN and COMMIT are on every message's path.
     begin: p("BEGIN"),
     commit: p("COMMIT"),

@@ -77,6 +77,15 @@ export interface AccountPage {
   examinedTo: string | null;
 }
 
+/** A refused client address range (`chat admin ban`). */
+export interface Ban {
+  /** Canonical CIDR, e.g. "203.0.113.0/24" or "2001:db8::/32". */
+  readonly prefix: string;
+  /** Milliseconds since the epoch when it lapses; null = until unbanned. */
+  readonly until: number | null;
+  readonly createdAt: number;
+}
+
 export interface StoreLimits {
   /** Messages a recipient can have waiting; enqueue past it answers mailbox_full. */
   maxQueuedPerAccount: number;
@@ -165,6 +174,19 @@ export interface Store {
   sweep(now: number): Promise<void>;
   /** Totals for metrics. */
   stats(): Promise<{ accounts: number; queued: number }>;
+
+  /** Remembers when the account last logged in (or resumed). */
+  recordLogin(id: number, at: number): Promise<void>;
+  /** When the account last logged in; null if never (or before this was recorded). */
+  lastLogin(id: number): Promise<number | null>;
+  /** Replaces the account's password hash and revokes its session tokens. */
+  resetPassword(id: number, passwordHash: string): Promise<void>;
+  /** Adds a ban, or replaces the one with the same prefix. */
+  saveBan(b: Ban): Promise<void>;
+  /** Resolves false when there was no ban with that prefix. */
+  deleteBan(prefix: string): Promise<boolean>;
+  /** Bans not lapsed at now, in prefix order; lapsed ones are dropped. */
+  listBans(now: number): Promise<Ban[]>;
 
   /** Resolves once every earlier call is durable. */
   flush(): Promise<void>;

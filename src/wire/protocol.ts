@@ -62,6 +62,8 @@ export const Status = {
   SENDER_QUOTA: 45,
   STORAGE_FULL: 46,
   TOO_MANY_UNANSWERED: 50,
+  KICKED: 55,
+  BANNED: 56,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 

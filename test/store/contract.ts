@@ -724,5 +724,49 @@ export function runStoreContract(
         expect(await s.findAccount("eve")).not.toBeNull();
       });
     });
+
+    describe("operations: last login, password reset, bans", () => {
+      it("remembers the last login of each account, and forgets it with the account", async () => {
+        const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+        expect(await s.lastLogin(alice.id)).toBeNull();
+        await s.recordLogin(alice.id, T0 + 5);
+        await s.recordLogin(alice.id, T0 + 9);
+        expect([await s.lastLogin(alice.id), await s.lastLogin(bob.id)]).toEqual([T0 + 9, null]);
+        await s.deleteAccount(alice.id);
+        expect(await s.lastLogin(alice.id)).toBeNull();
+      });
+
+      it("resetPassword replaces the hash and revokes only that account's tokens", async () => {
+        const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+        await s.saveToken({ hash: "ta", accountId: alice.id, expiresAt: T0 + 1000 });
+        await s.saveToken({ hash: "tb", accountId: bob.id, expiresAt: T0 + 1000 });
+        await s.resetPassword(alice.id, "hash:new");
+        expect([await s.passwordHash(alice.id), await s.passwordHash(bob.id)]).toEqual([
+          "hash:new",
+          "hash:Bob",
+        ]);
+        expect(await s.findToken("ta", T0)).toBeNull();
+        expect(await s.findToken("tb", T0)).not.toBeNull();
+      });
+
+      it("keeps bans in prefix order, replaces one by prefix, and drops lapsed ones", async () => {
+        await s.saveBan({ prefix: "203.0.113.0/24", until: null, createdAt: T0 });
+        await s.saveBan({ prefix: "192.0.2.7/32", until: T0 + 100, createdAt: T0 });
+        await s.saveBan({ prefix: "2001:db8::/32", until: T0 + 50, createdAt: T0 });
+        expect((await s.listBans(T0)).map((b) => b.prefix)).toEqual([
+          "192.0.2.7/32",
+          "2001:db8::/32",
+          "203.0.113.0/24",
+        ]);
+        await s.saveBan({ prefix: "192.0.2.7/32", until: null, createdAt: T0 + 1 });
+        expect(await s.listBans(T0 + 60)).toEqual([
+          { prefix: "192.0.2.7/32", until: null, createdAt: T0 + 1 },
+          { prefix: "203.0.113.0/24", until: null, createdAt: T0 },
+        ]);
+        expect(await s.deleteBan("203.0.113.0/24")).toBe(true);
+        expect(await s.deleteBan("203.0.113.0/24")).toBe(false);
+        expect((await s.listBans(T0 + 60)).map((b) => b.prefix)).toEqual(["192.0.2.7/32"]);
+      });
+    });
   });
 }

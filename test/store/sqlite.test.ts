@@ -551,3 +551,27 @@ describe("SqliteStore: deduplication records when N changes or many senders send
     expect(await dup(s, senders[0]!, 1001)).toBe(false);
   });
 });
+
+describe("SqliteStore.backupTo", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "chat-backup-test-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("copies what is committed, including a batch still open, into a file the store opens", async () => {
+    const s = SqliteStore.open({ path: join(dir, "chat.db"), sync: "normal", ...LIMITS });
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const first = await put(s, msg(alice, "bob", "one"));
+    // Not awaited: the message is in the open batch when the copy is made.
+    const second = s.enqueue(msg(alice, "bob", "two"));
+    s.backupTo(join(dir, "copy.db"));
+    await second;
+    await put(s, msg(alice, "bob", "after the copy"));
+    await s.close();
+    const copy = SqliteStore.open({ path: join(dir, "copy.db"), sync: "normal", ...LIMITS });
+    const texts = (await copy.pending(bob.id, 0, 10)).map((m) => m.text);
+    expect(texts).toEqual([first.text, "two"]);
+    await copy.close();
+  });
+});
