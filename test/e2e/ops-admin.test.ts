@@ -358,7 +358,7 @@ describe("the control socket", () => {
   test("a server with a long data path runs without one and says so; a named one must fit", async () => {
     let dir = tempDir();
     while (dir.length < 110) dir = join(dir, "a-rather-long-directory-name");
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // the server refuses a data directory others can read
     const server = await startServer(FAST, join(dir, "chat.db"));
     await serverLine(
       server,
