@@ -10,7 +10,7 @@ import { quote } from "./net/clip";
 import { VERSION } from "./version";
 
 const subCommands = {
-  serve: () => import("./cli/serve").then((m) => m.default),
+  serve: () => import("./cli/serve-command").then((m) => m.default),
   connect: () => import("./cli/connect").then((m) => m.default),
   bench: () => import("./cli/bench").then((m) => m.default),
   admin: () => import("./cli/admin").then((m) => m.default),

@@ -1,13 +1,9 @@
 // `chat serve`: its options, and their translation into ServeOptions.
 
-import { defineCommand } from "citty";
 import { DEFAULT_ARGON2 } from "../core/auth";
 import { DEFAULT_OPTIONS as D } from "../core/options";
 import { LOG_LEVELS, type LogLevel } from "../net/log";
 import type { ServeOptions } from "../server";
-import type { ParsedArgs } from "./args";
-import { CONFIG_ENV, configArgs, envName } from "./config";
-import { registerHelp } from "./help";
 import { duration, integer, oneOf, port, UsageError } from "./parse";
 
 export const serveArgs = {
@@ -271,27 +267,3 @@ function days(flag: string, value: string | undefined, fallbackMs: number): numb
   }
   return duration(flag, value, fallbackMs);
 }
-
-export default registerHelp(
-  defineCommand({
-    meta: { name: "serve", description: "Run a chat server" },
-    args: { ...serveArgs, ...configArgs },
-    async run({ args }) {
-      const { configureServe, printConfig } = await import("./serve-config");
-      const layered = configureServe(args as ParsedArgs, process.env);
-      if (args["print-config"]) return printConfig(layered);
-      const { runServe } = await import("./run-serve");
-      // SIGHUP reads the environment and the config file again; the flags stay.
-      const reconfigure = () => configureServe(args as ParsedArgs, process.env).values as Args;
-      return runServe(layered.values as Args, reconfigure);
-    },
-  }),
-  // For `chat serve --help`: each option's environment variable, and how the sources combine.
-  {
-    optionNote: (name: string) =>
-      name in serveArgs ? `[${envName(name)}]` : name === "config" ? `[${CONFIG_ENV}]` : undefined,
-    footer: [
-      "Every option can also come from the environment variable shown in brackets (an empty one counts as unset) or from the --config TOML file, as `name = value` with the flag's name. A flag beats the environment, which beats the file, which beats the default.",
-    ],
-  },
-);
