@@ -170,17 +170,19 @@ function writeDenied(path: string): string | undefined {
  * A sentence naming the first such file and its fix, or undefined when all are private.
  */
 export function sharedAccess(path: string): string | undefined {
+  // The files must be private. Their directory may be listed (names and sizes say nothing),
+  // but not written: whoever can write it can replace the file or plant a WAL beside it.
   const targets = [
-    [path, `data file ${path}`, "600"],
-    [`${path}-wal`, `its WAL ${path}-wal`, "600"],
-    [dirname(path), `the directory ${dirname(path)} of data file ${path}`, "700"],
+    [path, `data file ${path}`, "600", 0o066],
+    [`${path}-wal`, `its WAL ${path}-wal`, "600", 0o066],
+    [dirname(path), `the directory ${dirname(path)} of data file ${path}`, "go-w", 0o022],
   ] as const;
-  for (const [target, what, fix] of targets) {
+  for (const [target, what, fix, forbidden] of targets) {
     const stat = statSync(target, { throwIfNoEntry: false });
     if (!stat) continue;
     const mode = stat.mode & 0o777;
-    if (!(mode & 0o066)) continue;
-    const how = [mode & 0o044 ? "readable" : "", mode & 0o022 ? "writable" : ""]
+    if (!(mode & forbidden)) continue;
+    const how = [mode & forbidden & 0o044 ? "readable" : "", mode & 0o022 ? "writable" : ""]
       .filter(Boolean)
       .join(" and ");
     return `${what} is ${how} by other users (mode ${mode.toString(8).padStart(4, "0")}), and it holds password hashes and messages. Make it private (chmod ${fix} ${target}), or run with --allow-shared-data to use it anyway`;

@@ -236,17 +236,17 @@ describe("a data file other users can read", () => {
     expect(await server.stop()).toBe(0);
   });
 
-  test("a data directory others can list (0755) is refused too; one they can only enter (0711) is fine", async () => {
+  test("a data directory others can write (0777) is refused too; one they can only list (0755) is fine", async () => {
     const dir = tempDir();
     const data = join(dir, "chat.db");
-    chmodSync(dir, 0o755);
+    chmodSync(dir, 0o777);
     const refused = await serveRefused(["--data", data]);
     expect(refused.code).toBe(1);
     expect(refused.output).toContain(
-      `refusing to start: the directory ${dir} of data file ${data} is readable by other users (mode 0755)`,
+      `refusing to start: the directory ${dir} of data file ${data} is writable by other users (mode 0777)`,
     );
-    expect(refused.output).toContain(`chmod 700 ${dir}`);
-    chmodSync(dir, 0o711);
+    expect(refused.output).toContain(`chmod go-w ${dir}`);
+    chmodSync(dir, 0o755);
     const server = await startServer([], data);
     expect(await server.stop()).toBe(0);
   });

@@ -46,12 +46,14 @@ describe("sharedAccess", () => {
     expect(sharedAccess(file)).toStartWith(`its WAL ${file}-wal is readable by other users (mode 0644)`);
   });
 
-  it("names a directory others can list or write, with its own fix", () => {
+  it("names a directory others can write, with its own fix; one they can only list is fine", () => {
     chmodSync(dir, 0o755);
+    expect(sharedAccess(file)).toBeUndefined();
+    chmodSync(dir, 0o777);
     expect(sharedAccess(file)).toStartWith(
-      `the directory ${dir} of data file ${file} is readable by other users (mode 0755)`,
+      `the directory ${dir} of data file ${file} is writable by other users (mode 0777)`,
     );
-    expect(sharedAccess(file)).toContain(`(chmod 700 ${dir})`);
+    expect(sharedAccess(file)).toContain(`(chmod go-w ${dir})`);
     chmodSync(dir, 0o733);
     expect(sharedAccess(file)).toContain("is writable by other users (mode 0733)");
   });
