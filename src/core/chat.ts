@@ -288,9 +288,9 @@ export class ChatCore implements Core {
     this.roster.end(s, reason, revoke);
   }
 
-  /** Who holds the account on any node: this node's session, else presence's answer. */
-  holder(accountId: number) {
-    return this.roster.holder(accountId);
+  /** The node holding the account: this one if it has the session, else presence's answer. */
+  holderNode(accountId: number): string | null | Promise<string | null> {
+    return this.roster.holderNode(accountId);
   }
 
   limit(s: Session, limit: string, detail: string): void {

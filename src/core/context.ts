@@ -10,7 +10,7 @@ import type { EventSink } from "./events";
 import type { InOrder } from "./in-order";
 import type { Metrics } from "./metrics";
 import type { CoreOptions } from "./options";
-import type { Holder, Presence } from "./presence";
+import type { Presence } from "./presence";
 import type { Budget, KeyedGate } from "./ratelimit";
 import type { Session } from "./session";
 import type { Signals } from "./signals";
@@ -80,8 +80,8 @@ export interface Core extends Throttles {
   endSession(s: Session, reason: string, revoke: boolean): void;
   /** The account's session on this node, if it has one here. */
   onlineSession(accountId: number): Session | undefined;
-  /** Who holds the account on any node: this node's session, else presence's answer. */
-  holder(accountId: number): Holder | null | Promise<Holder | null>;
+  /** The node holding the account: this one if it has the session, else presence's answer. */
+  holderNode(accountId: number): string | null | Promise<string | null>;
 
   limit(s: Session, limit: string, detail: string): void;
   /** Runs a store call nobody waits on; failures are logged, never thrown. */

@@ -90,11 +90,10 @@ export class Roster {
     core.events({ type: "logout", conn: s.id, address: s.address, account: account.name, reason });
   }
 
-  /** The holder of an account: this node's session if it has one, else Presence's answer. */
-  holder(accountId: number): Holder | null | Promise<Holder | null> {
-    const s = this.here.get(accountId);
-    if (s) return { node: this.core.node, session: s.id };
-    return this.core.presence.holder(accountId);
+  /** The node holding an account: this one if the session is here, else presence's answer. */
+  holderNode(accountId: number): string | null | Promise<string | null> {
+    if (this.here.has(accountId)) return this.core.node;
+    return this.core.presence.holder(accountId).then((h) => h?.node ?? null);
   }
 
   /** Stops taking signals (the core is going away). */

@@ -10,7 +10,6 @@ import { checkText } from "../../rules/text";
 import type { EnqueueResult } from "../../store/store";
 import { Delivery, Op, type ReplyInit, type Request, Status, UNSAFE_ID } from "../../wire";
 import type { Core } from "../context";
-import type { Holder } from "../presence";
 import type { Session } from "../session";
 import { describeError, printable } from "../text";
 import type { Handler } from "./handler";
@@ -88,9 +87,9 @@ function stored(core: Core, s: Session, req: Request, at: number, seq: number, r
     return;
   }
   if (!r.duplicate) core.metrics.messagesAccepted++;
-  const holder = core.holder(r.recipient.id);
-  if (holder instanceof Promise) {
-    holder.then(
+  const node = core.holderNode(r.recipient.id);
+  if (node instanceof Promise) {
+    node.then(
       (h) => handOn(core, s, req, at, seq, r, h),
       (error) => {
         // Stored all the same: it waits in the queue for the next CHECK or login.
@@ -103,7 +102,7 @@ function stored(core: Core, s: Session, req: Request, at: number, seq: number, r
     );
     return;
   }
-  handOn(core, s, req, at, seq, r, holder);
+  handOn(core, s, req, at, seq, r, node);
 }
 
 /** Signals the recipient's node (if it is online anywhere) and answers the sender. */
@@ -114,14 +113,14 @@ function handOn(
   at: number,
   seq: number,
   r: Extract<EnqueueResult, { ok: true }>,
-  holder: Holder | null,
+  node: string | null,
 ): void {
   const { message, recipient, duplicate } = r;
   if (!duplicate) {
     // The recipient first: connections are written in the order they got output, and the
     // message reaching its reader is what chat is measured by. Both go out in this turn.
-    if (holder)
-      core.signals.send(holder.node, {
+    if (node)
+      core.signals.send(node, {
         type: "deliver",
         accountId: recipient.id,
         fromId: message.id,
@@ -137,11 +136,11 @@ function handOn(
       requestId: req.requestId,
       messageId: message.id,
       sentAt: message.sentAt,
-      delivery: holder ? Delivery.LIVE : Delivery.QUEUED,
+      delivery: node ? Delivery.LIVE : Delivery.QUEUED,
       duplicate,
       msg: duplicate
         ? `already stored as message ${message.id} (resent)`
-        : holder
+        : node
           ? `sent to ${recipient.name}`
           : `${recipient.name} is offline; queued`,
     },
