@@ -60,5 +60,5 @@ export class LocalPresence implements Presence {
     return accountIds.map((id) => this.holders.has(id));
   }
 
-  async renew(): Promise<void> {}
+  async renew(_node: string): Promise<void> {}
 }

@@ -1,7 +1,13 @@
+// The pieces several nodes share, and the ordering helper: InOrder, LocalPresence,
+// LocalSignals, and how a core renews presence leases.
+
 import { describe, expect, test } from "bun:test";
 import { InOrder } from "../../src/core/in-order";
+import { DEFAULT_OPTIONS } from "../../src/core/options";
 import { LocalPresence } from "../../src/core/presence";
 import { LocalSignals, type Signal } from "../../src/core/signals";
+import { Push } from "../../src/wire";
+import { Harness, sharedBackend } from "./helpers";
 
 describe("InOrder", () => {
   test("acts in ticket order whatever order the work finishes in", () => {
@@ -61,5 +67,55 @@ describe("LocalSignals", () => {
     off1();
     bus.send("n1", deleting);
     expect(got).toHaveLength(3);
+  });
+});
+
+describe("presence leases", () => {
+  test("a node renews its claims a few times per lease; infinite leases are never renewed", async () => {
+    class LeasedPresence extends LocalPresence {
+      override readonly leaseMs = 3000;
+      renewals: string[] = [];
+      override async renew(node: string) {
+        this.renewals.push(node);
+      }
+    }
+    const shared = sharedBackend(DEFAULT_OPTIONS, null);
+    const leased = new LeasedPresence();
+    shared.presence = leased;
+    const h = new Harness({}, shared, "n7");
+    await h.user("bob");
+    await h.advance(900);
+    expect(leased.renewals).toEqual([]);
+    await h.advance(100);
+    expect(leased.renewals).toEqual(["n7"]);
+    await h.advance(1000);
+    expect(leased.renewals).toEqual(["n7", "n7"]);
+    expect(await leased.holder((await h.store.findAccount("bob"))!.id)).toMatchObject({ node: "n7" });
+  });
+});
+
+describe("one server goes through the same interfaces", () => {
+  test("live delivery and forced logout are signals, and logins are presence claims, on one node too", async () => {
+    class SpySignals extends LocalSignals {
+      sent: Signal["type"][] = [];
+      override send(node: string, signal: Signal) {
+        this.sent.push(signal.type);
+        super.send(node, signal);
+      }
+    }
+    const shared = sharedBackend(DEFAULT_OPTIONS, null);
+    const spy = new SpySignals();
+    shared.signals = spy;
+    const h = new Harness({}, shared, "only");
+    const bob = await h.user("bob");
+    const alice = await h.user("alice");
+    await alice.sendTo("bob", "hi");
+    expect(spy.sent).toEqual(["deliver"]);
+    expect(bob.texts()).toEqual(["hi"]);
+    await h.connect().login("bob");
+    expect(spy.sent).toEqual(["deliver", "force_logout"]);
+    expect(bob.pushes(Push.LOGGED_OUT)).toHaveLength(1);
+    const bobId = (await h.store.findAccount("bob"))!.id;
+    expect(await shared.presence.holder(bobId)).toMatchObject({ node: "only" });
   });
 });
