@@ -9,14 +9,30 @@
 // messages a backlog waits for CHECK_MESSAGES; once a drain has started ("pushing"), it
 // goes on as acknowledgements free the window, until the session is caught up.
 //
-// The state of all this lives in a Handoff object that exists only while there is
-// something to track: a session that is caught up with nothing unconfirmed has none
-// (memory per idle connection).
+// The state of all this lives in a Handoff object (handoff.ts) that exists only while
+// there is something to track: a session that is caught up with nothing unconfirmed has
+// none (memory per idle connection).
 
-import type { StoredMessage } from "../store/store";
-import { messageFieldSize, Push, Status, type WireMessage } from "../wire";
-import { type ChatCore, formatDuration } from "./chat";
+import type { Store, StoredMessage } from "../store/store";
+import { messageFieldSize, Push, type ReplyInit, Status, type WireMessage } from "../wire";
+import { Handoff } from "./handoff";
+import type { Metrics } from "./metrics";
+import type { CoreOptions } from "./options";
 import type { Session } from "./session";
+import { formatDuration } from "./text";
+
+/** What delivery needs of the core. */
+export interface DeliveryHost {
+  readonly store: Store;
+  readonly options: CoreOptions;
+  readonly metrics: Metrics;
+  readonly now: () => number;
+  write(s: Session, frame: ReplyInit): void;
+  notify(s: Session, opcode: Push, status: Status, msg: string): void;
+  close(s: Session): void;
+  limit(s: Session, limit: string, detail: string): void;
+  background(p: Promise<unknown>, what: string): void;
+}
 
 export const toWire = (m: StoredMessage): WireMessage => ({
   id: m.id,
@@ -41,48 +57,11 @@ export function fitting<T>(items: readonly T[], size: (item: T) => number, maxFr
   return items.length;
 }
 
-/** What is being handed to one logged-in session. Replaced (not reused) when the account changes. */
-export class Handoff {
-  /** Highest message id handed over (pushed or returned by CHECK). */
-  handedUpTo = 0;
-  caughtUp: boolean;
-  /** A drain has started and continues as the window frees, until caught up. */
-  pushing = false;
-  draining = false;
-  drainAgain = false;
-  /** Handed over, not yet confirmed: id → time handed. Insertion order = id order. */
-  inflight: Map<number, number> | null = null;
-  /** The last of the session's serialized handoffs (CHECK, drains, DELETE), while one runs. */
-  chain: Promise<unknown> | null = null;
-  /** Waiting for every handed message to be confirmed (DELETE_ACCOUNT). */
-  confirmWaiters: (() => void)[] | null = null;
-
-  constructor(caughtUp: boolean) {
-    this.caughtUp = caughtUp;
-  }
-
-  get unconfirmed(): number {
-    return this.inflight?.size ?? 0;
-  }
-
-  /** Nothing to remember: the session may drop this object. */
-  get idle(): boolean {
-    return (
-      this.caughtUp &&
-      !this.pushing &&
-      !this.draining &&
-      !this.inflight &&
-      !this.chain &&
-      !this.confirmWaiters
-    );
-  }
-}
-
 export class Delivery {
   /** Sessions with unconfirmed messages, for the confirmation timeout. */
   private readonly waiting = new Set<Session>();
 
-  constructor(private readonly core: ChatCore) {}
+  constructor(private readonly core: DeliveryHost) {}
 
   /** The session's handoff state, made on first need (a session without one is caught up). */
   state(s: Session): Handoff {
@@ -90,7 +69,10 @@ export class Delivery {
     return s.handoff;
   }
 
-  /** A message was stored for an account that is online at s; push it or drain. */
+  /**
+   * A message was stored for the account online at s, and messages reach s in id order
+   * (Signals.inOrder): push it, or drain when others wait before it.
+   */
   live(s: Session, m: StoredMessage): void {
     if (s.closing) return;
     const h = s.handoff;
@@ -103,6 +85,20 @@ export class Delivery {
       this.push(s, [m]);
       return;
     }
+    h.caughtUp = false;
+    h.pushing = true;
+    this.drain(s);
+  }
+
+  /**
+   * A message with id fromId was stored for the account online at s, and is not at hand
+   * (or may have overtaken others on the way): the queue is read from what s has, so
+   * nothing is pushed out of id order.
+   */
+  arrived(s: Session, fromId: number): void {
+    if (s.closing) return;
+    const h = this.state(s);
+    if (fromId <= h.handedUpTo) return;
     h.caughtUp = false;
     h.pushing = true;
     this.drain(s);

@@ -2,7 +2,7 @@
 
 import type { Account } from "../store/store";
 import type { FrameQueue, ReplyInit, Request } from "../wire";
-import type { Handoff } from "./delivery";
+import type { Handoff } from "./handoff";
 
 /** What the core needs from a connection; the network shell implements it. */
 export interface Conn {
@@ -48,6 +48,8 @@ export class Session {
   answeredSeq = 0;
   deferred: Deferred[] | null = null;
   sendWaiters: { seq: number; resolve: () => void }[] | null = null;
+  /** SEND answers ready before an earlier SEND's: seq → answer, sent in seq order. */
+  earlySends: Map<number, { frame: ReplyInit; at: number }> | null = null;
 
   /** What is being handed to this session (delivery.ts); null while there is nothing to track. */
   handoff: Handoff | null = null;

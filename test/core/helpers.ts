@@ -4,13 +4,16 @@
 
 import { expect } from "bun:test";
 import type { PasswordHasher } from "../../src/core/auth";
-import { ChatCore } from "../../src/core/chat";
+import { ChatCore, localThrottles } from "../../src/core/chat";
+import type { Throttles } from "../../src/core/context";
 import type { ServerEvent } from "../../src/core/events";
 import { Metrics } from "../../src/core/metrics";
 import { type CoreOptions, DEFAULT_OPTIONS } from "../../src/core/options";
+import { LocalPresence, type Presence } from "../../src/core/presence";
 import type { Conn, Session } from "../../src/core/session";
+import { LocalSignals, type Signals } from "../../src/core/signals";
 import { MemoryStore } from "../../src/store/memory";
-import type { NewMessage } from "../../src/store/store";
+import type { NewMessage, Store } from "../../src/store/store";
 import {
   decodeReply,
   encodeReply,
@@ -24,6 +27,7 @@ import {
   Status,
   type WireMessage,
 } from "../../src/wire";
+import { scrambled } from "./scrambled-store";
 
 export const SERVER_VERSION = "9.8.7-test";
 /** The fake clock's starting time (ms since the epoch). */
@@ -220,33 +224,73 @@ export class Client implements Conn {
   }
 }
 
+/**
+ * CHAT_CORE_SCRAMBLE=<seed> runs every harness on a store whose promises settle out of
+ * order (scrambled-store.ts); test/core/out-of-order.test.ts runs this folder that way.
+ */
+const SCRAMBLE = process.env.CHAT_CORE_SCRAMBLE;
+
+/** What the cores of one test share when several stand for the nodes of one service. */
+export interface Shared {
+  store: SlowStore;
+  presence: Presence;
+  signals: Signals;
+  throttles: Throttles;
+  clock: { now: number };
+  /** Results held back by the scrambling wrapper (0 without one). */
+  holding: () => number;
+  /** The store the cores use: store itself, or store scrambled. */
+  coreStore: Store;
+}
+
+export function sharedBackend(options: CoreOptions, seed = SCRAMBLE ? Number(SCRAMBLE) : null): Shared {
+  const store = new SlowStore({
+    maxQueuedPerAccount: options.maxQueuedPerAccount,
+    maxQueuedPerSender: options.maxQueuedPerSender,
+    dedupPerSender: options.maxUnansweredSends,
+  });
+  const mixed = seed === null ? null : scrambled(store, seed);
+  return {
+    store,
+    presence: new LocalPresence(),
+    signals: new LocalSignals(),
+    throttles: localThrottles(options),
+    clock: { now: START },
+    holding: mixed ? mixed.holding : () => 0,
+    coreStore: mixed ? mixed.store : store,
+  };
+}
+
 export class Harness {
-  readonly clock = { now: START };
+  readonly clock: { now: number };
   readonly events: ServerEvent[] = [];
   readonly metrics = new Metrics();
   readonly passwords = new FakeHasher();
   readonly options: CoreOptions;
   readonly store: SlowStore;
   readonly core: ChatCore;
+  readonly shared: Shared;
   /** Bumped by every frame and close, so settle() knows when the core has gone quiet. */
   activity = 0;
   private nextAddress = 1;
 
-  constructor(overrides: Partial<CoreOptions> = {}) {
+  /** shared: the backend of other harnesses, whose cores are then nodes of one service. */
+  constructor(overrides: Partial<CoreOptions> = {}, shared?: Shared, node?: string) {
     this.options = { ...DEFAULT_OPTIONS, ...overrides };
-    this.store = new SlowStore({
-      maxQueuedPerAccount: this.options.maxQueuedPerAccount,
-      maxQueuedPerSender: this.options.maxQueuedPerSender,
-      dedupPerSender: this.options.maxUnansweredSends,
-    });
+    this.shared = shared ?? sharedBackend(this.options);
+    this.store = this.shared.store;
+    this.clock = this.shared.clock;
     this.core = new ChatCore({
-      store: this.store,
+      store: this.shared.coreStore,
       options: this.options,
       events: (e) => this.events.push(e),
       metrics: this.metrics,
       passwords: this.passwords,
       serverVersion: SERVER_VERSION,
       now: () => this.clock.now,
+      ...(shared
+        ? { presence: shared.presence, signals: shared.signals, throttles: shared.throttles, node }
+        : {}),
     });
   }
 
@@ -278,7 +322,7 @@ export class Harness {
     for (let quiet = 0, turns = 0; quiet < 3; turns++) {
       if (turns > 10_000) throw new Error("the core never went quiet");
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.activity === seen) quiet++;
+      if (this.activity === seen && this.shared.holding() === 0) quiet++;
       else [seen, quiet] = [this.activity, 0];
     }
   }

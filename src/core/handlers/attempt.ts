@@ -8,7 +8,7 @@
 // out, and once they have spent it, each of their addresses gets one guess per period.
 
 import { type Request, Status } from "../../wire";
-import type { ChatCore } from "../chat";
+import type { Core } from "../context";
 import type { Session } from "../session";
 
 export interface Attempt {
@@ -26,7 +26,7 @@ export interface Attempt {
  * the attempt may not go ahead.
  */
 export async function beginAttempt(
-  core: ChatCore,
+  core: Core,
   s: Session,
   req: Request,
   at: number,

@@ -4,7 +4,7 @@ import { checkName } from "../../rules/names";
 import { checkPassword } from "../../rules/password";
 import type { Account } from "../../store/store";
 import { Status } from "../../wire";
-import type { ChatCore } from "../chat";
+import type { Core } from "../context";
 import type { Handler } from "./handler";
 
 type Name = { name: string; key: string; skeleton: string; mixedScripts: string | null };
@@ -13,7 +13,7 @@ type Name = { name: string; key: string; skeleton: string; mixedScripts: string 
  * Why the name cannot be taken (NAME_TAKEN's text), or null: it is an account's, looks
  * like one, or is a deleted account's name still reserved.
  */
-async function nameTaken(core: ChatCore, n: Name, now: number): Promise<string | null> {
+async function nameTaken(core: Core, n: Name, now: number): Promise<string | null> {
   if (await core.store.findAccount(n.key)) return `the name ${n.name} is taken`;
   const lookalike = await core.store.findAccountBySkeleton(n.skeleton);
   if (lookalike) return `the name ${n.name} is taken: it looks like the existing account ${lookalike.name}`;
@@ -28,7 +28,7 @@ async function nameTaken(core: ChatCore, n: Name, now: number): Promise<string |
 
 /** Hashes and stores; answers a taken name before spending a hash on it. */
 async function createAccount(
-  core: ChatCore,
+  core: Core,
   password: string,
   n: Name,
   now: number,

@@ -40,8 +40,9 @@ export const deleteAccount: Handler = {
     };
     if (s.account !== account) return ended();
     // From here on, sends to this account are refused; those already accepted are committed by the flush.
+    // Every node refuses them from the signal on (a shared store must also refuse them atomically).
     s.deleting = true;
-    core.deleting.add(account.key);
+    core.signals.broadcast({ type: "deleting", key: account.key, on: true });
     await core.store.flush();
     let handedOver = 0;
     const pageMax = Math.min(core.options.deliveryWindow, core.options.maxPageSize);
@@ -57,10 +58,29 @@ export const deleteAccount: Handler = {
       await core.delivery.whenConfirmed(s);
       if (s.account !== account || s.closing) return ended();
     }
-    // The name stays reserved, so nobody else takes it and receives what was meant for its owner.
-    const reuseAfter = core.options.nameReuseAfterMs;
-    await core.store.deleteAccount(account.id, reuseAfter > 0 ? core.now() + reuseAfter : undefined);
-    core.endSession(s, "account deleted", false);
+    // The account's turn, which logins and RESUMEs hold until their session has begun: a
+    // session that begins before the deletion cuts it short, one after finds no account.
+    const turn = core.checksByAccount.enter(account.key);
+    if (!turn) {
+      s.deleting = false;
+      core.signals.broadcast({ type: "deleting", key: account.key, on: false });
+      core.fail(s, req, at, Status.BUSY, "too many logins at once; nothing was deleted; try again", {
+        retryAfterMs: 1000,
+      });
+      return;
+    }
+    const release = await turn;
+    try {
+      if (s.account !== account || s.closing) return ended();
+      // The name stays reserved, so nobody else takes it and receives what was meant for its owner.
+      const reuseAfter = core.options.nameReuseAfterMs;
+      await core.store.deleteAccount(account.id, reuseAfter > 0 ? core.now() + reuseAfter : undefined);
+      s.deleting = false;
+      core.signals.broadcast({ type: "account_deleted", accountId: account.id, key: account.key });
+      core.endSession(s, "account deleted", false);
+    } finally {
+      release();
+    }
     core.events({
       type: "account_deleted",
       conn: s.id,

@@ -1,7 +1,7 @@
 // The shape every operation shares: a state gate and one function.
 
 import { type Request, Status } from "../../wire";
-import type { ChatCore } from "../chat";
+import type { Core } from "../context";
 import type { Session } from "../session";
 
 export interface Handler {
@@ -12,11 +12,11 @@ export interface Handler {
    * settles (they must see its effect); a handler that answers later without blocking
    * (SEND) returns nothing and keeps the answer order itself.
    */
-  run(core: ChatCore, s: Session, req: Request, at: number): void | Promise<void>;
+  run(core: Core, s: Session, req: Request, at: number): void | Promise<void>;
 }
 
 /** A requested page size, or undefined (after answering) when it is out of range. */
-export function pageSize(core: ChatCore, s: Session, req: Request, at: number): number | undefined {
+export function pageSize(core: Core, s: Session, req: Request, at: number): number | undefined {
   const { defaultPageSize, maxPageSize } = core.options;
   if (req.pageSize === 0) return defaultPageSize;
   if (req.pageSize > maxPageSize) {

@@ -45,7 +45,10 @@ export const list: Handler = {
       limit: n + 1,
       maxExamined: core.options.listRowsPerRequest,
     });
-    const accounts = found.accounts.slice(0, n).map((a) => ({ name: a.name, online: core.isOnline(a.id) }));
+    const shown = found.accounts.slice(0, n);
+    // Online anywhere in the service, not only on this node.
+    const online = await core.presence.online(shown.map((a) => a.id));
+    const accounts = shown.map((a, i) => ({ name: a.name, online: online[i]! }));
     const fit = fitting(accounts, accountFieldSize, core.options.maxFrameBytes);
     const page = found.accounts.slice(0, fit);
     const cut = found.accounts.length > fit;

@@ -6,7 +6,7 @@ import { MAX_PASSWORD_BYTES } from "../../rules/password";
 import type { Account } from "../../store/store";
 import { Status } from "../../wire";
 import { hashCost, sameCost } from "../auth";
-import type { ChatCore } from "../chat";
+import type { Core } from "../context";
 import { beginAttempt } from "./attempt";
 import type { Handler } from "./handler";
 import { startSession } from "./session-start";
@@ -60,7 +60,7 @@ export const login: Handler = {
  * of the same price. "busy" when the hash queue is full.
  */
 export async function checkPassword(
-  core: ChatCore,
+  core: Core,
   password: string,
   hash: string | undefined,
 ): Promise<boolean | "busy"> {
@@ -77,7 +77,7 @@ export async function checkPassword(
  * --argon2-* changed) is replaced, in the background: the answer does not wait for it,
  * and a full hash queue just leaves it for the next login.
  */
-function rehashIfCostChanged(core: ChatCore, account: Account, hash: string, password: string): void {
+function rehashIfCostChanged(core: Core, account: Account, hash: string, password: string): void {
   const target = core.hashes.cost;
   const current = hashCost(hash);
   if (!target || !current || sameCost(target, current)) return;

@@ -1,13 +1,17 @@
 // SEND_MESSAGE (3): store, answer the sender once stored, push to an online recipient.
-// Pipelined: the session's next requests run while the store commits; answers still go
-// out in request order (ChatCore.answerSend).
+// Pipelined: the session's next requests run while the store commits. What follows a
+// commit runs in the order the store calls were made (core.commits), whatever order the
+// store settles them in, so pushes follow the ids; answers go out in request order
+// (Pipeline.answerSend). The recipient is reached through a deliver signal to the node
+// that holds it, this one included.
 
 import { MAX_NAME_CHARS, nameKey } from "../../rules/names";
 import { checkText } from "../../rules/text";
 import type { EnqueueResult } from "../../store/store";
 import { Delivery, Op, type ReplyInit, type Request, Status, UNSAFE_ID } from "../../wire";
-import { type ChatCore, printable } from "../chat";
+import type { Core } from "../context";
 import type { Session } from "../session";
+import { describeError, printable } from "../text";
 import type { Handler } from "./handler";
 
 export const send: Handler = {
@@ -56,6 +60,7 @@ export const send: Handler = {
       return;
     }
     const seq = ++s.sendSeq;
+    const ticket = core.commits.ticket();
     core.store
       .enqueue({
         senderId: account.id,
@@ -66,27 +71,63 @@ export const send: Handler = {
         clientMsgId: req.clientMsgId,
       })
       .then(
-        (result) => stored(core, s, req, at, seq, result),
-        (error) => core.answerSend(s, seq, core.failureFrame(req, error, "message not accepted"), at),
+        (result) => core.commits.done(ticket, () => stored(core, s, req, at, seq, result)),
+        (error) =>
+          core.commits.done(ticket, () =>
+            core.answerSend(s, seq, core.failureFrame(req, error, "message not accepted"), at),
+          ),
       );
   },
 };
 
-function stored(core: ChatCore, s: Session, req: Request, at: number, seq: number, r: EnqueueResult): void {
+function stored(core: Core, s: Session, req: Request, at: number, seq: number, r: EnqueueResult): void {
   if (!r.ok) {
     if (r.error === "storage_full") budgetSpent(core, s);
     core.answerSend(s, seq, refusal(core, req, r.error), at);
     return;
   }
-  const { message, recipient, duplicate } = r;
-  const online = core.onlineSession(recipient.id);
-  if (!duplicate) {
-    core.metrics.messagesAccepted++;
-    if (!online) core.metrics.messagesQueued++;
+  if (!r.duplicate) core.metrics.messagesAccepted++;
+  const node = core.holderNode(r.recipient.id);
+  if (node instanceof Promise) {
+    node.then(
+      (h) => handOn(core, s, req, at, seq, r, h),
+      (error) => {
+        // Stored all the same: it waits in the queue for the next CHECK or login.
+        core.events({
+          type: "storage_error",
+          detail: `looking up who holds an account: ${describeError(error)}`,
+        });
+        handOn(core, s, req, at, seq, r, null);
+      },
+    );
+    return;
   }
-  // The recipient first: connections are written in the order they got output, and the
-  // message reaching its reader is what chat is measured by. Both go out in this turn.
-  if (online && !duplicate) core.delivery.live(online, message);
+  handOn(core, s, req, at, seq, r, node);
+}
+
+/** Signals the recipient's node (if it is online anywhere) and answers the sender. */
+function handOn(
+  core: Core,
+  s: Session,
+  req: Request,
+  at: number,
+  seq: number,
+  r: Extract<EnqueueResult, { ok: true }>,
+  node: string | null,
+): void {
+  const { message, recipient, duplicate } = r;
+  if (!duplicate) {
+    // The recipient first: connections are written in the order they got output, and the
+    // message reaching its reader is what chat is measured by. Both go out in this turn.
+    if (node)
+      core.signals.send(node, {
+        type: "deliver",
+        accountId: recipient.id,
+        fromId: message.id,
+        message,
+      });
+    else core.metrics.messagesQueued++;
+  }
   core.answerSend(
     s,
     seq,
@@ -95,11 +136,11 @@ function stored(core: ChatCore, s: Session, req: Request, at: number, seq: numbe
       requestId: req.requestId,
       messageId: message.id,
       sentAt: message.sentAt,
-      delivery: online ? Delivery.LIVE : Delivery.QUEUED,
+      delivery: node ? Delivery.LIVE : Delivery.QUEUED,
       duplicate,
       msg: duplicate
         ? `already stored as message ${message.id} (resent)`
-        : online
+        : node
           ? `sent to ${recipient.name}`
           : `${recipient.name} is offline; queued`,
     },
@@ -108,11 +149,7 @@ function stored(core: ChatCore, s: Session, req: Request, at: number, seq: numbe
 }
 
 /** The answer to a message the store would not take. */
-function refusal(
-  core: ChatCore,
-  req: Request,
-  error: Extract<EnqueueResult, { ok: false }>["error"],
-): ReplyInit {
+function refusal(core: Core, req: Request, error: Extract<EnqueueResult, { ok: false }>["error"]): ReplyInit {
   const base = { opcode: Op.SEND_MESSAGE, requestId: req.requestId };
   const to = printable(req.receiver);
   switch (error) {
@@ -140,9 +177,9 @@ function refusal(
 }
 
 /** When each server last logged its data budget spent: once a minute is enough. */
-const budgetReportedAt = new WeakMap<ChatCore, number>();
+const budgetReportedAt = new WeakMap<Core, number>();
 
-function budgetSpent(core: ChatCore, s: Session): void {
+function budgetSpent(core: Core, s: Session): void {
   const now = core.now();
   if (now - (budgetReportedAt.get(core) ?? -Infinity) < 60_000) return;
   budgetReportedAt.set(core, now);

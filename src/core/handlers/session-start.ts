@@ -3,11 +3,11 @@
 import type { Account } from "../../store/store";
 import { type Request, Status } from "../../wire";
 import { newToken } from "../auth";
-import type { ChatCore } from "../chat";
+import type { Core } from "../context";
 import type { Session } from "../session";
 
 export async function startSession(
-  core: ChatCore,
+  core: Core,
   s: Session,
   req: Request,
   at: number,
@@ -37,7 +37,11 @@ export async function startSession(
     core.fail(s, req, at, Status.NOT_LOGGED_IN, "the connection is closing; not logged in");
     return;
   }
-  core.beginSession(s, account, hash, resumedTokenHash !== null);
+  if (!(await core.beginSession(s, account, hash, resumedTokenHash !== null))) {
+    if (!resumedTokenHash) core.background(core.store.deleteToken(hash), "dropping an unused session token");
+    core.fail(s, req, at, Status.NOT_LOGGED_IN, "the connection is closing; not logged in");
+    return;
+  }
   const unread = await core.store.countPending(account.id);
   if (s.account !== account) {
     core.fail(
