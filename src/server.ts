@@ -7,21 +7,24 @@ import { dirname, join, resolve } from "node:path";
 import type { ConsolaInstance } from "consola";
 import { type Argon2Cost, argon2Hasher, type PasswordHasher } from "./core/auth";
 import { ChatCore, describeError } from "./core/chat";
-import type { EventSink } from "./core/events";
+import type { EventSink, ServerEvent } from "./core/events";
 import { Metrics } from "./core/metrics";
 import type { CoreOptions } from "./core/options";
 import { reachableAt } from "./net/addresses";
+import { Admission, OncePerInterval } from "./net/admission";
 import { capWarning, defaultMaxConnections, refusalSlots } from "./net/capacity";
-import { type Listener, listen } from "./net/listener";
+import { LIMIT_LOG_INTERVAL_MS, type Listener, listen } from "./net/listener";
 import { createLogger, eventLogger, type LogFormat, type LogLevel } from "./net/log";
-import { defaultMaxBufferedBytes } from "./net/memory";
+import { defaultMaxBufferedBytes, MemoryBudget } from "./net/memory";
 import { raiseFileLimit } from "./net/rlimit";
+import { serveWeb, type WebServer } from "./net/websocket-server";
 import { nameIdentity, prepareNameTables } from "./rules/names";
 import { MemoryStore } from "./store/memory";
 import { defaultBudget, formatBytes } from "./store/space";
 import { SqliteStore, StoreOpenError, type SyncMode, sharedAccess } from "./store/sqlite";
 import type { Store } from "./store/store";
 import { VERSION } from "./version";
+import { webPage } from "./web/assets";
 
 export interface ServeOptions extends CoreOptions {
   host: string;
@@ -53,6 +56,12 @@ export interface ServeOptions extends CoreOptions {
   handshakeTimeoutMs: number;
   /** Output and partial input of all connections together; default from total memory. */
   maxBufferedBytes?: number;
+  /** Port of the web client and the WebSocket endpoint (/ws); unset: no web port. */
+  webPort?: number;
+  /** Address of the web port; default: host. */
+  webHost?: string;
+  /** Origins besides the server's own whose pages may open a WebSocket. */
+  webAllowedOrigins?: string[];
 }
 
 /** A problem the operator must fix (port taken, bad data file, missing certificate). */
@@ -63,6 +72,8 @@ export class StartupError extends Error {
 export interface RunningServer {
   readonly port: number;
   readonly metricsPort: number | undefined;
+  /** The web port, when --web-port is given. */
+  readonly webPort: number | undefined;
   readonly core: ChatCore;
   readonly store: Store;
   /** Graceful stop: tell clients, commit, close. Resolves when done. */
@@ -87,7 +98,8 @@ export async function startServer(
     .backfillIdentity(nameIdentity)
     .catch((error) => log.warn(`could not give older accounts their name skeletons: ${error}`));
   const metrics = new Metrics();
-  const logEvents = eventLogger(log.withTag("chat"), o.logFormat);
+  let web: WebServer | undefined;
+  const logEvents = webTagged(eventLogger(log.withTag("chat"), o.logFormat), () => web);
   const core = new ChatCore({
     store,
     options: o,
@@ -107,6 +119,9 @@ export async function startServer(
   const tooMany = capWarning(maxConnections, fileLimit);
   if (tooMany) log.warn(tooMany);
   const maxBufferedBytes = o.maxBufferedBytes ?? defaultMaxBufferedBytes(totalmem());
+  // One admission and one memory budget for TCP and WebSocket connections together.
+  const admission = new Admission(maxConnections, o.maxConnectionsPerAddress);
+  const memory = new MemoryBudget(maxBufferedBytes);
   let listener: Listener;
   try {
     listener = listen(core, {
@@ -115,17 +130,51 @@ export async function startServer(
       maxBufferedBytes,
       refusalSlots: refusalSlots(fileLimit),
       ...(tls ? { tls } : {}),
+      admission,
+      memory,
     });
   } catch (error) {
     await store.close();
     throw new StartupError(describeListenError(o.host, o.port, error));
   }
+  if (o.webPort !== undefined) {
+    const webRefusals = new OncePerInterval(LIMIT_LOG_INTERVAL_MS);
+    try {
+      web = serveWeb(
+        core,
+        {
+          host: o.webHost ?? o.host,
+          port: o.webPort,
+          allowedOrigins: o.webAllowedOrigins ?? [],
+          maxFrameBytes: o.maxFrameBytes,
+          maxOutboundBytes: o.maxOutboundBytes,
+          ...(tls ? { tls } : {}),
+        },
+        {
+          admission,
+          memory,
+          refused: (address, r) => {
+            if (webRefusals.note(Date.now()))
+              core.events({ type: "limit", conn: 0, address, limit: "connections", detail: r.detail });
+          },
+        },
+        webPage,
+      );
+    } catch (error) {
+      listener.stop();
+      await store.close();
+      throw new StartupError(
+        describeListenError(o.webHost ?? o.host, o.webPort, error).replace("--port", "--web-port"),
+      );
+    }
+  }
 
   let metricsServer: ReturnType<typeof serveMetrics> | undefined;
   try {
-    metricsServer = o.metricsPort === undefined ? undefined : serveMetrics(o, core, store);
+    metricsServer = o.metricsPort === undefined ? undefined : serveMetrics(o, core, store, () => web);
   } catch (error) {
     listener.stop();
+    web?.close();
     await store.close();
     throw error;
   }
@@ -138,6 +187,7 @@ export async function startServer(
   const tidy = idleCollector(core);
 
   announce(log, o, listener.port, store, !!tls, metricsServer?.port);
+  if (web) announceWeb(log, o.webHost ?? o.host, web);
   log.info(
     `limits: ${maxConnections} connections${fileLimit ? ` (open-file limit ${fileLimit.soft})` : ""}, ${o.maxConnectionsPerAddress} per address, ${Math.round(maxBufferedBytes / 1024 / 1024)} MiB buffered output and input`,
   );
@@ -146,6 +196,7 @@ export async function startServer(
   const stop = () => {
     stopping ??= (async () => {
       listener.stop();
+      web?.stop();
       core.shutdown();
       try {
         await store.flush();
@@ -159,12 +210,13 @@ export async function startServer(
       clearInterval(sweeper);
       clearInterval(tidy);
       metricsServer?.stop(true);
+      web?.close();
       await store.close();
     })();
     return stopping;
   };
 
-  return { port: listener.port, metricsPort: metricsServer?.port, core, store, stop };
+  return { port: listener.port, metricsPort: metricsServer?.port, webPort: web?.port, core, store, stop };
 }
 
 // --- internal ---
@@ -314,7 +366,7 @@ function announce(
     log.info(`metrics: http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${metricsPort}/metrics`);
 }
 
-function serveMetrics(o: ServeOptions, core: ChatCore, store: Store) {
+function serveMetrics(o: ServeOptions, core: ChatCore, store: Store, web: () => WebServer | undefined) {
   core.metrics.queueDepth = () => queued;
   let queued = 0;
   try {
@@ -326,7 +378,7 @@ function serveMetrics(o: ServeOptions, core: ChatCore, store: Store) {
         if (path === "/healthz") return new Response(`ok ${core.sessions.size} connections\n`);
         if (path === "/metrics") {
           queued = (await store.stats()).queued;
-          return new Response(core.metrics.render(), {
+          return new Response(core.metrics.render() + transportMetrics(core, web()), {
             headers: { "content-type": "text/plain; version=0.0.4" },
           });
         }
@@ -338,4 +390,40 @@ function serveMetrics(o: ServeOptions, core: ChatCore, store: Store) {
       describeListenError(o.host, o.metricsPort!, error).replace("--port", "--metrics-port"),
     );
   }
+}
+
+/** Connections by transport (chat_connections counts both). */
+function transportMetrics(core: ChatCore, web: WebServer | undefined): string {
+  const ws = web?.connections ?? 0;
+  const wsOpened = web?.opened ?? 0;
+  return [
+    "# HELP chat_transport_connections Open client connections by transport.",
+    "# TYPE chat_transport_connections gauge",
+    `chat_transport_connections{transport="tcp"} ${core.metrics.connections - ws}`,
+    `chat_transport_connections{transport="websocket"} ${ws}`,
+    "# HELP chat_transport_connections_opened_total Client connections accepted, by transport.",
+    "# TYPE chat_transport_connections_opened_total counter",
+    `chat_transport_connections_opened_total{transport="tcp"} ${core.metrics.connectionsOpened - wsOpened}`,
+    `chat_transport_connections_opened_total{transport="websocket"} ${wsOpened}`,
+    "",
+  ].join("\n");
+}
+
+/** Events of WebSocket connections carry transport: "websocket" (the log shows it). */
+function webTagged(sink: EventSink, web: () => WebServer | undefined): EventSink {
+  return (e) => {
+    const w = web();
+    if (w && "conn" in e && e.conn !== 0 && w.isWeb(e.conn))
+      sink({ ...e, ...{ transport: "websocket" } } as ServerEvent);
+    else sink(e);
+  };
+}
+
+function announceWeb(log: ConsolaInstance, host: string, web: WebServer) {
+  const { external, local } = reachableAt(host, web.port);
+  const scheme = web.secure ? "https" : "http";
+  const where = external.length ? external : local.length ? local : [`localhost:${web.port}`];
+  log.success(
+    `web client on port ${web.port}${web.secure ? " (HTTPS)" : ""}: ${where.map((a) => `${scheme}://${a}/`).join(", ")}`,
+  );
 }

@@ -27,6 +27,9 @@ export interface ListenOptions extends ConnectionLimits {
   /** TLS refusals held open until their handshake so the client can read why (beyond: cut). */
   refusalSlots: number;
   tls?: { cert: string; key: string };
+  /** Shared with the web port, so both transports count against one set of caps. */
+  admission?: Admission;
+  memory?: MemoryBudget;
 }
 
 export interface Listener {
@@ -50,8 +53,8 @@ class RefusedTls {
 type Peer = Connection | RefusedTls | undefined;
 
 export function listen(core: ChatCore, o: ListenOptions): Listener {
-  const admission = new Admission(o.maxConnections, o.maxConnectionsPerAddress);
-  const memory = new MemoryBudget(o.maxBufferedBytes);
+  const admission = o.admission ?? new Admission(o.maxConnections, o.maxConnectionsPerAddress);
+  const memory = o.memory ?? new MemoryBudget(o.maxBufferedBytes);
   const handshakes = new Deadlines<Socket<Peer>>(o.handshakeTimeoutMs);
   const acceptedAt = new WeakMap<Connection, number>();
   let refusing = 0;
