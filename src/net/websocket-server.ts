@@ -148,6 +148,9 @@ export function serveWeb(
     async fetch(req, server) {
       const path = new URL(req.url).pathname;
       if (path === "/ws") return upgrade(req, server);
+      // Browsers ask for an icon on their own: none, without a 404 in the console.
+      if (path === "/favicon.ico")
+        return new Response(null, { status: 204, headers: securityHeaders(null, secure) });
       if (req.method !== "GET" && req.method !== "HEAD") return answer(req, 405, "method not allowed");
       return (await serveFile(req, path)) ?? answer(req, 404, "not found: the web client is at /");
     },
