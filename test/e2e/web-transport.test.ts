@@ -4,9 +4,10 @@
 // check, and web connections in the logs and metrics as their own transport.
 
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { encodeFrame, encodeRequest, Op, Push, Status } from "../../src/wire";
-import { WsClient, webPortOf } from "../web/ws-client";
-import { type ChatServer, freePort, RawClient, runChat, startServer } from "./harness";
+import { RawWs, WsClient, webPortOf } from "../web/ws-client";
+import { type ChatServer, freePort, RawClient, runChat, startServer, tempDir } from "./harness";
 
 async function startWeb(args: string[] = []): Promise<{ server: ChatServer; web: number }> {
   const server = await startServer(["--web-port", "0", "--log-level", "debug", ...args]);
@@ -228,5 +229,95 @@ describe("WebSocket transport", () => {
     const bad = await runChat(["serve", "--web-port", "0", "--web-allowed-origin", "evil.example/path"]);
     expect(bad.code).not.toBe(0);
     expect(bad.err + bad.out).toContain("--web-allowed-origin wants origins");
+  });
+
+  // As on TCP (hostile.test.ts): a recipient that stops reading fills the kernel's buffers,
+  // then the server's, capped by --max-output-bytes.
+  test("a WebSocket reader that stops reading is cut past --max-output-bytes; its messages stay queued", async () => {
+    const { server, web } = await startWeb([
+      ...["--max-output-bytes", "65536", "--delivery-window", "100000", "--max-queued", "200000"],
+      ...["--max-queued-per-sender", "200000", "--log-level", "info"],
+      ...["--request-rate", "1000000", "--request-burst", "1000000"],
+    ]);
+    const bob = await RawWs.open(web);
+    await bob.request({ opcode: Op.CREATE_ACCOUNT, sender: "bob", password: "correct horse" });
+    expect(await bob.request({ opcode: Op.LOG_IN, sender: "bob", password: "correct horse" })).toMatchObject({
+      status: Status.OK,
+    });
+    bob.socket.pause();
+    const alice = await RawClient.open(server.port);
+    expect((await alice.login("alice")).status).toBe(Status.OK);
+    let accepted = 0;
+    const text = "slow consumer ".repeat(7);
+    const cutOff = () => logLines(server).find((l) => l.includes("limit slow_consumer"));
+    for (let round = 0; round < 200 && !cutOff(); round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 500 }, () =>
+          alice.request({ opcode: Op.SEND_MESSAGE, receiver: "bob", msg: text }),
+        ),
+      );
+      alice.frames.length = 0;
+      for (const a of answers) expect(a.status).toBe(Status.OK);
+      accepted += answers.length;
+    }
+    expect(await logLine(server, /limit slow_consumer: bob connection \d+ from 127\.0\.0\.1/)).toMatch(
+      /: \d+ bytes of output waiting \(limit 65536\)$/,
+    );
+    const back = await WsClient.open(web);
+    expect(await back.request({ opcode: Op.LOG_IN, sender: "bob", password: "correct horse" })).toMatchObject(
+      {
+        status: Status.OK,
+        unread: accepted,
+      },
+    );
+    back.close();
+    alice.close();
+    expect(server.proc.exitCode).toBeNull();
+    await server.stop();
+  });
+
+  test("with --tls-cert the web port serves HTTPS and WSS", async () => {
+    const dir = tempDir();
+    const openssl = Bun.spawnSync(
+      [
+        ...["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+        ...[
+          "-days",
+          "1",
+          "-keyout",
+          join(dir, "key.pem"),
+          "-out",
+          join(dir, "cert.pem"),
+          "-subj",
+          "/CN=localhost",
+        ],
+        ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+      ],
+      { stderr: "pipe" },
+    );
+    expect(openssl.exitCode).toBe(0);
+    const { server, web } = await startWeb([
+      "--tls-cert",
+      join(dir, "cert.pem"),
+      "--tls-key",
+      join(dir, "key.pem"),
+    ]);
+    expect(
+      server.out.all.some((l) => /web client on port \d+ \(HTTPS\): https:\/\/127\.0\.0\.1:/.test(l)),
+    ).toBe(true);
+    const page = await fetch(`https://127.0.0.1:${web}/`, { tls: { rejectUnauthorized: false } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain(`wss://127.0.0.1:${web}`);
+    const c = await WsClient.open(web, { secure: true });
+    expect(await c.request({ opcode: Op.PING })).toMatchObject({ status: Status.OK, msg: "pong" });
+    c.close();
+    // Plain HTTP on the TLS port gets nothing.
+    expect(
+      await fetch(`http://127.0.0.1:${web}/`).then(
+        () => "answered",
+        () => "refused",
+      ),
+    ).toBe("refused");
+    expect(await server.stop()).toBe(0);
   });
 });
