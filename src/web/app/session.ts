@@ -135,7 +135,8 @@ export class WebSession {
     const token = this.d.storage.getItem(TOKEN_KEY);
     if (token && this.keepUp) {
       const r = await this.raw({ opcode: Op.RESUME, token }).catch(() => null);
-      if (!r) return;
+      // Gone meanwhile, or logged out by a push that overtook the answer.
+      if (!r || !this.keepUp) return;
       if (r.status === Status.OK) {
         this.name = r.name;
         this.d.dispatch({ type: "logged_in", name: r.name, unread: r.unread, resumed: true });
