@@ -90,6 +90,8 @@ async function logIn(page: Page, name: string): Promise<void> {
 }
 
 async function openConversation(page: Page, peer: string): Promise<void> {
+  // Narrow screens show the list or a conversation: back to the list first.
+  if (await page.locator("#back").isVisible()) await page.click("#back");
   await page.fill("#to-name", peer);
   await page.press("#to-name", "Enter");
   await page.locator("#thread-title", { hasText: peer }).waitFor({ timeout: WAIT });
@@ -266,8 +268,30 @@ describe("web client in Chromium", () => {
     await line(alice, "still there?").locator(".meta", { hasText: "not sent" }).waitFor({ timeout: WAIT });
   }, 60_000);
 
+  test("dark theme from the system; 360 px wide without sideways scrolling; labelled live regions", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 360, height: 640 }, colorScheme: "dark" });
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    await page.goto(`http://127.0.0.1:${webPort}/`);
+    await page.locator("#connection[data-state=online]").waitFor({ timeout: WAIT });
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe(
+      "rgb(21, 22, 26)",
+    );
+    await logIn(page, "alice"); // forces alice's desktop page out: it is not used after this
+    await openConversation(page, "carol");
+    await say(page, "a longer line from a narrow dark page, to see it wrap instead of overflowing");
+    await line(page, "from a narrow dark page").waitFor({ timeout: WAIT });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    expect(await page.locator("#lines").getAttribute("role")).toBe("log");
+    expect(await page.locator("#lines").getAttribute("aria-label")).toBe("Messages with carol");
+    expect(await page.locator("#notice").getAttribute("aria-live")).toBe("polite");
+    expect(await page.locator("label[for=text]").textContent()).toBe("Message");
+    await shot(page, "web-dark-360px");
+    alice = page;
+  }, 60_000);
+
   test("a server restart: the page shows reconnecting…, resumes, and resends what was not answered", async () => {
-    await alice.locator("#conversation-list button[data-peer=bob]").click();
+    await openConversation(alice, "bob");
     expect(await server.stop()).toBe(0);
     await alice.locator("#connection[data-state=reconnecting]").waitFor({ timeout: WAIT });
     expect(await alice.locator("#connection").textContent()).toBe("reconnecting…");

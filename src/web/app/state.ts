@@ -120,7 +120,8 @@ export function reduce(s: State, a: Action): State {
         waiting: 0,
         accounts: null,
         loggedOutBecause: a.reason,
-        notice: a.reason ? { kind: "error", text: a.reason } : { kind: "info", text: "logged out" },
+        // A reason is shown (and announced) on the login form itself.
+        notice: a.reason ? null : { kind: "info", text: "logged out" },
         ...(a.reason ? {} : { conversations: [], active: null, maxSeenId: 0, owner: null }),
       };
     case "deleted":
