@@ -165,6 +165,26 @@ describe("WebSocket transport", () => {
     expect(await server.stop()).toBe(0);
   });
 
+  test("heartbeats: a quiet WebSocket gets HEARTBEATs, a silent one is dropped with HEARTBEAT_TIMEOUT", async () => {
+    const { server, web } = await startWeb([
+      "--heartbeat",
+      "300ms",
+      "--heartbeat-misses",
+      "3",
+      "--login-timeout",
+      "30s",
+    ]);
+    const c = await WsClient.open(web);
+    expect(await c.login("hb")).toMatchObject({ status: Status.OK });
+    await c.next((f) => f.opcode === Push.HEARTBEAT, "HEARTBEAT", 5000);
+    expect(await c.next((f) => f.opcode === Push.LOGGED_OUT, "LOGGED_OUT", 10_000)).toMatchObject({
+      status: Status.HEARTBEAT_TIMEOUT,
+    });
+    await c.whenClosed(5000);
+    await logLine(server, /dead peer: hb connection \d+ from 127\.0\.0\.1 silent/);
+    expect(await server.stop()).toBe(0);
+  });
+
   test("Origin: the server's own and the allowed ones connect, other pages get 403", async () => {
     const { server, web } = await startWeb(["--web-allowed-origin", "https://chat.example.org"]);
     const own = await WsClient.open(web, { origin: `http://127.0.0.1:${web}` });
