@@ -187,6 +187,15 @@ describe("web client in Chromium", () => {
     await conv.locator(".badge", { hasText: "1" }).waitFor({ timeout: WAIT });
     await conv.click();
     await line(bob, "while you were away").waitFor({ timeout: WAIT });
+    // A reload resumes with the token kept in sessionStorage: no password asked, no cookie,
+    // and the password is kept nowhere in the page.
+    await bob.reload();
+    await bob.locator("#me", { hasText: "bob" }).waitFor({ timeout: WAIT });
+    expect(await bob.locator("#login").isVisible()).toBe(false);
+    expect(await bob.context().cookies()).toEqual([]);
+    const stored = await bob.evaluate(() => JSON.stringify({ ...sessionStorage, ...localStorage }));
+    expect(stored).toContain("chat.token");
+    expect(stored).not.toContain(PASSWORD);
   }, 60_000);
 
   test("logging in on another page logs the first out, and it says why", async () => {
