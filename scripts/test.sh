@@ -14,6 +14,16 @@ if ! command -v openssl >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# The web client's browser tests drive Debian's Chromium (playwright-core, no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing chromium (apt-get)" >&2
+    apt-get update -qq >&2 && apt-get install -y -qq chromium >&2
+  else
+    echo "the web client tests need Debian's chromium at /usr/bin/chromium" >&2
+    exit 1
+  fi
+fi
 "$BUN" x tsc --noEmit -p .
 "$BUN" x biome check .
 # End-to-end tests drive real processes: 30 s is their ceiling (each waits on events with

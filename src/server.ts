@@ -10,16 +10,18 @@ import { type ControlSocket, ControlSocketError } from "./admin/control-server";
 import { openControlSocket } from "./admin/serve-control";
 import { type Argon2Cost, argon2Hasher, type PasswordHasher } from "./core/auth";
 import { ChatCore, describeError } from "./core/chat";
-import type { EventSink } from "./core/events";
+import type { EventSink, ServerEvent } from "./core/events";
 import { Metrics } from "./core/metrics";
 import type { CoreOptions } from "./core/options";
 import { sampleProcess } from "./core/process-sample";
 import { reachableAt } from "./net/addresses";
+import { Admission, OncePerInterval } from "./net/admission";
 import { capWarning, defaultMaxConnections, refusalSlots } from "./net/capacity";
-import { type Listener, listen } from "./net/listener";
+import { LIMIT_LOG_INTERVAL_MS, type Listener, listen } from "./net/listener";
 import { createLogger, eventLogger, type LogFormat, type LogLevel } from "./net/log";
-import { defaultMaxBufferedBytes } from "./net/memory";
+import { defaultMaxBufferedBytes, MemoryBudget } from "./net/memory";
 import { raiseFileLimit } from "./net/rlimit";
+import { serveWeb, type WebServer } from "./net/websocket-server";
 import { type Reloaded, reloader } from "./reload";
 import { nameIdentity, prepareNameTables } from "./rules/names";
 import { MemoryStore } from "./store/memory";
@@ -27,6 +29,7 @@ import { defaultBudget, formatBytes } from "./store/space";
 import { SqliteStore, StoreOpenError, type SyncMode, sharedAccess } from "./store/sqlite";
 import type { Store } from "./store/store";
 import { VERSION } from "./version";
+import { webPage } from "./web/assets";
 
 export interface ServeOptions extends CoreOptions {
   host: string;
@@ -62,6 +65,12 @@ export interface ServeOptions extends CoreOptions {
   maxBufferedBytes?: number;
   /** Unix socket for `chat admin`; default <data>.sock, none for :memory: unless given. */
   controlSocket?: string;
+  /** Port of the web client and the WebSocket endpoint (/ws); unset: no web port. */
+  webPort?: number;
+  /** Address of the web port; default: host. */
+  webHost?: string;
+  /** Origins besides the server's own whose pages may open a WebSocket. */
+  webAllowedOrigins?: string[];
 }
 
 /** A problem the operator must fix (port taken, bad data file, missing certificate). */
@@ -72,6 +81,8 @@ export class StartupError extends Error {
 export interface RunningServer {
   readonly port: number;
   readonly metricsPort: number | undefined;
+  /** The web port, when --web-port is given. */
+  readonly webPort: number | undefined;
   readonly core: ChatCore;
   readonly store: Store;
   /** Path of the control socket, if there is one. */
@@ -109,7 +120,8 @@ export async function startServer(
   metrics.process = sampleProcess;
   const chatLog = log.withTag("chat");
   const adminLog = log.withTag("admin");
-  const logEvents = eventLogger(chatLog, o.logFormat);
+  let web: WebServer | undefined;
+  const logEvents = webTagged(eventLogger(chatLog, o.logFormat), () => web);
   const core = new ChatCore({
     store,
     options: o,
@@ -133,6 +145,9 @@ export async function startServer(
   bans.set(await store.listBans(Date.now()));
   const refuse = (address: string) =>
     bans.size && bans.covering(address, Date.now()) ? "your address is banned from this server" : undefined;
+  // One admission and one memory budget for TCP and WebSocket connections together.
+  const admission = new Admission(maxConnections, o.maxConnectionsPerAddress);
+  const memory = new MemoryBudget(maxBufferedBytes);
   let listener: Listener;
   try {
     listener = listen(core, {
@@ -142,10 +157,44 @@ export async function startServer(
       refusalSlots: refusalSlots(fileLimit),
       ...(tls ? { tls } : {}),
       refuse,
+      admission,
+      memory,
     });
   } catch (error) {
     await store.close();
     throw new StartupError(describeListenError(o.host, o.port, error));
+  }
+  if (o.webPort !== undefined) {
+    const webRefusals = new OncePerInterval(LIMIT_LOG_INTERVAL_MS);
+    try {
+      web = serveWeb(
+        core,
+        {
+          host: o.webHost ?? o.host,
+          port: o.webPort,
+          allowedOrigins: o.webAllowedOrigins ?? [],
+          maxFrameBytes: o.maxFrameBytes,
+          maxOutboundBytes: o.maxOutboundBytes,
+          ...(tls ? { tls } : {}),
+        },
+        {
+          admission,
+          memory,
+          refuse,
+          refused: (address, r) => {
+            if (webRefusals.note(Date.now()))
+              core.events({ type: "limit", conn: 0, address, limit: "connections", detail: r.detail });
+          },
+        },
+        webPage,
+      );
+    } catch (error) {
+      listener.stop();
+      await store.close();
+      throw new StartupError(
+        describeListenError(o.webHost ?? o.host, o.webPort, error).replace("--port", "--web-port"),
+      );
+    }
   }
 
   let control: ControlSocket | undefined;
@@ -160,10 +209,11 @@ export async function startServer(
 
   let metricsServer: ReturnType<typeof serveMetrics> | undefined;
   try {
-    metricsServer = o.metricsPort === undefined ? undefined : serveMetrics(o, core, store);
+    metricsServer = o.metricsPort === undefined ? undefined : serveMetrics(o, core, store, () => web);
   } catch (error) {
     listener.stop();
     control?.stop();
+    web?.close();
     await store.close();
     throw error;
   }
@@ -176,6 +226,7 @@ export async function startServer(
   const tidy = idleCollector(core);
 
   announce(log, o, listener.port, store, !!tls, metricsServer?.port);
+  if (web) announceWeb(log, o.webHost ?? o.host, web);
   log.info(
     `limits: ${maxConnections} connections${fileLimit ? ` (open-file limit ${fileLimit.soft})` : ""}, ${o.maxConnectionsPerAddress} per address, ${Math.round(maxBufferedBytes / 1024 / 1024)} MiB buffered output and input`,
   );
@@ -185,6 +236,7 @@ export async function startServer(
   const stop = () => {
     stopping ??= (async () => {
       listener.stop();
+      web?.stop();
       core.shutdown();
       try {
         await store.flush();
@@ -199,6 +251,7 @@ export async function startServer(
       clearInterval(tidy);
       metricsServer?.stop(true);
       control?.stop();
+      web?.close();
       await store.close();
     })();
     return stopping;
@@ -209,6 +262,7 @@ export async function startServer(
   return {
     port: listener.port,
     metricsPort: metricsServer?.port,
+    webPort: web?.port,
     core,
     store,
     controlSocket: control?.path,
@@ -363,7 +417,7 @@ function announce(
   if (metricsPort !== undefined) log.info(`metrics: http://${hostPort(metricsHost(o), metricsPort)}/metrics`);
 }
 
-function serveMetrics(o: ServeOptions, core: ChatCore, store: Store) {
+function serveMetrics(o: ServeOptions, core: ChatCore, store: Store, web: () => WebServer | undefined) {
   core.metrics.queueDepth = () => queued;
   let queued = 0;
   try {
@@ -375,7 +429,7 @@ function serveMetrics(o: ServeOptions, core: ChatCore, store: Store) {
         if (path === "/healthz") return new Response(`ok ${core.sessions.size} connections\n`);
         if (path === "/metrics") {
           queued = (await store.stats()).queued;
-          return new Response(core.metrics.render(), {
+          return new Response(core.metrics.render() + transportMetrics(core, web()), {
             headers: { "content-type": "text/plain; version=0.0.4" },
           });
         }
@@ -395,4 +449,40 @@ function metricsHost(o: ServeOptions): string {
 
 function hostPort(host: string, port: number): string {
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/** Connections by transport (chat_connections counts both). */
+function transportMetrics(core: ChatCore, web: WebServer | undefined): string {
+  const ws = web?.connections ?? 0;
+  const wsOpened = web?.opened ?? 0;
+  return [
+    "# HELP chat_transport_connections Open client connections by transport.",
+    "# TYPE chat_transport_connections gauge",
+    `chat_transport_connections{transport="tcp"} ${core.metrics.connections - ws}`,
+    `chat_transport_connections{transport="websocket"} ${ws}`,
+    "# HELP chat_transport_connections_opened_total Client connections accepted, by transport.",
+    "# TYPE chat_transport_connections_opened_total counter",
+    `chat_transport_connections_opened_total{transport="tcp"} ${core.metrics.connectionsOpened - wsOpened}`,
+    `chat_transport_connections_opened_total{transport="websocket"} ${wsOpened}`,
+    "",
+  ].join("\n");
+}
+
+/** Events of WebSocket connections carry transport: "websocket" (the log shows it). */
+function webTagged(sink: EventSink, web: () => WebServer | undefined): EventSink {
+  return (e) => {
+    const w = web();
+    if (w && "conn" in e && e.conn !== 0 && w.isWeb(e.conn))
+      sink({ ...e, ...{ transport: "websocket" } } as ServerEvent);
+    else sink(e);
+  };
+}
+
+function announceWeb(log: ConsolaInstance, host: string, web: WebServer) {
+  const { external, local } = reachableAt(host, web.port);
+  const scheme = web.secure ? "https" : "http";
+  const where = external.length ? external : local.length ? local : [`localhost:${web.port}`];
+  log.success(
+    `web client on port ${web.port}${web.secure ? " (HTTPS)" : ""}: ${where.map((a) => `${scheme}://${a}/`).join(", ")}`,
+  );
 }

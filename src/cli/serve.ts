@@ -3,6 +3,7 @@
 import { DEFAULT_ARGON2 } from "../core/auth";
 import { DEFAULT_OPTIONS as D } from "../core/options";
 import { LOG_LEVELS, type LogLevel } from "../net/log";
+import { parseAllowedOrigins } from "../net/websocket-origin";
 import type { ServeOptions } from "../server";
 import { duration, integer, oneOf, port, UsageError } from "./parse";
 
@@ -158,6 +159,17 @@ export const serveArgs = {
     description:
       "Unix socket (mode 0600) for chat admin and chat backup (default <data>.sock; none with --data :memory: unless set)",
   },
+  "web-port": {
+    type: "string",
+    description:
+      "Serve the web client on http://<web-host>:<port>/ and the chat protocol over WebSocket at /ws; HTTPS/WSS with --tls-cert (default: off; 0 picks a free one)",
+  },
+  "web-host": { type: "string", description: "Address of the web port (default: --host)" },
+  "web-allowed-origin": {
+    type: "string",
+    description:
+      "Comma-separated origins (https://chat.example.org) whose pages may connect to /ws besides the server's own (default: none)",
+  },
 } as const;
 
 type Args = Record<string, string | boolean | undefined>;
@@ -251,7 +263,18 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
       ? { maxBufferedBytes: integer("max-buffered-mb", s("max-buffered-mb"), 0, 1) * 1024 * 1024 }
       : {}),
     ...(s("control-socket") ? { controlSocket: s("control-socket") } : {}),
+    ...(s("web-port") !== undefined ? { webPort: port("--web-port", s("web-port"), 0, 0) } : {}),
+    ...(s("web-host") ? { webHost: s("web-host") } : {}),
+    webAllowedOrigins: webOrigins(s("web-allowed-origin")),
   };
+}
+
+function webOrigins(list: string | undefined): string[] {
+  try {
+    return parseAllowedOrigins(list);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 /** A duration that may also be given in days ("30d") or be 0 (off). */

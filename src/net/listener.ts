@@ -29,6 +29,9 @@ export interface ListenOptions extends ConnectionLimits {
   tls?: { cert: string; key: string };
   /** Checked at every accept: a reason to refuse the address (it is banned), or undefined. */
   refuse?: (address: string) => string | undefined;
+  /** Shared with the web port, so both transports count against one set of caps. */
+  admission?: Admission;
+  memory?: MemoryBudget;
 }
 
 export interface Listener {
@@ -54,8 +57,8 @@ class RefusedTls {
 type Peer = Connection | RefusedTls | undefined;
 
 export function listen(core: ChatCore, o: ListenOptions): Listener {
-  const admission = new Admission(o.maxConnections, o.maxConnectionsPerAddress);
-  const memory = new MemoryBudget(o.maxBufferedBytes);
+  const admission = o.admission ?? new Admission(o.maxConnections, o.maxConnectionsPerAddress);
+  const memory = o.memory ?? new MemoryBudget(o.maxBufferedBytes);
   const handshakes = new Deadlines<Socket<Peer>>(o.handshakeTimeoutMs);
   const acceptedAt = new WeakMap<Connection, number>();
   let refusing = 0;

@@ -124,17 +124,19 @@ export function eventLogger(log: ConsolaInstance, format: LogFormat): EventSink 
   return (raw) => {
     const e = safeEvent(raw);
     const who = "account" in e && e.account ? `${e.account} ` : "";
+    // Events of WebSocket connections are tagged by the server (src/server.ts).
+    const via = (e as { transport?: string }).transport === "websocket" ? " (WebSocket)" : "";
     switch (e.type) {
       case "connect":
-        return emit(`connection ${e.conn} from ${e.address}`, e);
+        return emit(`connection ${e.conn} from ${e.address}${via}`, e);
       case "disconnect":
         return emit(
-          `connection ${e.conn} from ${e.address} ${who ? `(${e.account}) ` : ""}closed: ${e.reason}`,
+          `connection ${e.conn} from ${e.address}${via} ${who ? `(${e.account}) ` : ""}closed: ${e.reason}`,
           e,
         );
       case "login":
         return emit(
-          `${e.account} ${e.resumed ? "resumed a session" : "logged in"} from ${e.address} (connection ${e.conn})`,
+          `${e.account} ${e.resumed ? "resumed a session" : "logged in"} from ${e.address} (connection ${e.conn}${via ? ", WebSocket" : ""})`,
           e,
         );
       case "logout":

@@ -1,0 +1,159 @@
+// WsConnection, the WebSocket transport's Conn, against the real core with a scripted socket:
+// answers go out one message each, back-pressure pauses reading, output past the cap and
+// messages held past their bound cut the client, the memory budget sees what it holds.
+
+import { describe, expect, test } from "bun:test";
+import type { ServerWebSocket } from "bun";
+import { MemoryBudget } from "../../src/net/memory";
+import { closeReason, MAX_INBOX_BYTES, WsConnection, type WsData } from "../../src/net/websocket";
+import { decodeReply, encodeRequest, Op, Push, Status } from "../../src/wire";
+import { Harness } from "../core/helpers";
+
+class FakeWs {
+  data: WsData = { address: "192.0.2.9" };
+  sent: Uint8Array[] = [];
+  buffered = 0;
+  /** What sendBinary returns: >0 written, -1 buffered under back-pressure, 0 dropped. */
+  status = 1;
+  paused = false;
+  pauses = 0;
+  terminated = false;
+  closedWith: number | null = null;
+  sendBinary(b: Uint8Array): number {
+    this.sent.push(b);
+    if (this.status === -1) this.buffered += b.length;
+    return this.status === 1 ? b.length : this.status;
+  }
+  getBufferedAmount(): number {
+    return this.buffered;
+  }
+  pause(): void {
+    this.paused = true;
+    this.pauses++;
+  }
+  resume(): void {
+    this.paused = false;
+  }
+  close(code: number): void {
+    this.closedWith = code;
+  }
+  terminate(): void {
+    this.terminated = true;
+  }
+  get replies() {
+    return this.sent.map((b) => decodeReply(b));
+  }
+}
+
+function setup(opts: { maxOutboundBytes?: number; budget?: number } = {}) {
+  const h = new Harness();
+  const ws = new FakeWs();
+  const memory = new MemoryBudget(opts.budget ?? 64 * 1024 * 1024);
+  let gone = 0;
+  const c = new WsConnection(ws as unknown as ServerWebSocket<WsData>, {
+    core: h.core,
+    limits: { maxFrameBytes: 65536, maxOutboundBytes: opts.maxOutboundBytes ?? 1024 * 1024 },
+    memory,
+    onGone: () => gone++,
+  });
+  c.start();
+  return { h, ws, c, memory, gone: () => gone };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
+describe("WsConnection", () => {
+  test("HELLO first; each answer is one binary message without a length prefix", async () => {
+    const { ws, c } = setup();
+    expect(ws.replies[0]).toMatchObject({ opcode: Push.HELLO });
+    c.onMessage(encodeRequest({ opcode: Op.PING, requestId: 5 }));
+    await settle();
+    expect(ws.replies.at(-1)).toMatchObject({ requestId: 5, msg: "pong" });
+  });
+
+  test("a text message is MALFORMED_FRAME and closes", async () => {
+    const { ws, c } = setup();
+    c.onMessage("hello");
+    await settle();
+    expect(ws.replies.at(-1)).toMatchObject({ status: Status.MALFORMED_FRAME });
+    expect(ws.closedWith).toBe(1000);
+  });
+
+  test("output under back-pressure past 64 KiB pauses reading and is charged; a drain resumes", async () => {
+    const { ws, c, memory } = setup();
+    // An answer that Bun could only buffer: past 64 KiB waiting, reading stops.
+    ws.status = -1;
+    ws.buffered = 64 * 1024 - 3; // the answer takes it past 64 KiB
+    c.onMessage(encodeRequest({ opcode: Op.PING, requestId: 1 }));
+    await settle();
+    expect(ws.replies.some((r) => r.requestId === 1)).toBe(true);
+    expect(ws.paused).toBe(true);
+    expect(c.held).toBe(ws.buffered);
+    expect(memory.total).toBe(ws.buffered);
+    // A message read meanwhile is held (and charged), answered after the drain.
+    const held = encodeRequest({ opcode: Op.PING, requestId: 2 });
+    c.onMessage(held);
+    await settle();
+    expect(ws.replies.some((r) => r.requestId === 2)).toBe(false);
+    expect(c.held).toBe(ws.buffered + held.length);
+    ws.status = 1;
+    ws.buffered = 0;
+    c.onDrain();
+    await settle();
+    expect(ws.paused).toBe(false);
+    expect(ws.replies.some((r) => r.requestId === 2)).toBe(true);
+    expect(memory.total).toBe(0);
+  });
+
+  test("output past --max-output-bytes cuts the client", async () => {
+    const { h, ws, c } = setup({ maxOutboundBytes: 64 * 1024 });
+    ws.buffered = 64 * 1024;
+    c.onMessage(encodeRequest({ opcode: Op.PING, requestId: 1 }));
+    await settle();
+    expect(ws.terminated).toBe(true);
+    expect(h.events.some((e) => e.type === "limit" && e.limit === "slow_consumer")).toBe(true);
+  });
+
+  test("messages read while paused are bounded: past MAX_INBOX_BYTES the client is cut", async () => {
+    const { h, ws, c } = setup();
+    ws.status = -1;
+    ws.buffered = 70 * 1024;
+    c.onMessage(encodeRequest({ opcode: Op.PING, requestId: 1 }));
+    const big = encodeRequest({ opcode: Op.PING, msg: "x".repeat(60_000) });
+    for (let i = 0; i < MAX_INBOX_BYTES / big.length + 2 && !ws.terminated; i++) c.onMessage(big);
+    expect(ws.terminated).toBe(true);
+    expect(h.events.some((e) => e.type === "limit" && e.limit === "backlog")).toBe(true);
+    expect(c.held).toBe(0);
+  });
+
+  test("over the memory budget the connection is shed", async () => {
+    const { h, ws, c, memory } = setup({ budget: 100 * 1024 });
+    ws.status = -1;
+    ws.buffered = 200 * 1024;
+    c.onMessage(encodeRequest({ opcode: Op.PING, requestId: 1 }));
+    await settle();
+    expect(ws.terminated).toBe(true);
+    expect(memory.shedCount).toBe(1);
+    expect(h.events.some((e) => e.type === "limit" && e.limit === "memory")).toBe(true);
+  });
+
+  test("a close with 1009 is logged as FRAME_TOO_LARGE; the core hears of every close once", () => {
+    const { h, c, gone } = setup();
+    c.onClose(1009, "Received too big message");
+    c.onClose(1000, "");
+    expect(gone()).toBe(1);
+    expect(h.events.filter((e) => e.type === "protocol_error")).toMatchObject([
+      { status: "FRAME_TOO_LARGE" },
+    ]);
+    expect(h.events.filter((e) => e.type === "disconnect")).toMatchObject([
+      { reason: "closed: message too big (1009)" },
+    ]);
+  });
+
+  test("close reasons", () => {
+    expect(closeReason(1000, "")).toBe("closed");
+    expect(closeReason(1005, "")).toBe("closed");
+    expect(closeReason(1006, "")).toBe("connection lost");
+    expect(closeReason(4000, "bye")).toBe("closed with code 4000 (bye)");
+  });
+});
