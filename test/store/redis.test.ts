@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { RedisClient } from "bun";
+import { RedisStore } from "../../src/store/redis";
+import { RedisOpenError } from "../../src/store/redis-conn";
+import { DIR_KEYS, messages, userKeys } from "../../src/store/redis-keys";
+import { parseRedisTarget } from "../../src/store/redis-url";
+import { StorageError, StorageFullError, type Store, type StoreLimits } from "../../src/store/store";
+import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
+import { type RedisServer, startRedis } from "./redis-server";
+
+let redis: RedisServer;
+const opened: Store[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+
+afterAll(async () => {
+  for (const s of opened) await s.close().catch(() => {});
+  await redis.stop();
+});
+
+function target(url = redis.url) {
+  const r = parseRedisTarget(url);
+  if (!r.ok) throw new Error(r.reason);
+  return r.target;
+}
+
+async function open(limits: StoreLimits = LIMITS): Promise<RedisStore> {
+  const s = await RedisStore.open(target(), limits);
+  opened.push(s);
+  return s;
+}
+
+/** An empty database, then a store on it. */
+async function fresh(limits: StoreLimits): Promise<Store> {
+  const c = new RedisClient(redis.url);
+  await c.send("FLUSHALL", []);
+  c.close();
+  return open(limits);
+}
+
+runStoreContract("RedisStore", fresh);
+
+/** Retries fn until it stops throwing StorageError (Redis coming back), up to a deadline. */
+async function once<T>(fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!(error instanceof StorageError) || Date.now() > deadline) throw error;
+      await Bun.sleep(50);
+    }
+  }
+}
+
+describe("RedisStore on a real redis-server", () => {
+  it("refuses to open an unreachable Redis, saying where and why", async () => {
+    const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = l.port;
+    l.stop(true);
+    const error = await RedisStore.open(target(`redis://127.0.0.1:${port}`), LIMITS).catch((e) => e);
+    expect(error).toBeInstanceOf(RedisOpenError);
+    expect(error.message).toContain(`cannot use Redis at redis://127.0.0.1:${port}/0: unreachable`);
+  });
+
+  it("fails requests clearly while Redis is down, then works again with the data kept (AOF)", async () => {
+    const s = await fresh(LIMITS);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const before = await put(s, msg(bob, "alice", "before"));
+    await redis.stop();
+    const failed = await s.enqueue(msg(bob, "alice", "while down")).catch((e) => e);
+    expect(failed).toBeInstanceOf(StorageError);
+    expect(failed.message).toMatch(/^the message store \(Redis\) is unavailable/);
+    expect(await s.findAccount("alice").catch((e) => e)).toBeInstanceOf(StorageError);
+    await redis.start();
+    const after = await once(() => put(s, msg(bob, "alice", "after")));
+    expect(after.id).toBeGreaterThan(before.id);
+    expect((await s.pending(alice.id, 0, 10)).map((m) => m.text)).toEqual(["before", "after"]);
+    expect(await s.findAccount("bob")).toEqual(bob);
+  });
+
+  it("two stores on one Redis (two nodes) share accounts, and ids rise per recipient in commit order", async () => {
+    const a = await fresh(LIMITS);
+    const b = await open({ ...LIMITS, maxQueuedPerAccount: 100, maxQueuedPerSender: 100 });
+    const a2 = await open({ ...LIMITS, maxQueuedPerAccount: 100, maxQueuedPerSender: 100 });
+    const alice = await addAccount(a, "Alice");
+    const bob = await addAccount(b, "Bob");
+    expect(await a2.findAccount("bob")).toEqual(bob);
+    // Node b's block of ids lies above node a2's: b's messages make a2's ids stale for
+    // alice, and a2 must move above them rather than store a smaller id after a larger one.
+    const committed: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const node = i % 3 === 0 ? b : a2;
+      committed.push((await put(node, msg(bob, "alice", `m${i}`))).id);
+    }
+    expect(committed).toEqual([...committed].sort((x, y) => x - y));
+    expect((await a2.pending(alice.id, 0, 100)).map((m) => m.id)).toEqual(committed);
+    // A resend through the other node is still recognised.
+    const first = await put(b, msg(bob, "alice", "once", { clientMsgId: 77 }));
+    expect(await a2.enqueue(msg(bob, "alice", "once", { clientMsgId: 77 }))).toMatchObject({
+      duplicate: true,
+      message: { id: first.id },
+    });
+  });
+
+  it("puts every key under a hash tag, and each script's keys in one slot", async () => {
+    const s = await fresh(LIMITS);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    await put(s, msg(bob, "alice", "hi", { clientMsgId: 5 }));
+    await s.saveToken({ hash: "abc", accountId: alice.id, expiresAt: Date.now() + 1000 });
+    await s.deleteAccount(bob.id, Date.now() + 1000);
+    const keys = (await redis.cli("--scan")).split("\n").filter(Boolean);
+    expect(keys.length).toBeGreaterThan(10);
+    for (const k of keys) expect(k).toMatch(/^chat:\{[^{}]+\}/);
+    const slot = (k: string) => crc16(/\{([^{}]+)\}/.exec(k)![1]!) % 16384;
+    for (const group of [DIR_KEYS, userKeys(alice.id), [messages.nextId, messages.queued]])
+      expect(new Set(group.map(slot)).size).toBe(1);
+    // Users spread over slots.
+    expect(new Set([1, 2, 3, 4, 5, 6, 7, 8].map((id) => slot(userKeys(id)[0]!))).size).toBeGreaterThan(4);
+  });
+
+  it("answers storage_full, and refuses new accounts, when Redis is out of memory", async () => {
+    const s = await fresh(LIMITS);
+    const bob = await addAccount(s, "Bob");
+    await addAccount(s, "Alice");
+    await redis.cli("CONFIG", "SET", "maxmemory", "1");
+    try {
+      expect(await s.enqueue(msg(bob, "alice", "x".repeat(1000)))).toEqual({
+        ok: false,
+        error: "storage_full",
+      });
+      const made = await s
+        .createAccount({ name: "Carol", key: "carol", passwordHash: "h", createdAt: 0 })
+        .catch((e) => e);
+      expect(made).toBeInstanceOf(StorageFullError);
+    } finally {
+      await redis.cli("CONFIG", "SET", "maxmemory", "0");
+    }
+    expect((await s.enqueue(msg(bob, "alice", "room again"))).ok).toBe(true);
+  });
+});
+
+describe("RedisStore with a password", () => {
+  let locked: RedisServer;
+  beforeAll(async () => {
+    locked = await startRedis({ password: "s3cret/pa:ss" });
+  });
+  afterAll(() => locked.stop());
+
+  it("logs in with the URL's password or CHAT_REDIS_PASSWORD, and says so when it is missing or wrong", async () => {
+    const bare = `redis://127.0.0.1:${locked.port}`;
+    const withEnv = parseRedisTarget(bare, "s3cret/pa:ss");
+    if (!withEnv.ok) throw new Error(withEnv.reason);
+    for (const t of [target(locked.url), withEnv.target]) {
+      const s = await RedisStore.open(t, LIMITS);
+      opened.push(s);
+      expect(s.description).toBe(`redis redis://127.0.0.1:${locked.port}/0`);
+      expect(await s.stats()).toEqual({ accounts: 0, queued: 0 });
+    }
+    for (const url of [bare, `redis://:wrong@127.0.0.1:${locked.port}`]) {
+      const error = await RedisStore.open(target(url), LIMITS).catch((e) => e);
+      expect(error).toBeInstanceOf(RedisOpenError);
+      expect(error.message).toContain("check the password (in the URL or CHAT_REDIS_PASSWORD)");
+      expect(error.message).not.toContain("wrong");
+    }
+  });
+});
+
+/** CRC16-XMODEM, the hash Redis Cluster maps keys to slots with. */
+function crc16(s: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(s)) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
