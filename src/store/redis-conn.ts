@@ -132,9 +132,11 @@ export class RedisConnection {
 async function reason(error: unknown, target: RedisTarget): Promise<string> {
   const message = error instanceof Error ? error.message : String(error);
   if (!/closed|refused|no answer/i.test(message)) return message;
-  return (await listening(target))
-    ? "Redis accepted the connection and then closed it: check the password (in the URL or CHAT_REDIS_PASSWORD), the user, the database number, and redis:// against rediss://"
-    : `unreachable (${message})`;
+  if (!(await listening(target))) return `unreachable (${message})`;
+  const check = "check the password (in the URL or CHAT_REDIS_PASSWORD), the user and the database number";
+  return target.tls
+    ? `the server accepted the connection and then closed it: ${check}, and that it speaks TLS with a certificate for this host that this machine trusts (NODE_EXTRA_CA_CERTS adds a CA)`
+    : `Redis accepted the connection and then closed it: ${check} (and use rediss:// if it expects TLS)`;
 }
 
 /** Whether something accepts TCP connections at the target's host and port (within a second). */

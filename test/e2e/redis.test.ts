@@ -125,3 +125,25 @@ describe("chat serve --data redis://", () => {
     }
   });
 });
+
+describe("chat serve --data rediss://", () => {
+  test("speaks TLS to Redis, checking its certificate", async () => {
+    const tls = await startRedis({ tls: true });
+    try {
+      const untrusted = await runChat(["serve", "--host", "127.0.0.1", "--port", "0", "--data", tls.url]);
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.err + untrusted.out).toContain("a certificate for this host that this machine trusts");
+      const server = await startServer([], tls.url, { prefix: ["env", `NODE_EXTRA_CA_CERTS=${tls.caFile}`] });
+      await server.out.find(
+        (l) => l.includes(`data: redis rediss://127.0.0.1:${tls.port}/0`),
+        "the data line",
+      );
+      const frank = await loggedIn(server.port, "frank");
+      frank.end();
+      expect(await tls.cli("HLEN", "chat:{d}:key")).toBe("1");
+      expect(await server.stop()).toBe(0);
+    } finally {
+      await tls.stop();
+    }
+  });
+});

@@ -17,22 +17,40 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port with the same data. */
   start(): Promise<void>;
+  /** With tls: the self-signed certificate the server presents (a CA file for clients). */
+  readonly caFile?: string;
   /** Runs one command through redis-cli. */
   cli(...args: string[]): Promise<string>;
 }
 
 export const HAVE_REDIS = Bun.which("redis-server") !== null;
 
-export async function startRedis(opts: { password?: string } = {}): Promise<RedisServer> {
+export async function startRedis(opts: { password?: string; tls?: boolean } = {}): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), "chat-redis-"));
   atEnd(() => rmSync(dir, { recursive: true, force: true }));
+  const cert = join(dir, "cert.pem");
+  const key = join(dir, "key.pem");
+  if (opts.tls) selfSigned(cert, key);
   let proc: Subprocess | null = null;
   let port = 0;
   atEnd(() => proc?.kill("SIGKILL"));
   const spawn = async (p: number): Promise<"ready" | "port taken"> => {
+    const listen = opts.tls
+      ? [
+          "--port",
+          "0",
+          "--tls-port",
+          String(p),
+          "--tls-cert-file",
+          cert,
+          "--tls-key-file",
+          key,
+          "--tls-auth-clients",
+          "no",
+        ]
+      : ["--port", String(p)];
     const args = [
-      "--port",
-      String(p),
+      ...listen,
       "--bind",
       "127.0.0.1",
       "--dir",
@@ -63,10 +81,12 @@ export async function startRedis(opts: { password?: string } = {}): Promise<Redi
     if (attempt >= 5) throw new Error("could not find a free port for redis-server");
   }
   const auth = opts.password ? `:${encodeURIComponent(opts.password)}@` : "";
+  const cliTls = opts.tls ? ["--tls", "--cacert", cert] : [];
   return {
     port,
-    url: `redis://${auth}127.0.0.1:${port}`,
+    url: `${opts.tls ? "rediss" : "redis"}://${auth}127.0.0.1:${port}`,
     dir,
+    ...(opts.tls ? { caFile: cert } : {}),
     async stop() {
       if (!proc) return;
       proc.kill("SIGTERM");
@@ -87,6 +107,7 @@ export async function startRedis(opts: { password?: string } = {}): Promise<Redi
           "redis-cli",
           "-p",
           String(port),
+          ...cliTls,
           ...(opts.password ? ["-a", opts.password, "--no-auth-warning"] : []),
           ...args,
         ],
@@ -127,6 +148,19 @@ async function readyOrExit(child: Subprocess<"ignore", "pipe", "pipe">): Promise
   throw new Error(
     `redis-server exited with ${child.exitCode}:\n${log}${await new Response(child.stderr).text()}`,
   );
+}
+
+/** A self-signed certificate for 127.0.0.1 and localhost (openssl, as the TLS tests use). */
+function selfSigned(cert: string, key: string): void {
+  const r = Bun.spawnSync(
+    [
+      ...["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"],
+      ...["-keyout", key, "-out", cert, "-subj", "/CN=localhost"],
+      ...["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+    ],
+    { stdout: "ignore", stderr: "pipe" },
+  );
+  if (r.exitCode !== 0) throw new Error(`openssl failed: ${r.stderr.toString()}`);
 }
 
 function freeLoopbackPort(): number {
