@@ -65,12 +65,12 @@ return id
 `,
 );
 
-/** ARGV: id, reserve-until ("" for none). Answers 1 when the account existed. */
+/** ARGV: id, reserve-until ("" for none). Answers the account's key, or nil if there was none. */
 export const DELETE_ACCOUNT = script(
   "delete",
   `${DIR_HELPERS}
 local rec = redis.call('HGET', KEYS[2], ARGV[1])
-if not rec then return 0 end
+if not rec then return false end
 local json = recordOf(rec)
 local a = cjson.decode(json)
 redis.call('HDEL', KEYS[1], a.key)
@@ -86,7 +86,7 @@ if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[7], a.skeleton, cjson.encode(ks))
   redis.call('ZADD', KEYS[8], ARGV[2], a.key)
 end
-return 1
+return a.key
 `,
 );
 

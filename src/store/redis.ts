@@ -10,6 +10,7 @@ import { prefixEnd } from "../rules/glob";
 import { RedisConnection } from "./redis-conn";
 import { IdBlocks } from "./redis-ids";
 import { DIR_KEYS, dir, messages, token, tokenExpiry, user, userKeys } from "./redis-keys";
+import { RecipientCache } from "./redis-recipients";
 import {
   ACK,
   APPEND,
@@ -45,6 +46,11 @@ const ID_BLOCK = 1000;
 const TOMBSTONE_MS = 86_400_000;
 /** Stale-id retries before an enqueue gives up (each takes a fresh block, above every id so far). */
 const MAX_STALE_RETRIES = 8;
+/** Recipients remembered by name, and for how long (far below TOMBSTONE_MS). */
+const RECIPIENT_CACHE = 10_000;
+const RECIPIENT_TTL_MS = 60_000;
+/** How often this node adds its change of the queued total to the shared counter. */
+const QUEUED_FLUSH_MS = 1000;
 /** Records one sweep step handles; sweep takes at most SWEEP_STEPS steps per kind. */
 const SWEEP_BATCH = 500;
 const SWEEP_STEPS = 100;
@@ -61,6 +67,10 @@ export class RedisStore implements Store {
   private readonly ids: IdBlocks;
   /** Calls not settled yet, for flush(). */
   private inflight = new Set<Promise<unknown>>();
+  private readonly recipients = new RecipientCache(RECIPIENT_CACHE, RECIPIENT_TTL_MS);
+  /** Messages this node queued minus those it removed, not yet added to messages.queued. */
+  private queuedDelta = 0;
+  private readonly queuedTimer: Timer;
 
   private constructor(
     private readonly redis: RedisConnection,
@@ -71,6 +81,9 @@ export class RedisStore implements Store {
     // Redis may have come back from a restart that lost its last writes: ids from a block
     // reserved before are no longer known to be unused.
     redis.onReconnect = () => this.ids.discard();
+    // The total is for metrics: one INCRBY a second instead of one command per message.
+    this.queuedTimer = setInterval(() => this.pushQueued(), QUEUED_FLUSH_MS);
+    this.queuedTimer.unref();
   }
 
   /** Connects; throws RedisOpenError when Redis cannot be used. */
@@ -119,15 +132,14 @@ export class RedisStore implements Store {
     return this.track(async () => {
       // The directory first: from then on nobody finds the account, and the tombstone
       // refuses the appends that found it just before.
-      await this.redis.eval(DELETE_ACCOUNT, DIR_KEYS, [id, reserveNameUntil ?? ""]);
+      const key = await this.redis.eval(DELETE_ACCOUNT, DIR_KEYS, [id, reserveNameUntil ?? ""]);
+      if (typeof key === "string") this.recipients.forget(key);
       const [dropped, tokens] = (await this.redis.eval(DROP_USER, userKeys(id), [TOMBSTONE_MS])) as [
         number,
         string[],
       ];
-      await Promise.all([
-        dropped > 0 ? this.redis.send("DECRBY", [messages.queued, dropped]) : null,
-        ...tokens.map((h) => this.dropToken(h)),
-      ]);
+      this.queuedDelta -= dropped;
+      await Promise.all(tokens.map((h) => this.dropToken(h)));
     });
   }
 
@@ -168,8 +180,14 @@ export class RedisStore implements Store {
 
   enqueue(m: NewMessage): Promise<EnqueueResult> {
     return this.track(async () => {
-      const recipient = parseAccount(await this.redis.send("HGET", [dir.byKey, m.recipientKey]));
-      if (!recipient) return { ok: false, error: "no_such_account" };
+      const now = Date.now();
+      let recipient = this.recipients.get(m.recipientKey, now) ?? null;
+      let cached = recipient !== null;
+      if (!recipient) {
+        recipient = parseAccount(await this.redis.send("HGET", [dir.byKey, m.recipientKey]));
+        if (!recipient) return { ok: false, error: "no_such_account" };
+        this.recipients.set(m.recipientKey, recipient, now);
+      }
       const body = JSON.stringify([m.senderName, m.text, m.sentAt]);
       for (let attempt = 0; attempt <= MAX_STALE_RETRIES; attempt++) {
         let id: number;
@@ -192,8 +210,7 @@ export class RedisStore implements Store {
         }
         switch (r[0]) {
           case "ok": {
-            // For metrics only: not awaited for the answer, but flush() waits for it.
-            this.background(this.redis.send("INCR", [messages.queued]));
+            this.queuedDelta++;
             const message: StoredMessage = {
               id,
               recipientId: recipient.id,
@@ -214,8 +231,16 @@ export class RedisStore implements Store {
             };
             return { ok: true, message, recipient, duplicate: true };
           }
-          case "gone":
-            return { ok: false, error: "no_such_account" };
+          case "gone": {
+            // Deleted since it was looked up; a cached entry may be an older account of the name.
+            this.recipients.forget(m.recipientKey);
+            if (!cached) return { ok: false, error: "no_such_account" };
+            cached = false;
+            recipient = parseAccount(await this.redis.send("HGET", [dir.byKey, m.recipientKey]));
+            if (!recipient) return { ok: false, error: "no_such_account" };
+            this.recipients.set(m.recipientKey, recipient, Date.now());
+            continue;
+          }
           case "mailbox_full":
           case "sender_quota":
             return { ok: false, error: r[0] };
@@ -256,7 +281,7 @@ export class RedisStore implements Store {
     return this.track(async () => {
       if (ids.length === 0) return;
       const removed = Number(await this.redis.eval(ACK, userKeys(recipientId), ids));
-      if (removed > 0) this.background(this.redis.send("DECRBY", [messages.queued, removed]));
+      this.queuedDelta -= removed;
     });
   }
 
@@ -339,6 +364,7 @@ export class RedisStore implements Store {
   }
 
   async stats() {
+    this.pushQueued();
     const [accounts, queued] = await Promise.all([
       this.redis.send("ZCARD", [dir.keys]),
       this.redis.send("GET", [messages.queued]),
@@ -347,10 +373,12 @@ export class RedisStore implements Store {
   }
 
   async flush() {
+    this.pushQueued();
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
   async close() {
+    clearInterval(this.queuedTimer);
     await this.flush();
     this.redis.close();
   }
@@ -368,9 +396,14 @@ export class RedisStore implements Store {
     return p;
   }
 
-  /** A write nobody waits on (metrics counters); flush() still does. */
-  private background(p: Promise<unknown>): void {
-    void this.track(() => p).catch(() => {});
+  /** Adds this node's change of the queued total to the shared counter (flush() waits for it). */
+  private pushQueued(): void {
+    const d = this.queuedDelta;
+    if (d === 0) return;
+    this.queuedDelta = 0;
+    void this.track(() => this.redis.send("INCRBY", [messages.queued, d])).catch(() => {
+      this.queuedDelta += d; // Redis is away: add it next time
+    });
   }
 
   private async dropToken(hash: string): Promise<void> {

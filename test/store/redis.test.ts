@@ -105,6 +105,23 @@ describe("RedisStore on a real redis-server", () => {
     });
   });
 
+  it("a node that sent to a name before sends to whoever has it now, or to nobody", async () => {
+    const a = await fresh(LIMITS);
+    const b = await open();
+    const [alice, bob] = [await addAccount(a, "Alice"), await addAccount(a, "Bob")];
+    await put(a, msg(bob, "alice", "to the first alice"));
+    // Node b deletes alice and the name is taken again: node a's memory of it is stale.
+    await b.deleteAccount(alice.id);
+    const reborn = await addAccount(b, "Alice");
+    const r = await a.enqueue(msg(bob, "alice", "to the second alice"));
+    expect(r).toMatchObject({ ok: true, recipient: reborn });
+    expect((await b.pending(reborn.id, 0, 10)).map((m) => m.text)).toEqual(["to the second alice"]);
+    // Deleted for good: refused, and nothing lands in the old queue.
+    await b.deleteAccount(reborn.id);
+    expect(await a.enqueue(msg(bob, "alice", "to nobody"))).toEqual({ ok: false, error: "no_such_account" });
+    expect([await a.countPending(alice.id), await a.countPending(reborn.id)]).toEqual([0, 0]);
+  });
+
   it("puts every key under a hash tag, and each script's keys in one slot", async () => {
     const s = await fresh(LIMITS);
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
