@@ -37,12 +37,17 @@ export class RedisConnection {
     };
   }
 
-  /** Connects and checks that Redis answers, or throws RedisOpenError saying why not. */
-  static async open(target: RedisTarget): Promise<RedisConnection> {
+  /**
+   * Connects and checks that Redis answers, or throws RedisOpenError saying why not.
+   * maxRetries: reconnection attempts of the client before it gives up (then the next
+   * command connects anew); the client's default when not given.
+   */
+  static async open(target: RedisTarget, opts: { maxRetries?: number } = {}): Promise<RedisConnection> {
     const client = new RedisClient(target.url, {
       connectionTimeout: CONNECT_TIMEOUT_MS,
       enableOfflineQueue: false,
       autoReconnect: true,
+      ...(opts.maxRetries === undefined ? {} : { maxRetries: opts.maxRetries }),
       enableAutoPipelining: true,
       ...(target.tls ? { tls: true } : {}),
     });

@@ -87,8 +87,12 @@ export class RedisStore implements Store {
   }
 
   /** Connects; throws RedisOpenError when Redis cannot be used. */
-  static async open(target: RedisTarget, limits: StoreLimits): Promise<RedisStore> {
-    return new RedisStore(await RedisConnection.open(target), limits);
+  static async open(
+    target: RedisTarget,
+    limits: StoreLimits,
+    opts: { maxRetries?: number } = {},
+  ): Promise<RedisStore> {
+    return new RedisStore(await RedisConnection.open(target, opts), limits);
   }
 
   createAccount(a: {

@@ -15,6 +15,8 @@ export interface RedisServer {
   readonly dir: string;
   /** Stops it (SIGTERM: Redis writes its AOF out first) and waits for the exit. */
   stop(): Promise<void>;
+  /** Kills it (SIGKILL: a crash, nothing written out first) and waits for the exit. */
+  kill(): Promise<void>;
   /** Starts it again on the same port with the same data. */
   start(): Promise<void>;
   /** With tls: the self-signed certificate the server presents (a CA file for clients). */
@@ -90,6 +92,12 @@ export async function startRedis(opts: { password?: string; tls?: boolean } = {}
     async stop() {
       if (!proc) return;
       proc.kill("SIGTERM");
+      await proc.exited;
+      proc = null;
+    },
+    async kill() {
+      if (!proc) return;
+      proc.kill("SIGKILL");
       await proc.exited;
       proc = null;
     },

@@ -81,6 +81,32 @@ describe("RedisStore on a real redis-server", () => {
     expect(await s.findAccount("bob")).toEqual(bob);
   });
 
+  it("connects anew after the client gave up reconnecting during a long outage", async () => {
+    const s = await RedisStore.open(target(), LIMITS, { maxRetries: 1 });
+    opened.push(s);
+    await s.stats();
+    await redis.stop();
+    // Requests during the outage fail at once; the client's one retry is soon spent.
+    for (let i = 0; i < 5; i++) {
+      expect(await s.stats().catch((e) => e)).toBeInstanceOf(StorageError);
+      await Bun.sleep(100);
+    }
+    await redis.start();
+    expect(await once(() => s.stats())).toMatchObject({ accounts: expect.any(Number) });
+  });
+
+  it("keeps every accepted message through a crash of Redis (SIGKILL; AOF written before each answer)", async () => {
+    const s = await fresh({ ...LIMITS, maxQueuedPerAccount: 500, maxQueuedPerSender: 500 });
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const accepted = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => put(s, msg(bob, "alice", `m${i}`))),
+    );
+    await redis.kill();
+    await redis.start();
+    const kept = await once(() => s.pending(alice.id, 0, 1000));
+    expect(kept.map((m) => m.id)).toEqual(accepted.map((m) => m.id));
+  });
+
   it("two stores on one Redis (two nodes) share accounts, and ids rise per recipient in commit order", async () => {
     const a = await fresh(LIMITS);
     const b = await open({ ...LIMITS, maxQueuedPerAccount: 100, maxQueuedPerSender: 100 });
