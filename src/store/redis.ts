@@ -68,6 +68,8 @@ export class RedisStore implements Store {
   /** Calls not settled yet, for flush(). */
   private inflight = new Set<Promise<unknown>>();
   private readonly recipients = new RecipientCache(RECIPIENT_CACHE, RECIPIENT_TTL_MS);
+  /** Lookups of recipients by name under way. */
+  private readonly lookups = new Map<string, Promise<Account | null>>();
   /** Messages this node queued minus those it removed, not yet added to messages.queued. */
   private queuedDelta = 0;
   private readonly queuedTimer: Timer;
@@ -184,14 +186,10 @@ export class RedisStore implements Store {
 
   enqueue(m: NewMessage): Promise<EnqueueResult> {
     return this.track(async () => {
-      const now = Date.now();
-      let recipient = this.recipients.get(m.recipientKey, now) ?? null;
-      let cached = recipient !== null;
-      if (!recipient) {
-        recipient = parseAccount(await this.redis.send("HGET", [dir.byKey, m.recipientKey]));
-        if (!recipient) return { ok: false, error: "no_such_account" };
-        this.recipients.set(m.recipientKey, recipient, now);
-      }
+      const known = this.recipients.get(m.recipientKey, Date.now());
+      let cached = known !== undefined;
+      let recipient = known ?? (await this.lookUp(m.recipientKey));
+      if (!recipient) return { ok: false, error: "no_such_account" };
       const body = JSON.stringify([m.senderName, m.text, m.sentAt]);
       for (let attempt = 0; attempt <= MAX_STALE_RETRIES; attempt++) {
         let id: number;
@@ -240,9 +238,8 @@ export class RedisStore implements Store {
             this.recipients.forget(m.recipientKey);
             if (!cached) return { ok: false, error: "no_such_account" };
             cached = false;
-            recipient = parseAccount(await this.redis.send("HGET", [dir.byKey, m.recipientKey]));
+            recipient = await this.lookUp(m.recipientKey);
             if (!recipient) return { ok: false, error: "no_such_account" };
-            this.recipients.set(m.recipientKey, recipient, Date.now());
             continue;
           }
           case "mailbox_full":
@@ -397,6 +394,27 @@ export class RedisStore implements Store {
       () => this.inflight.delete(p),
       () => this.inflight.delete(p),
     );
+    return p;
+  }
+
+  /**
+   * Looks a recipient up by name and remembers it. Calls for a name whose lookup is under
+   * way wait for that one, and resume in call order: a later SEND to the same person, finding
+   * the name remembered, can never overtake an earlier one still waiting for the lookup.
+   */
+  private lookUp(key: string): Promise<Account | null> {
+    let p = this.lookups.get(key);
+    if (!p) {
+      p = this.redis
+        .send("HGET", [dir.byKey, key])
+        .then((rec) => {
+          const account = parseAccount(rec);
+          if (account) this.recipients.set(key, account, Date.now());
+          return account;
+        })
+        .finally(() => this.lookups.delete(key));
+      this.lookups.set(key, p);
+    }
     return p;
   }
 
