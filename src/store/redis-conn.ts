@@ -14,6 +14,15 @@ export class RedisOpenError extends Error {
 }
 
 const CONNECT_TIMEOUT_MS = 3000;
+/** A command unanswered this long means Redis hangs (or the network does): the connection is dropped. */
+const COMMAND_TIMEOUT_MS = 5000;
+
+export interface ConnectionOptions {
+  /** Reconnection attempts of the client before it gives up (the next command then connects anew). */
+  maxRetries?: number;
+  /** How long a command may go unanswered before every command in flight fails (default 5 s). */
+  commandTimeoutMs?: number;
+}
 
 export class RedisConnection {
   private reconnecting: Promise<void> | null = null;
@@ -22,10 +31,18 @@ export class RedisConnection {
   private closed = false;
   /** Called when the connection comes back after being lost (the store drops cached state). */
   onReconnect: (() => void) | null = null;
+  /** Commands in flight: number → when sent. Answers come in order, so the first is the oldest. */
+  private inflight = new Map<number, number>();
+  private nextCommand = 0;
+  /** Commands failed by the watchdog, so that their errors say why. */
+  private timedOut = new Set<number>();
+  private readonly watchdog: Timer;
+  private readonly commandTimeoutMs: number;
 
   private constructor(
     private readonly client: RedisClient,
     readonly target: RedisTarget,
+    opts: ConnectionOptions,
   ) {
     client.onclose = () => {
       this.down = true;
@@ -35,14 +52,20 @@ export class RedisConnection {
       if (!first) this.onReconnect?.();
       first = false;
     };
+    // Bun's client has no command timeout, and a Redis that stops answering (frozen, or
+    // behind a dead network path) would hold every request forever.
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
+    this.watchdog = setInterval(
+      () => this.checkStalled(),
+      Math.max(50, Math.min(500, this.commandTimeoutMs / 4)),
+    );
+    this.watchdog.unref();
   }
 
   /**
    * Connects and checks that Redis answers, or throws RedisOpenError saying why not.
-   * maxRetries: reconnection attempts of the client before it gives up (then the next
-   * command connects anew); the client's default when not given.
    */
-  static async open(target: RedisTarget, opts: { maxRetries?: number } = {}): Promise<RedisConnection> {
+  static async open(target: RedisTarget, opts: ConnectionOptions = {}): Promise<RedisConnection> {
     const client = new RedisClient(target.url, {
       connectionTimeout: CONNECT_TIMEOUT_MS,
       enableOfflineQueue: false,
@@ -51,26 +74,12 @@ export class RedisConnection {
       enableAutoPipelining: true,
       ...(target.tls ? { tls: true } : {}),
     });
-    const conn = new RedisConnection(client, target);
+    const conn = new RedisConnection(client, target, opts);
     try {
-      // With autoReconnect the client would keep trying an unreachable server: bound the wait.
-      const connecting = client.connect();
-      connecting.catch(() => {});
-      let timer: Timer | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${CONNECT_TIMEOUT_MS} ms`)),
-          CONNECT_TIMEOUT_MS,
-        );
-      });
-      try {
-        await Promise.race([connecting, late]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await connectWithin(client, CONNECT_TIMEOUT_MS);
       await client.send("PING", []);
     } catch (error) {
-      client.close();
+      conn.close();
       throw new RedisOpenError(`cannot use Redis at ${target.display}: ${await reason(error, target)}`);
     }
     return conn;
@@ -100,20 +109,43 @@ export class RedisConnection {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.watchdog);
     this.client.close();
   }
 
   private raw(command: string, args: string[]): Promise<unknown> {
-    return this.client.send(command, args).catch((error) => {
-      throw storageError(error);
-    });
+    const n = this.nextCommand++;
+    this.inflight.set(n, Date.now());
+    return this.client.send(command, args).then(
+      (reply) => {
+        this.inflight.delete(n);
+        return reply;
+      },
+      (error) => {
+        this.inflight.delete(n);
+        if (this.timedOut.delete(n))
+          throw new StorageError(
+            `the message store (Redis) did not answer within ${this.commandTimeoutMs / 1000} s`,
+          );
+        throw storageError(error);
+      },
+    );
+  }
+
+  /** Drops the connection when the oldest command has waited too long: everything in flight fails. */
+  private checkStalled(): void {
+    const oldest = this.inflight.values().next();
+    if (oldest.done || Date.now() - oldest.value < this.commandTimeoutMs) return;
+    for (const n of this.inflight.keys()) this.timedOut.add(n);
+    this.inflight.clear();
+    this.down = true;
+    this.client.close();
   }
 
   /** One connection attempt shared by every command waiting for it. */
   private reconnect(): Promise<void> {
     if (this.closed) return Promise.reject(new StorageError("the store is closed"));
-    this.reconnecting ??= this.client
-      .connect()
+    this.reconnecting ??= connectWithin(this.client, CONNECT_TIMEOUT_MS)
       .then(
         () => {
           this.down = false;
@@ -127,6 +159,27 @@ export class RedisConnection {
         this.reconnecting = null;
       });
     return this.reconnecting;
+  }
+}
+
+/**
+ * Connects, or rejects after ms. With autoReconnect the client would keep trying an
+ * unreachable server; on the deadline the attempt is abandoned (closed).
+ */
+async function connectWithin(client: RedisClient, ms: number): Promise<void> {
+  const connecting = client.connect();
+  connecting.catch(() => {});
+  let timer: Timer | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      client.close();
+      reject(new Error(`no answer within ${ms} ms`));
+    }, ms);
+  });
+  try {
+    await Promise.race([connecting, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

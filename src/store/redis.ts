@@ -7,7 +7,7 @@
 // each method sends its first command at once, and commands leave in call order.
 
 import { prefixEnd } from "../rules/glob";
-import { RedisConnection } from "./redis-conn";
+import { type ConnectionOptions, RedisConnection } from "./redis-conn";
 import { IdBlocks } from "./redis-ids";
 import { DIR_KEYS, dir, messages, token, tokenExpiry, user, userKeys } from "./redis-keys";
 import { RecipientCache } from "./redis-recipients";
@@ -92,7 +92,7 @@ export class RedisStore implements Store {
   static async open(
     target: RedisTarget,
     limits: StoreLimits,
-    opts: { maxRetries?: number } = {},
+    opts: ConnectionOptions = {},
   ): Promise<RedisStore> {
     return new RedisStore(await RedisConnection.open(target, opts), limits);
   }

@@ -17,6 +17,9 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Kills it (SIGKILL: a crash, nothing written out first) and waits for the exit. */
   kill(): Promise<void>;
+  /** Freezes it (SIGSTOP), as a hung machine would, and thaws it (SIGCONT). */
+  pause(): void;
+  resume(): void;
   /** Starts it again on the same port with the same data. */
   start(): Promise<void>;
   /** With tls: the self-signed certificate the server presents (a CA file for clients). */
@@ -35,7 +38,10 @@ export async function startRedis(opts: { password?: string; tls?: boolean } = {}
   if (opts.tls) selfSigned(cert, key);
   let proc: Subprocess | null = null;
   let port = 0;
-  atEnd(() => proc?.kill("SIGKILL"));
+  atEnd(() => {
+    proc?.kill("SIGKILL");
+    proc?.kill("SIGCONT");
+  });
   const spawn = async (p: number): Promise<"ready" | "port taken"> => {
     const listen = opts.tls
       ? [
@@ -94,6 +100,12 @@ export async function startRedis(opts: { password?: string; tls?: boolean } = {}
       proc.kill("SIGTERM");
       await proc.exited;
       proc = null;
+    },
+    pause() {
+      proc?.kill("SIGSTOP");
+    },
+    resume() {
+      proc?.kill("SIGCONT");
     },
     async kill() {
       if (!proc) return;

@@ -95,6 +95,32 @@ describe("RedisStore on a real redis-server", () => {
     expect(await once(() => s.stats())).toMatchObject({ accounts: expect.any(Number) });
   });
 
+  it("fails requests within the command timeout while Redis hangs, then works again", async () => {
+    await fresh(LIMITS); // an empty database
+    const s = await RedisStore.open(target(), LIMITS, { commandTimeoutMs: 1000 });
+    opened.push(s);
+    const [, bob] = [await addAccount(s, "Ann"), await addAccount(s, "Ben")];
+    redis.pause();
+    let thawed = false;
+    try {
+      const started = Date.now();
+      const failed = await s.enqueue(msg(bob, "ann", "into the void", { clientMsgId: 42 })).catch((e) => e);
+      expect(failed).toBeInstanceOf(StorageError);
+      expect(failed.message).toBe("the message store (Redis) did not answer within 1 s");
+      expect(Date.now() - started).toBeLessThan(5000);
+      redis.resume();
+      thawed = true;
+    } finally {
+      if (!thawed) redis.resume();
+    }
+    // The failed SEND may or may not have been stored (Redis may have run it after all):
+    // the resend with its client_msg_id is stored once either way.
+    const again = await once(() => s.enqueue(msg(bob, "ann", "into the void", { clientMsgId: 42 })));
+    expect(again.ok).toBe(true);
+    const ann = (await s.findAccount("ann"))!;
+    expect(await s.countPending(ann.id)).toBe(1);
+  });
+
   it("keeps every accepted message through a crash of Redis (SIGKILL; AOF written before each answer)", async () => {
     const s = await fresh({ ...LIMITS, maxQueuedPerAccount: 500, maxQueuedPerSender: 500 });
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
