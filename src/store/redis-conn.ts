@@ -225,6 +225,10 @@ function storageError(error: unknown): StorageError {
   const message = error instanceof Error ? error.message : String(error);
   if (code === "ERR_REDIS_SERVER_ERROR") {
     if (/^OOM/.test(message)) return new StorageFullError();
+    if (/^LOADING/.test(message))
+      return new StorageError(
+        "the message store (Redis) is unavailable (it is loading its data after a restart)",
+      );
     return new StorageError(`the message store (Redis) refused the request: ${message}`);
   }
   return new StorageError(`the message store (Redis) is unavailable (${message})`);
