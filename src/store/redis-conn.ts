@@ -4,7 +4,7 @@
 // Redis does, and every failure is a StorageError with a message fit for a user.
 
 import { RedisClient } from "bun";
-import type { Script } from "./redis-scripts";
+import { SCRIPTS, type Script } from "./redis-scripts";
 import type { RedisTarget } from "./redis-url";
 import { StorageError, StorageFullError } from "./store";
 
@@ -31,6 +31,12 @@ export class RedisConnection {
   private closed = false;
   /** Called when the connection comes back after being lost (the store drops cached state). */
   onReconnect: (() => void) | null = null;
+  /**
+   * Set while the scripts are being loaded after a (re)connection: commands wait for it, in
+   * call order. Were a script missing, its EVALSHA would fail and the EVAL sent instead
+   * would run after commands sent later: calls would no longer apply in call order.
+   */
+  private ready: Promise<void> | null = null;
   /** Commands in flight: number → when sent. Answers come in order, so the first is the oldest. */
   private inflight = new Map<number, number>();
   private nextCommand = 0;
@@ -49,7 +55,11 @@ export class RedisConnection {
     };
     let first = true;
     client.onconnect = () => {
-      if (!first) this.onReconnect?.();
+      if (!first) {
+        this.onReconnect?.();
+        // The client reconnected by itself, maybe to a restarted Redis without our scripts.
+        this.ready ??= this.loadScripts();
+      }
       first = false;
     };
     // Bun's client has no command timeout, and a Redis that stops answering (frozen, or
@@ -78,6 +88,7 @@ export class RedisConnection {
     try {
       await connectWithin(client, CONNECT_TIMEOUT_MS);
       await client.send("PING", []);
+      await conn.loadScripts();
     } catch (error) {
       conn.close();
       throw new RedisOpenError(`cannot use Redis at ${target.display}: ${await reason(error, target)}`);
@@ -91,6 +102,7 @@ export class RedisConnection {
 
   /** Sends one command; rejects with StorageError (StorageFullError when Redis is out of memory). */
   send(command: string, args: readonly (string | number)[]): Promise<unknown> {
+    if (this.ready) return this.ready.then(() => this.send(command, args));
     const strs = args.map(String);
     if (this.down && !this.client.connected) return this.reconnect().then(() => this.raw(command, strs));
     return this.raw(command, strs);
@@ -132,6 +144,17 @@ export class RedisConnection {
     );
   }
 
+  /** Loads every script into Redis's script cache; clears `ready` when done (or failed). */
+  private loadScripts(): Promise<void> {
+    const loading = Promise.all(SCRIPTS.map((s) => this.raw("SCRIPT", ["LOAD", s.lua])))
+      .then(() => {})
+      .catch(() => {}) // commands then fail (or fall back to EVAL) on their own
+      .finally(() => {
+        if (this.ready === loading) this.ready = null;
+      });
+    return loading;
+  }
+
   /** Drops the connection when the oldest command has waited too long: everything in flight fails. */
   private checkStalled(): void {
     const oldest = this.inflight.values().next();
@@ -150,6 +173,7 @@ export class RedisConnection {
         () => {
           this.down = false;
           this.onReconnect?.();
+          return this.loadScripts();
         },
         (error) => {
           throw storageError(error);

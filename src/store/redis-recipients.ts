@@ -35,4 +35,9 @@ export class RecipientCache {
   forget(key: string): void {
     this.entries.delete(key);
   }
+
+  /** Forgets the account with this id, whatever its name (a scan: for deletions, which are rare). */
+  forgetId(id: number): void {
+    for (const [key, e] of this.entries) if (e.account.id === id) this.entries.delete(key);
+  }
 }

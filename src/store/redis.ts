@@ -135,6 +135,9 @@ export class RedisStore implements Store {
   }
 
   deleteAccount(id: number, reserveNameUntil?: number) {
+    // At once, so that a SEND made after this call looks the name up (after the directory
+    // script below) rather than append to the account being deleted.
+    this.recipients.forgetId(id);
     return this.track(async () => {
       // The directory first: from then on nobody finds the account, and the tombstone
       // refuses the appends that found it just before.

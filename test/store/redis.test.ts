@@ -79,6 +79,10 @@ describe("RedisStore on a real redis-server", () => {
     expect(after.id).toBeGreaterThan(before.id);
     expect((await s.pending(alice.id, 0, 10)).map((m) => m.text)).toEqual(["before", "after"]);
     expect(await s.findAccount("bob")).toEqual(bob);
+    // The restarted Redis had none of the scripts: calls still apply in call order.
+    const deleted = s.deleteAccount(alice.id);
+    expect(await s.enqueue(msg(bob, "alice", "too late"))).toEqual({ ok: false, error: "no_such_account" });
+    await deleted;
   });
 
   it("connects anew after the client gave up reconnecting during a long outage", async () => {
@@ -172,6 +176,16 @@ describe("RedisStore on a real redis-server", () => {
     await b.deleteAccount(reborn.id);
     expect(await a.enqueue(msg(bob, "alice", "to nobody"))).toEqual({ ok: false, error: "no_such_account" });
     expect([await a.countPending(alice.id), await a.countPending(reborn.id)]).toEqual([0, 0]);
+  });
+
+  it("refuses a SEND made right after the recipient's deletion, even to a name it just sent to", async () => {
+    const s = await fresh(LIMITS);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    await put(s, msg(bob, "alice", "remembers alice"));
+    const deleted = s.deleteAccount(alice.id);
+    const late = s.enqueue(msg(bob, "alice", "too late"));
+    await deleted;
+    expect(await late).toEqual({ ok: false, error: "no_such_account" });
   });
 
   it("puts every key under a hash tag, and each script's keys in one slot", async () => {
