@@ -24,6 +24,16 @@ if [ ! -x /usr/bin/chromium ]; then
     exit 1
   fi
 fi
+# The Redis store's tests start a real redis-server (Debian's package).
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing redis-server (apt-get)" >&2
+    apt-get update -qq >&2 && apt-get install -y -qq redis-server >&2
+  else
+    echo "the Redis store tests need redis-server on PATH" >&2
+    exit 1
+  fi
+fi
 "$BUN" x tsc --noEmit -p .
 "$BUN" x biome check .
 # End-to-end tests drive real processes: 30 s is their ceiling (each waits on events with

@@ -25,16 +25,19 @@ import { serveWeb, type WebServer } from "./net/websocket-server";
 import { type Reloaded, reloader } from "./reload";
 import { nameIdentity, prepareNameTables } from "./rules/names";
 import { MemoryStore } from "./store/memory";
+import { RedisStore } from "./store/redis";
+import { RedisOpenError } from "./store/redis-conn";
+import { isRedisData, parseRedisTarget } from "./store/redis-url";
 import { defaultBudget, formatBytes } from "./store/space";
 import { SqliteStore, StoreOpenError, type SyncMode, sharedAccess } from "./store/sqlite";
-import type { Store } from "./store/store";
+import type { Store, StoreLimits } from "./store/store";
 import { VERSION } from "./version";
 import { webPage } from "./web/assets";
 
 export interface ServeOptions extends CoreOptions {
   host: string;
   port: number;
-  /** Path of the SQLite data file, or ":memory:" for no persistence. */
+  /** Path of the SQLite data file, ":memory:" for no persistence, or a redis:// or rediss:// URL. */
   data: string;
   sync: SyncMode;
   resetCorruptData: boolean;
@@ -108,7 +111,7 @@ export async function startServer(
   extra: { events?: EventSink; passwords?: PasswordHasher } = {},
 ): Promise<RunningServer> {
   const tls = readTls(o);
-  const store = openStore(o, log);
+  const store = await openStore(o, log);
   prepareNameTables();
   // Accounts made before names had skeletons get theirs (and today's key) once.
   await store
@@ -293,13 +296,14 @@ function idleCollector(core: ChatCore): Timer {
   }, 250);
 }
 
-function openStore(o: ServeOptions, log: ConsolaInstance): Store {
+function openStore(o: ServeOptions, log: ConsolaInstance): Store | Promise<Store> {
   const limits = {
     maxQueuedPerAccount: o.maxQueuedPerAccount,
     maxQueuedPerSender: o.maxQueuedPerSender,
     dedupPerSender: o.maxUnansweredSends,
   };
   if (o.data === ":memory:") return new MemoryStore(limits);
+  if (isRedisData(o.data)) return openRedisStore(o.data, limits);
   // The data file holds password hashes and messages: what this server creates (the file,
   // its WAL, a missing directory) is readable by its own user only.
   process.umask(0o077);
@@ -335,6 +339,18 @@ function openStore(o: ServeOptions, log: ConsolaInstance): Store {
     return store;
   } catch (error) {
     if (error instanceof StoreOpenError) throw new StartupError(error.message);
+    throw error;
+  }
+}
+
+/** The Redis store at a redis:// or rediss:// URL; an unusable URL or server is a StartupError. */
+async function openRedisStore(data: string, limits: StoreLimits): Promise<Store> {
+  const check = parseRedisTarget(data, process.env.CHAT_REDIS_PASSWORD);
+  if (!check.ok) throw new StartupError(`--data: ${check.reason}`);
+  try {
+    return await RedisStore.open(check.target, limits);
+  } catch (error) {
+    if (error instanceof RedisOpenError) throw new StartupError(error.message);
     throw error;
   }
 }

@@ -15,7 +15,8 @@ export const serveArgs = {
   port: { type: "string", alias: "p", description: "TCP port (default 8080; 0 picks a free one)" },
   data: {
     type: "string",
-    description: "SQLite data file, or :memory: for no persistence (default ~/.local/share/chat/chat.db)",
+    description:
+      "SQLite data file, :memory: for no persistence, or redis://[user:password@]host:port[/db] (rediss:// for TLS; the password also from CHAT_REDIS_PASSWORD) (default ~/.local/share/chat/chat.db)",
   },
   sync: {
     type: "string",

@@ -1,0 +1,43 @@
+// Message ids from a counter shared by every node: a node reserves a block of ids at a time
+// (one INCRBY per block, not per message) and hands them out in call order, so the ids of
+// one node's calls increase in the order the calls were made. The recipient's script keeps
+// ids increasing per recipient in commit order (an id at or below the recipient's highest
+// is refused as stale, and the caller takes a fresh block, above every id ever handed out).
+
+export class IdBlocks {
+  private next = 0;
+  /** The last id of the current block (next > end: none left). */
+  private end = -1;
+  private refill: Promise<void> | null = null;
+
+  /** reserve(n) adds n to the shared counter and answers its new value. */
+  constructor(
+    private readonly reserve: (n: number) => Promise<number>,
+    private readonly blockSize: number,
+  ) {}
+
+  /** The next id; callers are served in call order. */
+  async take(): Promise<number> {
+    while (this.refill || this.next > this.end) {
+      if (!this.refill) this.startRefill();
+      await this.refill;
+    }
+    return this.next++;
+  }
+
+  /** Drops the rest of the block: the next take reserves a fresh one (ids above every id handed out so far). */
+  discard(): void {
+    if (!this.refill) this.end = this.next - 1;
+  }
+
+  private startRefill(): void {
+    this.refill = this.reserve(this.blockSize)
+      .then((end) => {
+        this.next = end - this.blockSize + 1;
+        this.end = end;
+      })
+      .finally(() => {
+        this.refill = null;
+      });
+  }
+}

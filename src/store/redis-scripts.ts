@@ -1,0 +1,252 @@
+// The Lua scripts of the Redis store. Each runs atomically and touches the keys of one hash
+// tag only (see redis-keys.ts), passed in KEYS, so each also runs unchanged on Redis Cluster.
+// Numbers cross as decimal strings: Lua's numbers are doubles, exact up to 2^53 like ours,
+// but tostring() would print only 14 digits, so stored strings are returned as they are.
+
+export interface Script {
+  readonly name: string;
+  readonly lua: string;
+  /** SHA1 of lua, for EVALSHA. */
+  readonly sha: string;
+}
+
+function script(name: string, lua: string): Script {
+  return { name, lua, sha: new Bun.CryptoHasher("sha1").update(lua).digest("hex") };
+}
+
+// --- the directory ({d}): KEYS are DIR_KEYS ---
+// 1 byKey, 2 byId, 3 passwords, 4 skeletons, 5 keys, 6 reserved, 7 reservedBySkeleton,
+// 8 reservedUntil, 9 nextId.
+
+const DIR_HELPERS = `
+local function untilOf(v) return string.match(v, '^(%d+)|') end
+local function recordOf(v) return string.sub(v, string.find(v, '|', 1, true) + 1) end
+local function reservedAfter(k, t)
+  local v = redis.call('HGET', KEYS[6], k)
+  return v and tonumber(untilOf(v)) > t
+end
+local function reservedKeys(skel)
+  local v = redis.call('HGET', KEYS[7], skel)
+  if not v then return {} end
+  return cjson.decode(v)
+end
+local function unreserve(k)
+  local v = redis.call('HGET', KEYS[6], k)
+  if not v then return end
+  local skel = cjson.decode(recordOf(v)).skeleton
+  local rest = {}
+  for _, x in ipairs(reservedKeys(skel)) do
+    if x ~= k then rest[#rest + 1] = x end
+  end
+  if #rest == 0 then redis.call('HDEL', KEYS[7], skel) else redis.call('HSET', KEYS[7], skel, cjson.encode(rest)) end
+  redis.call('HDEL', KEYS[6], k)
+  redis.call('ZREM', KEYS[8], k)
+end
+`;
+
+/** ARGV: key, skeleton, record json, createdAt, password hash. Answers the new id, or 0. */
+export const CREATE_ACCOUNT = script(
+  "create",
+  `${DIR_HELPERS}
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 or redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then return 0 end
+local t = tonumber(ARGV[4])
+if reservedAfter(ARGV[1], t) then return 0 end
+for _, k in ipairs(reservedKeys(ARGV[2])) do
+  if reservedAfter(k, t) then return 0 end
+end
+local id = redis.call('INCR', KEYS[9])
+local rec = id .. '|' .. ARGV[3]
+redis.call('HSET', KEYS[1], ARGV[1], rec)
+redis.call('HSET', KEYS[2], id, rec)
+redis.call('HSET', KEYS[3], id, ARGV[5])
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[5], 0, ARGV[1])
+return id
+`,
+);
+
+/** ARGV: id, reserve-until ("" for none). Answers the account's key, or nil if there was none. */
+export const DELETE_ACCOUNT = script(
+  "delete",
+  `${DIR_HELPERS}
+local rec = redis.call('HGET', KEYS[2], ARGV[1])
+if not rec then return false end
+local json = recordOf(rec)
+local a = cjson.decode(json)
+redis.call('HDEL', KEYS[1], a.key)
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+if redis.call('HGET', KEYS[4], a.skeleton) == a.key then redis.call('HDEL', KEYS[4], a.skeleton) end
+redis.call('ZREM', KEYS[5], a.key)
+if ARGV[2] ~= '' then
+  unreserve(a.key)
+  redis.call('HSET', KEYS[6], a.key, ARGV[2] .. '|' .. json)
+  local ks = reservedKeys(a.skeleton)
+  ks[#ks + 1] = a.key
+  redis.call('HSET', KEYS[7], a.skeleton, cjson.encode(ks))
+  redis.call('ZADD', KEYS[8], ARGV[2], a.key)
+end
+return a.key
+`,
+);
+
+/** ARGV: key, skeleton, now. Answers {until, record json} of the longest reservation on, or nil. */
+export const NAME_RESERVATION = script(
+  "reservation",
+  `${DIR_HELPERS}
+local now = tonumber(ARGV[3])
+local best, bestUntil, bestRecord
+local function consider(k)
+  local v = redis.call('HGET', KEYS[6], k)
+  if not v then return end
+  local u = untilOf(v)
+  if tonumber(u) > now and (not best or tonumber(u) > best) then
+    best, bestUntil, bestRecord = tonumber(u), u, recordOf(v)
+  end
+end
+consider(ARGV[1])
+for _, k in ipairs(reservedKeys(ARGV[2])) do consider(k) end
+if not best then return false end
+return {bestUntil, bestRecord}
+`,
+);
+
+/** ARGV: now, batch size. Drops up to a batch of ended reservations; answers how many. */
+export const SWEEP_RESERVATIONS = script(
+  "sweep-reservations",
+  `${DIR_HELPERS}
+local ks = redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, k in ipairs(ks) do unreserve(k) end
+return #ks
+`,
+);
+
+/** ARGV: skeleton. Answers the record of the account with it, or nil. */
+export const FIND_BY_SKELETON = script(
+  "find-by-skeleton",
+  `local k = redis.call('HGET', KEYS[4], ARGV[1])
+if not k then return false end
+return redis.call('HGET', KEYS[1], k)
+`,
+);
+
+/** ARGV: id, hash. Replaces the password hash of an existing account only. */
+export const SET_PASSWORD = script(
+  "set-password",
+  `if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then redis.call('HSET', KEYS[3], ARGV[1], ARGV[2]) end
+return 0
+`,
+);
+
+// --- one recipient ({u:<id>}): KEYS are userKeys(id) ---
+// 1 queue, 2 bodies, 3 senders, 4 meta, 5 gone, 6 rings, 7 tokens.
+
+/**
+ * ARGV: message id, sender id, client_msg_id ("0" for none), body json, sentAt,
+ * mailbox cap, per-sender cap, ring size. Answers {"ok"}, {"dup", "<id>:<sentAt>"},
+ * {"gone"}, {"mailbox_full"}, {"sender_quota"} or {"stale", "<highest id here>"} (the id
+ * is not above every id stored here: the caller takes a newer one and tries again).
+ * The dedup ring of a sender for this recipient lives here too, so a resend is recognised
+ * in the same atomic step that would store it: it can never be stored twice.
+ */
+export const APPEND = script(
+  "append",
+  `if redis.call('EXISTS', KEYS[5]) == 1 then return {'gone'} end
+local s, cm = ARGV[2], ARGV[3]
+if cm ~= '0' then
+  local d = redis.call('HGET', KEYS[6], s .. ':c' .. cm)
+  if d then return {'dup', d} end
+end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[6]) then return {'mailbox_full'} end
+if tonumber(redis.call('HGET', KEYS[3], s) or '0') >= tonumber(ARGV[7]) then return {'sender_quota'} end
+local last = redis.call('HGET', KEYS[4], 'last')
+if last and tonumber(ARGV[1]) <= tonumber(last) then return {'stale', last} end
+redis.call('HSET', KEYS[4], 'last', ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], s .. '|' .. ARGV[4])
+redis.call('HINCRBY', KEYS[3], s, 1)
+if cm ~= '0' then
+  local n = redis.call('HINCRBY', KEYS[6], s .. ':n', 1)
+  local slot = s .. ':s' .. ((n - 1) % tonumber(ARGV[8]))
+  local old = redis.call('HGET', KEYS[6], slot)
+  if old then redis.call('HDEL', KEYS[6], s .. ':c' .. old) end
+  redis.call('HSET', KEYS[6], slot, cm, s .. ':c' .. cm, ARGV[1] .. ':' .. ARGV[5])
+end
+return {'ok'}
+`,
+);
+
+/** ARGV: after id, limit. Answers {id, body, id, body, ...}, oldest first. */
+export const PENDING = script(
+  "pending",
+  `local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(ids) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGET', KEYS[2], id) or ''
+end
+return out
+`,
+);
+
+/** ARGV: message ids. Removes those waiting here; answers how many were. */
+export const ACK = script(
+  "ack",
+  `local removed = 0
+for i = 1, #ARGV do
+  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
+    removed = removed + 1
+    local v = redis.call('HGET', KEYS[2], ARGV[i])
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    if v then
+      local s = string.match(v, '^(%d+)|')
+      if redis.call('HINCRBY', KEYS[3], s, -1) <= 0 then redis.call('HDEL', KEYS[3], s) end
+    end
+  end
+end
+return removed
+`,
+);
+
+/**
+ * ARGV: how long the tombstone stays (ms). Drops the account's queue, counts, rings and
+ * token index and leaves a tombstone that refuses appends still on their way (they looked
+ * the account up before it went). Answers {messages dropped, {token hashes}}.
+ */
+export const DROP_USER = script(
+  "drop-user",
+  `local n = redis.call('ZCARD', KEYS[1])
+local tokens = redis.call('SMEMBERS', KEYS[7])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7])
+redis.call('SET', KEYS[5], '1', 'PX', ARGV[1])
+return {n, tokens}
+`,
+);
+
+// --- one token ({t:<hash>}) ---
+
+/** KEYS: the token. ARGV: now. Deletes it if it has expired; answers its value then, else nil. */
+export const DROP_EXPIRED_TOKEN = script(
+  "drop-expired-token",
+  `local v = redis.call('GET', KEYS[1])
+if v and tonumber(string.match(v, '|(%d+)$')) <= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return v
+end
+return false
+`,
+);
+
+export const SCRIPTS = [
+  CREATE_ACCOUNT,
+  DELETE_ACCOUNT,
+  NAME_RESERVATION,
+  SWEEP_RESERVATIONS,
+  FIND_BY_SKELETON,
+  SET_PASSWORD,
+  APPEND,
+  PENDING,
+  ACK,
+  DROP_USER,
+  DROP_EXPIRED_TOKEN,
+];

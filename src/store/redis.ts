@@ -1,0 +1,525 @@
+// The Store on Redis (`--data redis://...`): what several chat nodes can share. The key
+// layout and why each operation is safe are in redis-keys.ts, redis-scripts.ts and
+// docs/CLUSTER.md. Every method's promise resolves only after Redis acknowledged its writes
+// (how durable that is depends on Redis's appendfsync and replicas: docs/CLUSTER.md).
+//
+// Calls are applied in the order they were made as far as one connection orders them:
+// each method sends its first command at once, and commands leave in call order.
+
+import { prefixEnd } from "../rules/glob";
+import { type ConnectionOptions, RedisConnection } from "./redis-conn";
+import { IdBlocks } from "./redis-ids";
+import { DIR_KEYS, dir, messages, ops, token, tokenExpiry, user, userKeys } from "./redis-keys";
+import { RecipientCache } from "./redis-recipients";
+import {
+  ACK,
+  APPEND,
+  CREATE_ACCOUNT,
+  DELETE_ACCOUNT,
+  DROP_EXPIRED_TOKEN,
+  DROP_USER,
+  FIND_BY_SKELETON,
+  NAME_RESERVATION,
+  PENDING,
+  SET_PASSWORD,
+  SWEEP_RESERVATIONS,
+} from "./redis-scripts";
+import type { RedisTarget } from "./redis-url";
+import {
+  type Account,
+  type AccountPage,
+  type AccountQuery,
+  type Ban,
+  type EnqueueResult,
+  type NameReservation,
+  type NewMessage,
+  type SessionToken,
+  StorageError,
+  StorageFullError,
+  type Store,
+  type StoredMessage,
+  type StoreLimits,
+} from "./store";
+
+/** Ids a node reserves at a time. */
+const ID_BLOCK = 1000;
+/** How long a deleted account's tombstone refuses late appends (ms): far above any request's lifetime. */
+const TOMBSTONE_MS = 86_400_000;
+/** Stale-id retries before an enqueue gives up (each takes a fresh block, above every id so far). */
+const MAX_STALE_RETRIES = 8;
+/** Recipients remembered by name, and for how long (far below TOMBSTONE_MS). */
+const RECIPIENT_CACHE = 10_000;
+const RECIPIENT_TTL_MS = 60_000;
+/** How often this node adds its change of the queued total to the shared counter. */
+const QUEUED_FLUSH_MS = 1000;
+/** Records one sweep step handles; sweep takes at most SWEEP_STEPS steps per kind. */
+const SWEEP_BATCH = 500;
+const SWEEP_STEPS = 100;
+
+interface AccountRecord {
+  name: string;
+  key: string;
+  createdAt: number;
+  skeleton: string;
+}
+
+export class RedisStore implements Store {
+  readonly description: string;
+  private readonly ids: IdBlocks;
+  /** Calls not settled yet, for flush(). */
+  private inflight = new Set<Promise<unknown>>();
+  private readonly recipients = new RecipientCache(RECIPIENT_CACHE, RECIPIENT_TTL_MS);
+  /** Lookups of recipients by name under way. */
+  private readonly lookups = new Map<string, Promise<Account | null>>();
+  /** Messages this node queued minus those it removed, not yet added to messages.queued. */
+  private queuedDelta = 0;
+  private readonly queuedTimer: Timer;
+
+  private constructor(
+    private readonly redis: RedisConnection,
+    private readonly limits: StoreLimits,
+  ) {
+    this.description = `redis ${redis.target.display}`;
+    this.ids = new IdBlocks((n) => this.redis.send("INCRBY", [messages.nextId, n]).then(Number), ID_BLOCK);
+    // Redis may have come back from a restart that lost its last writes: ids from a block
+    // reserved before are no longer known to be unused.
+    redis.onReconnect = () => this.ids.discard();
+    // The total is for metrics: one INCRBY a second instead of one command per message.
+    this.queuedTimer = setInterval(() => this.pushQueued(), QUEUED_FLUSH_MS);
+    this.queuedTimer.unref();
+  }
+
+  /** Connects; throws RedisOpenError when Redis cannot be used. */
+  static async open(
+    target: RedisTarget,
+    limits: StoreLimits,
+    opts: ConnectionOptions = {},
+  ): Promise<RedisStore> {
+    return new RedisStore(await RedisConnection.open(target, opts), limits);
+  }
+
+  createAccount(a: {
+    name: string;
+    key: string;
+    skeleton?: string;
+    passwordHash: string;
+    createdAt: number;
+  }) {
+    return this.track(async () => {
+      const skeleton = a.skeleton ?? a.key;
+      const record: AccountRecord = { name: a.name, key: a.key, createdAt: a.createdAt, skeleton };
+      const id = Number(
+        await this.redis.eval(CREATE_ACCOUNT, DIR_KEYS, [
+          a.key,
+          skeleton,
+          JSON.stringify(record),
+          a.createdAt,
+          a.passwordHash,
+        ]),
+      );
+      if (!id) return null;
+      const account: Account = { id, name: a.name, key: a.key, createdAt: a.createdAt };
+      return account;
+    });
+  }
+
+  async findAccount(key: string) {
+    return parseAccount(await this.redis.send("HGET", [dir.byKey, key]));
+  }
+
+  async findAccountById(id: number) {
+    return parseAccount(await this.redis.send("HGET", [dir.byId, id]));
+  }
+
+  async passwordHash(id: number) {
+    return ((await this.redis.send("HGET", [dir.passwords, id])) as string | null) ?? null;
+  }
+
+  deleteAccount(id: number, reserveNameUntil?: number) {
+    // At once, so that a SEND made after this call looks the name up (after the directory
+    // script below) rather than append to the account being deleted.
+    this.recipients.forgetId(id);
+    return this.track(async () => {
+      // The directory first: from then on nobody finds the account, and the tombstone
+      // refuses the appends that found it just before.
+      const key = await this.redis.eval(DELETE_ACCOUNT, DIR_KEYS, [id, reserveNameUntil ?? ""]);
+      if (typeof key === "string") this.recipients.forget(key);
+      const [dropped, tokens] = (await this.redis.eval(DROP_USER, userKeys(id), [TOMBSTONE_MS])) as [
+        number,
+        string[],
+      ];
+      this.queuedDelta -= dropped;
+      await Promise.all([
+        ...tokens.map((h) => this.dropToken(h)),
+        this.redis.send("HDEL", [ops.lastLogin, id]),
+      ]);
+    });
+  }
+
+  async listAccounts(q: AccountQuery): Promise<AccountPage> {
+    if (q.limit <= 0) return { accounts: [], examinedTo: null };
+    const { prefix } = q.pattern;
+    const end = prefixEnd(prefix);
+    // ZRANGE BYLEX compares bytes: UTF-8 bytes sort as code points, the order of keys.
+    const afterCursor = Buffer.compare(Buffer.from(q.afterKey), Buffer.from(prefix)) >= 0;
+    const from = afterCursor ? `(${q.afterKey}` : prefix === "" ? "-" : `[${prefix}`;
+    const to = end === null ? "+" : `(${end}`;
+    const keys = (await this.redis.send("ZRANGE", [
+      dir.keys,
+      from,
+      to,
+      "BYLEX",
+      "LIMIT",
+      0,
+      Math.max(1, q.maxExamined),
+    ])) as string[];
+    const matched: string[] = [];
+    let examined = 0;
+    let last = "";
+    for (const key of keys) {
+      if (matched.length >= q.limit || examined >= q.maxExamined) break;
+      examined++;
+      last = key;
+      if (q.pattern.matches(key)) matched.push(key);
+    }
+    const records =
+      matched.length === 0
+        ? []
+        : ((await this.redis.send("HMGET", [dir.byKey, ...matched])) as (string | null)[]);
+    const accounts = records.map(parseAccount).filter((a): a is Account => a !== null);
+    const spent = matched.length < q.limit && examined >= q.maxExamined;
+    return { accounts, examinedTo: spent ? last : null };
+  }
+
+  enqueue(m: NewMessage): Promise<EnqueueResult> {
+    return this.track(async () => {
+      const known = this.recipients.get(m.recipientKey, Date.now());
+      let cached = known !== undefined;
+      let recipient = known ?? (await this.lookUp(m.recipientKey));
+      if (!recipient) return { ok: false, error: "no_such_account" };
+      const body = JSON.stringify([m.senderName, m.text, m.sentAt]);
+      for (let attempt = 0; attempt <= MAX_STALE_RETRIES; attempt++) {
+        let id: number;
+        let r: [string, string?];
+        try {
+          id = await this.ids.take();
+          r = (await this.redis.eval(APPEND, userKeys(recipient.id), [
+            id,
+            m.senderId,
+            m.clientMsgId,
+            body,
+            m.sentAt,
+            this.limits.maxQueuedPerAccount,
+            this.limits.maxQueuedPerSender,
+            this.limits.dedupPerSender,
+          ])) as [string, string?];
+        } catch (error) {
+          if (error instanceof StorageFullError) return { ok: false, error: "storage_full" };
+          throw error;
+        }
+        switch (r[0]) {
+          case "ok": {
+            this.queuedDelta++;
+            const message: StoredMessage = {
+              id,
+              recipientId: recipient.id,
+              senderName: m.senderName,
+              text: m.text,
+              sentAt: m.sentAt,
+            };
+            return { ok: true, message, recipient, duplicate: false };
+          }
+          case "dup": {
+            const [first, sentAt] = r[1]!.split(":");
+            const message: StoredMessage = {
+              id: Number(first),
+              recipientId: recipient.id,
+              senderName: m.senderName,
+              text: m.text,
+              sentAt: Number(sentAt),
+            };
+            return { ok: true, message, recipient, duplicate: true };
+          }
+          case "gone": {
+            // Deleted since it was looked up; a cached entry may be an older account of the name.
+            this.recipients.forget(m.recipientKey);
+            if (!cached) return { ok: false, error: "no_such_account" };
+            cached = false;
+            recipient = await this.lookUp(m.recipientKey);
+            if (!recipient) return { ok: false, error: "no_such_account" };
+            continue;
+          }
+          case "mailbox_full":
+          case "sender_quota":
+            return { ok: false, error: r[0] };
+          case "stale":
+            // Another node stored a larger id here first: take ids above it.
+            this.ids.discard();
+            continue;
+          default:
+            throw new StorageError(`the message store (Redis) answered an append with ${JSON.stringify(r)}`);
+        }
+      }
+      throw new StorageError(
+        "could not give the message an id above the recipient's last one; please try again",
+      );
+    });
+  }
+
+  async pending(recipientId: number, afterId: number, limit: number) {
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    const flat = (await this.redis.eval(PENDING, userKeys(recipientId), [afterId, n])) as string[];
+    const out: StoredMessage[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const raw = flat[i + 1]!;
+      const bar = raw.indexOf("|");
+      if (bar < 0) continue;
+      const [senderName, text, sentAt] = JSON.parse(raw.slice(bar + 1)) as [string, string, number];
+      out.push({ id: Number(flat[i]), recipientId, senderName, text, sentAt });
+    }
+    return out;
+  }
+
+  async countPending(recipientId: number) {
+    return Number(await this.redis.send("ZCARD", [user(recipientId).queue]));
+  }
+
+  ack(recipientId: number, ids: readonly number[]) {
+    return this.track(async () => {
+      if (ids.length === 0) return;
+      const removed = Number(await this.redis.eval(ACK, userKeys(recipientId), ids));
+      this.queuedDelta -= removed;
+    });
+  }
+
+  saveToken(t: SessionToken) {
+    return this.track(async () => {
+      await Promise.all([
+        this.redis.send("SADD", [user(t.accountId).tokens, t.hash]),
+        this.redis.send("SET", [token(t.hash), `${t.accountId}|${t.expiresAt}`]),
+        this.redis.send("ZADD", [tokenExpiry, t.expiresAt, t.hash]),
+      ]);
+    });
+  }
+
+  async findToken(hash: string, now: number) {
+    const t = parseToken(hash, await this.redis.send("GET", [token(hash)]));
+    return t && t.expiresAt > now ? t : null;
+  }
+
+  deleteToken(hash: string) {
+    return this.track(() => this.dropToken(hash));
+  }
+
+  async findAccountBySkeleton(skeleton: string) {
+    return parseAccount(await this.redis.eval(FIND_BY_SKELETON, DIR_KEYS, [skeleton]));
+  }
+
+  async nameReservation(key: string, skeleton: string, now: number): Promise<NameReservation | null> {
+    const r = (await this.redis.eval(NAME_RESERVATION, DIR_KEYS, [key, skeleton, now])) as
+      | [string, string]
+      | null;
+    if (!r) return null;
+    return { name: (JSON.parse(r[1]) as AccountRecord).name, until: Number(r[0]) };
+  }
+
+  async backfillIdentity() {
+    // Every account on Redis was made with its skeleton.
+    return 0;
+  }
+
+  revokeTokens(accountId: number, keepHash?: string) {
+    return this.track(async () => {
+      const hashes = (await this.redis.send("SMEMBERS", [user(accountId).tokens])) as string[];
+      await Promise.all(hashes.filter((h) => h !== keepHash).map((h) => this.dropToken(h)));
+    });
+  }
+
+  setPasswordHash(id: number, hash: string) {
+    return this.track(async () => {
+      await this.redis.eval(SET_PASSWORD, DIR_KEYS, [id, hash]);
+    });
+  }
+
+  recordLogin(id: number, at: number) {
+    return this.track(async () => {
+      // Only for an account that exists: ids are never reused, but nothing should outlive one.
+      if (Number(await this.redis.send("HEXISTS", [dir.byId, id])))
+        await this.redis.send("HSET", [ops.lastLogin, id, at]);
+    });
+  }
+
+  async lastLogin(id: number) {
+    const at = await this.redis.send("HGET", [ops.lastLogin, id]);
+    return at === null || at === undefined ? null : Number(at);
+  }
+
+  async resetPassword(id: number, passwordHash: string) {
+    if (!Number(await this.redis.send("HEXISTS", [dir.byId, id]))) return;
+    await this.setPasswordHash(id, passwordHash);
+    await this.revokeTokens(id);
+  }
+
+  saveBan(b: Ban) {
+    return this.track(async () => {
+      await this.redis.send("HSET", [
+        ops.bans,
+        b.prefix,
+        JSON.stringify({ until: b.until, createdAt: b.createdAt }),
+      ]);
+    });
+  }
+
+  deleteBan(prefix: string) {
+    return this.track(async () => Number(await this.redis.send("HDEL", [ops.bans, prefix])) > 0);
+  }
+
+  async listBans(now: number) {
+    const all = (await this.redis.send("HGETALL", [ops.bans])) as Record<string, string> | string[] | null;
+    // RESP3 answers a map, RESP2 a flat list.
+    const entries: [string, string][] = Array.isArray(all)
+      ? Array.from({ length: all.length / 2 }, (_, i) => [all[2 * i]!, all[2 * i + 1]!])
+      : Object.entries(all ?? {});
+    const bans: Ban[] = [];
+    const lapsed: string[] = [];
+    for (const [prefix, v] of entries) {
+      const r = JSON.parse(v) as { until: number | null; createdAt: number };
+      if (r.until !== null && r.until <= now) lapsed.push(prefix);
+      else bans.push({ prefix, until: r.until, createdAt: r.createdAt });
+    }
+    if (lapsed.length) await this.track(() => this.redis.send("HDEL", [ops.bans, ...lapsed]));
+    return bans.sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
+  }
+
+  async samplePasswordHashes(limit: number) {
+    if (limit <= 0) return [];
+    const r = (await this.redis.send("HRANDFIELD", [dir.passwords, limit, "WITHVALUES"])) as unknown[] | null;
+    // RESP3 answers [field, value] pairs, RESP2 a flat list.
+    const flat = (r ?? []).flat() as string[];
+    return flat.filter((_, i) => i % 2 === 1);
+  }
+
+  sweep(now: number) {
+    return this.track(async () => {
+      for (let step = 0; step < SWEEP_STEPS; step++) {
+        const n = Number(await this.redis.eval(SWEEP_RESERVATIONS, DIR_KEYS, [now, SWEEP_BATCH]));
+        if (n < SWEEP_BATCH) break;
+      }
+      for (let step = 0; step < SWEEP_STEPS; step++) {
+        const hashes = (await this.redis.send("ZRANGEBYSCORE", [
+          tokenExpiry,
+          "-inf",
+          now,
+          "LIMIT",
+          0,
+          SWEEP_BATCH,
+        ])) as string[];
+        await Promise.all(hashes.map((h) => this.sweepToken(h, now)));
+        if (hashes.length < SWEEP_BATCH) break;
+      }
+    });
+  }
+
+  async stats() {
+    this.pushQueued();
+    const [accounts, queued] = await Promise.all([
+      this.redis.send("ZCARD", [dir.keys]),
+      this.redis.send("GET", [messages.queued]),
+    ]);
+    return { accounts: Number(accounts), queued: Math.max(0, Number(queued ?? 0)) };
+  }
+
+  async flush() {
+    this.pushQueued();
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  async close() {
+    clearInterval(this.queuedTimer);
+    await this.flush();
+    this.redis.close();
+  }
+
+  // --- internal ---
+
+  /** Runs a write, remembered until it settles so that flush() can wait for it. */
+  private track<T>(run: () => Promise<T>): Promise<T> {
+    const p = run();
+    this.inflight.add(p);
+    void p.then(
+      () => this.inflight.delete(p),
+      () => this.inflight.delete(p),
+    );
+    return p;
+  }
+
+  /**
+   * Looks a recipient up by name and remembers it. Calls for a name whose lookup is under
+   * way wait for that one, and resume in call order: a later SEND to the same person, finding
+   * the name remembered, can never overtake an earlier one still waiting for the lookup.
+   */
+  private lookUp(key: string): Promise<Account | null> {
+    let p = this.lookups.get(key);
+    if (!p) {
+      p = this.redis
+        .send("HGET", [dir.byKey, key])
+        .then((rec) => {
+          const account = parseAccount(rec);
+          if (account) this.recipients.set(key, account, Date.now());
+          return account;
+        })
+        .finally(() => this.lookups.delete(key));
+      this.lookups.set(key, p);
+    }
+    return p;
+  }
+
+  /** Adds this node's change of the queued total to the shared counter (flush() waits for it). */
+  private pushQueued(): void {
+    const d = this.queuedDelta;
+    if (d === 0) return;
+    this.queuedDelta = 0;
+    void this.track(() => this.redis.send("INCRBY", [messages.queued, d])).catch(() => {
+      this.queuedDelta += d; // Redis is away: add it next time
+    });
+  }
+
+  private async dropToken(hash: string): Promise<void> {
+    const t = parseToken(hash, await this.redis.send("GET", [token(hash)]));
+    await Promise.all([
+      this.redis.send("DEL", [token(hash)]),
+      this.redis.send("ZREM", [tokenExpiry, hash]),
+      t ? this.redis.send("SREM", [user(t.accountId).tokens, hash]) : null,
+    ]);
+  }
+
+  /** Drops one token found expired, unless it was saved again meanwhile with a later expiry. */
+  private async sweepToken(hash: string, now: number): Promise<void> {
+    const v = (await this.redis.eval(DROP_EXPIRED_TOKEN, [token(hash)], [now])) as string | null;
+    const t = parseToken(hash, v);
+    if (v === null) {
+      // Gone already, or saved again with a later expiry (then its ZADD moved it on).
+      const still = await this.redis.send("EXISTS", [token(hash)]);
+      if (!Number(still)) await this.redis.send("ZREM", [tokenExpiry, hash]);
+      return;
+    }
+    await Promise.all([
+      this.redis.send("ZREM", [tokenExpiry, hash]),
+      t ? this.redis.send("SREM", [user(t.accountId).tokens, hash]) : null,
+    ]);
+  }
+}
+
+function parseAccount(rec: unknown): Account | null {
+  if (typeof rec !== "string" || rec === "") return null;
+  const bar = rec.indexOf("|");
+  const r = JSON.parse(rec.slice(bar + 1)) as AccountRecord;
+  return { id: Number(rec.slice(0, bar)), name: r.name, key: r.key, createdAt: r.createdAt };
+}
+
+function parseToken(hash: string, v: unknown): SessionToken | null {
+  if (typeof v !== "string" || v === "") return null;
+  const [accountId, expiresAt] = v.split("|");
+  return { hash, accountId: Number(accountId), expiresAt: Number(expiresAt) };
+}

@@ -1,0 +1,262 @@
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { RedisClient } from "bun";
+import { RedisStore } from "../../src/store/redis";
+import { RedisOpenError } from "../../src/store/redis-conn";
+import { DIR_KEYS, messages, userKeys } from "../../src/store/redis-keys";
+import { parseRedisTarget } from "../../src/store/redis-url";
+import { StorageError, StorageFullError, type Store, type StoreLimits } from "../../src/store/store";
+import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
+import { type RedisServer, startRedis } from "./redis-server";
+
+let redis: RedisServer;
+const opened: Store[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+
+afterAll(async () => {
+  for (const s of opened) await s.close().catch(() => {});
+  await redis.stop();
+});
+
+function target(url = redis.url) {
+  const r = parseRedisTarget(url);
+  if (!r.ok) throw new Error(r.reason);
+  return r.target;
+}
+
+async function open(limits: StoreLimits = LIMITS): Promise<RedisStore> {
+  const s = await RedisStore.open(target(), limits);
+  opened.push(s);
+  return s;
+}
+
+/** An empty database, then a store on it. */
+async function fresh(limits: StoreLimits): Promise<Store> {
+  const c = new RedisClient(redis.url);
+  await c.send("FLUSHALL", []);
+  c.close();
+  return open(limits);
+}
+
+runStoreContract("RedisStore", fresh);
+
+/** Retries fn until it stops throwing StorageError (Redis coming back), up to a deadline. */
+async function once<T>(fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!(error instanceof StorageError) || Date.now() > deadline) throw error;
+      await Bun.sleep(50);
+    }
+  }
+}
+
+describe("RedisStore on a real redis-server", () => {
+  it("refuses to open an unreachable Redis, saying where and why", async () => {
+    const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = l.port;
+    l.stop(true);
+    const error = await RedisStore.open(target(`redis://127.0.0.1:${port}`), LIMITS).catch((e) => e);
+    expect(error).toBeInstanceOf(RedisOpenError);
+    expect(error.message).toContain(`cannot use Redis at redis://127.0.0.1:${port}/0: unreachable`);
+  });
+
+  it("fails requests clearly while Redis is down, then works again with the data kept (AOF)", async () => {
+    const s = await fresh(LIMITS);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const before = await put(s, msg(bob, "alice", "before"));
+    await redis.stop();
+    const failed = await s.enqueue(msg(bob, "alice", "while down")).catch((e) => e);
+    expect(failed).toBeInstanceOf(StorageError);
+    expect(failed.message).toMatch(/^the message store \(Redis\) is unavailable/);
+    expect(await s.findAccount("alice").catch((e) => e)).toBeInstanceOf(StorageError);
+    await redis.start();
+    const after = await once(() => put(s, msg(bob, "alice", "after")));
+    expect(after.id).toBeGreaterThan(before.id);
+    expect((await s.pending(alice.id, 0, 10)).map((m) => m.text)).toEqual(["before", "after"]);
+    expect(await s.findAccount("bob")).toEqual(bob);
+    // The restarted Redis had none of the scripts: calls still apply in call order.
+    const deleted = s.deleteAccount(alice.id);
+    expect(await s.enqueue(msg(bob, "alice", "too late"))).toEqual({ ok: false, error: "no_such_account" });
+    await deleted;
+  });
+
+  it("connects anew after the client gave up reconnecting during a long outage", async () => {
+    const s = await RedisStore.open(target(), LIMITS, { maxRetries: 1 });
+    opened.push(s);
+    await s.stats();
+    await redis.stop();
+    // Requests during the outage fail at once; the client's one retry is soon spent.
+    for (let i = 0; i < 5; i++) {
+      expect(await s.stats().catch((e) => e)).toBeInstanceOf(StorageError);
+      await Bun.sleep(100);
+    }
+    await redis.start();
+    expect(await once(() => s.stats())).toMatchObject({ accounts: expect.any(Number) });
+  });
+
+  it("fails requests within the command timeout while Redis hangs, then works again", async () => {
+    await fresh(LIMITS); // an empty database
+    const s = await RedisStore.open(target(), LIMITS, { commandTimeoutMs: 1000 });
+    opened.push(s);
+    const [, bob] = [await addAccount(s, "Ann"), await addAccount(s, "Ben")];
+    redis.pause();
+    let thawed = false;
+    try {
+      const started = Date.now();
+      const failed = await s.enqueue(msg(bob, "ann", "into the void", { clientMsgId: 42 })).catch((e) => e);
+      expect(failed).toBeInstanceOf(StorageError);
+      expect(failed.message).toBe("the message store (Redis) did not answer within 1 s");
+      expect(Date.now() - started).toBeLessThan(5000);
+      redis.resume();
+      thawed = true;
+    } finally {
+      if (!thawed) redis.resume();
+    }
+    // The failed SEND may or may not have been stored (Redis may have run it after all):
+    // the resend with its client_msg_id is stored once either way.
+    const again = await once(() => s.enqueue(msg(bob, "ann", "into the void", { clientMsgId: 42 })));
+    expect(again.ok).toBe(true);
+    const ann = (await s.findAccount("ann"))!;
+    expect(await s.countPending(ann.id)).toBe(1);
+  });
+
+  it("keeps every accepted message through a crash of Redis (SIGKILL; AOF written before each answer)", async () => {
+    const s = await fresh({ ...LIMITS, maxQueuedPerAccount: 500, maxQueuedPerSender: 500 });
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const accepted = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => put(s, msg(bob, "alice", `m${i}`))),
+    );
+    await redis.kill();
+    await redis.start();
+    const kept = await once(() => s.pending(alice.id, 0, 1000));
+    expect(kept.map((m) => m.id)).toEqual(accepted.map((m) => m.id));
+  });
+
+  it("two stores on one Redis (two nodes) share accounts, and ids rise per recipient in commit order", async () => {
+    const a = await fresh(LIMITS);
+    const b = await open({ ...LIMITS, maxQueuedPerAccount: 100, maxQueuedPerSender: 100 });
+    const a2 = await open({ ...LIMITS, maxQueuedPerAccount: 100, maxQueuedPerSender: 100 });
+    const alice = await addAccount(a, "Alice");
+    const bob = await addAccount(b, "Bob");
+    expect(await a2.findAccount("bob")).toEqual(bob);
+    // Node b's block of ids lies above node a2's: b's messages make a2's ids stale for
+    // alice, and a2 must move above them rather than store a smaller id after a larger one.
+    const committed: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const node = i % 3 === 0 ? b : a2;
+      committed.push((await put(node, msg(bob, "alice", `m${i}`))).id);
+    }
+    expect(committed).toEqual([...committed].sort((x, y) => x - y));
+    expect((await a2.pending(alice.id, 0, 100)).map((m) => m.id)).toEqual(committed);
+    // A resend through the other node is still recognised.
+    const first = await put(b, msg(bob, "alice", "once", { clientMsgId: 77 }));
+    expect(await a2.enqueue(msg(bob, "alice", "once", { clientMsgId: 77 }))).toMatchObject({
+      duplicate: true,
+      message: { id: first.id },
+    });
+  });
+
+  it("a node that sent to a name before sends to whoever has it now, or to nobody", async () => {
+    const a = await fresh(LIMITS);
+    const b = await open();
+    const [alice, bob] = [await addAccount(a, "Alice"), await addAccount(a, "Bob")];
+    await put(a, msg(bob, "alice", "to the first alice"));
+    // Node b deletes alice and the name is taken again: node a's memory of it is stale.
+    await b.deleteAccount(alice.id);
+    const reborn = await addAccount(b, "Alice");
+    const r = await a.enqueue(msg(bob, "alice", "to the second alice"));
+    expect(r).toMatchObject({ ok: true, recipient: reborn });
+    expect((await b.pending(reborn.id, 0, 10)).map((m) => m.text)).toEqual(["to the second alice"]);
+    // Deleted for good: refused, and nothing lands in the old queue.
+    await b.deleteAccount(reborn.id);
+    expect(await a.enqueue(msg(bob, "alice", "to nobody"))).toEqual({ ok: false, error: "no_such_account" });
+    expect([await a.countPending(alice.id), await a.countPending(reborn.id)]).toEqual([0, 0]);
+  });
+
+  it("refuses a SEND made right after the recipient's deletion, even to a name it just sent to", async () => {
+    const s = await fresh(LIMITS);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    await put(s, msg(bob, "alice", "remembers alice"));
+    const deleted = s.deleteAccount(alice.id);
+    const late = s.enqueue(msg(bob, "alice", "too late"));
+    await deleted;
+    expect(await late).toEqual({ ok: false, error: "no_such_account" });
+  });
+
+  it("puts every key under a hash tag, and each script's keys in one slot", async () => {
+    const s = await fresh(LIMITS);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    await put(s, msg(bob, "alice", "hi", { clientMsgId: 5 }));
+    await s.saveToken({ hash: "abc", accountId: alice.id, expiresAt: Date.now() + 1000 });
+    await s.deleteAccount(bob.id, Date.now() + 1000);
+    const keys = (await redis.cli("--scan")).split("\n").filter(Boolean);
+    expect(keys.length).toBeGreaterThan(10);
+    for (const k of keys) expect(k).toMatch(/^chat:\{[^{}]+\}/);
+    const slot = (k: string) => crc16(/\{([^{}]+)\}/.exec(k)![1]!) % 16384;
+    for (const group of [DIR_KEYS, userKeys(alice.id), [messages.nextId, messages.queued]])
+      expect(new Set(group.map(slot)).size).toBe(1);
+    // Users spread over slots.
+    expect(new Set([1, 2, 3, 4, 5, 6, 7, 8].map((id) => slot(userKeys(id)[0]!))).size).toBeGreaterThan(4);
+  });
+
+  it("answers storage_full, and refuses new accounts, when Redis is out of memory", async () => {
+    const s = await fresh(LIMITS);
+    const bob = await addAccount(s, "Bob");
+    await addAccount(s, "Alice");
+    await redis.cli("CONFIG", "SET", "maxmemory", "1");
+    try {
+      expect(await s.enqueue(msg(bob, "alice", "x".repeat(1000)))).toEqual({
+        ok: false,
+        error: "storage_full",
+      });
+      const made = await s
+        .createAccount({ name: "Carol", key: "carol", passwordHash: "h", createdAt: 0 })
+        .catch((e) => e);
+      expect(made).toBeInstanceOf(StorageFullError);
+    } finally {
+      await redis.cli("CONFIG", "SET", "maxmemory", "0");
+    }
+    expect((await s.enqueue(msg(bob, "alice", "room again"))).ok).toBe(true);
+  });
+});
+
+describe("RedisStore with a password", () => {
+  let locked: RedisServer;
+  beforeAll(async () => {
+    locked = await startRedis({ password: "s3cret/pa:ss" });
+  });
+  afterAll(() => locked.stop());
+
+  it("logs in with the URL's password or CHAT_REDIS_PASSWORD, and says so when it is missing or wrong", async () => {
+    const bare = `redis://127.0.0.1:${locked.port}`;
+    const withEnv = parseRedisTarget(bare, "s3cret/pa:ss");
+    if (!withEnv.ok) throw new Error(withEnv.reason);
+    for (const t of [target(locked.url), withEnv.target]) {
+      const s = await RedisStore.open(t, LIMITS);
+      opened.push(s);
+      expect(s.description).toBe(`redis redis://127.0.0.1:${locked.port}/0`);
+      expect(await s.stats()).toEqual({ accounts: 0, queued: 0 });
+    }
+    for (const url of [bare, `redis://:wrong@127.0.0.1:${locked.port}`]) {
+      const error = await RedisStore.open(target(url), LIMITS).catch((e) => e);
+      expect(error).toBeInstanceOf(RedisOpenError);
+      expect(error.message).toContain("check the password (in the URL or CHAT_REDIS_PASSWORD)");
+      expect(error.message).not.toContain("wrong");
+    }
+  });
+});
+
+/** CRC16-XMODEM, the hash Redis Cluster maps keys to slots with. */
+function crc16(s: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(s)) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
