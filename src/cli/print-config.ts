@@ -2,6 +2,7 @@
 // as TOML, so the output (minus the commented defaults) can be used as a config file.
 
 import type { ArgsDef } from "citty";
+import { redact } from "../store/redis-url";
 import type { ArgValue } from "./args";
 import { describeOrigin, type Layered, type Origin } from "./config";
 
@@ -16,7 +17,7 @@ export function formatConfig(defs: ArgsDef, layered: Layered, defaults: Record<s
     const [setting, comment] =
       origin.kind === "default"
         ? [`# ${name}`, `(default: ${defaults[name] ?? defaultOf(def.description, def.type)})`]
-        : [`${name} = ${toml(layered.values[name])}`, `# ${source(name, origin)}`];
+        : [`${name} = ${toml(shown(layered.values[name]))}`, `# ${source(name, origin)}`];
     lines.push(`${setting.padEnd(COMMENT_COLUMN)}${comment}`);
   }
   return lines.join("\n");
@@ -35,6 +36,11 @@ function source(name: string, origin: Origin): string {
     default:
       return "default";
   }
+}
+
+/** A value as it may be shown: a password in a redis:// URL (--data) is not. */
+function shown(value: ArgValue): ArgValue {
+  return typeof value === "string" ? redact(value) : value;
 }
 
 /** A value as TOML: whole numbers and booleans bare, everything else a quoted string. */

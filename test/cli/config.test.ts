@@ -164,6 +164,13 @@ describe("--print-config", () => {
     const set = Bun.TOML.parse(lines.filter((x) => !x.startsWith("#")).join("\n"));
     expect(set).toEqual({ port: 7002, data: "/srv/chat.db", sync: "full" });
   });
+
+  test("a password in a redis:// --data is not printed", () => {
+    const l = layer(serveArgs, flags("--data", "redis://chat:s3cret@127.0.0.1:6379/0"), {}, file(""));
+    const text = formatConfig(serveArgs, l);
+    expect(text).toContain('data = "redis://chat:***@127.0.0.1:6379/0"');
+    expect(text).not.toContain("s3cret");
+  });
 });
 
 describe("defaults declared in an ArgsDef", () => {
