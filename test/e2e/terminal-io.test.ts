@@ -56,13 +56,17 @@ describe("terminal input and output", () => {
     bob.say(...Array.from({ length: 20 }, (_, i) => `/send paste-alice from-bob-${i + 1}`));
     await bob.waitFor((e) => e.type === "message" && e.text === "paste-20", "the 20th pasted line");
     await t.see(/paste-bob: from-bob-20\n/);
-    await t.see(() => count(t.lines(), /^paste-alice> \/send paste-bob paste-20$/) === 1);
+    // The first line is read under the prompt without a target; once sent, text goes to paste-bob.
+    const echo = (i: number) => `${i === 0 ? "paste-alice> " : "paste-alice → paste-bob> "}${lines[i]}`;
+    await t.see(() => t.lines().filter((l) => l === echo(19)).length === 1);
     expect(messagesTo(bob)).toEqual(Array.from({ length: 20 }, (_, i) => `paste-${i + 1}`));
     const screen = t.lines();
     const shown = screen.filter((l) => / paste-bob: from-bob-\d+$/.test(l)).map((l) => l.replace(/.*: /, ""));
     expect(shown).toEqual(Array.from({ length: 20 }, (_, i) => `from-bob-${i + 1}`));
-    for (const l of lines) expect(count(screen, new RegExp(`^paste-alice> ${l}$`))).toBe(1);
-    expect(screen[screen.length - 1]).toBe("paste-alice>");
+    for (let i = 0; i < lines.length; i++) expect(screen.filter((l) => l === echo(i)).length).toBe(1);
+    const echoed = screen.filter((l) => l.includes("> /send paste-bob "));
+    expect(echoed).toEqual(lines.map((_, i) => echo(i)));
+    expect(screen[screen.length - 1]).toBe("paste-alice → paste-bob>");
     bob.end();
   });
 
@@ -90,7 +94,14 @@ describe("terminal input and output", () => {
     t.type("\x15");
     await bob.waitFor((e) => e.type === "message" && e.text === "three", "the third line");
     expect(messagesTo(bob)).toEqual(["one", "two", "three"]);
-    await t.see(/\nwait-alice> \/send wait-bob three\n✓ sent to wait-bob\nwait-alice>$/);
+    await t.see(
+      /\nwait-alice → wait-bob> \/send wait-bob three\n✓ sent to wait-bob\nwait-alice → wait-bob>$/,
+    );
+    const screen = t.lines();
+    expect(screen.filter((l) => l.startsWith("✓ sent to wait-bob")).length).toBe(3);
+    expect(
+      screen.filter((l) => /> \/send wait-bob (one|two|three)$/.test(l)).map((l) => l.split(" ").at(-1)),
+    ).toEqual(["one", "two", "three"]);
     bob.end();
   });
 
@@ -134,7 +145,7 @@ describe("terminal input and output", () => {
     // Ctrl+A Ctrl+K empties the line; a short one goes out.
     t.type("\x01\x0b/send wrap-bob short one\r");
     await bob.waitFor((e) => e.type === "message" && e.text === "short one", "the short line");
-    await t.see(/\nwrap-alice>$/);
+    await t.see(/\nwrap-alice> \/send wrap-bob short one\n✓ sent to wrap-bob\nwrap-alice → wrap-bob>$/);
     bob.end();
   });
 
@@ -262,7 +273,8 @@ describe("terminal input and output", () => {
     t.type("half-a-na");
     await t.see(/\nAccount name: half-a-na$/);
     t.type("\x03");
-    await t.see(/\nAccount name: \^C\n>$/);
+    // Only the prompt is cancelled, and it says so; nothing was sent.
+    await t.see(/\nAccount name: \^C\n… cancelled\n>$/);
     // Ctrl+Z with no shell to stop to: nothing happens, the client goes on.
     t.type("\x1a/help\r");
     await t.see("/quit                   log out and exit");
@@ -363,7 +375,7 @@ describe("terminal input and output", () => {
     t.type("tab-b\t");
     await t.see(input("To: tab-bob"));
     t.type("\r");
-    await t.see(/\nMessage:$/);
+    await t.see(/\nMessage to tab-bob:$/);
     t.type("via the menu\r");
     await bob.waitFor((e) => e.type === "message" && e.text === "via the menu", "the menu's message");
     bob.end();
