@@ -30,6 +30,11 @@ export interface Io {
   setPrompt(prompt: string): void;
   /** An account name seen (a sender, a /list result, a target), offered by Tab completion. */
   rememberName(name: string): void;
+  /**
+   * Stops taking input and hands back the lines entered and not yet read (after /quit, or
+   * when the server is lost), so the loop can say of each that it was not done.
+   */
+  takeUnread(): string[];
   /** Stops reading input and leaves the terminal as it was, the cursor on a fresh line. */
   close(): void;
 }

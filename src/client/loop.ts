@@ -107,6 +107,7 @@ export class CommandLoop {
       if (outcome === "failed") this.failures++;
       if (outcome === "quit") {
         quit = true;
+        this.refuseUnread("the client is quitting");
         break;
       }
     }
@@ -137,8 +138,21 @@ export class CommandLoop {
     }
   }
 
+  /**
+   * Lines typed ahead that will not run: each one says so (and counts as a failure). Not
+   * awaited: finish() waits, bounded, for the output to be written.
+   */
+  private refuseUnread(why: string): void {
+    for (const line of this.o.io.takeUnread()) {
+      if (line.trim() === "") continue;
+      this.failures++;
+      void this.o.out.error(`not done, ${why}: ${clipLine(line)}`, { command: "unread", line });
+    }
+  }
+
   private async finish(): Promise<number> {
     const session = this.session!;
+    if (this.fatalCode !== null) this.refuseUnread("the server is lost");
     // What was received is written before leaving (unless the output itself is broken),
     // and a loss reported meanwhile still decides the exit status.
     await Promise.race([session.drained(), Bun.sleep(2000)]);
@@ -156,4 +170,10 @@ export class CommandLoop {
   private orFatal<T>(p: Promise<T>): Promise<T | undefined> {
     return Promise.race([p, this.fatal.then(() => undefined)]);
   }
+}
+
+/** A typed line, cut short for a one-line report. */
+function clipLine(line: string): string {
+  const chars = [...line.trim()];
+  return chars.length > 60 ? `${chars.slice(0, 60).join("")}…` : chars.join("");
 }

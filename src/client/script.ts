@@ -58,6 +58,11 @@ export class ScriptIo implements Io {
 
   rememberName(): void {}
 
+  takeUnread(): string[] {
+    this.ended = true;
+    return this.queue.splice(0);
+  }
+
   close(): void {
     this.rl.close();
   }

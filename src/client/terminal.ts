@@ -185,6 +185,10 @@ export class Terminal implements Io {
     if (this.names.size > MAX_NAMES) this.names.delete(this.names.values().next().value!);
   }
 
+  takeUnread(): string[] {
+    return this.closed ? [] : this.queue.drain();
+  }
+
   close(): void {
     if (this.closed) return;
     if (this.resizing) this.resized(null);
@@ -324,7 +328,8 @@ export class Terminal implements Io {
   private effect(e: Effect): void {
     switch (e.type) {
       case "submit":
-        this.queue.push(e.line);
+        // After the loop stopped taking lines (quitting), a line entered is refused visibly.
+        if (!this.queue.push(e.line)) void this.print(`✗ not done, the client is quitting: ${shown(e.line)}`);
         return;
       case "eof":
       case "interrupt": {

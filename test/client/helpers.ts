@@ -111,6 +111,14 @@ export class FakeIo implements Io {
     this.names.add(name);
   }
 
+  /** Lines fed and not yet read (the end of input, null, is not one). */
+  takeUnread(): string[] {
+    const left = this.queue.filter((l): l is string => l !== null);
+    this.queue.length = 0;
+    this.queue.push(null);
+    return left;
+  }
+
   close(): void {}
 
   /** Waits until pred holds for what was printed (checked after every print or prompt). */

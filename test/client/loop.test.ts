@@ -296,4 +296,29 @@ describe("the command loop on random input", () => {
     // What was typed comes back escaped in explanations, never raw.
     expect(c.io.printed.filter((l) => /[\p{Cc}\u202e]/u.test(l))).toEqual([]);
   });
+
+  test("lines still queued after /quit each say they were not done; the script exits 3", async () => {
+    const s = await server();
+    const bob = await loggedIn(s.port, "bob");
+    const alice = await loggedIn(s.port, "alice", { json: true });
+    alice.io.feed("/send bob before", "/quit", "/send bob after 1", "", "after 2");
+    expect(await alice.done).toBe(3);
+    const events = alice.io.printed.map((l) => JSON.parse(l));
+    const unread = events.filter((e) => e.command === "unread");
+    expect(unread).toEqual([
+      {
+        type: "error",
+        msg: "not done, the client is quitting: /send bob after 1",
+        command: "unread",
+        line: "/send bob after 1",
+      },
+      { type: "error", msg: "not done, the client is quitting: after 2", command: "unread", line: "after 2" },
+    ]);
+    // After the answer to /quit, in the order typed.
+    const bye = events.findIndex((e) => e.command === "quit");
+    expect(bye).toBeGreaterThan(-1);
+    expect(events.indexOf(unread[0])).toBeGreaterThan(bye);
+    await bob.io.saw("alice: before");
+    expect(bob.io.printed.some((l) => l.includes("after"))).toBe(false);
+  });
 });

@@ -49,8 +49,9 @@ describe("chat connect on a terminal", () => {
     t.type("and plain text\r");
     await bob.waitFor((e) => e.type === "message" && e.text === "and plain text", "plain text");
     await t.see(/\nalice → bob> and plain text\n✓ sent to bob\nalice → bob>$/);
-    t.type("/quit\r");
-    await t.see("✓ logged out of alice; bye");
+    // Pasted after /quit: it is not done, and says so.
+    t.type("\x1b[200~/quit\r/send bob too late\r\x1b[201~");
+    await t.see(/\n✓ logged out of alice; bye\n✗ not done, the client is quitting: \/send bob too late$/);
     expect(await t.exit()).toBe(0);
     bob.end();
   });
