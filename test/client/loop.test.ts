@@ -143,6 +143,31 @@ describe("the command loop", () => {
     expect(first.io.printed.find((l) => l.includes("logged in elsewhere"))).toContain("/login");
   });
 
+  test("a message shown after a forced logout: its refused ACK is no notice to the person", async () => {
+    const s = await server();
+    const bob = await loggedIn(s.port, "bob");
+    const first = await loggedIn(s.port, "erin");
+    const release = first.io.hold(); // erin's terminal is slow: the message is not shown yet
+    bob.io.feed("/send erin shown late");
+    await first.io.until(() => first.io.waiting > 0, "the message waiting to be printed");
+    const second = await client(s.port);
+    second.io.feed("/login erin", "password of erin");
+    await second.io.saw("logged in as erin — 1 unread");
+    release(); // shown now, then ACKed on a connection whose session has ended
+    await first.io.saw("logged in elsewhere");
+    await first.session.drained();
+    // The server answers in order: the answer to /list comes after any answer to the ACK.
+    first.io.feed("/list erin");
+    await first.io.saw("✗ log in first");
+    expect(first.io.printed.filter((l) => l.startsWith("!"))).toEqual([
+      expect.stringContaining("logged in elsewhere"),
+    ]);
+    expect(first.io.printed.filter((l) => l.includes("log in first"))).toEqual(["✗ log in first"]);
+    // The new session gets the message again: the refused ACK confirmed nothing.
+    second.io.feed("/check");
+    await second.io.saw("bob: shown late");
+  });
+
   test("refused before any prompt: an invalid name, a choice needing a login", async () => {
     const s = await server();
     const c = await client(s.port);
