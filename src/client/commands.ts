@@ -20,7 +20,8 @@ export type Command =
   | { kind: "menu" }
   | { kind: "text"; text: string }
   | { kind: "empty" }
-  | { kind: "invalid"; error: string };
+  /** answers: how many following lines a script wrote as the refused command's answers. */
+  | { kind: "invalid"; error: string; answers?: number };
 
 export const MENU = [
   "(1) Create an account",
@@ -121,16 +122,16 @@ export function parseCommand(line: string): Command {
   switch (kind) {
     case "create": {
       if (words.length > 1)
-        return { kind: "invalid", error: `/${word} takes one name (names have no spaces)` };
+        return { kind: "invalid", error: `/${word} takes one name (names have no spaces)`, answers: 1 };
       if (!words[0]) return { kind };
       const c = checkName(words[0]);
       return c.ok
         ? { kind, name: words[0] }
-        : { kind: "invalid", error: `cannot create that account: ${c.reason}` };
+        : { kind: "invalid", error: `cannot create that account: ${c.reason}`, answers: 1 };
     }
     case "login":
       if (words.length > 1)
-        return { kind: "invalid", error: `/${word} takes one name (names have no spaces)` };
+        return { kind: "invalid", error: `/${word} takes one name (names have no spaces)`, answers: 1 };
       return words[0] ? { kind, name: words[0] } : { kind };
     case "to": {
       if (words.length > 1)

@@ -21,6 +21,11 @@ export interface Io {
   /** New passwords are asked twice on a terminal, once in a script. */
   readonly confirmSecrets: boolean;
   /**
+   * Script mode: the answers to prompts are the following lines, written in advance; a
+   * command refused before its prompts must still read them (terminal: false).
+   */
+  readonly scripted: boolean;
+  /**
    * Writes one whole line of output (on a terminal, above the input area, which is then
    * redrawn as it was). Lines appear in call order. Resolves once the bytes have been handed
    * to the operating system: a delivered message is confirmed to the server only then.

@@ -3,7 +3,7 @@
 // meanwhile wait in the Io's queue. Events from the session (messages, connection changes)
 // are printed as they come, and a message is confirmed only once its print has resolved.
 
-import { type ActionState, execute } from "./actions";
+import { type ActionState, execute, knownAccount } from "./actions";
 import { MENU, parseCommand } from "./commands";
 import type { Io } from "./io";
 import type { Output } from "./output";
@@ -31,7 +31,7 @@ export function promptFor(name: string | null, target: string | null, offline: b
 }
 
 export class CommandLoop {
-  readonly state: ActionState = { target: null, lastFrom: null };
+  readonly state: ActionState = { target: null, lastFrom: null, known: new Map() };
   private session: ChatSession | null = null;
   private failures = 0;
   private offline = false;
@@ -60,7 +60,7 @@ export class CommandLoop {
     switch (e.type) {
       case "message":
         this.state.lastFrom = e.message.sender;
-        io.rememberName(e.message.sender);
+        knownAccount(this.state, io, e.message.sender);
         await out.message(e.message);
         return;
       case "lost":

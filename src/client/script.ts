@@ -11,6 +11,7 @@ const MAX_QUEUED_LINES = 1000;
 
 export class ScriptIo implements Io {
   readonly confirmSecrets = false;
+  readonly scripted = true;
   private readonly queue: string[] = [];
   private waiter: ((line: string | null) => void) | null = null;
   private ended = false;

@@ -50,6 +50,7 @@ function shown(text: string): string {
 
 export class Terminal implements Io {
   readonly confirmSecrets = true;
+  readonly scripted = false;
   private readonly queue = new LineQueue<Reader>();
   private readonly decoder = new KeyDecoder();
   private readonly commands: readonly string[];

@@ -46,6 +46,7 @@ export class FakeIo implements Io {
   readonly prompts: string[] = [];
   readonly names = new Set<string>();
   confirmSecrets = false;
+  scripted = true;
   private readonly queue: (string | null)[] = [];
   private waiter: ((l: string | null) => void) | null = null;
   private held: Promise<void> | null = null;
@@ -177,6 +178,7 @@ export async function client(
 ): Promise<Client> {
   const io = new FakeIo();
   io.confirmSecrets = o.script === false;
+  io.scripted = o.script !== false;
   const out = new Output(o.json ? "json" : "text", (l) => io.print(l));
   const loop = new CommandLoop({ io, out, script: o.script !== false });
   const session = new ChatSession(sessionOptions(port, o.session), loop.onEvent);

@@ -170,17 +170,59 @@ describe("the command loop", () => {
 
   test("refused before any prompt: an invalid name, a choice needing a login", async () => {
     const s = await server();
-    const c = await client(s.port);
+    const c = await client(s.port, { script: false });
+    await c.io.saw("or type /help for commands.");
+    const base = c.io.printed.length;
     c.io.feed("/create bad\u202ename", "3", "5", "/delete", "/r");
-    await c.io.until((p) => p.length >= 5, "five explanations");
+    await c.io.until((p) => p.length >= base + 5, "five explanations");
     expect(c.io.asked).toEqual([]);
-    expect(c.io.printed[0]).toContain("U+202E");
-    expect(c.io.printed.slice(1, 4).every((l) => l.includes("log in first"))).toBe(true);
+    expect(c.io.printed[base]).toContain("U+202E");
+    expect(c.io.printed.slice(base + 1, base + 4).every((l) => l.includes("log in first"))).toBe(true);
     c.io.feed("1", "bad name!");
-    await c.io.until((p) => p.length >= 6, "the menu's name check");
+    await c.io.until((p) => p.length >= base + 6, "the menu's name check");
     expect(c.io.asked.map((a) => a.prompt)).toEqual(["Account name: "]);
     c.io.end();
-    expect(await c.done).toBe(3);
+    expect(await c.done).toBe(0);
+  });
+
+  test("a taken-looking name is refused before the password: names seen, and a LIST when logged in", async () => {
+    const s = await server();
+    const bob = await loggedIn(s.port, "bob");
+    (await loggedIn(s.port, "carol")).session.close();
+    const alice = await loggedIn(s.port, "alice", { script: false });
+    bob.io.feed("/send alice hi");
+    await alice.io.saw("bob: hi");
+    const asked = alice.io.asked.length;
+    // bob wrote: the same name in capitals, and a look-alike (Cyrillic о), are refused at once.
+    alice.io.feed("/create BOB", "/create b\u043eb");
+    await alice.io.saw("cannot create that account: the name BOB is taken");
+    await alice.io.saw("it looks like the existing account bob");
+    // carol was never seen here: a LIST of the exact name finds her.
+    alice.io.feed("1", "Carol");
+    await alice.io.saw("cannot create that account: the name Carol is taken");
+    expect(alice.io.asked.slice(asked).map((a) => a.prompt)).toEqual(["Account name: "]);
+    // A free name goes on to the password.
+    alice.io.feed("/create dave");
+    await alice.io.until(() => alice.io.asked.at(-1)?.secret === true, "the password prompt");
+  });
+
+  test("in a script, a command refused before its prompts skips its answer lines", async () => {
+    const s = await server();
+    const bob = await loggedIn(s.port, "bob");
+    const alice = await loggedIn(s.port, "alice", { json: true });
+    alice.io.feed("/send bob hi"); // plain text now goes to bob
+    alice.io.feed("/create bob", "secret password 1", "/create bad!name", "secret password 2");
+    alice.io.feed("/create two words", "secret password 3", "//last");
+    await bob.io.saw("alice: /last");
+    const fromAlice = bob.io.printed.filter((l) => l.includes("alice: "));
+    expect(fromAlice.map((l) => l.replace(/^.*alice: /, ""))).toEqual(["hi", "/last"]);
+    const errors = alice.io.printed.map((l) => JSON.parse(l)).filter((e) => e.type === "error");
+    expect(errors.map((e) => e.msg)).toEqual([
+      "cannot create that account: the name bob is taken",
+      expect.stringContaining("cannot create that account: the name has '!'"),
+      "/create takes one name (names have no spaces)",
+    ]);
+    expect(alice.io.printed.join("\n")).not.toContain("secret password");
   });
 
   test("an empty answer cancels without sending, including the delete confirmation", async () => {
