@@ -94,6 +94,8 @@ export class Terminal implements Io {
   private raw = false;
   /** Between Ctrl+Z and the stop: nothing is drawn. */
   private suspending = false;
+  /** Ctrl+C or Ctrl+D ended the input (the next one, while a command runs, leaves at once). */
+  private ending = false;
   /** The sub-prompt last shown on stderr (without an input area). */
   private prompted: Reader | null = null;
 
@@ -341,7 +343,21 @@ export class Terminal implements Io {
           for (const take of this.reads) if (take.tag === head) take.cancel();
           return;
         }
-        if (e.type === "eof" || e.empty) this.queue.end();
+        // Ctrl+C on a half-typed line only clears it (the editor did); on an empty line, as
+        // Ctrl+D, it ends the input: the loop logs out and exits once it is free.
+        if (e.type === "interrupt" && !e.empty) return;
+        if (!head) {
+          // The loop is busy (a command waits for the server, which may never answer).
+          if (this.ending) {
+            this.leaveNow();
+            return;
+          }
+          void this.print(
+            `… leaving once the command in progress is done (Ctrl+${e.type === "eof" ? "D" : "C"} again: leave now)`,
+          );
+        }
+        this.ending = true;
+        this.queue.end();
         return;
       }
       case "suspend":
@@ -474,10 +490,23 @@ export class Terminal implements Io {
     try {
       if (this.visual)
         writeSync(1, `${area}${this.lines.map((l) => `${l}\r\n`).join("")}${keep}${BRACKETED_PASTE_OFF}`);
+      else if (this.lines.length) writeSync(1, this.lines.map((l) => `${l}\n`).join(""));
     } catch {
       // the terminal is gone
     }
     this.detach();
+  }
+
+  /**
+   * A second Ctrl+C (or Ctrl+D) while a command still waits: leave without its answer, saying
+   * which typed lines were not done; exit 130, as for an interrupted program.
+   */
+  private leaveNow(): void {
+    for (const line of this.queue.drain())
+      if (line.trim() !== "") this.lines.push(`✗ not done, the client is quitting: ${shown(line)}`);
+    this.lines.push("… left without waiting for the answer to the command in progress");
+    this.restoreNow();
+    process.exit(130);
   }
 
   private onExit = (): void => {

@@ -105,6 +105,53 @@ describe("terminal input and output", () => {
     bob.end();
   });
 
+  test("Ctrl+C while a command waits for a server that does not answer: it says so; again, it leaves at once", async () => {
+    const own = await startServer();
+    (await loggedIn(own.port, "stuck-alice")).end();
+    const t = onPty(["connect", "127.0.0.1", String(own.port)], {
+      cols: 80,
+      rows: 24,
+      env: { XDG_STATE_HOME: tempDir() },
+    });
+    await logIn(t, "stuck-alice");
+    own.proc.kill("SIGSTOP");
+    try {
+      t.type("/send stuck-alice never answered\r");
+      t.type("typed after it\r");
+      await t.see(/\n\(1 waiting\) stuck-alice>$/);
+      t.type("\x03");
+      await t.see("… leaving once the command in progress is done (Ctrl+C again: leave now)");
+      t.type("\x03");
+      expect(await t.exit()).toBe(130);
+    } finally {
+      own.proc.kill("SIGCONT");
+    }
+    const screen = t.lines();
+    expect(screen.slice(-2)).toEqual([
+      "✗ not done, the client is quitting: typed after it",
+      "… left without waiting for the answer to the command in progress",
+    ]);
+    expect(t.cursor().col).toBe(0);
+    expect(t.emulator.modes.bracketedPasteMode).toBe(false);
+    expect(t.proc.terminal!.localFlags & 0o12).toBe(0o12);
+    await own.stop();
+  });
+
+  test("Ctrl+C on a typed line clears it; on the empty line it logs out and exits 0", async () => {
+    (await loggedIn(server.port, "ctrlc-alice")).end();
+    const t = connect(80, 24);
+    await logIn(t, "ctrlc-alice");
+    t.type("half typed");
+    await t.see(/\nctrlc-alice> half typed$/);
+    t.type("\x03");
+    await t.see(/\nctrlc-alice>$/);
+    t.type("\x03");
+    await t.see("✓ logged out of ctrlc-alice; bye");
+    expect(await t.exit()).toBe(0);
+    expect(t.cursor().col).toBe(0);
+    expect(t.lines().at(-1)).toBe("✓ logged out of ctrlc-alice; bye");
+  });
+
   test("a 300-character input wrapped on 40 columns while messages arrive: every message shown, input and cursor restored", async () => {
     const bob = await loggedIn(server.port, "wrap-bob");
     (await loggedIn(server.port, "wrap-alice")).end();
