@@ -122,7 +122,7 @@ export class Terminal implements Io {
     process.on("SIGWINCH", this.onWinch);
     process.stdout.on("resize", this.onResize);
     process.on("SIGTERM", this.onSignal);
-    process.on("SIGINT", this.onSignal);
+    process.on("SIGINT", this.onInterrupt);
     process.on("SIGHUP", this.onSignal);
     process.on("exit", this.onExit);
     if (this.visual) process.stdout.write(BRACKETED_PASTE_ON);
@@ -470,7 +470,7 @@ export class Terminal implements Io {
     process.off("SIGWINCH", this.onWinch);
     process.stdout.off("resize", this.onResize);
     process.off("SIGTERM", this.onSignal);
-    process.off("SIGINT", this.onSignal);
+    process.off("SIGINT", this.onInterrupt);
     process.off("SIGHUP", this.onSignal);
     process.off("exit", this.onExit);
     try {
@@ -513,8 +513,18 @@ export class Terminal implements Io {
     this.restoreNow();
   };
 
+  /**
+   * SIGINT is Ctrl+C where the terminal sends it as a signal (stdout not a terminal, so not
+   * in raw mode) or from kill -INT: the same as the key, never an exit without logging out.
+   */
+  private onInterrupt = (): void => {
+    if (this.closed) return;
+    this.effect({ type: "interrupt", empty: true });
+    this.schedule();
+  };
+
   private onSignal = (signal: NodeJS.Signals): void => {
     this.restoreNow();
-    process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGHUP" ? 1 : 15));
+    process.exit(128 + (signal === "SIGHUP" ? 1 : 15));
   };
 }

@@ -40,6 +40,22 @@ const count = (lines: string[], pattern: RegExp) => lines.filter((l) => pattern.
 const messagesTo = (c: { events: Event[] }) =>
   c.events.filter((e) => e.type === "message").map((e) => e.text);
 
+/** Waits (polling, bounded) until the file has `text`: nothing on the pty says when it is written. */
+async function fileSays(path: string, text: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const read = () => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  while (!read().includes(text)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${text} in ${path}:\n${read()}`);
+    await Bun.sleep(20);
+  }
+}
+
 /** The row of the screen where the last line (the input area) starts. */
 function areaTop(t: Pty): number {
   return t.lineStart(t.cursor().row);
@@ -391,6 +407,33 @@ describe("terminal input and output", () => {
     expect(transcript).not.toContain("\x1b[");
     expect(transcript).not.toContain("dave's password");
     expect(t.text()).not.toContain("dave's password");
+  });
+
+  test("stdout to a file: Ctrl+C (a signal there) cancels a prompt, then logs out and exits 0", async () => {
+    (await loggedIn(server.port, "file-erin", "erin's password")).end();
+    const out = join(tempDir(), "out.txt");
+    const t = onPty(["connect", "127.0.0.1", String(server.port)], {
+      cols: 80,
+      rows: 24,
+      env: { XDG_STATE_HOME: tempDir() },
+      stdoutTo: out,
+    });
+    await t.see(() => t.proc.exitCode === null);
+    t.type("/login file-erin\r");
+    await t.see(/\/login file-erin\nPassword:$/);
+    t.type("erin's password\r");
+    await t.see(() => (t.proc.terminal!.localFlags & 0o10) !== 0);
+    t.type("/send\r");
+    await t.see(/\nTo:$/);
+    t.type("\x03"); // the terminal sends SIGINT: the prompt is cancelled, the client goes on
+    await fileSays(out, "… cancelled");
+    t.type("/check\r");
+    await fileSays(out, "no unread messages");
+    t.type("\x03");
+    expect(await t.exit()).toBe(0);
+    const transcript = readFileSync(out, "utf8");
+    expect(transcript).toContain("… cancelled");
+    expect(transcript).toMatch(/✓ logged out of file-erin; bye\n$/);
   });
 
   test("Tab completes commands and the names seen; Ctrl+L redraws the screen with the input kept", async () => {
