@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { hostileServer } from "./client-hostile-server";
 import { type ChatServer, type Event, loggedIn, startServer, tempDir } from "./harness";
 import { onPty, type Pty } from "./pty";
 
@@ -504,5 +505,58 @@ describe("terminal input and output", () => {
     expect(t.cursor().col).toBe(0);
     expect(t.emulator.modes.bracketedPasteMode).toBe(false);
     expect(t.proc.terminal!.localFlags & 0o12).toBe(0o12);
+  });
+});
+
+describe("a hostile server on a terminal", () => {
+  test("ESC, OSC (title, clipboard), bidi and a forged line in a message and names are shown inert", async () => {
+    const fake = hostileServer();
+    const t = onPty(["connect", "127.0.0.1", String(fake.port)], {
+      cols: 100,
+      rows: 30,
+      env: { XDG_STATE_HOME: tempDir() },
+    });
+    let title = "";
+    t.emulator.onTitleChange((s) => {
+      title = s;
+    });
+    const osc52: string[] = [];
+    t.emulator.parser.registerOscHandler(52, (data) => {
+      osc52.push(data);
+      return true;
+    });
+    try {
+      await t.see("or type /help for commands.");
+      t.type("/login bob\r");
+      await t.see(/\nPassword:$/);
+      t.type("a password\r");
+      await t.see("bob: forged line");
+      t.type("/list\r");
+      await t.see(/\n {2}\\u202eevil\S* \(online\)\n/);
+      const screen = t.lines();
+      // Nothing cleared the screen: the first line is still there, above everything.
+      expect(screen[0]).toStartWith("Connected to 127.0.0.1:");
+      expect(screen[0]).toContain("6.6.6\\x1b]0;title\\x07");
+      const shown = screen.findIndex((l) => l.includes("\\u202eevil\\x1b]0;pwned\\x07: hi "));
+      expect(screen[shown]).toMatch(
+        /^\[\d\d:\d\d\] \\u202eevil\\x1b\]0;pwned\\x07: hi \\x1b\]52;c;cGF5bG9hZA==\\x07 \\x1b\[2J \\u2067x\\u2069 zero\\u200bwidth \\x9b31m\\u2028sep$/,
+      );
+      // The forged line is indented and marked as the message's second line.
+      expect(screen[shown + 1]).toMatch(/^ +┆ \[14:05\] bob: forged line$/);
+      expect(title).toBe("");
+      expect(osc52).toEqual([]);
+      // The C1 CSI (\x9b31m) set no colour: the text after it is in the terminal's own colours.
+      const b = t.emulator.buffer.active;
+      const rows = t.rowsText();
+      const y = rows.findIndex((r) => r.includes("\\u2028sep"));
+      const cell = b.getLine(y)!.getCell(rows[y]!.indexOf("\\u2028sep") + "\\u2028".length)!;
+      expect(cell.getChars()).toBe("s");
+      expect(cell.isFgDefault()).toBe(true);
+      expect(fake.acks).toContain(7);
+    } finally {
+      t.type("\x04");
+      await t.exit().catch(() => {});
+      fake.stop();
+    }
   });
 });
