@@ -228,6 +228,14 @@ async function run(cmd: Command, ctx: ActionContext): Promise<Outcome> {
     case "who":
       return who(ctx);
     case "quit": {
+      if (!session.connected) {
+        // Reconnecting (or idle): QUIT would wait for the server; leave now instead.
+        session.close();
+        await out.info("bye (not connected to the server: left without logging out there)", {
+          command: "quit",
+        });
+        return "quit";
+      }
       await session.settled();
       const r = await session.quit();
       // Leaving without a session is still leaving: only the reply says there was none.

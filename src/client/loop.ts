@@ -118,6 +118,10 @@ export class CommandLoop {
   private async endOfInput(): Promise<void> {
     const session = this.session!;
     if (!this.o.script) {
+      if (!session.connected) {
+        await this.o.out.info("bye (not connected to the server: left without logging out there)");
+        return;
+      }
       // Ctrl+D or Ctrl+C at the main prompt: log out politely if the server answers soon.
       await Promise.race([
         session

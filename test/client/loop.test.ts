@@ -388,4 +388,20 @@ describe("the command loop on random input", () => {
     await bob.io.saw("alice: before");
     expect(bob.io.printed.some((l) => l.includes("after"))).toBe(false);
   });
+
+  test("/quit or the end of input while reconnecting leaves at once, saying it did not log out", async () => {
+    const s = await server();
+    for (const script of [true, false]) {
+      const r = relay(s.port);
+      const c = await loggedIn(r.port, script ? "quitter" : "ender", { script });
+      r.cut();
+      await c.io.saw("connection lost");
+      const started = Date.now();
+      if (script) c.io.feed("/quit");
+      else c.io.end();
+      expect(await c.done).toBe(0);
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(c.io.printed.at(-1)).toBe("… bye (not connected to the server: left without logging out there)");
+    }
+  });
 });
