@@ -103,12 +103,20 @@ function answersFor(cmd: Command, io: Io): number {
 
 /**
  * A command refused before its prompts: on a terminal nothing was asked, so nothing more is
- * read. In a script its answers are already the next lines: they are read and dropped, so
- * that a password is never run as a command (or sent as text to the current target).
+ * read. In a script its answers may be the next lines: they are read and dropped, so that a
+ * password is never sent as text to the current target. A line that is a command (it starts
+ * with /) is no answer: the script did not write one, and that line runs next.
  */
 async function skipAnswers(ctx: ActionContext, n: number): Promise<void> {
   if (!ctx.io.scripted) return;
-  for (let i = 0; i < n; i++) if ((await ctx.io.ask("", { secret: true })) === null) return;
+  for (let i = 0; i < n; i++) {
+    const line = await ctx.io.ask("", { secret: true });
+    if (line === null) return;
+    if (line.trimStart().startsWith("/") && !line.trimStart().startsWith("//")) {
+      ctx.io.putBack?.(line);
+      return;
+    }
+  }
 }
 
 function verb(cmd: Command): string {

@@ -25,6 +25,8 @@ export interface Io {
    * command refused before its prompts must still read them (terminal: false).
    */
   readonly scripted: boolean;
+  /** Script mode: a line read as an answer that is a command after all is read again next. */
+  putBack?(line: string): void;
   /**
    * Writes one whole line of output (on a terminal, above the input area, which is then
    * redrawn as it was). Lines appear in call order. Resolves once the bytes have been handed

@@ -59,6 +59,10 @@ export class ScriptIo implements Io {
 
   rememberName(): void {}
 
+  putBack(line: string): void {
+    this.queue.unshift(line);
+  }
+
   takeUnread(): string[] {
     this.ended = true;
     return this.queue.splice(0);

@@ -112,6 +112,10 @@ export class FakeIo implements Io {
     this.names.add(name);
   }
 
+  putBack(line: string): void {
+    this.queue.unshift(line);
+  }
+
   /** Lines fed and not yet read (the end of input, null, is not one). */
   takeUnread(): string[] {
     const left = this.queue.filter((l): l is string => l !== null);

@@ -212,15 +212,18 @@ describe("the command loop", () => {
     const alice = await loggedIn(s.port, "alice", { json: true });
     alice.io.feed("/send bob hi"); // plain text now goes to bob
     alice.io.feed("/create bob", "secret password 1", "/create bad!name", "secret password 2");
-    alice.io.feed("/create two words", "secret password 3", "//last");
+    alice.io.feed("/create two words", "secret password 3");
+    // A script that wrote no answer: the next command is no answer, and runs.
+    alice.io.feed("/create bad!name", "/send bob after", "//last");
     await bob.io.saw("alice: /last");
     const fromAlice = bob.io.printed.filter((l) => l.includes("alice: "));
-    expect(fromAlice.map((l) => l.replace(/^.*alice: /, ""))).toEqual(["hi", "/last"]);
+    expect(fromAlice.map((l) => l.replace(/^.*alice: /, ""))).toEqual(["hi", "after", "/last"]);
     const errors = alice.io.printed.map((l) => JSON.parse(l)).filter((e) => e.type === "error");
     expect(errors.map((e) => e.msg)).toEqual([
       "cannot create that account: the name bob is taken",
       expect.stringContaining("cannot create that account: the name has '!'"),
       "/create takes one name (names have no spaces)",
+      expect.stringContaining("cannot create that account: the name has '!'"),
     ]);
     expect(alice.io.printed.join("\n")).not.toContain("secret password");
   });
