@@ -481,9 +481,15 @@ export class Terminal implements Io {
     process.stdin.pause();
   }
 
-  /** Leaves the terminal as it was, synchronously: the process is about to end. */
-  private restoreNow(): void {
+  /**
+   * Leaves the terminal as it was, synchronously: the process is about to end. Lines typed
+   * and not yet carried out each say so, then `last`, if given.
+   */
+  private restoreNow(last?: string): void {
     if (this.closed) return;
+    for (const line of this.queue.drain())
+      if (line.trim() !== "") this.lines.push(`✗ not done, the client is quitting: ${shown(line)}`);
+    if (last) this.lines.push(last);
     this.closed = true;
     const area = this.frame ? erase(this.frame) : "";
     const keep = this.editor.text && this.visual ? `${shown(this.editor.text)}\r\n` : "";
@@ -502,10 +508,7 @@ export class Terminal implements Io {
    * which typed lines were not done; exit 130, as for an interrupted program.
    */
   private leaveNow(): void {
-    for (const line of this.queue.drain())
-      if (line.trim() !== "") this.lines.push(`✗ not done, the client is quitting: ${shown(line)}`);
-    this.lines.push("… left without waiting for the answer to the command in progress");
-    this.restoreNow();
+    this.restoreNow("… left without waiting for the answer to the command in progress");
     process.exit(130);
   }
 

@@ -506,6 +506,29 @@ describe("terminal input and output", () => {
     expect(t.emulator.modes.bracketedPasteMode).toBe(false);
     expect(t.proc.terminal!.localFlags & 0o12).toBe(0o12);
   });
+
+  test("SIGTERM while lines wait their turn: each says it was not done", async () => {
+    const own = await startServer();
+    (await loggedIn(own.port, "term-alice")).end();
+    const t = onPty(["connect", "127.0.0.1", String(own.port)], {
+      cols: 80,
+      rows: 24,
+      env: { XDG_STATE_HOME: tempDir() },
+    });
+    await logIn(t, "term-alice");
+    own.proc.kill("SIGSTOP");
+    try {
+      t.type("/send term-alice stuck\r/check\r");
+      await t.see(/\n\(1 waiting\) term-alice>$/);
+      t.proc.kill("SIGTERM");
+      expect(await t.exit()).toBe(143);
+    } finally {
+      own.proc.kill("SIGCONT");
+    }
+    expect(t.lines().at(-1)).toBe("✗ not done, the client is quitting: /check");
+    expect(t.cursor().col).toBe(0);
+    await own.stop();
+  });
 });
 
 describe("a hostile server on a terminal", () => {
