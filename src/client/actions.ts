@@ -226,7 +226,11 @@ async function run(cmd: Command, ctx: ActionContext): Promise<Outcome> {
       }
       const password = await ask(ctx, "delete", "Password (to delete your account): ", { secret: true });
       if (password === null) return "failed";
-      return answer(ctx, "delete", await session.deleteAccount(password));
+      const name = session.name;
+      const r = await session.deleteAccount(password);
+      // The server decides whether the name can be taken again (--name-reuse-after).
+      if (r.status === Status.OK && name) state.known.delete(nameSkeleton(name));
+      return answer(ctx, "delete", r);
     }
     case "list": {
       const pattern = cmd.pattern ?? (await ask(ctx, "list", "Pattern (* and ? wildcards, * for all): "));

@@ -73,6 +73,7 @@ export class FakeIo implements Io {
 
   ask(prompt: string, o?: AskOptions): Promise<string | null> {
     this.asked.push({ prompt, secret: o?.secret === true });
+    this.wake();
     return this.take();
   }
 

@@ -204,6 +204,15 @@ describe("the command loop", () => {
     // A free name goes on to the password.
     alice.io.feed("/create dave");
     await alice.io.until(() => alice.io.asked.at(-1)?.secret === true, "the password prompt");
+    alice.io.feed("");
+    await alice.io.saw("cancelled (empty answer)");
+    // One's own deleted name is the server's to judge (here free again at once).
+    const own = await server({ "name-reuse-after": "0" });
+    const erin = await loggedIn(own.port, "erin", { script: false });
+    erin.io.feed("/delete", "yes", "password of erin");
+    await erin.io.saw("deleted");
+    erin.io.feed("/create erin");
+    await erin.io.until(() => erin.io.asked.at(-1)?.secret === true, "the password prompt for erin");
   });
 
   test("in a script, a command refused before its prompts skips its answer lines", async () => {
