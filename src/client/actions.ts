@@ -1,7 +1,7 @@
 // Carrying out one command: check what can be checked here, ask for what is missing, call
 // the session, print the answer. Shared by the terminal and script mode (they differ in Io).
 
-import { checkName } from "../rules/names";
+import { checkName, nameKey, nameSkeleton } from "../rules/names";
 import { MIN_PASSWORD_CHARS } from "../rules/password";
 import { type Reply, Status, type WireAccount } from "../wire";
 import { type Command, HELP, MENU, NEEDS_LOGIN } from "./commands";
@@ -15,6 +15,19 @@ export interface ActionState {
   target: string | null;
   /** Who wrote last: /r answers them. */
   lastFrom: string | null;
+  /**
+   * Accounts the server has shown to exist (senders, /list results, logins, accepted
+   * targets), by look-alike skeleton: /create refuses those names before asking a password.
+   */
+  known: Map<string, string>;
+}
+
+/** An account the server showed to exist: offered by Tab, and a name /create refuses early. */
+export function knownAccount(state: ActionState, io: Io, name: string): void {
+  io.rememberName(name);
+  state.known.set(nameSkeleton(name), name);
+  // Bounded like the terminal's names: the oldest are forgotten.
+  if (state.known.size > 10_000) state.known.delete(state.known.keys().next().value!);
 }
 
 export interface ActionContext {
@@ -41,6 +54,7 @@ export async function execute(cmd: Command, ctx: ActionContext): Promise<Outcome
           status: "NOT_LOGGED_IN",
         },
       );
+      await skipAnswers(ctx, answersFor(cmd, ctx.io));
       return "failed";
     }
     return await run(cmd, ctx);
@@ -67,6 +81,44 @@ function needsPrompt(cmd: Command): boolean {
   }
 }
 
+/** How many answers a command would ask for (a script has written them as the next lines). */
+function answersFor(cmd: Command, io: Io): number {
+  switch (cmd.kind) {
+    case "send":
+      return (cmd.to ? 0 : 1) + (cmd.text ? 0 : 1);
+    case "reply":
+      return cmd.text ? 0 : 1;
+    case "delete":
+      return io.confirmSecrets ? 2 : 1;
+    case "create":
+      return (cmd.name ? 0 : 1) + (io.confirmSecrets ? 2 : 1);
+    case "login":
+      return cmd.name ? 1 : 2;
+    case "invalid":
+      return cmd.answers ?? 0;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * A command refused before its prompts: on a terminal nothing was asked, so nothing more is
+ * read. In a script its answers may be the next lines: they are read and dropped, so that a
+ * password is never sent as text to the current target. A line that is a command (it starts
+ * with /) is no answer: the script did not write one, and that line runs next.
+ */
+async function skipAnswers(ctx: ActionContext, n: number): Promise<void> {
+  if (!ctx.io.scripted) return;
+  for (let i = 0; i < n; i++) {
+    const line = await ctx.io.ask("", { secret: true });
+    if (line === null) return;
+    if (line.trimStart().startsWith("/") && !line.trimStart().startsWith("//")) {
+      ctx.io.putBack?.(line);
+      return;
+    }
+  }
+}
+
 function verb(cmd: Command): string {
   return cmd.kind === "delete" ? "deleted" : cmd.kind === "check" || cmd.kind === "who" ? "fetched" : "sent";
 }
@@ -78,6 +130,7 @@ async function run(cmd: Command, ctx: ActionContext): Promise<Outcome> {
       return "ok";
     case "invalid":
       await out.error(cmd.error, { command: "parse" });
+      await skipAnswers(ctx, answersFor(cmd, io));
       return "failed";
     case "help":
       for (const l of HELP) out.plain(l);
@@ -89,8 +142,10 @@ async function run(cmd: Command, ctx: ActionContext): Promise<Outcome> {
       const name = cmd.name ?? (await ask(ctx, "create", "Account name: "));
       if (name === null) return "failed";
       const valid = checkName(name);
-      if (!valid.ok) {
-        await out.error(`cannot create that account: ${valid.reason}`, { command: "create" });
+      const refused = valid.ok ? await takenLooking(ctx, valid.name) : valid.reason;
+      if (refused) {
+        await out.error(`cannot create that account: ${refused}`, { command: "create" });
+        await skipAnswers(ctx, answersFor({ kind: "create", name }, io));
         return "failed";
       }
       const password = await newPassword(ctx);
@@ -116,7 +171,7 @@ async function run(cmd: Command, ctx: ActionContext): Promise<Outcome> {
       // Plain text goes to the last person written to; a name the server refused is no target.
       if (outcome === "ok") {
         state.target = to;
-        io.rememberName(to);
+        knownAccount(state, io, to);
       }
       return outcome;
     }
@@ -137,6 +192,7 @@ async function run(cmd: Command, ctx: ActionContext): Promise<Outcome> {
         await out.error("nobody has written to you yet; /send NAME TEXT starts a conversation", {
           command: "reply",
         });
+        await skipAnswers(ctx, answersFor(cmd, io));
         return "failed";
       }
       const text = cmd.text ?? (await ask(ctx, "reply", `Message to ${to}: `));
@@ -170,7 +226,11 @@ async function run(cmd: Command, ctx: ActionContext): Promise<Outcome> {
       }
       const password = await ask(ctx, "delete", "Password (to delete your account): ", { secret: true });
       if (password === null) return "failed";
-      return answer(ctx, "delete", await session.deleteAccount(password));
+      const name = session.name;
+      const r = await session.deleteAccount(password);
+      // The server decides whether the name can be taken again (--name-reuse-after).
+      if (r.status === Status.OK && name) state.known.delete(nameSkeleton(name));
+      return answer(ctx, "delete", r);
     }
     case "list": {
       const pattern = cmd.pattern ?? (await ask(ctx, "list", "Pattern (* and ? wildcards, * for all): "));
@@ -180,6 +240,14 @@ async function run(cmd: Command, ctx: ActionContext): Promise<Outcome> {
     case "who":
       return who(ctx);
     case "quit": {
+      if (!session.connected) {
+        // Reconnecting (or idle): QUIT would wait for the server; leave now instead.
+        session.close();
+        await out.info("bye (not connected to the server: left without logging out there)", {
+          command: "quit",
+        });
+        return "quit";
+      }
       await session.settled();
       const r = await session.quit();
       // Leaving without a session is still leaving: only the reply says there was none.
@@ -215,7 +283,7 @@ async function answer(ctx: ActionContext, command: string, r: Reply): Promise<Ou
 }
 
 async function loggedIn(ctx: ActionContext, r: Reply): Promise<Outcome> {
-  if (r.status === Status.OK) ctx.io.rememberName(r.name);
+  if (r.status === Status.OK) knownAccount(ctx.state, ctx.io, r.name);
   return answer(ctx, "login", r);
 }
 
@@ -242,7 +310,7 @@ async function fetchAccounts(
       return null;
     }
     all.push(...r.accounts);
-    for (const a of r.accounts) ctx.io.rememberName(a.name);
+    for (const a of r.accounts) knownAccount(ctx.state, ctx.io, a.name);
     const truncated = r.more && page + 1 >= MAX_LIST_PAGES;
     if (!r.more || truncated) return { accounts: all, truncated, last: r };
     cursor = r.nextCursor;
@@ -282,4 +350,30 @@ async function newPassword(ctx: ActionContext): Promise<string | null> {
     return null;
   }
   return password;
+}
+
+/**
+ * Why a valid name is taken, as far as the client can tell before asking a password: an
+ * account it has seen with the same name or a look-alike, or (when logged in, as LIST needs
+ * a session) an account a LIST of the exact name finds. Null when nothing says so; the
+ * server still decides (NAME_TAKEN for look-alikes and reserved names it alone knows).
+ */
+async function takenLooking(ctx: ActionContext, name: string): Promise<string | null> {
+  const seen = ctx.state.known.get(nameSkeleton(name));
+  if (seen !== undefined) return takenBy(name, seen);
+  if (!ctx.session.name) return null;
+  // Names contain no wildcard, so the name is its own pattern; a refused LIST says nothing.
+  const r = await ctx.session.list(name).catch(() => null);
+  if (r?.status !== Status.OK) return null;
+  const key = nameKey(name);
+  const found = r.accounts.find((a) => nameKey(a.name) === key);
+  if (!found) return null;
+  knownAccount(ctx.state, ctx.io, found.name);
+  return takenBy(name, found.name);
+}
+
+function takenBy(name: string, existing: string): string {
+  return nameKey(name) === nameKey(existing)
+    ? `the name ${name} is taken`
+    : `the name ${name} is taken: it looks like the existing account ${existing}`;
 }

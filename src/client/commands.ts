@@ -20,7 +20,8 @@ export type Command =
   | { kind: "menu" }
   | { kind: "text"; text: string }
   | { kind: "empty" }
-  | { kind: "invalid"; error: string };
+  /** answers: how many following lines a script wrote as the refused command's answers. */
+  | { kind: "invalid"; error: string; answers?: number };
 
 export const MENU = [
   "(1) Create an account",
@@ -36,14 +37,14 @@ export const HELP = [
   "Commands (or a menu number 1-7, which asks for what it needs):",
   "  /create <name>          create an account (asks for a password) and log in",
   "  /login <name>           log in (asks for the password)",
-  "  /send <name> <text…>    send a message (also /msg); plain text then goes to <name>",
+  "  /send <name> <text…>    send (also /msg); plain text then goes to <name>",
   "  /to <name>              send plain text to <name> from now on (also /query)",
   "  /r <text…>              answer whoever wrote to you last (also /reply)",
   "  //text                  send a text that starts with /",
   "  /check                  fetch unread messages",
   "  /who                    list the accounts online now",
   "  /list [pattern]         list accounts; * and ? are wildcards",
-  "  /delete                 delete your account (asks for the password; unread messages are shown first)",
+  "  /delete                 delete your account (unread messages are shown first)",
   "  /quit                   log out and exit (also Ctrl+D)",
   "  /help, /menu            this help, the numbered menu",
 ];
@@ -121,16 +122,16 @@ export function parseCommand(line: string): Command {
   switch (kind) {
     case "create": {
       if (words.length > 1)
-        return { kind: "invalid", error: `/${word} takes one name (names have no spaces)` };
+        return { kind: "invalid", error: `/${word} takes one name (names have no spaces)`, answers: 1 };
       if (!words[0]) return { kind };
       const c = checkName(words[0]);
       return c.ok
         ? { kind, name: words[0] }
-        : { kind: "invalid", error: `cannot create that account: ${c.reason}` };
+        : { kind: "invalid", error: `cannot create that account: ${c.reason}`, answers: 1 };
     }
     case "login":
       if (words.length > 1)
-        return { kind: "invalid", error: `/${word} takes one name (names have no spaces)` };
+        return { kind: "invalid", error: `/${word} takes one name (names have no spaces)`, answers: 1 };
       return words[0] ? { kind, name: words[0] } : { kind };
     case "to": {
       if (words.length > 1)

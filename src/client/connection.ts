@@ -15,6 +15,7 @@ import {
   type Reply,
   type RequestInit,
   type ServerInfo,
+  Status,
 } from "../wire";
 
 export interface ConnectionOptions {
@@ -224,6 +225,9 @@ export class ClientConnection {
       if (waiter) {
         this.waiting.delete(reply.requestId);
         waiter.resolve(reply);
+      } else if (reply.opcode === Op.ACK && reply.status === Status.NOT_LOGGED_IN) {
+        // An ACK that crossed a forced logout: it confirmed nothing, and the next session
+        // gets those messages again (shown once: the session de-duplicates by id).
       } else if (reply.requestId === 0 && reply.status) {
         // An answer to a frame the server could not read: it closes next.
         this.h.onPush(reply);

@@ -21,6 +21,13 @@ export interface Io {
   /** New passwords are asked twice on a terminal, once in a script. */
   readonly confirmSecrets: boolean;
   /**
+   * Script mode: the answers to prompts are the following lines, written in advance; a
+   * command refused before its prompts must still read them (terminal: false).
+   */
+  readonly scripted: boolean;
+  /** Script mode: a line read as an answer that is a command after all is read again next. */
+  putBack?(line: string): void;
+  /**
    * Writes one whole line of output (on a terminal, above the input area, which is then
    * redrawn as it was). Lines appear in call order. Resolves once the bytes have been handed
    * to the operating system: a delivered message is confirmed to the server only then.
@@ -30,6 +37,11 @@ export interface Io {
   setPrompt(prompt: string): void;
   /** An account name seen (a sender, a /list result, a target), offered by Tab completion. */
   rememberName(name: string): void;
+  /**
+   * Stops taking input and hands back the lines entered and not yet read (after /quit, or
+   * when the server is lost), so the loop can say of each that it was not done.
+   */
+  takeUnread(): string[];
   /** Stops reading input and leaves the terminal as it was, the cursor on a fresh line. */
   close(): void;
 }

@@ -3,7 +3,7 @@
 // meanwhile wait in the Io's queue. Events from the session (messages, connection changes)
 // are printed as they come, and a message is confirmed only once its print has resolved.
 
-import { type ActionState, execute } from "./actions";
+import { type ActionState, execute, knownAccount } from "./actions";
 import { MENU, parseCommand } from "./commands";
 import type { Io } from "./io";
 import type { Output } from "./output";
@@ -31,7 +31,7 @@ export function promptFor(name: string | null, target: string | null, offline: b
 }
 
 export class CommandLoop {
-  readonly state: ActionState = { target: null, lastFrom: null };
+  readonly state: ActionState = { target: null, lastFrom: null, known: new Map() };
   private session: ChatSession | null = null;
   private failures = 0;
   private offline = false;
@@ -60,7 +60,7 @@ export class CommandLoop {
     switch (e.type) {
       case "message":
         this.state.lastFrom = e.message.sender;
-        io.rememberName(e.message.sender);
+        knownAccount(this.state, io, e.message.sender);
         await out.message(e.message);
         return;
       case "lost":
@@ -107,6 +107,7 @@ export class CommandLoop {
       if (outcome === "failed") this.failures++;
       if (outcome === "quit") {
         quit = true;
+        this.refuseUnread("the client is quitting");
         break;
       }
     }
@@ -117,6 +118,10 @@ export class CommandLoop {
   private async endOfInput(): Promise<void> {
     const session = this.session!;
     if (!this.o.script) {
+      if (!session.connected) {
+        await this.o.out.info("bye (not connected to the server: left without logging out there)");
+        return;
+      }
       // Ctrl+D or Ctrl+C at the main prompt: log out politely if the server answers soon.
       await Promise.race([
         session
@@ -137,8 +142,21 @@ export class CommandLoop {
     }
   }
 
+  /**
+   * Lines typed ahead that will not run: each one says so (and counts as a failure). Not
+   * awaited: finish() waits, bounded, for the output to be written.
+   */
+  private refuseUnread(why: string): void {
+    for (const line of this.o.io.takeUnread()) {
+      if (line.trim() === "") continue;
+      this.failures++;
+      void this.o.out.error(`not done, ${why}: ${clipLine(line)}`, { command: "unread", line });
+    }
+  }
+
   private async finish(): Promise<number> {
     const session = this.session!;
+    if (this.fatalCode !== null) this.refuseUnread("the server is lost");
     // What was received is written before leaving (unless the output itself is broken),
     // and a loss reported meanwhile still decides the exit status.
     await Promise.race([session.drained(), Bun.sleep(2000)]);
@@ -156,4 +174,10 @@ export class CommandLoop {
   private orFatal<T>(p: Promise<T>): Promise<T | undefined> {
     return Promise.race([p, this.fatal.then(() => undefined)]);
   }
+}
+
+/** A typed line, cut short for a one-line report. */
+function clipLine(line: string): string {
+  const chars = [...line.trim()];
+  return chars.length > 60 ? `${chars.slice(0, 60).join("")}…` : chars.join("");
 }

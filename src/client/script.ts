@@ -11,6 +11,7 @@ const MAX_QUEUED_LINES = 1000;
 
 export class ScriptIo implements Io {
   readonly confirmSecrets = false;
+  readonly scripted = true;
   private readonly queue: string[] = [];
   private waiter: ((line: string | null) => void) | null = null;
   private ended = false;
@@ -57,6 +58,15 @@ export class ScriptIo implements Io {
   setPrompt(): void {}
 
   rememberName(): void {}
+
+  putBack(line: string): void {
+    this.queue.unshift(line);
+  }
+
+  takeUnread(): string[] {
+    this.ended = true;
+    return this.queue.splice(0);
+  }
 
   close(): void {
     this.rl.close();

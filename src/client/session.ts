@@ -73,6 +73,11 @@ export class ChatSession {
     private readonly emit: (e: ClientEvent) => void | Promise<void>,
   ) {}
 
+  /** A connection is open (false while reconnecting, or after the server closed an idle one). */
+  get connected(): boolean {
+    return this.conn !== null && !this.conn.closed;
+  }
+
   /** Resolves once every event so far (messages included) has been handled. */
   drained(): Promise<void> {
     return this.handled;

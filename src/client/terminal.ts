@@ -50,6 +50,7 @@ function shown(text: string): string {
 
 export class Terminal implements Io {
   readonly confirmSecrets = true;
+  readonly scripted = false;
   private readonly queue = new LineQueue<Reader>();
   private readonly decoder = new KeyDecoder();
   private readonly commands: readonly string[];
@@ -93,6 +94,8 @@ export class Terminal implements Io {
   private raw = false;
   /** Between Ctrl+Z and the stop: nothing is drawn. */
   private suspending = false;
+  /** Ctrl+C or Ctrl+D ended the input (the next one, while a command runs, leaves at once). */
+  private ending = false;
   /** The sub-prompt last shown on stderr (without an input area). */
   private prompted: Reader | null = null;
 
@@ -119,7 +122,7 @@ export class Terminal implements Io {
     process.on("SIGWINCH", this.onWinch);
     process.stdout.on("resize", this.onResize);
     process.on("SIGTERM", this.onSignal);
-    process.on("SIGINT", this.onSignal);
+    process.on("SIGINT", this.onInterrupt);
     process.on("SIGHUP", this.onSignal);
     process.on("exit", this.onExit);
     if (this.visual) process.stdout.write(BRACKETED_PASTE_ON);
@@ -183,6 +186,10 @@ export class Terminal implements Io {
     this.names.delete(name);
     this.names.add(name);
     if (this.names.size > MAX_NAMES) this.names.delete(this.names.values().next().value!);
+  }
+
+  takeUnread(): string[] {
+    return this.closed ? [] : this.queue.drain();
   }
 
   close(): void {
@@ -324,7 +331,8 @@ export class Terminal implements Io {
   private effect(e: Effect): void {
     switch (e.type) {
       case "submit":
-        this.queue.push(e.line);
+        // After the loop stopped taking lines (quitting), a line entered is refused visibly.
+        if (!this.queue.push(e.line)) void this.print(`✗ not done, the client is quitting: ${shown(e.line)}`);
         return;
       case "eof":
       case "interrupt": {
@@ -335,7 +343,21 @@ export class Terminal implements Io {
           for (const take of this.reads) if (take.tag === head) take.cancel();
           return;
         }
-        if (e.type === "eof" || e.empty) this.queue.end();
+        // Ctrl+C on a half-typed line only clears it (the editor did); on an empty line, as
+        // Ctrl+D, it ends the input: the loop logs out and exits once it is free.
+        if (e.type === "interrupt" && !e.empty) return;
+        if (!head) {
+          // The loop is busy (a command waits for the server, which may never answer).
+          if (this.ending) {
+            this.leaveNow();
+            return;
+          }
+          void this.print(
+            `… leaving once the command in progress is done (Ctrl+${e.type === "eof" ? "D" : "C"} again: leave now)`,
+          );
+        }
+        this.ending = true;
+        this.queue.end();
         return;
       }
       case "suspend":
@@ -448,7 +470,7 @@ export class Terminal implements Io {
     process.off("SIGWINCH", this.onWinch);
     process.stdout.off("resize", this.onResize);
     process.off("SIGTERM", this.onSignal);
-    process.off("SIGINT", this.onSignal);
+    process.off("SIGINT", this.onInterrupt);
     process.off("SIGHUP", this.onSignal);
     process.off("exit", this.onExit);
     try {
@@ -459,27 +481,53 @@ export class Terminal implements Io {
     process.stdin.pause();
   }
 
-  /** Leaves the terminal as it was, synchronously: the process is about to end. */
-  private restoreNow(): void {
+  /**
+   * Leaves the terminal as it was, synchronously: the process is about to end. Lines typed
+   * and not yet carried out each say so, then `last`, if given.
+   */
+  private restoreNow(last?: string): void {
     if (this.closed) return;
+    for (const line of this.queue.drain())
+      if (line.trim() !== "") this.lines.push(`✗ not done, the client is quitting: ${shown(line)}`);
+    if (last) this.lines.push(last);
     this.closed = true;
     const area = this.frame ? erase(this.frame) : "";
     const keep = this.editor.text && this.visual ? `${shown(this.editor.text)}\r\n` : "";
     try {
       if (this.visual)
         writeSync(1, `${area}${this.lines.map((l) => `${l}\r\n`).join("")}${keep}${BRACKETED_PASTE_OFF}`);
+      else if (this.lines.length) writeSync(1, this.lines.map((l) => `${l}\n`).join(""));
     } catch {
       // the terminal is gone
     }
     this.detach();
   }
 
+  /**
+   * A second Ctrl+C (or Ctrl+D) while a command still waits: leave without its answer, saying
+   * which typed lines were not done; exit 130, as for an interrupted program.
+   */
+  private leaveNow(): void {
+    this.restoreNow("… left without waiting for the answer to the command in progress");
+    process.exit(130);
+  }
+
   private onExit = (): void => {
     this.restoreNow();
   };
 
+  /**
+   * SIGINT is Ctrl+C where the terminal sends it as a signal (stdout not a terminal, so not
+   * in raw mode) or from kill -INT: the same as the key, never an exit without logging out.
+   */
+  private onInterrupt = (): void => {
+    if (this.closed) return;
+    this.effect({ type: "interrupt", empty: true });
+    this.schedule();
+  };
+
   private onSignal = (signal: NodeJS.Signals): void => {
     this.restoreNow();
-    process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGHUP" ? 1 : 15));
+    process.exit(128 + (signal === "SIGHUP" ? 1 : 15));
   };
 }

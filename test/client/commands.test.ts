@@ -1,6 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { COMMAND_WORDS, type Command, HELP, parseCommand } from "../../src/client/commands";
 
+describe("HELP", () => {
+  test("every line fits an 80-column terminal", () => {
+    for (const l of HELP) expect(Bun.stringWidth(l)).toBeLessThan(80);
+  });
+});
+
 describe("parseCommand", () => {
   test("commands, aliases and menu numbers", () => {
     expect(parseCommand("/create alice")).toEqual({ kind: "create", name: "alice" });

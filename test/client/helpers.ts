@@ -46,6 +46,7 @@ export class FakeIo implements Io {
   readonly prompts: string[] = [];
   readonly names = new Set<string>();
   confirmSecrets = false;
+  scripted = true;
   private readonly queue: (string | null)[] = [];
   private waiter: ((l: string | null) => void) | null = null;
   private held: Promise<void> | null = null;
@@ -72,6 +73,7 @@ export class FakeIo implements Io {
 
   ask(prompt: string, o?: AskOptions): Promise<string | null> {
     this.asked.push({ prompt, secret: o?.secret === true });
+    this.wake();
     return this.take();
   }
 
@@ -109,6 +111,18 @@ export class FakeIo implements Io {
 
   rememberName(name: string): void {
     this.names.add(name);
+  }
+
+  putBack(line: string): void {
+    this.queue.unshift(line);
+  }
+
+  /** Lines fed and not yet read (the end of input, null, is not one). */
+  takeUnread(): string[] {
+    const left = this.queue.filter((l): l is string => l !== null);
+    this.queue.length = 0;
+    this.queue.push(null);
+    return left;
   }
 
   close(): void {}
@@ -169,6 +183,7 @@ export async function client(
 ): Promise<Client> {
   const io = new FakeIo();
   io.confirmSecrets = o.script === false;
+  io.scripted = o.script !== false;
   const out = new Output(o.json ? "json" : "text", (l) => io.print(l));
   const loop = new CommandLoop({ io, out, script: o.script !== false });
   const session = new ChatSession(sessionOptions(port, o.session), loop.onEvent);

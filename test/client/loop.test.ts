@@ -143,19 +143,98 @@ describe("the command loop", () => {
     expect(first.io.printed.find((l) => l.includes("logged in elsewhere"))).toContain("/login");
   });
 
+  test("a message shown after a forced logout: its refused ACK is no notice to the person", async () => {
+    const s = await server();
+    const bob = await loggedIn(s.port, "bob");
+    const first = await loggedIn(s.port, "erin");
+    const release = first.io.hold(); // erin's terminal is slow: the message is not shown yet
+    bob.io.feed("/send erin shown late");
+    await first.io.until(() => first.io.waiting > 0, "the message waiting to be printed");
+    const second = await client(s.port);
+    second.io.feed("/login erin", "password of erin");
+    await second.io.saw("logged in as erin — 1 unread");
+    release(); // shown now, then ACKed on a connection whose session has ended
+    await first.io.saw("logged in elsewhere");
+    await first.session.drained();
+    // The server answers in order: the answer to /list comes after any answer to the ACK.
+    first.io.feed("/list erin");
+    await first.io.saw("✗ log in first");
+    expect(first.io.printed.filter((l) => l.startsWith("!"))).toEqual([
+      expect.stringContaining("logged in elsewhere"),
+    ]);
+    expect(first.io.printed.filter((l) => l.includes("log in first"))).toEqual(["✗ log in first"]);
+    // The new session gets the message again: the refused ACK confirmed nothing.
+    second.io.feed("/check");
+    await second.io.saw("bob: shown late");
+  });
+
   test("refused before any prompt: an invalid name, a choice needing a login", async () => {
     const s = await server();
-    const c = await client(s.port);
+    const c = await client(s.port, { script: false });
+    await c.io.saw("or type /help for commands.");
+    const base = c.io.printed.length;
     c.io.feed("/create bad\u202ename", "3", "5", "/delete", "/r");
-    await c.io.until((p) => p.length >= 5, "five explanations");
+    await c.io.until((p) => p.length >= base + 5, "five explanations");
     expect(c.io.asked).toEqual([]);
-    expect(c.io.printed[0]).toContain("U+202E");
-    expect(c.io.printed.slice(1, 4).every((l) => l.includes("log in first"))).toBe(true);
+    expect(c.io.printed[base]).toContain("U+202E");
+    expect(c.io.printed.slice(base + 1, base + 4).every((l) => l.includes("log in first"))).toBe(true);
     c.io.feed("1", "bad name!");
-    await c.io.until((p) => p.length >= 6, "the menu's name check");
+    await c.io.until((p) => p.length >= base + 6, "the menu's name check");
     expect(c.io.asked.map((a) => a.prompt)).toEqual(["Account name: "]);
     c.io.end();
-    expect(await c.done).toBe(3);
+    expect(await c.done).toBe(0);
+  });
+
+  test("a taken-looking name is refused before the password: names seen, and a LIST when logged in", async () => {
+    const s = await server();
+    const bob = await loggedIn(s.port, "bob");
+    (await loggedIn(s.port, "carol")).session.close();
+    const alice = await loggedIn(s.port, "alice", { script: false });
+    bob.io.feed("/send alice hi");
+    await alice.io.saw("bob: hi");
+    const asked = alice.io.asked.length;
+    // bob wrote: the same name in capitals, and a look-alike (Cyrillic о), are refused at once.
+    alice.io.feed("/create BOB", "/create b\u043eb");
+    await alice.io.saw("cannot create that account: the name BOB is taken");
+    await alice.io.saw("it looks like the existing account bob");
+    // carol was never seen here: a LIST of the exact name finds her.
+    alice.io.feed("1", "Carol");
+    await alice.io.saw("cannot create that account: the name Carol is taken");
+    expect(alice.io.asked.slice(asked).map((a) => a.prompt)).toEqual(["Account name: "]);
+    // A free name goes on to the password.
+    alice.io.feed("/create dave");
+    await alice.io.until(() => alice.io.asked.at(-1)?.secret === true, "the password prompt");
+    alice.io.feed("");
+    await alice.io.saw("cancelled (empty answer)");
+    // One's own deleted name is the server's to judge (here free again at once).
+    const own = await server({ "name-reuse-after": "0" });
+    const erin = await loggedIn(own.port, "erin", { script: false });
+    erin.io.feed("/delete", "yes", "password of erin");
+    await erin.io.saw("deleted");
+    erin.io.feed("/create erin");
+    await erin.io.until(() => erin.io.asked.at(-1)?.secret === true, "the password prompt for erin");
+  });
+
+  test("in a script, a command refused before its prompts skips its answer lines", async () => {
+    const s = await server();
+    const bob = await loggedIn(s.port, "bob");
+    const alice = await loggedIn(s.port, "alice", { json: true });
+    alice.io.feed("/send bob hi"); // plain text now goes to bob
+    alice.io.feed("/create bob", "secret password 1", "/create bad!name", "secret password 2");
+    alice.io.feed("/create two words", "secret password 3");
+    // A script that wrote no answer: the next command is no answer, and runs.
+    alice.io.feed("/create bad!name", "/send bob after", "//last");
+    await bob.io.saw("alice: /last");
+    const fromAlice = bob.io.printed.filter((l) => l.includes("alice: "));
+    expect(fromAlice.map((l) => l.replace(/^.*alice: /, ""))).toEqual(["hi", "after", "/last"]);
+    const errors = alice.io.printed.map((l) => JSON.parse(l)).filter((e) => e.type === "error");
+    expect(errors.map((e) => e.msg)).toEqual([
+      "cannot create that account: the name bob is taken",
+      expect.stringContaining("cannot create that account: the name has '!'"),
+      "/create takes one name (names have no spaces)",
+      expect.stringContaining("cannot create that account: the name has '!'"),
+    ]);
+    expect(alice.io.printed.join("\n")).not.toContain("secret password");
   });
 
   test("an empty answer cancels without sending, including the delete confirmation", async () => {
@@ -295,5 +374,46 @@ describe("the command loop on random input", () => {
     expect(c.io.printed.join("\n")).not.toMatch(/TypeError|undefined|\[object /);
     // What was typed comes back escaped in explanations, never raw.
     expect(c.io.printed.filter((l) => /[\p{Cc}\u202e]/u.test(l))).toEqual([]);
+  });
+
+  test("lines still queued after /quit each say they were not done; the script exits 3", async () => {
+    const s = await server();
+    const bob = await loggedIn(s.port, "bob");
+    const alice = await loggedIn(s.port, "alice", { json: true });
+    alice.io.feed("/send bob before", "/quit", "/send bob after 1", "", "after 2");
+    expect(await alice.done).toBe(3);
+    const events = alice.io.printed.map((l) => JSON.parse(l));
+    const unread = events.filter((e) => e.command === "unread");
+    expect(unread).toEqual([
+      {
+        type: "error",
+        msg: "not done, the client is quitting: /send bob after 1",
+        command: "unread",
+        line: "/send bob after 1",
+      },
+      { type: "error", msg: "not done, the client is quitting: after 2", command: "unread", line: "after 2" },
+    ]);
+    // After the answer to /quit, in the order typed.
+    const bye = events.findIndex((e) => e.command === "quit");
+    expect(bye).toBeGreaterThan(-1);
+    expect(events.indexOf(unread[0])).toBeGreaterThan(bye);
+    await bob.io.saw("alice: before");
+    expect(bob.io.printed.some((l) => l.includes("after"))).toBe(false);
+  });
+
+  test("/quit or the end of input while reconnecting leaves at once, saying it did not log out", async () => {
+    const s = await server();
+    for (const script of [true, false]) {
+      const r = relay(s.port);
+      const c = await loggedIn(r.port, script ? "quitter" : "ender", { script });
+      r.cut();
+      await c.io.saw("connection lost");
+      const started = Date.now();
+      if (script) c.io.feed("/quit");
+      else c.io.end();
+      expect(await c.done).toBe(0);
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(c.io.printed.at(-1)).toBe("… bye (not connected to the server: left without logging out there)");
+    }
   });
 });

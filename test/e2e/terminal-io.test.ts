@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { hostileServer } from "./client-hostile-server";
 import { type ChatServer, type Event, loggedIn, startServer, tempDir } from "./harness";
 import { onPty, type Pty } from "./pty";
 
@@ -40,6 +41,22 @@ const count = (lines: string[], pattern: RegExp) => lines.filter((l) => pattern.
 const messagesTo = (c: { events: Event[] }) =>
   c.events.filter((e) => e.type === "message").map((e) => e.text);
 
+/** Waits (polling, bounded) until the file has `text`: nothing on the pty says when it is written. */
+async function fileSays(path: string, text: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const read = () => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  while (!read().includes(text)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${text} in ${path}:\n${read()}`);
+    await Bun.sleep(20);
+  }
+}
+
 /** The row of the screen where the last line (the input area) starts. */
 function areaTop(t: Pty): number {
   return t.lineStart(t.cursor().row);
@@ -56,13 +73,17 @@ describe("terminal input and output", () => {
     bob.say(...Array.from({ length: 20 }, (_, i) => `/send paste-alice from-bob-${i + 1}`));
     await bob.waitFor((e) => e.type === "message" && e.text === "paste-20", "the 20th pasted line");
     await t.see(/paste-bob: from-bob-20\n/);
-    await t.see(() => count(t.lines(), /^paste-alice> \/send paste-bob paste-20$/) === 1);
+    // The first line is read under the prompt without a target; once sent, text goes to paste-bob.
+    const echo = (i: number) => `${i === 0 ? "paste-alice> " : "paste-alice → paste-bob> "}${lines[i]}`;
+    await t.see(() => t.lines().filter((l) => l === echo(19)).length === 1);
     expect(messagesTo(bob)).toEqual(Array.from({ length: 20 }, (_, i) => `paste-${i + 1}`));
     const screen = t.lines();
     const shown = screen.filter((l) => / paste-bob: from-bob-\d+$/.test(l)).map((l) => l.replace(/.*: /, ""));
     expect(shown).toEqual(Array.from({ length: 20 }, (_, i) => `from-bob-${i + 1}`));
-    for (const l of lines) expect(count(screen, new RegExp(`^paste-alice> ${l}$`))).toBe(1);
-    expect(screen[screen.length - 1]).toBe("paste-alice>");
+    for (let i = 0; i < lines.length; i++) expect(screen.filter((l) => l === echo(i)).length).toBe(1);
+    const echoed = screen.filter((l) => l.includes("> /send paste-bob "));
+    expect(echoed).toEqual(lines.map((_, i) => echo(i)));
+    expect(screen[screen.length - 1]).toBe("paste-alice → paste-bob>");
     bob.end();
   });
 
@@ -90,8 +111,62 @@ describe("terminal input and output", () => {
     t.type("\x15");
     await bob.waitFor((e) => e.type === "message" && e.text === "three", "the third line");
     expect(messagesTo(bob)).toEqual(["one", "two", "three"]);
-    await t.see(/\nwait-alice> \/send wait-bob three\n✓ sent to wait-bob\nwait-alice>$/);
+    await t.see(
+      /\nwait-alice → wait-bob> \/send wait-bob three\n✓ sent to wait-bob\nwait-alice → wait-bob>$/,
+    );
+    const screen = t.lines();
+    expect(screen.filter((l) => l.startsWith("✓ sent to wait-bob")).length).toBe(3);
+    expect(
+      screen.filter((l) => /> \/send wait-bob (one|two|three)$/.test(l)).map((l) => l.split(" ").at(-1)),
+    ).toEqual(["one", "two", "three"]);
     bob.end();
+  });
+
+  test("Ctrl+C while a command waits for a server that does not answer: it says so; again, it leaves at once", async () => {
+    const own = await startServer();
+    (await loggedIn(own.port, "stuck-alice")).end();
+    const t = onPty(["connect", "127.0.0.1", String(own.port)], {
+      cols: 80,
+      rows: 24,
+      env: { XDG_STATE_HOME: tempDir() },
+    });
+    await logIn(t, "stuck-alice");
+    own.proc.kill("SIGSTOP");
+    try {
+      t.type("/send stuck-alice never answered\r");
+      t.type("typed after it\r");
+      await t.see(/\n\(1 waiting\) stuck-alice>$/);
+      t.type("\x03");
+      await t.see("… leaving once the command in progress is done (Ctrl+C again: leave now)");
+      t.type("\x03");
+      expect(await t.exit()).toBe(130);
+    } finally {
+      own.proc.kill("SIGCONT");
+    }
+    const screen = t.lines();
+    expect(screen.slice(-2)).toEqual([
+      "✗ not done, the client is quitting: typed after it",
+      "… left without waiting for the answer to the command in progress",
+    ]);
+    expect(t.cursor().col).toBe(0);
+    expect(t.emulator.modes.bracketedPasteMode).toBe(false);
+    expect(t.proc.terminal!.localFlags & 0o12).toBe(0o12);
+    await own.stop();
+  });
+
+  test("Ctrl+C on a typed line clears it; on the empty line it logs out and exits 0", async () => {
+    (await loggedIn(server.port, "ctrlc-alice")).end();
+    const t = connect(80, 24);
+    await logIn(t, "ctrlc-alice");
+    t.type("half typed");
+    await t.see(/\nctrlc-alice> half typed$/);
+    t.type("\x03");
+    await t.see(/\nctrlc-alice>$/);
+    t.type("\x03");
+    await t.see("✓ logged out of ctrlc-alice; bye");
+    expect(await t.exit()).toBe(0);
+    expect(t.cursor().col).toBe(0);
+    expect(t.lines().at(-1)).toBe("✓ logged out of ctrlc-alice; bye");
   });
 
   test("a 300-character input wrapped on 40 columns while messages arrive: every message shown, input and cursor restored", async () => {
@@ -134,7 +209,7 @@ describe("terminal input and output", () => {
     // Ctrl+A Ctrl+K empties the line; a short one goes out.
     t.type("\x01\x0b/send wrap-bob short one\r");
     await bob.waitFor((e) => e.type === "message" && e.text === "short one", "the short line");
-    await t.see(/\nwrap-alice>$/);
+    await t.see(/\nwrap-alice> \/send wrap-bob short one\n✓ sent to wrap-bob\nwrap-alice → wrap-bob>$/);
     bob.end();
   });
 
@@ -262,7 +337,8 @@ describe("terminal input and output", () => {
     t.type("half-a-na");
     await t.see(/\nAccount name: half-a-na$/);
     t.type("\x03");
-    await t.see(/\nAccount name: \^C\n>$/);
+    // Only the prompt is cancelled, and it says so; nothing was sent.
+    await t.see(/\nAccount name: \^C\n… cancelled\n>$/);
     // Ctrl+Z with no shell to stop to: nothing happens, the client goes on.
     t.type("\x1a/help\r");
     await t.see("/quit                   log out and exit");
@@ -334,6 +410,33 @@ describe("terminal input and output", () => {
     expect(t.text()).not.toContain("dave's password");
   });
 
+  test("stdout to a file: Ctrl+C (a signal there) cancels a prompt, then logs out and exits 0", async () => {
+    (await loggedIn(server.port, "file-erin", "erin's password")).end();
+    const out = join(tempDir(), "out.txt");
+    const t = onPty(["connect", "127.0.0.1", String(server.port)], {
+      cols: 80,
+      rows: 24,
+      env: { XDG_STATE_HOME: tempDir() },
+      stdoutTo: out,
+    });
+    await t.see(() => t.proc.exitCode === null);
+    t.type("/login file-erin\r");
+    await t.see(/\/login file-erin\nPassword:$/);
+    t.type("erin's password\r");
+    await t.see(() => (t.proc.terminal!.localFlags & 0o10) !== 0);
+    t.type("/send\r");
+    await t.see(/\nTo:$/);
+    t.type("\x03"); // the terminal sends SIGINT: the prompt is cancelled, the client goes on
+    await fileSays(out, "… cancelled");
+    t.type("/check\r");
+    await fileSays(out, "no unread messages");
+    t.type("\x03");
+    expect(await t.exit()).toBe(0);
+    const transcript = readFileSync(out, "utf8");
+    expect(transcript).toContain("… cancelled");
+    expect(transcript).toMatch(/✓ logged out of file-erin; bye\n$/);
+  });
+
   test("Tab completes commands and the names seen; Ctrl+L redraws the screen with the input kept", async () => {
     const bob = await loggedIn(server.port, "tab-bob");
     (await loggedIn(server.port, "tab-alice")).end();
@@ -363,7 +466,7 @@ describe("terminal input and output", () => {
     t.type("tab-b\t");
     await t.see(input("To: tab-bob"));
     t.type("\r");
-    await t.see(/\nMessage:$/);
+    await t.see(/\nMessage to tab-bob:$/);
     t.type("via the menu\r");
     await bob.waitFor((e) => e.type === "message" && e.text === "via the menu", "the menu's message");
     bob.end();
@@ -402,5 +505,81 @@ describe("terminal input and output", () => {
     expect(t.cursor().col).toBe(0);
     expect(t.emulator.modes.bracketedPasteMode).toBe(false);
     expect(t.proc.terminal!.localFlags & 0o12).toBe(0o12);
+  });
+
+  test("SIGTERM while lines wait their turn: each says it was not done", async () => {
+    const own = await startServer();
+    (await loggedIn(own.port, "term-alice")).end();
+    const t = onPty(["connect", "127.0.0.1", String(own.port)], {
+      cols: 80,
+      rows: 24,
+      env: { XDG_STATE_HOME: tempDir() },
+    });
+    await logIn(t, "term-alice");
+    own.proc.kill("SIGSTOP");
+    try {
+      t.type("/send term-alice stuck\r/check\r");
+      await t.see(/\n\(1 waiting\) term-alice>$/);
+      t.proc.kill("SIGTERM");
+      expect(await t.exit()).toBe(143);
+    } finally {
+      own.proc.kill("SIGCONT");
+    }
+    expect(t.lines().at(-1)).toBe("✗ not done, the client is quitting: /check");
+    expect(t.cursor().col).toBe(0);
+    await own.stop();
+  });
+});
+
+describe("a hostile server on a terminal", () => {
+  test("ESC, OSC (title, clipboard), bidi and a forged line in a message and names are shown inert", async () => {
+    const fake = hostileServer();
+    const t = onPty(["connect", "127.0.0.1", String(fake.port)], {
+      cols: 100,
+      rows: 30,
+      env: { XDG_STATE_HOME: tempDir() },
+    });
+    let title = "";
+    t.emulator.onTitleChange((s) => {
+      title = s;
+    });
+    const osc52: string[] = [];
+    t.emulator.parser.registerOscHandler(52, (data) => {
+      osc52.push(data);
+      return true;
+    });
+    try {
+      await t.see("or type /help for commands.");
+      t.type("/login bob\r");
+      await t.see(/\nPassword:$/);
+      t.type("a password\r");
+      await t.see("bob: forged line");
+      t.type("/list\r");
+      await t.see(/\n {2}\\u202eevil\S* \(online\)\n/);
+      const screen = t.lines();
+      // Nothing cleared the screen: the first line is still there, above everything.
+      expect(screen[0]).toStartWith("Connected to 127.0.0.1:");
+      expect(screen[0]).toContain("6.6.6\\x1b]0;title\\x07");
+      const shown = screen.findIndex((l) => l.includes("\\u202eevil\\x1b]0;pwned\\x07: hi "));
+      expect(screen[shown]).toMatch(
+        /^\[\d\d:\d\d\] \\u202eevil\\x1b\]0;pwned\\x07: hi \\x1b\]52;c;cGF5bG9hZA==\\x07 \\x1b\[2J \\u2067x\\u2069 zero\\u200bwidth \\x9b31m\\u2028sep$/,
+      );
+      // The forged line is indented and marked as the message's second line.
+      expect(screen[shown + 1]).toMatch(/^ +┆ \[14:05\] bob: forged line$/);
+      expect(title).toBe("");
+      expect(osc52).toEqual([]);
+      // The C1 CSI (\x9b31m) set no colour: the text after it is in the terminal's own colours.
+      const b = t.emulator.buffer.active;
+      const rows = t.rowsText();
+      const y = rows.findIndex((r) => r.includes("\\u2028sep"));
+      const cell = b.getLine(y)!.getCell(rows[y]!.indexOf("\\u2028sep") + "\\u2028".length)!;
+      expect(cell.getChars()).toBe("s");
+      expect(cell.isFgDefault()).toBe(true);
+      expect(fake.acks).toContain(7);
+    } finally {
+      t.type("\x04");
+      await t.exit().catch(() => {});
+      fake.stop();
+    }
   });
 });

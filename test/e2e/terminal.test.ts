@@ -37,10 +37,21 @@ describe("chat connect on a terminal", () => {
     await t.see(/bob: ping from bob\nalice> half a sen$/);
 
     t.type("tence\r");
-    await t.see("✗ not a command; to send a message type /send <name> <text> (or /help)");
+    // Nobody written to yet: plain text has no target, and says so rather than vanish.
+    await t.see("✗ not a command, and no one to send it to: /to NAME first, or /send NAME TEXT (or /help)");
     expect(t.text()).toContain("alice> half a sentence\n");
-    t.type("/quit\r");
-    await t.see("✓ logged out of alice; bye");
+    // /r answers whoever wrote last; /to sets where plain text goes, and the prompt shows it.
+    t.type("/r pong\r");
+    await t.see(/\nalice> \/r pong\n✓ sent to bob\nalice>$/);
+    await bob.waitFor((e) => e.type === "message" && e.text === "pong", "the reply");
+    t.type("/to bob\r");
+    await t.see(/\nalice → bob>$/);
+    t.type("and plain text\r");
+    await bob.waitFor((e) => e.type === "message" && e.text === "and plain text", "plain text");
+    await t.see(/\nalice → bob> and plain text\n✓ sent to bob\nalice → bob>$/);
+    // Pasted after /quit: it is not done, and says so.
+    t.type("\x1b[200~/quit\r/send bob too late\r\x1b[201~");
+    await t.see(/\n✓ logged out of alice; bye\n✗ not done, the client is quitting: \/send bob too late$/);
     expect(await t.exit()).toBe(0);
     bob.end();
   });

@@ -41,6 +41,12 @@ export class LineQueue<T> {
     for (const w of this.waiters.splice(0)) w.resolve(null);
   }
 
+  /** Ends the input and hands back the lines queued and not read (to say each was not done). */
+  drain(): string[] {
+    this.end();
+    return this.lines.splice(0);
+  }
+
   /** Waits for the next line (or takes the oldest queued one at once). */
   take(tag: T): Take<T> {
     let resolve!: (line: string | null) => void;

@@ -50,4 +50,15 @@ describe("LineQueue", () => {
     expect(await a.promise).toBeNull();
     expect(await q.take("b").promise).toBeNull();
   });
+
+  test("drain() hands back the lines not read and refuses later ones", async () => {
+    const q = new LineQueue<string>();
+    q.push("read");
+    q.push("left 1");
+    q.push("left 2");
+    expect(await q.take("a").promise).toBe("read");
+    expect(q.drain()).toEqual(["left 1", "left 2"]);
+    expect(q.push("after")).toBe(false);
+    expect(await q.take("a").promise).toBeNull();
+  });
 });
