@@ -121,6 +121,8 @@ export const ENUMS: Record<string, Record<string, number>> = {
     SENDER_QUOTA: 45,
     STORAGE_FULL: 46,
     TOO_MANY_UNANSWERED: 50,
+    KICKED: 55,
+    BANNED: 56,
   },
   Delivery: { DELIVERY_UNSPECIFIED: 0, LIVE: 1, QUEUED: 2 },
 };
