@@ -361,15 +361,12 @@ async function newPassword(ctx: ActionContext): Promise<string | null> {
 async function takenLooking(ctx: ActionContext, name: string): Promise<string | null> {
   const seen = ctx.state.known.get(nameSkeleton(name));
   if (seen !== undefined) return takenBy(name, seen);
-  if (!ctx.session.name) return null;
-  // Names contain no wildcard, so the name is its own pattern; a refused LIST says nothing.
-  const r = await ctx.session.list(name).catch(() => null);
-  if (r?.status !== Status.OK) return null;
-  const key = nameKey(name);
-  const found = r.accounts.find((a) => nameKey(a.name) === key);
-  if (!found) return null;
-  knownAccount(ctx.state, ctx.io, found.name);
-  return takenBy(name, found.name);
+  // The server judges a name before a password: asked without one, it answers NAME_TAKEN or
+  // INVALID_NAME for a name that cannot be had (taken, a look-alike, reserved, mixed scripts)
+  // and WEAK_PASSWORD for one that can. Anything else (an older server, BUSY) says nothing.
+  const r = await ctx.session.create(name, "").catch(() => null);
+  if (r?.status !== Status.NAME_TAKEN && r?.status !== Status.INVALID_NAME) return null;
+  return r.msg.replace(/^invalid name: /, "");
 }
 
 function takenBy(name: string, existing: string): string {

@@ -44,6 +44,26 @@ describe("CREATE_ACCOUNT", () => {
     expect(r).toMatchObject({ status: Status.NAME_TAKEN, msg: "the name aLICE is taken" });
   });
 
+  test("without a password the name alone is judged: NAME_TAKEN or INVALID_NAME, else WEAK_PASSWORD", async () => {
+    const c = new Harness().connect();
+    expect(await c.create("alice")).toMatchObject({ status: Status.OK });
+    expect(await c.create("ALICE", "")).toMatchObject({
+      status: Status.NAME_TAKEN,
+      msg: "the name ALICE is taken",
+    });
+    expect(await c.create("\u0430lice", "")).toMatchObject({
+      status: Status.NAME_TAKEN,
+      msg: "the name \u0430lice is taken: it looks like the existing account alice",
+    });
+    expect(await c.create("p\u0430ypal", "")).toMatchObject({
+      status: Status.INVALID_NAME,
+      msg: "invalid name: the name mixes Latin and Cyrillic letters",
+    });
+    expect(await c.create("bob", "")).toMatchObject({ status: Status.WEAK_PASSWORD });
+    // Nothing was created by asking.
+    expect(await c.create("bob", "long-enough-pw")).toMatchObject({ status: Status.OK });
+  });
+
   test("the spelling at creation is kept (in NFC) and logging in ignores case", async () => {
     const h = new Harness();
     const c = h.connect();

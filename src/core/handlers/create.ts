@@ -59,6 +59,19 @@ export const create: Handler = {
       core.fail(s, req, at, Status.INVALID_NAME, `invalid name: ${name.reason}`);
       return;
     }
+    // A name that cannot be had is answered before the password is judged: a client asks about
+    // a name (CREATE_ACCOUNT without a password) before it asks its user for one.
+    if (!req.password) {
+      const taken = await nameTaken(core, name, core.now());
+      if (taken) {
+        core.fail(s, req, at, Status.NAME_TAKEN, taken);
+        return;
+      }
+      if (name.mixedScripts) {
+        core.fail(s, req, at, Status.INVALID_NAME, `invalid name: ${name.mixedScripts}`);
+        return;
+      }
+    }
     const password = checkPassword(req.password);
     if (!password.ok) {
       core.fail(s, req, at, Status.WEAK_PASSWORD, password.reason);
