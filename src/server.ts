@@ -66,7 +66,7 @@ export interface ServeOptions extends CoreOptions {
   handshakeTimeoutMs: number;
   /** Output and partial input of all connections together; default from total memory. */
   maxBufferedBytes?: number;
-  /** Unix socket for `chat admin`; default <data>.sock, none for :memory: unless given. */
+  /** Unix socket for `chat admin`; default <data>.sock, none for :memory: or Redis unless given. */
   controlSocket?: string;
   /** Port of the web client and the WebSocket endpoint (/ws); unset: no web port. */
   webPort?: number;

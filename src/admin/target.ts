@@ -4,6 +4,7 @@
 
 import { argon2Hasher, DEFAULT_ARGON2 } from "../core/auth";
 import { DEFAULT_OPTIONS } from "../core/options";
+import { isRedisData } from "../store/redis-url";
 import { SqliteStore, StoreOpenError } from "../store/sqlite";
 import { type AdminRequest, type AdminResponse, runAdmin } from "./actions";
 import { callControl, NoServer } from "./control-client";
@@ -34,11 +35,11 @@ export async function perform(req: AdminRequest, where: Where): Promise<Outcome>
       if (!(error instanceof NoServer)) throw new TargetError((error as Error).message);
     }
   }
-  if (where.data === ":memory:")
+  if (where.data === ":memory:" || isRedisData(where.data))
     throw new TargetError(
       socket
         ? `no server answers on ${socket}`
-        : "a server with --data :memory: has a control socket only when started with --control-socket PATH; pass the same --control-socket here",
+        : `a server with --data ${where.data === ":memory:" ? ":memory:" : "redis://…"} has a control socket only when started with --control-socket PATH; pass the same --control-socket here`,
     );
   return { response: await onFile(req, where.data, socket), via: "file" };
 }

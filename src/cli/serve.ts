@@ -158,7 +158,7 @@ export const serveArgs = {
   "control-socket": {
     type: "string",
     description:
-      "Unix socket (mode 0600) for chat admin and chat backup (default <data>.sock; none with --data :memory: unless set)",
+      "Unix socket (mode 0600) for chat admin and chat backup (default <data>.sock; none for :memory: or Redis unless set)",
   },
   "web-port": {
     type: "string",

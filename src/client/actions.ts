@@ -363,7 +363,8 @@ async function takenLooking(ctx: ActionContext, name: string): Promise<string | 
   if (seen !== undefined) return takenBy(name, seen);
   // The server judges a name before a password: asked without one, it answers NAME_TAKEN or
   // INVALID_NAME for a name that cannot be had (taken, a look-alike, reserved, mixed scripts)
-  // and WEAK_PASSWORD for one that can. Anything else (an older server, BUSY) says nothing.
+  // and NAME_AVAILABLE (an older server: WEAK_PASSWORD) for one that can. Anything else (BUSY,
+  // a lost connection) says nothing: the server judges the name again when it is created.
   const r = await ctx.session.create(name, "").catch(() => null);
   if (r?.status !== Status.NAME_TAKEN && r?.status !== Status.INVALID_NAME) return null;
   return r.msg.replace(/^invalid name: /, "");

@@ -97,7 +97,8 @@ export class Pipeline {
   /** Answers req (in request order, after any SEND answers still pending). */
   reply(s: Session, req: Request, at: number, fields: Omit<ReplyInit, "opcode">, close = false): void {
     const frame: ReplyInit = { opcode: answerOpcode(req.opcode), requestId: req.requestId, ...fields };
-    if (fields.status) this.core.metrics.error(fields.status);
+    // NAME_AVAILABLE answers a question about a name: not an error.
+    if (fields.status && fields.status !== Status.NAME_AVAILABLE) this.core.metrics.error(fields.status);
     if (s.sendSeq !== s.answeredSeq) {
       s.deferred ??= [];
       s.deferred.push({ afterSend: s.sendSeq, frame, started: at, close });

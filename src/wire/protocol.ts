@@ -64,6 +64,7 @@ export const Status = {
   TOO_MANY_UNANSWERED: 50,
   KICKED: 55,
   BANNED: 56,
+  NAME_AVAILABLE: 57,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 

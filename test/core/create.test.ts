@@ -44,7 +44,7 @@ describe("CREATE_ACCOUNT", () => {
     expect(r).toMatchObject({ status: Status.NAME_TAKEN, msg: "the name aLICE is taken" });
   });
 
-  test("without a password the name alone is judged: NAME_TAKEN or INVALID_NAME, else WEAK_PASSWORD", async () => {
+  test("without a password the name alone is judged: NAME_TAKEN or INVALID_NAME, else NAME_AVAILABLE", async () => {
     const c = new Harness().connect();
     expect(await c.create("alice")).toMatchObject({ status: Status.OK });
     expect(await c.create("ALICE", "")).toMatchObject({
@@ -59,7 +59,10 @@ describe("CREATE_ACCOUNT", () => {
       status: Status.INVALID_NAME,
       msg: "invalid name: the name mixes Latin and Cyrillic letters",
     });
-    expect(await c.create("bob", "")).toMatchObject({ status: Status.WEAK_PASSWORD });
+    expect(await c.create("bob", "")).toMatchObject({
+      status: Status.NAME_AVAILABLE,
+      msg: "the name bob is free; send a password to create the account",
+    });
     // Nothing was created by asking.
     expect(await c.create("bob", "long-enough-pw")).toMatchObject({ status: Status.OK });
   });

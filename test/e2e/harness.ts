@@ -228,8 +228,12 @@ export function startClient(port: number, args: string[] = []): ChatClient {
 export async function loggedIn(port: number, name: string, password = "correct horse", args: string[] = []) {
   const c = startClient(port, args);
   c.say(`/create ${name}`, password);
-  const created = await c.reply("create");
-  if (created.ok) await c.reply("login");
+  // A name the client knows is taken is refused before the password: an error, not a reply.
+  const created = await c.waitFor(
+    (e) => e.command === "create" && (e.type === "reply" || e.type === "error"),
+    `the answer to /create ${name}`,
+  );
+  if (created.type === "reply" && created.ok) await c.reply("login");
   else {
     c.say(`/login ${name}`, password);
     const r = await c.reply("login");

@@ -71,6 +71,11 @@ export const create: Handler = {
         core.fail(s, req, at, Status.INVALID_NAME, `invalid name: ${name.mixedScripts}`);
         return;
       }
+      core.reply(s, req, at, {
+        status: Status.NAME_AVAILABLE,
+        msg: `the name ${name.name} is free; send a password to create the account`,
+      });
+      return;
     }
     const password = checkPassword(req.password);
     if (!password.ok) {

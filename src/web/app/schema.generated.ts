@@ -123,6 +123,7 @@ export const ENUMS: Record<string, Record<string, number>> = {
     TOO_MANY_UNANSWERED: 50,
     KICKED: 55,
     BANNED: 56,
+    NAME_AVAILABLE: 57,
   },
   Delivery: { DELIVERY_UNSPECIFIED: 0, LIVE: 1, QUEUED: 2 },
 };
