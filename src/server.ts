@@ -53,6 +53,9 @@ export interface ServeOptions extends CoreOptions {
   handshakeTimeoutMs: number;
   /** Output and partial input of all connections together; default from total memory. */
   maxBufferedBytes?: number;
+  /** Request-budget tokens per second, and at most banked, of one client address. */
+  addressRequestRate: number;
+  addressRequestBurst: number;
 }
 
 /** A problem the operator must fix (port taken, bad data file, missing certificate). */

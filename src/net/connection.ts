@@ -15,6 +15,7 @@ import {
   writeReply,
   writeVarint,
 } from "../wire";
+import { type AddressBudget, BYTES_PER_UNIT } from "./address-budget";
 import { type Holder, type MemoryBudget, partialFrameBytes } from "./memory";
 
 export interface ConnectionContext {
@@ -26,6 +27,8 @@ export interface ConnectionContext {
   memory: MemoryBudget;
   /** Called once when the socket has closed. */
   onGone(c: Connection): void;
+  /** Work per client address: frames wait while their address is in debt. */
+  budget: AddressBudget;
 }
 
 export interface ConnectionLimits {
@@ -98,6 +101,8 @@ export class Connection implements Conn, Holder {
   private queued = false;
   private ending = false;
   private gone = false;
+  /** Frames are held until this connection's address has paid its debt (see wakeWhenPaid). */
+  private awaitingBudget = false;
 
   constructor(
     private readonly socket: Socket<Connection>,
@@ -119,6 +124,7 @@ export class Connection implements Conn, Holder {
 
   onData(chunk: Uint8Array): void {
     if (this.ending || !this.started) return;
+    this.ctx.budget.charge(this.address, chunk.length / BYTES_PER_UNIT);
     let frames: Uint8Array[];
     try {
       const decoder = this.decoder ?? this.ctx.decoder;
@@ -146,6 +152,7 @@ export class Connection implements Conn, Holder {
         this.hold(frames, i);
         return;
       }
+      this.ctx.budget.charge(this.address, 1);
       this.ctx.core.receive(this.session, frames[i]!);
     }
   }
@@ -156,6 +163,7 @@ export class Connection implements Conn, Holder {
    */
   private congested(): boolean {
     if (this.outLen > PAUSE_OUTPUT_BYTES) return true;
+    if (this.ctx.budget.inDebt(this.address)) return true;
     const s = this.session;
     return s.busy && (s.backlog?.length ?? 0) >= MAX_HANDED_BEHIND_BUSY;
   }
@@ -170,6 +178,17 @@ export class Connection implements Conn, Holder {
     }
     this.pauseFor(PAUSED_BY_INBOX);
     this.account();
+    this.wakeWhenPaid();
+  }
+
+  /** If the address is what holds the frames back, delivers them once it has paid. */
+  private wakeWhenPaid(): void {
+    if (this.awaitingBudget || !this.ctx.budget.inDebt(this.address)) return;
+    this.awaitingBudget = true;
+    this.ctx.budget.whenPaid(this.address, () => {
+      this.awaitingBudget = false;
+      this.deliver();
+    });
   }
 
   /** Hands held frames to the core while it can take them; reading resumes once all are in. */
@@ -182,6 +201,7 @@ export class Connection implements Conn, Holder {
       while (i < inbox.length && !this.ending && !this.congested()) {
         const f = inbox[i++]!;
         this.inboxBytes -= f.length;
+        this.ctx.budget.charge(this.address, 1);
         this.ctx.core.receive(this.session, f);
       }
     } finally {
@@ -193,7 +213,7 @@ export class Connection implements Conn, Holder {
       this.inbox = null;
       this.inboxBytes = 0;
       this.resumeFor(PAUSED_BY_INBOX);
-    }
+    } else this.wakeWhenPaid();
     this.account();
   }
 
@@ -219,6 +239,13 @@ export class Connection implements Conn, Holder {
   }
 
   // --- Conn ---
+
+  charge(units: number): Promise<void> | undefined {
+    const budget = this.ctx.budget;
+    budget.charge(this.address, units);
+    if (!budget.inDebt(this.address)) return undefined;
+    return new Promise((resolve) => budget.whenPaid(this.address, resolve));
+  }
 
   send(frame: ReplyInit): void {
     if (this.gone) return;

@@ -10,6 +10,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import type { ChatCore } from "../core/chat";
 import { encodeFrame, encodeReply, FrameDecoder, Push, Status } from "../wire";
+import { AddressBudget } from "./address-budget";
 import { Admission, Deadlines, OncePerInterval, type Refusal } from "./admission";
 import { Connection, type ConnectionContext, type ConnectionLimits } from "./connection";
 import { MemoryBudget } from "./memory";
@@ -27,6 +28,9 @@ export interface ListenOptions extends ConnectionLimits {
   /** TLS refusals held open until their handshake so the client can read why (beyond: cut). */
   refusalSlots: number;
   tls?: { cert: string; key: string };
+  /** Request-budget tokens per second, and at most banked, of one client address (all its connections). */
+  addressRequestRate: number;
+  addressRequestBurst: number;
 }
 
 export interface Listener {
@@ -56,7 +60,9 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
   const acceptedAt = new WeakMap<Connection, number>();
   let refusing = 0;
   const gone = (c: Connection) => admission.release(c.address);
+  const budget = new AddressBudget(o.addressRequestRate, o.addressRequestBurst);
   const ctx: ConnectionContext = {
+    budget,
     core,
     limits: o,
     memory,
@@ -188,6 +194,7 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
     host: o.host,
     stop: () => {
       clearInterval(ticker);
+      budget.stop();
       server.stop(false);
     },
   };
