@@ -4,6 +4,11 @@
 // request costs beyond that: a LIST page, the ids of an ACK). An address in debt is not read
 // from until the debt is paid off: the client meets back-pressure (its writes stall in the
 // kernel), not refusals it would only answer by sending again.
+//
+// Within an address, each connection also has a share: the address's rate divided by its
+// connections. While the address is in debt, a connection within its share still goes on,
+// so one person behind the same NAT as a flood waits for their share, not behind the flood.
+// (The address then spends at most twice its rate: its own bucket and the shares.)
 
 /** Frame bytes that cost one unit on top of the frame's own: a 64 KiB ACK frame costs 65. */
 export const BYTES_PER_UNIT = 1024;
@@ -18,6 +23,16 @@ export const DEFAULT_ADDRESS_BURST = 2000;
 
 /** Buckets refilled to full and waited on by nobody are forgotten this often. */
 const SWEEP_MS = 10_000;
+
+/** One connection's share of its address's budget; kept by the connection. */
+export interface Share {
+  tokens: number;
+  at: number;
+}
+
+export function newShare(at: number): Share {
+  return { tokens: 0, at };
+}
 
 interface Bucket {
   tokens: number;
@@ -34,16 +49,30 @@ export class AddressBudget {
   constructor(
     readonly rate: number,
     readonly burst: number,
-    private readonly now: () => number = performance.now.bind(performance),
+    /** Connections open from an address now: a share is the rate divided by them. */
+    private readonly connections: (address: string) => number = () => 1,
+    readonly now: () => number = performance.now.bind(performance),
   ) {
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
   }
 
-  /** Spends units of address's budget, into debt if need be (what was read is done). */
-  charge(address: string, units: number): void {
+  /** Spends units of address's budget (and the connection's share), into debt if need be. */
+  charge(address: string, units: number, share?: Share): void {
     const b = this.bucket(address);
     b.tokens -= units;
+    if (share) share.tokens = Math.max(-this.burst, share.tokens - units);
+  }
+
+  /** True if a connection with this share may be handed more work now. */
+  mayGo(address: string, share: Share): boolean {
+    return !this.inDebt(address) || this.refillShare(address, share) >= 0;
+  }
+
+  /** Milliseconds until the share alone lets its connection go on (0 if it does now). */
+  shareWaitMs(address: string, share: Share): number {
+    const tokens = this.refillShare(address, share);
+    return tokens >= 0 ? 0 : Math.ceil((-tokens / this.shareRate(address)) * 1000);
   }
 
   /** True while address owes more than it has: hand it no more work. */
@@ -106,6 +135,21 @@ export class AddressBudget {
       this.buckets.set(address, b);
     } else this.refill(b);
     return b;
+  }
+
+  private shareRate(address: string): number {
+    return this.rate / Math.max(1, this.connections(address));
+  }
+
+  /** Refills a share at its rate, up to one second of it; returns its tokens. */
+  private refillShare(address: string, share: Share): number {
+    const now = this.now();
+    if (now > share.at) {
+      const rate = this.shareRate(address);
+      share.tokens = Math.min(rate, share.tokens + ((now - share.at) / 1000) * rate);
+      share.at = now;
+    }
+    return share.tokens;
   }
 
   private refill(b: Bucket): void {

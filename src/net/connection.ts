@@ -15,7 +15,7 @@ import {
   writeReply,
   writeVarint,
 } from "../wire";
-import { type AddressBudget, BYTES_PER_UNIT } from "./address-budget";
+import { type AddressBudget, BYTES_PER_UNIT, newShare, type Share } from "./address-budget";
 import { type Holder, type MemoryBudget, partialFrameBytes } from "./memory";
 
 export interface ConnectionContext {
@@ -103,6 +103,8 @@ export class Connection implements Conn, Holder {
   private gone = false;
   /** Frames are held until this connection's address has paid its debt (see wakeWhenPaid). */
   private awaitingBudget = false;
+  /** This connection's part of its address's budget. */
+  private readonly share: Share;
 
   constructor(
     private readonly socket: Socket<Connection>,
@@ -110,6 +112,7 @@ export class Connection implements Conn, Holder {
     private readonly ctx: ConnectionContext,
   ) {
     this.address = socket.remoteAddress;
+    this.share = newShare(ctx.budget.now());
   }
 
   /**
@@ -124,7 +127,7 @@ export class Connection implements Conn, Holder {
 
   onData(chunk: Uint8Array): void {
     if (this.ending || !this.started) return;
-    this.ctx.budget.charge(this.address, chunk.length / BYTES_PER_UNIT);
+    this.ctx.budget.charge(this.address, chunk.length / BYTES_PER_UNIT, this.share);
     let frames: Uint8Array[];
     try {
       const decoder = this.decoder ?? this.ctx.decoder;
@@ -152,7 +155,7 @@ export class Connection implements Conn, Holder {
         this.hold(frames, i);
         return;
       }
-      this.ctx.budget.charge(this.address, 1);
+      this.ctx.budget.charge(this.address, 1, this.share);
       this.ctx.core.receive(this.session, frames[i]!);
     }
   }
@@ -163,7 +166,7 @@ export class Connection implements Conn, Holder {
    */
   private congested(): boolean {
     if (this.outLen > PAUSE_OUTPUT_BYTES) return true;
-    if (this.ctx.budget.inDebt(this.address)) return true;
+    if (!this.ctx.budget.mayGo(this.address, this.share)) return true;
     const s = this.session;
     return s.busy && (s.backlog?.length ?? 0) >= MAX_HANDED_BEHIND_BUSY;
   }
@@ -183,12 +186,18 @@ export class Connection implements Conn, Holder {
 
   /** If the address is what holds the frames back, delivers them once it has paid. */
   private wakeWhenPaid(): void {
-    if (this.awaitingBudget || !this.ctx.budget.inDebt(this.address)) return;
+    const budget = this.ctx.budget;
+    if (this.awaitingBudget || budget.mayGo(this.address, this.share)) return;
     this.awaitingBudget = true;
-    this.ctx.budget.whenPaid(this.address, () => {
+    // Whichever comes first: the address out of debt, or this connection's share refilled.
+    const wake = () => {
+      if (!this.awaitingBudget) return;
       this.awaitingBudget = false;
+      clearTimeout(timer);
       this.deliver();
-    });
+    };
+    const timer = setTimeout(wake, budget.shareWaitMs(this.address, this.share));
+    budget.whenPaid(this.address, wake);
   }
 
   /** Hands held frames to the core while it can take them; reading resumes once all are in. */
@@ -201,7 +210,7 @@ export class Connection implements Conn, Holder {
       while (i < inbox.length && !this.ending && !this.congested()) {
         const f = inbox[i++]!;
         this.inboxBytes -= f.length;
-        this.ctx.budget.charge(this.address, 1);
+        this.ctx.budget.charge(this.address, 1, this.share);
         this.ctx.core.receive(this.session, f);
       }
     } finally {
@@ -242,9 +251,15 @@ export class Connection implements Conn, Holder {
 
   charge(units: number): Promise<void> | undefined {
     const budget = this.ctx.budget;
-    budget.charge(this.address, units);
-    if (!budget.inDebt(this.address)) return undefined;
-    return new Promise((resolve) => budget.whenPaid(this.address, resolve));
+    budget.charge(this.address, units, this.share);
+    if (budget.mayGo(this.address, this.share)) return undefined;
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, budget.shareWaitMs(this.address, this.share));
+      budget.whenPaid(this.address, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   send(frame: ReplyInit): void {

@@ -60,7 +60,7 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
   const acceptedAt = new WeakMap<Connection, number>();
   let refusing = 0;
   const gone = (c: Connection) => admission.release(c.address);
-  const budget = new AddressBudget(o.addressRequestRate, o.addressRequestBurst);
+  const budget = new AddressBudget(o.addressRequestRate, o.addressRequestBurst, (a) => admission.from(a));
   const ctx: ConnectionContext = {
     budget,
     core,

@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { AddressBudget } from "../../src/net/address-budget";
+import { AddressBudget, newShare } from "../../src/net/address-budget";
 
 let budgets: AddressBudget[] = [];
 afterEach(() => {
@@ -10,7 +10,12 @@ afterEach(() => {
 /** A budget on a clock the test moves. */
 function budget(rate: number, burst: number) {
   const clock = { now: 0 };
-  const b = new AddressBudget(rate, burst, () => clock.now);
+  const b = new AddressBudget(
+    rate,
+    burst,
+    () => 1,
+    () => clock.now,
+  );
   budgets.push(b);
   return { b, clock };
 }
@@ -60,4 +65,28 @@ test("whenPaid wakes every waiter once the debt is paid, and at once when there 
   await Promise.race([both, Bun.sleep(2000).then(() => Promise.reject(new Error("not woken")))]);
   expect(performance.now() - started).toBeGreaterThanOrEqual(15);
   expect(b.inDebt("10.0.0.1")).toBe(false);
+});
+
+test("while its address is in debt, a connection within its share (rate / connections) still goes on", () => {
+  const clock = { now: 0 };
+  const b = new AddressBudget(
+    1000,
+    100,
+    () => 10,
+    () => clock.now,
+  );
+  budgets.push(b);
+  const flood = newShare(0);
+  const quiet = newShare(0);
+  b.charge("10.0.0.1", 500, flood); // the flood spends the burst and more
+  expect(b.inDebt("10.0.0.1")).toBe(true);
+  expect(b.mayGo("10.0.0.1", flood)).toBe(false);
+  // The quiet connection's share refills at 1000/10 = 100/s: after 10 ms it has 1 token.
+  clock.now = 10;
+  expect(b.mayGo("10.0.0.1", quiet)).toBe(true);
+  b.charge("10.0.0.1", 2, quiet);
+  expect(b.mayGo("10.0.0.1", quiet)).toBe(false);
+  expect(b.shareWaitMs("10.0.0.1", quiet)).toBe(10);
+  // The flood's share is in debt as deep as the address's burst at most: it is not starved for ever.
+  expect(b.shareWaitMs("10.0.0.1", flood)).toBeLessThanOrEqual(1000);
 });
