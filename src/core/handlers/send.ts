@@ -7,6 +7,7 @@ import { checkText } from "../../rules/text";
 import type { EnqueueResult } from "../../store/store";
 import { Delivery, Op, type ReplyInit, type Request, Status, UNSAFE_ID } from "../../wire";
 import { type ChatCore, printable } from "../chat";
+import { SEND_ADDRESS_TOKENS } from "../ratelimit";
 import type { Session } from "../session";
 import type { Handler } from "./handler";
 
@@ -55,6 +56,7 @@ export const send: Handler = {
       );
       return;
     }
+    s.conn.charge?.(SEND_ADDRESS_TOKENS);
     const seq = ++s.sendSeq;
     core.store
       .enqueue({
