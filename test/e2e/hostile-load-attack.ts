@@ -141,7 +141,9 @@ const ackFrame = frame({
 });
 async function ackFlood(): Promise<void> {
   const c = await tls("ack");
-  await pump(c, "ack", () => ackFrame);
+  // At most 50 frames (3 MB) each: far more than the server reads from them in a run, and
+  // more would only be encrypted into this process's buffers, at the cost of its CPU.
+  await pump(c, "ack", () => ackFrame, 50);
 }
 
 /** Writes frames while the socket takes them, waiting for drain when it does not. */
