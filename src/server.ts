@@ -14,6 +14,7 @@ import type { EventSink, ServerEvent } from "./core/events";
 import { Metrics } from "./core/metrics";
 import type { CoreOptions } from "./core/options";
 import { sampleProcess } from "./core/process-sample";
+import { AddressBudget } from "./net/address-budget";
 import { reachableAt } from "./net/addresses";
 import { Admission, OncePerInterval } from "./net/admission";
 import { capWarning, defaultMaxConnections, refusalSlots } from "./net/capacity";
@@ -74,6 +75,9 @@ export interface ServeOptions extends CoreOptions {
   webHost?: string;
   /** Origins besides the server's own whose pages may open a WebSocket. */
   webAllowedOrigins?: string[];
+  /** Request-budget tokens per second, and at most banked, of one client address. */
+  addressRequestRate: number;
+  addressRequestBurst: number;
 }
 
 /** A problem the operator must fix (port taken, bad data file, missing certificate). */
@@ -151,6 +155,7 @@ export async function startServer(
   // One admission and one memory budget for TCP and WebSocket connections together.
   const admission = new Admission(maxConnections, o.maxConnectionsPerAddress);
   const memory = new MemoryBudget(maxBufferedBytes);
+  const budget = new AddressBudget(o.addressRequestRate, o.addressRequestBurst, (a) => admission.from(a));
   let listener: Listener;
   try {
     listener = listen(core, {
@@ -183,6 +188,7 @@ export async function startServer(
         {
           admission,
           memory,
+          budget,
           refuse,
           refused: (address, r) => {
             if (webRefusals.note(Date.now()))

@@ -106,10 +106,13 @@ function ownServerLimits(o: BenchRun): string[] {
     o.msgIds && o.window > DEFAULT_OPTIONS.maxUnansweredSends
       ? ["--max-unanswered-sends", String(o.window)]
       : [];
-  if (o.workload !== "offline") return unanswered;
+  // Every bench client connects from one address: give it the whole server, not one share.
+  const perAddress = ["--request-rate-per-address", "100000000", "--request-burst-per-address", "100000000"];
+  if (o.workload !== "offline") return [...unanswered, ...perAddress];
   const rate = String(Math.max(1_000_000, o.messages));
   return [
     ...unanswered,
+    ...perAddress,
     "--max-queued",
     String(Math.max(10_000, o.messages)),
     "--max-queued-per-sender",

@@ -2,6 +2,7 @@
 
 import { DEFAULT_ARGON2 } from "../core/auth";
 import { DEFAULT_OPTIONS as D } from "../core/options";
+import { DEFAULT_ADDRESS_BURST, DEFAULT_ADDRESS_RATE } from "../net/address-budget";
 import { LOG_LEVELS, type LogLevel } from "../net/log";
 import { parseAllowedOrigins } from "../net/websocket-origin";
 import type { ServeOptions } from "../server";
@@ -114,6 +115,14 @@ export const serveArgs = {
     type: "string",
     description: `Requests allowed in a burst above the rate (default ${D.requestBurst})`,
   },
+  "request-rate-per-address": {
+    type: "string",
+    description: `Request-budget tokens per second of one client address, all its connections together; past it its connections are not read from until it has paid (default ${DEFAULT_ADDRESS_RATE})`,
+  },
+  "request-burst-per-address": {
+    type: "string",
+    description: `Tokens one client address may spend in a burst above that rate (default ${DEFAULT_ADDRESS_BURST})`,
+  },
   "login-failures-per-account": {
     type: "string",
     description: `Failed logins per account per minute, from all addresses; past it only addresses without a recent failure may try (default ${D.loginFailuresPerAccount})`,
@@ -223,6 +232,18 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     ),
     requestRate: integer("request-rate", s("request-rate"), D.requestRate, 1),
     requestBurst: integer("request-burst", s("request-burst"), D.requestBurst, 1),
+    addressRequestRate: integer(
+      "request-rate-per-address",
+      s("request-rate-per-address"),
+      DEFAULT_ADDRESS_RATE,
+      1,
+    ),
+    addressRequestBurst: integer(
+      "request-burst-per-address",
+      s("request-burst-per-address"),
+      DEFAULT_ADDRESS_BURST,
+      1,
+    ),
     loginFailuresPerAccount: integer(
       "login-failures-per-account",
       s("login-failures-per-account"),

@@ -79,7 +79,11 @@ export class Pipeline {
     s.slowDowns = 0;
     // An ACK costs by the ids it carries (those skipped past the cap included). Once it
     // has a token it is paid in full, into debt if need be, which the requests after it repay.
-    if (req.opcode === Op.ACK) s.tokens -= ackCost(req.ackIds.length + req.ackIdsSkipped) - 1;
+    if (req.opcode === Op.ACK) {
+      const extra = ackCost(req.ackIds.length + req.ackIdsSkipped) - 1;
+      s.tokens -= extra;
+      s.conn.charge?.(extra);
+    }
     // Confirmations never wait: a busy request (DELETE_ACCOUNT) may be waiting for them.
     if ((s.busy || s.held || s.backlog?.length) && req.opcode !== Op.ACK) {
       this.enqueue(s, req, body, at);

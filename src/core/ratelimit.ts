@@ -165,3 +165,9 @@ export class KeyedGate {
     return this.entries.size;
   }
 }
+
+/**
+ * Tokens of the client address's budget a message to be stored costs beyond its frame's one:
+ * it is a write to disk, and one address's writes are what can stall everyone's commits.
+ */
+export const SEND_ADDRESS_TOKENS = 3;

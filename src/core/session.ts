@@ -16,6 +16,11 @@ export interface Conn {
   resume(): void;
   /** Cuts the connection at once (no goodbye, nothing more written). */
   abort(): void;
+  /**
+   * Charges request-budget tokens beyond a frame's own to the client's address (shared by
+   * its connections); while the address is in debt, the promise says when it has paid.
+   */
+  charge?(tokens: number): Promise<void> | undefined;
 }
 
 /** A reply waiting for earlier SEND answers, so answers keep request order. */

@@ -15,6 +15,7 @@ import {
   writeReply,
   writeVarint,
 } from "../wire";
+import { type AddressBudget, BYTES_PER_UNIT, newShare, type Share } from "./address-budget";
 import { type Holder, type MemoryBudget, partialFrameBytes } from "./memory";
 
 export interface ConnectionContext {
@@ -26,6 +27,8 @@ export interface ConnectionContext {
   memory: MemoryBudget;
   /** Called once when the socket has closed. */
   onGone(c: Connection): void;
+  /** Work per client address: frames wait while their address is in debt. */
+  budget: AddressBudget;
 }
 
 export interface ConnectionLimits {
@@ -98,6 +101,10 @@ export class Connection implements Conn, Holder {
   private queued = false;
   private ending = false;
   private gone = false;
+  /** Frames are held until this connection's address has paid its debt (see wakeWhenPaid). */
+  private awaitingBudget = false;
+  /** This connection's part of its address's budget. */
+  private readonly share: Share;
 
   constructor(
     private readonly socket: Socket<Connection>,
@@ -105,6 +112,7 @@ export class Connection implements Conn, Holder {
     private readonly ctx: ConnectionContext,
   ) {
     this.address = socket.remoteAddress;
+    this.share = newShare(ctx.budget.now());
   }
 
   /**
@@ -119,6 +127,7 @@ export class Connection implements Conn, Holder {
 
   onData(chunk: Uint8Array): void {
     if (this.ending || !this.started) return;
+    this.ctx.budget.charge(this.address, chunk.length / BYTES_PER_UNIT, this.share);
     let frames: Uint8Array[];
     try {
       const decoder = this.decoder ?? this.ctx.decoder;
@@ -146,6 +155,7 @@ export class Connection implements Conn, Holder {
         this.hold(frames, i);
         return;
       }
+      this.ctx.budget.charge(this.address, 1, this.share);
       this.ctx.core.receive(this.session, frames[i]!);
     }
   }
@@ -156,6 +166,7 @@ export class Connection implements Conn, Holder {
    */
   private congested(): boolean {
     if (this.outLen > PAUSE_OUTPUT_BYTES) return true;
+    if (!this.ctx.budget.mayGo(this.address, this.share)) return true;
     const s = this.session;
     return s.busy && (s.backlog?.length ?? 0) >= MAX_HANDED_BEHIND_BUSY;
   }
@@ -170,6 +181,23 @@ export class Connection implements Conn, Holder {
     }
     this.pauseFor(PAUSED_BY_INBOX);
     this.account();
+    this.wakeWhenPaid();
+  }
+
+  /** If the address is what holds the frames back, delivers them once it has paid. */
+  private wakeWhenPaid(): void {
+    const budget = this.ctx.budget;
+    if (this.awaitingBudget || budget.mayGo(this.address, this.share)) return;
+    this.awaitingBudget = true;
+    // Whichever comes first: the address out of debt, or this connection's share refilled.
+    const wake = () => {
+      if (!this.awaitingBudget) return;
+      this.awaitingBudget = false;
+      clearTimeout(timer);
+      this.deliver();
+    };
+    const timer = setTimeout(wake, budget.shareWaitMs(this.address, this.share));
+    budget.whenPaid(this.address, wake);
   }
 
   /** Hands held frames to the core while it can take them; reading resumes once all are in. */
@@ -182,6 +210,7 @@ export class Connection implements Conn, Holder {
       while (i < inbox.length && !this.ending && !this.congested()) {
         const f = inbox[i++]!;
         this.inboxBytes -= f.length;
+        this.ctx.budget.charge(this.address, 1, this.share);
         this.ctx.core.receive(this.session, f);
       }
     } finally {
@@ -193,7 +222,7 @@ export class Connection implements Conn, Holder {
       this.inbox = null;
       this.inboxBytes = 0;
       this.resumeFor(PAUSED_BY_INBOX);
-    }
+    } else this.wakeWhenPaid();
     this.account();
   }
 
@@ -219,6 +248,19 @@ export class Connection implements Conn, Holder {
   }
 
   // --- Conn ---
+
+  charge(units: number): Promise<void> | undefined {
+    const budget = this.ctx.budget;
+    budget.charge(this.address, units, this.share);
+    if (budget.mayGo(this.address, this.share)) return undefined;
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, budget.shareWaitMs(this.address, this.share));
+      budget.whenPaid(this.address, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
 
   send(frame: ReplyInit): void {
     if (this.gone) return;

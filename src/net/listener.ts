@@ -10,6 +10,7 @@
 import type { Socket, TCPSocketListener, TCPSocketListenOptions } from "bun";
 import type { ChatCore } from "../core/chat";
 import { encodeFrame, encodeReply, FrameDecoder, Push, Status } from "../wire";
+import { AddressBudget } from "./address-budget";
 import { Admission, Deadlines, OncePerInterval, type Refusal } from "./admission";
 import { Connection, type ConnectionContext, type ConnectionLimits } from "./connection";
 import { MemoryBudget } from "./memory";
@@ -32,6 +33,10 @@ export interface ListenOptions extends ConnectionLimits {
   /** Shared with the web port, so both transports count against one set of caps. */
   admission?: Admission;
   memory?: MemoryBudget;
+  budget?: AddressBudget;
+  /** Request-budget tokens per second, and at most banked, of one client address (all its connections). */
+  addressRequestRate: number;
+  addressRequestBurst: number;
 }
 
 export interface Listener {
@@ -63,7 +68,10 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
   const acceptedAt = new WeakMap<Connection, number>();
   let refusing = 0;
   const gone = (c: Connection) => admission.release(c.address);
+  const budget =
+    o.budget ?? new AddressBudget(o.addressRequestRate, o.addressRequestBurst, (a) => admission.from(a));
   const ctx: ConnectionContext = {
+    budget,
     core,
     limits: o,
     memory,
@@ -209,6 +217,7 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
     host: o.host,
     stop: () => {
       clearInterval(ticker);
+      budget.stop();
       server.stop(false);
     },
     // Bun cannot change a listener's certificate (reload() takes handlers only), so the

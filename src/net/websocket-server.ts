@@ -6,6 +6,7 @@
 import type { HTMLBundle, Server, ServerWebSocket } from "bun";
 import type { ChatCore } from "../core/chat";
 import { encodeReply, Push, Status } from "../wire";
+import type { AddressBudget } from "./address-budget";
 import type { Admission, Refusal } from "./admission";
 import type { MemoryBudget } from "./memory";
 import { serverTls } from "./tls";
@@ -72,6 +73,8 @@ export function serveWeb(
   shared: {
     admission: Admission;
     memory: MemoryBudget;
+    /** The request budget of each client address, shared with the TCP listener. */
+    budget?: AddressBudget;
     refused(address: string, r: Refusal): void;
     /** A reason to refuse the address (it is banned), or undefined; checked at every upgrade. */
     refuse?: (address: string) => string | undefined;
@@ -87,6 +90,7 @@ export function serveWeb(
     core,
     limits: o,
     memory: shared.memory,
+    ...(shared.budget ? { budget: shared.budget } : {}),
     onGone(c) {
       web.delete(c.session.id);
       connections--;

@@ -9,6 +9,7 @@ import type { ServerWebSocket } from "bun";
 import type { ChatCore } from "../core/chat";
 import type { Conn, Session } from "../core/session";
 import { encodeReply, ProtocolError, type ReplyInit, replySize, Status } from "../wire";
+import { type AddressBudget, BYTES_PER_UNIT, newShare, type Share } from "./address-budget";
 import { MAX_HANDED_BEHIND_BUSY, PAUSE_OUTPUT_BYTES } from "./connection";
 import type { Holder, MemoryBudget } from "./memory";
 
@@ -22,6 +23,8 @@ export interface WsContext {
   core: ChatCore;
   limits: WsLimits;
   memory: MemoryBudget;
+  /** The request budget of each client address (all its connections, TCP ones too). */
+  budget?: AddressBudget;
   /** Called once when the socket has closed. */
   onGone(c: WsConnection): void;
 }
@@ -62,12 +65,16 @@ export class WsConnection implements Conn, Holder {
   private paused = 0;
   private ending = false;
   private gone = false;
+  /** This connection's part of its address's budget, and whether it waits for the address to pay. */
+  private readonly share: Share;
+  private awaitingBudget = false;
 
   constructor(
     private readonly ws: ServerWebSocket<WsData>,
     private readonly ctx: WsContext,
   ) {
     this.address = ws.data.address;
+    this.share = newShare(ctx.budget?.now() ?? 0);
   }
 
   start(): void {
@@ -98,6 +105,7 @@ export class WsConnection implements Conn, Holder {
       this.deliver();
       return;
     }
+    this.pay(message);
     this.ctx.core.receive(this.session, message);
   }
 
@@ -169,6 +177,21 @@ export class WsConnection implements Conn, Holder {
     this.pauseFor(PAUSED_BY_CORE);
   }
 
+  /** What a request costs its address beyond its message (a LIST page, an ACK's ids, a stored message). */
+  charge(units: number): Promise<void> | undefined {
+    const budget = this.ctx.budget;
+    if (!budget) return undefined;
+    budget.charge(this.address, units, this.share);
+    if (budget.mayGo(this.address, this.share)) return undefined;
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, budget.shareWaitMs(this.address, this.share));
+      budget.whenPaid(this.address, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   resume(): void {
     this.resumeFor(PAUSED_BY_CORE);
     this.deliver();
@@ -183,6 +206,11 @@ export class WsConnection implements Conn, Holder {
 
   private congested(): boolean {
     if (this.ws.getBufferedAmount() > PAUSE_OUTPUT_BYTES) return true;
+    const budget = this.ctx.budget;
+    if (budget && !budget.mayGo(this.address, this.share)) {
+      this.wakeWhenPaid();
+      return true;
+    }
     const s = this.session;
     return s.busy && (s.backlog?.length ?? 0) >= MAX_HANDED_BEHIND_BUSY;
   }
@@ -196,6 +224,7 @@ export class WsConnection implements Conn, Holder {
       while (i < inbox.length && !this.ending && !this.congested()) {
         const f = inbox[i++]!;
         this.inboxBytes -= f.length;
+        this.pay(f);
         this.ctx.core.receive(this.session, f);
       }
     } finally {
@@ -209,6 +238,26 @@ export class WsConnection implements Conn, Holder {
       this.resumeFor(PAUSED_BY_INBOX);
     }
     this.account();
+  }
+
+  /** A message costs its address one unit, and one more per BYTES_PER_UNIT of it (as on TCP). */
+  private pay(message: Uint8Array): void {
+    this.ctx.budget?.charge(this.address, 1 + message.length / BYTES_PER_UNIT, this.share);
+  }
+
+  /** If the address is what holds messages back, delivers them once it has paid. */
+  private wakeWhenPaid(): void {
+    const budget = this.ctx.budget;
+    if (!budget || this.awaitingBudget) return;
+    this.awaitingBudget = true;
+    const wake = () => {
+      if (!this.awaitingBudget) return;
+      this.awaitingBudget = false;
+      clearTimeout(timer);
+      this.deliver();
+    };
+    const timer = setTimeout(wake, budget.shareWaitMs(this.address, this.share));
+    budget.whenPaid(this.address, wake);
   }
 
   private pauseFor(why: number): void {

@@ -285,9 +285,10 @@ export class SqliteStore implements Store {
 
   listAccounts(q: AccountQuery) {
     return this.op(false, (): AccountPage => {
-      // The pattern's prefix is a range of the key index, read key by key (index only) and
-      // at most maxExamined keys of it. Keys are matched by the glob's own matcher, which
-      // is linear: SQLite's GLOB took up to 20 ms per 1000 keys on patterns like a*a*…*ab.
+      // The pattern's prefix is a range of the key index, read in key order, at most
+      // maxExamined rows of it. Keys are matched by the glob's own matcher, which is
+      // linear: SQLite's GLOB took up to 20 ms per 1000 keys on patterns like a*a*…*ab.
+      // Whole rows in one pass: a lookup per matching key made a page of 1,000 cost ~7 ms.
       const end = prefixEnd(q.pattern.prefix);
       const fromPrefix = compareKeys(q.afterKey, q.pattern.prefix) < 0;
       const range = `key ${fromPrefix ? ">=" : ">"} ?1${end === null ? "" : " AND key < ?2"}`;
@@ -297,13 +298,13 @@ export class SqliteStore implements Store {
       if (q.limit > 0) {
         // A statement of its own: iterate() holds a cursor.
         for (const row of this.db
-          .query(`SELECT key FROM accounts WHERE ${range} ORDER BY key LIMIT ?3`)
+          .query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE ${range} ORDER BY key LIMIT ?3`)
           .iterate(fromPrefix ? q.pattern.prefix : q.afterKey, end ?? "", q.maxExamined)) {
-          const key = (row as { key: string }).key;
+          const key = (row as AccountRow).key;
           examined++;
           last = key;
           if (!q.pattern.matches(key)) continue;
-          accounts.push(this.q.accountByKey.get(key) as AccountRow);
+          accounts.push(row as AccountRow);
           if (accounts.length >= q.limit) break;
         }
       }

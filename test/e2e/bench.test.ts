@@ -182,9 +182,12 @@ async function peerHarness(port: number, pid: number, env: Record<string, string
   return { code, err, result: line.startsWith("{") ? (JSON.parse(line) as Record<string, unknown>) : {} };
 }
 
+/** The harness's clients all connect from 127.0.0.1: lift the per-address request budget. */
+const ONE_ADDRESS = ["--request-rate-per-address", "100000000", "--request-burst-per-address", "100000000"];
+
 describe("the peer harness's chat driver", () => {
   test("relay with client_msg_id: every message acked and delivered once, in order, every delivery confirmed", async () => {
-    const server = await startServer();
+    const server = await startServer(ONE_ADDRESS);
     const { code, err, result } = await peerHarness(
       server.port,
       server.proc.pid,
@@ -220,7 +223,13 @@ describe("the peer harness's chat driver", () => {
 
   test("offline, with and without ids: the queued backlog is drained whole, in order", async () => {
     for (const ids of ["1", "0"]) {
-      const server = await startServer(["--max-queued", "5000", "--max-queued-per-sender", "5000"]);
+      const server = await startServer([
+        ...ONE_ADDRESS,
+        "--max-queued",
+        "5000",
+        "--max-queued-per-sender",
+        "5000",
+      ]);
       const { code, err, result } = await peerHarness(
         server.port,
         server.proc.pid,

@@ -308,6 +308,9 @@ describe("a corrupt data file", () => {
   });
 });
 
+/** Filling 1 MB from 127.0.0.1 takes minutes at its default budget of 250 stored messages a second. */
+const ONE_ADDRESS = ["--request-rate-per-address", "100000000", "--request-burst-per-address", "100000000"];
+
 describe("the disk filling up while running", () => {
   /** Sends from alice to bob, 100 at a time, until refused; then singly until refused again. */
   async function fillMailbox(alice: RawClient): Promise<{ accepted: number; refusal: Reply }> {
@@ -335,7 +338,13 @@ describe("the disk filling up while running", () => {
   }
 
   test("--max-data-mb 1: sends get STORAGE_FULL, everything else works, ACKs free space", async () => {
-    const server = await startServer(["--max-data-mb", "1", "--max-queued-per-sender", "100000"]);
+    const server = await startServer([
+      "--max-data-mb",
+      "1",
+      "--max-queued-per-sender",
+      "100000",
+      ...ONE_ADDRESS,
+    ]);
     const bob = await RawClient.open(server.port);
     expect((await bob.login("bob")).status).toBe(Status.OK);
     bob.close();
@@ -405,7 +414,7 @@ describe("the disk filling up while running", () => {
   });
 
   test("after a restart at the limit: the recipient logs in, reads and confirms, and sends work again", async () => {
-    const args = ["--max-data-mb", "1", "--max-queued-per-sender", "100000"];
+    const args = ["--max-data-mb", "1", "--max-queued-per-sender", "100000", ...ONE_ADDRESS];
     const first = await startServer(args);
     const bob = await RawClient.open(first.port);
     expect((await bob.login("bob")).status).toBe(Status.OK);

@@ -100,6 +100,7 @@ describe("back-pressure", () => {
       ...["--accounts-per-address", "100000", "--argon2-memory-kib", "64", "--argon2-time", "1"],
       // A LIST costs 100 tokens: room for all 2,000 of them, so back-pressure is what is tested.
       ...["--request-burst", "250000"],
+      ...["--request-burst-per-address", "250000"],
     ]);
     // 1,000 accounts with 25-character names: every LIST page of them is about 30 KB.
     for (let wave = 0; wave < 10; wave++) {

@@ -263,6 +263,7 @@ describe("slow consumers", () => {
       ...["--max-output-bytes", "65536", "--delivery-window", "100000", "--max-queued", "200000"],
       ...["--max-queued-per-sender", "200000"],
       ...["--request-rate", "1000000", "--request-burst", "1000000", "--sync", "normal"],
+      ...["--request-rate-per-address", "1000000", "--request-burst-per-address", "1000000"],
     ]);
     const bob = await RawClient.open(server.port);
     expect((await bob.login("bob")).status).toBe(Status.OK);

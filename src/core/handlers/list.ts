@@ -37,8 +37,9 @@ export const list: Handler = {
       return;
     }
     s.tokens -= extra;
-    // Pipelined LISTs take turns with other connections: one per event-loop turn each.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    // The scan waits until the client's address has paid for it (all its connections share
+    // one budget); pipelined LISTs take turns with other connections: one per turn each.
+    await (s.conn.charge?.(extra) ?? new Promise<void>((resolve) => setImmediate(resolve)));
     const found = await core.store.listAccounts({
       afterKey: req.cursor,
       pattern: pattern.glob,

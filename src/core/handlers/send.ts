@@ -10,6 +10,7 @@ import { checkText } from "../../rules/text";
 import type { EnqueueResult } from "../../store/store";
 import { Delivery, Op, type ReplyInit, type Request, Status, UNSAFE_ID } from "../../wire";
 import type { Core } from "../context";
+import { SEND_ADDRESS_TOKENS } from "../ratelimit";
 import type { Session } from "../session";
 import { describeError, printable } from "../text";
 import type { Handler } from "./handler";
@@ -59,6 +60,7 @@ export const send: Handler = {
       );
       return;
     }
+    s.conn.charge?.(SEND_ADDRESS_TOKENS);
     const seq = ++s.sendSeq;
     const ticket = core.commits.ticket();
     core.store

@@ -1,0 +1,169 @@
+// The request budget of one client address, shared by all its connections: 200 connections
+// from one address get one address's share of the server, not 200 shares. Work is charged
+// in units (a frame is one, its bytes one per BYTES_PER_UNIT, and the core charges what a
+// request costs beyond that: a LIST page, the ids of an ACK). An address in debt is not read
+// from until the debt is paid off: the client meets back-pressure (its writes stall in the
+// kernel), not refusals it would only answer by sending again.
+//
+// Within an address, each connection also has a share: the address's rate divided by its
+// connections. While the address is in debt, a connection within its share still goes on,
+// so one person behind the same NAT as a flood waits for their share, not behind the flood.
+// (The address then spends at most twice its rate: its own bucket and the shares.)
+
+/** Frame bytes that cost one unit on top of the frame's own: a 64 KiB ACK frame costs 65. */
+export const BYTES_PER_UNIT = 1024;
+
+/**
+ * Defaults: far above what people chatting from one address (a NAT, an office) send —
+ * a thousand messages a second, or ten pages of a thousand names — and, for 200 connections
+ * of one attacker, a few percent of one core (docs/SECURITY.md, "Hostile load").
+ */
+export const DEFAULT_ADDRESS_RATE = 1000;
+export const DEFAULT_ADDRESS_BURST = 2000;
+
+/** Buckets refilled to full and waited on by nobody are forgotten this often. */
+const SWEEP_MS = 10_000;
+
+/** One connection's share of its address's budget; kept by the connection. */
+export interface Share {
+  tokens: number;
+  at: number;
+}
+
+export function newShare(at: number): Share {
+  return { tokens: 0, at };
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+  /** Called once the bucket is out of debt; then cleared. */
+  waiters: (() => void)[] | null;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+export class AddressBudget {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly sweeper: ReturnType<typeof setInterval>;
+
+  constructor(
+    readonly rate: number,
+    readonly burst: number,
+    /** Connections open from an address now: a share is the rate divided by them. */
+    private readonly connections: (address: string) => number = () => 1,
+    readonly now: () => number = performance.now.bind(performance),
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** Spends units of address's budget (and the connection's share), into debt if need be. */
+  charge(address: string, units: number, share?: Share): void {
+    const b = this.bucket(address);
+    b.tokens -= units;
+    if (share) share.tokens = Math.max(-this.burst, share.tokens - units);
+  }
+
+  /** True if a connection with this share may be handed more work now. */
+  mayGo(address: string, share: Share): boolean {
+    return !this.inDebt(address) || this.refillShare(address, share) >= 0;
+  }
+
+  /** Milliseconds until the share alone lets its connection go on (0 if it does now). */
+  shareWaitMs(address: string, share: Share): number {
+    const tokens = this.refillShare(address, share);
+    return tokens >= 0 ? 0 : Math.ceil((-tokens / this.shareRate(address)) * 1000);
+  }
+
+  /** True while address owes more than it has: hand it no more work. */
+  inDebt(address: string): boolean {
+    const b = this.buckets.get(address);
+    if (!b) return false;
+    this.refill(b);
+    return b.tokens < 0;
+  }
+
+  /** Milliseconds until address is out of debt (0 if it is not in debt). */
+  waitMs(address: string): number {
+    const b = this.buckets.get(address);
+    if (!b) return 0;
+    this.refill(b);
+    return b.tokens >= 0 ? 0 : Math.ceil((-b.tokens / this.rate) * 1000);
+  }
+
+  /** Calls wake once address is out of debt (at once if it is not). */
+  whenPaid(address: string, wake: () => void): void {
+    const wait = this.waitMs(address);
+    if (wait === 0) {
+      wake();
+      return;
+    }
+    const b = this.buckets.get(address)!;
+    b.waiters ??= [];
+    b.waiters.push(wake);
+    if (!b.timer) b.timer = setTimeout(() => this.release(address, b), wait);
+  }
+
+  /** Buckets kept (addresses that spent recently or are waited on). */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+    for (const b of this.buckets.values()) if (b.timer) clearTimeout(b.timer);
+    this.buckets.clear();
+  }
+
+  private release(address: string, b: Bucket): void {
+    b.timer = null;
+    const wait = this.waitMs(address);
+    if (wait > 0) {
+      b.timer = setTimeout(() => this.release(address, b), wait);
+      return;
+    }
+    // Each connection woken takes its turn; one that goes into debt again waits anew.
+    const waiters = b.waiters ?? [];
+    b.waiters = null;
+    for (const wake of waiters) wake();
+  }
+
+  private bucket(address: string): Bucket {
+    let b = this.buckets.get(address);
+    if (!b) {
+      b = { tokens: this.burst, at: this.now(), waiters: null, timer: null };
+      this.buckets.set(address, b);
+    } else this.refill(b);
+    return b;
+  }
+
+  private shareRate(address: string): number {
+    return this.rate / Math.max(1, this.connections(address));
+  }
+
+  /** Refills a share at its rate, up to one second of it; returns its tokens. */
+  private refillShare(address: string, share: Share): number {
+    const now = this.now();
+    if (now > share.at) {
+      const rate = this.shareRate(address);
+      share.tokens = Math.min(rate, share.tokens + ((now - share.at) / 1000) * rate);
+      share.at = now;
+    }
+    return share.tokens;
+  }
+
+  private refill(b: Bucket): void {
+    const now = this.now();
+    if (now > b.at) {
+      b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.rate);
+      b.at = now;
+    }
+  }
+
+  private sweep(): void {
+    for (const [address, b] of this.buckets) {
+      this.refill(b);
+      if (b.tokens >= this.burst && !b.waiters && !b.timer) this.buckets.delete(address);
+    }
+  }
+}
