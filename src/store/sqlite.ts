@@ -104,11 +104,12 @@ export class SqliteStore implements Store {
   }[] = [];
   private ackTimer: Timer | null = null;
   /**
-   * Who sent each recently stored message (the newest SENDER_CACHE), so a confirmation
-   * deletes its row with a plain DELETE: one with RETURNING cost several times as much.
-   * A miss (an old message) reads the sender first.
+   * Who sent each recently stored message, so a confirmation deletes its row with a plain
+   * DELETE: one with RETURNING cost several times as much. Direct-mapped by message id
+   * (ids are consecutive, so the newest SENDER_CACHE all fit); a miss reads the sender first.
    */
-  private readonly senderOf = new Map<number, number>();
+  private readonly cachedIds = new Float64Array(SENDER_CACHE);
+  private readonly cachedSenders = new Float64Array(SENDER_CACHE);
 
   private constructor(
     private readonly db: Database,
@@ -536,12 +537,16 @@ export class SqliteStore implements Store {
       for (const id of a.ids) {
         // An id stays with its message and its sender for good (ids are never reused), so a
         // stale entry (its message deleted, or its batch rolled back) only deletes nothing.
-        let senderId = this.senderOf.get(id);
-        if (senderId === undefined) {
+        const slot = id & (SENDER_CACHE - 1);
+        let senderId: number;
+        if (this.cachedIds[slot] === id) {
+          senderId = this.cachedSenders[slot]!;
+          this.cachedIds[slot] = 0;
+        } else {
           const row = this.q.senderOfMessage.get(a.recipientId, id) as { senderId: number } | null;
           if (!row) continue;
           senderId = row.senderId;
-        } else this.senderOf.delete(id);
+        }
         if (this.q.deleteMessage.run(a.recipientId, id).changes === 0) continue;
         removed++;
         this.senders.add(a.recipientId, senderId, -1);
@@ -563,8 +568,9 @@ export class SqliteStore implements Store {
   }
 
   private rememberSender(messageId: number, senderId: number): void {
-    if (this.senderOf.size >= SENDER_CACHE) this.senderOf.delete(this.senderOf.keys().next().value!);
-    this.senderOf.set(messageId, senderId);
+    const slot = messageId & (SENDER_CACHE - 1);
+    this.cachedIds[slot] = messageId;
+    this.cachedSenders[slot] = senderId;
   }
 
   private accountByKey(key: string): Account | null {
@@ -648,7 +654,7 @@ function walSize(path: string): number {
   return statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
 }
 
-/** Stored messages whose sender is remembered for their confirmation (about 50 bytes each). */
+/** Stored messages whose sender is remembered for their confirmation (16 bytes each); a power of 2. */
 const SENDER_CACHE = 65_536;
 
 /** Message ids reserved in the file at a time. */
