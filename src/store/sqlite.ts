@@ -91,6 +91,8 @@ export class SqliteStore implements Store {
   /** The open batch deleted rows, so liveBytes is stale until measured again. */
   private freedInBatch = false;
   private walCheckedAt = 0;
+  /** When the file's pages were last counted (measureSpace). */
+  private measuredAt = 0;
   /** total_changes() at the last WAL check: rows changed since bound how much the WAL grew. */
   private changesAtWalCheck = 0;
   private readonly dedup: SqliteDedup;
@@ -603,6 +605,7 @@ export class SqliteStore implements Store {
     this.liveBytes = (pages - free) * this.pageSize;
     this.batchBytes = 0;
     this.freedInBatch = false;
+    this.measuredAt = Date.now();
   }
 
   /**
@@ -612,9 +615,20 @@ export class SqliteStore implements Store {
    * once), and on reaching the budget, when giving the WAL's disk space back helps most.
    */
   private afterCommit(space: SpacePlan): void {
-    this.measureSpace();
-    const full = this.liveBytes >= space.newDataBytes;
     const now = Date.now();
+    // Measuring is two PRAGMA reads, 6 % of a server answering one message at a time. Far
+    // from the budget the batch's estimate (an upper bound on what its messages added) is
+    // added instead, and the file measured every MEASURE_MS; near the budget, or once
+    // full, after every commit.
+    this.liveBytes += this.batchBytes;
+    this.batchBytes = 0;
+    if (
+      this.wasFull ||
+      now - this.measuredAt >= MEASURE_MS ||
+      this.liveBytes >= space.newDataBytes - space.newDataBytes / 8
+    )
+      this.measureSpace();
+    const full = this.liveBytes >= space.newDataBytes;
     const justFull = full && !this.wasFull;
     this.wasFull = full;
     const changes = (this.q.totalChanges.get() as { n: number }).n;
@@ -646,6 +660,9 @@ export class SqliteStore implements Store {
 
 /** Longest a confirmation waits for a batch to join before committing on its own. */
 const ACK_DELAY_MS = 20;
+
+/** Longest (ms) the data budget goes on an estimate before the file is measured again. */
+const MEASURE_MS = 50;
 
 /** How often (ms) the WAL's size is checked against its share of the data budget. */
 const WAL_CHECK_MS = 50;
