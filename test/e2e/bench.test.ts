@@ -251,4 +251,36 @@ describe("the peer harness's chat driver", () => {
       expect(idRecords(server.dataFile)).toEqual(ids === "1" ? { send0: 128 } : {});
     }
   });
+
+  test("conns: the users are set up in a first connect, then all log in again and stay idle", async () => {
+    // As bench/peer/run-peers.sh starts it: many accounts from one address, a cheap hash.
+    const server = await startServer([
+      "--accounts-per-address",
+      "1000",
+      "--argon2-memory-kib",
+      "256",
+      "--argon2-time",
+      "1",
+    ]);
+    const { code, err, result } = await peerHarness(
+      server.port,
+      server.proc.pid,
+      {},
+      "--workload",
+      "conns",
+      "--conns",
+      "60",
+    );
+    expect({ code, err: code ? err : "" }).toEqual({ code: 0, err: "" });
+    expect(result).toMatchObject({ conns: 60, connect_errors: 0, dropped: 0 });
+    expect(typeof result.bytes_per_conn).toBe("number");
+    await server.stop();
+    // Each user's account was made once, by the setup connect.
+    const db = new Database(server.dataFile, { readonly: true });
+    const { n } = db.query("SELECT count(*) AS n FROM accounts WHERE name LIKE 'recv%'").get() as {
+      n: number;
+    };
+    db.close();
+    expect(n).toBe(60);
+  });
 });

@@ -103,6 +103,7 @@ describe("HELLO", () => {
       ...["--ack-timeout", "7s", "--login-timeout", "3s", "--heartbeat", "2s", "--heartbeat-misses", "4"],
       ...["--delivery-window", "99", "--request-rate", "321", "--request-burst", "654"],
       ...["--max-queued", "777", "--session-ttl", "1h", "--max-frame-bytes", "8192"],
+      ...["--max-unanswered-sends", "200"],
     ]);
     const c = await RawClient.open(server.port);
     expect(c.frames[0]).toMatchObject({ opcode: Push.HELLO, status: Status.OK });
@@ -129,6 +130,7 @@ describe("HELLO", () => {
       sessionTtlMs: 3_600_000,
       maxUnansweredSends: 128,
       maxPatternChars: 64,
+      maxUnansweredSends: 200,
     });
     c.close();
     await server.stop();

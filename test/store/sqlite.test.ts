@@ -186,6 +186,24 @@ describe("SqliteStore: the per-sender quota across restarts", () => {
     expect(await s.enqueue(msg(bob, "alice", "4"))).toEqual({ ok: false, error: "sender_quota" });
   });
 
+  it("a confirmation repeated, or of a message whose batch failed, frees nothing more", async () => {
+    const s = open({ maxQueuedPerAccount: 10, maxQueuedPerSender: 2 });
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const first = await put(s, msg(bob, "alice", "1"));
+    const restore = failCommits(s);
+    const lost = await s.enqueue(msg(bob, "alice", "lost")).catch((e) => e);
+    expect(lost).toBeInstanceOf(StorageError);
+    restore();
+    await put(s, msg(bob, "alice", "2"));
+    // first.id + 1 went to the failed batch's message.
+    await s.ack(alice.id, [first.id, first.id, first.id + 1, first.id + 1000]);
+    await put(s, msg(bob, "alice", "3"));
+    expect(await s.enqueue(msg(bob, "alice", "4"))).toEqual({ ok: false, error: "sender_quota" });
+    await s.ack(alice.id, [first.id]);
+    expect(await s.enqueue(msg(bob, "alice", "4"))).toEqual({ ok: false, error: "sender_quota" });
+    expect(await s.stats()).toEqual({ accounts: 2, queued: 2 });
+  });
+
   it("a file from before the quota: waiting messages are matched to their senders by name", async () => {
     const path = join(dir, "chat.db");
     const old = new Database(path);
