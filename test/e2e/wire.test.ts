@@ -128,7 +128,6 @@ describe("HELLO", () => {
       maxPasswordBytes: 1024,
       maxQueuedPerAccount: 777,
       sessionTtlMs: 3_600_000,
-      maxUnansweredSends: 128,
       maxPatternChars: 64,
       maxUnansweredSends: 200,
     });
