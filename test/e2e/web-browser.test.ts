@@ -238,7 +238,17 @@ describe("web client in Chromium", () => {
     await alice.click("#open-accounts");
     await alice.fill("#accounts-pattern", "*o*");
     await alice.press("#accounts-pattern", "Enter");
-    await alice.locator("#accounts-list button[data-peer=bob]").waitFor({ timeout: WAIT });
+    // Opening the dialog lists everyone first; wait for the answer to this search.
+    await alice.waitForFunction(
+      () => {
+        const peers = [...document.querySelectorAll("#accounts-list button")].map(
+          (b) => (b as HTMLElement).dataset.peer,
+        );
+        return peers.join(",") === "bob,carol";
+      },
+      undefined,
+      { timeout: WAIT },
+    );
     const names = await alice
       .locator("#accounts-list button")
       .evaluateAll((bs) =>
