@@ -129,6 +129,49 @@ describe("WebSocket transport", () => {
     expect(await server.stop()).toBe(0);
   });
 
+  test("WebSocket and TCP connections of one address share its request budget: requests wait, none is refused", async () => {
+    const RATE = 200;
+    const BURST = 200;
+    const { server, web } = await startWeb([
+      ...["--request-rate-per-address", String(RATE), "--request-burst-per-address", String(BURST)],
+    ]);
+    const sockets = await Promise.all(Array.from({ length: 10 }, () => RawWs.open(web)));
+    const tcp = await RawClient.open(server.port);
+    const started = performance.now();
+    // 2,000 PINGs over WebSocket and 200 over TCP: far more than the address's budget pays for.
+    for (const ws of sockets)
+      for (let i = 1; i <= 200; i++) ws.write(encodeRequest({ opcode: Op.PING, requestId: i }));
+    tcp.write(
+      Buffer.concat(
+        Array.from({ length: 200 }, (_, i) =>
+          encodeFrame(encodeRequest({ opcode: Op.PING, requestId: i + 1 })),
+        ),
+      ),
+    );
+    const pongs = () =>
+      [...sockets.map((ws) => ws.frames), tcp.frames].reduce(
+        (n, frames) => n + frames.filter((f) => f.opcode === Op.PING && f.status === Status.OK).length,
+        0,
+      );
+    // Answers flow at the address's pace: wait until a good part of a second's worth has come.
+    const deadline = performance.now() + 10_000;
+    while (pongs() < BURST + RATE && performance.now() < deadline) await Bun.sleep(20);
+    const elapsed = performance.now() - started;
+    const answered = pongs();
+    expect(answered).toBeGreaterThanOrEqual(BURST + RATE);
+    // At most the address's budget (its own bucket and the connections' shares: twice its rate).
+    expect(answered).toBeLessThan(2 * (BURST + (RATE * elapsed) / 1000) + 100);
+    expect(answered).toBeLessThan(2200);
+    const refused = [...sockets.map((ws) => ws.frames), tcp.frames]
+      .flat()
+      .filter((f) => f.status !== Status.OK);
+    expect(refused).toEqual([]);
+    expect(sockets.every((ws) => !ws.closed) && !tcp.closed).toBe(true);
+    for (const ws of sockets) ws.socket.end();
+    tcp.close();
+    expect(await server.stop()).toBe(0);
+  });
+
   test("WebSocket and TCP connections share the per-address cap; the refused one is told why", async () => {
     const { server, web } = await startWeb(["--max-connections-per-address", "3"]);
     const tcp = await RawClient.open(server.port);
