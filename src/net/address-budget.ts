@@ -104,6 +104,29 @@ export class AddressBudget {
     if (!b.timer) b.timer = setTimeout(() => this.release(address, b), wait);
   }
 
+  /**
+   * Calls go once, when either comes first: the address is out of debt, or this connection's
+   * share alone lets it go on.
+   */
+  whenMayGo(address: string, share: Share, go: () => void): void {
+    let done = false;
+    const once = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      go();
+    };
+    const timer = setTimeout(once, this.shareWaitMs(address, share));
+    this.whenPaid(address, once);
+  }
+
+  /** Spends units; resolves once the connection may go on again (undefined: it may now). */
+  chargeAndWait(address: string, units: number, share: Share): Promise<void> | undefined {
+    this.charge(address, units, share);
+    if (this.mayGo(address, share)) return undefined;
+    return new Promise((resolve) => this.whenMayGo(address, share, resolve));
+  }
+
   /** Buckets kept (addresses that spent recently or are waited on). */
   get size(): number {
     return this.buckets.size;

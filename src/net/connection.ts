@@ -186,18 +186,12 @@ export class Connection implements Conn, Holder {
 
   /** If the address is what holds the frames back, delivers them once it has paid. */
   private wakeWhenPaid(): void {
-    const budget = this.ctx.budget;
-    if (this.awaitingBudget || budget.mayGo(this.address, this.share)) return;
+    if (this.awaitingBudget || this.ctx.budget.mayGo(this.address, this.share)) return;
     this.awaitingBudget = true;
-    // Whichever comes first: the address out of debt, or this connection's share refilled.
-    const wake = () => {
-      if (!this.awaitingBudget) return;
+    this.ctx.budget.whenMayGo(this.address, this.share, () => {
       this.awaitingBudget = false;
-      clearTimeout(timer);
       this.deliver();
-    };
-    const timer = setTimeout(wake, budget.shareWaitMs(this.address, this.share));
-    budget.whenPaid(this.address, wake);
+    });
   }
 
   /** Hands held frames to the core while it can take them; reading resumes once all are in. */
@@ -250,16 +244,7 @@ export class Connection implements Conn, Holder {
   // --- Conn ---
 
   charge(units: number): Promise<void> | undefined {
-    const budget = this.ctx.budget;
-    budget.charge(this.address, units, this.share);
-    if (budget.mayGo(this.address, this.share)) return undefined;
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, budget.shareWaitMs(this.address, this.share));
-      budget.whenPaid(this.address, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.ctx.budget.chargeAndWait(this.address, units, this.share);
   }
 
   send(frame: ReplyInit): void {

@@ -179,17 +179,7 @@ export class WsConnection implements Conn, Holder {
 
   /** What a request costs its address beyond its message (a LIST page, an ACK's ids, a stored message). */
   charge(units: number): Promise<void> | undefined {
-    const budget = this.ctx.budget;
-    if (!budget) return undefined;
-    budget.charge(this.address, units, this.share);
-    if (budget.mayGo(this.address, this.share)) return undefined;
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, budget.shareWaitMs(this.address, this.share));
-      budget.whenPaid(this.address, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.ctx.budget?.chargeAndWait(this.address, units, this.share);
   }
 
   resume(): void {
@@ -250,14 +240,10 @@ export class WsConnection implements Conn, Holder {
     const budget = this.ctx.budget;
     if (!budget || this.awaitingBudget) return;
     this.awaitingBudget = true;
-    const wake = () => {
-      if (!this.awaitingBudget) return;
+    budget.whenMayGo(this.address, this.share, () => {
       this.awaitingBudget = false;
-      clearTimeout(timer);
       this.deliver();
-    };
-    const timer = setTimeout(wake, budget.shareWaitMs(this.address, this.share));
-    budget.whenPaid(this.address, wake);
+    });
   }
 
   private pauseFor(why: number): void {

@@ -14,7 +14,7 @@ export interface Cell {
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
-/** Invisible or reordering characters that are shown as \uXXXX. */
+/** Invisible or reordering characters, shown as their code (`\u202e`) instead. */
 const UNSAFE = new Set([
   0x061c, 0x180e, 0x200b, 0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2060,
   0x2061, 0x2062, 0x2063, 0x2064, 0x2066, 0x2067, 0x2068, 0x2069, 0xfeff,
