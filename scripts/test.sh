@@ -34,6 +34,17 @@ if ! command -v redis-server >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# The Redis Cluster tests join three redis-servers with redis-cli (Debian's redis-tools,
+# which redis-server depends on; installed here should it be missing all the same).
+if ! command -v redis-cli >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing redis-tools (apt-get)" >&2
+    apt-get update -qq >&2 && apt-get install -y -qq redis-tools >&2
+  else
+    echo "the Redis Cluster tests need redis-cli (redis-tools) on PATH" >&2
+    exit 1
+  fi
+fi
 "$BUN" x tsc --noEmit -p .
 "$BUN" x biome check .
 # End-to-end tests drive real processes: 30 s is their ceiling (each waits on events with

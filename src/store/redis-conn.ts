@@ -13,6 +13,10 @@ export class RedisOpenError extends Error {
   override name = "RedisOpenError";
 }
 
+/** Why a database number is refused on a Redis Cluster. */
+export const CLUSTER_DB =
+  "it is a Redis Cluster, which has database 0 only: leave the database out of the URL";
+
 const CONNECT_TIMEOUT_MS = 3000;
 /** A command unanswered this long means Redis hangs (or the network does): the connection is dropped. */
 const COMMAND_TIMEOUT_MS = 5000;
@@ -24,7 +28,22 @@ export interface ConnectionOptions {
   commandTimeoutMs?: number;
 }
 
-export class RedisConnection {
+/**
+ * What the store needs of Redis: one Redis (RedisConnection) or a Redis Cluster
+ * (RedisClusterConnection, which routes each call to the master of its keys' slot).
+ */
+export interface RedisLink {
+  readonly target: RedisTarget;
+  /** Called when a connection comes back after being lost (the store drops cached state). */
+  onReconnect: (() => void) | null;
+  /** Sends one command; on a cluster, routed by its first argument (the key). */
+  send(command: string, args: readonly (string | number)[]): Promise<unknown>;
+  /** Runs a script; on a cluster, every key must hash to one slot. */
+  eval(s: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  close(): void;
+}
+
+export class RedisConnection implements RedisLink {
   private reconnecting: Promise<void> | null = null;
   /** Set once the client stopped retrying on its own (or never connected). */
   private down = false;
@@ -213,6 +232,7 @@ async function connectWithin(client: RedisClient, ms: number): Promise<void> {
  */
 async function reason(error: unknown, target: RedisTarget): Promise<string> {
   const message = error instanceof Error ? error.message : String(error);
+  if (/SELECT is not allowed in cluster mode/.test(message)) return CLUSTER_DB;
   if (!/closed|refused|no answer/i.test(message)) return message;
   if (!(await listening(target))) return `unreachable (${message})`;
   const check = "check the password (in the URL or CHAT_REDIS_PASSWORD), the user and the database number";

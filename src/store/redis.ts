@@ -7,7 +7,8 @@
 // each method sends its first command at once, and commands leave in call order.
 
 import { prefixEnd } from "../rules/glob";
-import { type ConnectionOptions, RedisConnection } from "./redis-conn";
+import { isCluster, RedisClusterConnection } from "./redis-cluster";
+import { type ConnectionOptions, RedisConnection, type RedisLink, RedisOpenError } from "./redis-conn";
 import { IdBlocks } from "./redis-ids";
 import { DIR_KEYS, dir, messages, ops, token, tokenExpiry, user, userKeys } from "./redis-keys";
 import { RecipientCache } from "./redis-recipients";
@@ -76,10 +77,10 @@ export class RedisStore implements Store {
   private readonly queuedTimer: Timer;
 
   private constructor(
-    private readonly redis: RedisConnection,
+    private readonly redis: RedisLink,
     private readonly limits: StoreLimits,
   ) {
-    this.description = `redis ${redis.target.display}`;
+    this.description = `redis ${redis instanceof RedisClusterConnection ? "cluster " : ""}${redis.target.display}`;
     this.ids = new IdBlocks((n) => this.redis.send("INCRBY", [messages.nextId, n]).then(Number), ID_BLOCK);
     // Redis may have come back from a restart that lost its last writes: ids from a block
     // reserved before are no longer known to be unused.
@@ -89,13 +90,29 @@ export class RedisStore implements Store {
     this.queuedTimer.unref();
   }
 
-  /** Connects; throws RedisOpenError when Redis cannot be used. */
+  /**
+   * Connects; throws RedisOpenError when Redis cannot be used. A Redis in cluster mode
+   * (INFO's cluster_enabled) is used as a Redis Cluster: each call goes to its slot's master.
+   */
   static async open(
     target: RedisTarget,
     limits: StoreLimits,
     opts: ConnectionOptions = {},
   ): Promise<RedisStore> {
-    return new RedisStore(await RedisConnection.open(target, opts), limits);
+    const conn = await RedisConnection.open(target, opts);
+    let cluster: boolean;
+    try {
+      cluster = await isCluster(conn);
+    } catch (error) {
+      conn.close();
+      throw new RedisOpenError(`cannot use Redis at ${target.display}: ${(error as Error).message}`);
+    }
+    return new RedisStore(cluster ? await RedisClusterConnection.open(conn, opts) : conn, limits);
+  }
+
+  /** Whether this store runs on a Redis Cluster. */
+  get onCluster(): boolean {
+    return this.redis instanceof RedisClusterConnection;
   }
 
   createAccount(a: {

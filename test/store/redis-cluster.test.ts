@@ -1,0 +1,145 @@
+// The Redis store on a real, sharded Redis Cluster (three masters started here): the whole
+// store contract, keys spread over the shards, and the redirections a resharding causes.
+
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { RedisStore } from "../../src/store/redis";
+import { keySlot } from "../../src/store/redis-cluster-slot";
+import { RedisOpenError } from "../../src/store/redis-conn";
+import { dir, token, user } from "../../src/store/redis-keys";
+import { parseRedisTarget } from "../../src/store/redis-url";
+import type { Store, StoreLimits } from "../../src/store/store";
+import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
+import { HAVE_REDIS_CLUSTER, type RedisCluster, startRedisCluster } from "./redis-cluster-server";
+
+let cluster: RedisCluster;
+const opened: Store[] = [];
+
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+}, 60_000);
+
+afterAll(async () => {
+  for (const s of opened) await s.close().catch(() => {});
+});
+
+function target(url = cluster.url) {
+  const r = parseRedisTarget(url);
+  if (!r.ok) throw new Error(r.reason);
+  return r.target;
+}
+
+async function open(limits: StoreLimits = LIMITS): Promise<RedisStore> {
+  const s = await RedisStore.open(target(), limits);
+  opened.push(s);
+  return s;
+}
+
+async function fresh(limits: StoreLimits): Promise<Store> {
+  await cluster.flush();
+  return open(limits);
+}
+
+/** redis-cli against one node (no redirections followed). */
+async function at(port: number, ...args: string[]): Promise<string> {
+  const p = Bun.spawn(["redis-cli", "-p", String(port), ...args], { stdout: "pipe", stderr: "pipe" });
+  const out = await new Response(p.stdout).text();
+  await p.exited;
+  return out.trim();
+}
+
+if (!HAVE_REDIS_CLUSTER) throw new Error("the Redis Cluster tests need redis-server and redis-cli on PATH");
+
+runStoreContract("RedisStore on a Redis Cluster", fresh);
+
+describe("RedisStore on a Redis Cluster of three masters", () => {
+  it("finds out by itself that redis:// is a cluster, and spreads the accounts over the masters", async () => {
+    const s = await fresh(LIMITS);
+    expect(s.description).toBe(`redis cluster redis://127.0.0.1:${cluster.nodes[0]!.port}/0`);
+    const people = [];
+    for (let i = 0; i < 12; i++) people.push(await addAccount(s, `user${i}`));
+    for (let i = 0; i < 12; i++) await put(s, msg(people[i]!, `user${(i + 1) % 12}`, `hello ${i}`));
+    for (let i = 0; i < 12; i++)
+      expect((await s.pending(people[(i + 1) % 12]!.id, 0, 10)).map((m) => m.text)).toEqual([`hello ${i}`]);
+    // Every master holds some of the keys.
+    const sizes = await Promise.all(cluster.nodes.map((n) => at(n.port, "DBSIZE")));
+    for (const size of sizes) expect(Number(size)).toBeGreaterThan(0);
+    // The router's slots are Redis's own.
+    for (const k of [dir.byKey, user(people[3]!.id).queue, token("abc")])
+      expect(Number(await at(cluster.nodes[0]!.port, "CLUSTER", "KEYSLOT", k))).toBe(keySlot(k));
+  });
+
+  it("refuses a database number other than 0, which a cluster does not have", async () => {
+    const error = await RedisStore.open(target(`${cluster.url}/2`), LIMITS).catch((e) => e);
+    expect(error).toBeInstanceOf(RedisOpenError);
+    expect(error.message).toContain(
+      "it is a Redis Cluster, which has database 0 only: leave the database out of the URL",
+    );
+  });
+
+  it("follows ASK while a slot migrates and MOVED once it has moved, losing nothing", async () => {
+    const s = await fresh(LIMITS);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    await put(s, msg(bob, "alice", "before the move"));
+    const hash = "tok-moving";
+    const slot = keySlot(token(hash));
+    const ports = cluster.nodes.map((n) => n.port);
+    const owner = await ownerPort(slot, ports);
+    const to = ports.find((p) => p !== owner)!;
+    const [fromId, toId] = [await at(owner, "CLUSTER", "MYID"), await at(to, "CLUSTER", "MYID")];
+    expect(await at(to, "CLUSTER", "SETSLOT", String(slot), "IMPORTING", fromId)).toBe("OK");
+    expect(await at(owner, "CLUSTER", "SETSLOT", String(slot), "MIGRATING", toId)).toBe("OK");
+    // The token's key is new: its old master answers ASK, and it is made on the new one.
+    await s.saveToken({ hash, accountId: alice.id, expiresAt: Date.now() + 60_000 });
+    expect(await at(to, "CLUSTER", "COUNTKEYSINSLOT", String(slot))).toBe("1");
+    expect(await s.findToken(hash, Date.now())).toMatchObject({ accountId: alice.id });
+    // The slot now belongs to the new master: the router's map is stale and MOVED corrects it.
+    for (const p of ports) expect(await at(p, "CLUSTER", "SETSLOT", String(slot), "NODE", toId)).toBe("OK");
+    expect(await s.findToken(hash, Date.now())).toMatchObject({ accountId: alice.id });
+    await s.deleteToken(hash);
+    expect(await s.findToken(hash, Date.now())).toBeNull();
+    expect((await s.pending(alice.id, 0, 10)).map((m) => m.text)).toEqual(["before the move"]);
+  });
+
+  it("keeps working through a resharding that moves the directory's slot to another master", async () => {
+    const s = await fresh({ ...LIMITS, maxQueuedPerAccount: 100, maxQueuedPerSender: 100 });
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const before = [];
+    for (let i = 0; i < 5; i++) before.push(await put(s, msg(bob, "alice", `m${i}`)));
+    const slot = keySlot(dir.byKey);
+    const ports = cluster.nodes.map((n) => n.port);
+    const owner = await ownerPort(slot, ports);
+    const to = ports.find((p) => p !== owner)!;
+    const [fromId, toId] = [await at(owner, "CLUSTER", "MYID"), await at(to, "CLUSTER", "MYID")];
+    // Move the slot with its keys, as `redis-cli --cluster reshard` does.
+    await at(to, "CLUSTER", "SETSLOT", String(slot), "IMPORTING", fromId);
+    await at(owner, "CLUSTER", "SETSLOT", String(slot), "MIGRATING", toId);
+    const keys = (await at(owner, "CLUSTER", "GETKEYSINSLOT", String(slot), "100"))
+      .split("\n")
+      .filter(Boolean);
+    expect(keys.length).toBeGreaterThan(3);
+    expect(await at(owner, "MIGRATE", "127.0.0.1", String(to), "", "0", "5000", "KEYS", ...keys)).toBe("OK");
+    for (const p of ports) await at(p, "CLUSTER", "SETSLOT", String(slot), "NODE", toId);
+    expect(await s.findAccount("bob")).toEqual(bob);
+    const carol = await addAccount(s, "Carol");
+    await put(s, msg(carol, "alice", "after the move"));
+    expect((await s.pending(alice.id, 0, 10)).map((m) => m.text)).toEqual([
+      ...before.map((m) => m.text),
+      "after the move",
+    ]);
+    expect(Number(await at(to, "CLUSTER", "COUNTKEYSINSLOT", String(slot)))).toBeGreaterThan(3);
+  });
+});
+
+/** The port of the master that owns slot (CLUSTER SLOTS of the first node). */
+async function ownerPort(slot: number, ports: readonly number[]): Promise<number> {
+  const nodes = await at(ports[0]!, "CLUSTER", "NODES");
+  for (const line of nodes.split("\n")) {
+    const [, addr, flags, , , , , , ...ranges] = line.split(" ");
+    if (!flags?.includes("master")) continue;
+    for (const r of ranges) {
+      const [a, b] = r.split("-").map(Number);
+      if (slot >= a! && slot <= (b ?? a)!) return Number(addr!.split(":")[1]!.split("@")[0]);
+    }
+  }
+  throw new Error(`no master owns slot ${slot}`);
+}
