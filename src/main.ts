@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-// The `chat` command: `serve`, `connect`, `bench`, `admin`, `backup` and `help`. This is the only module that
+// The `chat` command: `serve`, `connect`, `bench`, `admin`, `backup`, `migrate` and `help`. This is the only module that
 // exits the process. Exit codes: 0 success, 1 failure (connection, startup), 2 usage error.
 
 import { type ArgsDef, type CommandContext, type CommandDef, defineCommand } from "citty";
@@ -15,6 +15,7 @@ const subCommands = {
   bench: () => import("./cli/bench").then((m) => m.default),
   admin: () => import("./cli/admin").then((m) => m.default),
   backup: () => import("./cli/backup").then((m) => m.default),
+  migrate: () => import("./cli/migrate").then((m) => m.default),
 };
 
 export const main = defineCommand({

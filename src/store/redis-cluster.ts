@@ -40,6 +40,32 @@ export async function isCluster(conn: RedisConnection): Promise<boolean> {
   }
 }
 
+/**
+ * Connects to the Redis at target, as a cluster when it runs in cluster mode; throws
+ * RedisOpenError when it cannot be used.
+ */
+export async function openRedisLink(target: RedisTarget, opts: ConnectionOptions = {}): Promise<RedisLink> {
+  const conn = await RedisConnection.open(target, opts);
+  let cluster: boolean;
+  try {
+    cluster = await isCluster(conn);
+  } catch (error) {
+    conn.close();
+    throw new RedisOpenError(`cannot use Redis at ${target.display}: ${(error as Error).message}`);
+  }
+  return cluster ? RedisClusterConnection.open(conn, opts) : conn;
+}
+
+/** Runs fn on every master: the one Redis, or each master of a cluster (for SCAN, DBSIZE). */
+export async function forEachMaster(
+  link: RedisLink,
+  fn: (c: RedisConnection) => Promise<void>,
+): Promise<void> {
+  if (link instanceof RedisClusterConnection) {
+    for (const a of link.masters) await fn(await link.connection(a));
+  } else if (link instanceof RedisConnection) await fn(link);
+}
+
 export class RedisClusterConnection implements RedisLink {
   onReconnect: (() => void) | null = null;
   /** slot → "host:port" of its master. */
@@ -90,6 +116,11 @@ export class RedisClusterConnection implements RedisLink {
   /** The masters in use, as "host:port". */
   get masters(): string[] {
     return [...new Set(this.owners)];
+  }
+
+  /** The connection to one master (connecting if needed). */
+  connection(address: string): Promise<RedisConnection> {
+    return this.node(address);
   }
 
   send(command: string, args: readonly (string | number)[]): Promise<unknown> {

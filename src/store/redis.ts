@@ -7,8 +7,8 @@
 // each method sends its first command at once, and commands leave in call order.
 
 import { prefixEnd } from "../rules/glob";
-import { isCluster, RedisClusterConnection } from "./redis-cluster";
-import { type ConnectionOptions, RedisConnection, type RedisLink, RedisOpenError } from "./redis-conn";
+import { openRedisLink, RedisClusterConnection } from "./redis-cluster";
+import type { ConnectionOptions, RedisLink } from "./redis-conn";
 import { IdBlocks } from "./redis-ids";
 import { DIR_KEYS, dir, messages, ops, token, tokenExpiry, user, userKeys } from "./redis-keys";
 import { RecipientCache } from "./redis-recipients";
@@ -99,15 +99,7 @@ export class RedisStore implements Store {
     limits: StoreLimits,
     opts: ConnectionOptions = {},
   ): Promise<RedisStore> {
-    const conn = await RedisConnection.open(target, opts);
-    let cluster: boolean;
-    try {
-      cluster = await isCluster(conn);
-    } catch (error) {
-      conn.close();
-      throw new RedisOpenError(`cannot use Redis at ${target.display}: ${(error as Error).message}`);
-    }
-    return new RedisStore(cluster ? await RedisClusterConnection.open(conn, opts) : conn, limits);
+    return new RedisStore(await openRedisLink(target, opts), limits);
   }
 
   /** Whether this store runs on a Redis Cluster. */
