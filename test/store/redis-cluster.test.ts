@@ -7,7 +7,7 @@ import { keySlot } from "../../src/store/redis-cluster-slot";
 import { RedisOpenError } from "../../src/store/redis-conn";
 import { dir, token, user } from "../../src/store/redis-keys";
 import { parseRedisTarget } from "../../src/store/redis-url";
-import type { Store, StoreLimits } from "../../src/store/store";
+import { type Account, StorageError, type Store, type StoreLimits } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
 import { HAVE_REDIS_CLUSTER, type RedisCluster, startRedisCluster } from "./redis-cluster-server";
 
@@ -127,6 +127,51 @@ describe("RedisStore on a Redis Cluster of three masters", () => {
       "after the move",
     ]);
     expect(Number(await at(to, "CLUSTER", "COUNTKEYSINSLOT", String(slot)))).toBeGreaterThan(3);
+  });
+});
+
+describe("RedisStore when one master of the cluster crashes", () => {
+  it("fails the calls for that master's slots clearly, serves the others, and has everything back after its restart (AOF)", async () => {
+    const s = await fresh({ ...LIMITS, maxQueuedPerAccount: 100, maxQueuedPerSender: 100 });
+    const people: Account[] = [];
+    for (let i = 0; i < 9; i++) people.push(await addAccount(s, `p${i}`));
+    const sender = people[0]!;
+    for (const p of people) await put(s, msg(sender, p.key, `to ${p.key}`));
+    // The master of someone's queue that is not the directory's master.
+    const ports = cluster.nodes.map((n) => n.port);
+    const dirPort = await ownerPort(keySlot(dir.byKey), ports);
+    let victim: Account | undefined;
+    let port = 0;
+    for (const p of people) {
+      port = await ownerPort(keySlot(user(p.id).queue), ports);
+      if (port !== dirPort) {
+        victim = p;
+        break;
+      }
+    }
+    expect(victim).toBeDefined();
+    const node = cluster.nodes.find((n) => n.port === port)!;
+    await node.kill();
+    try {
+      const failed = await s.pending(victim!.id, 0, 10).catch((e) => e);
+      expect(failed).toBeInstanceOf(StorageError);
+      expect(failed.message).toMatch(/^the message store \(Redis\) is unavailable/);
+      // The directory's master still answers.
+      expect(await s.findAccount(victim!.key)).toEqual(victim!);
+    } finally {
+      await node.start();
+    }
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const r = await s.pending(victim!.id, 0, 10).catch((e) => e);
+      if (Array.isArray(r)) {
+        expect(r.map((m) => m.text)).toEqual([`to ${victim!.key}`]);
+        break;
+      }
+      if (Date.now() > deadline) throw r;
+      await Bun.sleep(100);
+    }
+    expect((await put(s, msg(sender, victim!.key, "after the restart"))).id).toBeGreaterThan(0);
   });
 });
 
