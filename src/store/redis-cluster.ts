@@ -280,7 +280,7 @@ function joinAddress(host: string, port: number): string {
 }
 
 /** The seed's target (scheme, user, password) pointed at another node. */
-function nodeTarget(seed: RedisTarget, addr: string): RedisTarget {
+export function nodeTarget(seed: RedisTarget, addr: string): RedisTarget {
   const colon = addr.lastIndexOf(":");
   const host = addr.slice(0, colon);
   const port = addr.slice(colon + 1);
