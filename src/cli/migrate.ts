@@ -1,17 +1,21 @@
 // `chat migrate --from FILE --to redis://…`: moves a single-node deployment's data from its
 // SQLite file into Redis (one Redis or a Redis Cluster), keeping ids and password hashes,
-// then checks the counts in Redis and prints them.
+// then checks the counts in Redis and prints them; `--from redis://… --to FILE` goes back.
 
 import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import { registerHelp } from "./help";
 
 export const migrateArgs = {
-  from: { type: "string", description: "The SQLite data file to copy (the server using it must be stopped)" },
+  from: {
+    type: "string",
+    description:
+      "The SQLite data file to copy (its server stopped), or redis://… to copy back from Redis (every node stopped)",
+  },
   to: {
     type: "string",
     description:
-      "The Redis to copy into: redis://[user:password@]host:port[/db] or rediss://… (password also from $CHAT_REDIS_PASSWORD); a Redis Cluster is found by itself",
+      "The Redis to copy into: redis://[user:password@]host:port[/db] or rediss://… (password also from $CHAT_REDIS_PASSWORD; a Redis Cluster is found by itself), or a new SQLite file when --from is Redis",
   },
   force: {
     type: "boolean",
@@ -26,7 +30,7 @@ export const migrateArgs = {
 
 export default registerHelp(
   defineCommand({
-    meta: { name: "migrate", description: "Copy a SQLite data file into Redis (for several nodes)" },
+    meta: { name: "migrate", description: "Copy a SQLite data file into Redis (for several nodes), or back" },
     args: migrateArgs,
     async run({ args }) {
       const { isRedisData, parseRedisTarget, redact } = await import("../store/redis-url");
@@ -38,30 +42,44 @@ export default registerHelp(
         );
         return 2;
       }
-      if (isRedisData(from) || !isRedisData(to)) {
+      if (isRedisData(from) === isRedisData(to)) {
         console.error(
-          "chat migrate: only from a SQLite file to Redis: --from <sqlite file> --to redis://host:port (to go back, run a server on a new file; see docs/CLUSTER.md)",
+          "chat migrate: one side must be a SQLite file and the other redis://host:port (--from <sqlite file> --to redis://… or --from redis://… --to <new sqlite file>)",
         );
         return 2;
       }
-      const target = parseRedisTarget(to, process.env.CHAT_REDIS_PASSWORD);
+      const back = isRedisData(from);
+      const target = parseRedisTarget(back ? from : to, process.env.CHAT_REDIS_PASSWORD);
       if (!target.ok) {
-        console.error(`chat migrate: --to: ${target.reason}`);
+        console.error(`chat migrate: ${back ? "--from" : "--to"}: ${target.reason}`);
         return 2;
       }
       const { migrateSqliteToRedis, MigrateError } = await import("../store/migrate");
-      const file = resolve(from);
+      const { migrateRedisToSqlite } = await import("../store/migrate-sqlite");
+      const file = resolve(back ? to : from);
+      const skipTokens = args["skip-tokens"] === true;
       try {
-        const c = await migrateSqliteToRedis({
-          from: file,
-          to: target.target,
-          force: args.force === true,
-          skipTokens: args["skip-tokens"] === true,
-        });
+        let c: Awaited<ReturnType<typeof migrateSqliteToRedis>>;
+        if (back) {
+          if (args.force === true) {
+            console.error("chat migrate: --force is for a Redis target; a new file is always empty");
+            return 2;
+          }
+          // The new data file holds password hashes and messages: private, as the server makes it.
+          process.umask(0o077);
+          c = await migrateRedisToSqlite({ from: target.target, to: file, skipTokens });
+        } else
+          c = await migrateSqliteToRedis({
+            from: file,
+            to: target.target,
+            force: args.force === true,
+            skipTokens,
+          });
+        const [source, dest] = back ? [target.target.display, file] : [file, target.target.display];
         console.log(
-          `migrated ${file} to ${target.target.display}: ${c.accounts} accounts, ${c.queued} waiting messages, ${c.reservedNames} reserved names, ${c.tokens} session tokens, ${c.bans} bans (counted again in Redis: they match)`,
+          `migrated ${source} to ${dest}: ${c.accounts} accounts, ${c.queued} waiting messages, ${c.reservedNames} reserved names, ${c.tokens} session tokens, ${c.bans} bans (counted again in ${back ? "the file" : "Redis"}: they match)`,
         );
-        console.log(`next: chat serve --data ${redact(to)}`);
+        console.log(`next: chat serve --data ${back ? file : redact(to)}`);
         return 0;
       } catch (error) {
         if (error instanceof MigrateError) {
@@ -74,7 +92,7 @@ export default registerHelp(
   }),
   {
     footer: [
-      "Copies accounts (names, password hashes, last logins), reserved names of deleted accounts, waiting messages with their ids in order, what recognises resent messages, session tokens and bans. Stop the server first: a file a running server holds is refused. The SQLite file is left as it was (apart from an upgrade of an older file's format, as a server's start would make), so it remains a fallback. A target that already holds chat data is refused unless --force.",
+      "Copies accounts (names, password hashes, last logins), reserved names of deleted accounts, waiting messages with their ids in order, what recognises resent messages, session tokens and bans. Stop the server first: a file a running server holds is refused. The SQLite file is left as it was (apart from an upgrade of an older file's format, as a server's start would make), so it remains a fallback. A target that already holds chat data is refused unless --force. Back from Redis (--from redis://… --to FILE): stop every node first (Redis cannot be locked as a file is); FILE must not exist.",
     ],
   },
 );

@@ -1,10 +1,12 @@
 // `chat migrate` through the real binary: a SQLite file written by `chat serve` is copied
 // into a real redis-server (AOF on), and `chat serve --data redis://…` then serves it: the
-// same passwords log in and the queued messages come in order.
+// same passwords log in and the queued messages come in order; and back into a new file.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { type RedisServer, startRedis } from "../store/redis-server";
-import { loggedIn, runChat, startClient, startServer } from "./harness";
+import { loggedIn, runChat, startClient, startServer, tempDir } from "./harness";
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -68,17 +70,40 @@ describe("chat migrate", () => {
       "the new message",
     );
     expect(Number(after.id)).toBeGreaterThan(Math.max(...ids));
-    for (const c of [back, carol2]) c.end();
+    back.say("/quit");
+    await back.exited;
+    carol2.say("/send bob for the way back");
+    expect(await carol2.reply("send")).toMatchObject({ ok: true, delivery: "queued" });
+    carol2.end();
     expect(await server.stop()).toBe(0);
+
+    // And back: Redis into a new SQLite file, served as before.
+    const file = join(tempDir(), "back.db");
+    const home = await runChat(["migrate", "--from", redis.url, "--to", file]);
+    expect(home.err).toBe("");
+    expect(home.code).toBe(0);
+    expect(home.out).toContain(`to ${file}: 3 accounts, 1 waiting messages`);
+    expect((statSync(file).mode & 0o777).toString(8)).toBe("600");
+    const sqlite = await startServer([], file);
+    const bobAgain = startClient(sqlite.port);
+    bobAgain.say("/login bob", "correct horse");
+    expect(await bobAgain.reply("login")).toMatchObject({ ok: true, unread: 1 });
+    bobAgain.say("/check");
+    await bobAgain.reply("check");
+    const kept = bobAgain.events.filter((e) => e.type === "message");
+    expect(kept.map((e) => e.text)).toEqual(["for the way back"]);
+    expect(Number(kept[0]!.id)).toBeGreaterThan(Number(after.id));
+    bobAgain.end();
+    expect(await sqlite.stop()).toBe(0);
   });
 
   test("says what is wrong with its arguments, and has its help", async () => {
     const none = await runChat(["migrate"]);
     expect(none.code).toBe(2);
     expect(none.err).toContain("give both --from <sqlite file> and --to redis://host:port");
-    const backwards = await runChat(["migrate", "--from", redis.url, "--to", "/tmp/x.db"]);
-    expect(backwards.code).toBe(2);
-    expect(backwards.err).toContain("only from a SQLite file to Redis");
+    const both = await runChat(["migrate", "--from", redis.url, "--to", redis.url]);
+    expect(both.code).toBe(2);
+    expect(both.err).toContain("one side must be a SQLite file and the other redis://host:port");
     const missing = await runChat(["migrate", "--from", "/nonexistent/chat.db", "--to", redis.url]);
     expect(missing.code).toBe(1);
     expect(missing.err).toContain("/nonexistent/chat.db does not exist");

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compileGlob } from "../../src/rules/glob";
 import { MigrateError, migrateSqliteToRedis } from "../../src/store/migrate";
+import { migrateRedisToSqlite } from "../../src/store/migrate-sqlite";
 import { RedisStore } from "../../src/store/redis";
 import { parseRedisTarget } from "../../src/store/redis-url";
 import { SqliteStore } from "../../src/store/sqlite";
@@ -178,5 +179,43 @@ describe("chat migrate: SQLite into Redis", () => {
       (e) => e,
     );
     expect(missing.message).toBe(`${join(dir, "nope.db")} does not exist`);
+  });
+});
+
+describe("chat migrate: back from Redis to a new SQLite file", () => {
+  for (const where of ["one Redis", "a Redis Cluster"] as const) {
+    it(`copies everything from ${where} into a new file, which the SQLite store serves as before`, async () => {
+      const url = where === "one Redis" ? redis.url : cluster.url;
+      if (where === "one Redis") await redis.cli("FLUSHALL");
+      else await cluster.flush();
+      const src = await makeSource(`round-${where.length}`);
+      await migrateSqliteToRedis({ from: src.file, to: target(url) });
+      const file = join(dir, `back-${where.length}.db`);
+      expect(await migrateRedisToSqlite({ from: target(url), to: file })).toEqual({
+        accounts: 3,
+        queued: 6,
+        reservedNames: 1,
+        tokens: 1,
+        bans: 1,
+      });
+      const s = SqliteStore.open({ path: file, sync: "normal", ...limits });
+      try {
+        await checkCopied(s, src);
+      } finally {
+        await s.close();
+      }
+      const exists = await migrateRedisToSqlite({ from: target(url), to: file }).catch((e) => e);
+      expect(exists).toBeInstanceOf(MigrateError);
+      expect(exists.message).toBe(`${file} already exists; choose a new file name`);
+    });
+  }
+
+  it("refuses a Redis without chat data", async () => {
+    await redis.cli("FLUSHALL");
+    const error = await migrateRedisToSqlite({ from: target(redis.url), to: join(dir, "empty.db") }).catch(
+      (e) => e,
+    );
+    expect(error).toBeInstanceOf(MigrateError);
+    expect(error.message).toBe(`redis://127.0.0.1:${redis.port}/0 holds no chat data`);
   });
 });
