@@ -4,7 +4,9 @@
 // (how durable that is depends on Redis's appendfsync and replicas: docs/CLUSTER.md).
 //
 // Calls are applied in the order they were made as far as one connection orders them:
-// each method sends its first command at once, and commands leave in call order.
+// each method sends its first command at once, and commands leave in call order. On a Redis
+// Cluster (redis-cluster.ts) there is one connection per master, so calls on one slot (one
+// recipient, the directory) keep their order.
 
 import { prefixEnd } from "../rules/glob";
 import { openRedisLink, RedisClusterConnection } from "./redis-cluster";
