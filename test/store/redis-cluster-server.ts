@@ -28,14 +28,19 @@ export interface RedisCluster {
 
 export const HAVE_REDIS_CLUSTER = Bun.which("redis-server") !== null && Bun.which("redis-cli") !== null;
 
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+export async function startRedisCluster(
+  masters = 3,
+  opts: { password?: string } = {},
+): Promise<RedisCluster> {
+  const auth = opts.password ? ["-a", opts.password, "--no-auth-warning"] : [];
   const root = mkdtempSync(join(tmpdir(), "chat-rcluster-"));
   atEnd(() => rmSync(root, { recursive: true, force: true }));
   const nodes: ClusterNode[] = [];
-  for (let i = 0; i < masters; i++) nodes.push(await startNode(join(root, `n${i}`)));
+  for (let i = 0; i < masters; i++) nodes.push(await startNode(join(root, `n${i}`), opts.password));
   const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
   const create = await run([
     "redis-cli",
+    ...auth,
     "--cluster",
     "create",
     ...addresses,
@@ -44,25 +49,32 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     "--cluster-yes",
   ]);
   if (create.code !== 0) throw new Error(`redis-cli --cluster create failed:\n${create.out}`);
-  await waitClusterOk(nodes.map((n) => n.port));
+  await waitClusterOk(
+    nodes.map((n) => n.port),
+    auth,
+  );
   return {
-    url: `redis://127.0.0.1:${nodes[0]!.port}`,
+    url: `redis://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ""}127.0.0.1:${nodes[0]!.port}`,
     nodes,
     async cli(...args: string[]) {
-      return (await run(["redis-cli", "-c", "-p", String(nodes[0]!.port), ...args])).out.trim();
+      return (await run(["redis-cli", ...auth, "-c", "-p", String(nodes[0]!.port), ...args])).out.trim();
     },
     async flush() {
-      for (const n of nodes) await run(["redis-cli", "-p", String(n.port), "FLUSHALL"]);
+      for (const n of nodes) await run(["redis-cli", ...auth, "-p", String(n.port), "FLUSHALL"]);
     },
   };
 }
 
 /** Waits until every node reports cluster_state:ok (the slots are assigned and agreed on). */
-export async function waitClusterOk(ports: readonly number[], timeoutMs = 20_000): Promise<void> {
+export async function waitClusterOk(
+  ports: readonly number[],
+  auth: readonly string[] = [],
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const port of ports) {
     for (;;) {
-      const info = (await run(["redis-cli", "-p", String(port), "CLUSTER", "INFO"])).out;
+      const info = (await run(["redis-cli", ...auth, "-p", String(port), "CLUSTER", "INFO"])).out;
       if (info.includes("cluster_state:ok")) break;
       if (Date.now() > deadline) throw new Error(`the cluster node on ${port} is not ok:\n${info}`);
       await Bun.sleep(100);
@@ -70,7 +82,7 @@ export async function waitClusterOk(ports: readonly number[], timeoutMs = 20_000
   }
 }
 
-async function startNode(dir: string): Promise<ClusterNode> {
+async function startNode(dir: string, password?: string): Promise<ClusterNode> {
   mkdirSync(dir, { recursive: true });
   let proc: Subprocess | null = null;
   atEnd(() => {
@@ -85,6 +97,7 @@ async function startNode(dir: string): Promise<ClusterNode> {
         ...["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
         ...["--cluster-node-timeout", "5000", "--appendonly", "yes", "--appendfsync", "always"],
         ...["--save", "", "--daemonize", "no"],
+        ...(password ? ["--requirepass", password, "--masterauth", password] : []),
       ],
       { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
     );

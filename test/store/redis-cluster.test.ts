@@ -175,6 +175,22 @@ describe("RedisStore when one master of the cluster crashes", () => {
   });
 });
 
+describe("RedisStore on a Redis Cluster with a password", () => {
+  it("logs in to every master with the URL's password, and says so when it is missing", async () => {
+    const locked = await startRedisCluster(3, { password: "clu ster" });
+    const s = await RedisStore.open(target(locked.url), LIMITS);
+    opened.push(s);
+    const people: Account[] = [];
+    for (let i = 0; i < 9; i++) people.push(await addAccount(s, `q${i}`));
+    for (const p of people) await put(s, msg(people[0]!, p.key, `to ${p.key}`));
+    for (const p of people) expect(await s.countPending(p.id)).toBe(1);
+    const bare = `redis://127.0.0.1:${locked.nodes[0]!.port}`;
+    const error = await RedisStore.open(target(bare), LIMITS).catch((e) => e);
+    expect(error).toBeInstanceOf(RedisOpenError);
+    expect(error.message).toContain("check the password");
+  }, 60_000);
+});
+
 /** The port of the master that owns slot (CLUSTER SLOTS of the first node). */
 async function ownerPort(slot: number, ports: readonly number[]): Promise<number> {
   const nodes = await at(ports[0]!, "CLUSTER", "NODES");
