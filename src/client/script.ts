@@ -1,17 +1,21 @@
 // Script mode (stdin is not a terminal, or --json, or --follow): the same commands, one per
 // line; answers to prompts (names, passwords, texts) are the following lines. Lines are
-// read ahead into a queue as they come; output goes to stdout, a line at a time.
+// read ahead into a queue as they come; output goes to stdout, a line at a time. When the
+// input is a terminal (a person using --json), sub-prompts go to stderr and passwords are
+// typed without echo, so the JSON on stdout stays clean and no password shows.
 
 import { createInterface, type Interface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import type { Io } from "./io";
+import type { AskOptions, Io } from "./io";
+import { echoOff, echoOn } from "./tty-echo";
 
 /** Lines read ahead of the command loop before reading pauses (a bound on memory). */
 const MAX_QUEUED_LINES = 1000;
 
 export class ScriptIo implements Io {
-  readonly confirmSecrets = false;
-  readonly scripted = true;
+  /** A person typing is asked twice for a new password, and nothing is read ahead for a refused command. */
+  readonly confirmSecrets: boolean;
+  readonly scripted: boolean;
   private readonly queue: string[] = [];
   private waiter: ((line: string | null) => void) | null = null;
   private ended = false;
@@ -26,7 +30,11 @@ export class ScriptIo implements Io {
   constructor(
     input: Readable = process.stdin,
     private readonly output: Writable = process.stdout,
+    /** Where sub-prompts go when a person types (null: nowhere, the input is a script). */
+    private readonly prompts: Writable | null = promptsTo(input),
   ) {
+    this.confirmSecrets = prompts !== null;
+    this.scripted = prompts === null;
     this.rl = createInterface({ input, terminal: false, crlfDelay: Number.POSITIVE_INFINITY });
     this.rl.on("line", (line) => this.push(line));
     this.rl.on("close", () => {
@@ -40,8 +48,20 @@ export class ScriptIo implements Io {
     return this.take();
   }
 
-  ask(): Promise<string | null> {
-    return this.take();
+  async ask(prompt: string, options: AskOptions = {}): Promise<string | null> {
+    // Typed ahead (or a script): the line is already here, and was echoed when it was typed.
+    if (this.queue.length > 0 || this.ended || !this.prompts) return this.take();
+    const quiet = options.secret === true && echoOff();
+    this.prompts.write(prompt);
+    try {
+      return await this.take();
+    } finally {
+      if (quiet) {
+        echoOn();
+        // The Enter that ended the password was not echoed either.
+        this.prompts.write("\n");
+      }
+    }
   }
 
   print(line: string): Promise<void> {
@@ -69,6 +89,7 @@ export class ScriptIo implements Io {
   }
 
   close(): void {
+    echoOn();
     this.rl.close();
   }
 
@@ -102,4 +123,10 @@ export class ScriptIo implements Io {
     this.waiter = null;
     w?.(line);
   }
+}
+
+/** stderr, when both it and the input are a terminal: a person is typing and reading. */
+function promptsTo(input: Readable): Writable | null {
+  const tty = (s: unknown) => (s as { isTTY?: boolean }).isTTY === true;
+  return tty(input) && tty(process.stderr) ? process.stderr : null;
 }

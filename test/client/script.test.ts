@@ -11,7 +11,7 @@ describe("ScriptIo", () => {
     input.end(`${lines.join("\n")}\n`);
     const got: string[] = [];
     for (;;) {
-      const l = got.length % 2 ? await io.ask() : await io.nextLine();
+      const l = got.length % 2 ? await io.ask("") : await io.nextLine();
       if (l === null) break;
       got.push(l);
     }

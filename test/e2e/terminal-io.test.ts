@@ -287,6 +287,25 @@ describe("terminal input and output", () => {
     bob.end();
   });
 
+  test("--json typed on a terminal: prompts on stderr, the password never echoed, JSON lines on stdout", async () => {
+    const dir = tempDir();
+    const out = join(dir, "out.jsonl");
+    const password = "json never shown 678";
+    const t = onPty(["connect", "--json", "127.0.0.1", String(server.port)], { stdoutTo: out });
+    t.type("/create json-dave\r");
+    await t.see(/Password \(at least \d+ characters\): ?$/);
+    t.type(`${password}\r`);
+    await t.see(/Repeat the password: ?$/);
+    t.type(`${password}\r`);
+    await fileSays(out, '"command":"login","ok":true');
+    t.type("/quit\r");
+    expect(await t.exit()).toBe(0);
+    expect(t.text()).not.toContain(password);
+    const lines = readFileSync(out, "utf8").trim().split("\n");
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    expect(readFileSync(out, "utf8")).not.toContain(password);
+  });
+
   test("a password is never on screen nor in the history file; history is kept across sessions", async () => {
     const state = tempDir();
     const password = "never shown 12345";
