@@ -1,10 +1,10 @@
 // How a bench client reaches a server: a TCP socket carrying length-prefixed frames, or a
 // WebSocket to the web port's /ws carrying one frame body per binary message (as the web
 // client does). The client writes length-prefixed frames either way; the WebSocket side
-// sends each frame's body as its own message.
+// sends each frame's body as its own message (src/bench/ws-wire.ts).
 
 import type { Socket } from "bun";
-import { framePrefix } from "./lite";
+import { openRawWs } from "./ws-wire";
 
 export type Transport = "tcp" | "ws";
 export const TRANSPORTS = ["tcp", "ws"] as const;
@@ -50,46 +50,6 @@ export function ownOrigin(host: string, port: number): string {
   return `http://${where(host, port)}`;
 }
 
-export async function openWs(host: string, port: number, ev: WireEvents): Promise<Wire> {
-  const ws = new WebSocket(`ws://${where(host, port)}/ws`, {
-    headers: { Origin: ownOrigin(host, port) },
-  } as unknown as string[]);
-  ws.binaryType = "arraybuffer";
-  await new Promise<void>((resolve, reject) => {
-    ws.onopen = () => resolve();
-    ws.onerror = () =>
-      reject(new Error(`WebSocket to ${where(host, port)}/ws failed (is --web-port there?)`));
-    ws.onclose = (e) =>
-      reject(new Error(`WebSocket to ${where(host, port)}/ws closed (${e.code}) before it opened`));
-  });
-  let closed = false;
-  ws.onmessage = (m) => {
-    if (typeof m.data !== "string") ev.message(new Uint8Array(m.data as ArrayBuffer));
-  };
-  ws.onclose = (e) => {
-    closed = true;
-    ev.closed(e.code === 1000 || e.code === 1005 ? undefined : new Error(`WebSocket closed (${e.code})`));
-  };
-  ws.onerror = () => {};
-  return {
-    write(frames) {
-      if (closed) return -1;
-      // One message per frame, without its length prefix; send() copies the bytes.
-      let p = 0;
-      while (p < frames.length) {
-        const f = framePrefix(frames, p, frames.length);
-        if (!f) break;
-        const [len, body] = f;
-        ws.send(frames.subarray(body, body + len) as Uint8Array<ArrayBuffer>);
-        p = body + len;
-      }
-      return frames.length;
-    },
-    end: () => ws.close(1000),
-    terminate: () => {
-      const t = (ws as unknown as { terminate?: () => void }).terminate;
-      if (t) t.call(ws);
-      else ws.close();
-    },
-  };
+export function openWs(host: string, port: number, ev: WireEvents): Promise<Wire> {
+  return openRawWs(host, port, where(host, port), ownOrigin(host, port), ev);
 }

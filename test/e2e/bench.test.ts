@@ -356,6 +356,20 @@ describe("chat bench over WebSocket and against several nodes", () => {
       expect(r).toMatchObject({ status: Status.OK, unread: 0 });
       c.close();
     }
+    // The TCP port given for WebSocket: a clear error, not a hang.
+    const wrong = await bench(
+      "relay",
+      "--transport",
+      "ws",
+      "--host",
+      `127.0.0.1:${server.port}`,
+      "--count",
+      "1",
+    );
+    expect(wrong.code).toBe(1);
+    expect(String(wrong.result.error)).toContain(
+      "the answer is not HTTP (a chat TCP port, not a --web-port?)",
+    );
     await server.stop();
     expect(idRecords(server.dataFile)).toEqual({ send0: 128, send1: 128 });
   });
