@@ -22,7 +22,8 @@ export type Resolver = (host: string) => Promise<string[]>;
 
 export const resolveHost: Resolver = async (host) => {
   if (isIpLiteral(host)) return [host];
-  const found = await Bun.dns.lookup(host, {});
+  // Both families (A and AAAA), in the resolver's order.
+  const found = await Bun.dns.lookup(host, { family: 0, socketType: "tcp" });
   return found.map((a) => a.address);
 };
 
