@@ -5,7 +5,8 @@
 
 import { afterEach, expect, test } from "bun:test";
 import { Push } from "../../src/wire";
-import { freePort, RawClient, startClient, startServer } from "./harness";
+import { track } from "../processes";
+import { BIN, freePort, RawClient, startClient, startServer } from "./harness";
 
 const PASSWORD = "correct horse";
 const servers: Awaited<ReturnType<typeof startServer>>[] = [];
@@ -89,4 +90,37 @@ test("a bad server list is a usage error (exit 2) naming the entry", async () =>
   c.end();
   expect(await c.exited).toBe(2);
   expect(c.err.all.join("\n") + c.out.all.join("\n")).toContain('an empty entry in "127.0.0.1:1,,x"');
+});
+
+test("in script mode without --json the reconnection line names the new server", async () => {
+  const [a, b] = await twoServers();
+  const proc = track(
+    Bun.spawn([BIN, "connect", `127.0.0.1:${a.port},127.0.0.1:${b.port}`, "--heartbeat", "1s"], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, NO_COLOR: "1" },
+    }),
+  );
+  let out = "";
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stdout) out += decoder.decode(chunk, { stream: true });
+  })();
+  const until = async (text: string, what: string) => {
+    const deadline = Date.now() + 15_000;
+    while (!out.includes(text)) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; output:\n${out}`);
+      await Bun.sleep(20);
+    }
+  };
+  proc.stdin.write(`/create erin\n${PASSWORD}\n`);
+  proc.stdin.flush();
+  await until("✓ logged in as erin", "the login on the first server");
+  await a.stop("SIGKILL");
+  await until(`✓ reconnected to 127.0.0.1:${b.port}`, "the reconnection line");
+  proc.stdin.end();
+  expect(await proc.exited).toBe(0);
+  await reading;
+  expect(out).toContain("! connection lost");
 });
