@@ -1,8 +1,8 @@
 // A lean protocol client for load generation: frames written into one buffer per
 // connection and flushed once per event-loop turn, replies parsed in place, deliveries
-// confirmed with one ACK per read. It logs in like any client, then sends and receives.
+// confirmed with one ACK per read. It logs in like any client, then sends and receives,
+// over TCP or WebSocket (src/bench/transport.ts).
 
-import type { Socket } from "bun";
 import {
   decodeReply,
   encodeFrame,
@@ -14,6 +14,7 @@ import {
   Status,
 } from "../wire";
 import { ackFrameBound, newLiteReply, parseReply, sendFrameBound, writeAck, writeSend } from "./lite";
+import { openTcp, openWs, type Transport, type Wire } from "./transport";
 
 export interface BenchHandlers {
   /** A delivered message; its text is buf[start, end), valid only during the call. */
@@ -37,7 +38,7 @@ function flushAll(): void {
 const enc = new TextEncoder();
 
 export class BenchClient {
-  private sock!: Socket<undefined>;
+  private sock!: Wire;
   private out = new Uint8Array(16 * 1024);
   private outLen = 0;
   private blocked = false;
@@ -48,6 +49,9 @@ export class BenchClient {
   private nextId = 1;
   private acks = new Float64Array(1024);
   private ackN = 0;
+  /** WebSocket: SEND answers counted since the last batch, and whether one is scheduled. */
+  private ackedN = 0;
+  private batchQueued = false;
   private closeWaiters: (() => void)[] = [];
   closed = false;
   /** The largest CHECK page the server allows (from HELLO). */
@@ -64,30 +68,31 @@ export class BenchClient {
   /** Set by the owner: deliveries and acks go here. */
   handlers: BenchHandlers = { onDeliver() {}, onAck() {} };
 
-  static async open(host: string, port: number, timeoutMs = 30_000): Promise<BenchClient> {
+  static async open(
+    host: string,
+    port: number,
+    timeoutMs = 30_000,
+    transport: Transport = "tcp",
+  ): Promise<BenchClient> {
     const c = new BenchClient();
     let timer: Timer | undefined;
     const hello = new Promise<Reply>((resolve) => c.waiting.set(0, resolve));
+    const events = {
+      data: (d: Uint8Array) => c.onData(d),
+      message: (body: Uint8Array) => c.onMessage(body),
+      drain: () => {
+        c.blocked = false;
+        c.flush();
+      },
+      closed: (e?: Error) => c.onClosed(e),
+    };
     const socket = await Promise.race([
-      Bun.connect<undefined>({
-        hostname: host,
-        port,
-        socket: {
-          data: (_s, d) => c.onData(d),
-          drain: () => {
-            c.blocked = false;
-            c.flush();
-          },
-          close: (_s, e) => c.onClosed(e ?? undefined),
-          error: (_s, e) => c.onClosed(e),
-        },
-      }),
+      transport === "ws" ? openWs(host, port, events) : openTcp(host, port, events),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`connect to ${host}:${port} timed out`)), timeoutMs);
       }),
     ]).finally(() => clearTimeout(timer));
     c.sock = socket;
-    socket.setNoDelay(true);
     const first = await hello;
     if (first.opcode !== Push.HELLO) throw new Error(`refused: ${first.msg}`);
     c.maxPageSize = first.info?.maxPageSize || 100;
@@ -196,7 +201,6 @@ export class BenchClient {
     let p = 0;
     let acked = 0;
     const end = buf.length;
-    const r = this.reply;
     for (;;) {
       // Length prefix, inline: no allocation per frame.
       let len = 0;
@@ -213,21 +217,50 @@ export class BenchClient {
         mul *= 128;
       }
       if (!complete || q + len > end) break;
-      parseReply(buf, q, q + len, r);
-      if (r.opcode === Op.SEND_MESSAGE && !this.waiting.has(r.requestId)) {
-        acked++;
-        if (r.status !== Status.OK) this.refused.set(r.status, (this.refused.get(r.status) ?? 0) + 1);
-      } else {
-        if (r.count) this.deliver(buf, r);
-        const resolve = this.waiting.get(r.opcode === Push.HELLO ? 0 : r.requestId);
-        if (resolve && (r.opcode < 100 || r.opcode === Push.HELLO)) {
-          this.waiting.delete(r.opcode === Push.HELLO ? 0 : r.requestId);
-          resolve(decodeReply(buf.subarray(q, q + len)));
-        }
-      }
+      if (this.frame(buf, q, q + len)) acked++;
       p = q + len;
     }
     if (p < end) this.carry = buf.slice(p);
+    this.afterRead(acked);
+  }
+
+  /**
+   * One WebSocket message: one frame. Answers and deliveries are batched over the
+   * event-loop turn, as a TCP read batches them: one onAck call, one ACK frame.
+   */
+  private onMessage(body: Uint8Array): void {
+    ioStats.reads++;
+    if (this.frame(body, 0, body.length)) this.ackedN++;
+    if (!this.batchQueued) {
+      this.batchQueued = true;
+      queueMicrotask(() => {
+        this.batchQueued = false;
+        const n = this.ackedN;
+        this.ackedN = 0;
+        this.afterRead(n);
+      });
+    }
+  }
+
+  /** Handles the frame body buf[start, end); true if it answered a hot-path SEND. */
+  private frame(buf: Uint8Array, start: number, end: number): boolean {
+    const r = this.reply;
+    parseReply(buf, start, end, r);
+    if (r.opcode === Op.SEND_MESSAGE && !this.waiting.has(r.requestId)) {
+      if (r.status !== Status.OK) this.refused.set(r.status, (this.refused.get(r.status) ?? 0) + 1);
+      return true;
+    }
+    if (r.count) this.deliver(buf, r);
+    const resolve = this.waiting.get(r.opcode === Push.HELLO ? 0 : r.requestId);
+    if (resolve && (r.opcode < 100 || r.opcode === Push.HELLO)) {
+      this.waiting.delete(r.opcode === Push.HELLO ? 0 : r.requestId);
+      resolve(decodeReply(buf.subarray(start, end)));
+    }
+    return false;
+  }
+
+  /** After a read: report the answers, confirm the deliveries in one ACK. */
+  private afterRead(acked: number): void {
     if (acked) this.handlers.onAck(acked);
     if (this.ackN) {
       const at = this.reserve(ackFrameBound(this.ackN));

@@ -28,15 +28,34 @@ export function cpuSeconds(pid: number): [number, number] {
   }
 }
 
-/** A CPU reading of the server and of this process, to turn into percentages later. */
+/** A CPU reading of the server(s) and of this process, to turn into percentages later. */
 export interface CpuMark {
   t: number;
+  /** All the servers' processes together (each counted once). */
   server: [number, number];
   self: [number, number];
+  /** Per server process, in the order given (NaN: unknown). */
+  each: number[];
 }
 
-export function cpuMark(serverPid: number): CpuMark {
-  return { t: performance.now(), server: cpuSeconds(serverPid), self: cpuSeconds(process.pid) };
+/** pids: the server's, or one per node (0: unknown; a pid given twice is counted once). */
+export function cpuMark(serverPid: number | number[]): CpuMark {
+  const pids = typeof serverPid === "number" ? [serverPid] : serverPid;
+  const each = pids.map((pid) => (pid ? cpuSeconds(pid)[0] : Number.NaN));
+  const distinct = [...new Set(pids.filter((pid) => pid > 0))].map(cpuSeconds);
+  const server: [number, number] = distinct.length
+    ? [distinct.reduce((a, c) => a + c[0], 0), distinct.reduce((a, c) => a + c[1], 0)]
+    : [Number.NaN, Number.NaN];
+  return { t: performance.now(), server, self: cpuSeconds(process.pid), each };
+}
+
+/** Percent of one core per server process between two marks (null: unknown). */
+export function cpuPercentEach(a: CpuMark, b: CpuMark): (number | null)[] {
+  const wall = (b.t - a.t) / 1000;
+  return a.each.map((x, i) => {
+    const d = (b.each[i]! - x) / wall;
+    return wall < 0.3 || Number.isNaN(d) ? null : Math.round(d * 1000) / 10;
+  });
 }
 
 /** Percent of one core between two marks (100 = one full core). */

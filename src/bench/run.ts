@@ -3,7 +3,8 @@
 import { describeError } from "../core/chat";
 import { DEFAULT_OPTIONS } from "../core/options";
 import { VERSION } from "../version";
-import { startOwnServer, type Target } from "./target";
+import { type BenchNode, startOwnServer, type Target } from "./target";
+import type { Transport } from "./transport";
 import { type BenchOptions, conns, login, offline, type Result, relay } from "./workloads";
 
 export const WORKLOADS = ["relay", "light", "conns", "offline", "login"] as const;
@@ -11,10 +12,12 @@ export type Workload = (typeof WORKLOADS)[number];
 
 export interface BenchRun extends BenchOptions {
   workload: Workload;
-  host?: string;
-  port?: number;
-  /** With host/port: the server's process id, for its CPU and memory (0 = unknown). */
-  pid?: number;
+  /**
+   * Servers already running (from --host/--port, --pid): one, or the nodes of one service.
+   * Without them the bench starts its own.
+   */
+  nodes?: BenchNode[];
+  transport: Transport;
   data: string;
   sync: "full" | "normal";
   json: boolean;
@@ -33,16 +36,16 @@ export async function runBench(o: BenchRun): Promise<number> {
   const run = { relay, light: relay, conns, offline, login }[o.workload];
   let target: Target;
   try {
-    target =
-      o.host && o.port
-        ? { host: o.host, port: o.port, pid: o.pid ?? 0, stop: async () => {} }
-        : await startOwnServer({
-            data: o.data,
-            sync: o.sync,
-            realPasswordCost: o.workload === "login",
-            connections: o.workload === "conns" || o.workload === "login" ? o.conns : o.pairs * 2 + o.idle,
-            extraArgs: [...ownServerLimits(o), ...o.serverArgs],
-          });
+    target = o.nodes?.length
+      ? { nodes: o.nodes, transport: o.transport, stop: async () => {} }
+      : await startOwnServer({
+          transport: o.transport,
+          data: o.data,
+          sync: o.sync,
+          realPasswordCost: o.workload === "login",
+          connections: o.workload === "conns" || o.workload === "login" ? o.conns : o.pairs * 2 + o.idle,
+          extraArgs: [...ownServerLimits(o), ...o.serverArgs],
+        });
   } catch (error) {
     console.error(`bench: cannot start the server: ${describeError(error)}`);
     return 1;
@@ -86,7 +89,8 @@ export async function runBench(o: BenchRun): Promise<number> {
     workload: o.workload,
     chat: VERSION,
     bun: Bun.version,
-    store: o.host ? "remote" : o.data === ":memory:" ? "memory" : `sqlite sync=${o.sync}`,
+    transport: o.transport,
+    store: o.nodes?.length ? "remote" : o.data === ":memory:" ? "memory" : `sqlite sync=${o.sync}`,
     ...params,
     ...result,
   };

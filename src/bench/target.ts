@@ -1,16 +1,24 @@
 // The server under test: one started by the bench itself (this same program in another
-// process, so its CPU and memory are measured apart), or one given by --host/--port.
+// process, so its CPU and memory are measured apart), or the nodes given by --host/--port.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import type { Transport } from "./transport";
 
-export interface Target {
+/** One server the clients connect to (its TCP port, or its web port for WebSocket). */
+export interface BenchNode {
   host: string;
   port: number;
-  /** 0 when the server is not ours (no CPU/memory figures). */
+  /** 0 when unknown (no CPU/memory figures for it). */
   pid: number;
+}
+
+export interface Target {
+  /** One node, or several acting as one service; clients are spread over them. */
+  nodes: BenchNode[];
+  transport: Transport;
   stop(): Promise<void>;
 }
 
@@ -22,6 +30,8 @@ export interface OwnServerOptions {
   realPasswordCost: boolean;
   connections: number;
   extraArgs: string[];
+  /** "ws": also serve --web-port, and connect the clients there. */
+  transport: Transport;
 }
 
 /** argv that runs this program: the compiled binary, or bun with the entry script. */
@@ -34,6 +44,7 @@ export async function startOwnServer(o: OwnServerOptions): Promise<Target> {
   const dir = o.data ? "" : mkdtempSync(join(tmpdir(), "chat-bench-"));
   const data = o.data || join(dir, "bench.db");
   const port = freePort();
+  const webPort = o.transport === "ws" ? freePort() : 0;
   const args = [
     "serve",
     "--host",
@@ -56,6 +67,7 @@ export async function startOwnServer(o: OwnServerOptions): Promise<Target> {
     "--login-failures-per-address",
     "1000000",
     ...(o.realPasswordCost ? [] : ["--argon2-memory-kib", "256", "--argon2-time", "1"]),
+    ...(webPort ? ["--web-port", String(webPort)] : []),
     ...o.extraArgs,
   ];
   const proc = Bun.spawn([...self(), ...args], {
@@ -65,10 +77,10 @@ export async function startOwnServer(o: OwnServerOptions): Promise<Target> {
     env: { ...process.env, NO_COLOR: "1" },
   });
   await untilListening(port, proc);
+  if (webPort) await untilListening(webPort, proc);
   return {
-    host: "127.0.0.1",
-    port,
-    pid: proc.pid,
+    nodes: [{ host: "127.0.0.1", port: webPort || port, pid: proc.pid }],
+    transport: o.transport,
     async stop() {
       proc.kill("SIGTERM");
       const exited = await Promise.race([proc.exited, Bun.sleep(5000).then(() => null)]);

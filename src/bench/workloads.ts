@@ -5,7 +5,8 @@
 
 import { type BenchClient, BenchClient as Client, ioStats } from "./client";
 import { Pairs, r3, Samples } from "./pairs";
-import { cpuMark, cpuPercent, memoryKiB } from "./proc";
+import { type CpuMark, cpuMark, cpuPercent, cpuPercentEach, memoryKiB } from "./proc";
+import { clientPlace, pairPlace } from "./spread";
 import type { Target } from "./target";
 
 export interface BenchOptions {
@@ -71,16 +72,60 @@ async function waitFor(cond: () => boolean, timeoutMs: number, progress: () => n
   return true;
 }
 
-async function connect(t: Target, user: string, create = true): Promise<BenchClient> {
-  const c = await Client.open(t.host, t.port);
+const pids = (t: Target) => t.nodes.map((n) => n.pid);
+
+/** Memory of the server processes together (each counted once), or null when unknown. */
+function serverMemory(t: Target): { rss: number; peak: number } | null {
+  const all = [...new Set(pids(t).filter((p) => p > 0))].map(memoryKiB);
+  if (!all.length || all.some((m) => m === null)) return null;
+  return { rss: all.reduce((a, m) => a + m!.rss, 0), peak: all.reduce((a, m) => a + m!.peak, 0) };
+}
+
+/**
+ * With several nodes: each one's address, the clients the bench put there, and what can
+ * be read of it (CPU between the marks, memory) when its pid is known.
+ */
+function perNode(t: Target, clients: number[], a?: CpuMark, b?: CpuMark): Result {
+  if (t.nodes.length < 2) return {};
+  const cpu = a && b ? cpuPercentEach(a, b) : [];
+  const out: Result = { nodes: t.nodes.length };
+  t.nodes.forEach((n, i) => {
+    out[`node${i}`] = `${n.host.includes(":") ? `[${n.host}]` : n.host}:${n.port}`;
+    out[`node${i}_clients`] = clients[i] ?? 0;
+    if (a && b) out[`node${i}_cpu_pct`] = cpu[i] ?? null;
+    out[`node${i}_rss_mb`] = n.pid ? mb(memoryKiB(n.pid)?.rss) : null;
+  });
+  return out;
+}
+
+function dial(t: Target, node: number): Promise<BenchClient> {
+  const n = t.nodes[node % t.nodes.length]!;
+  return Client.open(n.host, n.port, 30_000, t.transport);
+}
+
+async function connect(t: Target, user: string, create = true, node = 0): Promise<BenchClient> {
+  const c = await dial(t, node);
   await c.login(user, PASSWORD, create);
   return c;
 }
 
 async function sender(t: Target, i: number, o: BenchOptions): Promise<BenchClient> {
-  const c = await connect(t, `send${i}`);
+  const c = await connect(t, `send${i}`, true, pairPlace(i, t.nodes.length).sender);
   c.msgIds = o.msgIds;
   return c;
+}
+
+/** Clients per node: P pairs (two each) and `others` spread round robin. */
+function placed(t: Target, P: number, others: number, senders = true, receivers = true): number[] {
+  const n = t.nodes.length;
+  const count = new Array<number>(n).fill(0);
+  for (let i = 0; i < P; i++) {
+    const at = pairPlace(i, n);
+    if (senders) count[at.sender]!++;
+    if (receivers) count[at.receiver]!++;
+  }
+  for (let i = 0; i < others; i++) count[clientPlace(i, n)]!++;
+  return count;
 }
 
 async function closeAll(clients: (BenchClient | undefined)[]): Promise<void> {
@@ -96,18 +141,20 @@ export async function relay(t: Target, o: BenchOptions): Promise<Result> {
     o.count > 0 ? () => o.count : () => Number.POSITIVE_INFINITY,
   );
   o.progress(`relay: connecting ${P} receivers and ${P} senders`);
-  const a = await pool(P, 50, async (i) => pairs.receiverOf(i, await connect(t, `recv${i}`)));
+  const a = await pool(P, 50, async (i) =>
+    pairs.receiverOf(i, await connect(t, `recv${i}`, true, pairPlace(i, t.nodes.length).receiver)),
+  );
   const b = await pool(P, 50, async (i) => pairs.senderOf(i, await sender(t, i, o)));
   if (a.errors || b.errors) throw new Error(`connect failed: ${a.first ?? b.first}`);
   const idle: BenchClient[] = [];
   if (o.idle) {
     o.progress(`relay: connecting ${o.idle} idle clients`);
     const c = await pool(o.idle, 50, async (i) => {
-      idle[i] = await connect(t, `idle${i}`);
+      idle[i] = await connect(t, `idle${i}`, true, clientPlace(i, t.nodes.length));
     });
     if (c.errors) throw new Error(`connect failed: ${c.first}`);
   }
-  let m0 = cpuMark(t.pid);
+  let m0 = cpuMark(pids(t));
   let io0 = ioStats.reads + ioStats.writes;
   let m1 = m0;
   let wall: number;
@@ -126,18 +173,18 @@ export async function relay(t: Target, o: BenchOptions): Promise<Result> {
         (o.maxSeconds - 5) * 1000,
         () => pairs.delivered,
       );
-      m1 = cpuMark(t.pid);
+      m1 = cpuMark(pids(t));
       wall = (pairs.lastDelivery - m0.t) / 1000;
       if (!ok) o.progress(`relay: only ${pairs.delivered}/${total} delivered before the deadline`);
     } else {
       pairs.start();
       await Bun.sleep(o.warmupS * 1000);
-      m0 = cpuMark(t.pid);
+      m0 = cpuMark(pids(t));
       io0 = ioStats.reads + ioStats.writes;
       pairs.measuring = true;
       await Bun.sleep(o.durationS * 1000);
       pairs.measuring = false;
-      m1 = cpuMark(t.pid);
+      m1 = cpuMark(pids(t));
       wall = (m1.t - m0.t) / 1000;
     }
     const io1 = ioStats.reads + ioStats.writes;
@@ -147,7 +194,7 @@ export async function relay(t: Target, o: BenchOptions): Promise<Result> {
       15_000,
       () => pairs.delivered + pairs.answered,
     );
-    const mem = memoryKiB(t.pid);
+    const mem = serverMemory(t);
     await closeAll([...pairs.senders, ...pairs.receivers, ...idle]);
     const cpu = cpuPercent(m0, m1);
     const rate = pairs.measured / wall;
@@ -167,7 +214,10 @@ export async function relay(t: Target, o: BenchOptions): Promise<Result> {
       // Server CPU time per delivered message: what the scaling curves plot.
       server_us_per_msg:
         cpu.server_cpu_pct === null || !rate ? null : r3((cpu.server_cpu_pct / 100 / rate) * 1e6),
-      bench_syscalls_per_msg: pairs.measured ? r3((io1 - io0) / pairs.measured) : null,
+      // Over WebSocket the counts are messages and flushes, not syscalls.
+      bench_syscalls_per_msg:
+        pairs.measured && t.transport === "tcp" ? r3((io1 - io0) / pairs.measured) : null,
+      ...perNode(t, placed(t, P, o.idle), m0, m1),
     };
   } finally {
     clearInterval(ticker);
@@ -178,16 +228,14 @@ export async function conns(t: Target, o: BenchOptions): Promise<Result> {
   const N = o.conns;
   o.progress(`conns: creating ${N} accounts`);
   // Accounts first, on a few connections, so the measured phase is connect + log in only.
-  const makers = await Promise.all(
-    Array.from({ length: Math.min(20, N) }, () => Client.open(t.host, t.port)),
-  );
+  const makers = await Promise.all(Array.from({ length: Math.min(20, N) }, () => dial(t, 0)));
   await pool(N, makers.length * 4, async (i) => {
     await makers[i % makers.length]!.request({ opcode: 1, sender: `recv${i}`, password: PASSWORD });
   });
   await closeAll(makers);
   await Bun.sleep(500);
-  const before = memoryKiB(t.pid);
-  const m0 = cpuMark(t.pid);
+  const before = serverMemory(t);
+  const m0 = cpuMark(pids(t));
   const clients: (BenchClient | undefined)[] = new Array(N);
   let dropped = 0;
   const ticker = setInterval(
@@ -195,15 +243,15 @@ export async function conns(t: Target, o: BenchOptions): Promise<Result> {
     1000,
   );
   const res = await pool(N, o.conc, async (i) => {
-    const c = await connect(t, `recv${i}`, false);
+    const c = await connect(t, `recv${i}`, false, clientPlace(i, t.nodes.length));
     c.handlers = { onAck() {}, onDeliver() {}, onClose: (e) => void (e && dropped++) };
     clients[i] = c;
   });
   clearInterval(ticker);
-  const m1 = cpuMark(t.pid);
+  const m1 = cpuMark(pids(t));
   const connectS = (m1.t - m0.t) / 1000;
   await Bun.sleep(1000); // let lazily allocated server memory settle (and an idle server collect)
-  const after = memoryKiB(t.pid);
+  const after = serverMemory(t);
   const open = clients.filter((c): c is BenchClient => !!c);
   const p0 = performance.now();
   const pinged = await Promise.race([
@@ -224,8 +272,9 @@ export async function conns(t: Target, o: BenchOptions): Promise<Result> {
     bytes_per_conn:
       before && after && open.length ? Math.round(((after.rss - before.rss) * 1024) / open.length) : null,
     ping_all_ms: pingAllMs,
-    server_peak_rss_mb: mb(memoryKiB(t.pid)?.peak),
+    server_peak_rss_mb: mb(serverMemory(t)?.peak),
     ...cpuPercent(m0, m1),
+    ...perNode(t, placed(t, 0, N), m0, m1),
   };
 }
 
@@ -236,12 +285,13 @@ export async function offline(t: Target, o: BenchOptions): Promise<Result> {
   const pairs = new Pairs(P, o.window, o.payload, per);
   pairs.recordLatency = false;
   o.progress(`offline: ${P} receiver(s) go offline, ${P} sender(s) queue ${K.toLocaleString("en")} messages`);
-  for (let i = 0; i < P; i++) await (await connect(t, `recv${i}`)).close();
+  const recvNode = (i: number) => pairPlace(i, t.nodes.length).receiver;
+  for (let i = 0; i < P; i++) await (await connect(t, `recv${i}`, true, recvNode(i))).close();
   await Bun.sleep(300);
-  const before = memoryKiB(t.pid);
+  const before = serverMemory(t);
   const s = await pool(P, 50, async (i) => pairs.senderOf(i, await sender(t, i, o)));
   if (s.errors) throw new Error(`connect failed: ${s.first}`);
-  const e0 = cpuMark(t.pid);
+  const e0 = cpuMark(pids(t));
   const ticker = setInterval(
     () =>
       o.progress(
@@ -256,16 +306,16 @@ export async function offline(t: Target, o: BenchOptions): Promise<Result> {
       o.maxSeconds * 500,
       () => pairs.answered,
     );
-    const e1 = cpuMark(t.pid);
+    const e1 = cpuMark(pids(t));
     const enqueueS = (e1.t - e0.t) / 1000;
     if (!enqueued) o.progress(`offline: only ${pairs.answered}/${K} answered`);
     await closeAll(pairs.senders);
     await Bun.sleep(300);
-    const queued = memoryKiB(t.pid);
+    const queued = serverMemory(t);
     // The receivers come back and drain with pipelined CHECK pages, acknowledging each.
     pairs.measuring = true;
-    const d0 = cpuMark(t.pid);
-    await pool(P, 50, async (i) => pairs.receiverOf(i, await connect(t, `recv${i}`, false)));
+    const d0 = cpuMark(pids(t));
+    await pool(P, 50, async (i) => pairs.receiverOf(i, await connect(t, `recv${i}`, false, recvNode(i))));
     const drains = pairs.receivers.map(async (c, i) => {
       let got = 0;
       while (got < per(i)) {
@@ -279,10 +329,10 @@ export async function offline(t: Target, o: BenchOptions): Promise<Result> {
       Promise.all(drains).then(() => true),
       Bun.sleep(o.maxSeconds * 500).then(() => false),
     ]);
-    const d1 = cpuMark(t.pid);
+    const d1 = cpuMark(pids(t));
     const drainS = ((pairs.delivered >= K ? pairs.lastDelivery : d1.t) - d0.t) / 1000;
     if (!drained) o.progress(`offline: only ${pairs.delivered}/${K} drained`);
-    const mem = memoryKiB(t.pid);
+    const mem = serverMemory(t);
     await closeAll(pairs.receivers);
     const enq = cpuPercent(e0, e1);
     const dr = cpuPercent(d0, d1);
@@ -305,6 +355,7 @@ export async function offline(t: Target, o: BenchOptions): Promise<Result> {
       enqueue_bench_cpu_pct: enq.bench_cpu_pct,
       drain_server_cpu_pct: dr.server_cpu_pct,
       drain_bench_cpu_pct: dr.bench_cpu_pct,
+      ...perNode(t, placed(t, P, 0), e0, e1),
     };
   } finally {
     clearInterval(ticker);
@@ -314,20 +365,20 @@ export async function offline(t: Target, o: BenchOptions): Promise<Result> {
 export async function login(t: Target, o: BenchOptions): Promise<Result> {
   const N = o.conns;
   o.progress(`login: creating ${N} accounts`);
-  const maker = await Client.open(t.host, t.port);
+  const maker = await dial(t, 0);
   await pool(N, 8, async (i) => {
     await maker.request({ opcode: 1, sender: `user${i}`, password: PASSWORD });
   });
   await maker.close();
-  const m0 = cpuMark(t.pid);
+  const m0 = cpuMark(pids(t));
   const clients: (BenchClient | undefined)[] = new Array(N);
   const latency = new Samples();
   const res = await pool(N, o.conc, async (i) => {
     const started = performance.now();
-    clients[i] = await connect(t, `user${i}`, false);
+    clients[i] = await connect(t, `user${i}`, false, clientPlace(i, t.nodes.length));
     latency.push(performance.now() - started);
   });
-  const m1 = cpuMark(t.pid);
+  const m1 = cpuMark(pids(t));
   const s = (m1.t - m0.t) / 1000;
   await closeAll(clients);
   return {
@@ -337,7 +388,8 @@ export async function login(t: Target, o: BenchOptions): Promise<Result> {
     login_s: r3(s),
     logins_per_s: Math.round((N - res.errors) / s),
     ...latency.summary(),
-    server_peak_rss_mb: mb(memoryKiB(t.pid)?.peak),
+    server_peak_rss_mb: mb(serverMemory(t)?.peak),
     ...cpuPercent(m0, m1),
+    ...perNode(t, placed(t, 0, N), m0, m1),
   };
 }

@@ -2,7 +2,10 @@
 
 import { defineCommand } from "citty";
 import { type BenchRun, WORKLOADS, type Workload } from "../bench/run";
-import { integer, oneOf, port } from "./parse";
+import type { BenchNode } from "../bench/target";
+import { TRANSPORTS } from "../bench/transport";
+import { parseServerList } from "../client/servers";
+import { integer, oneOf, port, UsageError } from "./parse";
 
 export const benchArgs = {
   workload: {
@@ -29,9 +32,23 @@ export const benchArgs = {
     description:
       "relay/offline: give every SEND a client_msg_id as the real client does; --no-msg-ids measures without (default on)",
   },
-  host: { type: "string", description: "Measure an already running server instead of starting one" },
-  port: { type: "string", description: "Port of that server" },
-  pid: { type: "string", description: "Process id of that server, to report its CPU and memory" },
+  host: {
+    type: "string",
+    multiple: true,
+    description:
+      "Measure an already running server instead of starting one; several nodes of one service as host:port, comma-separated or repeated (senders and their receivers on different nodes)",
+  },
+  port: { type: "string", description: "Port of the --host servers given without one (default 8080)" },
+  pid: {
+    type: "string",
+    multiple: true,
+    description: "Process id of each --host server, in the same order, to report its CPU and memory",
+  },
+  transport: {
+    type: "string",
+    description:
+      "tcp, or ws: the protocol over WebSocket to the web port's /ws (a started server gets --web-port; with --host, give the web ports) (default tcp)",
+  },
   data: {
     type: "string",
     description: "The started server's store: a file path, or :memory: (default: a fresh file)",
@@ -71,9 +88,8 @@ export function benchOptions(a: Args): BenchRun {
     idle: integer("idle", s("idle"), 0, 0, 100_000),
     messages: integer("messages", s("messages"), 100_000, 1, 100_000_000),
     msgIds: a["msg-ids"] !== false,
-    ...(s("host")
-      ? { host: s("host")!, port: port("--port", s("port"), 8080), pid: integer("pid", s("pid"), 0) }
-      : {}),
+    ...(list(a.host) ? { nodes: nodesOf(list(a.host)!, s("port"), list(a.pid)) } : {}),
+    transport: oneOf("transport", s("transport"), TRANSPORTS, "tcp"),
     data: s("data") ?? "",
     sync: oneOf("sync", s("sync"), ["full", "normal"] as const, "normal"),
     serverArgs,
@@ -82,6 +98,25 @@ export function benchOptions(a: Args): BenchRun {
     maxSeconds: integer("max-seconds", s("max-seconds"), 300, 10, 86_400),
     progress: () => {},
   };
+}
+
+/** A repeatable option's values joined into one comma-separated list (undefined if absent). */
+function list(v: string | boolean | string[] | undefined): string | undefined {
+  if (v === undefined || typeof v === "boolean") return undefined;
+  return ([] as string[]).concat(v).join(",");
+}
+
+function nodesOf(hosts: string, portText: string | undefined, pidList: string | undefined): BenchNode[] {
+  let servers: { host: string; port: number }[];
+  try {
+    servers = parseServerList(hosts, port("--port", portText, 8080), "--host");
+  } catch (error) {
+    throw new UsageError((error as Error).message, "host");
+  }
+  const pids = pidList === undefined ? [] : pidList.split(",").map((p) => integer("pid", p.trim(), 0, 1));
+  if (pids.length > servers.length)
+    throw new UsageError(`--pid: ${pids.length} process ids for ${servers.length} --host servers`, "pid");
+  return servers.map((s, i) => ({ ...s, pid: pids[i] ?? 0 }));
 }
 
 export default defineCommand({

@@ -3,15 +3,21 @@
 import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import type { ClientOptions } from "../client";
+import { parseServerList } from "../client/servers";
 import { duration, integer, port, UsageError } from "./parse";
 
 export const connectArgs = {
   host: {
     type: "positional",
     required: false,
-    description: "Server host name or address (default localhost)",
+    description:
+      "Server host name or address, or several comma-separated (host1:8080,host2:8080, [::1]:8080), tried in turn with every address of each name, for the first connection and after a lost one (default localhost)",
   },
-  port: { type: "positional", required: false, description: "Server port (default 8080)" },
+  port: {
+    type: "positional",
+    required: false,
+    description: "Server port, for the servers given without one (default 8080)",
+  },
   json: { type: "boolean", description: "Print one JSON object per event (for scripts)" },
   follow: {
     type: "boolean",
@@ -59,9 +65,11 @@ export function clientOptions(a: Args): ClientOptions {
       throw new UsageError(`cannot read --ca ${s("ca")}: ${(error as NodeJS.ErrnoException).code ?? error}`);
     }
   }
+  const servers = serverList(s("host") || "localhost", port("port", s("port"), 8080));
   return {
-    host: s("host") || "localhost",
-    port: port("port", s("port"), 8080),
+    host: servers[0]!.host,
+    port: servers[0]!.port,
+    ...(servers.length > 1 ? { servers } : {}),
     json: a.json === true,
     follow: a.follow === true,
     color: colorChoice(s("color")),
@@ -73,6 +81,14 @@ export function clientOptions(a: Args): ClientOptions {
     connectTimeoutMs: duration("connect-timeout", s("connect-timeout"), 5000),
     maxFrameBytes: 4 * 1024 * 1024,
   };
+}
+
+function serverList(hosts: string, defaultPort: number): ClientOptions["servers"] & object {
+  try {
+    return parseServerList(hosts, defaultPort, "HOST");
+  } catch (error) {
+    throw new UsageError((error as Error).message, "HOST");
+  }
 }
 
 function colorChoice(v: string | undefined): ClientOptions["color"] {

@@ -19,8 +19,11 @@ import {
 } from "../wire";
 
 export interface ConnectionOptions {
+  /** The server's name (for TLS and messages) or address. */
   host: string;
   port: number;
+  /** The address to connect to, when host is a name already resolved (default: host). */
+  address?: string;
   /** TLS with the system CAs (plus ca, if given); insecure skips verification. */
   tls?: { ca?: string; insecure: boolean };
   connectTimeoutMs: number;
@@ -94,7 +97,7 @@ export class ClientConnection {
     try {
       const socket = await Promise.race([
         Bun.connect<undefined>({
-          hostname: o.host,
+          hostname: o.address ?? o.host,
           port: o.port,
           ...(o.tls
             ? {
@@ -137,7 +140,11 @@ export class ClientConnection {
     } catch (error) {
       c.socket?.terminate();
       c.end("connection failed");
-      throw new Error(describeConnectError(where, error, !!o.tls));
+      // Refused or unreachable: nobody listens there now, a later round may find someone.
+      const refused = /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH)$/.test(
+        (error as { code?: string }).code ?? "",
+      );
+      throw Object.assign(new Error(describeConnectError(where, error, !!o.tls)), { refused });
     } finally {
       clearTimeout(timer);
     }

@@ -173,10 +173,11 @@ export class Output {
             unread: e.unread,
             resent: e.resent,
             showing: e.showing,
+            ...(e.address ? { address: e.address } : {}),
           },
           text: this.paint(
             "green",
-            `✓ reconnected${as}${e.unread && !e.showing ? " (/check shows them)" : ""}${resent}`,
+            `✓ reconnected${e.address ? ` to ${safeInline(e.address)}` : ""}${as}${e.unread && !e.showing ? " (/check shows them)" : ""}${resent}`,
           ),
         };
       }

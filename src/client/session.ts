@@ -6,9 +6,11 @@
 // The terminal UI imports this; this never imports the UI.
 
 import { Op, Push, type Reply, type RequestInit, type ServerInfo, Status, type WireMessage } from "../wire";
-import { ClientConnection, ConnectionClosedError, type ConnectionOptions } from "./connection";
+import { type ClientConnection, ConnectionClosedError } from "./connection";
+import { DialError, type DialOptions, dialRound, serversOf } from "./dial";
+import { backoffMs, FIRST_CONNECT_ROUNDS, firstConnectBackoffMs, formatAddress } from "./servers";
 
-export interface SessionOptions extends ConnectionOptions {
+export interface SessionOptions extends DialOptions {
   /** Reconnect after a lost connection (false: report the loss and stop). */
   reconnect: boolean;
   /** Stop reconnecting after this long without success. */
@@ -21,7 +23,15 @@ export type ClientEvent =
   | { type: "notice"; status: number; text: string }
   | { type: "lost"; reason: string; reconnecting: boolean }
   | { type: "reconnecting"; attempt: number; delayMs: number; reason: string }
-  | { type: "reconnected"; resumed: string | null; unread: number; resent: number; showing: boolean }
+  | {
+      type: "reconnected";
+      resumed: string | null;
+      unread: number;
+      resent: number;
+      showing: boolean;
+      /** The server now connected to, when it is another one than before. */
+      address?: string;
+    }
   | { type: "session_ended"; text: string }
   | { type: "gave_up"; reason: string };
 
@@ -33,18 +43,15 @@ interface Outgoing {
   reject(e: Error): void;
 }
 
-/** Backoff before reconnection attempt n (0-based): doubling from 200 ms up to 5 s, with jitter. */
-export function backoffMs(attempt: number, random = Math.random): number {
-  const ceiling = Math.min(5000, 200 * 2 ** attempt);
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
-
 export class ChatSession {
   /** The account logged in as, or null. */
   name: string | null = null;
   info: ServerInfo | null = null;
   private token: string | null = null;
   private conn: ClientConnection | null = null;
+  /** The server (index in the list) connected to last, and how it is written. */
+  private server: number | null = null;
+  private where: string | null = null;
   private readonly outbox: Outgoing[] = [];
   private maxSeenId = 0;
   /** Connected (and resumed, if there was a session): requests may go out. */
@@ -83,13 +90,26 @@ export class ChatSession {
     return this.handled;
   }
 
+  /** The server connected to (or last connected to), host:port as given. */
   get address(): string {
-    return `${this.o.host.includes(":") ? `[${this.o.host}]` : this.o.host}:${this.o.port}`;
+    return this.where ?? serversOf(this.o).map(formatAddress).join(", ");
   }
 
-  /** The first connection; rejects (with a sentence for people) when the server cannot be reached. */
+  /**
+   * The first connection: a few quick rounds over the servers while they all refuse (one
+   * may be starting); rejects (with a sentence for people) when none can be reached.
+   */
   async connect(): Promise<void> {
-    await this.open();
+    for (let round = 0; ; round++) {
+      try {
+        await this.open();
+        return;
+      } catch (error) {
+        if (!(error instanceof DialError && error.transient) || round + 1 >= FIRST_CONNECT_ROUNDS)
+          throw error;
+        await Bun.sleep(firstConnectBackoffMs(round));
+      }
+    }
   }
 
   create(name: string, password: string): Promise<Reply> {
@@ -200,13 +220,15 @@ export class ChatSession {
   }
 
   private async open(): Promise<void> {
-    const conn = await ClientConnection.open(this.o, {
+    const { conn, server, where } = await dialRound(this.o, this.server, {
       onPush: (r) => this.onPush(r),
       // Messages in answers (CHECK) are taken as they arrive, in order with pushes:
       // de-duplication by id and the order people see rely on it.
       onAnswer: (r) => this.take(r.messages),
       onLost: (reason) => this.onLost(conn, reason),
     });
+    this.server = server;
+    this.where = where;
     this.conn = conn;
     this.info = conn.info;
     this.handle({ type: "connected", address: this.address, info: this.info });
@@ -279,13 +301,14 @@ export class ChatSession {
 
   private async reconnect(reason: string): Promise<void> {
     this.reconnecting = true;
+    const before = this.where;
     const started = Date.now();
     let lastError = reason;
     try {
       for (let attempt = 0; ; attempt++) {
         const delayMs = backoffMs(attempt);
         if (Date.now() + delayMs - started > this.o.giveUpAfterMs) {
-          const why = `gave up reconnecting to ${this.address} after ${Math.round((Date.now() - started) / 1000)} s (${lastError})`;
+          const why = `gave up reconnecting to ${serversOf(this.o).map(formatAddress).join(", ")} after ${Math.round((Date.now() - started) / 1000)} s (${lastError})`;
           this.stop(why);
           this.handle({ type: "gave_up", reason: why });
           throw new ConnectionClosedError(why);
@@ -300,14 +323,14 @@ export class ChatSession {
           lastError = (error as Error).message;
         }
       }
-      await this.resume();
+      await this.resume(this.where !== before ? (this.where ?? undefined) : undefined);
     } finally {
       this.reconnecting = false;
     }
   }
 
   /** After reconnecting: log back in with the token, then resend unanswered messages in order. */
-  private async resume(): Promise<void> {
+  private async resume(movedTo?: string): Promise<void> {
     const conn = this.conn!;
     let resumed: string | null = null;
     let unread = 0;
@@ -324,7 +347,14 @@ export class ChatSession {
     }
     for (const entry of this.outbox) this.transmit(entry);
     const showing = resumed !== null && unread > 0 && this.caughtUp;
-    this.handle({ type: "reconnected", resumed, unread, resent: this.outbox.length, showing });
+    this.handle({
+      type: "reconnected",
+      resumed,
+      unread,
+      resent: this.outbox.length,
+      showing,
+      ...(movedTo ? { address: movedTo } : {}),
+    });
     if (showing) await this.catchUp(conn);
   }
 

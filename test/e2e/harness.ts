@@ -168,9 +168,10 @@ export interface ChatClient {
   err: Lines;
 }
 
-/** Starts `chat connect --json` against port, driven through stdin. */
-export function startClient(port: number, args: string[] = []): ChatClient {
-  const proc = Bun.spawn([BIN, "connect", "127.0.0.1", String(port), "--json", ...args], {
+/** Starts `chat connect --json` against port (or a HOST argument such as "h1:1,h2:2"), driven through stdin. */
+export function startClient(port: number | string, args: string[] = []): ChatClient {
+  const target = typeof port === "number" ? ["127.0.0.1", String(port)] : [port];
+  const proc = Bun.spawn([BIN, "connect", ...target, "--json", ...args], {
     stdin: "pipe",
     stdout: "pipe",
     stderr: "pipe",
