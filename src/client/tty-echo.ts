@@ -6,7 +6,9 @@ let off = false;
 
 function stty(flag: "echo" | "-echo"): boolean {
   try {
-    return Bun.spawnSync(["stty", flag], { stdin: "inherit", stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+    return (
+      Bun.spawnSync(["stty", flag], { stdin: "inherit", stdout: "ignore", stderr: "ignore" }).exitCode === 0
+    );
   } catch {
     return false;
   }
