@@ -67,6 +67,15 @@ export class Timers {
     const lease = this.core.presence.leaseMs;
     if (!Number.isFinite(lease) || now - this.renewedAt < lease / 3) return;
     this.renewedAt = now;
-    this.core.background(this.core.presence.renew(this.core.node), "renewing presence leases");
+    const core = this.core;
+    core.background(
+      core.presence.renew(core.node).then((lapsed) => {
+        if (lapsed) core.resync();
+      }),
+      "renewing presence leases",
+    );
+    // Deletions under way here: the other nodes' marks of them last one lease.
+    for (const s of core.sessions)
+      if (s.deleting && s.account) core.signals.broadcast({ type: "deleting", key: s.account.key, on: true });
   }
 }

@@ -77,6 +77,7 @@ describe("presence leases", () => {
       renewals: string[] = [];
       override async renew(node: string) {
         this.renewals.push(node);
+        return false;
       }
     }
     const shared = sharedBackend(DEFAULT_OPTIONS, null);

@@ -22,7 +22,7 @@ export const deleteAccount: Handler = {
         return;
       }
       if (!verdict) {
-        attempt.failed(account.name, "wrong password for delete");
+        await attempt.failed(account.name, "wrong password for delete");
         core.fail(s, req, at, Status.BAD_CREDENTIALS, "wrong password; the account was not deleted");
         return;
       }
@@ -41,7 +41,15 @@ export const deleteAccount: Handler = {
     if (s.account !== account) return ended();
     // From here on, sends to this account are refused; those already accepted are committed by the flush.
     // Every node refuses them from the signal on (a shared store must also refuse them atomically).
+    // The shared store's mark (with a lease, in case this node dies) refuses them atomically
+    // on every node; the signal spares the other nodes the trip to the store.
     s.deleting = true;
+    try {
+      await core.presence.markDeleting(account.id);
+    } catch (error) {
+      s.deleting = false;
+      throw error;
+    }
     core.signals.broadcast({ type: "deleting", key: account.key, on: true });
     await core.store.flush();
     let handedOver = 0;
@@ -64,6 +72,7 @@ export const deleteAccount: Handler = {
     if (!turn) {
       s.deleting = false;
       core.signals.broadcast({ type: "deleting", key: account.key, on: false });
+      core.background(core.presence.unmarkDeleting(account.id), "clearing a deletion mark");
       core.fail(s, req, at, Status.BUSY, "too many logins at once; nothing was deleted; try again", {
         retryAfterMs: 1000,
       });
@@ -76,6 +85,8 @@ export const deleteAccount: Handler = {
       const reuseAfter = core.options.nameReuseAfterMs;
       await core.store.deleteAccount(account.id, reuseAfter > 0 ? core.now() + reuseAfter : undefined);
       s.deleting = false;
+      // The store's tombstone took the mark's place; this only stops its renewal.
+      core.background(core.presence.unmarkDeleting(account.id), "clearing a deletion mark");
       core.signals.broadcast({ type: "account_deleted", accountId: account.id, key: account.key });
       core.endSession(s, "account deleted", false);
     } finally {
