@@ -98,6 +98,11 @@ export class RedisStore implements Store {
     return new RedisStore(await RedisConnection.open(target, opts), limits);
   }
 
+  /** The connection, for what the nodes share beside the store (presence, signals, budgets). */
+  get connection(): RedisConnection {
+    return this.redis;
+  }
+
   createAccount(a: {
     name: string;
     key: string;
