@@ -10,7 +10,7 @@ import { budgetKey } from "./keys";
 import { BUDGET } from "./scripts";
 
 export class RedisBudget implements Throttle {
-  private readonly perMs: number;
+  private readonly perSecond: number;
 
   /** name: the budget's part of its keys; memoryMs: how long a spending counts as recent. */
   constructor(
@@ -19,7 +19,7 @@ export class RedisBudget implements Throttle {
     private readonly perMinute: number,
     private readonly memoryMs = 0,
   ) {
-    this.perMs = perMinute / 60_000;
+    this.perSecond = perMinute / 60;
   }
 
   async waitMs(key: string, now: number): Promise<number> {
@@ -43,7 +43,7 @@ export class RedisBudget implements Throttle {
     return this.redis.eval(
       BUDGET,
       [budgetKey(this.name, key)],
-      [op, Math.floor(now), this.perMs, this.perMinute, this.memoryMs],
+      [op, Math.floor(now), this.perSecond, this.perMinute, this.memoryMs],
     );
   }
 }

@@ -25,7 +25,8 @@ return 0
 
 /**
  * A token bucket (hash tokens, at, spent). KEYS: the bucket. ARGV: op ("wait", "spend",
- * "recent"), now (ms), tokens per ms, burst, memory (ms). "wait" answers the ms until a
+ * "recent"), now (ms), tokens per second, burst, memory (ms). The arithmetic is Budget's,
+ * step for step, so both give the same answers. "wait" answers the ms until a
  * token is there (0: go ahead); "spend" takes one if there is one and notes when; "recent"
  * answers 1 when the key spent within memory ms. A bucket is kept until it is full again
  * and its spending forgotten, then expires.
@@ -41,16 +42,17 @@ if op == 'recent' then
 end
 local tokens, at = tonumber(v[1]) or burst, tonumber(v[2]) or now
 if now > at then
-  tokens = math.min(burst, tokens + (now - at) * rate)
+  tokens = math.min(burst, tokens + ((now - at) / 1000) * rate)
   at = now
 end
 if op == 'wait' then
   if tokens >= 1 then return 0 end
-  return math.ceil((1 - tokens) / rate)
+  return math.ceil(((1 - tokens) / rate) * 1000)
 end
 if tokens >= 1 then tokens = tokens - 1 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at), 'spent', tostring(now))
-local full = math.ceil((burst - tokens) / rate)
+-- %.17g: tostring() would keep 14 digits, and the bucket would drift from Budget's.
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', string.format('%.17g', at), 'spent', string.format('%.17g', now))
+local full = math.ceil(((burst - tokens) / rate) * 1000)
 redis.call('PEXPIRE', KEYS[1], math.max(full, memory) + 1000)
 return 0
 `,
