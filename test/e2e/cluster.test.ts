@@ -73,6 +73,121 @@ const encodeAck = (ids: number[]) =>
 
 const increasing = (ids: readonly number[]) => ids.every((id, i) => i === 0 || id > ids[i - 1]!);
 
+/** Logs c in as name on a fresh connection to node (after its old one died). */
+async function reconnect(node: ChatServer, name: string): Promise<RawClient> {
+  const c = await RawClient.open(node.port);
+  clients.push(c);
+  const r = await c.request({ opcode: Op.LOG_IN, sender: name, password: "correct horse" });
+  if (r.status !== Status.OK) throw new Error(`login as ${name} on ${node.port}: ${r.msg}`);
+  return c;
+}
+
+/**
+ * A sender that sends total messages to `to` one after another, each with its own
+ * client_msg_id; when its node dies it logs in on the next node of `nodes` and sends the
+ * unanswered one again (same client_msg_id: stored once). Refusals while Redis is away
+ * (STORAGE_FAILED) are retried. Answers what was accepted: k → message id.
+ */
+async function runSender(
+  name: string,
+  to: string,
+  nodesInTurn: ChatServer[],
+  total: number,
+  refusals: Reply[] = [],
+): Promise<Map<number, number>> {
+  let turn = 0;
+  let c = await reconnect(nodesInTurn[0]!, name);
+  const accepted = new Map<number, number>();
+  const deadline = Date.now() + 60_000;
+  for (let k = 0; k < total; k++) {
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`${name} could not send message ${k}`);
+      let r: Reply;
+      try {
+        r = await send(c, to, `${name}-${k}`, k + 1);
+      } catch (error) {
+        if (!c.closed) throw error;
+        c = await reconnectSomewhere(nodesInTurn, ++turn, name);
+        continue;
+      }
+      if (r.status === Status.OK) {
+        accepted.set(k, r.messageId);
+        break;
+      }
+      if (r.status !== Status.STORAGE_FAILED) throw new Error(`${name}: ${r.status} ${r.msg}`);
+      refusals.push(r);
+      await Bun.sleep(50);
+    }
+  }
+  c.close();
+  return accepted;
+}
+
+/** The next live node from turn on (its port may refuse while it is dead). */
+async function reconnectSomewhere(nodesInTurn: ChatServer[], turn: number, name: string): Promise<RawClient> {
+  for (let i = 0; i < nodesInTurn.length * 10; i++) {
+    const node = nodesInTurn[(turn + i) % nodesInTurn.length]!;
+    if (node.proc.exitCode !== null) continue;
+    try {
+      return await reconnect(node, name);
+    } catch {
+      await Bun.sleep(100);
+    }
+  }
+  throw new Error(`${name} found no node to reconnect to`);
+}
+
+/**
+ * A recipient that confirms what it is pushed, and when its node dies logs in on another
+ * one (where its queue is pushed on login). got: every message received, in arrival order.
+ */
+function runRecipient(name: string, nodesInTurn: ChatServer[]) {
+  const got: WireMessage[] = [];
+  let stop = false;
+  const running = (async () => {
+    let turn = 0;
+    let c = await reconnect(nodesInTurn[0]!, name);
+    let seen = 0;
+    while (!stop) {
+      const now = delivered(c);
+      if (now.length > seen) {
+        got.push(...now.slice(seen));
+        seen = ackAll(c, seen);
+      }
+      if (c.closed) {
+        c = await reconnectSomewhere(nodesInTurn, ++turn, name);
+        seen = 0;
+      }
+      await Bun.sleep(5);
+    }
+    c.close();
+  })();
+  return {
+    got,
+    async stop() {
+      stop = true;
+      await running;
+    },
+  };
+}
+
+/** Each accepted message arrived; by id, without two ids for one text, each sender's in order. */
+function expectAllArrived(got: readonly WireMessage[], sender: string, accepted: Map<number, number>): void {
+  const byId = new Map<number, string>();
+  for (const m of got) {
+    if (m.sender !== sender) continue;
+    const before = byId.get(m.id);
+    if (before !== undefined) expect(m.text).toBe(before); // a redelivery: same id, same text
+    byId.set(m.id, m.text);
+  }
+  for (const [k, id] of accepted) expect(byId.get(id), `${sender}-${k} (id ${id})`).toBe(`${sender}-${k}`);
+  // One id per text (no resend stored twice), and ids rising with k (no reordering).
+  const ids = [...byId.entries()].sort((x, y) => x[0] - y[0]);
+  const ks = ids.map(([, text]) => Number(text.slice(sender.length + 1)));
+  expect(new Set(ks).size).toBe(ks.length);
+  expect(increasing(ks)).toBe(true);
+}
+
 describe.skipIf(!HAVE_REDIS)("three chat serve nodes on one redis-server", () => {
   beforeAll(async () => {
     redis = await startRedis();
@@ -171,4 +286,116 @@ describe.skipIf(!HAVE_REDIS)("three chat serve nodes on one redis-server", () =>
       expect(list.accounts.map((x) => ({ name: x.name, online: x.online }))).toEqual(expected);
     }
   }, 60_000);
+  test("delete on one node while another accepts messages: each is handed over first or refused", async () => {
+    const [n0, n1] = await startNodes(3);
+    const bob = await user(n0!, "bob");
+    const alice = await user(n1!, "alice");
+    const sends: Promise<Reply>[] = [];
+    for (let i = 0; i < 10; i++) sends.push(send(alice, "bob", `m${i}`));
+    await Promise.all(sends);
+    let acked = 0;
+    let answered = false;
+    const del = bob.request({ opcode: Op.DELETE_ACCOUNT, password: "correct horse" }).finally(() => {
+      answered = true;
+    });
+    const deadline = Date.now() + 20_000;
+    for (let i = 10; !answered && Date.now() < deadline; i++) {
+      sends.push(send(alice, "bob", `m${i}`));
+      acked = ackAll(bob, acked);
+      await Bun.sleep(3);
+    }
+    expect(await del).toMatchObject({ status: Status.OK });
+    for (let i = 0; i < 5; i++) sends.push(send(alice, "bob", `after${i}`));
+    const answers = await Promise.all(sends);
+    const handed = new Set(delivered(bob).map((m) => m.id));
+    let accepted = 0;
+    for (const r of answers) {
+      if (r.status === Status.OK) {
+        accepted++;
+        expect(handed.has(r.messageId), `message ${r.messageId} handed over`).toBe(true);
+      } else expect(r).toMatchObject({ status: Status.NO_SUCH_ACCOUNT, msg: "no account named bob" });
+    }
+    expect(accepted).toBeGreaterThanOrEqual(10);
+    expect(accepted).toBeLessThan(answers.length);
+  }, 60_000);
+
+  test("a node SIGKILLed under load: its clients go on on another node, nothing accepted is lost, duplicated or reordered", async () => {
+    const [n0, n1, n2] = await startNodes(3);
+    const TOTAL = 60;
+    // Recipients on the node that dies and on the others; senders everywhere.
+    const pairs = [
+      { s: "s0", r: "r0", sNodes: [n0!, n1!], rNodes: [n2!, n0!, n1!] },
+      { s: "s1", r: "r1", sNodes: [n1!, n0!], rNodes: [n2!, n1!, n0!] },
+      { s: "s2", r: "r2", sNodes: [n2!, n0!, n1!], rNodes: [n0!, n1!] },
+      { s: "s3", r: "r3", sNodes: [n2!, n1!, n0!], rNodes: [n1!, n0!] },
+      { s: "s4", r: "r4", sNodes: [n2!, n0!, n1!], rNodes: [n2!, n0!, n1!] },
+    ];
+    for (const p of pairs) {
+      (await user(p.rNodes[0]!, p.r)).close();
+      (await user(p.sNodes[0]!, p.s)).close();
+    }
+    const recipients = pairs.map((p) => runRecipient(p.r, p.rNodes));
+    const senders = pairs.map((p) => runSender(p.s, p.r, p.sNodes, TOTAL));
+    // Kill n2 once the load is under way.
+    await waitUntil(() => recipients.every((r) => r.got.length >= 10), 20_000, "the load under way");
+    n2!.proc.kill("SIGKILL");
+    await n2!.proc.exited;
+    const accepted = await Promise.all(senders);
+    for (const a of accepted) expect(a.size).toBe(TOTAL);
+    await waitUntil(
+      () =>
+        pairs.every((_, i) => {
+          const ids = new Set(recipients[i]!.got.map((m) => m.id));
+          return [...accepted[i]!.values()].every((id) => ids.has(id));
+        }),
+      30_000,
+      "every accepted message received",
+    );
+    for (const r of recipients) await r.stop();
+    for (const [i, p] of pairs.entries()) expectAllArrived(recipients[i]!.got, p.s, accepted[i]!);
+  }, 120_000);
+
+  test("redis-server restarted under load: STORAGE_FAILED meanwhile, the nodes recover by themselves", async () => {
+    const [n0, n1, n2] = await startNodes(3);
+    const TOTAL = 80;
+    const pairs = [
+      { s: "s0", r: "r0", sNode: n0!, rNode: n1! },
+      { s: "s1", r: "r1", sNode: n1!, rNode: n2! },
+      { s: "s2", r: "r2", sNode: n2!, rNode: n0! },
+    ];
+    for (const p of pairs) {
+      (await user(p.rNode, p.r)).close();
+      (await user(p.sNode, p.s)).close();
+    }
+    const recipients = pairs.map((p) => runRecipient(p.r, [p.rNode]));
+    const refusals: Reply[] = [];
+    const senders = pairs.map((p) => runSender(p.s, p.r, [p.sNode], TOTAL, refusals));
+    await waitUntil(() => recipients.every((r) => r.got.length >= 10), 20_000, "the load under way");
+    await redis.stop();
+    await waitUntil(() => refusals.length >= 3, 20_000, "refusals while Redis is away");
+    await redis.start();
+    const accepted = await Promise.all(senders);
+    for (const a of accepted) expect(a.size).toBe(TOTAL);
+    expect(refusals[0]!.msg).toContain("(Redis) is unavailable");
+    await waitUntil(
+      () =>
+        pairs.every((_, i) => {
+          const ids = new Set(recipients[i]!.got.map((m) => m.id));
+          return [...accepted[i]!.values()].every((id) => ids.has(id));
+        }),
+      30_000,
+      "every accepted message received",
+    );
+    for (const r of recipients) await r.stop();
+    for (const [i, p] of pairs.entries()) expectAllArrived(recipients[i]!.got, p.s, accepted[i]!);
+    for (const n of [n0!, n1!, n2!]) expect(n.proc.exitCode).toBeNull();
+  }, 120_000);
 });
+
+async function waitUntil(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await Bun.sleep(10);
+  }
+}
