@@ -18,6 +18,12 @@ import { decodeSignal, encodeSignal } from "./signal-codec";
 const CONNECT_TIMEOUT_MS = 3000;
 /** Between attempts to subscribe again once the client gave up reconnecting by itself. */
 const RESUBSCRIBE_MS = 500;
+/**
+ * A subscribed connection only receives, so a dead network path would go unnoticed: it
+ * is pinged this often, and one unanswered for CHECK_TIMEOUT_MS is dropped and made anew.
+ */
+const CHECK_EVERY_MS = 1000;
+const CHECK_TIMEOUT_MS = 3000;
 
 export class RedisSignals implements Signals {
   readonly inOrder = false;
@@ -27,6 +33,8 @@ export class RedisSignals implements Signals {
   private lost = false;
   private retry: Timer | null = null;
   private resubscribing = false;
+  private readonly checker: Timer;
+  private checking = false;
   private readonly listener = (message: string, channel: string) => this.received(message, channel);
 
   private constructor(
@@ -46,6 +54,8 @@ export class RedisSignals implements Signals {
       this.lost = true;
       this.scheduleRetry();
     };
+    this.checker = setInterval(() => this.check(), CHECK_EVERY_MS);
+    this.checker.unref?.();
   }
 
   /** Subscribes node's channel and the broadcast channel; throws when Redis cannot be used. */
@@ -101,6 +111,7 @@ export class RedisSignals implements Signals {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.checker);
     if (this.retry) clearTimeout(this.retry);
     this.subscriber.onclose = null;
     this.subscriber.close();
@@ -122,6 +133,33 @@ export class RedisSignals implements Signals {
     if (got.signal.type === "resync") return;
     if (channel === BROADCAST_CHANNEL && got.from === this.node) return;
     this.handler?.(got.signal);
+  }
+
+  /** Pings the subscribed connection; one that does not answer in time is dropped and made anew. */
+  private check(): void {
+    if (this.closed || this.checking || this.lost || !this.subscriber.connected) return;
+    this.checking = true;
+    let timer: Timer | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), CHECK_TIMEOUT_MS);
+    });
+    Promise.race([this.subscriber.ping(), late])
+      .then(
+        (answer) => {
+          if (answer !== "late" || this.closed) return;
+          this.report(
+            `the subscription did not answer a ping within ${CHECK_TIMEOUT_MS / 1000} s; subscribing anew`,
+          );
+          this.lost = true;
+          this.subscriber.close();
+          this.scheduleRetry();
+        },
+        () => {}, // a failed ping: the client's own reconnection (onconnect) takes over
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        this.checking = false;
+      });
   }
 
   /** After a reconnection: subscribe anew, then let the core catch up on what it missed. */

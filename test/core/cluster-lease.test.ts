@@ -137,6 +137,34 @@ describe.skipIf(!HAVE_REDIS)("presence leases on redis-server", () => {
     expect(bob.texts()).toEqual(["before", "missed", "after"]);
   });
 
+  test("a subscription that stops answering (Redis frozen) is made anew, and the node catches up", async () => {
+    current = await redisCluster(redis.url, 2);
+    const [a, b] = current.nodes;
+    const [, pb] = current.parts;
+    const bob = await b!.user("bob");
+    await a!.user("alice");
+    const alice = await a!.store.findAccount("alice");
+    const stored = await a!.store.enqueue({
+      senderId: alice!.id,
+      senderName: "alice",
+      recipientKey: "bob",
+      text: "stored behind the bus",
+      sentAt: a!.clock.now,
+      clientMsgId: 0,
+    });
+    expect(stored.ok).toBe(true);
+    redis.pause();
+    try {
+      await waitFor(async () => !pb!.signals.subscribed, 6000, "the subscription found dead");
+    } finally {
+      redis.resume();
+    }
+    await waitFor(async () => bob.texts().length === 1, 10_000, "the stored message pushed");
+    expect(bob.texts()).toEqual(["stored behind the bus"]);
+    expect(pb!.signals.subscribed).toBe(true);
+    expect(pb!.reports).toContain("the subscription did not answer a ping within 3 s; subscribing anew");
+  }, 30_000);
+
   test("a node whose lease lapsed checks its claims: one taken meanwhile ends its session, told why", async () => {
     current = await redisCluster(redis.url, 2);
     const [a] = current.nodes;

@@ -63,6 +63,8 @@ export interface RedisNodeParts {
   store: RedisStore;
   presence: RedisPresence;
   signals: RedisSignals;
+  /** What the bus reported (it logs these in a server). */
+  reports: string[];
 }
 
 /** The nodes of one cluster, and how to take them down. */
@@ -102,9 +104,10 @@ export async function redisCluster(
     countCommands(store, flight);
     const presence = new RedisPresence(store.connection, name, leaseMs);
     await presence.renew(name);
-    const signals = await RedisSignals.open(parsed.target, name, store.connection, (detail) => {
-      throw new Error(`signal trouble on ${name}: ${detail}`);
-    });
+    const reports: string[] = [];
+    const signals = await RedisSignals.open(parsed.target, name, store.connection, (detail) =>
+      reports.push(detail),
+    );
     const shared: Shared<Store> = {
       store,
       coreStore: store,
@@ -115,7 +118,7 @@ export async function redisCluster(
       holding: () => flight.commands + flight.signals,
     };
     nodes.push(new Harness<Store>(overrides, shared, name));
-    parts.push({ store, presence, signals });
+    parts.push({ store, presence, signals, reports });
   }
   return {
     nodes,
