@@ -36,7 +36,14 @@ export class RedisPresence implements Presence {
   private readonly aliveUntil = new Map<string, number>();
   /** Accounts this node is deleting: their marks are renewed with the lease. */
   private readonly marks = new Set<number>();
+  /**
+   * Claims whose release failed (Redis away): retried with each renewal, or the account
+   * would count as online here, with its messages signalled to a session that is gone.
+   */
+  private readonly unreleased = new Map<number, string>();
   private renewed = false;
+  /** The lease was found gone by a renewal not yet fully through. */
+  private lapsed = false;
 
   constructor(
     private readonly redis: RedisCommands,
@@ -53,7 +60,13 @@ export class RedisPresence implements Presence {
   }
 
   async release(accountId: number, holder: Holder): Promise<void> {
-    await this.redis.eval(DELETE_IF, [claimKey(accountId)], [holderValue(holder)]);
+    const value = holderValue(holder);
+    try {
+      await this.redis.eval(DELETE_IF, [claimKey(accountId)], [value]);
+    } catch (error) {
+      if (this.unreleased.size < 1_000_000) this.unreleased.set(accountId, value);
+      throw error;
+    }
   }
 
   async holder(accountId: number): Promise<Holder | null> {
@@ -80,13 +93,20 @@ export class RedisPresence implements Presence {
     const asked = Date.now();
     const before = await this.redis.send("SET", [leaseKey(node), "1", "PX", this.leaseMs, "GET"]);
     this.aliveUntil.set(node, asked + this.leaseMs);
+    // Told once the whole renewal went through: a failure below leaves it for the next one.
+    if (before === null && this.renewed) this.lapsed = true;
+    this.renewed = true;
     await Promise.all(
       [...this.marks].map((id) =>
         this.redis.eval(EXPIRE_IF, [user(id).gone], [this.markValue(), this.leaseMs]),
       ),
     );
-    const lapsed = before === null && this.renewed;
-    this.renewed = true;
+    for (const [id, value] of [...this.unreleased]) {
+      await this.redis.eval(DELETE_IF, [claimKey(id)], [value]);
+      this.unreleased.delete(id);
+    }
+    const lapsed = this.lapsed;
+    this.lapsed = false;
     return lapsed;
   }
 

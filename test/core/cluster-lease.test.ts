@@ -3,7 +3,12 @@
 // node and runs out with its node; a node whose subscription or lease lapsed catches up.
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import type { RedisCommands } from "../../src/cluster/commands";
 import { claimKey, leaseKey } from "../../src/cluster/keys";
+import { RedisPresence } from "../../src/cluster/redis-presence";
+import { RedisStore } from "../../src/store/redis";
+import { parseRedisTarget } from "../../src/store/redis-url";
+import { StorageError } from "../../src/store/store";
 import { Delivery, Push, Status } from "../../src/wire";
 import { HAVE_REDIS, type RedisServer, startRedis } from "../store/redis-server";
 import { settleAll } from "./cluster-contract";
@@ -185,5 +190,59 @@ describe.skipIf(!HAVE_REDIS)("presence leases on redis-server", () => {
       status: Status.OK,
       delivery: Delivery.LIVE,
     });
+  });
+});
+
+describe.skipIf(!HAVE_REDIS)("RedisPresence on redis-server", () => {
+  let server: RedisServer;
+  let store: RedisStore;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    const t = parseRedisTarget(server.url);
+    if (!t.ok) throw new Error(t.reason);
+    store = await RedisStore.open(t.target, {
+      maxQueuedPerAccount: 10,
+      maxQueuedPerSender: 10,
+      dedupPerSender: 4,
+    });
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await server.stop();
+  });
+
+  test("a release that failed (Redis away) is made with the next renewal, and a newer claim stays", async () => {
+    let failing = true;
+    const flaky: RedisCommands = {
+      send: (c, a) => store.connection.send(c, a),
+      eval: (script, keys, args) =>
+        failing
+          ? Promise.reject(new StorageError("Redis is away"))
+          : store.connection.eval(script, keys, args),
+    };
+    const p = new RedisPresence(flaky, "flaky", 60_000);
+    await p.renew("flaky");
+    await p.claim(1, { node: "flaky", session: 1 });
+    await p.claim(2, { node: "flaky", session: 2 });
+    await expect(p.release(1, { node: "flaky", session: 1 })).rejects.toThrow("Redis is away");
+    await expect(p.release(2, { node: "flaky", session: 2 })).rejects.toThrow("Redis is away");
+    // Meanwhile account 2 was claimed again, by a newer session.
+    await p.claim(2, { node: "flaky", session: 3 });
+    expect(await p.online([1, 2])).toEqual([true, true]);
+    failing = false;
+    expect(await p.renew("flaky")).toBe(false);
+    expect(await p.holder(1)).toBeNull();
+    expect(await p.holder(2)).toEqual({ node: "flaky", session: 3 });
+  });
+
+  test("renew tells once that the lease had lapsed", async () => {
+    const p = new RedisPresence(store.connection, "lapsing", 60_000);
+    expect(await p.renew("lapsing")).toBe(false);
+    expect(await p.renew("lapsing")).toBe(false);
+    await server.cli("DEL", leaseKey("lapsing"));
+    expect(await p.renew("lapsing")).toBe(true);
+    expect(await p.renew("lapsing")).toBe(false);
   });
 });
