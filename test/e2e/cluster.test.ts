@@ -35,10 +35,13 @@ const NODE_ARGS = [
 
 let redis: RedisServer;
 let nodes: ChatServer[] = [];
+/** Connections the test's clients lost and made again on some node, over one test. */
+let reconnects = 0;
 const clients: RawClient[] = [];
 
 async function startNodes(n: number): Promise<ChatServer[]> {
   await redis.cli("FLUSHALL");
+  reconnects = 0;
   nodes = await Promise.all(
     Array.from({ length: n }, (_, i) => startServer([...NODE_ARGS, "--node-name", `node${i}`], redis.url)),
   );
@@ -108,6 +111,7 @@ async function runSender(
       } catch (error) {
         if (!c.closed) throw error;
         c = await reconnectSomewhere(nodesInTurn, ++turn, name);
+        reconnects++;
         continue;
       }
       if (r.status === Status.OK) {
@@ -156,6 +160,7 @@ function runRecipient(name: string, nodesInTurn: ChatServer[]) {
       }
       if (c.closed) {
         c = await reconnectSomewhere(nodesInTurn, ++turn, name);
+        reconnects++;
         seen = 0;
       }
       await Bun.sleep(5);
@@ -353,6 +358,8 @@ describe.skipIf(!HAVE_REDIS)("three chat serve nodes on one redis-server", () =>
     );
     for (const r of recipients) await r.stop();
     for (const [i, p] of pairs.entries()) expectAllArrived(recipients[i]!.got, p.s, accepted[i]!);
+    // The clients of the dead node (two recipients, three senders) went on elsewhere.
+    expect(reconnects).toBeGreaterThanOrEqual(2);
   }, 120_000);
 
   test("redis-server restarted under load: STORAGE_FAILED meanwhile, the nodes recover by themselves", async () => {
@@ -389,6 +396,8 @@ describe.skipIf(!HAVE_REDIS)("three chat serve nodes on one redis-server", () =>
     for (const r of recipients) await r.stop();
     for (const [i, p] of pairs.entries()) expectAllArrived(recipients[i]!.got, p.s, accepted[i]!);
     for (const n of [n0!, n1!, n2!]) expect(n.proc.exitCode).toBeNull();
+    // The nodes kept every client connection through the outage.
+    expect(reconnects).toBe(0);
   }, 120_000);
 });
 
