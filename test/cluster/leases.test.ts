@@ -10,9 +10,9 @@ import { RedisStore } from "../../src/store/redis";
 import { parseRedisTarget } from "../../src/store/redis-url";
 import { StorageError } from "../../src/store/store";
 import { Delivery, Push, Status } from "../../src/wire";
+import { settleAll } from "../core/cluster-contract";
+import { type RedisCluster, redisCluster } from "../core/cluster-redis";
 import { HAVE_REDIS, type RedisServer, startRedis } from "../store/redis-server";
-import { settleAll } from "./cluster-contract";
-import { type RedisCluster, redisCluster } from "./cluster-redis";
 
 let redis: RedisServer;
 let current: RedisCluster | null = null;
