@@ -241,7 +241,11 @@ export async function startServer(
     await store.close();
     throw error;
   }
-  const tickEvery = Math.max(50, Math.min(1000, o.heartbeatMs / 4, o.loginTimeoutMs / 4, o.ackTimeoutMs / 4));
+  // Presence leases are renewed from the tick every lease/3: ticking at lease/6 keeps half a lease to spare.
+  const tickEvery = Math.max(
+    50,
+    Math.min(1000, o.heartbeatMs / 4, o.loginTimeoutMs / 4, o.ackTimeoutMs / 4, core.presence.leaseMs / 6),
+  );
   const ticker = setInterval(() => core.tick(), tickEvery);
   const sweeper = setInterval(
     () => core.background(store.sweep(Date.now()), "sweeping expired records"),

@@ -301,8 +301,15 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     ...(s("web-host") ? { webHost: s("web-host") } : {}),
     webAllowedOrigins: webOrigins(s("web-allowed-origin")),
     ...(s("node-name") !== undefined ? { nodeName: nodeName(s("node-name")!) } : {}),
-    presenceLeaseMs: duration("presence-lease", s("presence-lease"), DEFAULT_LEASE_MS),
+    presenceLeaseMs: lease(s("presence-lease")),
   };
+}
+
+/** Renewed every third of it, on the server's tick: below 300 ms a busy node could miss one. */
+function lease(value: string | undefined): number {
+  const ms = duration("presence-lease", value, DEFAULT_LEASE_MS);
+  if (ms < 300) throw new UsageError(`--presence-lease must be at least 300ms; got ${JSON.stringify(value)}`);
+  return ms;
 }
 
 function nodeName(name: string): string {

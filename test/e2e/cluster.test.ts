@@ -243,6 +243,26 @@ describe.skipIf(!HAVE_REDIS)("three chat serve nodes on one redis-server", () =>
     }
   }, 120_000);
 
+  test("nodes renew their leases: sessions stay online over several leases", async () => {
+    const [n0, n1] = await startNodes(3);
+    const bob = await user(n0!, "bob");
+    const alice = await user(n1!, "alice");
+    // Three leases long, the lease key of bob's node never comes near running out: renewed
+    // every third of the lease, it keeps more than a quarter of it (of 1 s) at all times.
+    const until = Date.now() + 3 * 1000;
+    while (Date.now() < until) {
+      expect(Number(await redis.cli("PTTL", "chat:{n:node0}:lease"))).toBeGreaterThan(250);
+      await Bun.sleep(20);
+    }
+    expect(await send(alice, "bob", "still there")).toMatchObject({
+      status: Status.OK,
+      delivery: Delivery.LIVE,
+    });
+    await bob.next(() => delivered(bob).length === 1, "the message");
+    const list = await alice.request({ opcode: Op.LIST_ACCOUNTS, msg: "bob" });
+    expect(list.accounts.map((a) => a.online)).toEqual([true]);
+  }, 60_000);
+
   test("logging in on another node forces out the old session, told why", async () => {
     const [n0, n1] = await startNodes(3);
     const old = await user(n0!, "bob");
