@@ -280,7 +280,7 @@ export async function startServer(
       metricsServer?.stop(true);
       control?.stop();
       web?.close();
-      cluster?.close();
+      await cluster?.close();
       await store.close();
     })();
     return stopping;

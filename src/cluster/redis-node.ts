@@ -27,7 +27,8 @@ export interface RedisNode {
   readonly presence: RedisPresence;
   readonly signals: RedisSignals;
   readonly throttles: Throttles;
-  close(): void;
+  /** Leaves the service (after its sessions ended and released their claims); signals stop. */
+  close(): Promise<void>;
 }
 
 /**
@@ -50,6 +51,9 @@ export async function joinRedisService(
     presence,
     signals,
     throttles: redisThrottles(redis, o),
-    close: () => signals.close(),
+    close: async () => {
+      await presence.leave().catch(() => {}); // Redis away: the lease runs out by itself
+      signals.close();
+    },
   };
 }

@@ -110,6 +110,15 @@ export class RedisPresence implements Presence {
     return lapsed;
   }
 
+  /**
+   * The node stops (gracefully): drops its lease, after the releases of its sessions (sent
+   * before, on the same connection), so a claim left over counts as offline for any node
+   * that has not seen the lease alive yet.
+   */
+  async leave(): Promise<void> {
+    await this.redis.send("DEL", [leaseKey(this.node)]);
+  }
+
   async markDeleting(accountId: number): Promise<void> {
     this.marks.add(accountId);
     try {

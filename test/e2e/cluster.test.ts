@@ -29,8 +29,6 @@ const NODE_ARGS = [
   "100000",
   "--request-burst-per-address",
   "100000",
-  "--presence-lease",
-  LEASE,
 ];
 
 let redis: RedisServer;
@@ -39,11 +37,13 @@ let nodes: ChatServer[] = [];
 let reconnects = 0;
 const clients: RawClient[] = [];
 
-async function startNodes(n: number): Promise<ChatServer[]> {
+async function startNodes(n: number, lease = LEASE): Promise<ChatServer[]> {
   await redis.cli("FLUSHALL");
   reconnects = 0;
   nodes = await Promise.all(
-    Array.from({ length: n }, (_, i) => startServer([...NODE_ARGS, "--node-name", `node${i}`], redis.url)),
+    Array.from({ length: n }, (_, i) =>
+      startServer([...NODE_ARGS, "--presence-lease", lease, "--node-name", `node${i}`], redis.url),
+    ),
   );
   return nodes;
 }
@@ -261,6 +261,17 @@ describe.skipIf(!HAVE_REDIS)("three chat serve nodes on one redis-server", () =>
     await bob.next(() => delivered(bob).length === 1, "the message");
     const list = await alice.request({ opcode: Op.LIST_ACCOUNTS, msg: "bob" });
     expect(list.accounts.map((a) => a.online)).toEqual([true]);
+  }, 60_000);
+
+  test("a node stopped with SIGTERM leaves: its accounts are offline at once, not a lease later", async () => {
+    const [n0, n1] = await startNodes(2, "60s");
+    await user(n0!, "bob");
+    const alice = await user(n1!, "alice");
+    expect(await send(alice, "bob", "while up")).toMatchObject({ delivery: Delivery.LIVE });
+    expect(await n0!.stop("SIGTERM")).toBe(0);
+    expect(await send(alice, "bob", "after")).toMatchObject({ status: Status.OK, delivery: Delivery.QUEUED });
+    const list = await alice.request({ opcode: Op.LIST_ACCOUNTS, msg: "bob" });
+    expect(list.accounts.map((a) => a.online)).toEqual([false]);
   }, 60_000);
 
   test("logging in on another node forces out the old session, told why", async () => {
