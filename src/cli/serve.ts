@@ -308,7 +308,11 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
 /** Renewed every third of it, on the server's tick: below 300 ms a busy node could miss one. */
 function lease(value: string | undefined): number {
   const ms = duration("presence-lease", value, DEFAULT_LEASE_MS);
-  if (ms < 300) throw new UsageError(`--presence-lease must be at least 300ms; got ${JSON.stringify(value)}`);
+  if (ms < 300)
+    throw new UsageError(
+      `--presence-lease must be at least 300ms; got ${JSON.stringify(value)}`,
+      "presence-lease",
+    );
   return ms;
 }
 
@@ -316,6 +320,7 @@ function nodeName(name: string): string {
   if (!NODE_NAME.test(name))
     throw new UsageError(
       `--node-name wants 1 to 100 letters, digits, dots, dashes, underscores or colons; got ${JSON.stringify(name.slice(0, 120))}`,
+      "node-name",
     );
   return name;
 }
