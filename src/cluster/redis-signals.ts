@@ -118,8 +118,11 @@ export class RedisSignals implements Signals {
   }
 
   private publish(channel: string, signal: Signal): void {
+    // Out of order, holders read their queue: the message's copy would only cross the bus
+    // (and show its text to whatever else listens there) for nothing.
+    const sent = signal.type === "deliver" && signal.message ? withoutCopy(signal) : signal;
     this.publisher
-      .send("PUBLISH", [channel, encodeSignal(this.node, signal)])
+      .send("PUBLISH", [channel, encodeSignal(this.node, sent)])
       .catch((error) => this.report(`sending a ${signal.type} signal: ${describe(error)}`));
   }
 
@@ -206,6 +209,11 @@ export class RedisSignals implements Signals {
     }, RESUBSCRIBE_MS);
     this.retry.unref?.();
   }
+}
+
+function withoutCopy(signal: Extract<Signal, { type: "deliver" }>): Signal {
+  const { message: _, ...rest } = signal;
+  return rest;
 }
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
