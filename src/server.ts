@@ -8,8 +8,9 @@ import type { ConsolaInstance } from "consola";
 import { BanList } from "./admin/banlist";
 import { type ControlSocket, ControlSocketError } from "./admin/control-server";
 import { openControlSocket } from "./admin/serve-control";
+import { defaultNodeName, joinRedisService, type RedisNode } from "./cluster/redis-node";
 import { type Argon2Cost, argon2Hasher, type PasswordHasher } from "./core/auth";
-import { ChatCore, describeError } from "./core/chat";
+import { ChatCore, describeError, formatDuration } from "./core/chat";
 import type { EventSink, ServerEvent } from "./core/events";
 import { Metrics } from "./core/metrics";
 import type { CoreOptions } from "./core/options";
@@ -78,6 +79,10 @@ export interface ServeOptions extends CoreOptions {
   /** Request-budget tokens per second, and at most banked, of one client address. */
   addressRequestRate: number;
   addressRequestBurst: number;
+  /** With Redis: this node's name among the nodes of the service (default hostname-pid-random). */
+  nodeName?: string;
+  /** With Redis: how long a node's claims last without renewal (ms). */
+  presenceLeaseMs: number;
 }
 
 /** A problem the operator must fix (port taken, bad data file, missing certificate). */
@@ -127,6 +132,8 @@ export async function startServer(
   metrics.process = sampleProcess;
   const chatLog = log.withTag("chat");
   const adminLog = log.withTag("admin");
+  // On Redis the node shares presence, signals and budgets with every node of the service.
+  const cluster = store instanceof RedisStore ? await joinCluster(store, o, chatLog) : null;
   let web: WebServer | undefined;
   const logEvents = webTagged(eventLogger(chatLog, o.logFormat), () => web);
   const core = new ChatCore({
@@ -135,6 +142,14 @@ export async function startServer(
     metrics,
     passwords,
     serverVersion: VERSION,
+    ...(cluster
+      ? {
+          node: cluster.node,
+          presence: cluster.presence,
+          signals: cluster.signals,
+          throttles: cluster.throttles,
+        }
+      : {}),
     events: extra.events
       ? (e) => {
           logEvents(e);
@@ -226,7 +241,11 @@ export async function startServer(
     await store.close();
     throw error;
   }
-  const tickEvery = Math.max(50, Math.min(1000, o.heartbeatMs / 4, o.loginTimeoutMs / 4, o.ackTimeoutMs / 4));
+  // Presence leases are renewed from the tick every lease/3: ticking at lease/6 keeps half a lease to spare.
+  const tickEvery = Math.max(
+    50,
+    Math.min(1000, o.heartbeatMs / 4, o.loginTimeoutMs / 4, o.ackTimeoutMs / 4, core.presence.leaseMs / 6),
+  );
   const ticker = setInterval(() => core.tick(), tickEvery);
   const sweeper = setInterval(
     () => core.background(store.sweep(Date.now()), "sweeping expired records"),
@@ -261,6 +280,7 @@ export async function startServer(
       metricsServer?.stop(true);
       control?.stop();
       web?.close();
+      await cluster?.close();
       await store.close();
     })();
     return stopping;
@@ -346,6 +366,21 @@ function openStore(o: ServeOptions, log: ConsolaInstance): Store | Promise<Store
   } catch (error) {
     if (error instanceof StoreOpenError) throw new StartupError(error.message);
     throw error;
+  }
+}
+
+/** Takes this node's presence lease and subscribes to its signals; failing that, a StartupError. */
+async function joinCluster(store: RedisStore, o: ServeOptions, log: ConsolaInstance): Promise<RedisNode> {
+  const node = o.nodeName ?? defaultNodeName();
+  try {
+    const joined = await joinRedisService(store, o, node, o.presenceLeaseMs, (detail) =>
+      log.warn(`signals between nodes: ${detail}`),
+    );
+    log.info(`node: ${node} (presence lease ${formatDuration(o.presenceLeaseMs)})`);
+    return joined;
+  } catch (error) {
+    await store.close();
+    throw new StartupError(`cannot join the nodes on ${store.description}: ${describeError(error)}`);
   }
 }
 

@@ -1,5 +1,7 @@
 // `chat serve`: its options, and their translation into ServeOptions.
 
+import { NODE_NAME } from "../cluster/redis-node";
+import { DEFAULT_LEASE_MS } from "../cluster/redis-presence";
 import { DEFAULT_ARGON2 } from "../core/auth";
 import { DEFAULT_OPTIONS as D } from "../core/options";
 import { DEFAULT_ADDRESS_BURST, DEFAULT_ADDRESS_RATE } from "../net/address-budget";
@@ -180,6 +182,16 @@ export const serveArgs = {
     description:
       "Comma-separated origins (https://chat.example.org) whose pages may connect to /ws besides the server's own (default: none)",
   },
+  "node-name": {
+    type: "string",
+    description:
+      "This node's name among the nodes sharing one Redis (letters, digits, . _ - :) (default <hostname>-<pid>-<random>)",
+  },
+  "presence-lease": {
+    type: "string",
+    description:
+      "With Redis: how long a node's sessions count as online after it stops renewing them (it died); renewed every third of it (default 3s)",
+  },
 } as const;
 
 type Args = Record<string, string | boolean | undefined>;
@@ -288,7 +300,29 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     ...(s("web-port") !== undefined ? { webPort: port("--web-port", s("web-port"), 0, 0) } : {}),
     ...(s("web-host") ? { webHost: s("web-host") } : {}),
     webAllowedOrigins: webOrigins(s("web-allowed-origin")),
+    ...(s("node-name") !== undefined ? { nodeName: nodeName(s("node-name")!) } : {}),
+    presenceLeaseMs: lease(s("presence-lease")),
   };
+}
+
+/** Renewed every third of it, on the server's tick: below 300 ms a busy node could miss one. */
+function lease(value: string | undefined): number {
+  const ms = duration("presence-lease", value, DEFAULT_LEASE_MS);
+  if (ms < 300)
+    throw new UsageError(
+      `--presence-lease must be at least 300ms; got ${JSON.stringify(value)}`,
+      "presence-lease",
+    );
+  return ms;
+}
+
+function nodeName(name: string): string {
+  if (!NODE_NAME.test(name))
+    throw new UsageError(
+      `--node-name wants 1 to 100 letters, digits, dots, dashes, underscores or colons; got ${JSON.stringify(name.slice(0, 120))}`,
+      "node-name",
+    );
+  return name;
 }
 
 function webOrigins(list: string | undefined): string[] {

@@ -21,7 +21,8 @@ import {
   Status,
 } from "../wire";
 import { HashGate, type PasswordHasher } from "./auth";
-import type { Core, Throttles } from "./context";
+import type { Core, Throttle, Throttles } from "./context";
+import { DeletingMarks } from "./deleting";
 import { Delivery } from "./delivery";
 import { DummyHash } from "./dummy-hash";
 import type { EventSink } from "./events";
@@ -80,17 +81,17 @@ export class ChatCore implements Core {
   readonly presence: Presence;
   readonly signals: Signals;
   readonly commits: InOrder;
-  readonly loginFailuresByAccount: Budget;
-  readonly loginFailuresByAddress: Budget;
-  readonly loginFailuresByAccountAddress: Budget;
-  readonly accountCreations: Budget;
+  readonly loginFailuresByAccount: Throttle;
+  readonly loginFailuresByAddress: Throttle;
+  readonly loginFailuresByAccountAddress: Throttle;
+  readonly accountCreations: Throttle;
   readonly checksByAccount = new KeyedGate(1, 100);
   readonly checksByAddress = new KeyedGate(4, 1000);
   readonly creationsByAddress = new KeyedGate(1, 1000);
   readonly now: () => number;
   private readonly serverVersion: string;
   readonly sessions = new Set<Session>();
-  readonly deleting = new Set<string>();
+  readonly deleting: DeletingMarks;
   private nextSessionId = 1;
   shuttingDown = false;
   readonly dummy: DummyHash;
@@ -107,6 +108,7 @@ export class ChatCore implements Core {
     this.serverVersion = deps.serverVersion;
     this.now = deps.now ?? Date.now;
     this.presence = deps.presence ?? new LocalPresence();
+    this.deleting = new DeletingMarks(this.now, () => this.presence.leaseMs);
     this.signals = deps.signals ?? new LocalSignals();
     this.commits = new InOrder((error) =>
       this.events({ type: "internal_error", detail: "acting on a stored message", error }),
@@ -291,6 +293,11 @@ export class ChatCore implements Core {
   /** The node holding the account: this one if it has the session, else presence's answer. */
   holderNode(accountId: number): string | null | Promise<string | null> {
     return this.roster.holderNode(accountId);
+  }
+
+  /** Signals may have been lost: local sessions re-read their queues and check their claims. */
+  resync(): void {
+    this.roster.resync();
   }
 
   limit(s: Session, limit: string, detail: string): void {

@@ -4,6 +4,7 @@
 import type { Account, Store } from "../store/store";
 import type { Push, ReplyInit, Request, Status } from "../wire";
 import type { HashGate } from "./auth";
+import type { DeletingMarks } from "./deleting";
 import type { Delivery } from "./delivery";
 import type { DummyHash } from "./dummy-hash";
 import type { EventSink } from "./events";
@@ -11,21 +12,36 @@ import type { InOrder } from "./in-order";
 import type { Metrics } from "./metrics";
 import type { CoreOptions } from "./options";
 import type { Presence } from "./presence";
-import type { Budget, KeyedGate } from "./ratelimit";
+import type { KeyedGate } from "./ratelimit";
 import type { Session } from "./session";
 import type { Signals } from "./signals";
+
+/**
+ * One budget per key (ratelimit.ts's Budget in this process, a shared one on Redis). A
+ * shared budget answers asynchronously, and may fail like the store (StorageError).
+ */
+export interface Throttle {
+  /** Milliseconds to wait before another attempt for key (0 = go ahead). */
+  waitMs(key: string, now: number): number | Promise<number>;
+  /** Counts one event against key. */
+  spend(key: string, now: number): void | Promise<void>;
+  /** True when key spent within the budget's memory (see Budget). */
+  recentlySpent(key: string, now: number): boolean | Promise<boolean>;
+  /** Forgets key's spending (its budget is whole again). */
+  forget(key: string): void | Promise<void>;
+}
 
 /**
  * The login-failure and account-creation budgets. Several nodes of one service share
  * them, so spreading guesses over nodes gains nothing.
  */
 export interface Throttles {
-  readonly loginFailuresByAccount: Budget;
-  readonly loginFailuresByAddress: Budget;
+  readonly loginFailuresByAccount: Throttle;
+  readonly loginFailuresByAddress: Throttle;
   /** Failures per (account, address), remembered RECENT_FAILURE_MS (see beginAttempt). */
-  readonly loginFailuresByAccountAddress: Budget;
+  readonly loginFailuresByAccountAddress: Throttle;
   /** New accounts per address: each creation takes from the budget. */
-  readonly accountCreations: Budget;
+  readonly accountCreations: Throttle;
 }
 
 export interface Core extends Throttles {
@@ -49,7 +65,7 @@ export interface Core extends Throttles {
   /** A hash of a random password: unknown names are checked against it, so they cost as much as known ones. */
   readonly dummy: DummyHash;
   /** Keys of accounts whose deletion is under way on any node: sends to them are refused. */
-  readonly deleting: Set<string>;
+  readonly deleting: DeletingMarks;
   readonly sessions: Set<Session>;
   readonly now: () => number;
   readonly shuttingDown: boolean;
@@ -82,6 +98,11 @@ export interface Core extends Throttles {
   onlineSession(accountId: number): Session | undefined;
   /** The node holding the account: this one if it has the session, else presence's answer. */
   holderNode(accountId: number): string | null | Promise<string | null>;
+  /**
+   * Signals to this node may have been lost (its bus subscription or its lease lapsed):
+   * each local session re-reads its queue and checks that its claim still holds.
+   */
+  resync(): void;
 
   limit(s: Session, limit: string, detail: string): void;
   /** Runs a store call nobody waits on; failures are logged, never thrown. */

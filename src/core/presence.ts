@@ -26,8 +26,20 @@ export interface Presence {
   holder(accountId: number): Promise<Holder | null>;
   /** Whether each of these accounts is held by anyone (LIST's online marks). */
   online(accountIds: readonly number[]): Promise<boolean[]>;
-  /** Extends the leases of every claim of node; its timer calls this every leaseMs / 3. */
-  renew(node: string): Promise<void>;
+  /**
+   * Extends the leases of every claim of node (and of its deletion marks); its timer calls
+   * this every leaseMs / 3. Resolves true when the node's lease had run out before: others
+   * counted its accounts offline meanwhile (and may have claimed them), so it resyncs.
+   */
+  renew(node: string): Promise<boolean>;
+  /**
+   * From now on, until unmarkDeleting or the lease runs out, the shared store refuses
+   * messages to the account atomically on every node (a deletion is under way). Where
+   * every node sees the "deleting" signal at once (one process), there is nothing to do.
+   */
+  markDeleting(accountId: number): Promise<void>;
+  /** The deletion stopped before it completed: the account takes messages again. */
+  unmarkDeleting(accountId: number): Promise<void>;
 }
 
 export const sameHolder = (a: Holder | null, b: Holder | null): boolean =>
@@ -60,5 +72,11 @@ export class LocalPresence implements Presence {
     return accountIds.map((id) => this.holders.has(id));
   }
 
-  async renew(_node: string): Promise<void> {}
+  async renew(_node: string): Promise<boolean> {
+    return false;
+  }
+
+  async markDeleting(_accountId: number): Promise<void> {}
+
+  async unmarkDeleting(_accountId: number): Promise<void> {}
 }

@@ -85,6 +85,7 @@ export class Roster {
       // The deletion did not complete: the account takes messages again.
       s.deleting = false;
       core.signals.broadcast({ type: "deleting", key: account.key, on: false });
+      core.background(core.presence.unmarkDeleting(account.id), "clearing a deletion mark");
     }
     core.delivery.reset(s, true);
     core.metrics.sessions--;
@@ -95,6 +96,35 @@ export class Roster {
   holderNode(accountId: number): string | null | Promise<string | null> {
     if (this.here.has(accountId)) return this.core.node;
     return this.core.presence.holder(accountId).then((h) => h?.node ?? null);
+  }
+
+  /**
+   * Signals to this node may have been lost: each session here checks that its claim still
+   * holds (claiming again what nobody holds, ending what another session took) and re-reads
+   * its queue, so no deliver is missed.
+   */
+  resync(): void {
+    const core = this.core;
+    for (const [accountId, s] of this.here) {
+      const me: Holder = { node: core.node, session: s.id };
+      const check = core.presence.holder(accountId).then(async (h) => {
+        if (this.here.get(accountId) !== s || s.closing) return;
+        if (h === null) await core.presence.claim(accountId, me);
+        else if (!sameHolder(h, me)) {
+          const name = s.account?.name ?? "";
+          core.notify(
+            s,
+            Push.LOGGED_OUT,
+            Status.LOGGED_IN_ELSEWHERE,
+            `logged out: ${name} logged in elsewhere`,
+          );
+          this.end(s, "logged in elsewhere", false);
+          return;
+        }
+        core.delivery.arrived(s, Number.MAX_SAFE_INTEGER);
+      });
+      core.background(check, "checking a session's claim after signals may have been lost");
+    }
   }
 
   /** Stops taking signals (the core is going away). */
@@ -139,6 +169,9 @@ export class Roster {
         return;
       case "account_deleted":
         core.deleting.delete(signal.key);
+        return;
+      case "resync":
+        this.resync();
         return;
     }
   }

@@ -26,7 +26,12 @@ export type Signal =
   /** Sends to key are refused (on: true) while its account's deletion runs, or again taken (on: false). */
   | { type: "deleting"; key: string; on: boolean }
   /** The account is gone: nodes forget it (sends to it are refused by the store from now on). */
-  | { type: "account_deleted"; accountId: number; key: string };
+  | { type: "account_deleted"; accountId: number; key: string }
+  /**
+   * From the bus to its own node, never sent: signals may have been lost (the subscription
+   * dropped and is back), so the node re-reads its sessions' queues and checks their claims.
+   */
+  | { type: "resync" };
 
 export type SignalHandler = (signal: Signal) => void;
 
@@ -41,7 +46,7 @@ export interface Signals {
   send(node: string, signal: Signal): void;
   /** Sends signal to every node, this one included. */
   broadcast(signal: Signal): void;
-  /** Receives what is sent to node (and every broadcast); returns the unsubscribe. */
+  /** Receives what is sent to node (and every broadcast, and "resync"); returns the unsubscribe. */
   subscribe(node: string, handler: SignalHandler): () => void;
 }
 

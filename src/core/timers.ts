@@ -4,10 +4,11 @@
 import { Push, Status } from "../wire";
 import type { Core } from "./context";
 import { CLOSE_WAIT_MS, type Pipeline } from "./pipeline";
-import { formatDuration } from "./text";
+import { describeError, formatDuration } from "./text";
 
 export class Timers {
   private renewedAt: number;
+  private renewalFailing = false;
 
   constructor(
     private readonly core: Core,
@@ -67,6 +68,21 @@ export class Timers {
     const lease = this.core.presence.leaseMs;
     if (!Number.isFinite(lease) || now - this.renewedAt < lease / 3) return;
     this.renewedAt = now;
-    this.core.background(this.core.presence.renew(this.core.node), "renewing presence leases");
+    const core = this.core;
+    core.presence.renew(core.node).then(
+      (lapsed) => {
+        this.renewalFailing = false;
+        if (lapsed) core.resync();
+      },
+      (error) => {
+        // Said once per outage: every third of a lease would flood the log while Redis is away.
+        if (!this.renewalFailing)
+          core.events({ type: "storage_error", detail: `renewing presence leases: ${describeError(error)}` });
+        this.renewalFailing = true;
+      },
+    );
+    // Deletions under way here: the other nodes' marks of them last one lease.
+    for (const s of core.sessions)
+      if (s.deleting && s.account) core.signals.broadcast({ type: "deleting", key: s.account.key, on: true });
   }
 }

@@ -109,6 +109,11 @@ export class RedisStore implements Store {
     return this.redis instanceof RedisClusterConnection;
   }
 
+  /** The connection, for what the nodes share beside the store (presence, signals, budgets). */
+  get connection(): RedisConnection {
+    return this.redis;
+  }
+
   createAccount(a: {
     name: string;
     key: string;

@@ -6,6 +6,7 @@ import { InOrder } from "../../src/core/in-order";
 import { DEFAULT_OPTIONS } from "../../src/core/options";
 import { LocalPresence } from "../../src/core/presence";
 import { LocalSignals, type Signal } from "../../src/core/signals";
+import { StorageError } from "../../src/store/store";
 import { Push } from "../../src/wire";
 import { Harness, sharedBackend } from "./helpers";
 
@@ -77,6 +78,7 @@ describe("presence leases", () => {
       renewals: string[] = [];
       override async renew(node: string) {
         this.renewals.push(node);
+        return false;
       }
     }
     const shared = sharedBackend(DEFAULT_OPTIONS, null);
@@ -91,6 +93,46 @@ describe("presence leases", () => {
     await h.advance(1000);
     expect(leased.renewals).toEqual(["n7", "n7"]);
     expect(await leased.holder((await h.store.findAccount("bob"))!.id)).toMatchObject({ node: "n7" });
+  });
+});
+
+describe("presence leases that cannot be renewed", () => {
+  test("a failing renewal is logged once per outage; a lapsed lease makes the node resync", async () => {
+    class FlakyPresence extends LocalPresence {
+      override readonly leaseMs = 3000;
+      failing = true;
+      lapsed = false;
+      override async renew(_node: string) {
+        if (this.failing) throw new StorageError("the message store (Redis) is unavailable (down)");
+        return this.lapsed;
+      }
+    }
+    const shared = sharedBackend(DEFAULT_OPTIONS, null);
+    const flaky = new FlakyPresence();
+    shared.presence = flaky;
+    const h = new Harness({}, shared, "n8");
+    const bob = await h.user("bob");
+    for (let i = 0; i < 4; i++) await h.advance(1000);
+    expect(h.eventsOf("storage_error").map((e) => e.detail)).toEqual([
+      "renewing presence leases: the message store (Redis) is unavailable (down)",
+    ]);
+    // Back, and the lease had run out meanwhile: a message stored behind the bus is pushed.
+    flaky.failing = false;
+    flaky.lapsed = true;
+    const alice = await h.user("alice");
+    const a = (await h.store.findAccount("alice"))!;
+    await h.store.enqueue({
+      senderId: a.id,
+      senderName: "alice",
+      recipientKey: "bob",
+      text: "missed",
+      sentAt: h.clock.now,
+      clientMsgId: 0,
+    });
+    expect(bob.texts()).toEqual([]);
+    await h.advance(1000);
+    expect(bob.texts()).toEqual(["missed"]);
+    expect(alice.pushes(Push.LOGGED_OUT)).toEqual([]);
   });
 });
 

@@ -12,10 +12,10 @@ import type { Core } from "../context";
 import type { Session } from "../session";
 
 export interface Attempt {
-  /** The check failed: counted against the budgets, logged. */
-  failed(name: string, reason: string): void;
+  /** The check failed: counted against the budgets (done once it resolves), logged. */
+  failed(name: string, reason: string): Promise<void>;
   /** The check succeeded: this address's failures for the account are forgotten. */
-  succeeded(): void;
+  succeeded(): Promise<void>;
   /** Always call once the check is over: lets the next attempt in. */
   done(): void;
 }
@@ -53,13 +53,21 @@ export async function beginAttempt(
   };
   const now = core.now();
   const pair = `${key}\u0000${s.address}`;
-  let wait = Math.max(
-    key ? core.loginFailuresByAccountAddress.waitMs(pair, now) : 0,
-    core.loginFailuresByAddress.waitMs(s.address, now),
-  );
-  // The account is under attack: only addresses without a recent failure for it may try.
-  if (key && wait === 0 && core.loginFailuresByAccountAddress.recentlySpent(pair, now)) {
-    wait = core.loginFailuresByAccount.waitMs(key, now);
+  let wait: number;
+  try {
+    // Asked at once: a shared budget answers over the network.
+    const [pairWait, addressWait, recent, accountWait] = await Promise.all([
+      key ? core.loginFailuresByAccountAddress.waitMs(pair, now) : 0,
+      core.loginFailuresByAddress.waitMs(s.address, now),
+      key ? core.loginFailuresByAccountAddress.recentlySpent(pair, now) : false,
+      key ? core.loginFailuresByAccount.waitMs(key, now) : 0,
+    ]);
+    wait = Math.max(pairWait, addressWait);
+    // The account is under attack: only addresses without a recent failure for it may try.
+    if (key && wait === 0 && recent) wait = accountWait;
+  } catch (error) {
+    done();
+    throw error;
   }
   if (wait > 0) {
     done();
@@ -77,18 +85,19 @@ export async function beginAttempt(
     return null;
   }
   return {
-    failed(name, reason) {
+    async failed(name, reason) {
       const t = core.now();
-      if (key) {
-        core.loginFailuresByAccount.spend(key, t);
-        core.loginFailuresByAccountAddress.spend(pair, t);
-      }
-      core.loginFailuresByAddress.spend(s.address, t);
       core.metrics.loginsFailed++;
       core.events({ type: "login_failed", conn: s.id, address: s.address, name, reason });
+      // Counted before the account's next check may start (done() comes after this).
+      await Promise.all([
+        key ? core.loginFailuresByAccount.spend(key, t) : undefined,
+        key ? core.loginFailuresByAccountAddress.spend(pair, t) : undefined,
+        core.loginFailuresByAddress.spend(s.address, t),
+      ]);
     },
-    succeeded() {
-      if (key) core.loginFailuresByAccountAddress.forget(pair);
+    async succeeded() {
+      if (key) await core.loginFailuresByAccountAddress.forget(pair);
     },
     done,
   };

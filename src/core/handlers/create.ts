@@ -5,6 +5,7 @@ import { checkPassword } from "../../rules/password";
 import type { Account } from "../../store/store";
 import { Status } from "../../wire";
 import type { Core } from "../context";
+import { describeError } from "../text";
 import type { Handler } from "./handler";
 
 type Name = { name: string; key: string; skeleton: string; mixedScripts: string | null };
@@ -92,7 +93,7 @@ export const create: Handler = {
     const release = await turn;
     let account: Account;
     try {
-      const wait = core.accountCreations.waitMs(s.address, core.now());
+      const wait = await core.accountCreations.waitMs(s.address, core.now());
       if (wait > 0) {
         core.limit(s, "account_creation", `too many new accounts from ${s.address}`);
         core.fail(
@@ -123,7 +124,15 @@ export const create: Handler = {
         return;
       }
       account = made;
-      core.accountCreations.spend(s.address, core.now());
+      // The account exists: a budget that cannot be charged (shared store down) is logged, not answered.
+      await Promise.resolve()
+        .then(() => core.accountCreations.spend(s.address, core.now()))
+        .catch((error) =>
+          core.events({
+            type: "storage_error",
+            detail: `counting a new account against its address's budget: ${describeError(error)}`,
+          }),
+        );
     } finally {
       release();
     }

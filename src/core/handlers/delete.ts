@@ -22,7 +22,7 @@ export const deleteAccount: Handler = {
         return;
       }
       if (!verdict) {
-        attempt.failed(account.name, "wrong password for delete");
+        await attempt.failed(account.name, "wrong password for delete");
         core.fail(s, req, at, Status.BAD_CREDENTIALS, "wrong password; the account was not deleted");
         return;
       }
@@ -40,46 +40,66 @@ export const deleteAccount: Handler = {
     };
     if (s.account !== account) return ended();
     // From here on, sends to this account are refused; those already accepted are committed by the flush.
-    // Every node refuses them from the signal on (a shared store must also refuse them atomically).
-    s.deleting = true;
-    core.signals.broadcast({ type: "deleting", key: account.key, on: true });
-    await core.store.flush();
-    let handedOver = 0;
-    const pageMax = Math.min(core.options.deliveryWindow, core.options.maxPageSize);
-    for (;;) {
-      const page = await core.delivery.serial(s, () => core.delivery.fetch(s, account.id, pageMax));
-      if (s.account !== account || s.closing) return ended();
-      if (page.length) {
-        core.delivery.push(s, page);
-        handedOver += page.length;
-      } else if ((s.handoff?.unconfirmed ?? 0) === 0) {
-        break;
-      }
-      await core.delivery.whenConfirmed(s);
-      if (s.account !== account || s.closing) return ended();
-    }
-    // The account's turn, which logins and RESUMEs hold until their session has begun: a
-    // session that begins before the deletion cuts it short, one after finds no account.
-    const turn = core.checksByAccount.enter(account.key);
-    if (!turn) {
+    // The shared store's mark (with a lease, in case this node dies) refuses them atomically
+    // on every node; the signal spares the other nodes the trip to the store.
+    const stopDeleting = () => {
+      if (!s.deleting) return;
       s.deleting = false;
       core.signals.broadcast({ type: "deleting", key: account.key, on: false });
-      core.fail(s, req, at, Status.BUSY, "too many logins at once; nothing was deleted; try again", {
-        retryAfterMs: 1000,
-      });
-      return;
-    }
-    const release = await turn;
+      core.background(core.presence.unmarkDeleting(account.id), "clearing a deletion mark");
+    };
+    s.deleting = true;
     try {
-      if (s.account !== account || s.closing) return ended();
-      // The name stays reserved, so nobody else takes it and receives what was meant for its owner.
-      const reuseAfter = core.options.nameReuseAfterMs;
-      await core.store.deleteAccount(account.id, reuseAfter > 0 ? core.now() + reuseAfter : undefined);
+      await core.presence.markDeleting(account.id);
+    } catch (error) {
       s.deleting = false;
-      core.signals.broadcast({ type: "account_deleted", accountId: account.id, key: account.key });
-      core.endSession(s, "account deleted", false);
-    } finally {
-      release();
+      throw error;
+    }
+    let handedOver = 0;
+    try {
+      core.signals.broadcast({ type: "deleting", key: account.key, on: true });
+      await core.store.flush();
+      const pageMax = Math.min(core.options.deliveryWindow, core.options.maxPageSize);
+      for (;;) {
+        const page = await core.delivery.serial(s, () => core.delivery.fetch(s, account.id, pageMax));
+        if (s.account !== account || s.closing) return ended();
+        if (page.length) {
+          core.delivery.push(s, page);
+          handedOver += page.length;
+        } else if ((s.handoff?.unconfirmed ?? 0) === 0) {
+          break;
+        }
+        await core.delivery.whenConfirmed(s);
+        if (s.account !== account || s.closing) return ended();
+      }
+      // The account's turn, which logins and RESUMEs hold until their session has begun: a
+      // session that begins before the deletion cuts it short, one after finds no account.
+      const turn = core.checksByAccount.enter(account.key);
+      if (!turn) {
+        stopDeleting();
+        core.fail(s, req, at, Status.BUSY, "too many logins at once; nothing was deleted; try again", {
+          retryAfterMs: 1000,
+        });
+        return;
+      }
+      const release = await turn;
+      try {
+        if (s.account !== account || s.closing) return ended();
+        // The name stays reserved, so nobody else takes it and receives what was meant for its owner.
+        const reuseAfter = core.options.nameReuseAfterMs;
+        await core.store.deleteAccount(account.id, reuseAfter > 0 ? core.now() + reuseAfter : undefined);
+        s.deleting = false;
+        // The store's tombstone took the mark's place; this only stops its renewal.
+        core.background(core.presence.unmarkDeleting(account.id), "clearing a deletion mark");
+        core.signals.broadcast({ type: "account_deleted", accountId: account.id, key: account.key });
+        core.endSession(s, "account deleted", false);
+      } finally {
+        release();
+      }
+    } catch (error) {
+      // The store failed midway: the account takes messages again rather than stay marked.
+      stopDeleting();
+      throw error;
     }
     core.events({
       type: "account_deleted",

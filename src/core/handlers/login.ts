@@ -39,11 +39,11 @@ export const login: Handler = {
         return;
       }
       if (!verdict || !account || !hash) {
-        attempt.failed(name, account ? "wrong password" : "no such account");
+        await attempt.failed(name, account ? "wrong password" : "no such account");
         core.fail(s, req, at, Status.BAD_CREDENTIALS, "wrong account name or password");
         return;
       }
-      attempt.succeeded();
+      await attempt.succeeded();
       // Still the account's turn: a RESUME of it re-checks its token after this login's
       // revocations, so a stale token cannot log this session out.
       await startSession(core, s, req, at, account, null);

@@ -23,7 +23,7 @@ export const resume: Handler = {
       const token = await core.store.findToken(hash, core.now());
       found = token ? await core.store.findAccountById(token.accountId) : null;
       if (!found) {
-        attempt.failed("(token)", "unknown or expired token");
+        await attempt.failed("(token)", "unknown or expired token");
         core.fail(s, req, at, Status.INVALID_TOKEN, ENDED);
         return;
       }
