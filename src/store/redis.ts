@@ -110,7 +110,7 @@ export class RedisStore implements Store {
   }
 
   /** The connection, for what the nodes share beside the store (presence, signals, budgets). */
-  get connection(): RedisConnection {
+  get connection(): RedisLink {
     return this.redis;
   }
 
