@@ -223,6 +223,58 @@ return {n, tokens}
 `,
 );
 
+// --- one sender's receipts ({u:<id>}): KEYS are receiptKeys(id): 1 ids, 2 bodies, 3 gone ---
+
+/**
+ * ARGV: receipts kept at most, then message id and body pairs. Stores them unless the
+ * account is gone, then drops the receipts of the lowest ids past the cap. Answers
+ * {dropped, id, id, ...}: the ids of ARGV still kept.
+ */
+export const ADD_RECEIPTS = script(
+  "add-receipts",
+  `if redis.call('EXISTS', KEYS[3]) == 1 then return {0} end
+for i = 2, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i])
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+local dropped = 0
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+if over > 0 then
+  local old = redis.call('ZRANGE', KEYS[1], 0, over - 1)
+  redis.call('ZREM', KEYS[1], unpack(old))
+  redis.call('HDEL', KEYS[2], unpack(old))
+  dropped = #old
+end
+local out = {dropped}
+for i = 2, #ARGV, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then out[#out + 1] = ARGV[i] end
+end
+return out
+`,
+);
+
+/** ARGV: limit. Answers {id, body, id, body, ...}, lowest id first. */
+export const LIST_RECEIPTS = script(
+  "list-receipts",
+  `local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local out = {}
+for _, id in ipairs(ids) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGET', KEYS[2], id) or ''
+end
+return out
+`,
+);
+
+/** ARGV: message ids. Removes those receipts. */
+export const DELETE_RECEIPTS = script(
+  "delete-receipts",
+  `redis.call('ZREM', KEYS[1], unpack(ARGV))
+redis.call('HDEL', KEYS[2], unpack(ARGV))
+return 0
+`,
+);
+
 // --- one token ({t:<hash>}) ---
 
 /** KEYS: the token. ARGV: now. Deletes it if it has expired; answers its value then, else nil. */
@@ -249,4 +301,7 @@ export const SCRIPTS = [
   ACK,
   DROP_USER,
   DROP_EXPIRED_TOKEN,
+  ADD_RECEIPTS,
+  LIST_RECEIPTS,
+  DELETE_RECEIPTS,
 ];

@@ -20,10 +20,13 @@ import {
   type Account,
   type AccountPage,
   type AccountQuery,
+  type AckResult,
   type Ban,
   type EnqueueResult,
   type NameReservation,
   type NewMessage,
+  type Receipt,
+  type ReceiptRequest,
   type SessionToken,
   StorageError,
   StorageFullError,
@@ -103,8 +106,11 @@ export class SqliteStore implements Store {
   private acks: {
     recipientId: number;
     ids: readonly number[];
-    resolve: () => void;
+    /** ack()'s takes nothing, ackWithReceipts()'s an AckResult (applyAcks gives each its own). */
+    resolve: (value: never) => void;
     reject: (e: unknown) => void;
+    /** Set by ackWithReceipts: receipts to store as the messages go. */
+    receipts?: ReceiptRequest;
   }[] = [];
   private ackTimer: Timer | null = null;
   /**
@@ -282,6 +288,7 @@ export class SqliteStore implements Store {
         this.q.reserveName.run(account.key, skeleton ?? account.key, account.name, reserveNameUntil);
       }
       this.q.deleteMessagesOf.run(id);
+      this.q.deleteReceiptsOf.run(id);
       this.dedup.forget(id);
       this.q.deleteTokensOf.run(id);
       this.q.deleteAccount.run(id);
@@ -355,7 +362,15 @@ export class SqliteStore implements Store {
         text: m.text,
         sentAt: m.sentAt,
       };
-      this.q.insertMessage.run(recipient.id, message.id, m.senderName, m.text, m.sentAt, m.senderId);
+      this.q.insertMessage.run(
+        recipient.id,
+        message.id,
+        m.senderName,
+        m.text,
+        m.sentAt,
+        m.senderId,
+        m.clientMsgId,
+      );
       this.addCount(recipient.id, 1);
       this.senders.add(recipient.id, m.senderId, 1);
       this.rememberSender(message.id, m.senderId);
@@ -393,6 +408,28 @@ export class SqliteStore implements Store {
         this.ackTimer = null;
         if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
       }, ACK_DELAY_MS);
+    });
+  }
+
+  /** Applied with the lazy confirmations (see ack()), in the same transaction as the removal. */
+  ackWithReceipts(recipientId: number, ids: readonly number[], receipts: ReceiptRequest) {
+    if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
+    return new Promise<AckResult>((resolve, reject) => {
+      this.acks.push({ recipientId, ids, resolve, reject, receipts });
+      this.ackTimer ??= setTimeout(() => {
+        this.ackTimer = null;
+        if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
+      }, ACK_DELAY_MS);
+    });
+  }
+
+  receipts(accountId: number, limit: number) {
+    return this.op(false, () => (limit > 0 ? (this.q.receipts.all(accountId, limit) as Receipt[]) : []));
+  }
+
+  deleteReceipts(accountId: number, messageIds: readonly number[]) {
+    return this.op(true, () => {
+      for (const id of messageIds) this.q.deleteReceipt.run(accountId, id);
     });
   }
 
@@ -601,6 +638,7 @@ export class SqliteStore implements Store {
   private applyAcks(): void {
     for (const a of this.acks) {
       let removed = 0;
+      const result: AckResult | undefined = a.receipts ? { receipts: [], dropped: 0 } : undefined;
       for (const id of a.ids) {
         // An id stays with its message and its sender for good (ids are never reused), so a
         // stale entry (its message deleted, or its batch rolled back) only deletes nothing.
@@ -614,15 +652,45 @@ export class SqliteStore implements Store {
           if (!row) continue;
           senderId = row.senderId;
         }
+        if (result) this.storeReceipt(a.recipientId, id, a.receipts!, result);
         if (this.q.deleteMessage.run(a.recipientId, id).changes === 0) continue;
         removed++;
         this.senders.add(a.recipientId, senderId, -1);
       }
       if (removed) this.freedInBatch = true;
       if (removed) this.addCount(a.recipientId, -removed);
-      this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: undefined });
+      if (result) this.trimReceipts(a.receipts!.maxPerAccount, result);
+      this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: result });
     }
     this.acks = [];
+  }
+
+  /** The receipt for message id, stored before the message is removed (if its sender exists). */
+  private storeReceipt(recipientId: number, id: number, r: ReceiptRequest, out: AckResult): void {
+    const row = this.q.insertReceipt.get(r.recipientName, r.confirmedAt, recipientId, id) as {
+      senderId: number;
+      clientMsgId: number;
+    } | null;
+    if (!row) return;
+    out.receipts.push({
+      messageId: id,
+      senderId: row.senderId,
+      recipientName: r.recipientName,
+      confirmedAt: r.confirmedAt,
+      clientMsgId: row.clientMsgId,
+    });
+  }
+
+  /** Keeps each sender of out's receipts within max receipts; those dropped leave out. */
+  private trimReceipts(max: number, out: AckResult): void {
+    if (!out.receipts.length) return;
+    let dropped = 0;
+    for (const sender of new Set(out.receipts.map((x) => x.senderId))) {
+      dropped += this.q.trimReceipts.run(sender, Math.max(0, max)).changes;
+    }
+    if (!dropped) return;
+    out.dropped += dropped;
+    out.receipts = out.receipts.filter((x) => this.q.hasReceipt.get(x.senderId, x.messageId) !== null);
   }
 
   /** The next message id, reserving another block in the file when the last is used up. */
@@ -766,7 +834,7 @@ function prepareStatements(db: Database) {
     deleteMessagesOf: p("DELETE FROM messages WHERE recipient_id = ?"),
     deleteTokensOf: p("DELETE FROM tokens WHERE account_id = ?"),
     insertMessage: p(
-      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at, sender_id) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at, sender_id, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
     ),
     deleteMessage: p("DELETE FROM messages WHERE recipient_id = ? AND id = ?"),
     senderOfMessage: p("SELECT sender_id AS senderId FROM messages WHERE recipient_id = ? AND id = ?"),
@@ -788,6 +856,26 @@ function prepareStatements(db: Database) {
     commit: p("COMMIT"),
     rollback: p("ROLLBACK"),
     setNextMessageId: p("UPDATE meta SET value = ? WHERE key = 'next_message_id'"),
+    // A message's receipt, only while its sender's account exists (ids are never reused).
+    insertReceipt: p(
+      `INSERT OR REPLACE INTO receipts (account_id, message_id, recipient_name, confirmed_at, client_msg_id)
+       SELECT m.sender_id, m.id, ?1, ?2, m.client_msg_id FROM messages m JOIN accounts a ON a.id = m.sender_id
+       WHERE m.recipient_id = ?3 AND m.id = ?4
+       RETURNING account_id AS senderId, client_msg_id AS clientMsgId`,
+    ),
+    // Every receipt of the account but its newest ?2 (by message id).
+    trimReceipts: p(
+      `DELETE FROM receipts WHERE account_id = ?1 AND message_id < coalesce(
+         (SELECT message_id FROM receipts WHERE account_id = ?1 ORDER BY message_id DESC LIMIT 1 OFFSET ?2 - 1), 0)`,
+    ),
+    hasReceipt: p("SELECT 1 AS x FROM receipts WHERE account_id = ? AND message_id = ?"),
+    receipts: p(
+      `SELECT message_id AS messageId, account_id AS senderId, recipient_name AS recipientName,
+         confirmed_at AS confirmedAt, client_msg_id AS clientMsgId
+       FROM receipts WHERE account_id = ? ORDER BY message_id LIMIT ?`,
+    ),
+    deleteReceipt: p("DELETE FROM receipts WHERE account_id = ? AND message_id = ?"),
+    deleteReceiptsOf: p("DELETE FROM receipts WHERE account_id = ?"),
   };
 }
 
