@@ -12,6 +12,7 @@ import type { Metrics } from "./metrics";
 import type { CoreOptions } from "./options";
 import type { Presence } from "./presence";
 import type { Budget, KeyedGate } from "./ratelimit";
+import type { Receipts } from "./receipts";
 import type { Session } from "./session";
 import type { Signals } from "./signals";
 
@@ -37,6 +38,7 @@ export interface Core extends Throttles {
   readonly metrics: Metrics;
   readonly hashes: HashGate;
   readonly delivery: Delivery;
+  readonly receipts: Receipts;
   readonly presence: Presence;
   readonly signals: Signals;
   /** Store writes whose results are acted on in the order they were made (SEND). */

@@ -57,6 +57,7 @@ export class Roster {
     s.account = account;
     s.tokenHash = tokenHash;
     core.delivery.reset(s, false);
+    core.receipts.reset(s);
     this.here.set(account.id, s);
     core.metrics.sessions++;
     core.background(core.store.recordLogin(account.id, core.now()), "recording a login");
@@ -87,6 +88,7 @@ export class Roster {
       core.signals.broadcast({ type: "deleting", key: account.key, on: false });
     }
     core.delivery.reset(s, true);
+    core.receipts.reset(s);
     core.metrics.sessions--;
     core.events({ type: "logout", conn: s.id, address: s.address, account: account.name, reason });
   }
@@ -140,6 +142,11 @@ export class Roster {
       case "account_deleted":
         core.deleting.delete(signal.key);
         return;
+      case "receipt": {
+        const s = this.here.get(signal.accountId);
+        if (s) core.receipts.live(s, signal.receipts); // else they wait for its next login
+        return;
+      }
     }
   }
 }

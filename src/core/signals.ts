@@ -3,7 +3,7 @@
 // acts on what reaches it; one server uses LocalSignals, which hands each signal to the
 // subscriber at once, several nodes share a bus (Redis pub/sub) behind the same interface.
 
-import type { StoredMessage } from "../store/store";
+import type { Receipt, StoredMessage } from "../store/store";
 
 export type Signal =
   /**
@@ -26,7 +26,9 @@ export type Signal =
   /** Sends to key are refused (on: true) while its account's deletion runs, or again taken (on: false). */
   | { type: "deleting"; key: string; on: boolean }
   /** The account is gone: nodes forget it (sends to it are refused by the store from now on). */
-  | { type: "account_deleted"; accountId: number; key: string };
+  | { type: "account_deleted"; accountId: number; key: string }
+  /** Messages accountId sent were confirmed: its holder pushes these receipts (all of accountId's, stored). */
+  | { type: "receipt"; accountId: number; receipts: Receipt[] };
 
 export type SignalHandler = (signal: Signal) => void;
 
