@@ -162,6 +162,30 @@ describe("SqliteStore: durability", () => {
     expect((await put(s, msg(bob, "alice", "next"))).id).toBeGreaterThan(before.id + 1);
   });
 
+  it("stores a receipt in the commit that removes its message: both, or after a failed commit neither", async () => {
+    let s = open();
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const m1 = await put(s, msg(bob, "alice", "first", { clientMsgId: 9 }));
+    const m2 = await put(s, msg(bob, "alice", "second"));
+    const asAlice = { recipientName: "Alice", confirmedAt: T0 + 7, maxPerAccount: 10 };
+    const restore = failCommits(s);
+    const batch = await Promise.allSettled([
+      s.ackWithReceipts(alice.id, [m1.id], asAlice),
+      s.enqueue(msg(bob, "alice", "fails the commit")),
+    ]);
+    expect(batch.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    restore();
+    expect(ids(await s.pending(alice.id, 0, 10))).toEqual([m1.id, m2.id]);
+    expect(await s.receipts(bob.id, 10)).toEqual([]);
+    expect((await s.ackWithReceipts(alice.id, [m1.id], asAlice)).receipts).toHaveLength(1);
+    await s.close();
+    s = open();
+    expect(ids(await s.pending(alice.id, 0, 10))).toEqual([m2.id]);
+    expect(await s.receipts(bob.id, 10)).toEqual([
+      { messageId: m1.id, senderId: bob.id, recipientName: "Alice", confirmedAt: T0 + 7, clientMsgId: 9 },
+    ]);
+  });
+
   it("rejects calls made after close", async () => {
     const s = open();
     await s.close();
