@@ -209,6 +209,37 @@ return removed
 );
 
 /**
+ * KEYS: userKeys(id) then the receipt outbox. ARGV: confirmed at, recipient name, message
+ * ids. As ACK, and each removed message's receipt goes into the outbox in the same step.
+ * Answers {removed, id, entry, id, entry, ...}: the whole outbox, earlier leftovers included.
+ * The client_msg_id is the body's 4th element, read as digits (a Lua number would round it).
+ */
+export const ACK_WITH_RECEIPTS = script(
+  "ack-with-receipts",
+  `local removed = 0
+for i = 3, #ARGV do
+  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
+    removed = removed + 1
+    local v = redis.call('HGET', KEYS[2], ARGV[i])
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    if v then
+      local s = string.match(v, '^(%d+)|')
+      if redis.call('HINCRBY', KEYS[3], s, -1) <= 0 then redis.call('HDEL', KEYS[3], s) end
+      local json = string.sub(v, #s + 2)
+      local cm = '0'
+      if #cjson.decode(json) >= 4 then cm = string.match(json, ',(%d+)%]$') or '0' end
+      redis.call('HSET', KEYS[8], ARGV[i], s .. '|' .. cm .. '|' .. ARGV[1] .. '|' .. ARGV[2])
+    end
+  end
+end
+local out = {removed}
+local box = redis.call('HGETALL', KEYS[8])
+for i = 1, #box do out[#out + 1] = box[i] end
+return out
+`,
+);
+
+/**
  * ARGV: how long the tombstone stays (ms). Drops the account's queue, counts, rings and
  * token index and leaves a tombstone that refuses appends still on their way (they looked
  * the account up before it went). Answers {messages dropped, {token hashes}}.
@@ -301,6 +332,7 @@ export const SCRIPTS = [
   ACK,
   DROP_USER,
   DROP_EXPIRED_TOKEN,
+  ACK_WITH_RECEIPTS,
   ADD_RECEIPTS,
   LIST_RECEIPTS,
   DELETE_RECEIPTS,

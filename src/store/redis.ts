@@ -10,7 +10,7 @@ import { prefixEnd } from "../rules/glob";
 import { type ConnectionOptions, RedisConnection } from "./redis-conn";
 import { IdBlocks } from "./redis-ids";
 import { DIR_KEYS, dir, messages, ops, token, tokenExpiry, user, userKeys } from "./redis-keys";
-import { deleteReceipts, dropReceipts, listReceipts, storeReceipts } from "./redis-receipts";
+import { ackWithReceipts, deleteReceipts, dropReceipts, listReceipts } from "./redis-receipts";
 import { RecipientCache } from "./redis-recipients";
 import {
   ACK,
@@ -301,9 +301,8 @@ export class RedisStore implements Store {
 
   ackWithReceipts(recipientId: number, ids: readonly number[], r: ReceiptRequest) {
     return this.track(async () => {
-      // Receipts first (another slot; see redis-receipts.ts), then the removal.
-      const result = await storeReceipts(this.redis, recipientId, ids, r);
-      if (ids.length) this.queuedDelta -= Number(await this.redis.eval(ACK, userKeys(recipientId), ids));
+      const { removed, result } = await ackWithReceipts(this.redis, recipientId, ids, r);
+      this.queuedDelta -= removed;
       return result;
     });
   }

@@ -178,8 +178,10 @@ export interface Store {
    * As ack(), and stores a receipt for the sender of each message removed, if that sender's
    * account still exists (an account of the same name made later is another account). The
    * receipt and the removal are one atomic step where the backend can make them one
-   * (memory, SQLite); Redis stores the receipts first, so a crash between the two can only
-   * repeat a receipt (its message is delivered and confirmed again), never lose one.
+   * (memory, SQLite); Redis removes the messages and puts their receipts in an outbox in the
+   * recipient's slot in one script, then moves them to the senders' slots: a node that dies
+   * in between leaves them in the outbox for the recipient's next confirmation (late, never
+   * lost). Like every call, it applies in call order: a later read no longer sees the messages.
    */
   ackWithReceipts(recipientId: number, ids: readonly number[], r: ReceiptRequest): Promise<AckResult>;
   /** Receipts waiting for the account (as sender), lowest message id first; at most limit. */

@@ -775,7 +775,8 @@ export function runStoreContract(
       it("stores one receipt per confirmed message for its sender, with its client_msg_id", async () => {
         const alice = await addAccount(s, "Alice");
         const bob = await addAccount(s, "Bob");
-        const m1 = await put(s, msg(alice, "bob", "one", { clientMsgId: 41 }));
+        // The largest client_msg_id allowed is kept exactly.
+        const m1 = await put(s, msg(alice, "bob", "one", { clientMsgId: 2 ** 53 - 1 }));
         const m2 = await put(s, msg(alice, "bob", "two"));
         const r = await s.ackWithReceipts(bob.id, [m2.id, m1.id, 999_999], asBob);
         expect(r.dropped).toBe(0);
@@ -785,7 +786,7 @@ export function runStoreContract(
             senderId: alice.id,
             recipientName: "Bob",
             confirmedAt: T0 + 5,
-            clientMsgId: 41,
+            clientMsgId: 2 ** 53 - 1,
           },
           { messageId: m2.id, senderId: alice.id, recipientName: "Bob", confirmedAt: T0 + 5, clientMsgId: 0 },
         ];
@@ -794,6 +795,16 @@ export function runStoreContract(
         expect(await s.receipts(alice.id, 10)).toEqual(want);
         expect(await s.receipts(alice.id, 1)).toEqual([want[0]!]);
         expect(await s.receipts(bob.id, 10)).toEqual([]);
+      });
+
+      it("applies in call order: a read made after the call does not see the confirmed messages", async () => {
+        const alice = await addAccount(s, "Alice");
+        const bob = await addAccount(s, "Bob");
+        const m = await put(s, msg(alice, "bob", "gone", { clientMsgId: 3 }));
+        const acked = s.ackWithReceipts(bob.id, [m.id], asBob);
+        const [left, count] = await Promise.all([s.pending(bob.id, 0, 10), s.countPending(bob.id)]);
+        expect([left, count]).toEqual([[], 0]);
+        expect((await acked).receipts.map((x) => x.messageId)).toEqual([m.id]);
       });
 
       it("stores nothing for ids not waiting, and nothing twice for a repeated confirmation", async () => {

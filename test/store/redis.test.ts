@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { RedisClient } from "bun";
 import { RedisStore } from "../../src/store/redis";
 import { RedisOpenError } from "../../src/store/redis-conn";
-import { DIR_KEYS, messages, userKeys } from "../../src/store/redis-keys";
+import { DIR_KEYS, messages, receiptOutbox, userKeys } from "../../src/store/redis-keys";
 import { parseRedisTarget } from "../../src/store/redis-url";
 import { StorageError, StorageFullError, type Store, type StoreLimits } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
@@ -54,6 +54,33 @@ async function once<T>(fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
     }
   }
 }
+
+describe("RedisStore: receipts left in a recipient's outbox by a node that died", () => {
+  it("are moved to their senders with the recipient's next confirmation", async () => {
+    const s = (await fresh(LIMITS)) as RedisStore;
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const m1 = await put(s, msg(alice, "bob", "one", { clientMsgId: 2 ** 40 + 3 }));
+    const m2 = await put(s, msg(alice, "bob", "two"));
+    // What the removal script leaves when the node dies before moving the receipt on.
+    const c = new RedisClient(redis.url);
+    await c.send("ZREM", [userKeys(bob.id)[0]!, String(m1.id)]);
+    await c.send("HDEL", [userKeys(bob.id)[1]!, String(m1.id)]);
+    await c.send("HSET", [receiptOutbox(bob.id), String(m1.id), `${alice.id}|${2 ** 40 + 3}|77|Bob`]);
+    expect(await s.receipts(alice.id, 10)).toEqual([]);
+    const r = await s.ackWithReceipts(bob.id, [m2.id], {
+      recipientName: "Bob",
+      confirmedAt: 88,
+      maxPerAccount: 10,
+    });
+    expect(r.receipts.map((x) => [x.messageId, x.confirmedAt, x.clientMsgId])).toEqual([
+      [m1.id, 77, 2 ** 40 + 3],
+      [m2.id, 88, 0],
+    ]);
+    expect((await s.receipts(alice.id, 10)).map((x) => x.messageId)).toEqual([m1.id, m2.id]);
+    expect(Number(await c.send("HLEN", [receiptOutbox(bob.id)]))).toBe(0);
+    c.close();
+  });
+});
 
 describe("RedisStore on a real redis-server", () => {
   it("refuses to open an unreachable Redis, saying where and why", async () => {
