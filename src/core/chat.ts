@@ -162,7 +162,7 @@ export class ChatCore implements Core {
         sessionTtlMs: u32(o.sessionTtlMs),
         maxPatternChars: MAX_PATTERN_CHARS,
         maxUnansweredSends: o.maxUnansweredSends,
-        maxReceiptsPerAccount: o.maxReceiptsPerAccount,
+        maxReceipts: o.maxReceiptsPerAccount,
       },
     });
     return s;

@@ -77,7 +77,7 @@ export interface ServerInfo {
   maxPatternChars: number;
   maxUnansweredSends: number;
   /** Absent from servers before receipts. */
-  maxReceiptsPerAccount?: number;
+  maxReceipts?: number;
 }
 
 /** A decoded Server2Client. */

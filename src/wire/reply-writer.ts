@@ -109,7 +109,7 @@ function infoSize(i: ServerInfo): number {
     intField(20, i.sessionTtlMs) +
     intField(21, i.maxPatternChars) +
     intField(45, i.maxUnansweredSends) +
-    intField(60, i.maxReceiptsPerAccount)
+    intField(60, i.maxReceipts)
   );
 }
 
@@ -230,7 +230,7 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
     at = putInt(out, at, 20, i.sessionTtlMs);
     at = putInt(out, at, 21, i.maxPatternChars);
     at = putInt(out, at, 45, i.maxUnansweredSends);
-    at = putInt(out, at, 60, i.maxReceiptsPerAccount);
+    at = putInt(out, at, 60, i.maxReceipts);
   }
   if (r.receipts) {
     for (const x of r.receipts) {

@@ -36,7 +36,7 @@ describe("delivery receipts over TCP", () => {
     const server = await startServer(["--max-receipts", "7"]);
     const bob = await RawClient.open(server.port);
     const hello = bob.frames.find((f) => f.opcode === Push.HELLO)!;
-    expect(hello.info!.maxReceiptsPerAccount).toBe(7);
+    expect(hello.info!.maxReceipts).toBe(7);
     await bob.login("bob");
     const alice = await RawClient.open(server.port);
     await alice.login("alice");

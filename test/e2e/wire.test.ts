@@ -130,7 +130,7 @@ describe("HELLO", () => {
       sessionTtlMs: 3_600_000,
       maxPatternChars: 64,
       maxUnansweredSends: 200,
-      maxReceiptsPerAccount: 1000,
+      maxReceipts: 1000,
     });
     c.close();
     await server.stop();

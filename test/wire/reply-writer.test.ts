@@ -87,7 +87,7 @@ function randomFrame(r: () => number): ReplyInit {
       sessionTtlMs: 0xffffffff,
       maxPatternChars: int(100),
       maxUnansweredSends: int(10000),
-      maxReceiptsPerAccount: int(10000),
+      maxReceipts: int(10000),
     };
   }
   return frame;

@@ -79,7 +79,7 @@ export const MESSAGES: Record<string, FieldRow[]> = {
     [20, "sessionTtlMs", "uint32", false, ""],
     [21, "maxPatternChars", "uint32", false, ""],
     [45, "maxUnansweredSends", "uint32", false, ""],
-    [60, "maxReceiptsPerAccount", "uint32", false, ""],
+    [60, "maxReceipts", "uint32", false, ""],
   ],
 };
 
