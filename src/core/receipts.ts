@@ -141,7 +141,14 @@ export class Receipts {
   private signal(senderId: number, receipts: Receipt[]): void {
     const core = this.core;
     const send = (node: string | null) => {
-      if (node) core.signals.send(node, { type: "receipt", accountId: senderId, receipts });
+      if (!node) return;
+      // A window's worth per signal: one ACK's 10,000 would make one outsized bus message.
+      for (let i = 0; i < receipts.length; i += this.window)
+        core.signals.send(node, {
+          type: "receipt",
+          accountId: senderId,
+          receipts: receipts.slice(i, i + this.window),
+        });
     };
     const node = core.holderNode(senderId);
     if (node instanceof Promise) core.background(node.then(send), "looking up who holds an account");

@@ -106,6 +106,20 @@ describe("delivery receipts", () => {
     expect(back.pushes(Push.RECEIPT).at(-1)!.more).toBe(false);
   });
 
+  test("live: one ACK of more than a window pushes a window's worth; the rest follow the confirmation", async () => {
+    const h = new Harness({ maxPageSize: 2 });
+    const bob = await h.user("bob");
+    const alice = await h.user("alice");
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await alice.sendTo("bob", `m${i}`)).messageId);
+    await bob.ackAll();
+    await h.settle();
+    expect(receiptsOf(alice).map((r) => r.messageId)).toEqual(ids.slice(0, 2));
+    confirmReceipts(alice, ids.slice(0, 2));
+    await h.settle();
+    expect(receiptsOf(alice).map((r) => r.messageId)).toEqual(ids.slice(0, 4));
+  });
+
   test("a live receipt past a full window waits in the store and follows the confirmation", async () => {
     const h = new Harness({ maxPageSize: 1 });
     const bob = await h.user("bob");
