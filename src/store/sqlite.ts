@@ -16,6 +16,7 @@ import { SenderCounts } from "./sender-counts";
 import { formatBytes, planSpace, type SpacePlan } from "./space";
 import { SqliteDedup } from "./sqlite-dedup";
 import { openDataFile, type SyncMode, sqliteCode } from "./sqlite-file";
+import { SqliteReceipts } from "./sqlite-receipts";
 import {
   type Account,
   type AccountPage,
@@ -25,7 +26,6 @@ import {
   type EnqueueResult,
   type NameReservation,
   type NewMessage,
-  type Receipt,
   type ReceiptRequest,
   type SessionToken,
   StorageError,
@@ -101,6 +101,7 @@ export class SqliteStore implements Store {
   /** total_changes() at the last WAL check: rows changed since bound how much the WAL grew. */
   private changesAtWalCheck = 0;
   private readonly dedup: SqliteDedup;
+  private readonly receiptRows: SqliteReceipts;
   private readonly scheduleCommit: (fn: () => void) => void;
   /** Confirmations not yet applied (see ack()). */
   private acks: {
@@ -137,6 +138,7 @@ export class SqliteStore implements Store {
     this.scheduleCommit = opts.sync === "full" ? (fn) => void setImmediate(fn) : queueMicrotask;
     this.q = prepareStatements(db);
     this.dedup = new SqliteDedup(db, opts.dedupPerSender);
+    this.receiptRows = new SqliteReceipts(db);
     this.pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
     if (this.space) {
       const { fileBytes, walBytes } = this.space;
@@ -288,7 +290,7 @@ export class SqliteStore implements Store {
         this.q.reserveName.run(account.key, skeleton ?? account.key, account.name, reserveNameUntil);
       }
       this.q.deleteMessagesOf.run(id);
-      this.q.deleteReceiptsOf.run(id);
+      this.receiptRows.removeAll(id);
       this.dedup.forget(id);
       this.q.deleteTokensOf.run(id);
       this.q.deleteAccount.run(id);
@@ -424,13 +426,11 @@ export class SqliteStore implements Store {
   }
 
   receipts(accountId: number, limit: number) {
-    return this.op(false, () => (limit > 0 ? (this.q.receipts.all(accountId, limit) as Receipt[]) : []));
+    return this.op(false, () => this.receiptRows.list(accountId, limit));
   }
 
   deleteReceipts(accountId: number, messageIds: readonly number[]) {
-    return this.op(true, () => {
-      for (const id of messageIds) this.q.deleteReceipt.run(accountId, id);
-    });
+    return this.op(true, () => this.receiptRows.remove(accountId, messageIds));
   }
 
   saveToken(t: SessionToken) {
@@ -550,6 +550,7 @@ export class SqliteStore implements Store {
     // after close(): the file could not be opened again by this process.
     for (const st of Object.values(this.q)) st.finalize();
     this.dedup.finalize();
+    this.receiptRows.finalize();
     this.db.close();
   }
 
@@ -627,6 +628,7 @@ export class SqliteStore implements Store {
     }
     this.accountCache.clear();
     this.dedup.reset();
+    this.receiptRows.reset();
     // nextMessageId stays where it is: an id handed out in a failed batch is never reused.
     this.idCeiling = this.committedIdCeiling;
     const batch = this.batch;
@@ -652,45 +654,17 @@ export class SqliteStore implements Store {
           if (!row) continue;
           senderId = row.senderId;
         }
-        if (result) this.storeReceipt(a.recipientId, id, a.receipts!, result);
+        if (result) this.receiptRows.store(a.recipientId, id, a.receipts!, result);
         if (this.q.deleteMessage.run(a.recipientId, id).changes === 0) continue;
         removed++;
         this.senders.add(a.recipientId, senderId, -1);
       }
       if (removed) this.freedInBatch = true;
       if (removed) this.addCount(a.recipientId, -removed);
-      if (result) this.trimReceipts(a.receipts!.maxPerAccount, result);
+      if (result) this.receiptRows.trim(a.receipts!.maxPerAccount, result);
       this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: result });
     }
     this.acks = [];
-  }
-
-  /** The receipt for message id, stored before the message is removed (if its sender exists). */
-  private storeReceipt(recipientId: number, id: number, r: ReceiptRequest, out: AckResult): void {
-    const row = this.q.insertReceipt.get(r.recipientName, r.confirmedAt, recipientId, id) as {
-      senderId: number;
-      clientMsgId: number;
-    } | null;
-    if (!row) return;
-    out.receipts.push({
-      messageId: id,
-      senderId: row.senderId,
-      recipientName: r.recipientName,
-      confirmedAt: r.confirmedAt,
-      clientMsgId: row.clientMsgId,
-    });
-  }
-
-  /** Keeps each sender of out's receipts within max receipts; those dropped leave out. */
-  private trimReceipts(max: number, out: AckResult): void {
-    if (!out.receipts.length) return;
-    let dropped = 0;
-    for (const sender of new Set(out.receipts.map((x) => x.senderId))) {
-      dropped += this.q.trimReceipts.run(sender, Math.max(0, max)).changes;
-    }
-    if (!dropped) return;
-    out.dropped += dropped;
-    out.receipts = out.receipts.filter((x) => this.q.hasReceipt.get(x.senderId, x.messageId) !== null);
   }
 
   /** The next message id, reserving another block in the file when the last is used up. */
@@ -856,26 +830,6 @@ function prepareStatements(db: Database) {
     commit: p("COMMIT"),
     rollback: p("ROLLBACK"),
     setNextMessageId: p("UPDATE meta SET value = ? WHERE key = 'next_message_id'"),
-    // A message's receipt, only while its sender's account exists (ids are never reused).
-    insertReceipt: p(
-      `INSERT OR REPLACE INTO receipts (account_id, message_id, recipient_name, confirmed_at, client_msg_id)
-       SELECT m.sender_id, m.id, ?1, ?2, m.client_msg_id FROM messages m JOIN accounts a ON a.id = m.sender_id
-       WHERE m.recipient_id = ?3 AND m.id = ?4
-       RETURNING account_id AS senderId, client_msg_id AS clientMsgId`,
-    ),
-    // Every receipt of the account but its newest ?2 (by message id).
-    trimReceipts: p(
-      `DELETE FROM receipts WHERE account_id = ?1 AND message_id < coalesce(
-         (SELECT message_id FROM receipts WHERE account_id = ?1 ORDER BY message_id DESC LIMIT 1 OFFSET ?2 - 1), 0)`,
-    ),
-    hasReceipt: p("SELECT 1 AS x FROM receipts WHERE account_id = ? AND message_id = ?"),
-    receipts: p(
-      `SELECT message_id AS messageId, account_id AS senderId, recipient_name AS recipientName,
-         confirmed_at AS confirmedAt, client_msg_id AS clientMsgId
-       FROM receipts WHERE account_id = ? ORDER BY message_id LIMIT ?`,
-    ),
-    deleteReceipt: p("DELETE FROM receipts WHERE account_id = ? AND message_id = ?"),
-    deleteReceiptsOf: p("DELETE FROM receipts WHERE account_id = ?"),
   };
 }
 

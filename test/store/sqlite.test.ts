@@ -186,6 +186,37 @@ describe("SqliteStore: durability", () => {
     ]);
   });
 
+  it("keeps each sender's newest receipts across a reopen and a failed commit (the counts in memory stay true)", async () => {
+    let s = open();
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const cap = { recipientName: "Alice", confirmedAt: T0, maxPerAccount: 2 };
+    const confirm = async (text: string) => {
+      const m = await put(s, msg(bob, "alice", text));
+      await s.ackWithReceipts(alice.id, [m.id], cap);
+      return m.id;
+    };
+    const first = [await confirm("1"), await confirm("2")];
+    await s.close();
+    s = open();
+    // Counted from the file: one more drops the oldest.
+    const third = await confirm("3");
+    expect((await s.receipts(bob.id, 10)).map((r) => r.messageId)).toEqual([first[1]!, third]);
+    // A rolled-back batch forgets its counts: the next call still keeps exactly two.
+    const m4 = await put(s, msg(bob, "alice", "4"));
+    const restore = failCommits(s);
+    const failed = await Promise.allSettled([
+      s.ackWithReceipts(alice.id, [m4.id], cap),
+      s.enqueue(msg(bob, "alice", "fails the commit")),
+    ]);
+    expect(failed.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    restore();
+    await s.deleteReceipts(bob.id, [third]);
+    const fifth = await confirm("5");
+    expect((await s.receipts(bob.id, 10)).map((r) => r.messageId)).toEqual([first[1]!, fifth]);
+    expect((await s.ackWithReceipts(alice.id, [m4.id], cap)).dropped).toBe(1);
+    expect((await s.receipts(bob.id, 10)).map((r) => r.messageId)).toEqual([m4.id, fifth]);
+  });
+
   it("rejects calls made after close", async () => {
     const s = open();
     await s.close();
