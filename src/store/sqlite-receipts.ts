@@ -15,19 +15,20 @@ const CACHED_SENDERS = 65_536;
 export class SqliteReceipts {
   private counts = new Map<number, number>();
   private readonly q: Record<
-    "insert" | "count" | "dropOldest" | "exists" | "list" | "remove" | "removeAll",
+    "message" | "account" | "insert" | "count" | "dropOldest" | "exists" | "list" | "remove" | "removeAll",
     Statement
   >;
 
   constructor(db: Database) {
     const p = (sql: string) => db.prepare(sql);
     this.q = {
-      // A message's receipt, only while its sender's account exists (ids are never reused).
+      // Three plain statements: one INSERT … SELECT … JOIN … RETURNING cost ~25 µs a message.
+      message: p(
+        "SELECT sender_id AS senderId, client_msg_id AS clientMsgId FROM messages WHERE recipient_id = ? AND id = ?",
+      ),
+      account: p("SELECT 1 AS x FROM accounts WHERE id = ?"),
       insert: p(
-        `INSERT OR REPLACE INTO receipts (account_id, message_id, recipient_name, confirmed_at, client_msg_id)
-         SELECT m.sender_id, m.id, ?1, ?2, m.client_msg_id FROM messages m JOIN accounts a ON a.id = m.sender_id
-         WHERE m.recipient_id = ?3 AND m.id = ?4
-         RETURNING account_id AS senderId, client_msg_id AS clientMsgId`,
+        "INSERT OR REPLACE INTO receipts (account_id, message_id, recipient_name, confirmed_at, client_msg_id) VALUES (?, ?, ?, ?, ?)",
       ),
       count: p("SELECT count(*) AS n FROM receipts WHERE account_id = ?"),
       dropOldest: p(
@@ -47,11 +48,11 @@ export class SqliteReceipts {
 
   /** In the open write transaction, before message id leaves recipientId's queue: its receipt. */
   store(recipientId: number, id: number, r: ReceiptRequest, out: AckResult): void {
-    const row = this.q.insert.get(r.recipientName, r.confirmedAt, recipientId, id) as {
-      senderId: number;
-      clientMsgId: number;
-    } | null;
-    if (!row) return;
+    const row = this.q.message.get(recipientId, id) as { senderId: number; clientMsgId: number } | null;
+    // No receipt for a sender whose account is gone (ids are never reused: a new account of
+    // the name has another id).
+    if (!row || !this.q.account.get(row.senderId)) return;
+    this.q.insert.run(row.senderId, id, r.recipientName, r.confirmedAt, row.clientMsgId);
     // Ids are never reused and the message goes in this transaction: the row is a new one.
     this.add(row.senderId, 1);
     out.receipts.push({
