@@ -112,6 +112,8 @@ export class SqliteStore implements Store {
     reject: (e: unknown) => void;
     /** Set by ackWithReceipts: receipts to store as the messages go. */
     receipts?: ReceiptRequest;
+    /** Set by deleteReceipts: recipientId is the sender, ids its confirmed receipts. */
+    receiptsShown?: true;
   }[] = [];
   private ackTimer: Timer | null = null;
   /**
@@ -429,8 +431,19 @@ export class SqliteStore implements Store {
     return this.op(false, () => this.receiptRows.list(accountId, limit));
   }
 
+  /**
+   * Lazy like ack(): losing it in a crash only means the receipts are pushed again (and the
+   * client shows them once), so a confirmed receipt costs no commit of its own either.
+   */
   deleteReceipts(accountId: number, messageIds: readonly number[]) {
-    return this.op(true, () => this.receiptRows.remove(accountId, messageIds));
+    if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
+    return new Promise<void>((resolve, reject) => {
+      this.acks.push({ recipientId: accountId, ids: messageIds, resolve, reject, receiptsShown: true });
+      this.ackTimer ??= setTimeout(() => {
+        this.ackTimer = null;
+        if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
+      }, ACK_DELAY_MS);
+    });
   }
 
   saveToken(t: SessionToken) {
@@ -639,6 +652,11 @@ export class SqliteStore implements Store {
   /** Deletes the confirmed messages waiting in `acks`, as part of the open batch. */
   private applyAcks(): void {
     for (const a of this.acks) {
+      if (a.receiptsShown) {
+        this.receiptRows.remove(a.recipientId, a.ids);
+        this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: undefined });
+        continue;
+      }
       let removed = 0;
       const result: AckResult | undefined = a.receipts ? { receipts: [], dropped: 0 } : undefined;
       for (const id of a.ids) {
