@@ -271,10 +271,10 @@ end
 local dropped = 0
 local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
 if over > 0 then
-  local old = redis.call('ZRANGE', KEYS[1], 0, over - 1)
-  redis.call('ZREM', KEYS[1], unpack(old))
-  redis.call('HDEL', KEYS[2], unpack(old))
-  dropped = #old
+  -- One id at a time: unpack() of thousands of values overflows Lua's stack.
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do redis.call('HDEL', KEYS[2], id) end
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+  dropped = over
 end
 local out = {dropped}
 for i = 2, #ARGV, 2 do
@@ -300,8 +300,10 @@ return out
 /** ARGV: message ids. Removes those receipts. */
 export const DELETE_RECEIPTS = script(
   "delete-receipts",
-  `redis.call('ZREM', KEYS[1], unpack(ARGV))
-redis.call('HDEL', KEYS[2], unpack(ARGV))
+  `for i = 1, #ARGV do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i])
+end
 return 0
 `,
 );
