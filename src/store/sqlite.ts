@@ -417,14 +417,7 @@ export class SqliteStore implements Store {
 
   /** Applied with the lazy confirmations (see ack()), in the same transaction as the removal. */
   ackWithReceipts(recipientId: number, ids: readonly number[], receipts: ReceiptRequest) {
-    if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
-    return new Promise<AckResult>((resolve, reject) => {
-      this.acks.push({ recipientId, ids, resolve, reject, receipts });
-      this.ackTimer ??= setTimeout(() => {
-        this.ackTimer = null;
-        if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
-      }, ACK_DELAY_MS);
-    });
+    return this.lazily<AckResult>((resolve, reject) => ({ recipientId, ids, resolve, reject, receipts }));
   }
 
   receipts(accountId: number, limit: number) {
@@ -436,9 +429,22 @@ export class SqliteStore implements Store {
    * client shows them once), so a confirmed receipt costs no commit of its own either.
    */
   deleteReceipts(accountId: number, messageIds: readonly number[]) {
+    return this.lazily<void>((resolve, reject) => ({
+      recipientId: accountId,
+      ids: messageIds,
+      resolve,
+      reject,
+      receiptsShown: true,
+    }));
+  }
+
+  /** Queues an entry for applyAcks, as ack() does: applied with the next batch, or after ACK_DELAY_MS. */
+  private lazily<T>(
+    entry: (resolve: (v: T) => void, reject: (e: unknown) => void) => SqliteStore["acks"][number],
+  ): Promise<T> {
     if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
-    return new Promise<void>((resolve, reject) => {
-      this.acks.push({ recipientId: accountId, ids: messageIds, resolve, reject, receiptsShown: true });
+    return new Promise<T>((resolve, reject) => {
+      this.acks.push(entry(resolve, reject));
       this.ackTimer ??= setTimeout(() => {
         this.ackTimer = null;
         if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
