@@ -18,8 +18,19 @@ const dispatch = (a: Action) => {
   if (state.conversations !== before.conversations || state.owner !== before.owner) keep();
 };
 
+let keeping = false;
 /** The conversations survive a reload of this tab (persist.ts); a logout forgets them. */
 function keep(): void {
+  // Once per burst (a page of messages, a RECEIPT push): the snapshot is written after it.
+  if (keeping) return;
+  keeping = true;
+  setTimeout(() => {
+    keeping = false;
+    save();
+  }, 0);
+}
+
+function save(): void {
   try {
     const text = snapshot(state);
     if (text === null) sessionStorage.removeItem(LINES_KEY);
@@ -28,6 +39,9 @@ function keep(): void {
     // Storage full or refused: the page works on, a reload just starts empty.
   }
 }
+
+// A reload within the burst still keeps its last change.
+addEventListener("pagehide", save);
 
 // Only a tab that can resume its session gets its conversations back.
 const saved = sessionStorage.getItem(TOKEN_KEY) ? restore(sessionStorage.getItem(LINES_KEY)) : null;
