@@ -46,7 +46,7 @@ export const HELP = [
   "  /check                  fetch unread messages",
   "  /who                    list the accounts online now",
   "  /list [pattern]         list accounts; * and ? are wildcards",
-  '  /receipts on|off        show or hide "✓ bob got …" when people read yours',
+  '  /receipts on|off        show or hide "✓ bob got …" lines (delivery receipts)',
   "  /delete                 delete your account (unread messages are shown first)",
   "  /quit                   log out and exit (also Ctrl+D)",
   "  /help, /menu            this help, the numbered menu",
