@@ -109,6 +109,10 @@ export const serveArgs = {
     type: "string",
     description: `SENDs a client may have unanswered, and client_msg_ids remembered per sender to recognise their resends (default ${D.maxUnansweredSends})`,
   },
+  "max-receipts": {
+    type: "string",
+    description: `Delivery receipts kept per account until its client confirms them; older ones are dropped (default ${D.maxReceiptsPerAccount})`,
+  },
   "request-rate": {
     type: "string",
     description: `Requests per second per connection before SLOW_DOWN (default ${D.requestRate})`,
@@ -242,6 +246,7 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
       1,
       10_000,
     ),
+    maxReceiptsPerAccount: integer("max-receipts", s("max-receipts"), D.maxReceiptsPerAccount, 1, 100_000),
     requestRate: integer("request-rate", s("request-rate"), D.requestRate, 1),
     requestBurst: integer("request-burst", s("request-burst"), D.requestBurst, 1),
     addressRequestRate: integer(

@@ -20,6 +20,8 @@ export interface ActionState {
    * targets), by look-alike skeleton: /create refuses those names before asking a password.
    */
   known: Map<string, string>;
+  /** /receipts off: delivery receipts are confirmed but not shown. */
+  receiptsHidden?: boolean;
 }
 
 /** An account the server showed to exist: offered by Tab, and a name /create refuses early. */
@@ -239,6 +241,15 @@ async function run(cmd: Command, ctx: ActionContext): Promise<Outcome> {
     }
     case "who":
       return who(ctx);
+    case "receipts":
+      if (cmd.on !== undefined) state.receiptsHidden = !cmd.on;
+      await out.info(
+        state.receiptsHidden
+          ? "delivery receipts are hidden (/receipts on shows them)"
+          : "delivery receipts are shown (/receipts off hides them)",
+        { command: "receipts", receipts: !state.receiptsHidden },
+      );
+      return "ok";
     case "quit": {
       if (!session.connected) {
         // Reconnecting (or idle): QUIT would wait for the server; leave now instead.

@@ -15,6 +15,8 @@ export type Command =
   | { kind: "delete" }
   | { kind: "list"; pattern?: string }
   | { kind: "who" }
+  /** on: show delivery receipts (the default), off: hide them; none: say which. */
+  | { kind: "receipts"; on?: boolean }
   | { kind: "quit" }
   | { kind: "help" }
   | { kind: "menu" }
@@ -44,6 +46,7 @@ export const HELP = [
   "  /check                  fetch unread messages",
   "  /who                    list the accounts online now",
   "  /list [pattern]         list accounts; * and ? are wildcards",
+  '  /receipts on|off        show or hide "✓ bob got …" lines (delivery receipts)',
   "  /delete                 delete your account (unread messages are shown first)",
   "  /quit                   log out and exit (also Ctrl+D)",
   "  /help, /menu            this help, the numbered menu",
@@ -67,6 +70,7 @@ const ALIASES: Record<string, Command["kind"]> = {
   list: "list",
   ls: "list",
   who: "who",
+  receipts: "receipts",
   quit: "quit",
   exit: "quit",
   help: "help",
@@ -87,6 +91,7 @@ export const COMMAND_WORDS: readonly string[] = [
   "/check",
   "/who",
   "/list",
+  "/receipts",
   "/delete",
   "/quit",
   "/help",
@@ -150,6 +155,12 @@ export function parseCommand(line: string): Command {
       return rest ? { kind, text: rest } : { kind };
     case "list":
       return { kind, pattern: rest };
+    case "receipts": {
+      const arg = rest.toLowerCase();
+      if (arg === "") return { kind };
+      if (arg === "on" || arg === "off") return { kind, on: arg === "on" };
+      return { kind: "invalid", error: `/${word} takes on or off` };
+    }
     default:
       if (rest) return { kind: "invalid", error: `/${word} takes nothing after it` };
       return { kind } as Command;

@@ -59,6 +59,7 @@ export class ClientConnection {
   /** Why the connection ended (for requests still waiting). */
   private endReason = "";
   private pendingAcks: number[] = [];
+  private pendingReceiptAcks: number[] = [];
   /** Why the TLS handshake failed, when it did. */
   private tlsError: Error | null = null;
   /** The first frame; a server always opens with HELLO. */
@@ -182,6 +183,19 @@ export class ClientConnection {
         const max = this.info?.maxAckIds || MAX_ACK_IDS;
         for (let at = 0; at < ids.length && !this.ended; at += max)
           this.write({ opcode: Op.ACK, ackIds: ids.length <= max ? ids : ids.slice(at, at + max) });
+      });
+    }
+  }
+
+  /** Confirms shown receipts, batched like ack(). */
+  ackReceipt(id: number): void {
+    if (this.pendingReceiptAcks.push(id) === 1) {
+      queueMicrotask(() => {
+        const ids = this.pendingReceiptAcks;
+        this.pendingReceiptAcks = [];
+        const max = this.info?.maxAckIds || MAX_ACK_IDS;
+        for (let at = 0; at < ids.length && !this.ended; at += max)
+          this.write({ opcode: Op.ACK, receiptIds: ids.slice(at, at + max) });
       });
     }
   }

@@ -63,6 +63,10 @@ export class CommandLoop {
         knownAccount(this.state, io, e.message.sender);
         await out.message(e.message);
         return;
+      case "receipt":
+        // Hidden ones are confirmed all the same: nobody asked to see them again.
+        if (this.state.receiptsHidden) return;
+        break;
       case "lost":
         this.offline = e.reconnecting;
         this.updatePrompt();

@@ -2,7 +2,15 @@
 // or one JSON object per line with --json. Every string from the network goes through
 // sanitize.ts here, in every path; colour codes are added after.
 
-import { Delivery, type Reply, Status, statusName, type WireAccount, type WireMessage } from "../wire";
+import {
+  Delivery,
+  type Reply,
+  Status,
+  statusName,
+  type WireAccount,
+  type WireMessage,
+  type WireReceipt,
+} from "../wire";
 import { safeInline, safeJson, safeMessageText } from "./sanitize";
 import type { ClientEvent } from "./session";
 
@@ -118,15 +126,33 @@ export class Output {
     return this.line(safeInline(text));
   }
 
+  /** A delivery receipt: `✓ bob got "are you there?" at 14:05`. */
+  receipt(r: WireReceipt, text: string | null): Promise<void> {
+    if (this.mode === "json") {
+      return this.json({
+        type: "receipt",
+        messageId: r.messageId,
+        to: r.recipient,
+        confirmedAt: isoTime(r.confirmedAt),
+        ...(text !== null ? { text } : {}),
+      });
+    }
+    const what = text === null ? `message ${r.messageId}` : `"${clipText(text)}"`;
+    return this.line(
+      this.paint("dim", `✓ ${safeInline(r.recipient)} got ${what} at ${clock(r.confirmedAt)}`),
+    );
+  }
+
   event(e: ClientEvent): Promise<void> {
     if (e.type === "message") return this.message(e.message);
+    if (e.type === "receipt") return this.receipt(e.receipt, e.text);
     const shown = this.describe(e);
     if (this.mode === "json") return this.json(shown.json);
     return shown.text ? this.line(shown.text) : this.last;
   }
 
   /** An event as a JSON object and as a line for people (null: nothing worth a line). */
-  private describe(e: Exclude<ClientEvent, { type: "message" }>): {
+  private describe(e: Exclude<ClientEvent, { type: "message" | "receipt" }>): {
     json: Record<string, unknown>;
     text: string | null;
   } {
@@ -219,6 +245,17 @@ function replyFields(r: Reply): Record<string, unknown> {
   if (r.retryAfterMs) f.retryAfterMs = r.retryAfterMs;
   if (r.accounts.length) f.accounts = r.accounts.map((a) => ({ name: a.name, online: a.online }));
   return f;
+}
+
+/** Characters of a message text a receipt line quotes at most. */
+export const RECEIPT_TEXT_CHARS = 40;
+
+/** A message text for a one-line quote: its first line, cut to RECEIPT_TEXT_CHARS, made safe. */
+export function clipText(text: string): string {
+  const firstLine = text.split("\n")[0]!;
+  const chars = [...firstLine];
+  const cut = chars.length > RECEIPT_TEXT_CHARS || firstLine !== text;
+  return `${safeInline(chars.slice(0, RECEIPT_TEXT_CHARS).join(""))}${cut ? "…" : ""}`;
 }
 
 /** An ISO time, or null for a time no Date can hold (a hostile server's). */

@@ -5,7 +5,16 @@
 // server had not confirmed (same client_msg_id, so the server stores them once).
 // The terminal UI imports this; this never imports the UI.
 
-import { Op, Push, type Reply, type RequestInit, type ServerInfo, Status, type WireMessage } from "../wire";
+import {
+  Op,
+  Push,
+  type Reply,
+  type RequestInit,
+  type ServerInfo,
+  Status,
+  type WireMessage,
+  type WireReceipt,
+} from "../wire";
 import { type ClientConnection, ConnectionClosedError } from "./connection";
 import { DialError, type DialOptions, dialRound, serversOf } from "./dial";
 import { backoffMs, FIRST_CONNECT_ROUNDS, firstConnectBackoffMs, formatAddress } from "./servers";
@@ -20,6 +29,8 @@ export interface SessionOptions extends DialOptions {
 export type ClientEvent =
   | { type: "connected"; address: string; info: ServerInfo | null }
   | { type: "message"; message: WireMessage }
+  /** A message this account sent was confirmed by its recipient; text if this client sent it. */
+  | { type: "receipt"; receipt: WireReceipt; text: string | null }
   | { type: "notice"; status: number; text: string }
   | { type: "lost"; reason: string; reconnecting: boolean }
   | { type: "reconnecting"; attempt: number; delayMs: number; reason: string }
@@ -67,6 +78,10 @@ export class ChatSession {
    * too, as they would have arrived live. Otherwise only their number is reported.
    */
   private caughtUp = true;
+  /** Texts of messages sent from here, by client_msg_id, for their receipts (the newest SENT_TEXTS). */
+  private readonly sentTexts = new Map<number, string>();
+  /** Receipts shown in this login, so one pushed again (a new connection) is not shown twice. */
+  private readonly shownReceipts = new Set<number>();
   /** Events are handled one after the other, in order; a message's ACK follows its handling. */
   private handled: Promise<void> = Promise.resolve();
 
@@ -133,6 +148,7 @@ export class ChatSession {
       reject,
     };
     this.outbox.push(entry);
+    this.remember(entry.init.clientMsgId!, text);
     this.transmit(entry);
     return promise;
   }
@@ -241,6 +257,9 @@ export class ChatSession {
         return;
       case Push.HEARTBEAT:
         return;
+      case Push.RECEIPT:
+        this.takeReceipts(r.receipts ?? []);
+        return;
       case Push.LOGGED_OUT:
         if (r.status === Status.LOGIN_TIMEOUT && !this.name) {
           this.idle = true; // reconnect quietly on the next request
@@ -271,6 +290,27 @@ export class ChatSession {
       // A redelivery is confirmed too, but only after the first copy has been shown.
       this.handle(fresh ? { type: "message", message: m } : null, () => this.conn?.ack(m.id));
     }
+  }
+
+  /** Shows each receipt not shown before, then confirms it (shown or a repeat). */
+  private takeReceipts(receipts: WireReceipt[]): void {
+    for (const x of receipts) {
+      const fresh = !this.shownReceipts.has(x.messageId);
+      let e: ClientEvent | null = null;
+      if (fresh) {
+        bounded(this.shownReceipts, SENT_TEXTS);
+        this.shownReceipts.add(x.messageId);
+        const text = x.clientMsgId ? (this.sentTexts.get(x.clientMsgId) ?? null) : null;
+        if (x.clientMsgId) this.sentTexts.delete(x.clientMsgId);
+        e = { type: "receipt", receipt: x, text };
+      }
+      this.handle(e, () => this.conn?.ackReceipt(x.messageId));
+    }
+  }
+
+  private remember(clientMsgId: number, text: string): void {
+    bounded(this.sentTexts, SENT_TEXTS);
+    this.sentTexts.set(clientMsgId, text);
   }
 
   /** Queues e behind the events before it; then (if e was handled) runs after. */
@@ -370,7 +410,11 @@ export class ChatSession {
 
   private loggedIn(r: Reply): void {
     // Message ids are server-wide: another account's older messages have lower ids.
-    if (r.name !== this.name) this.maxSeenId = 0;
+    if (r.name !== this.name) {
+      this.maxSeenId = 0;
+      this.sentTexts.clear();
+      this.shownReceipts.clear();
+    }
     this.caughtUp = r.unread === 0;
     this.name = r.name;
     this.token = r.token || this.token;
@@ -392,6 +436,14 @@ export class ChatSession {
     const entries = this.outbox.splice(0);
     for (const e of entries) e.reject(new ConnectionClosedError(why));
   }
+}
+
+/** Sent texts and shown receipt ids remembered at most (the oldest are forgotten). */
+const SENT_TEXTS = 1000;
+
+/** Makes room for one more entry in a bounded Map or Set (insertion order: the oldest goes). */
+function bounded(c: Map<number, unknown> | Set<number>, max: number): void {
+  while (c.size >= max) c.delete(c.keys().next().value!);
 }
 
 /** A random 53-bit id for client_msg_id: unique per sender without coordination. */

@@ -32,6 +32,7 @@ import type { CoreOptions } from "./options";
 import { MAX_BACKLOG_BYTES, Pipeline } from "./pipeline";
 import { LocalPresence, type Presence } from "./presence";
 import { Budget, KeyedGate, RECENT_FAILURE_MS } from "./ratelimit";
+import { Receipts } from "./receipts";
 import { Roster } from "./roster";
 import { type Conn, Session } from "./session";
 import { LocalSignals, type Signals } from "./signals";
@@ -78,6 +79,7 @@ export class ChatCore implements Core {
   readonly metrics: Metrics;
   readonly hashes: HashGate;
   readonly delivery: Delivery;
+  readonly receipts: Receipts;
   readonly presence: Presence;
   readonly signals: Signals;
   readonly commits: InOrder;
@@ -115,6 +117,7 @@ export class ChatCore implements Core {
     );
     this.hashes = new HashGate(deps.passwords, deps.options.maxHashQueue);
     this.delivery = new Delivery(this);
+    this.receipts = new Receipts(this);
     const throttles = deps.throttles ?? localThrottles(deps.options);
     this.loginFailuresByAccount = throttles.loginFailuresByAccount;
     this.loginFailuresByAddress = throttles.loginFailuresByAddress;
@@ -161,6 +164,7 @@ export class ChatCore implements Core {
         sessionTtlMs: u32(o.sessionTtlMs),
         maxPatternChars: MAX_PATTERN_CHARS,
         maxUnansweredSends: o.maxUnansweredSends,
+        maxReceipts: o.maxReceiptsPerAccount,
       },
     });
     return s;
@@ -309,6 +313,11 @@ export class ChatCore implements Core {
       detail,
       ...(s.account ? { account: s.account.name } : {}),
     });
+  }
+
+  /** Confirmed messages leave the recipient's queue, and their senders get receipts (delivery.ts). */
+  confirmed(account: Account, ids: readonly number[]): void {
+    this.background(this.receipts.confirmed(account, ids), "removing confirmed messages");
   }
 
   /** Runs a store call nobody waits on; failures are logged, never thrown. */

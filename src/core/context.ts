@@ -13,6 +13,7 @@ import type { Metrics } from "./metrics";
 import type { CoreOptions } from "./options";
 import type { Presence } from "./presence";
 import type { KeyedGate } from "./ratelimit";
+import type { Receipts } from "./receipts";
 import type { Session } from "./session";
 import type { Signals } from "./signals";
 
@@ -53,6 +54,7 @@ export interface Core extends Throttles {
   readonly metrics: Metrics;
   readonly hashes: HashGate;
   readonly delivery: Delivery;
+  readonly receipts: Receipts;
   readonly presence: Presence;
   readonly signals: Signals;
   /** Store writes whose results are acted on in the order they were made (SEND). */

@@ -13,7 +13,7 @@
 // there is something to track: a session that is caught up with nothing unconfirmed has
 // none (memory per idle connection).
 
-import type { Store, StoredMessage } from "../store/store";
+import type { Account, Store, StoredMessage } from "../store/store";
 import { messageFieldSize, Push, type ReplyInit, Status, type WireMessage } from "../wire";
 import { Handoff } from "./handoff";
 import type { Metrics } from "./metrics";
@@ -32,6 +32,8 @@ export interface DeliveryHost {
   close(s: Session): void;
   limit(s: Session, limit: string, detail: string): void;
   background(p: Promise<unknown>, what: string): void;
+  /** Removes confirmed messages from account's queue (and makes their receipts). */
+  confirmed(account: Account, ids: readonly number[]): void;
 }
 
 export const toWire = (m: StoredMessage): WireMessage => ({
@@ -201,7 +203,7 @@ export class Delivery {
     for (const id of ids) if (inflight.delete(id)) confirmed.push(id);
     if (!confirmed.length) return;
     this.core.metrics.messagesConfirmed += confirmed.length;
-    this.core.background(this.core.store.ack(account.id, confirmed), "removing confirmed messages");
+    this.core.confirmed(account, confirmed);
     if (inflight.size === 0) {
       h.inflight = null;
       this.waiting.delete(s);

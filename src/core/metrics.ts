@@ -19,6 +19,10 @@ export class Metrics {
   heartbeatTimeouts = 0;
   ackTimeouts = 0;
   loginsFailed = 0;
+  receiptsStored = 0;
+  receiptsPushed = 0;
+  receiptsConfirmed = 0;
+  receiptsDropped = 0;
   private errors = new Map<number, number>();
   private latencyCounts = new Float64Array(LATENCY_BUCKETS.length + 1);
   private latencySum = 0;
@@ -91,6 +95,25 @@ export class Metrics {
       this.ackTimeouts,
     );
     one("chat_logins_failed_total", "counter", "Failed login attempts.", this.loginsFailed);
+    one(
+      "chat_receipts_stored_total",
+      "counter",
+      "Delivery receipts stored for senders.",
+      this.receiptsStored,
+    );
+    one("chat_receipts_pushed_total", "counter", "Delivery receipts pushed to senders.", this.receiptsPushed);
+    one(
+      "chat_receipts_confirmed_total",
+      "counter",
+      "Delivery receipts confirmed by their senders' clients.",
+      this.receiptsConfirmed,
+    );
+    one(
+      "chat_receipts_dropped_total",
+      "counter",
+      "Delivery receipts dropped: their sender had max-receipts waiting.",
+      this.receiptsDropped,
+    );
     metric(
       "chat_errors_total",
       "counter",

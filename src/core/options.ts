@@ -57,6 +57,8 @@ export interface CoreOptions {
    * remembers, so any resend of an unanswered SEND is recognised.
    */
   maxUnansweredSends: number;
+  /** Delivery receipts kept per account until its client confirms them (announced in HELLO). */
+  maxReceiptsPerAccount: number;
 }
 
 export const DEFAULT_OPTIONS: CoreOptions = {
@@ -84,4 +86,5 @@ export const DEFAULT_OPTIONS: CoreOptions = {
   listRowsPerRequest: 1000,
   listRequestTokens: 100,
   maxUnansweredSends: 128,
+  maxReceiptsPerAccount: 1000,
 };

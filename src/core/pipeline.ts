@@ -80,7 +80,13 @@ export class Pipeline {
     // An ACK costs by the ids it carries (those skipped past the cap included). Once it
     // has a token it is paid in full, into debt if need be, which the requests after it repay.
     if (req.opcode === Op.ACK) {
-      const extra = ackCost(req.ackIds.length + req.ackIdsSkipped) - 1;
+      const extra =
+        ackCost(
+          req.ackIds.length +
+            req.ackIdsSkipped +
+            (req.receiptIds?.length ?? 0) +
+            (req.receiptIdsSkipped ?? 0),
+        ) - 1;
       s.tokens -= extra;
       s.conn.charge?.(extra);
     }

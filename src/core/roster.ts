@@ -57,6 +57,7 @@ export class Roster {
     s.account = account;
     s.tokenHash = tokenHash;
     core.delivery.reset(s, false);
+    core.receipts.reset(s);
     this.here.set(account.id, s);
     core.metrics.sessions++;
     core.background(core.store.recordLogin(account.id, core.now()), "recording a login");
@@ -88,6 +89,7 @@ export class Roster {
       core.background(core.presence.unmarkDeleting(account.id), "clearing a deletion mark");
     }
     core.delivery.reset(s, true);
+    core.receipts.reset(s);
     core.metrics.sessions--;
     core.events({ type: "logout", conn: s.id, address: s.address, account: account.name, reason });
   }
@@ -122,6 +124,8 @@ export class Roster {
           return;
         }
         core.delivery.arrived(s, Number.MAX_SAFE_INTEGER);
+        // Receipt signals may have been lost too: what waits in the store is read again.
+        core.receipts.loggedIn(s);
       });
       core.background(check, "checking a session's claim after signals may have been lost");
     }
@@ -173,6 +177,11 @@ export class Roster {
       case "resync":
         this.resync();
         return;
+      case "receipt": {
+        const s = this.here.get(signal.accountId);
+        if (s) core.receipts.live(s, signal.receipts); // else they wait for its next login
+        return;
+      }
     }
   }
 }

@@ -3,7 +3,7 @@
 // acts on what reaches it; one server uses LocalSignals, which hands each signal to the
 // subscriber at once, several nodes share a bus (Redis pub/sub) behind the same interface.
 
-import type { StoredMessage } from "../store/store";
+import type { Receipt, StoredMessage } from "../store/store";
 
 export type Signal =
   /**
@@ -31,7 +31,9 @@ export type Signal =
    * From the bus to its own node, never sent: signals may have been lost (the subscription
    * dropped and is back), so the node re-reads its sessions' queues and checks their claims.
    */
-  | { type: "resync" };
+  | { type: "resync" }
+  /** Messages accountId sent were confirmed: its holder pushes these receipts (all of accountId's, stored). */
+  | { type: "receipt"; accountId: number; receipts: Receipt[] };
 
 export type SignalHandler = (signal: Signal) => void;
 

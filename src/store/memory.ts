@@ -2,15 +2,19 @@
 
 import { prefixEnd } from "../rules/glob";
 import { compareKeys } from "./keys";
+import { ReceiptBox } from "./receipt-box";
 import { SentRings } from "./sent-ring";
 import type {
   Account,
   AccountPage,
   AccountQuery,
+  AckResult,
   Ban,
   EnqueueResult,
   NameReservation,
   NewMessage,
+  Receipt,
+  ReceiptRequest,
   SessionToken,
   Store,
   StoredMessage,
@@ -24,9 +28,12 @@ class Queue {
   live = new Map<number, number>();
   /** Waiting messages per sender id. */
   bySender = new Map<number, number>();
+  /** Waiting message id → the client_msg_id it was sent with, for its receipt (none: absent). */
+  clientIds = new Map<number, number>();
 
-  push(m: StoredMessage, senderId: number): void {
+  push(m: StoredMessage, senderId: number, clientMsgId = 0): void {
     this.msgs.push(m);
+    if (clientMsgId) this.clientIds.set(m.id, clientMsgId);
     this.live.set(m.id, senderId);
     this.bySender.set(senderId, (this.bySender.get(senderId) ?? 0) + 1);
   }
@@ -35,6 +42,7 @@ class Queue {
     const sender = this.live.get(id);
     if (sender === undefined) return;
     this.live.delete(id);
+    this.clientIds.delete(id);
     const n = this.bySender.get(sender)! - 1;
     if (n > 0) this.bySender.set(sender, n);
     else this.bySender.delete(sender);
@@ -68,6 +76,7 @@ export class MemoryStore implements Store {
   private byKey = new Map<string, Account>();
   private hashes = new Map<number, string>();
   private queues = new Map<number, Queue>();
+  private receiptBox = new ReceiptBox();
   private tokens = new Map<string, SessionToken>();
   /** Token hashes per account, so revoking an account's tokens does not scan them all. */
   private tokensOf = new Map<number, Set<string>>();
@@ -160,6 +169,7 @@ export class MemoryStore implements Store {
     this.hashes.delete(id);
     this.lastLogins.delete(id);
     this.queues.delete(id);
+    this.receiptBox.dropAccount(id);
     this.skeletons.delete(id);
     if (this.bySkeleton.get(skeleton) === account) this.bySkeleton.delete(skeleton);
     this.sent.forget(id);
@@ -223,7 +233,7 @@ export class MemoryStore implements Store {
       text: m.text,
       sentAt: m.sentAt,
     };
-    q.push(message, m.senderId);
+    q.push(message, m.senderId, m.clientMsgId);
     if (m.clientMsgId)
       this.sent.remember(m.senderId, { clientMsgId: m.clientMsgId, message, recipientId: recipient.id });
     return { ok: true, message, recipient, duplicate: false };
@@ -241,6 +251,39 @@ export class MemoryStore implements Store {
     const q = this.queues.get(recipientId);
     if (!q) return;
     for (const id of ids) q.remove(id);
+  }
+
+  async ackWithReceipts(recipientId: number, ids: readonly number[], r: ReceiptRequest): Promise<AckResult> {
+    const out: AckResult = { receipts: [], dropped: 0 };
+    const q = this.queues.get(recipientId);
+    if (!q) return out;
+    for (const id of ids) {
+      const senderId = q.live.get(id);
+      if (senderId === undefined) continue;
+      const clientMsgId = q.clientIds.get(id) ?? 0;
+      q.remove(id);
+      if (!this.byId.has(senderId)) continue;
+      const receipt: Receipt = {
+        messageId: id,
+        senderId,
+        recipientName: r.recipientName,
+        confirmedAt: r.confirmedAt,
+        clientMsgId,
+      };
+      out.dropped += this.receiptBox.add(receipt, r.maxPerAccount);
+      out.receipts.push(receipt);
+    }
+    // A receipt stored and dropped again within this call is not reported as stored.
+    if (out.dropped) out.receipts = out.receipts.filter((x) => this.receiptBox.has(x.senderId, x.messageId));
+    return out;
+  }
+
+  async receipts(accountId: number, limit: number) {
+    return this.receiptBox.list(accountId, limit);
+  }
+
+  async deleteReceipts(accountId: number, messageIds: readonly number[]) {
+    this.receiptBox.delete(accountId, messageIds);
   }
 
   async saveToken(t: SessionToken) {

@@ -84,6 +84,17 @@ export const MIGRATIONS: readonly string[] = [
      until INTEGER,
      created_at INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // Delivery receipts: the client_msg_id each waiting message was sent with (0 for those
+  // already waiting), and the receipts kept for senders until they confirm them.
+  `ALTER TABLE messages ADD COLUMN client_msg_id INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE receipts (
+     account_id INTEGER NOT NULL,
+     message_id INTEGER NOT NULL,
+     recipient_name TEXT NOT NULL,
+     confirmed_at INTEGER NOT NULL,
+     client_msg_id INTEGER NOT NULL,
+     PRIMARY KEY (account_id, message_id)
+   ) WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -80,6 +80,21 @@ export function userKeys(id: number): string[] {
   return [u.queue, u.bodies, u.senders, u.meta, u.gone, u.rings, u.tokens];
 }
 
+/**
+ * One account's receipt outbox as a recipient, in its slot: hash message id →
+ * "<sender>|<client_msg_id>|<confirmed at>|<recipient name>", written by the script that
+ * removes the confirmed messages and emptied once the receipts are in their senders' slots.
+ */
+export const receiptOutbox = (id: number) => `${PREFIX}{u:${id}}:ro`;
+
+/** One account's delivery receipts as a sender, in its own slot (beside its queue). */
+export function receiptKeys(id: number): string[] {
+  const t = `${PREFIX}{u:${id}}`;
+  // Sorted set of message ids with a receipt (member and score the id); hash: id →
+  // JSON [recipient name, confirmed at, client_msg_id]; and the account's tombstone.
+  return [`${t}:r`, `${t}:rb`, user(id).gone];
+}
+
 /** Operations: last logins (hash id → ms) beside the directory, and banned ranges. */
 export const ops = {
   /** Hash: account id → time of its last login (ms). */

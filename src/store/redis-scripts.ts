@@ -209,6 +209,37 @@ return removed
 );
 
 /**
+ * KEYS: userKeys(id) then the receipt outbox. ARGV: confirmed at, recipient name, message
+ * ids. As ACK, and each removed message's receipt goes into the outbox in the same step.
+ * Answers {removed, id, entry, id, entry, ...}: the whole outbox, earlier leftovers included.
+ * The client_msg_id is the body's 4th element, read as digits (a Lua number would round it).
+ */
+export const ACK_WITH_RECEIPTS = script(
+  "ack-with-receipts",
+  `local removed = 0
+for i = 3, #ARGV do
+  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
+    removed = removed + 1
+    local v = redis.call('HGET', KEYS[2], ARGV[i])
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    if v then
+      local s = string.match(v, '^(%d+)|')
+      if redis.call('HINCRBY', KEYS[3], s, -1) <= 0 then redis.call('HDEL', KEYS[3], s) end
+      local json = string.sub(v, #s + 2)
+      local cm = '0'
+      if #cjson.decode(json) >= 4 then cm = string.match(json, ',(%d+)%]$') or '0' end
+      redis.call('HSET', KEYS[8], ARGV[i], s .. '|' .. cm .. '|' .. ARGV[1] .. '|' .. ARGV[2])
+    end
+  end
+end
+local out = {removed}
+local box = redis.call('HGETALL', KEYS[8])
+for i = 1, #box do out[#out + 1] = box[i] end
+return out
+`,
+);
+
+/**
  * ARGV: how long the tombstone stays (ms). Drops the account's queue, counts, rings and
  * token index and leaves a tombstone that refuses appends still on their way (they looked
  * the account up before it went). Answers {messages dropped, {token hashes}}.
@@ -220,6 +251,60 @@ local tokens = redis.call('SMEMBERS', KEYS[7])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7])
 redis.call('SET', KEYS[5], '1', 'PX', ARGV[1])
 return {n, tokens}
+`,
+);
+
+// --- one sender's receipts ({u:<id>}): KEYS are receiptKeys(id): 1 ids, 2 bodies, 3 gone ---
+
+/**
+ * ARGV: receipts kept at most, then message id and body pairs. Stores them unless the
+ * account is gone, then drops the receipts of the lowest ids past the cap. Answers
+ * {dropped, id, id, ...}: the ids of ARGV still kept.
+ */
+export const ADD_RECEIPTS = script(
+  "add-receipts",
+  `if redis.call('EXISTS', KEYS[3]) == 1 then return {0} end
+for i = 2, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i])
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+local dropped = 0
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+if over > 0 then
+  -- One id at a time: unpack() of thousands of values overflows Lua's stack.
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do redis.call('HDEL', KEYS[2], id) end
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+  dropped = over
+end
+local out = {dropped}
+for i = 2, #ARGV, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then out[#out + 1] = ARGV[i] end
+end
+return out
+`,
+);
+
+/** ARGV: limit. Answers {id, body, id, body, ...}, lowest id first. */
+export const LIST_RECEIPTS = script(
+  "list-receipts",
+  `local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local out = {}
+for _, id in ipairs(ids) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGET', KEYS[2], id) or ''
+end
+return out
+`,
+);
+
+/** ARGV: message ids. Removes those receipts. */
+export const DELETE_RECEIPTS = script(
+  "delete-receipts",
+  `for i = 1, #ARGV do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i])
+end
+return 0
 `,
 );
 
@@ -249,4 +334,8 @@ export const SCRIPTS = [
   ACK,
   DROP_USER,
   DROP_EXPIRED_TOKEN,
+  ACK_WITH_RECEIPTS,
+  ADD_RECEIPTS,
+  LIST_RECEIPTS,
+  DELETE_RECEIPTS,
 ];

@@ -13,6 +13,7 @@ import { openRedisLink, RedisClusterConnection } from "./redis-cluster";
 import type { ConnectionOptions, RedisLink } from "./redis-conn";
 import { IdBlocks } from "./redis-ids";
 import { DIR_KEYS, dir, messages, ops, token, tokenExpiry, user, userKeys } from "./redis-keys";
+import { ackWithReceipts, deleteReceipts, dropReceipts, listReceipts } from "./redis-receipts";
 import { RecipientCache } from "./redis-recipients";
 import {
   ACK,
@@ -36,6 +37,7 @@ import {
   type EnqueueResult,
   type NameReservation,
   type NewMessage,
+  type ReceiptRequest,
   type SessionToken,
   StorageError,
   StorageFullError,
@@ -166,6 +168,7 @@ export class RedisStore implements Store {
       ];
       this.queuedDelta -= dropped;
       await Promise.all([
+        dropReceipts(this.redis, id),
         ...tokens.map((h) => this.dropToken(h)),
         this.redis.send("HDEL", [ops.lastLogin, id]),
       ]);
@@ -213,7 +216,10 @@ export class RedisStore implements Store {
       let cached = known !== undefined;
       let recipient = known ?? (await this.lookUp(m.recipientKey));
       if (!recipient) return { ok: false, error: "no_such_account" };
-      const body = JSON.stringify([m.senderName, m.text, m.sentAt]);
+      // The client_msg_id rides along for the message's receipt.
+      const body = JSON.stringify(
+        m.clientMsgId ? [m.senderName, m.text, m.sentAt, m.clientMsgId] : [m.senderName, m.text, m.sentAt],
+      );
       for (let attempt = 0; attempt <= MAX_STALE_RETRIES; attempt++) {
         let id: number;
         let r: [string, string?];
@@ -307,6 +313,22 @@ export class RedisStore implements Store {
       const removed = Number(await this.redis.eval(ACK, userKeys(recipientId), ids));
       this.queuedDelta -= removed;
     });
+  }
+
+  ackWithReceipts(recipientId: number, ids: readonly number[], r: ReceiptRequest) {
+    return this.track(async () => {
+      const { removed, result } = await ackWithReceipts(this.redis, recipientId, ids, r);
+      this.queuedDelta -= removed;
+      return result;
+    });
+  }
+
+  receipts(accountId: number, limit: number) {
+    return this.track(() => listReceipts(this.redis, accountId, limit));
+  }
+
+  deleteReceipts(accountId: number, messageIds: readonly number[]) {
+    return this.track(() => deleteReceipts(this.redis, accountId, messageIds));
   }
 
   saveToken(t: SessionToken) {

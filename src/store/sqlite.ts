@@ -16,14 +16,17 @@ import { SenderCounts } from "./sender-counts";
 import { formatBytes, planSpace, type SpacePlan } from "./space";
 import { SqliteDedup } from "./sqlite-dedup";
 import { openDataFile, type SyncMode, sqliteCode } from "./sqlite-file";
+import { SqliteReceipts } from "./sqlite-receipts";
 import {
   type Account,
   type AccountPage,
   type AccountQuery,
+  type AckResult,
   type Ban,
   type EnqueueResult,
   type NameReservation,
   type NewMessage,
+  type ReceiptRequest,
   type SessionToken,
   StorageError,
   StorageFullError,
@@ -98,13 +101,19 @@ export class SqliteStore implements Store {
   /** total_changes() at the last WAL check: rows changed since bound how much the WAL grew. */
   private changesAtWalCheck = 0;
   private readonly dedup: SqliteDedup;
+  private readonly receiptRows: SqliteReceipts;
   private readonly scheduleCommit: (fn: () => void) => void;
   /** Confirmations not yet applied (see ack()). */
   private acks: {
     recipientId: number;
     ids: readonly number[];
-    resolve: () => void;
+    /** ack()'s takes nothing, ackWithReceipts()'s an AckResult (applyAcks gives each its own). */
+    resolve: (value: never) => void;
     reject: (e: unknown) => void;
+    /** Set by ackWithReceipts: receipts to store as the messages go. */
+    receipts?: ReceiptRequest;
+    /** Set by deleteReceipts: recipientId is the sender, ids its confirmed receipts. */
+    receiptsShown?: true;
   }[] = [];
   private ackTimer: Timer | null = null;
   /**
@@ -131,6 +140,7 @@ export class SqliteStore implements Store {
     this.scheduleCommit = opts.sync === "full" ? (fn) => void setImmediate(fn) : queueMicrotask;
     this.q = prepareStatements(db);
     this.dedup = new SqliteDedup(db, opts.dedupPerSender);
+    this.receiptRows = new SqliteReceipts(db);
     this.pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
     if (this.space) {
       const { fileBytes, walBytes } = this.space;
@@ -282,6 +292,7 @@ export class SqliteStore implements Store {
         this.q.reserveName.run(account.key, skeleton ?? account.key, account.name, reserveNameUntil);
       }
       this.q.deleteMessagesOf.run(id);
+      this.receiptRows.removeAll(id);
       this.dedup.forget(id);
       this.q.deleteTokensOf.run(id);
       this.q.deleteAccount.run(id);
@@ -355,7 +366,15 @@ export class SqliteStore implements Store {
         text: m.text,
         sentAt: m.sentAt,
       };
-      this.q.insertMessage.run(recipient.id, message.id, m.senderName, m.text, m.sentAt, m.senderId);
+      this.q.insertMessage.run(
+        recipient.id,
+        message.id,
+        m.senderName,
+        m.text,
+        m.sentAt,
+        m.senderId,
+        m.clientMsgId,
+      );
       this.addCount(recipient.id, 1);
       this.senders.add(recipient.id, m.senderId, 1);
       this.rememberSender(message.id, m.senderId);
@@ -389,6 +408,43 @@ export class SqliteStore implements Store {
     if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
     return new Promise<void>((resolve, reject) => {
       this.acks.push({ recipientId, ids, resolve, reject });
+      this.ackTimer ??= setTimeout(() => {
+        this.ackTimer = null;
+        if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
+      }, ACK_DELAY_MS);
+    });
+  }
+
+  /** Applied with the lazy confirmations (see ack()), in the same transaction as the removal. */
+  ackWithReceipts(recipientId: number, ids: readonly number[], receipts: ReceiptRequest) {
+    return this.lazily<AckResult>((resolve, reject) => ({ recipientId, ids, resolve, reject, receipts }));
+  }
+
+  receipts(accountId: number, limit: number) {
+    return this.op(false, () => this.receiptRows.list(accountId, limit));
+  }
+
+  /**
+   * Lazy like ack(): losing it in a crash only means the receipts are pushed again (and the
+   * client shows them once), so a confirmed receipt costs no commit of its own either.
+   */
+  deleteReceipts(accountId: number, messageIds: readonly number[]) {
+    return this.lazily<void>((resolve, reject) => ({
+      recipientId: accountId,
+      ids: messageIds,
+      resolve,
+      reject,
+      receiptsShown: true,
+    }));
+  }
+
+  /** Queues an entry for applyAcks, as ack() does: applied with the next batch, or after ACK_DELAY_MS. */
+  private lazily<T>(
+    entry: (resolve: (v: T) => void, reject: (e: unknown) => void) => SqliteStore["acks"][number],
+  ): Promise<T> {
+    if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.acks.push(entry(resolve, reject));
       this.ackTimer ??= setTimeout(() => {
         this.ackTimer = null;
         if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
@@ -513,6 +569,7 @@ export class SqliteStore implements Store {
     // after close(): the file could not be opened again by this process.
     for (const st of Object.values(this.q)) st.finalize();
     this.dedup.finalize();
+    this.receiptRows.finalize();
     this.db.close();
   }
 
@@ -590,6 +647,7 @@ export class SqliteStore implements Store {
     }
     this.accountCache.clear();
     this.dedup.reset();
+    this.receiptRows.reset();
     // nextMessageId stays where it is: an id handed out in a failed batch is never reused.
     this.idCeiling = this.committedIdCeiling;
     const batch = this.batch;
@@ -600,7 +658,13 @@ export class SqliteStore implements Store {
   /** Deletes the confirmed messages waiting in `acks`, as part of the open batch. */
   private applyAcks(): void {
     for (const a of this.acks) {
+      if (a.receiptsShown) {
+        this.receiptRows.remove(a.recipientId, a.ids);
+        this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: undefined });
+        continue;
+      }
       let removed = 0;
+      const result: AckResult | undefined = a.receipts ? { receipts: [], dropped: 0 } : undefined;
       for (const id of a.ids) {
         // An id stays with its message and its sender for good (ids are never reused), so a
         // stale entry (its message deleted, or its batch rolled back) only deletes nothing.
@@ -614,13 +678,15 @@ export class SqliteStore implements Store {
           if (!row) continue;
           senderId = row.senderId;
         }
+        if (result) this.receiptRows.store(a.recipientId, id, a.receipts!, result);
         if (this.q.deleteMessage.run(a.recipientId, id).changes === 0) continue;
         removed++;
         this.senders.add(a.recipientId, senderId, -1);
       }
       if (removed) this.freedInBatch = true;
       if (removed) this.addCount(a.recipientId, -removed);
-      this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: undefined });
+      if (result) this.receiptRows.trim(a.receipts!.maxPerAccount, result);
+      this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: result });
     }
     this.acks = [];
   }
@@ -766,7 +832,7 @@ function prepareStatements(db: Database) {
     deleteMessagesOf: p("DELETE FROM messages WHERE recipient_id = ?"),
     deleteTokensOf: p("DELETE FROM tokens WHERE account_id = ?"),
     insertMessage: p(
-      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at, sender_id) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at, sender_id, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
     ),
     deleteMessage: p("DELETE FROM messages WHERE recipient_id = ? AND id = ?"),
     senderOfMessage: p("SELECT sender_id AS senderId FROM messages WHERE recipient_id = ? AND id = ?"),

@@ -42,6 +42,35 @@ export type EnqueueResult =
   | { ok: true; message: StoredMessage; recipient: Account; duplicate: boolean }
   | { ok: false; error: "no_such_account" | "mailbox_full" | "sender_quota" | "storage_full" };
 
+/** A delivery receipt kept for the account that sent the message, until it confirms it. */
+export interface Receipt {
+  /** The confirmed message's id: one receipt per message, so also the receipt's id. */
+  readonly messageId: number;
+  /** Who sent the message and gets the receipt. */
+  readonly senderId: number;
+  /** The recipient's name as spelled at creation. */
+  readonly recipientName: string;
+  /** When the recipient confirmed the message (ms since the epoch). */
+  readonly confirmedAt: number;
+  /** The client_msg_id the message was sent with; 0 for none. */
+  readonly clientMsgId: number;
+}
+
+/** What ackWithReceipts needs besides the ids. */
+export interface ReceiptRequest {
+  recipientName: string;
+  confirmedAt: number;
+  /** Receipts kept per sender at most: past it, those of its oldest messages (lowest ids) go. */
+  maxPerAccount: number;
+}
+
+export interface AckResult {
+  /** The receipts stored, one per removed message whose sender account still exists. */
+  receipts: Receipt[];
+  /** Older receipts dropped to keep their senders within maxPerAccount. */
+  dropped: number;
+}
+
 export interface SessionToken {
   readonly hash: string;
   readonly accountId: number;
@@ -123,7 +152,7 @@ export interface Store {
    */
   passwordHash(id: number): Promise<string | null>;
   /**
-   * Deletes the account with its waiting messages and session tokens. With reserveNameUntil,
+   * Deletes the account with its waiting messages, receipts and session tokens. With reserveNameUntil,
    * its key and skeleton stay reserved until then: createAccount refuses them.
    */
   deleteAccount(id: number, reserveNameUntil?: number): Promise<void>;
@@ -145,6 +174,20 @@ export interface Store {
   countPending(recipientId: number): Promise<number>;
   /** Removes confirmed messages from a recipient's queue; unknown ids are ignored. */
   ack(recipientId: number, ids: readonly number[]): Promise<void>;
+  /**
+   * As ack(), and stores a receipt for the sender of each message removed, if that sender's
+   * account still exists (an account of the same name made later is another account). The
+   * receipt and the removal are one atomic step where the backend can make them one
+   * (memory, SQLite); Redis removes the messages and puts their receipts in an outbox in the
+   * recipient's slot in one script, then moves them to the senders' slots: a node that dies
+   * in between leaves them in the outbox for the recipient's next confirmation (late, never
+   * lost). Like every call, it applies in call order: a later read no longer sees the messages.
+   */
+  ackWithReceipts(recipientId: number, ids: readonly number[], r: ReceiptRequest): Promise<AckResult>;
+  /** Receipts waiting for the account (as sender), lowest message id first; at most limit. */
+  receipts(accountId: number, limit: number): Promise<Receipt[]>;
+  /** Removes the account's confirmed receipts; unknown ids are ignored. */
+  deleteReceipts(accountId: number, messageIds: readonly number[]): Promise<void>;
 
   saveToken(t: SessionToken): Promise<void>;
   /** Resolves null for an unknown or expired token. */

@@ -28,6 +28,10 @@ export interface Request {
   token: string;
   pageSize: number;
   cursor: string;
+  /** ACK receipt ids, decoded up to the same cap as ackIds (a cap of their own). */
+  receiptIds?: number[];
+  /** Receipt ids past the cap, counted like ackIdsSkipped. */
+  receiptIdsSkipped?: number;
 }
 
 export interface WireMessage {
@@ -35,6 +39,13 @@ export interface WireMessage {
   sender: string;
   text: string;
   sentAt: number;
+}
+
+export interface WireReceipt {
+  messageId: number;
+  recipient: string;
+  confirmedAt: number;
+  clientMsgId: number;
 }
 
 export interface WireAccount {
@@ -65,6 +76,8 @@ export interface ServerInfo {
   sessionTtlMs: number;
   maxPatternChars: number;
   maxUnansweredSends: number;
+  /** Absent from servers before receipts. */
+  maxReceipts?: number;
 }
 
 /** A decoded Server2Client. */
@@ -87,6 +100,8 @@ export interface Reply {
   duplicate: boolean;
   nextCursor: string;
   info: ServerInfo | null;
+  /** RECEIPT push (decoded replies always have it, maybe empty). */
+  receipts?: WireReceipt[];
 }
 
 export type RequestInit = Partial<Request> & { opcode: number };

@@ -10,6 +10,7 @@ export {
   type ServerInfo,
   type WireAccount,
   type WireMessage,
+  type WireReceipt,
 } from "./codec";
 export { FrameTooLargeError, ProtocolError } from "./errors";
 export { encodeFrame, FrameDecoder } from "./frame";
@@ -27,6 +28,13 @@ export {
   Status,
   statusName,
 } from "./protocol";
-export { accountFieldSize, messageFieldSize, replySize, utf8Length, writeReply } from "./reply-writer";
+export {
+  accountFieldSize,
+  messageFieldSize,
+  receiptFieldSize,
+  replySize,
+  utf8Length,
+  writeReply,
+} from "./reply-writer";
 export { UNSAFE_ID } from "./request-reader";
 export { varintSize, writeVarint } from "./varint";

@@ -25,6 +25,7 @@ export const Push = {
   SHUTDOWN: 102,
   HEARTBEAT: 103,
   HELLO: 104,
+  RECEIPT: 105,
 } as const;
 export type Push = (typeof Push)[keyof typeof Push];
 

@@ -3,7 +3,7 @@
 // would for these messages (field order, proto3 defaults left out), which
 // test/wire/reply-writer.test.ts checks on random frames. Field numbers: protocol.proto.
 
-import type { ReplyInit, ServerInfo, WireAccount, WireMessage } from "./codec";
+import type { ReplyInit, ServerInfo, WireAccount, WireMessage, WireReceipt } from "./codec";
 import { PROTOCOL_VERSION } from "./protocol";
 import { varintSize, writeVarint } from "./varint";
 
@@ -66,6 +66,21 @@ export function accountFieldSize(a: WireAccount): number {
   return 1 + varintSize(k) + k;
 }
 
+function receiptSize(r: WireReceipt): number {
+  return (
+    intField(1, r.messageId) +
+    strSize(2, r.recipient) +
+    intField(3, r.confirmedAt) +
+    intField(4, r.clientMsgId)
+  );
+}
+
+/** Bytes one receipt adds to a reply's `receipts` (field 60: a two-byte tag). */
+export function receiptFieldSize(r: WireReceipt): number {
+  const k = receiptSize(r);
+  return 2 + varintSize(k) + k;
+}
+
 function accountSize(a: WireAccount): number {
   return strSize(1, a.name) + boolField(2, a.online);
 }
@@ -93,7 +108,8 @@ function infoSize(i: ServerInfo): number {
     intField(19, i.maxQueuedPerAccount) +
     intField(20, i.sessionTtlMs) +
     intField(21, i.maxPatternChars) +
-    intField(45, i.maxUnansweredSends)
+    intField(45, i.maxUnansweredSends) +
+    intField(60, i.maxReceipts)
   );
 }
 
@@ -124,6 +140,7 @@ export function replySize(r: ReplyInit): number {
     const k = infoSize(r.info);
     n += 2 + varintSize(k) + k;
   }
+  if (r.receipts) for (const x of r.receipts) n += receiptFieldSize(x);
   return n;
 }
 
@@ -213,6 +230,17 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
     at = putInt(out, at, 20, i.sessionTtlMs);
     at = putInt(out, at, 21, i.maxPatternChars);
     at = putInt(out, at, 45, i.maxUnansweredSends);
+    at = putInt(out, at, 60, i.maxReceipts);
+  }
+  if (r.receipts) {
+    for (const x of r.receipts) {
+      at = putTag(out, at, 60, LEN);
+      at = writeVarint(out, at, receiptSize(x));
+      at = putInt(out, at, 1, x.messageId);
+      at = putStr(out, at, 2, x.recipient);
+      at = putInt(out, at, 3, x.confirmedAt);
+      at = putInt(out, at, 4, x.clientMsgId);
+    }
   }
   return at;
 }

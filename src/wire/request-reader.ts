@@ -116,7 +116,7 @@ export function readRequest(body: Uint8Array, maxAckIds = MAX_ACK_IDS): Request 
   buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   pos = 0;
   end = body.length;
-  const r: Request = {
+  const r: Request & { receiptIds: number[]; receiptIdsSkipped: number } = {
     version: "",
     opcode: 0,
     sender: "",
@@ -130,6 +130,8 @@ export function readRequest(body: Uint8Array, maxAckIds = MAX_ACK_IDS): Request 
     token: "",
     pageSize: 0,
     cursor: "",
+    receiptIds: [],
+    receiptIdsSkipped: 0,
   };
   while (pos < end) {
     const tag = varint();
@@ -202,9 +204,40 @@ export function readRequest(body: Uint8Array, maxAckIds = MAX_ACK_IDS): Request 
         if (wire !== 2) break;
         r.cursor = string();
         continue;
+      case 60:
+        if (wire === 0 || wire === 2) {
+          readReceiptIds(r, wire, maxAckIds);
+          continue;
+        }
+        break;
     }
     // Unknown fields, and known ones with an unexpected wire type, are skipped.
     skip(wire);
   }
   return r;
+}
+
+/** Field 60 (receipt_ids), packed or not: capped like ack_ids, the rest skipped and counted. */
+function readReceiptIds(
+  r: Request & { receiptIds: number[]; receiptIdsSkipped: number },
+  wire: number,
+  maxAckIds: number,
+): void {
+  const room = () => r.receiptIds.length < maxAckIds;
+  if (wire === 0) {
+    if (room()) r.receiptIds.push(uint53());
+    else {
+      varint();
+      r.receiptIdsSkipped++;
+    }
+    return;
+  }
+  const n = length();
+  const stop = pos + n;
+  const outer = end;
+  end = stop;
+  while (pos < end && room()) r.receiptIds.push(uint53());
+  end = outer;
+  r.receiptIdsSkipped += stop - pos;
+  pos = stop;
 }

@@ -412,5 +412,16 @@ function plain(r: Reply): Reply {
           maxUnansweredSends: r.info.maxUnansweredSends,
         }
       : null,
+    // Only RECEIPT pushes carry receipts: other frames compare as they always did.
+    ...(r.receipts?.length
+      ? {
+          receipts: r.receipts.map((x) => ({
+            messageId: x.messageId,
+            recipient: x.recipient,
+            confirmedAt: x.confirmedAt,
+            clientMsgId: x.clientMsgId,
+          })),
+        }
+      : {}),
   };
 }

@@ -24,7 +24,10 @@ function readmeSessions(): string[][] {
 
 const normal = (lines: string[], port: number) =>
   lines.map((l) =>
-    l.replaceAll(`127.0.0.1:${port}`, "192.168.1.20:8080").replace(/^\[\d\d:\d\d\] /, "[hh:mm] "),
+    l
+      .replaceAll(`127.0.0.1:${port}`, "192.168.1.20:8080")
+      .replace(/^\[\d\d:\d\d\] /, "[hh:mm] ")
+      .replace(/^(✓ .* got ".*") at \d\d:\d\d$/, "$1 at hh:mm"),
   );
 
 function connect(): Pty {
@@ -62,9 +65,10 @@ describe("the README", () => {
     await bob.see(/\nbob>$/);
     for (const [line, after] of [
       ["/check", /\nbob>$/],
-      ["/r yes!", /\n✓ sent to alice\nbob>$/],
+      // alice's client shows each message, then confirms it: bob gets the receipt.
+      ["/r yes!", /\n✓ sent to alice\n✓ alice got "yes!" at \d\d:\d\d\nbob>$/],
       ["/to alice", /\nbob → alice>$/],
-      ["now I'm here", /\n✓ sent to alice\nbob → alice>$/],
+      ["now I'm here", /\n✓ sent to alice\n✓ alice got "now I'm here" at \d\d:\d\d\nbob → alice>$/],
     ] as const) {
       bob.type(`${line}\r`);
       await bob.see(after);
@@ -72,7 +76,9 @@ describe("the README", () => {
     // The block ends on the last answer; the screen also has the prompt after it.
     expect(normal(bob.lines(), server.port)).toEqual([...normal(bobsBlock!, server.port), "bob → alice>"]);
     // And alice sees bob's answer above her prompt.
-    await alice.see(/\n\[\d\d:\d\d\] bob: yes!\n\[\d\d:\d\d\] bob: now I'm here\nalice → bob>$/);
+    await alice.see(
+      /\n✓ bob got "are you there\?" at \d\d:\d\d\n\[\d\d:\d\d\] bob: yes!\n\[\d\d:\d\d\] bob: now I'm here\nalice → bob>$/,
+    );
     for (const t of [alice, bob]) {
       t.type("/quit\r");
       expect(await t.exit()).toBe(0);

@@ -111,9 +111,9 @@ describe("terminal input and output", () => {
     t.type("\x15");
     await bob.waitFor((e) => e.type === "message" && e.text === "three", "the third line");
     expect(messagesTo(bob)).toEqual(["one", "two", "three"]);
-    await t.see(
-      /\nwait-alice → wait-bob> \/send wait-bob three\n✓ sent to wait-bob\nwait-alice → wait-bob>$/,
-    );
+    // Each answer, and (as bob's client shows each message) each receipt, then the prompt.
+    const receipts = () => t.lines().filter((l) => /^✓ wait-bob got "(one|two|three)" at \d\d:\d\d$/.test(l));
+    await t.see(() => receipts().length === 3 && t.lines().at(-1) === "wait-alice → wait-bob>");
     const screen = t.lines();
     expect(screen.filter((l) => l.startsWith("✓ sent to wait-bob")).length).toBe(3);
     expect(
@@ -209,7 +209,9 @@ describe("terminal input and output", () => {
     // Ctrl+A Ctrl+K empties the line; a short one goes out.
     t.type("\x01\x0b/send wrap-bob short one\r");
     await bob.waitFor((e) => e.type === "message" && e.text === "short one", "the short line");
-    await t.see(/\nwrap-alice> \/send wrap-bob short one\n✓ sent to wrap-bob\nwrap-alice → wrap-bob>$/);
+    await t.see(
+      /\nwrap-alice> \/send wrap-bob short one\n✓ sent to wrap-bob\n✓ wrap-bob got "short one" at \d\d:\d\d\nwrap-alice → wrap-bob>$/,
+    );
     bob.end();
   });
 

@@ -42,13 +42,16 @@ describe("chat connect on a terminal", () => {
     expect(t.text()).toContain("alice> half a sentence\n");
     // /r answers whoever wrote last; /to sets where plain text goes, and the prompt shows it.
     t.type("/r pong\r");
-    await t.see(/\nalice> \/r pong\n✓ sent to bob\nalice>$/);
+    // bob's client shows the reply and confirms it: alice's shows the receipt.
+    await t.see(/\nalice> \/r pong\n✓ sent to bob\n✓ bob got "pong" at \d\d:\d\d\nalice>$/);
     await bob.waitFor((e) => e.type === "message" && e.text === "pong", "the reply");
     t.type("/to bob\r");
     await t.see(/\nalice → bob>$/);
     t.type("and plain text\r");
     await bob.waitFor((e) => e.type === "message" && e.text === "and plain text", "plain text");
-    await t.see(/\nalice → bob> and plain text\n✓ sent to bob\nalice → bob>$/);
+    await t.see(
+      /\nalice → bob> and plain text\n✓ sent to bob\n✓ bob got "and plain text" at \d\d:\d\d\nalice → bob>$/,
+    );
     // Pasted after /quit: it is not done, and says so.
     t.type("\x1b[200~/quit\r/send bob too late\r\x1b[201~");
     await t.see(/\n✓ logged out of alice; bye\n✗ not done, the client is quitting: \/send bob too late$/);

@@ -143,7 +143,10 @@ describe("web client in Chromium", () => {
 
     await openConversation(alice, "bob");
     await say(alice, "hello bob");
-    await line(alice, "hello bob").locator(".meta", { hasText: "sent" }).waitFor({ timeout: WAIT });
+    // Handed to bob's open page ("sent live"), whose confirmation soon makes it "delivered".
+    await line(alice, "hello bob")
+      .locator(".meta", { hasText: /sent live|delivered/ })
+      .waitFor({ timeout: WAIT });
     // bob's page lists the conversation with one unread, then shows the message.
     const conv = bob.locator("#conversation-list button[data-peer=alice]");
     await conv.locator(".badge", { hasText: "1" }).waitFor({ timeout: WAIT });
@@ -173,20 +176,34 @@ describe("web client in Chromium", () => {
     await shot(alice, "web-chat");
   }, 60_000);
 
-  test("a message to someone logged out is queued and shown on their next login", async () => {
+  test("a message to someone logged out is queued, shown on their next login, then marked delivered", async () => {
     await bob.click("#logout");
     await bob.locator("#login:not([hidden])").waitFor({ timeout: WAIT });
     await alice.locator("#conversation-list button[data-peer=bob]").click();
     await say(alice, "while you were away");
-    await line(alice, "while you were away")
-      .locator(".meta", { hasText: "queued" })
-      .waitFor({ timeout: WAIT });
+    const mine = () => line(alice, "while you were away");
+    await mine().locator(".meta", { hasText: "queued" }).waitFor({ timeout: WAIT });
+    expect(await mine().getAttribute("data-state")).toBe("queued");
+    // A reload keeps the tab's conversations: the queued line is still there, still queued.
+    await alice.reload();
+    await alice.locator("#me", { hasText: "alice" }).waitFor({ timeout: WAIT });
+    await alice.locator("#conversation-list button[data-peer=bob]").click();
+    await mine().locator(".meta", { hasText: "queued" }).waitFor({ timeout: WAIT });
     await logIn(bob, "bob");
     expect(await bob.locator("#notice").textContent()).toContain("1 unread");
     const conv = bob.locator("#conversation-list button[data-peer=alice]");
     await conv.locator(".badge", { hasText: "1" }).waitFor({ timeout: WAIT });
     await conv.click();
     await line(bob, "while you were away").waitFor({ timeout: WAIT });
+    // bob's page showed it and confirmed it: the receipt marks alice's (reloaded) line delivered.
+    await alice
+      .locator("#lines li[data-state=delivered]", {
+        has: alice.locator(".text", { hasText: "while you were away" }),
+      })
+      .waitFor({ timeout: WAIT });
+    expect(await mine().locator(".state-label").textContent()).toMatch(/^ delivered \d\d:\d\d$/);
+    expect(await mine().locator(".state-mark").getAttribute("aria-hidden")).toBe("true");
+    await shot(alice, "web-delivered");
     // A reload resumes with the token kept in sessionStorage: no password asked, no cookie,
     // and the password is kept nowhere in the page.
     await bob.reload();
@@ -322,7 +339,7 @@ describe("web client in Chromium", () => {
     server = await start();
     await alice.locator("#connection[data-state=online]").waitFor({ timeout: 15_000 });
     await line(alice, "sent while the server was down")
-      .locator(".meta", { hasText: /· (sent|queued)/ })
+      .locator(".meta", { hasText: /sent live|queued|delivered/ })
       .waitFor({ timeout: WAIT });
     expect(await alice.locator("#me").textContent()).toContain("alice"); // resumed, no password asked
     // bob's page resumed too and gets the message exactly once.

@@ -130,6 +130,7 @@ describe("HELLO", () => {
       sessionTtlMs: 3_600_000,
       maxPatternChars: 64,
       maxUnansweredSends: 200,
+      maxReceipts: 1000,
     });
     c.close();
     await server.stop();

@@ -768,5 +768,114 @@ export function runStoreContract(
         expect((await s.listBans(T0 + 60)).map((b) => b.prefix)).toEqual(["192.0.2.7/32"]);
       });
     });
+
+    describe("delivery receipts (ackWithReceipts, receipts, deleteReceipts)", () => {
+      const asBob = { recipientName: "Bob", confirmedAt: T0 + 5, maxPerAccount: 10 };
+
+      it("stores one receipt per confirmed message for its sender, with its client_msg_id", async () => {
+        const alice = await addAccount(s, "Alice");
+        const bob = await addAccount(s, "Bob");
+        // The largest client_msg_id allowed is kept exactly.
+        const m1 = await put(s, msg(alice, "bob", "one", { clientMsgId: 2 ** 53 - 1 }));
+        const m2 = await put(s, msg(alice, "bob", "two"));
+        const r = await s.ackWithReceipts(bob.id, [m2.id, m1.id, 999_999], asBob);
+        expect(r.dropped).toBe(0);
+        const want = [
+          {
+            messageId: m1.id,
+            senderId: alice.id,
+            recipientName: "Bob",
+            confirmedAt: T0 + 5,
+            clientMsgId: 2 ** 53 - 1,
+          },
+          { messageId: m2.id, senderId: alice.id, recipientName: "Bob", confirmedAt: T0 + 5, clientMsgId: 0 },
+        ];
+        expect([...r.receipts].sort((a, b) => a.messageId - b.messageId)).toEqual(want);
+        expect(await s.countPending(bob.id)).toBe(0);
+        expect(await s.receipts(alice.id, 10)).toEqual(want);
+        expect(await s.receipts(alice.id, 1)).toEqual([want[0]!]);
+        expect(await s.receipts(bob.id, 10)).toEqual([]);
+      });
+
+      it("applies in call order: a read made after the call does not see the confirmed messages", async () => {
+        const alice = await addAccount(s, "Alice");
+        const bob = await addAccount(s, "Bob");
+        const m = await put(s, msg(alice, "bob", "gone", { clientMsgId: 3 }));
+        const acked = s.ackWithReceipts(bob.id, [m.id], asBob);
+        const [left, count] = await Promise.all([s.pending(bob.id, 0, 10), s.countPending(bob.id)]);
+        expect([left, count]).toEqual([[], 0]);
+        expect((await acked).receipts.map((x) => x.messageId)).toEqual([m.id]);
+      });
+
+      it("stores nothing for ids not waiting, and nothing twice for a repeated confirmation", async () => {
+        const alice = await addAccount(s, "Alice");
+        const bob = await addAccount(s, "Bob");
+        const m = await put(s, msg(alice, "bob", "hi"));
+        expect((await s.ackWithReceipts(bob.id, [m.id], asBob)).receipts).toHaveLength(1);
+        expect(await s.ackWithReceipts(bob.id, [m.id, m.id + 1], asBob)).toEqual({
+          receipts: [],
+          dropped: 0,
+        });
+        // Alice cannot confirm Bob's message: the id is not in her queue.
+        const m2 = await put(s, msg(alice, "bob", "again"));
+        expect((await s.ackWithReceipts(alice.id, [m2.id], asBob)).receipts).toEqual([]);
+        expect(await s.countPending(bob.id)).toBe(1);
+        expect((await s.receipts(alice.id, 10)).map((x) => x.messageId)).toEqual([m.id]);
+      });
+
+      it("removes exactly the confirmed receipts, only the account's own", async () => {
+        const alice = await addAccount(s, "Alice");
+        const bob = await addAccount(s, "Bob");
+        const ms = [await put(s, msg(alice, "bob", "a")), await put(s, msg(alice, "bob", "b"))];
+        await s.ackWithReceipts(bob.id, ids(ms), asBob);
+        await s.deleteReceipts(bob.id, [ms[0]!.id]);
+        expect((await s.receipts(alice.id, 10)).map((x) => x.messageId)).toEqual(ids(ms));
+        await s.deleteReceipts(alice.id, [ms[0]!.id, 424_242]);
+        expect((await s.receipts(alice.id, 10)).map((x) => x.messageId)).toEqual([ms[1]!.id]);
+        await s.deleteReceipts(alice.id, [ms[1]!.id]);
+        expect(await s.receipts(alice.id, 10)).toEqual([]);
+      });
+
+      it("keeps a sender's newest maxPerAccount receipts and counts those dropped", async () => {
+        const alice = await addAccount(s, "Alice");
+        const bob = await addAccount(s, "Bob");
+        const cap = { ...asBob, maxPerAccount: 2 };
+        const first = [await put(s, msg(alice, "bob", "1")), await put(s, msg(alice, "bob", "2"))];
+        expect(await s.ackWithReceipts(bob.id, ids(first), cap)).toMatchObject({ dropped: 0 });
+        const more = [
+          await put(s, msg(alice, "bob", "3")),
+          await put(s, msg(alice, "bob", "4")),
+          await put(s, msg(alice, "bob", "5")),
+        ];
+        const r = await s.ackWithReceipts(bob.id, ids(more), cap);
+        expect(r.dropped).toBe(3);
+        // Only what is still kept is reported as stored.
+        expect(r.receipts.map((x) => x.messageId).sort((a, b) => a - b)).toEqual(ids(more).slice(1));
+        expect((await s.receipts(alice.id, 10)).map((x) => x.messageId)).toEqual(ids(more).slice(1));
+      });
+
+      it("stores no receipt for a message whose sender's account is gone", async () => {
+        const alice = await addAccount(s, "Alice");
+        const bob = await addAccount(s, "Bob");
+        const m = await put(s, msg(alice, "bob", "bye"));
+        await s.deleteAccount(alice.id);
+        const again = await addAccount(s, "Alice");
+        expect(await s.ackWithReceipts(bob.id, [m.id], asBob)).toEqual({ receipts: [], dropped: 0 });
+        expect(await s.countPending(bob.id)).toBe(0);
+        expect(await s.receipts(again.id, 10)).toEqual([]);
+        expect(await s.receipts(alice.id, 10)).toEqual([]);
+      });
+
+      it("drops an account's receipts with the account", async () => {
+        const alice = await addAccount(s, "Alice");
+        const bob = await addAccount(s, "Bob");
+        const m = await put(s, msg(alice, "bob", "x"));
+        await s.ackWithReceipts(bob.id, [m.id], asBob);
+        await s.deleteAccount(alice.id);
+        expect(await s.receipts(alice.id, 10)).toEqual([]);
+        const again = await addAccount(s, "Alice");
+        expect(await s.receipts(again.id, 10)).toEqual([]);
+      });
+    });
   });
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { RedisClient } from "bun";
 import { RedisStore } from "../../src/store/redis";
 import { RedisOpenError } from "../../src/store/redis-conn";
-import { DIR_KEYS, messages, userKeys } from "../../src/store/redis-keys";
+import { DIR_KEYS, messages, receiptOutbox, userKeys } from "../../src/store/redis-keys";
 import { parseRedisTarget } from "../../src/store/redis-url";
 import { StorageError, StorageFullError, type Store, type StoreLimits } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
@@ -54,6 +54,33 @@ async function once<T>(fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
     }
   }
 }
+
+describe("RedisStore: receipts left in a recipient's outbox by a node that died", () => {
+  it("are moved to their senders with the recipient's next confirmation", async () => {
+    const s = (await fresh(LIMITS)) as RedisStore;
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const m1 = await put(s, msg(alice, "bob", "one", { clientMsgId: 2 ** 40 + 3 }));
+    const m2 = await put(s, msg(alice, "bob", "two"));
+    // What the removal script leaves when the node dies before moving the receipt on.
+    const c = new RedisClient(redis.url);
+    await c.send("ZREM", [userKeys(bob.id)[0]!, String(m1.id)]);
+    await c.send("HDEL", [userKeys(bob.id)[1]!, String(m1.id)]);
+    await c.send("HSET", [receiptOutbox(bob.id), String(m1.id), `${alice.id}|${2 ** 40 + 3}|77|Bob`]);
+    expect(await s.receipts(alice.id, 10)).toEqual([]);
+    const r = await s.ackWithReceipts(bob.id, [m2.id], {
+      recipientName: "Bob",
+      confirmedAt: 88,
+      maxPerAccount: 10,
+    });
+    expect(r.receipts.map((x) => [x.messageId, x.confirmedAt, x.clientMsgId])).toEqual([
+      [m1.id, 77, 2 ** 40 + 3],
+      [m2.id, 88, 0],
+    ]);
+    expect((await s.receipts(alice.id, 10)).map((x) => x.messageId)).toEqual([m1.id, m2.id]);
+    expect(Number(await c.send("HLEN", [receiptOutbox(bob.id)]))).toBe(0);
+    c.close();
+  });
+});
 
 describe("RedisStore on a real redis-server", () => {
   it("refuses to open an unreachable Redis, saying where and why", async () => {
@@ -260,3 +287,27 @@ function crc16(s: string): number {
   }
   return crc;
 }
+
+// Last: the many writes make the AOF that the restarts above replay much longer.
+describe("RedisStore: receipts of one ACK of thousands of ids", () => {
+  it("are stored, trimmed and removed past Lua's unpack() limit (about 8,000 values)", async () => {
+    const n = 8_500;
+    const s = (await fresh({
+      maxQueuedPerAccount: n,
+      maxQueuedPerSender: n,
+      dedupPerSender: 4,
+    })) as RedisStore;
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const ids = await Promise.all(
+      Array.from({ length: n }, (_, i) => put(s, msg(alice, "bob", `m${i}`)).then((m) => m.id)),
+    );
+    const asBob = { recipientName: "Bob", confirmedAt: 1, maxPerAccount: 100 };
+    const r = await s.ackWithReceipts(bob.id, ids, asBob);
+    expect(r.dropped).toBe(n - 100);
+    expect(r.receipts.map((x) => x.messageId)).toEqual(ids.slice(-100));
+    const kept = (await s.receipts(alice.id, 1000)).map((x) => x.messageId);
+    expect(kept).toEqual(ids.slice(-100));
+    await s.deleteReceipts(alice.id, ids);
+    expect(await s.receipts(alice.id, 1000)).toEqual([]);
+  }, 30_000);
+});

@@ -162,6 +162,61 @@ describe("SqliteStore: durability", () => {
     expect((await put(s, msg(bob, "alice", "next"))).id).toBeGreaterThan(before.id + 1);
   });
 
+  it("stores a receipt in the commit that removes its message: both, or after a failed commit neither", async () => {
+    let s = open();
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const m1 = await put(s, msg(bob, "alice", "first", { clientMsgId: 9 }));
+    const m2 = await put(s, msg(bob, "alice", "second"));
+    const asAlice = { recipientName: "Alice", confirmedAt: T0 + 7, maxPerAccount: 10 };
+    const restore = failCommits(s);
+    const batch = await Promise.allSettled([
+      s.ackWithReceipts(alice.id, [m1.id], asAlice),
+      s.enqueue(msg(bob, "alice", "fails the commit")),
+    ]);
+    expect(batch.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    restore();
+    expect(ids(await s.pending(alice.id, 0, 10))).toEqual([m1.id, m2.id]);
+    expect(await s.receipts(bob.id, 10)).toEqual([]);
+    expect((await s.ackWithReceipts(alice.id, [m1.id], asAlice)).receipts).toHaveLength(1);
+    await s.close();
+    s = open();
+    expect(ids(await s.pending(alice.id, 0, 10))).toEqual([m2.id]);
+    expect(await s.receipts(bob.id, 10)).toEqual([
+      { messageId: m1.id, senderId: bob.id, recipientName: "Alice", confirmedAt: T0 + 7, clientMsgId: 9 },
+    ]);
+  });
+
+  it("keeps each sender's newest receipts across a reopen and a failed commit (the counts in memory stay true)", async () => {
+    let s = open();
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const cap = { recipientName: "Alice", confirmedAt: T0, maxPerAccount: 2 };
+    const confirm = async (text: string) => {
+      const m = await put(s, msg(bob, "alice", text));
+      await s.ackWithReceipts(alice.id, [m.id], cap);
+      return m.id;
+    };
+    const first = [await confirm("1"), await confirm("2")];
+    await s.close();
+    s = open();
+    // Counted from the file: one more drops the oldest.
+    const third = await confirm("3");
+    expect((await s.receipts(bob.id, 10)).map((r) => r.messageId)).toEqual([first[1]!, third]);
+    // A rolled-back batch forgets its counts: the next call still keeps exactly two.
+    const m4 = await put(s, msg(bob, "alice", "4"));
+    const restore = failCommits(s);
+    const failed = await Promise.allSettled([
+      s.ackWithReceipts(alice.id, [m4.id], cap),
+      s.enqueue(msg(bob, "alice", "fails the commit")),
+    ]);
+    expect(failed.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    restore();
+    await s.deleteReceipts(bob.id, [third]);
+    const fifth = await confirm("5");
+    expect((await s.receipts(bob.id, 10)).map((r) => r.messageId)).toEqual([first[1]!, fifth]);
+    expect((await s.ackWithReceipts(alice.id, [m4.id], cap)).dropped).toBe(1);
+    expect((await s.receipts(bob.id, 10)).map((r) => r.messageId)).toEqual([m4.id, fifth]);
+  });
+
   it("rejects calls made after close", async () => {
     const s = open();
     await s.close();

@@ -144,6 +144,8 @@ describe("WebSession", () => {
       key,
       ok: true,
       queued: true,
+      // The server's id: receipts that carry none are matched by it.
+      messageId: 3,
     });
   });
 
@@ -183,5 +185,23 @@ describe("WebSession", () => {
     await bye;
     expect(h.store.has(TOKEN_KEY)).toBe(false);
     expect(h.actions.at(-1)).toEqual({ type: "logged_out", reason: null });
+  });
+
+  test("a RECEIPT push is shown (dispatched), then its ids confirmed with ACK receipt_ids", async () => {
+    const h = harness("tok-r");
+    void h.session.start();
+    const s = await h.nthSocket(0);
+    s.hello();
+    answer(s, await s.request(Op.RESUME), { status: Status.OK, name: "alice", unread: 0 });
+    const receipts = [
+      { messageId: 41, recipient: "bob", confirmedAt: 5, clientMsgId: 9 },
+      { messageId: 42, recipient: "bob", confirmedAt: 6, clientMsgId: 0 },
+    ];
+    s.push({ opcode: Push.RECEIPT, receipts });
+    const ack = await s.request(Op.ACK);
+    expect(ack.receiptIds).toEqual([41, 42]);
+    expect(ack.ackIds).toEqual([]);
+    const i = h.actions.findIndex((a) => a.type === "receipts");
+    expect(h.actions[i]).toEqual({ type: "receipts", receipts });
   });
 });

@@ -113,4 +113,73 @@ describe("state", () => {
     expect(s.conversations[0]!.lines).toHaveLength(MAX_LINES);
     expect(s.conversations[0]!.lines[0]!.key).toBe("in:11");
   });
+
+  describe("delivery marks", () => {
+    const sent = (): State => {
+      let s = loggedIn();
+      s = reduce(s, { type: "send_started", key: "out:11", to: "bob", text: "live one", at: 1 });
+      s = reduce(s, { type: "send_started", key: "out:12", to: "bob", text: "queued one", at: 2 });
+      s = reduce(s, { type: "send_answered", key: "out:11", ok: true, queued: false, messageId: 101 });
+      return reduce(s, { type: "send_answered", key: "out:12", ok: true, queued: true, messageId: 102 });
+    };
+    const marks = (s: State) => s.conversations[0]!.lines.map((l) => [l.state, l.messageId, l.deliveredAt]);
+
+    test("sent live / queued, then delivered by the RECEIPT that names the line's client_msg_id", () => {
+      let s = sent();
+      expect(marks(s)).toEqual([
+        ["sent", 101, undefined],
+        ["queued", 102, undefined],
+      ]);
+      s = reduce(s, {
+        type: "receipts",
+        receipts: [{ messageId: 102, recipient: "bob", confirmedAt: 5000, clientMsgId: 12 }],
+      });
+      expect(marks(s)).toEqual([
+        ["sent", 101, undefined],
+        ["delivered", 102, 5000],
+      ]);
+    });
+
+    test("matched by the server's id when the receipt carries no client_msg_id (a restored line)", () => {
+      const s = reduce(sent(), {
+        type: "receipts",
+        receipts: [{ messageId: 101, recipient: "bob", confirmedAt: 7, clientMsgId: 0 }],
+      });
+      expect(marks(s)[0]).toEqual(["delivered", 101, 7]);
+    });
+
+    test("a receipt that overtakes the SEND answer stays delivered; one for no line on the page changes nothing", () => {
+      let s = reduce(loggedIn(), { type: "send_started", key: "out:5", to: "bob", text: "fast", at: 1 });
+      s = reduce(s, {
+        type: "receipts",
+        receipts: [{ messageId: 50, recipient: "bob", confirmedAt: 9, clientMsgId: 5 }],
+      });
+      s = reduce(s, { type: "send_answered", key: "out:5", ok: true, queued: false, messageId: 50 });
+      expect(marks(s)).toEqual([["delivered", 50, 9]]);
+      const same = reduce(s, {
+        type: "receipts",
+        receipts: [{ messageId: 999, recipient: "carol", confirmedAt: 1, clientMsgId: 77 }],
+      });
+      expect(same).toBe(s);
+    });
+
+    test("received lines are never marked", () => {
+      let s = reduce(loggedIn(), { type: "received", messages: [msg(12, "bob")], reading: false });
+      s = reduce(s, {
+        type: "receipts",
+        receipts: [{ messageId: 12, recipient: "bob", confirmedAt: 1, clientMsgId: 0 }],
+      });
+      expect(s.conversations[0]!.lines[0]!.state).toBeUndefined();
+    });
+
+    test("restored conversations come back unless a login got there first", () => {
+      const c = sent().conversations;
+      const s = reduce(initialState, { type: "restored", owner: "alice", conversations: c, maxSeenId: 4 });
+      expect(s.owner).toBe("alice");
+      expect(s.conversations).toBe(c);
+      expect(
+        reduce(loggedIn(), { type: "restored", owner: "zed", conversations: c, maxSeenId: 4 }).owner,
+      ).toBe("alice");
+    });
+  });
 });

@@ -574,6 +574,7 @@ describe("codec: docs/PROTOCOL.md's HELLO example", () => {
       sessionTtlMs: o.sessionTtlMs,
       maxPatternChars: 64,
       maxUnansweredSends: o.maxUnansweredSends,
+      maxReceipts: o.maxReceiptsPerAccount,
     };
     const frame = encodeFrame(
       encodeReply({ opcode: Push.HELLO, msg: "chat server 0.1.0, protocol 1", info }),

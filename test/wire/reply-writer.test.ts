@@ -53,6 +53,14 @@ function randomFrame(r: () => number): ReplyInit {
     token: maybe(pick(SAMPLES)),
     duplicate: maybe(r() < 0.5),
     nextCursor: maybe(pick(SAMPLES)),
+    receipts: maybe(
+      Array.from({ length: int(3) }, () => ({
+        messageId: pick([0, 1, 300, 2 ** 53 - 1]),
+        recipient: pick(SAMPLES),
+        confirmedAt: pick([0, Date.now()]),
+        clientMsgId: pick([0, 7, 2 ** 40]),
+      })),
+    ),
   };
   for (const [k, v] of Object.entries(fields)) if (v !== undefined) (frame as Record<string, unknown>)[k] = v;
   if (r() < 0.3) {
@@ -79,6 +87,7 @@ function randomFrame(r: () => number): ReplyInit {
       sessionTtlMs: 0xffffffff,
       maxPatternChars: int(100),
       maxUnansweredSends: int(10000),
+      maxReceipts: int(10000),
     };
   }
   return frame;
@@ -112,6 +121,7 @@ function expected(f: ReplyInit) {
     duplicate: f.duplicate ?? false,
     nextCursor: t(f.nextCursor),
     info: f.info ? { ...f.info, serverVersion: t(f.info.serverVersion) } : null,
+    receipts: (f.receipts ?? []).map((x) => ({ ...x, recipient: t(x.recipient) })),
   };
 }
 

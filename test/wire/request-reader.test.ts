@@ -30,6 +30,8 @@ function randomRequest(r: () => number): RequestInit {
   if (r() < 0.3) init.token = pick(STRINGS);
   if (r() < 0.3) init.pageSize = pick([0, 50, 1000]);
   if (r() < 0.3) init.cursor = pick(STRINGS);
+  if (r() < 0.3)
+    init.receiptIds = Array.from({ length: Math.floor(r() * 5) }, () => pick([1, 127, 128, 2 ** 35]));
   return init;
 }
 
@@ -42,6 +44,9 @@ function reference(bytes: Uint8Array, maxAckIds = MAX_ACK_IDS): Record<string, u
     const ids = (o.ackIds as number[]).map(exact);
     o.ackIds = ids.slice(0, maxAckIds);
     o.ackIdsSkipped = Math.max(0, ids.length - maxAckIds);
+    const receipts = (o.receiptIds as number[]).map(exact);
+    o.receiptIds = receipts.slice(0, maxAckIds);
+    o.receiptIdsSkipped = Math.max(0, receipts.length - maxAckIds);
     return o;
   } catch {
     return "error";

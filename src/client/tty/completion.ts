@@ -28,6 +28,7 @@ export function complete(
     const first = before.trim().split(/\s+/)[0]!.toLowerCase();
     const argIndex = before.trim().split(/\s+/).length; // 1 = the first argument
     if (leading || !first.startsWith("/")) pool = [...names];
+    else if (first === "/receipts" && argIndex === 1) pool = ["on", "off"];
     else if (NAME_COMMANDS.has(first) && argIndex === 1) pool = [...names];
     else if (TEXT_COMMANDS.has(first)) pool = [...names];
     else pool = [];

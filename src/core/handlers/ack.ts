@@ -18,6 +18,17 @@ export const ack: Handler = {
       );
       return;
     }
-    core.delivery.ack(s, req.ackIds);
+    if ((req.receiptIdsSkipped ?? 0) > 0) {
+      core.fail(
+        s,
+        req,
+        at,
+        Status.INVALID_ARGUMENT,
+        `an ACK may carry at most ${MAX_ACK_IDS} receipt ids; none was applied`,
+      );
+      return;
+    }
+    if (req.ackIds.length) core.delivery.ack(s, req.ackIds);
+    if (req.receiptIds?.length) core.receipts.confirm(s, req.receiptIds);
   },
 };

@@ -61,4 +61,6 @@ export async function startSession(
     token,
     msg: `${how} ${account.name} — ${unread === 0 ? "no" : unread} unread`,
   });
+  // After the answer: receipts that arrived while the account was away.
+  core.receipts.loggedIn(s);
 }

@@ -1,8 +1,9 @@
 /// <reference lib="dom" />
 // The web client's wiring: state, session, view and the page's controls.
 
+import { LINES_KEY, restore, snapshot } from "./persist";
 import { Status } from "./protocol";
-import { RequestError, WebSession } from "./session";
+import { RequestError, TOKEN_KEY, WebSession } from "./session";
 import { type Action, initialState, lastSent, reduce, type State } from "./state";
 import { View } from "./view";
 
@@ -11,9 +12,40 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 let state: State = initialState;
 const view = new View();
 const dispatch = (a: Action) => {
+  const before = state;
   state = reduce(state, a);
   view.render(state);
+  if (state.conversations !== before.conversations || state.owner !== before.owner) keep();
 };
+
+let keeping = false;
+/** The conversations survive a reload of this tab (persist.ts); a logout forgets them. */
+function keep(): void {
+  // Once per burst (a page of messages, a RECEIPT push): the snapshot is written after it.
+  if (keeping) return;
+  keeping = true;
+  setTimeout(() => {
+    keeping = false;
+    save();
+  }, 0);
+}
+
+function save(): void {
+  try {
+    const text = snapshot(state);
+    if (text === null) sessionStorage.removeItem(LINES_KEY);
+    else sessionStorage.setItem(LINES_KEY, text);
+  } catch {
+    // Storage full or refused: the page works on, a reload just starts empty.
+  }
+}
+
+// A reload within the burst still keeps its last change.
+addEventListener("pagehide", save);
+
+// Only a tab that can resume its session gets its conversations back.
+const saved = sessionStorage.getItem(TOKEN_KEY) ? restore(sessionStorage.getItem(LINES_KEY)) : null;
+if (saved) dispatch({ type: "restored", ...saved });
 
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 const session = new WebSession({

@@ -41,6 +41,7 @@ export const Push = {
   SHUTDOWN: num(pushes, "SHUTDOWN"),
   HEARTBEAT: num(pushes, "HEARTBEAT"),
   HELLO: num(pushes, "HELLO"),
+  RECEIPT: num(pushes, "RECEIPT"),
 };
 export const Status = {
   OK: num(statuses, "OK"),
@@ -77,6 +78,14 @@ export interface Account {
   online: boolean;
 }
 
+/** A delivery receipt: the recipient's client confirmed one of my messages. */
+export interface Receipt {
+  messageId: number;
+  recipient: string;
+  confirmedAt: number;
+  clientMsgId: number;
+}
+
 export interface Info {
   heartbeatMs: number;
   maxTextChars: number;
@@ -103,6 +112,7 @@ export interface Reply {
   duplicate: boolean;
   nextCursor: string;
   info: Info | null;
+  receipts: Receipt[];
 }
 
 export interface RequestInit {
@@ -114,6 +124,7 @@ export interface RequestInit {
   password?: string;
   clientMsgId?: number;
   ackIds?: number[];
+  receiptIds?: number[];
   token?: string;
   pageSize?: number;
   cursor?: string;

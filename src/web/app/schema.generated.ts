@@ -17,6 +17,7 @@ export const MESSAGES: Record<string, FieldRow[]> = {
     [10, "token", "string", false, ""],
     [11, "pageSize", "uint32", false, ""],
     [12, "cursor", "string", false, ""],
+    [60, "receiptIds", "uint64", true, ""],
   ],
   Server2Client: [
     [1, "version", "string", false, ""],
@@ -37,12 +38,19 @@ export const MESSAGES: Record<string, FieldRow[]> = {
     [16, "duplicate", "bool", false, ""],
     [17, "nextCursor", "string", false, ""],
     [18, "info", "message", false, "ServerInfo"],
+    [60, "receipts", "message", true, "Receipt"],
   ],
   Message: [
     [1, "id", "uint64", false, ""],
     [2, "sender", "string", false, ""],
     [3, "text", "string", false, ""],
     [4, "sentAt", "int64", false, ""],
+  ],
+  Receipt: [
+    [1, "messageId", "uint64", false, ""],
+    [2, "recipient", "string", false, ""],
+    [3, "confirmedAt", "int64", false, ""],
+    [4, "clientMsgId", "uint64", false, ""],
   ],
   Account: [
     [1, "name", "string", false, ""],
@@ -71,6 +79,7 @@ export const MESSAGES: Record<string, FieldRow[]> = {
     [20, "sessionTtlMs", "uint32", false, ""],
     [21, "maxPatternChars", "uint32", false, ""],
     [45, "maxUnansweredSends", "uint32", false, ""],
+    [60, "maxReceipts", "uint32", false, ""],
   ],
 };
 
@@ -88,7 +97,15 @@ export const ENUMS: Record<string, Record<string, number>> = {
     PING: 9,
     RESUME: 10,
   },
-  Push: { PUSH_UNSPECIFIED: 0, DELIVER: 100, LOGGED_OUT: 101, SHUTDOWN: 102, HEARTBEAT: 103, HELLO: 104 },
+  Push: {
+    PUSH_UNSPECIFIED: 0,
+    DELIVER: 100,
+    LOGGED_OUT: 101,
+    SHUTDOWN: 102,
+    HEARTBEAT: 103,
+    HELLO: 104,
+    RECEIPT: 105,
+  },
   Status: {
     OK: 0,
     BAD_VERSION: 1,

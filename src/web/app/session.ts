@@ -165,6 +165,12 @@ export class WebSession {
       this.ack(r.messages.map((m) => m.id));
       return;
     }
+    if (r.opcode === Push.RECEIPT) {
+      this.d.dispatch({ type: "receipts", receipts: r.receipts ?? [] });
+      // Shown (the dispatch renders at once): confirmed, so the server forgets them.
+      this.ackReceipts((r.receipts ?? []).map((x) => x.messageId));
+      return;
+    }
     if (r.opcode === Push.LOGGED_OUT) {
       if (r.status === Status.LOGGED_IN_ELSEWHERE) {
         // Never log back in on our own: two tabs would push each other out forever.
@@ -259,6 +265,12 @@ export class WebSession {
     this.lastSent = Date.now();
   }
 
+  private ackReceipts(ids: number[]): void {
+    if (!ids.length || !this.ws || !this.open) return;
+    this.ws.send(encodeRequest({ opcode: Op.ACK, receiptIds: ids }) as Uint8Array<ArrayBuffer>);
+    this.lastSent = Date.now();
+  }
+
   // --- what the page does ---
 
   async createAccount(name: string, password: string): Promise<Reply> {
@@ -319,7 +331,7 @@ export class WebSession {
       key: o.key,
       ok: r.status === Status.OK,
       queued: r.delivery === Delivery.QUEUED,
-      ...(r.status === Status.OK ? {} : { error: r.msg || statusName(r.status) }),
+      ...(r.status === Status.OK ? { messageId: r.messageId } : { error: r.msg || statusName(r.status) }),
     });
   }
 

@@ -1,11 +1,12 @@
 // The web client's state and the one function that changes it. Pure: no DOM, no sockets,
 // so every rule of what the person sees is tested under `bun test`.
 
-import type { Account, Message } from "./protocol";
+import type { Account, Message, Receipt } from "./protocol";
 
 /** Where an outgoing message stands: not yet answered, stored and handed to the online
- * recipient, stored and waiting for the recipient, or refused. */
-export type SendState = "sending" | "sent" | "queued" | "failed";
+ * recipient, stored and waiting for the recipient, shown by the recipient's client (a
+ * delivery receipt came), or refused. */
+export type SendState = "sending" | "sent" | "queued" | "delivered" | "failed";
 
 export interface ChatLine {
   /** Unique in the page: "in:<server id>" or "out:<client_msg_id>". */
@@ -19,6 +20,10 @@ export interface ChatLine {
   state?: SendState;
   /** Why a send failed, in the server's words. */
   error?: string;
+  /** Mine: the server's id for it, from the SEND answer (receipts name it). */
+  messageId?: number;
+  /** Mine: when the recipient's client confirmed it. */
+  deliveredAt?: number;
 }
 
 export interface Conversation {
@@ -74,7 +79,10 @@ export type Action =
   | { type: "received"; messages: Message[]; reading: boolean }
   | { type: "fetched"; unread: number }
   | { type: "send_started"; key: string; to: string; text: string; at: number }
-  | { type: "send_answered"; key: string; ok: boolean; queued: boolean; error?: string }
+  | { type: "send_answered"; key: string; ok: boolean; queued: boolean; error?: string; messageId?: number }
+  | { type: "receipts"; receipts: Receipt[] }
+  /** The conversations this tab had before a reload (persist.ts). */
+  | { type: "restored"; owner: string; conversations: Conversation[]; maxSeenId: number }
   | { type: "open"; peer: string }
   | { type: "close_conversation" }
   | { type: "accounts"; pattern: string; list: Account[]; more: boolean; cursor: string; append: boolean }
@@ -137,9 +145,16 @@ export function reduce(s: State, a: Action): State {
     case "send_answered":
       return mapLine(s, a.key, (l) => ({
         ...l,
-        state: a.ok ? (a.queued ? "queued" : "sent") : "failed",
+        // A receipt can overtake the answer (it comes by another path): delivered stays.
+        state: l.state === "delivered" ? "delivered" : a.ok ? (a.queued ? "queued" : "sent") : "failed",
         ...(a.error ? { error: a.error } : {}),
+        ...(a.messageId ? { messageId: a.messageId } : {}),
       }));
+    case "receipts":
+      return delivered(s, a.receipts);
+    case "restored":
+      if (s.owner !== null) return s; // a login got here first: its conversations stand
+      return { ...s, owner: a.owner, conversations: a.conversations, maxSeenId: a.maxSeenId };
     case "open": {
       const exists = s.conversations.some((c) => c.peer === a.peer);
       const conversations = exists
@@ -179,6 +194,34 @@ function received(s: State, messages: Message[], reading: boolean): State {
     next = { ...next, maxSeenId: m.id };
   }
   return next;
+}
+
+/**
+ * Receipts mark my lines delivered, matched by client_msg_id (the line's key) or by the
+ * server's id; receipts for lines no longer on the page change nothing.
+ */
+function delivered(s: State, receipts: Receipt[]): State {
+  const byKey = new Map<string, Receipt>();
+  const byId = new Map<number, Receipt>();
+  for (const r of receipts) {
+    if (r.clientMsgId) byKey.set(`out:${r.clientMsgId}`, r);
+    byId.set(r.messageId, r);
+  }
+  let changed = false;
+  const conversations = s.conversations.map((c) => {
+    if (!c.lines.some((l) => l.mine && (byKey.has(l.key) || (l.messageId && byId.has(l.messageId)))))
+      return c;
+    changed = true;
+    const lines = c.lines.map((l) => {
+      if (!l.mine) return l;
+      const r = byKey.get(l.key) ?? (l.messageId ? byId.get(l.messageId) : undefined);
+      if (!r) return l;
+      const { error: _, ...rest } = l;
+      return { ...rest, state: "delivered" as const, messageId: r.messageId, deliveredAt: r.confirmedAt };
+    });
+    return { ...c, lines };
+  });
+  return changed ? { ...s, conversations } : s;
 }
 
 function withLine(s: State, peer: string, line: ChatLine, unread: boolean): State {

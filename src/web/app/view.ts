@@ -32,12 +32,15 @@ function time(ms: number): string {
   return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
 }
 
+/** Each state of my messages: a mark for the eye (hidden from screen readers) and a text label. */
 const STATE_TEXT = {
   sending: "sending…",
-  sent: "sent",
+  sent: "sent live",
   queued: "queued (offline)",
+  delivered: "delivered",
   failed: "not sent",
 } as const;
+const STATE_MARK = { sending: "○", sent: "✓", queued: "○", delivered: "✓✓", failed: "✗" } as const;
 
 export class View {
   private shownPeer: string | null = null;
@@ -160,11 +163,26 @@ export class View {
   }
 
   private updateMeta(li: HTMLLIElement, line: ChatLine): void {
-    const meta = li.querySelector(".meta")!;
-    const state =
-      line.mine && line.state ? ` · ${STATE_TEXT[line.state]}${line.error ? `: ${line.error}` : ""}` : "";
-    const text = `${time(line.at)}${state}`;
-    if (meta.textContent !== text) meta.textContent = text;
+    const meta = li.querySelector<HTMLElement>(".meta")!;
+    const st = line.mine ? line.state : undefined;
+    const label = st
+      ? `${STATE_TEXT[st]}${st === "delivered" && line.deliveredAt ? ` ${time(line.deliveredAt)}` : ""}${line.error ? `: ${line.error}` : ""}`
+      : "";
+    const key = `${time(line.at)}|${st ?? ""}|${label}`;
+    if (meta.dataset.shown !== key) {
+      meta.dataset.shown = key;
+      const parts: Node[] = [document.createTextNode(time(line.at))];
+      if (st) {
+        const mark = el("span", { className: "state-mark", text: ` ${STATE_MARK[st]}` });
+        mark.setAttribute("aria-hidden", "true");
+        parts.push(
+          document.createTextNode(" ·"),
+          mark,
+          el("span", { className: "state-label", text: ` ${label}` }),
+        );
+      }
+      meta.replaceChildren(...parts);
+    }
     if (line.state) li.dataset.state = line.state;
   }
 
