@@ -19,8 +19,14 @@ class FakeWs {
   pauses = 0;
   terminated = false;
   closedWith: number | null = null;
+  corks = 0;
+  cork<R>(fn: (ws: FakeWs) => R): R {
+    this.corks++;
+    return fn(this);
+  }
   sendBinary(b: Uint8Array): number {
-    this.sent.push(b);
+    // A copy, as Bun takes the bytes: the connection reuses its buffer.
+    this.sent.push(Uint8Array.from(b));
     if (this.status === -1) this.buffered += b.length;
     return this.status === 1 ? b.length : this.status;
   }
@@ -45,7 +51,7 @@ class FakeWs {
   }
 }
 
-function setup(opts: { maxOutboundBytes?: number; budget?: number } = {}) {
+async function setup(opts: { maxOutboundBytes?: number; budget?: number } = {}) {
   const h = new Harness();
   const ws = new FakeWs();
   const memory = new MemoryBudget(opts.budget ?? 64 * 1024 * 1024);
@@ -57,14 +63,16 @@ function setup(opts: { maxOutboundBytes?: number; budget?: number } = {}) {
     onGone: () => gone++,
   });
   c.start();
+  await settle(); // HELLO is sent
   return { h, ws, c, memory, gone: () => gone };
 }
 
+/** Messages are handed on after the turn's reads (setImmediate), answers sent after that. */
 const settle = () => new Promise((r) => setTimeout(r, 0));
 
 describe("WsConnection", () => {
   test("HELLO first; each answer is one binary message without a length prefix", async () => {
-    const { ws, c } = setup();
+    const { ws, c } = await setup();
     expect(ws.replies[0]).toMatchObject({ opcode: Push.HELLO });
     c.onMessage(encodeRequest({ opcode: Op.PING, requestId: 5 }));
     await settle();
@@ -72,7 +80,7 @@ describe("WsConnection", () => {
   });
 
   test("a text message is MALFORMED_FRAME and closes", async () => {
-    const { ws, c } = setup();
+    const { ws, c } = await setup();
     c.onMessage("hello");
     await settle();
     expect(ws.replies.at(-1)).toMatchObject({ status: Status.MALFORMED_FRAME });
@@ -80,7 +88,7 @@ describe("WsConnection", () => {
   });
 
   test("output under back-pressure past 64 KiB pauses reading and is charged; a drain resumes", async () => {
-    const { ws, c, memory } = setup();
+    const { ws, c, memory } = await setup();
     // An answer that Bun could only buffer: past 64 KiB waiting, reading stops.
     ws.status = -1;
     ws.buffered = 64 * 1024 - 3; // the answer takes it past 64 KiB
@@ -106,7 +114,7 @@ describe("WsConnection", () => {
   });
 
   test("output past --max-output-bytes cuts the client", async () => {
-    const { h, ws, c } = setup({ maxOutboundBytes: 64 * 1024 });
+    const { h, ws, c } = await setup({ maxOutboundBytes: 64 * 1024 });
     ws.buffered = 64 * 1024;
     c.onMessage(encodeRequest({ opcode: Op.PING, requestId: 1 }));
     await settle();
@@ -115,7 +123,7 @@ describe("WsConnection", () => {
   });
 
   test("messages read while paused are bounded: past MAX_INBOX_BYTES the client is cut", async () => {
-    const { h, ws, c } = setup();
+    const { h, ws, c } = await setup();
     ws.status = -1;
     ws.buffered = 70 * 1024;
     c.onMessage(encodeRequest({ opcode: Op.PING, requestId: 1 }));
@@ -127,7 +135,7 @@ describe("WsConnection", () => {
   });
 
   test("over the memory budget the connection is shed", async () => {
-    const { h, ws, c, memory } = setup({ budget: 100 * 1024 });
+    const { h, ws, c, memory } = await setup({ budget: 100 * 1024 });
     ws.status = -1;
     ws.buffered = 200 * 1024;
     c.onMessage(encodeRequest({ opcode: Op.PING, requestId: 1 }));
@@ -137,8 +145,8 @@ describe("WsConnection", () => {
     expect(h.events.some((e) => e.type === "limit" && e.limit === "memory")).toBe(true);
   });
 
-  test("a close with 1009 is logged as FRAME_TOO_LARGE; the core hears of every close once", () => {
-    const { h, c, gone } = setup();
+  test("a close with 1009 is logged as FRAME_TOO_LARGE; the core hears of every close once", async () => {
+    const { h, c, gone } = await setup();
     c.onClose(1009, "Received too big message");
     c.onClose(1000, "");
     expect(gone()).toBe(1);
