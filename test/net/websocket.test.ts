@@ -79,6 +79,23 @@ describe("WsConnection", () => {
     expect(ws.replies.at(-1)).toMatchObject({ requestId: 5, msg: "pong" });
   });
 
+  test("messages read in one turn are handed on together; their answers go in one cork, in order", async () => {
+    const { ws, c } = await setup();
+    const corks = ws.corks;
+    const sent = ws.sent.length;
+    // Past the 16 KiB output buffer: it grows within the turn.
+    const n = 2000;
+    for (let i = 1; i <= n; i++) c.onMessage(encodeRequest({ opcode: Op.PING, requestId: i }));
+    expect(ws.sent.length).toBe(sent); // nothing yet: the turn's reads are not all in
+    await settle();
+    const answers = ws.replies.slice(1);
+    expect(answers.map((r) => r.requestId)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    for (const a of answers) expect(a.msg).toBe("pong");
+    expect(ws.sent.reduce((t, b) => t + b.length, 0)).toBeGreaterThan(16 * 1024);
+    expect(ws.corks - corks).toBe(1);
+    expect(c.held).toBe(0);
+  });
+
   test("a text message is MALFORMED_FRAME and closes", async () => {
     const { ws, c } = await setup();
     c.onMessage("hello");
