@@ -62,6 +62,9 @@ const PAUSED_BY_INBOX = 4;
  */
 export const MAX_INBOX_BYTES = 1024 * 1024;
 
+/** Messages of one turn past this many bytes are handed on at once instead of at its end. */
+export const HAND_ON_BYTES = 64 * 1024;
+
 /** Connections with messages read this turn, handed to the core together once the reads are done. */
 let arrived: WsConnection[] = [];
 let spare: WsConnection[] = [];
@@ -158,8 +161,14 @@ export class WsConnection implements Conn, Holder {
       this.cut("backlog", `more than ${MAX_INBOX_BYTES} bytes of requests read while reading was paused`);
       return;
     }
-    // Read although paused (Bun may deliver what it had read): charged at once.
-    if (this.paused !== 0) this.account();
+    if (this.paused !== 0) {
+      // Read although paused (Bun may deliver what it had read): charged at once.
+      this.account();
+    } else if (this.inboxBytes >= HAND_ON_BYTES) {
+      // A large read goes on now: what waits for the turn's end stays small.
+      this.deliver();
+      if (!this.inbox) return;
+    }
     if (!this.arriving) {
       this.arriving = true;
       arrived.push(this);
@@ -187,6 +196,8 @@ export class WsConnection implements Conn, Holder {
   /** code: the WebSocket close code (1009: a message over maxPayloadLength). */
   onClose(code: number, reason: string): void {
     if (this.gone) return;
+    // Requests read before the close (waiting for the turn's end) go to the core first, as on TCP.
+    if (this.inbox && !this.ending) this.deliver();
     this.gone = true;
     this.release();
     // Bun closes a message over maxPayloadLength itself (1009); the close handler is told.
@@ -226,13 +237,16 @@ export class WsConnection implements Conn, Holder {
       );
       return;
     }
-    if (!this.out) {
-      this.out = takeBuffer(need);
-    } else if (need > this.out.length) {
-      const grown = takeBuffer(Math.max(need, this.out.length * 2));
-      grown.set(this.out.subarray(0, this.outLen));
-      giveBuffer(this.out);
+    if (!this.out || need > this.out.length) {
+      const grown = takeBuffer(this.out ? Math.max(need, this.out.length * 2) : need);
+      if (this.out) {
+        grown.set(this.out.subarray(0, this.outLen));
+        giveBuffer(this.out);
+      }
       this.out = grown;
+      // The buffer is charged while it is lent, as on TCP (the budget may shed this connection).
+      this.account();
+      if (this.ending) return;
     }
     this.outLen = writeReply(this.out, this.outLen, frame);
     this.ends.push(this.outLen);

@@ -5,9 +5,15 @@
 import { describe, expect, test } from "bun:test";
 import type { ServerWebSocket } from "bun";
 import { MemoryBudget } from "../../src/net/memory";
-import { closeReason, MAX_INBOX_BYTES, WsConnection, type WsData } from "../../src/net/websocket";
+import {
+  closeReason,
+  HAND_ON_BYTES,
+  MAX_INBOX_BYTES,
+  WsConnection,
+  type WsData,
+} from "../../src/net/websocket";
 import { decodeReply, encodeRequest, Op, Push, Status } from "../../src/wire";
-import { Harness } from "../core/helpers";
+import { Harness, pw } from "../core/helpers";
 
 class FakeWs {
   data: WsData = { address: "192.0.2.9" };
@@ -96,6 +102,17 @@ describe("WsConnection", () => {
     expect(c.held).toBe(0);
   });
 
+  test("messages read just before the close still reach the core (as on TCP)", async () => {
+    const { h, c } = await setup();
+    c.onMessage(
+      encodeRequest({ opcode: Op.CREATE_ACCOUNT, requestId: 1, sender: "carol", password: pw("carol") }),
+    );
+    c.onClose(1000, "");
+    await settle();
+    await h.settle();
+    expect(await h.store.findAccount("carol")).not.toBeNull();
+  });
+
   test("a text message is MALFORMED_FRAME and closes", async () => {
     const { ws, c } = await setup();
     c.onMessage("hello");
@@ -144,10 +161,24 @@ describe("WsConnection", () => {
     ws.status = -1;
     ws.buffered = 70 * 1024;
     c.onMessage(encodeRequest({ opcode: Op.PING, requestId: 1 }));
+    await settle(); // answered under back-pressure: reading is paused
+    expect(ws.paused).toBe(true);
     const big = encodeRequest({ opcode: Op.PING, msg: "x".repeat(60_000) });
     for (let i = 0; i < MAX_INBOX_BYTES / big.length + 2 && !ws.terminated; i++) c.onMessage(big);
     expect(ws.terminated).toBe(true);
     expect(h.events.some((e) => e.type === "limit" && e.limit === "backlog")).toBe(true);
+    expect(c.held).toBe(0);
+  });
+
+  test("a turn's messages past HAND_ON_BYTES go on at once: a client that reads its answers is never cut", async () => {
+    const { ws, c } = await setup();
+    const big = encodeRequest({ opcode: Op.PING, requestId: 7, msg: "x".repeat(60_000) });
+    const n = Math.ceil((2 * MAX_INBOX_BYTES) / big.length);
+    for (let i = 0; i < n; i++) c.onMessage(big);
+    expect(ws.terminated).toBe(false);
+    expect(c.held).toBeLessThanOrEqual(HAND_ON_BYTES + big.length);
+    await settle();
+    expect(ws.replies.filter((r) => r.requestId === 7)).toHaveLength(n);
     expect(c.held).toBe(0);
   });
 
