@@ -230,7 +230,11 @@ export class WsConnection implements Conn, Holder {
     if (this.gone || this.ending) return;
     const size = replySize(frame);
     const need = this.outLen + size;
-    if (this.buffered + need > this.ctx.limits.maxOutboundBytes) {
+    // The cached amount may be from before Bun wrote some of it: read again before cutting.
+    if (
+      this.buffered + need > this.ctx.limits.maxOutboundBytes &&
+      this.refreshBuffered() + need > this.ctx.limits.maxOutboundBytes
+    ) {
       this.cut(
         "slow_consumer",
         `${this.buffered + need} bytes of output waiting (limit ${this.ctx.limits.maxOutboundBytes})`,
@@ -285,6 +289,11 @@ export class WsConnection implements Conn, Holder {
     this.buffered = this.ws.getBufferedAmount();
     if (this.sendStatus === -1 && this.buffered > PAUSE_OUTPUT_BYTES) this.pauseFor(PAUSED_BY_OUTPUT);
     this.account();
+  }
+
+  private refreshBuffered(): number {
+    this.buffered = this.ws.getBufferedAmount();
+    return this.buffered;
   }
 
   private sendQueued(): void {

@@ -388,6 +388,35 @@ describe("WebSocket transport", () => {
     expect(await server.stop()).toBe(0);
   });
 
+  // Compression would cost a deflate per message on both sides for 100-character texts.
+  test("a client offering permessage-deflate gets an uncompressed connection", async () => {
+    const { server, web } = await startWeb();
+    let head = "";
+    const got = Promise.withResolvers<void>();
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: web,
+      socket: {
+        data(_s, d) {
+          head += Buffer.from(d).toString("latin1");
+          if (head.includes("\r\n\r\n")) got.resolve();
+        },
+        close: () => got.resolve(),
+      },
+    });
+    socket.write(
+      `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${web}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+    );
+    await Promise.race([got.promise, Bun.sleep(10_000)]);
+    const headers = head.slice(0, head.indexOf("\r\n\r\n"));
+    expect(headers).toStartWith("HTTP/1.1 101");
+    expect(headers.toLowerCase()).not.toContain("sec-websocket-extensions");
+    socket.end();
+    expect(await server.stop()).toBe(0);
+  });
+
   test("with --tls-cert the web port serves HTTPS and WSS", async () => {
     const dir = tempDir();
     const openssl = Bun.spawnSync(
