@@ -289,6 +289,9 @@ export class WsConnection implements Conn, Holder {
     this.buffered = this.ws.getBufferedAmount();
     if (this.sendStatus === -1 && this.buffered > PAUSE_OUTPUT_BYTES) this.pauseFor(PAUSED_BY_OUTPUT);
     this.account();
+    // Requests held because this turn's output passed 64 KiB go on now that it is written
+    // (no drain follows a write Bun took whole). Their answers are flushed in this same pass.
+    if ((this.paused & PAUSED_BY_INBOX) !== 0) this.deliver();
   }
 
   private refreshBuffered(): number {

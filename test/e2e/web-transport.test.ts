@@ -388,6 +388,29 @@ describe("WebSocket transport", () => {
     expect(await server.stop()).toBe(0);
   });
 
+  test("requests in one write whose answers pass 64 KiB are all answered, in order", async () => {
+    // Requests paced by the address's budget (held, then handed on as it pays, while earlier
+    // answers wait to be written), at a pace that keeps the test short.
+    const { server, web } = await startWeb([
+      ...["--request-rate-per-address", "5000", "--request-burst-per-address", "2000"],
+    ]);
+    const c = await RawWs.open(web);
+    const n = 6000; // about 84 KiB of PONGs
+    c.socket.write(
+      Buffer.concat(
+        Array.from({ length: n }, (_, i) =>
+          maskedBinary(encodeRequest({ opcode: Op.PING, requestId: i + 1 })),
+        ),
+      ),
+    );
+    const pongs = () => c.frames.filter((f) => f.requestId > 0 && f.opcode < 100);
+    await c.next(() => pongs().length === n, `${n} answers`, 20_000);
+    expect(pongs().map((f) => f.requestId)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(pongs().every((f) => f.status === Status.OK)).toBe(true);
+    c.socket.end();
+    expect(await server.stop()).toBe(0);
+  });
+
   // Compression would cost a deflate per message on both sides for 100-character texts.
   test("a client offering permessage-deflate gets an uncompressed connection", async () => {
     const { server, web } = await startWeb();

@@ -102,6 +102,16 @@ describe("WsConnection", () => {
     expect(c.held).toBe(0);
   });
 
+  test("a turn whose answers pass 64 KiB holds the rest until they are written, then answers them too", async () => {
+    const { ws, c } = await setup();
+    const n = 6000; // about 84 KiB of answers
+    for (let i = 1; i <= n; i++) c.onMessage(encodeRequest({ opcode: Op.PING, requestId: i }));
+    for (let i = 0; i < 10 && ws.sent.length <= n; i++) await settle();
+    expect(ws.replies.slice(1).map((r) => r.requestId)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(ws.paused).toBe(false);
+    expect(c.held).toBe(0);
+  });
+
   test("messages read just before the close still reach the core (as on TCP)", async () => {
     const { h, c } = await setup();
     c.onMessage(
