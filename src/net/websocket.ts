@@ -125,6 +125,8 @@ export class WsConnection implements Conn, Holder {
   private delivering = false;
   private paused = 0;
   private ending = false;
+  /** Terminated for a passed limit (ending too). */
+  private cutOff = false;
   private gone = false;
   /** This connection's part of its address's budget, and whether it waits for the address to pay. */
   private readonly share: Share;
@@ -291,7 +293,7 @@ export class WsConnection implements Conn, Holder {
     this.account();
     // Requests held because this turn's output passed 64 KiB go on now that it is written
     // (no drain follows a write Bun took whole). Their answers are flushed in this same pass.
-    if ((this.paused & PAUSED_BY_INBOX) !== 0) this.deliver();
+    if ((this.paused & PAUSED_BY_INBOX) !== 0 && !this.ending) this.deliver();
   }
 
   private refreshBuffered(): number {
@@ -315,10 +317,10 @@ export class WsConnection implements Conn, Holder {
 
   close(): void {
     if (this.ending) return;
+    this.ending = true; // nothing more is read or sent
     // What is encoded goes out first; Bun writes what it buffers before the close frame.
     if (this.queued) this.flush();
-    if (this.gone || this.ending) return; // the flush cut it
-    this.ending = true;
+    if (this.gone || this.cutOff) return; // the flush cut it
     this.ws.close(WS_NORMAL);
     setTimeout(() => this.abort(), CLOSE_GRACE_MS).unref();
   }
@@ -436,6 +438,7 @@ export class WsConnection implements Conn, Holder {
   private cut(limit: string, detail: string): void {
     this.ctx.core.limit(this.session, limit, detail);
     this.ending = true;
+    this.cutOff = true;
     this.release();
     this.ws.terminate();
   }

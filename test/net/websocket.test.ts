@@ -46,8 +46,11 @@ class FakeWs {
   resume(): void {
     this.paused = false;
   }
+  /** Messages sent before close() was called. */
+  sentBeforeClose = -1;
   close(code: number): void {
     this.closedWith = code;
+    this.sentBeforeClose = this.sent.length;
   }
   terminate(): void {
     this.terminated = true;
@@ -121,6 +124,20 @@ describe("WsConnection", () => {
     await settle();
     await h.settle();
     expect(await h.store.findAccount("carol")).not.toBeNull();
+  });
+
+  test("close() sends the frames queued before it ahead of the close frame; nothing after", async () => {
+    const { ws, c } = await setup();
+    const before = ws.sent.length;
+    c.send({ opcode: Push.LOGGED_OUT, status: Status.OK, msg: "bye" });
+    c.close();
+    expect(ws.closedWith).toBe(1000);
+    expect(ws.sentBeforeClose).toBe(before + 1);
+    expect(ws.replies.at(-1)).toMatchObject({ opcode: Push.LOGGED_OUT, msg: "bye" });
+    c.send({ opcode: Push.HEARTBEAT });
+    c.onMessage(encodeRequest({ opcode: Op.PING, requestId: 9 }));
+    await settle();
+    expect(ws.sent.length).toBe(before + 1);
   });
 
   test("a text message is MALFORMED_FRAME and closes", async () => {
