@@ -179,7 +179,8 @@ export function serveWeb(
       sendPings: false,
       perMessageDeflate: false,
       open(ws: ServerWebSocket<WsData>) {
-        ws.binaryType = "uint8array";
+        // Buffers: the request reader takes them as they are (a plain Uint8Array it would wrap).
+        ws.binaryType = "nodebuffer";
         if (ws.data.refusal) {
           ws.sendBinary(ws.data.refusal);
           ws.close(WS_TRY_AGAIN_LATER, "too many connections");

@@ -341,6 +341,105 @@ describe("WebSocket transport", () => {
     await server.stop();
   });
 
+  // The server hands the messages of one read to the core together and sends the answers
+  // and deliveries of one turn in one write: each must still be its own binary message.
+  test("many requests in one write: every answer and delivery arrives in order and intact", async () => {
+    const { server, web } = await startWeb(["--delivery-window", "1000", "--log-level", "info"]);
+    const alice = await RawWs.open(web);
+    const bob = await RawWs.open(web);
+    for (const [c, name] of [
+      [alice, "alice"],
+      [bob, "bob"],
+    ] as const) {
+      await c.request({ opcode: Op.CREATE_ACCOUNT, sender: name, password: "correct horse" });
+      expect(await c.request({ opcode: Op.LOG_IN, sender: name, password: "correct horse" })).toMatchObject({
+        status: Status.OK,
+      });
+    }
+    // Lengths from 1 to over 125 bytes (7- and 16-bit WebSocket lengths), multi-byte text,
+    // more than 16 KiB in all.
+    const n = 300;
+    const texts = Array.from({ length: n }, (_, i) => `${i}: ${"é✓ab".repeat(i % 24)}`);
+    const firstId = 1000;
+    const bytes = Buffer.concat(
+      texts.map((msg, i) =>
+        maskedBinary(
+          encodeRequest({ opcode: Op.SEND_MESSAGE, requestId: firstId + i, receiver: "bob", msg }),
+        ),
+      ),
+    );
+    expect(bytes.length).toBeGreaterThan(16 * 1024);
+    alice.socket.write(bytes);
+
+    const answers = () => alice.frames.filter((f) => f.requestId >= firstId && f.opcode < 100);
+    await alice.next(() => answers().length === n, `${n} answers`, 20_000);
+    expect(answers().map((a) => a.requestId)).toEqual(texts.map((_, i) => firstId + i));
+    for (const a of answers()) expect(a.status).toBe(Status.OK);
+
+    const delivered = () => bob.frames.filter((f) => f.opcode === Push.DELIVER).flatMap((f) => f.messages);
+    await bob.next(() => delivered().length === n, `${n} deliveries`, 20_000);
+    expect(delivered().map((m) => m.text)).toEqual(texts);
+    expect(delivered().every((m) => m.sender === "alice")).toBe(true);
+    const ids = delivered().map((m) => m.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(alice.closed || bob.closed).toBe(false);
+    alice.socket.end();
+    bob.socket.end();
+    expect(await server.stop()).toBe(0);
+  });
+
+  test("requests in one write whose answers pass 64 KiB are all answered, in order", async () => {
+    // Requests paced by the address's budget (held, then handed on as it pays, while earlier
+    // answers wait to be written), at a pace that keeps the test short.
+    const { server, web } = await startWeb([
+      ...["--request-rate-per-address", "5000", "--request-burst-per-address", "2000"],
+    ]);
+    const c = await RawWs.open(web);
+    const n = 6000; // about 84 KiB of PONGs
+    c.socket.write(
+      Buffer.concat(
+        Array.from({ length: n }, (_, i) =>
+          maskedBinary(encodeRequest({ opcode: Op.PING, requestId: i + 1 })),
+        ),
+      ),
+    );
+    const pongs = () => c.frames.filter((f) => f.requestId > 0 && f.opcode < 100);
+    await c.next(() => pongs().length === n, `${n} answers`, 20_000);
+    expect(pongs().map((f) => f.requestId)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(pongs().every((f) => f.status === Status.OK)).toBe(true);
+    c.socket.end();
+    expect(await server.stop()).toBe(0);
+  });
+
+  // Compression would cost a deflate per message on both sides for 100-character texts.
+  test("a client offering permessage-deflate gets an uncompressed connection", async () => {
+    const { server, web } = await startWeb();
+    let head = "";
+    const got = Promise.withResolvers<void>();
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: web,
+      socket: {
+        data(_s, d) {
+          head += Buffer.from(d).toString("latin1");
+          if (head.includes("\r\n\r\n")) got.resolve();
+        },
+        close: () => got.resolve(),
+      },
+    });
+    socket.write(
+      `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${web}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+    );
+    await Promise.race([got.promise, Bun.sleep(10_000)]);
+    const headers = head.slice(0, head.indexOf("\r\n\r\n"));
+    expect(headers).toStartWith("HTTP/1.1 101");
+    expect(headers.toLowerCase()).not.toContain("sec-websocket-extensions");
+    socket.end();
+    expect(await server.stop()).toBe(0);
+  });
+
   test("with --tls-cert the web port serves HTTPS and WSS", async () => {
     const dir = tempDir();
     const openssl = Bun.spawnSync(
@@ -386,3 +485,15 @@ describe("WebSocket transport", () => {
     expect(await server.stop()).toBe(0);
   });
 });
+
+/** One masked binary WebSocket message (clients mask: RFC 6455 §5.3), to write many at once. */
+function maskedBinary(body: Uint8Array): Buffer {
+  const head =
+    body.length < 126 ? [0x82, 0x80 | body.length] : [0x82, 0x80 | 126, body.length >> 8, body.length & 0xff];
+  const mask = [0x37, 0xfa, 0x21, 0x3d];
+  const out = Buffer.alloc(head.length + 4 + body.length);
+  out.set(head, 0);
+  out.set(mask, head.length);
+  for (let i = 0; i < body.length; i++) out[head.length + 4 + i] = body[i]! ^ mask[i % 4]!;
+  return out;
+}
