@@ -12,6 +12,7 @@ import { closeSync, fsyncSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { prefixEnd } from "../rules/glob";
 import { compareKeys } from "./keys";
+import { RowBatch } from "./row-batch";
 import { SenderCounts } from "./sender-counts";
 import { formatBytes, planSpace, type SpacePlan } from "./space";
 import { SqliteDedup } from "./sqlite-dedup";
@@ -98,6 +99,8 @@ export class SqliteStore implements Store {
   /** total_changes() at the last WAL check: rows changed since bound how much the WAL grew. */
   private changesAtWalCheck = 0;
   private readonly dedup: SqliteDedup;
+  /** Messages stored in the open batch, inserted together before its commit (see flushRows). */
+  private readonly messageRows: RowBatch;
   private readonly scheduleCommit: (fn: () => void) => void;
   /** Confirmations not yet applied (see ack()). */
   private acks: {
@@ -131,6 +134,10 @@ export class SqliteStore implements Store {
     this.scheduleCommit = opts.sync === "full" ? (fn) => void setImmediate(fn) : queueMicrotask;
     this.q = prepareStatements(db);
     this.dedup = new SqliteDedup(db, opts.dedupPerSender);
+    this.messageRows = new RowBatch(
+      db,
+      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at, sender_id)",
+    );
     this.pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
     if (this.space) {
       const { fileBytes, walBytes } = this.space;
@@ -323,7 +330,7 @@ export class SqliteStore implements Store {
   }
 
   enqueue(m: NewMessage) {
-    return this.op(true, (): EnqueueResult => {
+    return this.queue((): EnqueueResult => {
       const recipient = this.accountByKey(m.recipientKey);
       if (!recipient) return { ok: false, error: "no_such_account" };
       if (m.clientMsgId) {
@@ -355,7 +362,7 @@ export class SqliteStore implements Store {
         text: m.text,
         sentAt: m.sentAt,
       };
-      this.q.insertMessage.run(recipient.id, message.id, m.senderName, m.text, m.sentAt, m.senderId);
+      this.messageRows.add(recipient.id, message.id, m.senderName, m.text, m.sentAt, m.senderId);
       this.addCount(recipient.id, 1);
       this.senders.add(recipient.id, m.senderId, 1);
       this.rememberSender(message.id, m.senderId);
@@ -513,6 +520,7 @@ export class SqliteStore implements Store {
     // after close(): the file could not be opened again by this process.
     for (const st of Object.values(this.q)) st.finalize();
     this.dedup.finalize();
+    this.messageRows.finalize();
     this.db.close();
   }
 
@@ -520,9 +528,10 @@ export class SqliteStore implements Store {
 
   /**
    * Runs fn now (inside the open batch transaction if write) and resolves with its
-   * result once the batch commits.
+   * result once the batch commits. Rows queued by enqueue are written first, unless fn
+   * only queues more (keepsRows).
    */
-  private op<T>(write: boolean, fn: () => T): Promise<T> {
+  private op<T>(write: boolean, fn: () => T, keepsRows = false): Promise<T> {
     if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
     let value: T;
     try {
@@ -530,6 +539,7 @@ export class SqliteStore implements Store {
         this.q.begin.run();
         this.inTxn = true;
       }
+      if (!keepsRows) this.flushRows();
       if (this.acks.length) this.applyAcks();
       value = fn();
     } catch (error) {
@@ -546,10 +556,22 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** op() for a call that only queues rows (enqueue): what the batch queued stays queued. */
+  private queue<T>(fn: () => T): Promise<T> {
+    return this.op(true, fn, true);
+  }
+
+  /** Inserts the rows the open batch has queued (messages, de-duplication records). */
+  private flushRows(): void {
+    this.messageRows.flush();
+    this.dedup.flush();
+  }
+
   private commit(): void {
     this.scheduled = false;
     if (this.inTxn) {
       try {
+        this.flushRows();
         this.q.commit.run();
       } catch (error) {
         this.abort(toStorageError(error));
@@ -582,6 +604,7 @@ export class SqliteStore implements Store {
       this.inTxn = false;
     }
     this.countDelta.clear();
+    this.messageRows.clear();
     this.senders.abort();
     try {
       if (this.space) this.measureSpace();
@@ -765,9 +788,6 @@ function prepareStatements(db: Database) {
     deleteAccount: p("DELETE FROM accounts WHERE id = ?"),
     deleteMessagesOf: p("DELETE FROM messages WHERE recipient_id = ?"),
     deleteTokensOf: p("DELETE FROM tokens WHERE account_id = ?"),
-    insertMessage: p(
-      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at, sender_id) VALUES (?, ?, ?, ?, ?, ?)",
-    ),
     deleteMessage: p("DELETE FROM messages WHERE recipient_id = ? AND id = ?"),
     senderOfMessage: p("SELECT sender_id AS senderId FROM messages WHERE recipient_id = ? AND id = ?"),
     pending: p(
