@@ -14,8 +14,8 @@ const src = process.argv[3] ?? join(import.meta.dir, "../src");
 const { SqliteStore } = (await import(`${src}/store/sqlite.ts`)) as typeof import("../src/store/sqlite");
 
 const S = 50;
-const K = 64;
-const TURNS = 40; // per round: S × K × TURNS messages
+const K = Number(process.env.K ?? 64); // SENDs per batch: K=1 is the light workload's pattern
+const TURNS = Math.ceil(2560 / K); // per round: about S × 2,560 messages
 const dir = mkdtempSync(join(tmpdir(), "store-hot-"));
 const store = SqliteStore.open({
   path: join(dir, "chat.db"),
