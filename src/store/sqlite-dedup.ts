@@ -5,10 +5,12 @@
 // a crash is recognised after it.
 //
 // Lookups go to a copy of recent senders' rings in memory (N ids each, read from the file
-// the first time a sender is seen), so a message with an id costs one UPDATE of a row in
-// place, with no index to maintain and no query to find it.
+// the first time a sender is seen), so a message with an id costs one row written in place,
+// with no index to maintain and no query to find it. The rows of a batch are written
+// together before its commit (RowBatch); reading the table flushes them first.
 
 import type { Database, Statement } from "bun:sqlite";
+import { RowBatch } from "./row-batch";
 
 export interface SentRow {
   messageId: number;
@@ -32,7 +34,9 @@ const CACHED_SENDERS = 4096;
 
 export class SqliteDedup {
   private rings = new Map<number, Ring>();
-  private readonly q: Record<"load" | "row" | "update" | "insert" | "forget", Statement>;
+  private readonly q: Record<"load" | "row" | "insert" | "forget", Statement>;
+  /** Records of the open batch, not yet in the table. */
+  private readonly rows: RowBatch;
 
   constructor(
     db: Database,
@@ -46,50 +50,62 @@ export class SqliteDedup {
       row: p(
         "SELECT message_id AS messageId, recipient_id AS recipientId, sent_at AS sentAt FROM sent_ring WHERE sender_id = ? AND slot = ?",
       ),
-      update: p(
-        "UPDATE sent_ring SET client_msg_id = ?, message_id = ?, recipient_id = ?, sent_at = ? WHERE sender_id = ? AND slot = ?",
-      ),
       insert: p(
         "INSERT OR REPLACE INTO sent_ring (client_msg_id, message_id, recipient_id, sent_at, sender_id, slot) VALUES (?, ?, ?, ?, ?, ?)",
       ),
       forget: p("DELETE FROM sent_ring WHERE sender_id = ?"),
     };
+    // A slot taken again replaces its row (in one statement a later row replaces an earlier).
+    this.rows = new RowBatch(
+      db,
+      "INSERT OR REPLACE INTO sent_ring (client_msg_id, message_id, recipient_id, sent_at, sender_id, slot)",
+    );
   }
 
   find(senderId: number, clientMsgId: number): SentRow | null {
     const ids = this.ring(senderId).ids;
     const slot = ids.indexOf(clientMsgId);
-    return slot < 0 ? null : (this.q.row.get(senderId, slot) as SentRow);
+    if (slot < 0) return null;
+    this.rows.flush();
+    return this.q.row.get(senderId, slot) as SentRow;
   }
 
   /** Records a stored message in the sender's next slot, replacing its oldest record. */
   remember(senderId: number, clientMsgId: number, row: SentRow): void {
     const ring = this.ring(senderId);
     const slot = ring.next;
-    const args = [clientMsgId, row.messageId, row.recipientId, row.sentAt, senderId, slot] as const;
-    if (ring.ids[slot] === 0) this.q.insert.run(...args);
-    else this.q.update.run(...args);
+    this.rows.add(clientMsgId, row.messageId, row.recipientId, row.sentAt, senderId, slot);
     ring.ids[slot] = clientMsgId;
     ring.next = (slot + 1) % this.perSender;
   }
 
+  /** Writes the open batch's records (before its commit). */
+  flush(): void {
+    this.rows.flush();
+  }
+
   forget(senderId: number): void {
+    this.rows.flush();
     this.q.forget.run(senderId);
     this.rings.delete(senderId);
   }
 
   /** After a rollback the rings in memory may hold what the file does not: read them again. */
   reset(): void {
+    this.rows.clear();
     this.rings.clear();
   }
 
   finalize(): void {
     for (const st of Object.values(this.q)) st.finalize();
+    this.rows.finalize();
   }
 
   private ring(senderId: number): Ring {
     let ring = this.rings.get(senderId);
     if (ring) return ring;
+    // A sender dropped from the cache may still have records of this batch unwritten.
+    this.rows.flush();
     const rows = this.q.load.all(senderId) as LoadedRow[];
     ring = rows.some((r) => r.slot >= this.perSender) ? this.rebuild(senderId, rows) : this.fromRows(rows);
     if (this.rings.size >= CACHED_SENDERS) this.rings.delete(this.rings.keys().next().value!);

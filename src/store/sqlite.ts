@@ -12,6 +12,7 @@ import { closeSync, fsyncSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { prefixEnd } from "../rules/glob";
 import { compareKeys } from "./keys";
+import { RowBatch } from "./row-batch";
 import { SenderCounts } from "./sender-counts";
 import { formatBytes, planSpace, type SpacePlan } from "./space";
 import { SqliteDedup } from "./sqlite-dedup";
@@ -102,6 +103,8 @@ export class SqliteStore implements Store {
   private changesAtWalCheck = 0;
   private readonly dedup: SqliteDedup;
   private readonly receiptRows: SqliteReceipts;
+  /** Messages stored in the open batch, inserted together before its commit (see flushRows). */
+  private readonly messageRows: RowBatch;
   private readonly scheduleCommit: (fn: () => void) => void;
   /** Confirmations not yet applied (see ack()). */
   private acks: {
@@ -141,6 +144,11 @@ export class SqliteStore implements Store {
     this.q = prepareStatements(db);
     this.dedup = new SqliteDedup(db, opts.dedupPerSender);
     this.receiptRows = new SqliteReceipts(db);
+    this.messageRows = new RowBatch(
+      db,
+      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at, sender_id, client_msg_id)",
+      7,
+    );
     this.pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
     if (this.space) {
       const { fileBytes, walBytes } = this.space;
@@ -334,7 +342,7 @@ export class SqliteStore implements Store {
   }
 
   enqueue(m: NewMessage) {
-    return this.op(true, (): EnqueueResult => {
+    return this.queue((): EnqueueResult => {
       const recipient = this.accountByKey(m.recipientKey);
       if (!recipient) return { ok: false, error: "no_such_account" };
       if (m.clientMsgId) {
@@ -366,7 +374,7 @@ export class SqliteStore implements Store {
         text: m.text,
         sentAt: m.sentAt,
       };
-      this.q.insertMessage.run(
+      this.messageRows.add(
         recipient.id,
         message.id,
         m.senderName,
@@ -570,6 +578,7 @@ export class SqliteStore implements Store {
     for (const st of Object.values(this.q)) st.finalize();
     this.dedup.finalize();
     this.receiptRows.finalize();
+    this.messageRows.finalize();
     this.db.close();
   }
 
@@ -577,9 +586,10 @@ export class SqliteStore implements Store {
 
   /**
    * Runs fn now (inside the open batch transaction if write) and resolves with its
-   * result once the batch commits.
+   * result once the batch commits. Rows queued by enqueue are written first, unless fn
+   * only queues more (keepsRows).
    */
-  private op<T>(write: boolean, fn: () => T): Promise<T> {
+  private op<T>(write: boolean, fn: () => T, keepsRows = false): Promise<T> {
     if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
     let value: T;
     try {
@@ -587,6 +597,7 @@ export class SqliteStore implements Store {
         this.q.begin.run();
         this.inTxn = true;
       }
+      if (!keepsRows) this.flushRows();
       if (this.acks.length) this.applyAcks();
       value = fn();
     } catch (error) {
@@ -603,10 +614,22 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** op() for a call that only queues rows (enqueue): what the batch queued stays queued. */
+  private queue<T>(fn: () => T): Promise<T> {
+    return this.op(true, fn, true);
+  }
+
+  /** Inserts the rows the open batch has queued (messages, de-duplication records). */
+  private flushRows(): void {
+    this.messageRows.flush();
+    this.dedup.flush();
+  }
+
   private commit(): void {
     this.scheduled = false;
     if (this.inTxn) {
       try {
+        this.flushRows();
         this.q.commit.run();
       } catch (error) {
         this.abort(toStorageError(error));
@@ -639,6 +662,7 @@ export class SqliteStore implements Store {
       this.inTxn = false;
     }
     this.countDelta.clear();
+    this.messageRows.clear();
     this.senders.abort();
     try {
       if (this.space) this.measureSpace();
@@ -831,9 +855,6 @@ function prepareStatements(db: Database) {
     deleteAccount: p("DELETE FROM accounts WHERE id = ?"),
     deleteMessagesOf: p("DELETE FROM messages WHERE recipient_id = ?"),
     deleteTokensOf: p("DELETE FROM tokens WHERE account_id = ?"),
-    insertMessage: p(
-      "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at, sender_id, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    ),
     deleteMessage: p("DELETE FROM messages WHERE recipient_id = ? AND id = ?"),
     senderOfMessage: p("SELECT sender_id AS senderId FROM messages WHERE recipient_id = ? AND id = ?"),
     pending: p(

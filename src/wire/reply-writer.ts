@@ -42,9 +42,21 @@ function writeInt(out: Uint8Array, at: number, v: number): number {
 
 /** Fields 1-15 have one-byte tags, 16-2047 two. */
 const tagSize = (field: number) => (field < 16 ? 1 : 2);
+
+/**
+ * The UTF-8 lengths (and nested message sizes) replySize measured, in the order writeReply
+ * needs them again: measuring a string is a pass over it, and a DELIVER's text was measured
+ * three times per frame. Filled only inside replySize, for the frame in `measured`.
+ */
+const sizes: number[] = [];
+let recording = false;
+let measured: ReplyInit | null = null;
+let nextSize = 0;
+
 const strSize = (field: number, s: string | undefined) => {
   if (!s) return 0;
   const n = utf8Length(s);
+  if (recording) sizes.push(n);
   return tagSize(field) + varintSize(n) + n;
 };
 const intField = (field: number, v: number | undefined) => (v ? tagSize(field) + intSize(v) : 0);
@@ -115,6 +127,17 @@ function infoSize(i: ServerInfo): number {
 
 /** Encoded size of the frame body (without the length prefix). */
 export function replySize(r: ReplyInit): number {
+  sizes.length = 0;
+  recording = true;
+  try {
+    return measure(r);
+  } finally {
+    recording = false;
+    measured = r;
+  }
+}
+
+function measure(r: ReplyInit): number {
   let n =
     strSize(1, r.version ?? PROTOCOL_VERSION) +
     intField(2, r.opcode) +
@@ -124,12 +147,14 @@ export function replySize(r: ReplyInit): number {
   if (r.messages) {
     for (const m of r.messages) {
       const k = messageSize(m);
+      sizes.push(k);
       n += 1 + varintSize(k) + k;
     }
   }
   if (r.accounts) {
     for (const a of r.accounts) {
       const k = accountSize(a);
+      sizes.push(k);
       n += 1 + varintSize(k) + k;
     }
   }
@@ -138,6 +163,7 @@ export function replySize(r: ReplyInit): number {
   n += boolField(16, r.duplicate) + strSize(17, r.nextCursor);
   if (r.info) {
     const k = infoSize(r.info);
+    sizes.push(k);
     n += 2 + varintSize(k) + k;
   }
   if (r.receipts) for (const x of r.receipts) n += receiptFieldSize(x);
@@ -145,13 +171,18 @@ export function replySize(r: ReplyInit): number {
 }
 
 function putTag(out: Uint8Array, at: number, field: number, wire: number): number {
-  return writeVarint(out, at, tag(field, wire));
+  const t = tag(field, wire);
+  if (t < 0x80) {
+    out[at] = t;
+    return at + 1;
+  }
+  return writeVarint(out, at, t);
 }
 
 function putStr(out: Buffer, at: number, field: number, s: string | undefined): number {
   if (!s) return at;
   at = putTag(out, at, field, LEN);
-  at = writeVarint(out, at, Buffer.byteLength(s, "utf8"));
+  at = writeVarint(out, at, sizes[nextSize++]!);
   return at + out.write(s, at, "utf8");
 }
 
@@ -170,6 +201,9 @@ function putBool(out: Uint8Array, at: number, field: number, v: boolean | undefi
 
 /** Writes the frame body at out[at]; returns the end. out must have replySize(r) bytes free. */
 export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number {
+  // The lengths replySize measured, if it was last called for this frame (as send does).
+  if (measured !== r) replySize(r);
+  nextSize = 0;
   const out = asBuffer(target);
   at = putStr(out, at, 1, r.version ?? PROTOCOL_VERSION);
   at = putInt(out, at, 2, r.opcode);
@@ -178,20 +212,24 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
   at = putInt(out, at, 5, r.requestId);
   if (r.messages) {
     for (const m of r.messages) {
+      // measure() recorded the message's strings, then its size.
+      const strings = (m.sender ? 1 : 0) + (m.text ? 1 : 0);
       out[at++] = tag(6, LEN);
-      at = writeVarint(out, at, messageSize(m));
+      at = writeVarint(out, at, sizes[nextSize + strings]!);
       at = putInt(out, at, 1, m.id);
       at = putStr(out, at, 2, m.sender);
       at = putStr(out, at, 3, m.text);
       at = putInt(out, at, 4, m.sentAt);
+      nextSize++;
     }
   }
   if (r.accounts) {
     for (const a of r.accounts) {
       out[at++] = tag(7, LEN);
-      at = writeVarint(out, at, accountSize(a));
+      at = writeVarint(out, at, sizes[nextSize + (a.name ? 1 : 0)]!);
       at = putStr(out, at, 1, a.name);
       at = putBool(out, at, 2, a.online);
+      nextSize++;
     }
   }
   at = putInt(out, at, 8, r.unread);
@@ -207,8 +245,9 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
   if (r.info) {
     const i = r.info;
     at = putTag(out, at, 18, LEN);
-    at = writeVarint(out, at, infoSize(i));
+    at = writeVarint(out, at, sizes[nextSize + (i.serverVersion ? 1 : 0)]!);
     at = putStr(out, at, 1, i.serverVersion);
+    nextSize++;
     at = putInt(out, at, 2, i.heartbeatMs);
     at = putInt(out, at, 3, i.maxFrameBytes);
     at = putInt(out, at, 4, i.maxNameChars);
@@ -242,5 +281,6 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
       at = putInt(out, at, 4, x.clientMsgId);
     }
   }
+  measured = null;
   return at;
 }

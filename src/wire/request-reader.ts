@@ -81,7 +81,11 @@ function length(): number {
 }
 
 function string(): string {
-  const n = length();
+  return readAt(length());
+}
+
+/** The n bytes at pos as a string (n already checked against the end). */
+function readAt(n: number): string {
   const start = pos;
   pos += n;
   for (let i = start; i < pos; i++) {
@@ -95,6 +99,39 @@ function string(): string {
   }
   // ASCII: every byte is its own character, and Buffer's latin1 decoding is native.
   return n === 0 ? "" : buf.toString("latin1", start, pos);
+}
+
+/**
+ * The last short string read for each of the fields that repeat from request to request
+ * (version, names): the same bytes again give the same string without a native call.
+ */
+const SHORT = 32;
+class Recent {
+  bytes = new Uint8Array(SHORT);
+  length = -1;
+  value = "";
+}
+const recentVersion = new Recent();
+const recentName = new Recent();
+
+function repeated(recent: Recent): string {
+  const n = length();
+  if (n > SHORT || n === 0) return readAt(n);
+  const start = pos;
+  if (n === recent.length) {
+    const bytes = recent.bytes;
+    let i = 0;
+    while (i < n && buf[start + i] === bytes[i]) i++;
+    if (i === n) {
+      pos += n;
+      return recent.value;
+    }
+  }
+  const value = readAt(n);
+  recent.bytes.set(buf.subarray(start, start + n));
+  recent.length = n;
+  recent.value = value;
+  return value;
 }
 
 function skip(wire: number): void {
@@ -142,7 +179,7 @@ export function readRequest(body: Uint8Array, maxAckIds = MAX_ACK_IDS): Request 
     switch (field) {
       case 1:
         if (wire !== 2) break;
-        r.version = string();
+        r.version = repeated(recentVersion);
         continue;
       case 2:
         if (wire !== 0) break;
@@ -150,11 +187,11 @@ export function readRequest(body: Uint8Array, maxAckIds = MAX_ACK_IDS): Request 
         continue;
       case 3:
         if (wire !== 2) break;
-        r.sender = string();
+        r.sender = repeated(recentName);
         continue;
       case 4:
         if (wire !== 2) break;
-        r.receiver = string();
+        r.receiver = repeated(recentName);
         continue;
       case 5:
         if (wire !== 2) break;

@@ -648,3 +648,66 @@ describe("SqliteStore.backupTo", () => {
     await copy.close();
   });
 });
+
+describe("SqliteStore: the rows of one batch, written together before its commit", () => {
+  const roomy = { maxQueuedPerAccount: 10_000, maxQueuedPerSender: 10_000 };
+
+  it("a batch of 150 messages (every statement size) is stored whole, in order, and survives a reopen", async () => {
+    const wide = { ...roomy, dedupPerSender: 200 };
+    let s = open(wide);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const stored = await Promise.all(
+      Array.from({ length: 150 }, (_, i) => put(s, msg(bob, "alice", `m${i}`, { clientMsgId: 1 + i }))),
+    );
+    await s.close();
+    s = open(wide);
+    const page = await s.pending(alice.id, 0, 1000);
+    expect(page.map((m) => m.text)).toEqual(stored.map((_, i) => `m${i}`));
+    expect(ids(page)).toEqual(ids(stored));
+    for (const id of [150, 100, 23])
+      expect(await s.enqueue(msg(bob, "alice", "again", { clientMsgId: id }))).toMatchObject({
+        ok: true,
+        duplicate: true,
+        message: { id: stored[id - 1]!.id },
+      });
+  });
+
+  it("a resend within the same batch as its first copy is that copy, stored once", async () => {
+    const s = open(roomy);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const [first, again] = await Promise.all([
+      s.enqueue(msg(bob, "alice", "hi", { clientMsgId: 42 })),
+      s.enqueue(msg(bob, "alice", "hi", { clientMsgId: 42 })),
+    ]);
+    expect(first).toMatchObject({ ok: true, duplicate: false });
+    expect(again).toMatchObject({ ok: true, duplicate: true });
+    expect((again as { message: { id: number } }).message.id).toBe(
+      (first as { message: { id: number } }).message.id,
+    );
+    expect(await s.countPending(alice.id)).toBe(1);
+    expect((await s.pending(alice.id, 0, 10)).length).toBe(1);
+  });
+
+  it("a read in the same batch sees the messages queued before it", async () => {
+    const s = open(roomy);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const sent = s.enqueue(msg(bob, "alice", "first"));
+    const read = s.pending(alice.id, 0, 10);
+    await sent;
+    expect((await read).map((m) => m.text)).toEqual(["first"]);
+  });
+
+  it("a batch whose rows fail at the commit fails every call in it and stores none", async () => {
+    const s = open(roomy);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const restore = failCommits(s);
+    const results = await Promise.all(
+      [1, 2, 3].map((i) => s.enqueue(msg(bob, "alice", `m${i}`, { clientMsgId: i })).catch((e) => e)),
+    );
+    restore();
+    for (const r of results) expect(r).toBeInstanceOf(StorageError);
+    expect(await s.countPending(alice.id)).toBe(0);
+    expect(await s.pending(alice.id, 0, 10)).toEqual([]);
+    expect(await s.enqueue(msg(bob, "alice", "m1", { clientMsgId: 1 }))).toMatchObject({ duplicate: false });
+  });
+});

@@ -167,6 +167,23 @@ describe("writeReply", () => {
     }
   });
 
+  test("lengths measured for one frame are never used for another: writeReply alone, or after replySize of a different frame", () => {
+    const r = prng(11);
+    for (let i = 0; i < 500; i++) {
+      const a = randomFrame(r);
+      const b = randomFrame(r);
+      const want = new Uint8Array(replySize(a));
+      writeReply(want, 0, a);
+      replySize(b); // measured b last: writing a must measure a again
+      const got = new Uint8Array(want.length);
+      expect(writeReply(got, 0, a)).toBe(want.length);
+      expect([...got]).toEqual([...want]);
+      // Written twice without measuring in between: the same bytes.
+      expect(writeReply(got.fill(0), 0, a)).toBe(want.length);
+      expect([...got]).toEqual([...want]);
+    }
+  });
+
   test("utf8Length agrees with TextEncoder", () => {
     for (const s of SAMPLES) expect(utf8Length(s)).toBe(new TextEncoder().encode(s).length);
   });

@@ -181,3 +181,37 @@ describe("readRequest: the ACK id cap", () => {
     });
   });
 });
+
+describe("readRequest: repeated names and versions", () => {
+  test("the same short field again reads the same string; other bytes of the same length read as themselves", () => {
+    const names = [
+      "recv12",
+      "recv12",
+      "recv13",
+      "réc12",
+      "recv13",
+      "bob",
+      "bob",
+      "",
+      "b".repeat(32),
+      "b".repeat(33),
+    ];
+    for (const name of names) {
+      for (const version of ["1", "1", "2"]) {
+        const got = readRequest(
+          encodeRequest({ version, opcode: 3, receiver: name, sender: name, msg: "hi" }),
+        );
+        expect(got.receiver).toBe(name);
+        expect(got.sender).toBe(name);
+        expect(got.version).toBe(version);
+      }
+    }
+  });
+
+  test("invalid UTF-8 of the same length as the last name is refused, not read as that name", () => {
+    readRequest(encodeRequest({ opcode: 3, receiver: "ab", msg: "x" }));
+    // field 4 (receiver), length 2, bytes 0xc3 0x28: not UTF-8
+    expect(() => readRequest(new Uint8Array([0x22, 2, 0xc3, 0x28]))).toThrow(ProtocolError);
+    expect(readRequest(encodeRequest({ opcode: 3, receiver: "ab", msg: "x" })).receiver).toBe("ab");
+  });
+});
