@@ -68,7 +68,7 @@ export class RedisConnection implements RedisLink {
   private timedOut = new Set<number>();
   private readonly watchdog: Timer;
   private readonly commandTimeoutMs: number;
-  /** The WAIT to be sent at the end of this tick, shared by every caller of this tick. */
+  /** The WAIT to be sent on the event loop's next turn, shared by every caller until then. */
   private nextWait: Promise<number> | null = null;
 
   private constructor(
@@ -146,12 +146,12 @@ export class RedisConnection implements RedisLink {
   }
 
   /**
-   * One WAIT for every caller of this tick: it follows, on this connection, every write sent
-   * before it, so a burst of appends answered together costs one WAIT, not one each. (Redis
-   * holds the commands sent after a WAIT until it answers.)
+   * One WAIT for every caller until the event loop's next turn: it follows, on this
+   * connection, every write sent before it, so a burst of appends answered together costs
+   * one WAIT, not one each. (Redis holds the commands sent after a WAIT until it answers.)
    */
   waitReplicas(_key: string, replicas: number, timeoutMs: number): Promise<number> {
-    this.nextWait ??= Promise.resolve()
+    this.nextWait ??= new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => {
         this.nextWait = null;
         return this.send("WAIT", [replicas, timeoutMs]);

@@ -97,7 +97,10 @@ export class RedisStore implements Store {
     private readonly limits: StoreLimits,
     private readonly opts: RedisStoreOptions,
   ) {
-    this.description = `redis ${redis instanceof RedisClusterConnection ? "cluster " : ""}${redis.target.display}`;
+    const wait = opts.waitReplicas
+      ? ` (WAIT for ${opts.waitReplicas} replica${opts.waitReplicas === 1 ? "" : "s"}, ${opts.waitTimeoutMs ?? 1000} ms)`
+      : "";
+    this.description = `redis ${redis instanceof RedisClusterConnection ? "cluster " : ""}${redis.target.display}${wait}`;
     this.ids = new IdBlocks(
       (n) => this.redis.send("INCRBY", [messages.nextId, n]).then(Number),
       opts.idBlock ?? ID_BLOCK,
