@@ -270,10 +270,11 @@ export class RedisStore implements Store {
           if (error instanceof StorageFullError) return { ok: false, error: "storage_full" };
           throw error;
         }
-        if (r[0] === "ok" || r[0] === "dup") await this.confirmByReplicas(keys[0]!);
         switch (r[0]) {
           case "ok": {
+            // Counted before the WAIT: the message is stored, confirmed by replicas or not.
             this.queuedDelta++;
+            await this.confirmByReplicas(keys[0]!);
             const message: StoredMessage = {
               id,
               recipientId: recipient.id,
@@ -284,6 +285,8 @@ export class RedisStore implements Store {
             return { ok: true, message, recipient, duplicate: false };
           }
           case "dup": {
+            // The first copy may have been answered "not confirmed": it waits for the replicas again.
+            await this.confirmByReplicas(keys[0]!);
             const [first, sentAt] = r[1]!.split(":");
             const message: StoredMessage = {
               id: Number(first),
