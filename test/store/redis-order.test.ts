@@ -117,6 +117,13 @@ describe("order across nodes when an id is stale", () => {
         ),
       );
     const procs = [writer(onX, 3), writer(onY, 4)];
+    // Both ready, then go: their writes overlap for sure.
+    const deadline = Date.now() + 20_000;
+    while ((await redis.cli("GET", "test:ready")) !== "2") {
+      if (Date.now() > deadline) throw new Error("the writers did not get ready");
+      await Bun.sleep(10);
+    }
+    await redis.cli("SET", "test:go", "1");
     const outs = await Promise.all(
       procs.map(async (p) => {
         const [code, out, err] = await Promise.all([
