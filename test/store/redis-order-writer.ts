@@ -3,6 +3,7 @@
 // from each given sender to each given recipient, once the test says go. Prints the counts
 // accepted and refused stale as JSON.
 // argv: url, idBlock, bursts, burst size, senders JSON ([{id, name}]), recipient keys JSON.
+
 import { RedisStore } from "../../src/store/redis";
 import { parseRedisTarget } from "../../src/store/redis-url";
 
