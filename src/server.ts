@@ -83,6 +83,10 @@ export interface ServeOptions extends CoreOptions {
   nodeName?: string;
   /** With Redis: how long a node's claims last without renewal (ms). */
   presenceLeaseMs: number;
+  /** With Redis: replicas that must confirm each accepted message (WAIT), 0 for none. */
+  redisWaitReplicas?: number;
+  /** With Redis: how long WAIT waits for them (ms). */
+  redisWaitTimeoutMs?: number;
 }
 
 /** A problem the operator must fix (port taken, bad data file, missing certificate). */
@@ -329,7 +333,7 @@ function openStore(o: ServeOptions, log: ConsolaInstance): Store | Promise<Store
     dedupPerSender: o.maxUnansweredSends,
   };
   if (o.data === ":memory:") return new MemoryStore(limits);
-  if (isRedisData(o.data)) return openRedisStore(o.data, limits);
+  if (isRedisData(o.data)) return openRedisStore(o.data, limits, o);
   // The data file holds password hashes and messages: what this server creates (the file,
   // its WAL, a missing directory) is readable by its own user only.
   process.umask(0o077);
@@ -385,11 +389,14 @@ async function joinCluster(store: RedisStore, o: ServeOptions, log: ConsolaInsta
 }
 
 /** The Redis store at a redis:// or rediss:// URL; an unusable URL or server is a StartupError. */
-async function openRedisStore(data: string, limits: StoreLimits): Promise<Store> {
+async function openRedisStore(data: string, limits: StoreLimits, o: ServeOptions): Promise<Store> {
   const check = parseRedisTarget(data, process.env.CHAT_REDIS_PASSWORD);
   if (!check.ok) throw new StartupError(`--data: ${check.reason}`);
   try {
-    return await RedisStore.open(check.target, limits);
+    return await RedisStore.open(check.target, limits, {
+      waitReplicas: o.redisWaitReplicas ?? 0,
+      waitTimeoutMs: o.redisWaitTimeoutMs ?? 1000,
+    });
   } catch (error) {
     if (error instanceof RedisOpenError) throw new StartupError(error.message);
     throw error;

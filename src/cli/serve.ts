@@ -196,6 +196,15 @@ export const serveArgs = {
     description:
       "With Redis: how long a node's sessions count as online after it stops renewing them (it died); renewed every third of it (default 3s)",
   },
+  "redis-wait-replicas": {
+    type: "string",
+    description:
+      "With Redis: answer a SEND accepted only once N replicas have it (WAIT), else STORAGE_FAILED (default 0: no WAIT)",
+  },
+  "redis-wait-timeout": {
+    type: "string",
+    description: "With --redis-wait-replicas: how long to wait for the replicas, at most 4s (default 1s)",
+  },
 } as const;
 
 type Args = Record<string, string | boolean | undefined>;
@@ -307,7 +316,20 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
     webAllowedOrigins: webOrigins(s("web-allowed-origin")),
     ...(s("node-name") !== undefined ? { nodeName: nodeName(s("node-name")!) } : {}),
     presenceLeaseMs: lease(s("presence-lease")),
+    redisWaitReplicas: integer("redis-wait-replicas", s("redis-wait-replicas"), 0, 0, 100),
+    redisWaitTimeoutMs: waitTimeout(s("redis-wait-timeout")),
   };
+}
+
+/** Redis holds a connection's later commands behind a WAIT: it must end well before the 5 s command timeout. */
+function waitTimeout(value: string | undefined): number {
+  const ms = duration("redis-wait-timeout", value, 1000);
+  if (ms > 4000)
+    throw new UsageError(
+      `--redis-wait-timeout must be at most 4s; got ${JSON.stringify(value)}`,
+      "redis-wait-timeout",
+    );
+  return ms;
 }
 
 /** Renewed every third of it, on the server's tick: below 300 ms a busy node could miss one. */

@@ -1,7 +1,7 @@
 // The Lua scripts of presence, deletion marks and shared budgets. Each touches the keys of
 // one hash tag (keys.ts), passed in KEYS, and runs atomically.
 
-import type { Script } from "../store/redis-scripts";
+import { SCRIPTS, type Script } from "../store/redis-scripts";
 
 function script(name: string, lua: string): Script {
   return { name, lua, sha: new Bun.CryptoHasher("sha1").update(lua).digest("hex") };
@@ -57,3 +57,7 @@ redis.call('PEXPIRE', KEYS[1], math.max(full, memory) + 1000)
 return 0
 `,
 );
+
+// Loaded with the store's scripts on every (re)connection: otherwise each one's first calls
+// would fail NOSCRIPT and be sent again as EVAL, after commands sent later.
+SCRIPTS.push(DELETE_IF, EXPIRE_IF, BUDGET);

@@ -135,6 +135,11 @@ export class RedisClusterConnection implements RedisLink {
     return this.route(slot, (c) => c.eval(s, keys, args));
   }
 
+  waitReplicas(key: string, replicas: number, timeoutMs: number): Promise<number> {
+    // The master of key's slot wrote it: its replicas are the ones to wait for.
+    return this.at(this.owners[keySlot(key)]!, (c) => c.waitReplicas(key, replicas, timeoutMs));
+  }
+
   close(): void {
     this.closed = true;
     for (const c of this.nodes.values()) c.close();

@@ -40,6 +40,11 @@ export interface RedisLink {
   send(command: string, args: readonly (string | number)[]): Promise<unknown>;
   /** Runs a script; on a cluster, every key must hash to one slot. */
   eval(s: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  /**
+   * WAIT replicas timeoutMs on the connection that writes under key: answers how many
+   * replicas have every write sent on it so far.
+   */
+  waitReplicas(key: string, replicas: number, timeoutMs: number): Promise<number>;
   close(): void;
 }
 
@@ -63,6 +68,8 @@ export class RedisConnection implements RedisLink {
   private timedOut = new Set<number>();
   private readonly watchdog: Timer;
   private readonly commandTimeoutMs: number;
+  /** The WAIT to be sent on the event loop's next turn, shared by every caller until then. */
+  private nextWait: Promise<number> | null = null;
 
   private constructor(
     private readonly client: RedisClient,
@@ -136,6 +143,21 @@ export class RedisConnection implements RedisLink {
       if (!(error instanceof StorageError) || !/NOSCRIPT/.test(error.message)) throw error;
       return this.send("EVAL", [s.lua, ...params]);
     }
+  }
+
+  /**
+   * One WAIT for every caller until the event loop's next turn: it follows, on this
+   * connection, every write sent before it, so a burst of appends answered together costs
+   * one WAIT, not one each. (Redis holds the commands sent after a WAIT until it answers.)
+   */
+  waitReplicas(_key: string, replicas: number, timeoutMs: number): Promise<number> {
+    this.nextWait ??= new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => {
+        this.nextWait = null;
+        return this.send("WAIT", [replicas, timeoutMs]);
+      })
+      .then(Number);
+    return this.nextWait;
   }
 
   close(): void {

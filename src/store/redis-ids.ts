@@ -9,6 +9,8 @@ export class IdBlocks {
   /** The last id of the current block (next > end: none left). */
   private end = -1;
   private refill: Promise<void> | null = null;
+  /** Which block the current one is: a new number for every block reserved. */
+  private block = 0;
 
   /** reserve(n) adds n to the shared counter and answers its new value. */
   constructor(
@@ -18,11 +20,16 @@ export class IdBlocks {
 
   /** The next id; callers are served in call order. */
   async take(): Promise<number> {
+    return (await this.takeInBlock()).id;
+  }
+
+  /** The next id and the number of its block (ids of one block are one interval of the counter). */
+  async takeInBlock(): Promise<{ id: number; block: number }> {
     while (this.refill || this.next > this.end) {
       if (!this.refill) this.startRefill();
       await this.refill;
     }
-    return this.next++;
+    return { id: this.next++, block: this.block };
   }
 
   /** Drops the rest of the block: the next take reserves a fresh one (ids above every id handed out so far). */
@@ -35,6 +42,7 @@ export class IdBlocks {
       .then((end) => {
         this.next = end - this.blockSize + 1;
         this.end = end;
+        this.block++;
       })
       .finally(() => {
         this.refill = null;

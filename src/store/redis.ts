@@ -13,6 +13,7 @@ import { openRedisLink, RedisClusterConnection } from "./redis-cluster";
 import type { ConnectionOptions, RedisLink } from "./redis-conn";
 import { IdBlocks } from "./redis-ids";
 import { DIR_KEYS, dir, messages, ops, token, tokenExpiry, user, userKeys } from "./redis-keys";
+import { AppendLanes } from "./redis-order";
 import { ackWithReceipts, deleteReceipts, dropReceipts, listReceipts } from "./redis-receipts";
 import { RecipientCache } from "./redis-recipients";
 import {
@@ -48,6 +49,17 @@ import {
 
 /** Ids a node reserves at a time. */
 const ID_BLOCK = 1000;
+
+export interface RedisStoreOptions extends ConnectionOptions {
+  /** Ids reserved at a time (default 1,000; tests take small blocks to cross their boundaries often). */
+  idBlock?: number;
+  /** Replicas that must confirm each accepted message (Redis's WAIT); 0, the default, waits for none. */
+  waitReplicas?: number;
+  /** How long WAIT waits for them (ms, default 1,000). */
+  waitTimeoutMs?: number;
+}
+
+type AppendAnswer = [string, string?];
 /** How long a deleted account's tombstone refuses late appends (ms): far above any request's lifetime. */
 const TOMBSTONE_MS = 86_400_000;
 /** Stale-id retries before an enqueue gives up (each takes a fresh block, above every id so far). */
@@ -71,6 +83,8 @@ interface AccountRecord {
 export class RedisStore implements Store {
   readonly description: string;
   private readonly ids: IdBlocks;
+  /** Appends per recipient, kept in call order across stale-id retries (redis-order.ts). */
+  private readonly lanes: AppendLanes<AppendAnswer>;
   /** Calls not settled yet, for flush(). */
   private inflight = new Set<Promise<unknown>>();
   private readonly recipients = new RecipientCache(RECIPIENT_CACHE, RECIPIENT_TTL_MS);
@@ -83,9 +97,23 @@ export class RedisStore implements Store {
   private constructor(
     private readonly redis: RedisLink,
     private readonly limits: StoreLimits,
+    private readonly opts: RedisStoreOptions,
   ) {
-    this.description = `redis ${redis instanceof RedisClusterConnection ? "cluster " : ""}${redis.target.display}`;
-    this.ids = new IdBlocks((n) => this.redis.send("INCRBY", [messages.nextId, n]).then(Number), ID_BLOCK);
+    const wait = opts.waitReplicas
+      ? ` (WAIT for ${opts.waitReplicas} replica${opts.waitReplicas === 1 ? "" : "s"}, ${opts.waitTimeoutMs ?? 1000} ms)`
+      : "";
+    this.description = `redis ${redis instanceof RedisClusterConnection ? "cluster " : ""}${redis.target.display}${wait}`;
+    this.ids = new IdBlocks(
+      (n) => this.redis.send("INCRBY", [messages.nextId, n]).then(Number),
+      opts.idBlock ?? ID_BLOCK,
+    );
+    this.lanes = new AppendLanes<AppendAnswer>(
+      () => this.ids.takeInBlock(),
+      (r) => r[0] === "stale",
+      // Another node stored a larger id here first: take ids above it.
+      () => this.ids.discard(),
+      MAX_STALE_RETRIES,
+    );
     // Redis may have come back from a restart that lost its last writes: ids from a block
     // reserved before are no longer known to be unused.
     redis.onReconnect = () => this.ids.discard();
@@ -101,14 +129,19 @@ export class RedisStore implements Store {
   static async open(
     target: RedisTarget,
     limits: StoreLimits,
-    opts: ConnectionOptions = {},
+    opts: RedisStoreOptions = {},
   ): Promise<RedisStore> {
-    return new RedisStore(await openRedisLink(target, opts), limits);
+    return new RedisStore(await openRedisLink(target, opts), limits, opts);
   }
 
   /** Whether this store runs on a Redis Cluster. */
   get onCluster(): boolean {
     return this.redis instanceof RedisClusterConnection;
+  }
+
+  /** Appends refused as stale (another node stored a larger id first) and sent again. */
+  get staleRetries(): number {
+    return this.lanes.stale;
   }
 
   /** The connection, for what the nodes share beside the store (presence, signals, budgets). */
@@ -220,28 +253,34 @@ export class RedisStore implements Store {
       const body = JSON.stringify(
         m.clientMsgId ? [m.senderName, m.text, m.sentAt, m.clientMsgId] : [m.senderName, m.text, m.sentAt],
       );
-      for (let attempt = 0; attempt <= MAX_STALE_RETRIES; attempt++) {
+      for (;;) {
+        const keys = userKeys(recipient.id);
         let id: number;
-        let r: [string, string?];
+        let r: AppendAnswer;
         try {
-          id = await this.ids.take();
-          r = (await this.redis.eval(APPEND, userKeys(recipient.id), [
-            id,
-            m.senderId,
-            m.clientMsgId,
-            body,
-            m.sentAt,
-            this.limits.maxQueuedPerAccount,
-            this.limits.maxQueuedPerSender,
-            this.limits.dedupPerSender,
-          ])) as [string, string?];
+          ({ id, answer: r } = await this.lanes.append(
+            recipient.id,
+            (id) =>
+              this.redis.eval(APPEND, keys, [
+                id,
+                m.senderId,
+                m.clientMsgId,
+                body,
+                m.sentAt,
+                this.limits.maxQueuedPerAccount,
+                this.limits.maxQueuedPerSender,
+                this.limits.dedupPerSender,
+              ]) as Promise<AppendAnswer>,
+          ));
         } catch (error) {
           if (error instanceof StorageFullError) return { ok: false, error: "storage_full" };
           throw error;
         }
         switch (r[0]) {
           case "ok": {
+            // Counted before the WAIT: the message is stored, confirmed by replicas or not.
             this.queuedDelta++;
+            await this.confirmByReplicas(keys[0]!);
             const message: StoredMessage = {
               id,
               recipientId: recipient.id,
@@ -252,6 +291,8 @@ export class RedisStore implements Store {
             return { ok: true, message, recipient, duplicate: false };
           }
           case "dup": {
+            // The first copy may have been answered "not confirmed": it waits for the replicas again.
+            await this.confirmByReplicas(keys[0]!);
             const [first, sentAt] = r[1]!.split(":");
             const message: StoredMessage = {
               id: Number(first),
@@ -275,16 +316,12 @@ export class RedisStore implements Store {
           case "sender_quota":
             return { ok: false, error: r[0] };
           case "stale":
-            // Another node stored a larger id here first: take ids above it.
-            this.ids.discard();
-            continue;
+            // Still stale after MAX_STALE_RETRIES fresh blocks (AppendLanes retried them).
+            throw new StorageError("could not give the message an id above the recipient's last one");
           default:
             throw new StorageError(`the message store (Redis) answered an append with ${JSON.stringify(r)}`);
         }
       }
-      throw new StorageError(
-        "could not give the message an id above the recipient's last one; please try again",
-      );
     });
   }
 
@@ -480,6 +517,21 @@ export class RedisStore implements Store {
   }
 
   // --- internal ---
+
+  /**
+   * With waitReplicas: waits until that many replicas have the writes made so far on the
+   * connection that stored under key (one WAIT for the appends answered together).
+   */
+  private async confirmByReplicas(key: string): Promise<void> {
+    const want = this.opts.waitReplicas ?? 0;
+    if (want <= 0) return;
+    const timeoutMs = this.opts.waitTimeoutMs ?? 1000;
+    const got = await this.redis.waitReplicas(key, want, timeoutMs);
+    if (got < want)
+      throw new StorageError(
+        `the message was stored but not confirmed by ${want} Redis replica${want === 1 ? "" : "s"} within ${timeoutMs} ms (${got} confirmed)`,
+      );
+  }
 
   /** Runs a write, remembered until it settles so that flush() can wait for it. */
   private track<T>(run: () => Promise<T>): Promise<T> {

@@ -30,4 +30,22 @@ describe("a node's name and lease", () => {
     );
     expect(() => opts({ "presence-lease": "soon" })).toThrow("--presence-lease wants a duration");
   });
+
+  test("--redis-wait-replicas and --redis-wait-timeout are checked", () => {
+    expect(opts({})).toMatchObject({ redisWaitReplicas: 0, redisWaitTimeoutMs: 1000 });
+    expect(opts({ "redis-wait-replicas": "2", "redis-wait-timeout": "250ms" })).toMatchObject({
+      redisWaitReplicas: 2,
+      redisWaitTimeoutMs: 250,
+    });
+    expect(() => opts({ "redis-wait-replicas": "one" })).toThrow(
+      "--redis-wait-replicas wants a whole number",
+    );
+    expect(() => opts({ "redis-wait-replicas": "101" })).toThrow(
+      "--redis-wait-replicas must be between 0 and 100",
+    );
+    expect(() => opts({ "redis-wait-timeout": "5s" })).toThrow(
+      '--redis-wait-timeout must be at most 4s; got "5s"',
+    );
+    expect(() => opts({ "redis-wait-timeout": "0" })).toThrow("--redis-wait-timeout must be more than zero");
+  });
 });

@@ -27,6 +27,11 @@ describe.skipIf(!HAVE_REDIS)("RedisBudget", () => {
     await redis?.stop();
   });
 
+  test("its script is loaded with the store's: no call of it fails NOSCRIPT", async () => {
+    await new RedisBudget(store.connection, "test:loaded", 3, 60_000).spend("k", Date.now());
+    expect(await redis.cli("INFO", "errorstats")).not.toContain("NOSCRIPT");
+  });
+
   test("waits, refills and remembers like the local budget", async () => {
     const local = new Budget(3, 1000, 60_000);
     const shared = new RedisBudget(store.connection, "test:a", 3, 60_000);

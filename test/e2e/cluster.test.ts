@@ -439,3 +439,65 @@ async function waitUntil(check: () => boolean, ms: number, what: string): Promis
     await Bun.sleep(10);
   }
 }
+
+describe.skipIf(!HAVE_REDIS)("a node with --redis-wait-replicas on a primary and a replica", () => {
+  let primary: RedisServer;
+  let replica: RedisServer;
+  const replicationUp = async () => {
+    const deadline = Date.now() + 10_000;
+    while (!/master_link_status:up/.test(await replica.cli("INFO", "replication"))) {
+      if (Date.now() > deadline) throw new Error("the replica did not sync");
+      await Bun.sleep(20);
+    }
+  };
+
+  beforeAll(async () => {
+    primary = await startRedis();
+    replica = await startRedis({ replicaOf: primary.port });
+    await replicationUp();
+  });
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) if (!c.closed) c.close();
+    await Promise.all(nodes.map((n) => (n.proc.exitCode === null ? n.stop("SIGKILL") : 0)));
+    nodes = [];
+  });
+
+  afterAll(async () => {
+    // SIGKILL: a replica stopped while it syncs can take long to exit; the data is not needed.
+    await replica.kill();
+    await primary.kill();
+  });
+
+  test("answers a SEND once the replica has it, and STORAGE_FAILED saying why while it is away", async () => {
+    const node = await startServer(
+      [...NODE_ARGS, "--redis-wait-replicas", "1", "--redis-wait-timeout", "300ms"],
+      primary.url,
+    );
+    nodes = [node];
+    expect(await node.out.find((l) => l.includes("data: redis"), "the data line")).toContain(
+      "(WAIT for 1 replica, 300 ms)",
+    );
+    const bob = await user(node, "bob");
+    const alice = await user(node, "alice");
+    const first = await send(alice, "bob", "kept twice", 1);
+    expect(first).toMatchObject({ status: Status.OK, delivery: Delivery.LIVE });
+    // Answered after the replica had it: bob's queue (the only one) is there with it.
+    const queue = await replica.cli("KEYS", "chat:{u:*}:q");
+    expect(await replica.cli("ZCARD", queue)).toBe("1");
+    await replica.kill(); // SIGKILL: a replica told to stop (SIGTERM) can take long to exit
+    const refused = await send(alice, "bob", "unconfirmed", 2);
+    expect(refused).toMatchObject({
+      status: Status.STORAGE_FAILED,
+      msg: expect.stringContaining("not confirmed by 1 Redis replica within 300 ms (0 confirmed)"),
+    });
+    await replica.start();
+    await replicationUp();
+    // The client sends it again with its client_msg_id: stored once, and now confirmed.
+    expect(await send(alice, "bob", "unconfirmed", 2)).toMatchObject({ status: Status.OK, duplicate: true });
+    // The refused one was stored without a push; the next message brings it along.
+    expect(await send(alice, "bob", "after", 3)).toMatchObject({ status: Status.OK, duplicate: false });
+    await bob.next(() => delivered(bob).length >= 3, "the three messages", 10_000);
+    expect(delivered(bob).map((m) => m.text)).toEqual(["kept twice", "unconfirmed", "after"]);
+  }, 60_000);
+});

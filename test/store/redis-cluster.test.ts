@@ -204,3 +204,27 @@ async function ownerPort(slot: number, ports: readonly number[]): Promise<number
   }
   throw new Error(`no master owns slot ${slot}`);
 }
+
+describe("WAIT on a Redis Cluster", () => {
+  it("waits on the master of the recipient's slot, and says so when no replica confirms", async () => {
+    await cluster.flush();
+    const s = await RedisStore.open(target(), LIMITS, { waitReplicas: 1, waitTimeoutMs: 100 });
+    opened.push(s);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    for (const n of cluster.nodes) await at(n.port, "CONFIG", "RESETSTAT");
+    const failed = await s.enqueue(msg(bob, "alice", "no replica here")).catch((e) => e);
+    expect(failed).toBeInstanceOf(StorageError);
+    expect(failed.message).toBe(
+      "the message was stored but not confirmed by 1 Redis replica within 100 ms (0 confirmed)",
+    );
+    // Stored on the master of alice's slot, and the WAIT went there and nowhere else.
+    const waits: Record<string, number> = {};
+    for (const n of cluster.nodes) {
+      const holds = (await at(n.port, "EXISTS", user(alice.id).queue)) === "1";
+      const m = /cmdstat_wait:calls=(\d+)/.exec(await at(n.port, "INFO", "commandstats"));
+      waits[holds ? "owner" : `other${n.port}`] = m ? Number(m[1]) : 0;
+    }
+    expect(Object.entries(waits).filter(([, calls]) => calls > 0)).toEqual([["owner", 1]]);
+    expect(await s.countPending(alice.id)).toBe(1);
+  });
+});

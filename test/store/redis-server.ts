@@ -30,7 +30,9 @@ export interface RedisServer {
 
 export const HAVE_REDIS = Bun.which("redis-server") !== null;
 
-export async function startRedis(opts: { password?: string; tls?: boolean } = {}): Promise<RedisServer> {
+export async function startRedis(
+  opts: { password?: string; tls?: boolean; replicaOf?: number } = {},
+): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), "chat-redis-"));
   atEnd(() => rmSync(dir, { recursive: true, force: true }));
   const cert = join(dir, "cert.pem");
@@ -74,6 +76,10 @@ export async function startRedis(opts: { password?: string; tls?: boolean } = {}
       "--daemonize",
       "no",
       ...(opts.password ? ["--requirepass", opts.password] : []),
+      ...(opts.replicaOf ? ["--replicaof", "127.0.0.1", String(opts.replicaOf)] : []),
+      // A replica that connects is sent the data at once, not after Redis's default 5 s.
+      "--repl-diskless-sync-delay",
+      "0",
     ];
     // Not track(): that would kill a restart made inside a test when the test ends.
     const child = Bun.spawn(["redis-server", ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
