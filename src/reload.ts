@@ -5,7 +5,7 @@ import type { ConsolaInstance } from "consola";
 import { describeError } from "./core/chat";
 import type { Listener } from "./net/listener";
 import { LOG_LEVELS } from "./net/log";
-import type { ServeOptions } from "./server";
+import type { ServeOptions } from "./serve-options";
 
 export interface Reloaded {
   applied: string[];

@@ -9,85 +9,34 @@ import { BanList } from "./admin/banlist";
 import { type ControlSocket, ControlSocketError } from "./admin/control-server";
 import { openControlSocket } from "./admin/serve-control";
 import { defaultNodeName, joinRedisService, type RedisNode } from "./cluster/redis-node";
-import { type Argon2Cost, argon2Hasher, type PasswordHasher } from "./core/auth";
+import { argon2Hasher, type PasswordHasher } from "./core/auth";
 import { ChatCore, describeError, formatDuration } from "./core/chat";
 import type { EventSink, ServerEvent } from "./core/events";
 import { Metrics } from "./core/metrics";
-import type { CoreOptions } from "./core/options";
 import { sampleProcess } from "./core/process-sample";
 import { AddressBudget } from "./net/address-budget";
 import { reachableAt } from "./net/addresses";
 import { Admission, OncePerInterval } from "./net/admission";
 import { capWarning, defaultMaxConnections, refusalSlots } from "./net/capacity";
 import { LIMIT_LOG_INTERVAL_MS, type Listener, listen } from "./net/listener";
-import { createLogger, eventLogger, type LogFormat, type LogLevel } from "./net/log";
+import { createLogger, eventLogger } from "./net/log";
 import { defaultMaxBufferedBytes, MemoryBudget } from "./net/memory";
 import { raiseFileLimit } from "./net/rlimit";
 import { serveWeb, type WebServer } from "./net/websocket-server";
 import { type Reloaded, reloader } from "./reload";
 import { nameIdentity, prepareNameTables } from "./rules/names";
+import type { ServeOptions } from "./serve-options";
 import { MemoryStore } from "./store/memory";
 import { RedisStore } from "./store/redis";
 import { RedisOpenError } from "./store/redis-conn";
 import { isRedisData, parseRedisTarget } from "./store/redis-url";
 import { defaultBudget, formatBytes } from "./store/space";
-import { SqliteStore, StoreOpenError, type SyncMode, sharedAccess } from "./store/sqlite";
+import { SqliteStore, StoreOpenError, sharedAccess } from "./store/sqlite";
 import type { Store, StoreLimits } from "./store/store";
 import { VERSION } from "./version";
 import { webPage } from "./web/assets";
 
-export interface ServeOptions extends CoreOptions {
-  host: string;
-  port: number;
-  /** Path of the SQLite data file, ":memory:" for no persistence, or a redis:// or rediss:// URL. */
-  data: string;
-  sync: SyncMode;
-  resetCorruptData: boolean;
-  /** Use a data file or directory other users can read or write (warn instead of refusing). */
-  allowSharedData: boolean;
-  /**
-   * The data budget: bytes the data file and its WAL may take (new messages and accounts
-   * stop a reserve below it). Unset: sized from the disk's free space at start; 0: none.
-   */
-  maxDataBytes?: number;
-  tlsCert?: string;
-  tlsKey?: string;
-  metricsPort?: number;
-  /** Address of the metrics listener (default 127.0.0.1: metrics are not for the world). */
-  metricsHost?: string;
-  logLevel: LogLevel;
-  logFormat: LogFormat;
-  /** Default: derived from the open-file limit (see net/capacity.ts). */
-  maxConnections?: number;
-  maxConnectionsPerAddress: number;
-  maxOutboundBytes: number;
-  argon2: Argon2Cost;
-  /** Time allowed for a graceful shutdown before connections are cut. */
-  shutdownGraceMs: number;
-  /** Time from accept to a finished TLS handshake. */
-  handshakeTimeoutMs: number;
-  /** Output and partial input of all connections together; default from total memory. */
-  maxBufferedBytes?: number;
-  /** Unix socket for `chat admin`; default <data>.sock, none for :memory: or Redis unless given. */
-  controlSocket?: string;
-  /** Port of the web client and the WebSocket endpoint (/ws); unset: no web port. */
-  webPort?: number;
-  /** Address of the web port; default: host. */
-  webHost?: string;
-  /** Origins besides the server's own whose pages may open a WebSocket. */
-  webAllowedOrigins?: string[];
-  /** Request-budget tokens per second, and at most banked, of one client address. */
-  addressRequestRate: number;
-  addressRequestBurst: number;
-  /** With Redis: this node's name among the nodes of the service (default hostname-pid-random). */
-  nodeName?: string;
-  /** With Redis: how long a node's claims last without renewal (ms). */
-  presenceLeaseMs: number;
-  /** With Redis: replicas that must confirm each accepted message (WAIT), 0 for none. */
-  redisWaitReplicas?: number;
-  /** With Redis: how long WAIT waits for them (ms). */
-  redisWaitTimeoutMs?: number;
-}
+export type { ServeOptions } from "./serve-options";
 
 /** A problem the operator must fix (port taken, bad data file, missing certificate). */
 export class StartupError extends Error {

@@ -7,7 +7,7 @@ import { DEFAULT_OPTIONS as D } from "../core/options";
 import { DEFAULT_ADDRESS_BURST, DEFAULT_ADDRESS_RATE } from "../net/address-budget";
 import { LOG_LEVELS, type LogLevel } from "../net/log";
 import { parseAllowedOrigins } from "../net/websocket-origin";
-import type { ServeOptions } from "../server";
+import type { ServeOptions } from "../serve-options";
 import { duration, integer, oneOf, port, UsageError } from "./parse";
 
 export const serveArgs = {

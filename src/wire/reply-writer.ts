@@ -3,7 +3,7 @@
 // would for these messages (field order, proto3 defaults left out), which
 // test/wire/reply-writer.test.ts checks on random frames. Field numbers: protocol.proto.
 
-import type { ReplyInit, ServerInfo, WireAccount, WireMessage, WireReceipt } from "./codec";
+import type { ReplyInit, ServerInfo, WireAccount, WireMessage, WireReceipt } from "./messages";
 import { PROTOCOL_VERSION } from "./protocol";
 import { varintSize, writeVarint } from "./varint";
 

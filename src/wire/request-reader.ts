@@ -7,8 +7,8 @@
 // past the caller's cap are skipped, not decoded, so a frame packed with ids costs the
 // server no more than the cap. Field numbers: protocol.proto.
 
-import type { Request } from "./codec";
 import { ProtocolError } from "./errors";
+import type { Request } from "./messages";
 import { MAX_ACK_IDS } from "./protocol";
 
 /** What a client_msg_id or ACK id of 2^53 or more reads as: no double holds it exactly. */
