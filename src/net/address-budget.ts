@@ -15,8 +15,9 @@ export const BYTES_PER_UNIT = 1024;
 
 /**
  * Defaults: far above what people chatting from one address (a NAT, an office) send —
- * a thousand messages a second, or ten pages of a thousand names — and, for 200 connections
- * of one attacker, a few percent of one core (docs/SECURITY.md, "Hostile load").
+ * about 250 stored messages a second (a SEND costs its frame's unit and SEND_ADDRESS_TOKENS),
+ * or ten pages of a thousand names — and, for 200 connections of one attacker, a few percent
+ * of one core (docs/SECURITY.md, "Hostile load").
  */
 export const DEFAULT_ADDRESS_RATE = 1000;
 export const DEFAULT_ADDRESS_BURST = 2000;

@@ -149,7 +149,16 @@ const RING_MESSAGES = Number(process.env.CRASH_RING_MESSAGES ?? 400);
 
 test(`at the bound of ${RING} unanswered SENDs, resends across ${KILLS} SIGKILLs are stored once each`, async () => {
   const random = prng(Number(process.env.CRASH_SEED ?? 7));
-  const ringArgs = ["--max-unanswered-sends", String(RING)];
+  // Four senders stream from one address, far past its request budget (a stored message
+  // costs 4 tokens): lifted, so no connection waits on the budget long enough to look dead.
+  const ringArgs = [
+    "--max-unanswered-sends",
+    String(RING),
+    "--request-rate-per-address",
+    "1000000",
+    "--request-burst-per-address",
+    "1000000",
+  ];
   let server = await startServer(ringArgs);
   const { port, dataFile } = server;
   const setup = session(port);
