@@ -208,15 +208,23 @@ return removed
 `,
 );
 
+/** How old an outbox entry must be to count as left by a node that died (ms). */
+export const LEFTOVER_MS = 10_000;
+
 /**
  * KEYS: userKeys(id) then the receipt outbox. ARGV: confirmed at, recipient name, message
  * ids. As ACK, and each removed message's receipt goes into the outbox in the same step.
- * Answers {removed, id, entry, id, entry, ...}: the whole outbox, earlier leftovers included.
- * The client_msg_id is the body's 4th element, read as digits (a Lua number would round it).
+ * Answers {removed, id, entry, id, entry, ...}: the entries written now, and the leftovers
+ * of a node that died: entries confirmed LEFTOVER_MS or more before this one. Younger ones
+ * belong to ACKs of this recipient still moving them: answering those again would move each
+ * receipt twice. The outbox is read only when it holds more than was written now.
+ * The client_msg_id is the body's 4th element, read as digits (a Lua number would round it):
+ * a body "[name,text,sentAt,cm]" ends in two numbers, one of 3 elements in a string and one.
  */
 export const ACK_WITH_RECEIPTS = script(
   "ack-with-receipts",
   `local removed = 0
+local out = {0}
 for i = 3, #ARGV do
   if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
     removed = removed + 1
@@ -225,16 +233,26 @@ for i = 3, #ARGV do
     if v then
       local s = string.match(v, '^(%d+)|')
       if redis.call('HINCRBY', KEYS[3], s, -1) <= 0 then redis.call('HDEL', KEYS[3], s) end
-      local json = string.sub(v, #s + 2)
-      local cm = '0'
-      if #cjson.decode(json) >= 4 then cm = string.match(json, ',(%d+)%]$') or '0' end
-      redis.call('HSET', KEYS[8], ARGV[i], s .. '|' .. cm .. '|' .. ARGV[1] .. '|' .. ARGV[2])
+      local cm = string.match(v, ',%d+,(%d+)%]$') or '0'
+      local e = s .. '|' .. cm .. '|' .. ARGV[1] .. '|' .. ARGV[2]
+      redis.call('HSET', KEYS[8], ARGV[i], e)
+      out[#out + 1] = ARGV[i]
+      out[#out + 1] = e
     end
   end
 end
-local out = {removed}
-local box = redis.call('HGETALL', KEYS[8])
-for i = 1, #box do out[#out + 1] = box[i] end
+out[1] = removed
+if redis.call('HLEN', KEYS[8]) > (#out - 1) / 2 then
+  local before = tonumber(ARGV[1]) - ${LEFTOVER_MS}
+  local box = redis.call('HGETALL', KEYS[8])
+  for i = 1, #box, 2 do
+    local at = tonumber(string.match(box[i + 1], '^%d+|%d+|(%d+)|'))
+    if at and at <= before then
+      out[#out + 1] = box[i]
+      out[#out + 1] = box[i + 1]
+    end
+  end
+end
 return out
 `,
 );
@@ -278,7 +296,8 @@ if over > 0 then
 end
 local out = {dropped}
 for i = 2, #ARGV, 2 do
-  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then out[#out + 1] = ARGV[i] end
+  -- Nothing dropped: every one is kept.
+  if dropped == 0 or redis.call('ZSCORE', KEYS[1], ARGV[i]) then out[#out + 1] = ARGV[i] end
 end
 return out
 `,

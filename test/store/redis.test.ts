@@ -3,6 +3,7 @@ import { RedisClient } from "bun";
 import { RedisStore } from "../../src/store/redis";
 import { RedisOpenError } from "../../src/store/redis-conn";
 import { DIR_KEYS, messages, receiptOutbox, userKeys } from "../../src/store/redis-keys";
+import { LEFTOVER_MS } from "../../src/store/redis-scripts";
 import { parseRedisTarget } from "../../src/store/redis-url";
 import { StorageError, StorageFullError, type Store, type StoreLimits } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
@@ -67,16 +68,47 @@ describe("RedisStore: receipts left in a recipient's outbox by a node that died"
     await c.send("HDEL", [userKeys(bob.id)[1]!, String(m1.id)]);
     await c.send("HSET", [receiptOutbox(bob.id), String(m1.id), `${alice.id}|${2 ** 40 + 3}|77|Bob`]);
     expect(await s.receipts(alice.id, 10)).toEqual([]);
+    // The leftover is older than LEFTOVER_MS: younger entries belong to ACKs still under way.
+    const confirmedAt = 77 + LEFTOVER_MS;
     const r = await s.ackWithReceipts(bob.id, [m2.id], {
       recipientName: "Bob",
-      confirmedAt: 88,
+      confirmedAt,
       maxPerAccount: 10,
     });
     expect(r.receipts.map((x) => [x.messageId, x.confirmedAt, x.clientMsgId])).toEqual([
       [m1.id, 77, 2 ** 40 + 3],
-      [m2.id, 88, 0],
+      [m2.id, confirmedAt, 0],
     ]);
     expect((await s.receipts(alice.id, 10)).map((x) => x.messageId)).toEqual([m1.id, m2.id]);
+    expect(Number(await c.send("HLEN", [receiptOutbox(bob.id)]))).toBe(0);
+    c.close();
+  });
+
+  it("are not answered while young: another ACK may be moving them (each receipt moves once)", async () => {
+    const s = (await fresh(LIMITS)) as RedisStore;
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const m1 = await put(s, msg(alice, "bob", "one"));
+    const m2 = await put(s, msg(alice, "bob", "two"));
+    const c = new RedisClient(redis.url);
+    await c.send("ZREM", [userKeys(bob.id)[0]!, String(m1.id)]);
+    await c.send("HDEL", [userKeys(bob.id)[1]!, String(m1.id)]);
+    const t = 1_000_000;
+    await c.send("HSET", [receiptOutbox(bob.id), String(m1.id), `${alice.id}|0|${t}|Bob`]);
+    const young = await s.ackWithReceipts(bob.id, [m2.id], {
+      recipientName: "Bob",
+      confirmedAt: t + LEFTOVER_MS - 1,
+      maxPerAccount: 10,
+    });
+    expect(young.receipts.map((x) => x.messageId)).toEqual([m2.id]);
+    expect((await c.send("HKEYS", [receiptOutbox(bob.id)])) as string[]).toEqual([String(m1.id)]);
+    const m3 = await put(s, msg(alice, "bob", "three"));
+    const old = await s.ackWithReceipts(bob.id, [m3.id], {
+      recipientName: "Bob",
+      confirmedAt: t + LEFTOVER_MS,
+      maxPerAccount: 10,
+    });
+    expect(old.receipts.map((x) => x.messageId)).toEqual([m1.id, m3.id]);
+    expect((await s.receipts(alice.id, 10)).map((x) => x.messageId)).toEqual([m1.id, m2.id, m3.id]);
     expect(Number(await c.send("HLEN", [receiptOutbox(bob.id)]))).toBe(0);
     c.close();
   });
