@@ -142,37 +142,69 @@ return 0
 // 1 queue, 2 bodies, 3 senders, 4 meta, 5 gone, 6 rings, 7 tokens.
 
 /**
- * ARGV: message id, sender id, client_msg_id ("0" for none), body json, sentAt,
- * mailbox cap, per-sender cap, ring size. Answers {"ok"}, {"dup", "<id>:<sentAt>"},
- * {"gone"}, {"mailbox_full"}, {"sender_quota"} or {"stale", "<highest id here>"} (the id
- * is not above every id stored here: the caller takes a newer one and tries again).
+ * Several appends to this recipient, in order, as if each ran alone one after the other.
+ * ARGV: mailbox cap, per-sender cap, ring size, then per append: message id, sender id,
+ * client_msg_id ("0" for none), body json, sentAt. Answers one answer per append: {"ok"},
+ * {"dup", "<id>:<sentAt>"}, {"gone"}, {"mailbox_full"}, {"sender_quota"} or
+ * {"stale", "<highest id here>"} (the id is not above every id stored here: the caller takes
+ * a newer one and tries again). The recipient's tombstone, queue size, highest id and
+ * senders' counts are read once per call; the queue, bodies, highest id and counts are
+ * written once at the end (nothing here reads them back before).
  * The dedup ring of a sender for this recipient lives here too, so a resend is recognised
- * in the same atomic step that would store it: it can never be stored twice.
+ * in the same atomic step that would store it: it can never be stored twice. The ring is
+ * written append by append: a resend in the same call is recognised too.
  */
 export const APPEND = script(
   "append",
-  `if redis.call('EXISTS', KEYS[5]) == 1 then return {'gone'} end
-local s, cm = ARGV[2], ARGV[3]
-if cm ~= '0' then
-  local d = redis.call('HGET', KEYS[6], s .. ':c' .. cm)
-  if d then return {'dup', d} end
+  `local n = (#ARGV - 3) / 5
+local out = {}
+if redis.call('EXISTS', KEYS[5]) == 1 then
+  for i = 1, n do out[i] = {'gone'} end
+  return out
 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[6]) then return {'mailbox_full'} end
-if tonumber(redis.call('HGET', KEYS[3], s) or '0') >= tonumber(ARGV[7]) then return {'sender_quota'} end
+local mailboxCap, senderCap, ringSize = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local queued = redis.call('ZCARD', KEYS[1])
 local last = redis.call('HGET', KEYS[4], 'last')
-if last and tonumber(ARGV[1]) <= tonumber(last) then return {'stale', last} end
-redis.call('HSET', KEYS[4], 'last', ARGV[1])
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], s .. '|' .. ARGV[4])
-redis.call('HINCRBY', KEYS[3], s, 1)
-if cm ~= '0' then
-  local n = redis.call('HINCRBY', KEYS[6], s .. ':n', 1)
-  local slot = s .. ':s' .. ((n - 1) % tonumber(ARGV[8]))
-  local old = redis.call('HGET', KEYS[6], slot)
-  if old then redis.call('HDEL', KEYS[6], s .. ':c' .. old) end
-  redis.call('HSET', KEYS[6], slot, cm, s .. ':c' .. cm, ARGV[1] .. ':' .. ARGV[5])
+local counts, added, zargs, hargs = {}, {}, {}, {}
+for i = 1, n do
+  local b = 3 + (i - 1) * 5
+  local id, s, cm = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local d = cm ~= '0' and redis.call('HGET', KEYS[6], s .. ':c' .. cm)
+  local c = counts[s]
+  if not d and queued < mailboxCap and not c then
+    c = tonumber(redis.call('HGET', KEYS[3], s) or '0')
+    counts[s] = c
+  end
+  if d then out[i] = {'dup', d}
+  elseif queued >= mailboxCap then out[i] = {'mailbox_full'}
+  elseif c >= senderCap then out[i] = {'sender_quota'}
+  elseif last and tonumber(id) <= tonumber(last) then out[i] = {'stale', last}
+  else
+    last = id
+    queued = queued + 1
+    counts[s] = c + 1
+    added[s] = (added[s] or 0) + 1
+    zargs[#zargs + 1] = id
+    zargs[#zargs + 1] = id
+    hargs[#hargs + 1] = id
+    hargs[#hargs + 1] = s .. '|' .. ARGV[b + 4]
+    if cm ~= '0' then
+      local k = redis.call('HINCRBY', KEYS[6], s .. ':n', 1)
+      local slot = s .. ':s' .. ((k - 1) % ringSize)
+      local old = redis.call('HGET', KEYS[6], slot)
+      if old then redis.call('HDEL', KEYS[6], s .. ':c' .. old) end
+      redis.call('HSET', KEYS[6], slot, cm, s .. ':c' .. cm, id .. ':' .. ARGV[b + 5])
+    end
+    out[i] = {'ok'}
+  end
 end
-return {'ok'}
+if #zargs > 0 then
+  redis.call('HSET', KEYS[4], 'last', last)
+  redis.call('ZADD', KEYS[1], unpack(zargs))
+  redis.call('HSET', KEYS[2], unpack(hargs))
+  for s, k in pairs(added) do redis.call('HINCRBY', KEYS[3], s, k) end
+end
+return out
 `,
 );
 

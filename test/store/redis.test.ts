@@ -114,6 +114,53 @@ describe("RedisStore: receipts left in a recipient's outbox by a node that died"
   });
 });
 
+describe("RedisStore: the appends of one turn to one recipient", () => {
+  const evalshaCalls = async (c: RedisClient) =>
+    Number(/cmdstat_evalsha:calls=(\d+)/.exec(String(await c.send("INFO", ["commandstats"])))?.[1] ?? 0);
+
+  it("go in one script call, each answered as if it ran alone (resends, quotas, mailbox, order)", async () => {
+    const s = (await fresh({
+      maxQueuedPerAccount: 6,
+      maxQueuedPerSender: 3,
+      dedupPerSender: 4,
+    })) as RedisStore;
+    const [alice, bob, carol] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+    ];
+    const first = await put(s, msg(carol, "bob", "c0")); // the recipient is known, the id block taken
+    const c = new RedisClient(redis.url);
+    const before = await evalshaCalls(c);
+    const turn = [
+      s.enqueue(msg(alice, "bob", "a1", { clientMsgId: 1 })),
+      s.enqueue(msg(alice, "bob", "a2", { clientMsgId: 2 })),
+      s.enqueue(msg(alice, "bob", "a1 again", { clientMsgId: 1 })),
+      s.enqueue(msg(alice, "bob", "a3", { clientMsgId: 3 })),
+      s.enqueue(msg(alice, "bob", "a4", { clientMsgId: 4 })),
+      s.enqueue(msg(carol, "bob", "c1")),
+      s.enqueue(msg(carol, "bob", "c2")),
+      s.enqueue(msg(carol, "bob", "c3")),
+    ];
+    const r = await Promise.all(turn);
+    expect(await evalshaCalls(c)).toBe(before + 1);
+    c.close();
+    const stored = r.map((x) => (x.ok ? (x.duplicate ? `dup ${x.message.id}` : x.message.id) : x.error));
+    const [a1, a2, , a3, , c1, c2] = stored as number[];
+    expect(stored).toEqual([a1, a2, `dup ${a1}`, a3, "sender_quota", c1, c2, "mailbox_full"] as (
+      | string
+      | number
+    )[]);
+    const order = [first.id, a1!, a2!, a3!, c1!, c2!];
+    expect(order).toEqual([...order].sort((x, y) => x - y));
+    expect((await s.pending(bob.id, 0, 10)).map((m) => m.text)).toEqual(["c0", "a1", "a2", "a3", "c1", "c2"]);
+    expect(await s.countPending(bob.id)).toBe(6);
+    // The counts were written once at the end of the call: confirming frees the sender's quota.
+    await s.ack(bob.id, [a1!]);
+    expect(await put(s, msg(alice, "bob", "a5"))).toMatchObject({ text: "a5" });
+  });
+});
+
 describe("RedisStore on a real redis-server", () => {
   it("refuses to open an unreachable Redis, saying where and why", async () => {
     const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
