@@ -14,6 +14,16 @@ function script(name: string, lua: string): Script {
   return { name, lua, sha: new Bun.CryptoHasher("sha1").update(lua).digest("hex") };
 }
 
+/**
+ * call(cmd, key, list): one command for many values instead of one each, in runs of 500
+ * values (even: pairs stay whole), since unpack() of thousands overflows Lua's stack.
+ */
+const CHUNKED = `
+local function chunked(cmd, key, list)
+  for i = 1, #list, 500 do redis.call(cmd, key, unpack(list, i, math.min(i + 499, #list))) end
+end
+`;
+
 // --- the directory ({d}): KEYS are DIR_KEYS ---
 // 1 byKey, 2 byId, 3 passwords, 4 skeletons, 5 keys, 6 reserved, 7 reservedBySkeleton,
 // 8 reservedUntil, 9 nextId.
@@ -149,14 +159,16 @@ return 0
  * {"stale", "<highest id here>"} (the id is not above every id stored here: the caller takes
  * a newer one and tries again). The recipient's tombstone, queue size, highest id and
  * senders' counts are read once per call; the queue, bodies, highest id and counts are
- * written once at the end (nothing here reads them back before).
+ * written once at the end (nothing here reads them back before), and so are the rings'
+ * changes (read through what this call changed).
  * The dedup ring of a sender for this recipient lives here too, so a resend is recognised
- * in the same atomic step that would store it: it can never be stored twice. The ring is
- * written append by append: a resend in the same call is recognised too.
+ * in the same atomic step that would store it: it can never be stored twice. A resend in
+ * the same call is recognised too, and one evicted earlier in the call is not.
  */
 export const APPEND = script(
   "append",
-  `local n = (#ARGV - 3) / 5
+  `${CHUNKED}
+local n = (#ARGV - 3) / 5
 local out = {}
 if redis.call('EXISTS', KEYS[5]) == 1 then
   for i = 1, n do out[i] = {'gone'} end
@@ -166,10 +178,19 @@ local mailboxCap, senderCap, ringSize = tonumber(ARGV[1]), tonumber(ARGV[2]), to
 local queued = redis.call('ZCARD', KEYS[1])
 local last = redis.call('HGET', KEYS[4], 'last')
 local counts, added, zargs, hargs = {}, {}, {}, {}
+-- The rings' writes of this call, made at the end: fields set (ring) and deleted (evicted),
+-- and each sender's append count; read through, so later appends see earlier ones.
+local ring, evicted, ns = {}, {}, {}
+local function ringGet(f)
+  local v = ring[f]
+  if v then return v end
+  if evicted[f] then return false end
+  return redis.call('HGET', KEYS[6], f)
+end
 for i = 1, n do
   local b = 3 + (i - 1) * 5
   local id, s, cm = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
-  local d = cm ~= '0' and redis.call('HGET', KEYS[6], s .. ':c' .. cm)
+  local d = cm ~= '0' and ringGet(s .. ':c' .. cm)
   local c = counts[s]
   if not d and queued < mailboxCap and not c then
     c = tonumber(redis.call('HGET', KEYS[3], s) or '0')
@@ -189,20 +210,40 @@ for i = 1, n do
     hargs[#hargs + 1] = id
     hargs[#hargs + 1] = s .. '|' .. ARGV[b + 4]
     if cm ~= '0' then
-      local k = redis.call('HINCRBY', KEYS[6], s .. ':n', 1)
+      local k = (ns[s] or tonumber(redis.call('HGET', KEYS[6], s .. ':n') or '0')) + 1
+      ns[s] = k
       local slot = s .. ':s' .. ((k - 1) % ringSize)
-      local old = redis.call('HGET', KEYS[6], slot)
-      if old then redis.call('HDEL', KEYS[6], s .. ':c' .. old) end
-      redis.call('HSET', KEYS[6], slot, cm, s .. ':c' .. cm, id .. ':' .. ARGV[b + 5])
+      local old = ringGet(slot)
+      if old then
+        local f = s .. ':c' .. old
+        ring[f] = nil
+        evicted[f] = true
+      end
+      ring[slot] = cm
+      ring[s .. ':c' .. cm] = id .. ':' .. ARGV[b + 5]
     end
     out[i] = {'ok'}
   end
 end
 if #zargs > 0 then
   redis.call('HSET', KEYS[4], 'last', last)
-  redis.call('ZADD', KEYS[1], unpack(zargs))
-  redis.call('HSET', KEYS[2], unpack(hargs))
+  chunked('ZADD', KEYS[1], zargs)
+  chunked('HSET', KEYS[2], hargs)
   for s, k in pairs(added) do redis.call('HINCRBY', KEYS[3], s, k) end
+  local dels, sets = {}, {}
+  for f in pairs(evicted) do
+    if not ring[f] then dels[#dels + 1] = f end
+  end
+  for f, v in pairs(ring) do
+    sets[#sets + 1] = f
+    sets[#sets + 1] = v
+  end
+  for s, k in pairs(ns) do
+    sets[#sets + 1] = s .. ':n'
+    sets[#sets + 1] = string.format('%d', k)
+  end
+  chunked('HDEL', KEYS[6], dels)
+  chunked('HSET', KEYS[6], sets)
 end
 return out
 `,
@@ -313,11 +354,17 @@ return {n, tokens}
  */
 export const ADD_RECEIPTS = script(
   "add-receipts",
-  `if redis.call('EXISTS', KEYS[3]) == 1 then return {0} end
+  `${CHUNKED}
+if redis.call('EXISTS', KEYS[3]) == 1 then return {0} end
+local zargs, hargs = {}, {}
 for i = 2, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i])
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  zargs[#zargs + 1] = ARGV[i]
+  zargs[#zargs + 1] = ARGV[i]
+  hargs[#hargs + 1] = ARGV[i]
+  hargs[#hargs + 1] = ARGV[i + 1]
 end
+chunked('ZADD', KEYS[1], zargs)
+chunked('HSET', KEYS[2], hargs)
 local dropped = 0
 local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
 if over > 0 then

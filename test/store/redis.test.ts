@@ -161,6 +161,44 @@ describe("RedisStore: the appends of one turn to one recipient", () => {
   });
 });
 
+describe("RedisStore: the resend ring across the appends of one turn", () => {
+  it("recognises a resend of the same turn, forgets what the turn pushed out, and keeps the last ones", async () => {
+    const s = (await fresh({
+      maxQueuedPerAccount: 100,
+      maxQueuedPerSender: 100,
+      dedupPerSender: 4,
+    })) as RedisStore;
+    const [alice] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    await put(s, msg(alice, "bob", "warm-up", { clientMsgId: 100 }));
+    const send = (cm: number) => s.enqueue(msg(alice, "bob", `m${cm}`, { clientMsgId: cm }));
+    // The ring holds 4: 100 and 1 and 2 are pushed out by 3..6 within this one turn.
+    const turn = await Promise.all([1, 2, 3, 4, 2, 5, 6, 1, 6, 100].map(send));
+    const seen = turn.map((r) => (r.ok ? (r.duplicate ? `dup ${r.message.id}` : "new") : r.error));
+    const idOf = (i: number) => (turn[i]!.ok ? turn[i]!.message.id : 0);
+    expect(seen).toEqual([
+      "new",
+      "new",
+      "new",
+      "new",
+      `dup ${idOf(1)}`,
+      "new",
+      "new",
+      "new",
+      `dup ${idOf(6)}`,
+      "new",
+    ]);
+    // Now the ring holds 5, 6, 1 (the second), 100 (the second).
+    const later = await Promise.all([5, 6, 1, 100, 4].map(send));
+    expect(later.map((r) => (r.ok && r.duplicate ? r.message.id : "new"))).toEqual([
+      idOf(5),
+      idOf(6),
+      idOf(7),
+      idOf(9),
+      "new",
+    ]);
+  });
+});
+
 describe("RedisStore on a real redis-server", () => {
   it("refuses to open an unreachable Redis, saying where and why", async () => {
     const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
