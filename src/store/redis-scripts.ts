@@ -262,22 +262,55 @@ return out
 `,
 );
 
+/**
+ * take(from): removes the messages of ARGV[from..] waiting here (each id once) with their
+ * bodies and senders' counts, a few commands for all of them; answers their ids and bodies
+ * (false for a missing body), in ARGV's order.
+ */
+const TAKE_QUEUED = `${CHUNKED}
+local function take(from)
+  local ids, seen = {}, {}
+  for i = from, #ARGV do
+    if not seen[ARGV[i]] then
+      seen[ARGV[i]] = true
+      ids[#ids + 1] = ARGV[i]
+    end
+  end
+  local queued, bodies = {}, {}
+  for i = 1, #ids, 500 do
+    local part = {unpack(ids, i, math.min(i + 499, #ids))}
+    local scores = redis.call('ZMSCORE', KEYS[1], unpack(part))
+    for j = 1, #part do
+      if scores[j] then queued[#queued + 1] = part[j] end
+    end
+  end
+  for i = 1, #queued, 500 do
+    local vs = redis.call('HMGET', KEYS[2], unpack(queued, i, math.min(i + 499, #queued)))
+    for j = 1, #vs do bodies[i + j - 1] = vs[j] end
+  end
+  chunked('ZREM', KEYS[1], queued)
+  chunked('HDEL', KEYS[2], queued)
+  local dec = {}
+  for j = 1, #queued do
+    local v = bodies[j]
+    if v then
+      local s = string.match(v, '^(%d+)|')
+      dec[s] = (dec[s] or 0) + 1
+    end
+  end
+  for s, k in pairs(dec) do
+    if redis.call('HINCRBY', KEYS[3], s, -k) <= 0 then redis.call('HDEL', KEYS[3], s) end
+  end
+  return queued, bodies
+end
+`;
+
 /** ARGV: message ids. Removes those waiting here; answers how many were. */
 export const ACK = script(
   "ack",
-  `local removed = 0
-for i = 1, #ARGV do
-  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
-    removed = removed + 1
-    local v = redis.call('HGET', KEYS[2], ARGV[i])
-    redis.call('HDEL', KEYS[2], ARGV[i])
-    if v then
-      local s = string.match(v, '^(%d+)|')
-      if redis.call('HINCRBY', KEYS[3], s, -1) <= 0 then redis.call('HDEL', KEYS[3], s) end
-    end
-  end
-end
-return removed
+  `${TAKE_QUEUED}
+local queued = take(1)
+return #queued
 `,
 );
 
@@ -296,25 +329,23 @@ export const LEFTOVER_MS = 10_000;
  */
 export const ACK_WITH_RECEIPTS = script(
   "ack-with-receipts",
-  `local removed = 0
-local out = {0}
-for i = 3, #ARGV do
-  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
-    removed = removed + 1
-    local v = redis.call('HGET', KEYS[2], ARGV[i])
-    redis.call('HDEL', KEYS[2], ARGV[i])
-    if v then
-      local s = string.match(v, '^(%d+)|')
-      if redis.call('HINCRBY', KEYS[3], s, -1) <= 0 then redis.call('HDEL', KEYS[3], s) end
-      local cm = string.match(v, ',%d+,(%d+)%]$') or '0'
-      local e = s .. '|' .. cm .. '|' .. ARGV[1] .. '|' .. ARGV[2]
-      redis.call('HSET', KEYS[8], ARGV[i], e)
-      out[#out + 1] = ARGV[i]
-      out[#out + 1] = e
-    end
+  `${TAKE_QUEUED}
+local queued, bodies = take(3)
+local out = {#queued}
+local entries = {}
+for j = 1, #queued do
+  local v = bodies[j]
+  if v then
+    local s = string.match(v, '^(%d+)|')
+    local cm = string.match(v, ',%d+,(%d+)%]$') or '0'
+    local e = s .. '|' .. cm .. '|' .. ARGV[1] .. '|' .. ARGV[2]
+    entries[#entries + 1] = queued[j]
+    entries[#entries + 1] = e
+    out[#out + 1] = queued[j]
+    out[#out + 1] = e
   end
 end
-out[1] = removed
+chunked('HSET', KEYS[8], entries)
 if redis.call('HLEN', KEYS[8]) > (#out - 1) / 2 then
   local before = tonumber(ARGV[1]) - ${LEFTOVER_MS}
   local box = redis.call('HGETALL', KEYS[8])
