@@ -24,6 +24,21 @@ local function chunked(cmd, key, list)
 end
 `;
 
+/** paired(ids, hash): {id, value, id, value, ...} ('' for a missing value), one HMGET per 500 ids. */
+const PAIRED = `
+local function paired(ids, hash)
+  local out = {}
+  for i = 1, #ids, 500 do
+    local vs = redis.call('HMGET', hash, unpack(ids, i, math.min(i + 499, #ids)))
+    for j = 1, #vs do
+      out[#out + 1] = ids[i + j - 1]
+      out[#out + 1] = vs[j] or ''
+    end
+  end
+  return out
+end
+`;
+
 // --- the directory ({d}): KEYS are DIR_KEYS ---
 // 1 byKey, 2 byId, 3 passwords, 4 skeletons, 5 keys, 6 reserved, 7 reservedBySkeleton,
 // 8 reservedUntil, 9 nextId.
@@ -252,13 +267,9 @@ return out
 /** ARGV: after id, limit. Answers {id, body, id, body, ...}, oldest first. */
 export const PENDING = script(
   "pending",
-  `local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
-for _, id in ipairs(ids) do
-  out[#out + 1] = id
-  out[#out + 1] = redis.call('HGET', KEYS[2], id) or ''
-end
-return out
+  `${PAIRED}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
+return paired(ids, KEYS[2])
 `,
 );
 
@@ -416,13 +427,9 @@ return out
 /** ARGV: limit. Answers {id, body, id, body, ...}, lowest id first. */
 export const LIST_RECEIPTS = script(
   "list-receipts",
-  `local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-local out = {}
-for _, id in ipairs(ids) do
-  out[#out + 1] = id
-  out[#out + 1] = redis.call('HGET', KEYS[2], id) or ''
-end
-return out
+  `${PAIRED}
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+return paired(ids, KEYS[2])
 `,
 );
 
