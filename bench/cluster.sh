@@ -11,11 +11,11 @@
 #   DURATION=2 RUNS="redis1 light" bench/cluster.sh
 #
 # Knobs (env): DURATION=5 WARMUP=1 PAIRS=50 WINDOW=64 FSYNC=everysec (Redis's appendfsync)
-#   RUNS="sqlite redis1 redis2 redis3 light" OUT=bench/out
+#   RUNS="sqlite redis1 redis2 redis3 light" OUT=bench/out CHAT=dist/chat (another build, for A/B runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-CHAT=$ROOT/dist/chat
+CHAT=${CHAT:-$ROOT/dist/chat}
 DURATION=${DURATION:-5} WARMUP=${WARMUP:-1} PAIRS=${PAIRS:-50} WINDOW=${WINDOW:-64}
 FSYNC=${FSYNC:-everysec}
 RUNS=${RUNS:-"sqlite redis1 redis2 redis3 light"}

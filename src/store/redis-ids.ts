@@ -32,6 +32,15 @@ export class IdBlocks {
     return { id: this.next++, block: this.block };
   }
 
+  /**
+   * The next id at once when the block has one and no refill is under way, else null: the
+   * appends of one turn then get their ids, and are sent, in that same turn (one batch).
+   */
+  takeNow(): { id: number; block: number } | null {
+    if (this.refill || this.next > this.end) return null;
+    return { id: this.next++, block: this.block };
+  }
+
   /** Drops the rest of the block: the next take reserves a fresh one (ids above every id handed out so far). */
   discard(): void {
     if (!this.refill) this.end = this.next - 1;

@@ -53,7 +53,8 @@ export class AppendLanes<R> {
   stale = 0;
 
   constructor(
-    private readonly take: () => Promise<BlockId>,
+    /** The next id: at once when it can (the appends of one turn are then sent in that turn). */
+    private readonly take: () => BlockId | Promise<BlockId>,
     private readonly isStale: (answer: R) => boolean,
     /** Called once per halt: the next ids must come from a fresh block. */
     private readonly onStale: () => void,
@@ -64,7 +65,8 @@ export class AppendLanes<R> {
   /**
    * Runs attempt(id) for this recipient with an id above those of this node's earlier
    * appends to it, and again with a newer id while the answer is stale (up to maxRetries).
-   * attempt must send its command at once when called.
+   * attempt must send its command when called, or on the microtask queue (redis-batch.ts):
+   * either way after the earlier attempts of this lane.
    */
   append(recipientId: number, attempt: (id: number) => Promise<R>): Promise<{ id: number; answer: R }> {
     let lane = this.lanes.get(recipientId);
@@ -94,7 +96,8 @@ export class AppendLanes<R> {
           const epoch = lane.epoch;
           let t: BlockId;
           try {
-            t = await this.take();
+            const next = this.take();
+            t = next instanceof Promise ? await next : next;
           } catch (error) {
             remove(lane.waiting, e);
             e.reject(error);

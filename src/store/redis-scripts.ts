@@ -14,6 +14,31 @@ function script(name: string, lua: string): Script {
   return { name, lua, sha: new Bun.CryptoHasher("sha1").update(lua).digest("hex") };
 }
 
+/**
+ * call(cmd, key, list): one command for many values instead of one each, in runs of 500
+ * values (even: pairs stay whole), since unpack() of thousands overflows Lua's stack.
+ */
+const CHUNKED = `
+local function chunked(cmd, key, list)
+  for i = 1, #list, 500 do redis.call(cmd, key, unpack(list, i, math.min(i + 499, #list))) end
+end
+`;
+
+/** paired(ids, hash): {id, value, id, value, ...} ('' for a missing value), one HMGET per 500 ids. */
+const PAIRED = `
+local function paired(ids, hash)
+  local out = {}
+  for i = 1, #ids, 500 do
+    local vs = redis.call('HMGET', hash, unpack(ids, i, math.min(i + 499, #ids)))
+    for j = 1, #vs do
+      out[#out + 1] = ids[i + j - 1]
+      out[#out + 1] = vs[j] or ''
+    end
+  end
+  return out
+end
+`;
+
 // --- the directory ({d}): KEYS are DIR_KEYS ---
 // 1 byKey, 2 byId, 3 passwords, 4 skeletons, 5 keys, 6 reserved, 7 reservedBySkeleton,
 // 8 reservedUntil, 9 nextId.
@@ -142,99 +167,207 @@ return 0
 // 1 queue, 2 bodies, 3 senders, 4 meta, 5 gone, 6 rings, 7 tokens.
 
 /**
- * ARGV: message id, sender id, client_msg_id ("0" for none), body json, sentAt,
- * mailbox cap, per-sender cap, ring size. Answers {"ok"}, {"dup", "<id>:<sentAt>"},
- * {"gone"}, {"mailbox_full"}, {"sender_quota"} or {"stale", "<highest id here>"} (the id
- * is not above every id stored here: the caller takes a newer one and tries again).
+ * Several appends to this recipient, in order, as if each ran alone one after the other.
+ * ARGV: mailbox cap, per-sender cap, ring size, then per append: message id, sender id,
+ * client_msg_id ("0" for none), body json, sentAt. Answers one answer per append: {"ok"},
+ * {"dup", "<id>:<sentAt>"}, {"gone"}, {"mailbox_full"}, {"sender_quota"} or
+ * {"stale", "<highest id here>"} (the id is not above every id stored here: the caller takes
+ * a newer one and tries again). The recipient's tombstone, queue size, highest id and
+ * senders' counts are read once per call; the queue, bodies, highest id and counts are
+ * written once at the end (nothing here reads them back before), and so are the rings'
+ * changes (read through what this call changed).
  * The dedup ring of a sender for this recipient lives here too, so a resend is recognised
- * in the same atomic step that would store it: it can never be stored twice.
+ * in the same atomic step that would store it: it can never be stored twice. A resend in
+ * the same call is recognised too, and one evicted earlier in the call is not.
  */
 export const APPEND = script(
   "append",
-  `if redis.call('EXISTS', KEYS[5]) == 1 then return {'gone'} end
-local s, cm = ARGV[2], ARGV[3]
-if cm ~= '0' then
-  local d = redis.call('HGET', KEYS[6], s .. ':c' .. cm)
-  if d then return {'dup', d} end
+  `${CHUNKED}
+local n = (#ARGV - 3) / 5
+local out = {}
+if redis.call('EXISTS', KEYS[5]) == 1 then
+  for i = 1, n do out[i] = {'gone'} end
+  return out
 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[6]) then return {'mailbox_full'} end
-if tonumber(redis.call('HGET', KEYS[3], s) or '0') >= tonumber(ARGV[7]) then return {'sender_quota'} end
+local mailboxCap, senderCap, ringSize = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local queued = redis.call('ZCARD', KEYS[1])
 local last = redis.call('HGET', KEYS[4], 'last')
-if last and tonumber(ARGV[1]) <= tonumber(last) then return {'stale', last} end
-redis.call('HSET', KEYS[4], 'last', ARGV[1])
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], s .. '|' .. ARGV[4])
-redis.call('HINCRBY', KEYS[3], s, 1)
-if cm ~= '0' then
-  local n = redis.call('HINCRBY', KEYS[6], s .. ':n', 1)
-  local slot = s .. ':s' .. ((n - 1) % tonumber(ARGV[8]))
-  local old = redis.call('HGET', KEYS[6], slot)
-  if old then redis.call('HDEL', KEYS[6], s .. ':c' .. old) end
-  redis.call('HSET', KEYS[6], slot, cm, s .. ':c' .. cm, ARGV[1] .. ':' .. ARGV[5])
+local counts, added, zargs, hargs = {}, {}, {}, {}
+-- The rings' writes of this call, made at the end: fields set (ring) and deleted (evicted),
+-- and each sender's append count; read through, so later appends see earlier ones.
+local ring, evicted, ns = {}, {}, {}
+local function ringGet(f)
+  local v = ring[f]
+  if v then return v end
+  if evicted[f] then return false end
+  return redis.call('HGET', KEYS[6], f)
 end
-return {'ok'}
+for i = 1, n do
+  local b = 3 + (i - 1) * 5
+  local id, s, cm = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local d = cm ~= '0' and ringGet(s .. ':c' .. cm)
+  local c = counts[s]
+  if not d and queued < mailboxCap and not c then
+    c = tonumber(redis.call('HGET', KEYS[3], s) or '0')
+    counts[s] = c
+  end
+  if d then out[i] = {'dup', d}
+  elseif queued >= mailboxCap then out[i] = {'mailbox_full'}
+  elseif c >= senderCap then out[i] = {'sender_quota'}
+  elseif last and tonumber(id) <= tonumber(last) then out[i] = {'stale', last}
+  else
+    last = id
+    queued = queued + 1
+    counts[s] = c + 1
+    added[s] = (added[s] or 0) + 1
+    zargs[#zargs + 1] = id
+    zargs[#zargs + 1] = id
+    hargs[#hargs + 1] = id
+    hargs[#hargs + 1] = s .. '|' .. ARGV[b + 4]
+    if cm ~= '0' then
+      local k = (ns[s] or tonumber(redis.call('HGET', KEYS[6], s .. ':n') or '0')) + 1
+      ns[s] = k
+      local slot = s .. ':s' .. ((k - 1) % ringSize)
+      local old = ringGet(slot)
+      if old then
+        local f = s .. ':c' .. old
+        ring[f] = nil
+        evicted[f] = true
+      end
+      ring[slot] = cm
+      ring[s .. ':c' .. cm] = id .. ':' .. ARGV[b + 5]
+    end
+    out[i] = {'ok'}
+  end
+end
+if #zargs > 0 then
+  redis.call('HSET', KEYS[4], 'last', last)
+  chunked('ZADD', KEYS[1], zargs)
+  chunked('HSET', KEYS[2], hargs)
+  for s, k in pairs(added) do redis.call('HINCRBY', KEYS[3], s, k) end
+  local dels, sets = {}, {}
+  for f in pairs(evicted) do
+    if not ring[f] then dels[#dels + 1] = f end
+  end
+  for f, v in pairs(ring) do
+    sets[#sets + 1] = f
+    sets[#sets + 1] = v
+  end
+  for s, k in pairs(ns) do
+    sets[#sets + 1] = s .. ':n'
+    sets[#sets + 1] = string.format('%d', k)
+  end
+  chunked('HDEL', KEYS[6], dels)
+  chunked('HSET', KEYS[6], sets)
+end
+return out
 `,
 );
 
 /** ARGV: after id, limit. Answers {id, body, id, body, ...}, oldest first. */
 export const PENDING = script(
   "pending",
-  `local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
-for _, id in ipairs(ids) do
-  out[#out + 1] = id
-  out[#out + 1] = redis.call('HGET', KEYS[2], id) or ''
-end
-return out
-`,
-);
-
-/** ARGV: message ids. Removes those waiting here; answers how many were. */
-export const ACK = script(
-  "ack",
-  `local removed = 0
-for i = 1, #ARGV do
-  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
-    removed = removed + 1
-    local v = redis.call('HGET', KEYS[2], ARGV[i])
-    redis.call('HDEL', KEYS[2], ARGV[i])
-    if v then
-      local s = string.match(v, '^(%d+)|')
-      if redis.call('HINCRBY', KEYS[3], s, -1) <= 0 then redis.call('HDEL', KEYS[3], s) end
-    end
-  end
-end
-return removed
+  `${PAIRED}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
+return paired(ids, KEYS[2])
 `,
 );
 
 /**
+ * take(from): removes the messages of ARGV[from..] waiting here (each id once) with their
+ * bodies and senders' counts, a few commands for all of them; answers their ids and bodies
+ * (false for a missing body), in ARGV's order.
+ */
+const TAKE_QUEUED = `${CHUNKED}
+local function take(from)
+  local ids, seen = {}, {}
+  for i = from, #ARGV do
+    if not seen[ARGV[i]] then
+      seen[ARGV[i]] = true
+      ids[#ids + 1] = ARGV[i]
+    end
+  end
+  local queued, bodies = {}, {}
+  for i = 1, #ids, 500 do
+    local part = {unpack(ids, i, math.min(i + 499, #ids))}
+    local scores = redis.call('ZMSCORE', KEYS[1], unpack(part))
+    for j = 1, #part do
+      if scores[j] then queued[#queued + 1] = part[j] end
+    end
+  end
+  for i = 1, #queued, 500 do
+    local vs = redis.call('HMGET', KEYS[2], unpack(queued, i, math.min(i + 499, #queued)))
+    for j = 1, #vs do bodies[i + j - 1] = vs[j] end
+  end
+  chunked('ZREM', KEYS[1], queued)
+  chunked('HDEL', KEYS[2], queued)
+  local dec = {}
+  for j = 1, #queued do
+    local v = bodies[j]
+    if v then
+      local s = string.match(v, '^(%d+)|')
+      dec[s] = (dec[s] or 0) + 1
+    end
+  end
+  for s, k in pairs(dec) do
+    if redis.call('HINCRBY', KEYS[3], s, -k) <= 0 then redis.call('HDEL', KEYS[3], s) end
+  end
+  return queued, bodies
+end
+`;
+
+/** ARGV: message ids. Removes those waiting here; answers how many were. */
+export const ACK = script(
+  "ack",
+  `${TAKE_QUEUED}
+local queued = take(1)
+return #queued
+`,
+);
+
+/** How old an outbox entry must be to count as left by a node that died (ms). */
+export const LEFTOVER_MS = 10_000;
+
+/**
  * KEYS: userKeys(id) then the receipt outbox. ARGV: confirmed at, recipient name, message
  * ids. As ACK, and each removed message's receipt goes into the outbox in the same step.
- * Answers {removed, id, entry, id, entry, ...}: the whole outbox, earlier leftovers included.
- * The client_msg_id is the body's 4th element, read as digits (a Lua number would round it).
+ * Answers {removed, id, entry, id, entry, ...}: the entries written now, and the leftovers
+ * of a node that died: entries confirmed LEFTOVER_MS or more before this one. Younger ones
+ * belong to ACKs of this recipient still moving them: answering those again would move each
+ * receipt twice. The outbox is read only when it holds more than was written now.
+ * The client_msg_id is the body's 4th element, read as digits (a Lua number would round it):
+ * a body "[name,text,sentAt,cm]" ends in two numbers, one of 3 elements in a string and one.
  */
 export const ACK_WITH_RECEIPTS = script(
   "ack-with-receipts",
-  `local removed = 0
-for i = 3, #ARGV do
-  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
-    removed = removed + 1
-    local v = redis.call('HGET', KEYS[2], ARGV[i])
-    redis.call('HDEL', KEYS[2], ARGV[i])
-    if v then
-      local s = string.match(v, '^(%d+)|')
-      if redis.call('HINCRBY', KEYS[3], s, -1) <= 0 then redis.call('HDEL', KEYS[3], s) end
-      local json = string.sub(v, #s + 2)
-      local cm = '0'
-      if #cjson.decode(json) >= 4 then cm = string.match(json, ',(%d+)%]$') or '0' end
-      redis.call('HSET', KEYS[8], ARGV[i], s .. '|' .. cm .. '|' .. ARGV[1] .. '|' .. ARGV[2])
+  `${TAKE_QUEUED}
+local queued, bodies = take(3)
+local out = {#queued}
+local entries = {}
+for j = 1, #queued do
+  local v = bodies[j]
+  if v then
+    local s = string.match(v, '^(%d+)|')
+    local cm = string.match(v, ',%d+,(%d+)%]$') or '0'
+    local e = s .. '|' .. cm .. '|' .. ARGV[1] .. '|' .. ARGV[2]
+    entries[#entries + 1] = queued[j]
+    entries[#entries + 1] = e
+    out[#out + 1] = queued[j]
+    out[#out + 1] = e
+  end
+end
+chunked('HSET', KEYS[8], entries)
+if redis.call('HLEN', KEYS[8]) > (#out - 1) / 2 then
+  local before = tonumber(ARGV[1]) - ${LEFTOVER_MS}
+  local box = redis.call('HGETALL', KEYS[8])
+  for i = 1, #box, 2 do
+    local at = tonumber(string.match(box[i + 1], '^%d+|%d+|(%d+)|'))
+    if at and at <= before then
+      out[#out + 1] = box[i]
+      out[#out + 1] = box[i + 1]
     end
   end
 end
-local out = {removed}
-local box = redis.call('HGETALL', KEYS[8])
-for i = 1, #box do out[#out + 1] = box[i] end
 return out
 `,
 );
@@ -263,11 +396,17 @@ return {n, tokens}
  */
 export const ADD_RECEIPTS = script(
   "add-receipts",
-  `if redis.call('EXISTS', KEYS[3]) == 1 then return {0} end
+  `${CHUNKED}
+if redis.call('EXISTS', KEYS[3]) == 1 then return {0} end
+local zargs, hargs = {}, {}
 for i = 2, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i])
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  zargs[#zargs + 1] = ARGV[i]
+  zargs[#zargs + 1] = ARGV[i]
+  hargs[#hargs + 1] = ARGV[i]
+  hargs[#hargs + 1] = ARGV[i + 1]
 end
+chunked('ZADD', KEYS[1], zargs)
+chunked('HSET', KEYS[2], hargs)
 local dropped = 0
 local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
 if over > 0 then
@@ -278,7 +417,8 @@ if over > 0 then
 end
 local out = {dropped}
 for i = 2, #ARGV, 2 do
-  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then out[#out + 1] = ARGV[i] end
+  -- Nothing dropped: every one is kept.
+  if dropped == 0 or redis.call('ZSCORE', KEYS[1], ARGV[i]) then out[#out + 1] = ARGV[i] end
 end
 return out
 `,
@@ -287,13 +427,9 @@ return out
 /** ARGV: limit. Answers {id, body, id, body, ...}, lowest id first. */
 export const LIST_RECEIPTS = script(
   "list-receipts",
-  `local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-local out = {}
-for _, id in ipairs(ids) do
-  out[#out + 1] = id
-  out[#out + 1] = redis.call('HGET', KEYS[2], id) or ''
-end
-return out
+  `${PAIRED}
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+return paired(ids, KEYS[2])
 `,
 );
 

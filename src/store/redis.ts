@@ -9,6 +9,7 @@
 // recipient, the directory) keep their order.
 
 import { prefixEnd } from "../rules/glob";
+import { Batches } from "./redis-batch";
 import { openRedisLink, RedisClusterConnection } from "./redis-cluster";
 import type { ConnectionOptions, RedisLink } from "./redis-conn";
 import { IdBlocks } from "./redis-ids";
@@ -60,6 +61,16 @@ export interface RedisStoreOptions extends ConnectionOptions {
 }
 
 type AppendAnswer = [string, string?];
+/** One append of a batch (the APPEND script's per-append arguments). */
+interface AppendCall {
+  id: number;
+  senderId: number;
+  clientMsgId: number;
+  body: string;
+  sentAt: number;
+}
+/** Appends to one recipient sent in one script call at most (Lua's unpack() takes a few thousand values). */
+const APPEND_BATCH = 100;
 /** How long a deleted account's tombstone refuses late appends (ms): far above any request's lifetime. */
 const TOMBSTONE_MS = 86_400_000;
 /** Stale-id retries before an enqueue gives up (each takes a fresh block, above every id so far). */
@@ -85,6 +96,8 @@ export class RedisStore implements Store {
   private readonly ids: IdBlocks;
   /** Appends per recipient, kept in call order across stale-id retries (redis-order.ts). */
   private readonly lanes: AppendLanes<AppendAnswer>;
+  /** The appends of one turn to one recipient, sent as one APPEND call. */
+  private readonly appends: Batches<AppendCall, AppendAnswer>;
   /** Calls not settled yet, for flush(). */
   private inflight = new Set<Promise<unknown>>();
   private readonly recipients = new RecipientCache(RECIPIENT_CACHE, RECIPIENT_TTL_MS);
@@ -107,8 +120,17 @@ export class RedisStore implements Store {
       (n) => this.redis.send("INCRBY", [messages.nextId, n]).then(Number),
       opts.idBlock ?? ID_BLOCK,
     );
+    this.appends = new Batches<AppendCall, AppendAnswer>((recipientId, calls) => {
+      const args: (string | number)[] = [
+        this.limits.maxQueuedPerAccount,
+        this.limits.maxQueuedPerSender,
+        this.limits.dedupPerSender,
+      ];
+      for (const c of calls) args.push(c.id, c.senderId, c.clientMsgId, c.body, c.sentAt);
+      return this.redis.eval(APPEND, userKeys(recipientId), args) as Promise<AppendAnswer[]>;
+    }, APPEND_BATCH);
     this.lanes = new AppendLanes<AppendAnswer>(
-      () => this.ids.takeInBlock(),
+      () => this.ids.takeNow() ?? this.ids.takeInBlock(),
       (r) => r[0] === "stale",
       // Another node stored a larger id here first: take ids above it.
       () => this.ids.discard(),
@@ -258,19 +280,15 @@ export class RedisStore implements Store {
         let id: number;
         let r: AppendAnswer;
         try {
-          ({ id, answer: r } = await this.lanes.append(
-            recipient.id,
-            (id) =>
-              this.redis.eval(APPEND, keys, [
-                id,
-                m.senderId,
-                m.clientMsgId,
-                body,
-                m.sentAt,
-                this.limits.maxQueuedPerAccount,
-                this.limits.maxQueuedPerSender,
-                this.limits.dedupPerSender,
-              ]) as Promise<AppendAnswer>,
+          const to = recipient.id;
+          ({ id, answer: r } = await this.lanes.append(to, (id) =>
+            this.appends.add(to, {
+              id,
+              senderId: m.senderId,
+              clientMsgId: m.clientMsgId,
+              body,
+              sentAt: m.sentAt,
+            }),
           ));
         } catch (error) {
           if (error instanceof StorageFullError) return { ok: false, error: "storage_full" };

@@ -3,6 +3,7 @@ import { RedisClient } from "bun";
 import { RedisStore } from "../../src/store/redis";
 import { RedisOpenError } from "../../src/store/redis-conn";
 import { DIR_KEYS, messages, receiptOutbox, userKeys } from "../../src/store/redis-keys";
+import { LEFTOVER_MS } from "../../src/store/redis-scripts";
 import { parseRedisTarget } from "../../src/store/redis-url";
 import { StorageError, StorageFullError, type Store, type StoreLimits } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
@@ -67,18 +68,134 @@ describe("RedisStore: receipts left in a recipient's outbox by a node that died"
     await c.send("HDEL", [userKeys(bob.id)[1]!, String(m1.id)]);
     await c.send("HSET", [receiptOutbox(bob.id), String(m1.id), `${alice.id}|${2 ** 40 + 3}|77|Bob`]);
     expect(await s.receipts(alice.id, 10)).toEqual([]);
+    // The leftover is older than LEFTOVER_MS: younger entries belong to ACKs still under way.
+    const confirmedAt = 77 + LEFTOVER_MS;
     const r = await s.ackWithReceipts(bob.id, [m2.id], {
       recipientName: "Bob",
-      confirmedAt: 88,
+      confirmedAt,
       maxPerAccount: 10,
     });
     expect(r.receipts.map((x) => [x.messageId, x.confirmedAt, x.clientMsgId])).toEqual([
       [m1.id, 77, 2 ** 40 + 3],
-      [m2.id, 88, 0],
+      [m2.id, confirmedAt, 0],
     ]);
     expect((await s.receipts(alice.id, 10)).map((x) => x.messageId)).toEqual([m1.id, m2.id]);
     expect(Number(await c.send("HLEN", [receiptOutbox(bob.id)]))).toBe(0);
     c.close();
+  });
+
+  it("are not answered while young: another ACK may be moving them (each receipt moves once)", async () => {
+    const s = (await fresh(LIMITS)) as RedisStore;
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const m1 = await put(s, msg(alice, "bob", "one"));
+    const m2 = await put(s, msg(alice, "bob", "two"));
+    const c = new RedisClient(redis.url);
+    await c.send("ZREM", [userKeys(bob.id)[0]!, String(m1.id)]);
+    await c.send("HDEL", [userKeys(bob.id)[1]!, String(m1.id)]);
+    const t = 1_000_000;
+    await c.send("HSET", [receiptOutbox(bob.id), String(m1.id), `${alice.id}|0|${t}|Bob`]);
+    const young = await s.ackWithReceipts(bob.id, [m2.id], {
+      recipientName: "Bob",
+      confirmedAt: t + LEFTOVER_MS - 1,
+      maxPerAccount: 10,
+    });
+    expect(young.receipts.map((x) => x.messageId)).toEqual([m2.id]);
+    expect((await c.send("HKEYS", [receiptOutbox(bob.id)])) as string[]).toEqual([String(m1.id)]);
+    const m3 = await put(s, msg(alice, "bob", "three"));
+    const old = await s.ackWithReceipts(bob.id, [m3.id], {
+      recipientName: "Bob",
+      confirmedAt: t + LEFTOVER_MS,
+      maxPerAccount: 10,
+    });
+    expect(old.receipts.map((x) => x.messageId)).toEqual([m1.id, m3.id]);
+    expect((await s.receipts(alice.id, 10)).map((x) => x.messageId)).toEqual([m1.id, m2.id, m3.id]);
+    expect(Number(await c.send("HLEN", [receiptOutbox(bob.id)]))).toBe(0);
+    c.close();
+  });
+});
+
+describe("RedisStore: the appends of one turn to one recipient", () => {
+  const evalshaCalls = async (c: RedisClient) =>
+    Number(/cmdstat_evalsha:calls=(\d+)/.exec(String(await c.send("INFO", ["commandstats"])))?.[1] ?? 0);
+
+  it("go in one script call, each answered as if it ran alone (resends, quotas, mailbox, order)", async () => {
+    const s = (await fresh({
+      maxQueuedPerAccount: 6,
+      maxQueuedPerSender: 3,
+      dedupPerSender: 4,
+    })) as RedisStore;
+    const [alice, bob, carol] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+    ];
+    const first = await put(s, msg(carol, "bob", "c0")); // the recipient is known, the id block taken
+    const c = new RedisClient(redis.url);
+    const before = await evalshaCalls(c);
+    const turn = [
+      s.enqueue(msg(alice, "bob", "a1", { clientMsgId: 1 })),
+      s.enqueue(msg(alice, "bob", "a2", { clientMsgId: 2 })),
+      s.enqueue(msg(alice, "bob", "a1 again", { clientMsgId: 1 })),
+      s.enqueue(msg(alice, "bob", "a3", { clientMsgId: 3 })),
+      s.enqueue(msg(alice, "bob", "a4", { clientMsgId: 4 })),
+      s.enqueue(msg(carol, "bob", "c1")),
+      s.enqueue(msg(carol, "bob", "c2")),
+      s.enqueue(msg(carol, "bob", "c3")),
+    ];
+    const r = await Promise.all(turn);
+    expect(await evalshaCalls(c)).toBe(before + 1);
+    c.close();
+    const stored = r.map((x) => (x.ok ? (x.duplicate ? `dup ${x.message.id}` : x.message.id) : x.error));
+    const [a1, a2, , a3, , c1, c2] = stored as number[];
+    expect(stored).toEqual([a1, a2, `dup ${a1}`, a3, "sender_quota", c1, c2, "mailbox_full"] as (
+      | string
+      | number
+    )[]);
+    const order = [first.id, a1!, a2!, a3!, c1!, c2!];
+    expect(order).toEqual([...order].sort((x, y) => x - y));
+    expect((await s.pending(bob.id, 0, 10)).map((m) => m.text)).toEqual(["c0", "a1", "a2", "a3", "c1", "c2"]);
+    expect(await s.countPending(bob.id)).toBe(6);
+    // The counts were written once at the end of the call: confirming frees the sender's quota.
+    await s.ack(bob.id, [a1!]);
+    expect(await put(s, msg(alice, "bob", "a5"))).toMatchObject({ text: "a5" });
+  });
+});
+
+describe("RedisStore: the resend ring across the appends of one turn", () => {
+  it("recognises a resend of the same turn, forgets what the turn pushed out, and keeps the last ones", async () => {
+    const s = (await fresh({
+      maxQueuedPerAccount: 100,
+      maxQueuedPerSender: 100,
+      dedupPerSender: 4,
+    })) as RedisStore;
+    const [alice] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    await put(s, msg(alice, "bob", "warm-up", { clientMsgId: 100 }));
+    const send = (cm: number) => s.enqueue(msg(alice, "bob", `m${cm}`, { clientMsgId: cm }));
+    // The ring holds 4: 100 and 1 and 2 are pushed out by 3..6 within this one turn.
+    const turn = await Promise.all([1, 2, 3, 4, 2, 5, 6, 1, 6, 100].map(send));
+    const seen = turn.map((r) => (r.ok ? (r.duplicate ? `dup ${r.message.id}` : "new") : r.error));
+    const idOf = (i: number) => (turn[i]!.ok ? turn[i]!.message.id : 0);
+    expect(seen).toEqual([
+      "new",
+      "new",
+      "new",
+      "new",
+      `dup ${idOf(1)}`,
+      "new",
+      "new",
+      "new",
+      `dup ${idOf(6)}`,
+      "new",
+    ]);
+    // Now the ring holds 5, 6, 1 (the second), 100 (the second).
+    const later = await Promise.all([5, 6, 1, 100, 4].map(send));
+    expect(later.map((r) => (r.ok && r.duplicate ? r.message.id : "new"))).toEqual([
+      idOf(5),
+      idOf(6),
+      idOf(7),
+      idOf(9),
+      "new",
+    ]);
   });
 });
 
