@@ -189,8 +189,11 @@ describe("graceful shutdown", () => {
 describe("reconnect policy", () => {
   test("a session ended by a login elsewhere is not resumed, and the new one is not kicked", async () => {
     const server = await startServer([...HB, "--login-timeout", "1s", "--log-level", "debug"]);
-    const first = await loggedIn(server.port, "erin", PW, HB);
-    const second = await loggedIn(server.port, "erin", PW, HB);
+    // The clients' own liveness is not what this is about: a loaded machine must not make the
+    // logged-out one look lost (and reconnect) before the server closes it.
+    const calm = ["--heartbeat", "2s", "--heartbeat-misses", "3"];
+    const first = await loggedIn(server.port, "erin", PW, calm);
+    const second = await loggedIn(server.port, "erin", PW, calm);
     const ended = await first.waitFor(is("session_ended"), "the forced logout notice");
     expect(String(ended.msg)).toContain("logged in elsewhere");
     // The server closes the logged-out connection at the login timeout: still no reconnection.
