@@ -866,6 +866,18 @@ export function runStoreContract(
         expect(await s.receipts(alice.id, 10)).toEqual([]);
       });
 
+      it("stores none for a sender deleted after its earlier receipts were stored", async () => {
+        const alice = await addAccount(s, "Alice");
+        const bob = await addAccount(s, "Bob");
+        const m1 = await put(s, msg(alice, "bob", "first"));
+        const m2 = await put(s, msg(alice, "bob", "second"));
+        expect((await s.ackWithReceipts(bob.id, [m1.id], asBob)).receipts).toHaveLength(1);
+        await s.deleteAccount(alice.id);
+        expect(await s.ackWithReceipts(bob.id, [m2.id], asBob)).toEqual({ receipts: [], dropped: 0 });
+        expect(await s.countPending(bob.id)).toBe(0);
+        expect(await s.receipts(alice.id, 10)).toEqual([]);
+      });
+
       it("drops an account's receipts with the account", async () => {
         const alice = await addAccount(s, "Alice");
         const bob = await addAccount(s, "Bob");
