@@ -410,7 +410,7 @@ describe("chat bench over WebSocket and against several nodes", () => {
   // Two nodes of one service would need cross-node presence, which the Redis store does not
   // have yet (docs/CLUSTER.md): one node under two addresses stands in for two.
   test("two --host nodes: clients spread over both, figures per node, one process counted once", async () => {
-    const server = await startQuietServer(["--data", ":memory:"]);
+    const server = await startQuietServer(["--data", ":memory:", ...ONE_ADDRESS]);
     const pid = String(server.proc.pid);
     const { code, result } = await bench(
       "relay",
