@@ -136,13 +136,17 @@ const receiptsOf = (senders: BenchClient[]) => senders.reduce((n, c) => n + (c?.
  * messages, as real clients do, so the run leaves no receipt waiting on the server.
  */
 async function confirmReceipts(senders: BenchClient[], expected: number): Promise<number> {
-  if (senders.some((c) => c.maxReceipts > 0))
+  if (senders.some((c) => c.maxReceipts > 0)) {
     await waitFor(
       () => receiptsOf(senders) >= expected,
       15_000,
       () => receiptsOf(senders),
       3000,
     );
+    // A PING's answer follows the server's handling of every frame sent before it (ACKs
+    // included): the last confirmations are in before the connections close.
+    await Promise.race([Promise.all(senders.map((c) => c?.ping())), Bun.sleep(5000)]);
+  }
   return receiptsOf(senders);
 }
 
