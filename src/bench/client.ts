@@ -1,6 +1,7 @@
 // A lean protocol client for load generation: frames written into one buffer per
 // connection and flushed once per event-loop turn, replies parsed in place, deliveries
-// confirmed with one ACK per read. It logs in like any client, then sends and receives,
+// confirmed with one ACK per read, and so are delivery receipts (RECEIPT pushes), as the
+// real client confirms each one it shows. It logs in like any client, then sends and receives,
 // over TCP or WebSocket (src/bench/transport.ts).
 
 import {
@@ -13,7 +14,15 @@ import {
   type RequestInit,
   Status,
 } from "../wire";
-import { ackFrameBound, newLiteReply, parseReply, sendFrameBound, writeAck, writeSend } from "./lite";
+import {
+  ackFrameBound,
+  newLiteReply,
+  parseReply,
+  sendFrameBound,
+  writeAck,
+  writeReceiptAck,
+  writeSend,
+} from "./lite";
 import { openTcp, openWs, type Transport, type Wire } from "./transport";
 
 export interface BenchHandlers {
@@ -21,6 +30,8 @@ export interface BenchHandlers {
   onDeliver(buf: Uint8Array, start: number, end: number): void;
   /** n SEND answers arrived (accepted, or refused: counted in `refused`). */
   onAck(n: number): void;
+  /** n delivery receipts were confirmed (ACK receipt_ids). */
+  onReceipts?(n: number): void;
   onClose?(error?: Error): void;
 }
 
@@ -49,6 +60,11 @@ export class BenchClient {
   private nextId = 1;
   private acks = new Float64Array(1024);
   private ackN = 0;
+  /** Receipt ids of this read's RECEIPT pushes, confirmed in one ACK after it. */
+  private receiptAcks = new Float64Array(256);
+  private receiptAckN = 0;
+  /** Receipts confirmed so far (repeats included). */
+  receiptsConfirmed = 0;
   /** WebSocket: SEND answers counted since the last batch, and whether one is scheduled. */
   private ackedN = 0;
   private batchQueued = false;
@@ -56,6 +72,8 @@ export class BenchClient {
   closed = false;
   /** The largest CHECK page the server allows (from HELLO). */
   maxPageSize = 100;
+  /** Receipts the server keeps per account (from HELLO); 0: a server without receipts. */
+  maxReceipts = 0;
   /** SEND answers that were not OK, by status. */
   readonly refused = new Map<number, number>();
   /**
@@ -96,6 +114,7 @@ export class BenchClient {
     const first = await hello;
     if (first.opcode !== Push.HELLO) throw new Error(`refused: ${first.msg}`);
     c.maxPageSize = first.info?.maxPageSize || 100;
+    c.maxReceipts = first.info?.maxReceipts ?? 0;
     return c;
   }
 
@@ -251,6 +270,7 @@ export class BenchClient {
       return true;
     }
     if (r.count) this.deliver(buf, r);
+    if (r.receiptCount) this.takeReceipts(r);
     const resolve = this.waiting.get(r.opcode === Push.HELLO ? 0 : r.requestId);
     if (resolve && (r.opcode < 100 || r.opcode === Push.HELLO)) {
       this.waiting.delete(r.opcode === Push.HELLO ? 0 : r.requestId);
@@ -267,6 +287,26 @@ export class BenchClient {
       this.commit(writeAck(this.out, at, this.acks, this.ackN));
       this.ackN = 0;
     }
+    // Receipts in an ACK of their own, as the terminal client confirms them (src/client/connection.ts).
+    if (this.receiptAckN) {
+      const n = this.receiptAckN;
+      const at = this.reserve(ackFrameBound(n) + 1);
+      this.commit(writeReceiptAck(this.out, at, this.receiptAcks, n));
+      this.receiptAckN = 0;
+      this.receiptsConfirmed += n;
+      this.handlers.onReceipts?.(n);
+    }
+  }
+
+  private takeReceipts(r: ReturnType<typeof newLiteReply>): void {
+    const need = this.receiptAckN + r.receiptCount;
+    if (need > this.receiptAcks.length) {
+      const grown = new Float64Array(Math.max(need, this.receiptAcks.length * 2));
+      grown.set(this.receiptAcks.subarray(0, this.receiptAckN));
+      this.receiptAcks = grown;
+    }
+    this.receiptAcks.set(r.receiptIds.subarray(0, r.receiptCount), this.receiptAckN);
+    this.receiptAckN = need;
   }
 
   private deliver(buf: Uint8Array, r: ReturnType<typeof newLiteReply>): void {

@@ -81,6 +81,21 @@ export function writeAck(out: Uint8Array, at: number, ids: Float64Array, n: numb
   return p;
 }
 
+/**
+ * Writes a length-delimited ACK confirming receipts ids[0..n) (receipt_ids, field 60, packed)
+ * at out[at]; returns the end offset.
+ */
+export function writeReceiptAck(out: Uint8Array, at: number, ids: Float64Array, n: number): number {
+  let packed = 0;
+  for (let i = 0; i < n; i++) packed += varintLen(ids[i]!);
+  const bodyLen = 2 + VERSION.length + 2 + 2 + varintLen(packed) + packed;
+  let p = writeHead(out, writeVarint(out, at, bodyLen), Op.ACK);
+  p = writeVarint(out, p, TAG(60, 2));
+  p = writeVarint(out, p, packed);
+  for (let i = 0; i < n; i++) p = writeVarint(out, p, ids[i]!);
+  return p;
+}
+
 function varintLen(n: number): number {
   let len = 1;
   while (n >= 0x80) {
@@ -102,6 +117,9 @@ export interface LiteReply {
   textEnd: Uint32Array;
   more: boolean;
   unread: number;
+  /** RECEIPT push: the receipts' message ids. */
+  receiptCount: number;
+  receiptIds: Float64Array;
 }
 
 export function newLiteReply(max = 256): LiteReply {
@@ -115,6 +133,8 @@ export function newLiteReply(max = 256): LiteReply {
     textEnd: new Uint32Array(max),
     more: false,
     unread: 0,
+    receiptCount: 0,
+    receiptIds: new Float64Array(max),
   };
 }
 
@@ -141,6 +161,7 @@ export function parseReply(buf: Uint8Array, start: number, end: number, r: LiteR
   r.count = 0;
   r.more = false;
   r.unread = 0;
+  r.receiptCount = 0;
   cur = start;
   while (cur < end) {
     const tag = rv(buf);
@@ -157,6 +178,7 @@ export function parseReply(buf: Uint8Array, start: number, end: number, r: LiteR
       const len = rv(buf);
       const next = cur + len;
       if (field === 6) parseMessage(buf, cur, next, r);
+      else if (field === 60) parseReceiptId(buf, cur, next, r);
       cur = next;
     } else if (wire === 1) cur += 8;
     else if (wire === 5) cur += 4;
@@ -188,6 +210,31 @@ function parseMessage(buf: Uint8Array, start: number, end: number, r: LiteReply)
     }
   }
   r.count++;
+}
+
+/** Reads one Receipt's message_id (field 1) at buf[start, end); leaves cur at end. */
+function parseReceiptId(buf: Uint8Array, start: number, end: number, r: LiteReply): void {
+  if (r.receiptCount === r.receiptIds.length) {
+    const grown = new Float64Array(r.receiptIds.length * 2);
+    grown.set(r.receiptIds);
+    r.receiptIds = grown;
+  }
+  let id = 0;
+  cur = start;
+  while (cur < end) {
+    const tag = rv(buf);
+    const wire = tag & 7;
+    if (wire === 0) {
+      const v = rv(buf);
+      if (tag >>> 3 === 1) id = v;
+    } else if (wire === 2) {
+      const len = rv(buf); // read first: `cur += rv(buf)` would add to the old cur
+      cur += len;
+    } else if (wire === 1) cur += 8;
+    else if (wire === 5) cur += 4;
+    else throw new Error(`unexpected wire type ${wire}`);
+  }
+  r.receiptIds[r.receiptCount++] = id;
 }
 
 function grow(r: LiteReply): void {

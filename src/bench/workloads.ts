@@ -128,6 +128,28 @@ function placed(t: Target, P: number, others: number, senders = true, receivers 
   return count;
 }
 
+/** Receipts the senders confirmed, all together. */
+const receiptsOf = (senders: BenchClient[]) => senders.reduce((n, c) => n + (c?.receiptsConfirmed ?? 0), 0);
+
+/**
+ * Waits (bounded) until the senders confirmed a receipt for each of their delivered
+ * messages, as real clients do, so the run leaves no receipt waiting on the server.
+ */
+async function confirmReceipts(senders: BenchClient[], expected: number): Promise<number> {
+  if (senders.some((c) => c.maxReceipts > 0)) {
+    await waitFor(
+      () => receiptsOf(senders) >= expected,
+      15_000,
+      () => receiptsOf(senders),
+      3000,
+    );
+    // A PING's answer follows the server's handling of every frame sent before it (ACKs
+    // included): the last confirmations are in before the connections close.
+    await Promise.race([Promise.all(senders.map((c) => c?.ping())), Bun.sleep(5000)]);
+  }
+  return receiptsOf(senders);
+}
+
 async function closeAll(clients: (BenchClient | undefined)[]): Promise<void> {
   await Promise.race([pool(clients.length, 500, async (i) => clients[i]?.close()), Bun.sleep(20_000)]);
 }
@@ -194,6 +216,7 @@ export async function relay(t: Target, o: BenchOptions): Promise<Result> {
       15_000,
       () => pairs.delivered + pairs.answered,
     );
+    const receipts = await confirmReceipts(pairs.senders, pairs.answered - pairs.refused());
     const mem = serverMemory(t);
     await closeAll([...pairs.senders, ...pairs.receivers, ...idle]);
     const cpu = cpuPercent(m0, m1);
@@ -208,6 +231,7 @@ export async function relay(t: Target, o: BenchOptions): Promise<Result> {
       refused: pairs.refused(),
       lost: pairs.sentTotal - pairs.delivered - pairs.refused(),
       order_errors: pairs.orderErrors,
+      receipts_confirmed: receipts,
       server_rss_mb: mb(mem?.rss),
       server_peak_rss_mb: mb(mem?.peak),
       ...cpu,
@@ -334,6 +358,18 @@ export async function offline(t: Target, o: BenchOptions): Promise<Result> {
     if (!drained) o.progress(`offline: only ${pairs.delivered}/${K} drained`);
     const mem = serverMemory(t);
     await closeAll(pairs.receivers);
+    // The senders come back, as a real client does, and confirm the receipts kept for them
+    // (the newest max_receipts of each).
+    const back: BenchClient[] = [];
+    await pool(P, 50, async (i) => {
+      back[i] = await connect(t, `send${i}`, false, pairPlace(i, t.nodes.length).sender);
+    });
+    const kept = (i: number) => Math.min(per(i), back[i]?.maxReceipts ?? 0);
+    const receipts = await confirmReceipts(
+      back,
+      Array.from({ length: P }, (_, i) => kept(i)).reduce((a, b) => a + b, 0) - pairs.refused(),
+    );
+    await closeAll(back);
     const enq = cpuPercent(e0, e1);
     const dr = cpuPercent(d0, d1);
     return {
@@ -347,6 +383,7 @@ export async function offline(t: Target, o: BenchOptions): Promise<Result> {
       enqueue_msgs_per_s: Math.round(pairs.answered / enqueueS),
       drain_s: r3(drainS),
       drain_msgs_per_s: Math.round(pairs.delivered / drainS),
+      receipts_confirmed: receipts,
       server_rss_before_mb: mb(before?.rss),
       server_rss_queued_mb: mb(queued?.rss),
       bytes_per_queued_msg: before && queued ? Math.round(((queued.rss - before.rss) * 1024) / K) : null,

@@ -8,8 +8,9 @@
 //
 // Per session at most `window` receipts are handed over unconfirmed; further ones stay in
 // the store (`more`) and are read, oldest first, as confirmations free the window. Store
-// reads and removals of one session run one after another (`chain`), and a read's result
-// skips what was handed over or confirmed meanwhile, so none is pushed twice in a session.
+// reads of one session run one after another (`chain`), removals are asked at once (the
+// store applies calls in order), and a read's result skips what was handed over or
+// confirmed meanwhile, so none is pushed twice in a session.
 
 import type { Account, Receipt, Store } from "../store/store";
 import { Push, type ReplyInit, receiptFieldSize, type WireReceipt } from "../wire";
@@ -123,9 +124,14 @@ export class Receipts {
     }
     if (!done.length) return;
     this.core.metrics.receiptsConfirmed += done.length;
+    // Asked of the store now, not behind the chain: the store applies calls in call order
+    // (a later read does not see them), and one queued behind an earlier lazy removal could
+    // come after a shutdown had closed the store, leaving confirmed receipts stored.
+    const removal = this.core.store.deleteReceipts(st.accountId, done);
+    removal.catch(() => {}); // reported where the chain awaits it
     this.run(st, async () => {
       try {
-        await this.core.store.deleteReceipts(st.accountId, done);
+        await removal;
       } finally {
         for (const id of done) st.confirming.delete(id);
       }

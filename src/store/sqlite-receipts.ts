@@ -15,17 +15,13 @@ const CACHED_SENDERS = 65_536;
 export class SqliteReceipts {
   private counts = new Map<number, number>();
   private readonly q: Record<
-    "message" | "account" | "insert" | "count" | "dropOldest" | "exists" | "list" | "remove" | "removeAll",
+    "account" | "insert" | "count" | "dropOldest" | "exists" | "list" | "remove" | "removeAll",
     Statement
   >;
 
   constructor(db: Database) {
     const p = (sql: string) => db.prepare(sql);
     this.q = {
-      // Three plain statements: one INSERT … SELECT … JOIN … RETURNING cost ~25 µs a message.
-      message: p(
-        "SELECT sender_id AS senderId, client_msg_id AS clientMsgId FROM messages WHERE recipient_id = ? AND id = ?",
-      ),
       account: p("SELECT 1 AS x FROM accounts WHERE id = ?"),
       insert: p(
         "INSERT OR REPLACE INTO receipts (account_id, message_id, recipient_name, confirmed_at, client_msg_id) VALUES (?, ?, ?, ?, ?)",
@@ -46,21 +42,25 @@ export class SqliteReceipts {
     };
   }
 
-  /** In the open write transaction, before message id leaves recipientId's queue: its receipt. */
-  store(recipientId: number, id: number, r: ReceiptRequest, out: AckResult): void {
-    const row = this.q.message.get(recipientId, id) as { senderId: number; clientMsgId: number } | null;
+  /**
+   * In the open write transaction, as message id (sent by senderId) leaves its recipient's
+   * queue: its receipt. Sender and client_msg_id come from the store's cache of recent
+   * messages (or its read of the row), so the message is not read again here.
+   */
+  store(id: number, senderId: number, clientMsgId: number, r: ReceiptRequest, out: AckResult): void {
     // No receipt for a sender whose account is gone (ids are never reused: a new account of
-    // the name has another id).
-    if (!row || !this.q.account.get(row.senderId)) return;
-    this.q.insert.run(row.senderId, id, r.recipientName, r.confirmedAt, row.clientMsgId);
+    // the name has another id). A sender with a count in memory exists: deleting an account
+    // forgets its count (removeAll), so only the first receipt of a sender looks it up.
+    if (!this.counts.has(senderId) && !this.q.account.get(senderId)) return;
+    this.q.insert.run(senderId, id, r.recipientName, r.confirmedAt, clientMsgId);
     // Ids are never reused and the message goes in this transaction: the row is a new one.
-    this.add(row.senderId, 1);
+    this.add(senderId, 1);
     out.receipts.push({
       messageId: id,
-      senderId: row.senderId,
+      senderId,
       recipientName: r.recipientName,
       confirmedAt: r.confirmedAt,
-      clientMsgId: row.clientMsgId,
+      clientMsgId,
     });
   }
 

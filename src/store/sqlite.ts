@@ -126,6 +126,8 @@ export class SqliteStore implements Store {
    */
   private readonly cachedIds = new Float64Array(SENDER_CACHE);
   private readonly cachedSenders = new Float64Array(SENDER_CACHE);
+  /** The client_msg_id of each cached message (0: none), for its receipt without reading the row. */
+  private readonly cachedClientMsgIds = new Float64Array(SENDER_CACHE);
 
   private constructor(
     private readonly db: Database,
@@ -385,7 +387,7 @@ export class SqliteStore implements Store {
       );
       this.addCount(recipient.id, 1);
       this.senders.add(recipient.id, m.senderId, 1);
-      this.rememberSender(message.id, m.senderId);
+      this.rememberSender(message.id, m.senderId, m.clientMsgId);
       // Until the commit measures it: the row, its share of index pages, UTF-16 as a bound on UTF-8.
       if (this.space) this.batchBytes += 2 * (m.text.length + m.senderName.length) + 64;
       if (m.clientMsgId)
@@ -694,18 +696,25 @@ export class SqliteStore implements Store {
         // stale entry (its message deleted, or its batch rolled back) only deletes nothing.
         const slot = id & (SENDER_CACHE - 1);
         let senderId: number;
+        let clientMsgId = 0;
         if (this.cachedIds[slot] === id) {
           senderId = this.cachedSenders[slot]!;
+          clientMsgId = this.cachedClientMsgIds[slot]!;
           this.cachedIds[slot] = 0;
         } else {
-          const row = this.q.senderOfMessage.get(a.recipientId, id) as { senderId: number } | null;
+          const row = this.q.senderOfMessage.get(a.recipientId, id) as {
+            senderId: number;
+            clientMsgId: number;
+          } | null;
           if (!row) continue;
           senderId = row.senderId;
+          clientMsgId = row.clientMsgId;
         }
-        if (result) this.receiptRows.store(a.recipientId, id, a.receipts!, result);
         if (this.q.deleteMessage.run(a.recipientId, id).changes === 0) continue;
         removed++;
         this.senders.add(a.recipientId, senderId, -1);
+        // After the delete: a stale cache entry (its batch rolled back) makes no receipt.
+        if (result) this.receiptRows.store(id, senderId, clientMsgId, a.receipts!, result);
       }
       if (removed) this.freedInBatch = true;
       if (removed) this.addCount(a.recipientId, -removed);
@@ -724,10 +733,11 @@ export class SqliteStore implements Store {
     return this.nextMessageId++;
   }
 
-  private rememberSender(messageId: number, senderId: number): void {
+  private rememberSender(messageId: number, senderId: number, clientMsgId: number): void {
     const slot = messageId & (SENDER_CACHE - 1);
     this.cachedIds[slot] = messageId;
     this.cachedSenders[slot] = senderId;
+    this.cachedClientMsgIds[slot] = clientMsgId;
   }
 
   private accountByKey(key: string): Account | null {
@@ -856,7 +866,9 @@ function prepareStatements(db: Database) {
     deleteMessagesOf: p("DELETE FROM messages WHERE recipient_id = ?"),
     deleteTokensOf: p("DELETE FROM tokens WHERE account_id = ?"),
     deleteMessage: p("DELETE FROM messages WHERE recipient_id = ? AND id = ?"),
-    senderOfMessage: p("SELECT sender_id AS senderId FROM messages WHERE recipient_id = ? AND id = ?"),
+    senderOfMessage: p(
+      "SELECT sender_id AS senderId, client_msg_id AS clientMsgId FROM messages WHERE recipient_id = ? AND id = ?",
+    ),
     pending: p(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient_id = ? AND id > ? ORDER BY id LIMIT ?`,
     ),

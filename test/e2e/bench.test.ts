@@ -24,6 +24,17 @@ function idRecords(dataFile: string): Record<string, number> {
   return Object.fromEntries(rows.map((r) => [r.name, r.n]));
 }
 
+/** Receipts the data file still holds, unconfirmed by their senders. */
+function waitingReceipts(dataFile: string): number {
+  const db = new Database(dataFile, { readonly: true });
+  const { n } = db.query("SELECT count(*) AS n FROM receipts").get() as { n: number };
+  db.close();
+  return n;
+}
+
+/** The harness's clients all connect from 127.0.0.1: lift the per-address request budget. */
+const ONE_ADDRESS = ["--request-rate-per-address", "100000000", "--request-burst-per-address", "100000000"];
+
 async function bench(...args: string[]) {
   const { code, out, err } = await runChat(["bench", ...args, "--json", "--max-seconds", "60"], {
     timeoutMs: 90_000,
@@ -57,18 +68,36 @@ describe("chat bench", () => {
     const withIds = join(tempDir(), "ids.db");
     const a = await bench("relay", "--pairs", "2", "--count", "1000", "--data", withIds);
     expect(a.code).toBe(0);
-    expect(a.result).toMatchObject({ msg_ids: true, delivered: 2000, refused: 0, lost: 0, order_errors: 0 });
+    expect(a.result).toMatchObject({
+      msg_ids: true,
+      delivered: 2000,
+      refused: 0,
+      lost: 0,
+      order_errors: 0,
+      receipts_confirmed: 2000,
+    });
     // The server remembered each sender's last 128 ids: the ids were sent, and the bound held.
     expect(idRecords(withIds)).toEqual({ send0: 128, send1: 128 });
+    // The senders confirmed every delivery receipt, as the real client does: none is left.
+    expect(waitingReceipts(withIds)).toBe(0);
     const without = join(tempDir(), "plain.db");
     const b = await bench("relay", "--pairs", "2", "--count", "1000", "--data", without, "--no-msg-ids");
     expect(b.code).toBe(0);
-    expect(b.result).toMatchObject({ msg_ids: false, delivered: 2000, refused: 0, lost: 0, order_errors: 0 });
+    expect(b.result).toMatchObject({
+      msg_ids: false,
+      delivered: 2000,
+      refused: 0,
+      lost: 0,
+      order_errors: 0,
+      receipts_confirmed: 2000,
+    });
     expect(idRecords(without)).toEqual({});
+    expect(waitingReceipts(without)).toBe(0);
   });
 
-  test("offline: everything queued for an absent receiver is drained", async () => {
-    const { code, result } = await bench("offline", "--messages", "3000");
+  test("offline: everything queued for an absent receiver is drained, the sender confirms its receipts", async () => {
+    const data = join(tempDir(), "offline.db");
+    const { code, result } = await bench("offline", "--messages", "3000", "--data", data);
     expect(code).toBe(0);
     expect(result).toMatchObject({
       workload: "offline",
@@ -79,7 +108,11 @@ describe("chat bench", () => {
       refused: 0,
       lost: 0,
       order_errors: 0,
+      // The sender was away while the receiver drained: it comes back to the newest
+      // max_receipts (1000) of its receipts and confirms them all.
+      receipts_confirmed: 1000,
     });
+    expect(waitingReceipts(data)).toBe(0);
   });
 
   test("conns and login: every client connects and logs in", async () => {
@@ -92,7 +125,8 @@ describe("chat bench", () => {
   });
 
   test("measures a server that is already running", async () => {
-    const server = await startQuietServer(["--data", ":memory:"]);
+    // All the bench's clients come from 127.0.0.1: lift the per-address budget (ONE_ADDRESS).
+    const server = await startQuietServer(["--data", ":memory:", ...ONE_ADDRESS]);
     const { code, result } = await bench(
       "relay",
       "--host",
@@ -183,9 +217,6 @@ async function peerHarness(port: number, pid: number, env: Record<string, string
   return { code, err, result: line.startsWith("{") ? (JSON.parse(line) as Record<string, unknown>) : {} };
 }
 
-/** The harness's clients all connect from 127.0.0.1: lift the per-address request budget. */
-const ONE_ADDRESS = ["--request-rate-per-address", "100000000", "--request-burst-per-address", "100000000"];
-
 describe("the peer harness's chat driver", () => {
   test("relay with client_msg_id: every message acked and delivered once, in order, every delivery confirmed", async () => {
     const server = await startServer(ONE_ADDRESS);
@@ -220,6 +251,8 @@ describe("the peer harness's chat driver", () => {
     await server.stop();
     // The ids reached the server, which remembered only the last 128 of each sender.
     expect(idRecords(server.dataFile)).toEqual({ send0: 128, send1: 128, send2: 128 });
+    // Every receipt was pushed to its sender and confirmed before it left.
+    expect(waitingReceipts(server.dataFile)).toBe(0);
   });
 
   test("offline, with and without ids: the queued backlog is drained whole, in order", async () => {
@@ -377,7 +410,7 @@ describe("chat bench over WebSocket and against several nodes", () => {
   // Two nodes of one service would need cross-node presence, which the Redis store does not
   // have yet (docs/CLUSTER.md): one node under two addresses stands in for two.
   test("two --host nodes: clients spread over both, figures per node, one process counted once", async () => {
-    const server = await startQuietServer(["--data", ":memory:"]);
+    const server = await startQuietServer(["--data", ":memory:", ...ONE_ADDRESS]);
     const pid = String(server.proc.pid);
     const { code, result } = await bench(
       "relay",

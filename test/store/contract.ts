@@ -836,6 +836,39 @@ export function runStoreContract(
         expect(await s.receipts(alice.id, 10)).toEqual([]);
       });
 
+      it("removes many confirmed receipts at once, leaving the unconfirmed ones among them", async () => {
+        const alice = await addAccount(s, "Alice");
+        const bob = await addAccount(s, "Bob");
+        const ms: StoredMessage[] = [];
+        // Two at a time: the queue holds three at most (LIMITS).
+        for (let i = 0; i < 8; i += 2) {
+          const two = [
+            await put(s, msg(alice, "bob", `m${i}`)),
+            await put(s, msg(alice, "bob", `m${i + 1}`)),
+          ];
+          await s.ackWithReceipts(bob.id, ids(two), asBob);
+          ms.push(...two);
+        }
+        // Four of the first six: the two between them stay.
+        await s.deleteReceipts(alice.id, [ms[4]!.id, ms[0]!.id, ms[1]!.id, ms[5]!.id]);
+        expect((await s.receipts(alice.id, 10)).map((x) => x.messageId)).toEqual(
+          ids([ms[2]!, ms[3]!, ms[6]!, ms[7]!]),
+        );
+        // Ids that are not (or no longer) there change nothing.
+        await s.deleteReceipts(alice.id, [ms[0]!.id, ms[1]!.id, ms[4]!.id, 424_242]);
+        expect(await s.receipts(alice.id, 10)).toHaveLength(4);
+        // All that are left: every receipt between the lowest and the highest.
+        await s.deleteReceipts(alice.id, [...ids(ms.slice(6)), ...ids(ms.slice(2, 4))]);
+        expect(await s.receipts(alice.id, 10)).toEqual([]);
+        // The sender's count followed: its next receipts are kept up to the cap again.
+        const more: StoredMessage[] = [];
+        for (let i = 0; i < 3; i++) more.push(await put(s, msg(alice, "bob", `n${i}`)));
+
+        const r = await s.ackWithReceipts(bob.id, ids(more), { ...asBob, maxPerAccount: 3 });
+        expect(r.dropped).toBe(0);
+        expect((await s.receipts(alice.id, 10)).map((x) => x.messageId)).toEqual(ids(more));
+      });
+
       it("keeps a sender's newest maxPerAccount receipts and counts those dropped", async () => {
         const alice = await addAccount(s, "Alice");
         const bob = await addAccount(s, "Bob");
@@ -863,6 +896,18 @@ export function runStoreContract(
         expect(await s.ackWithReceipts(bob.id, [m.id], asBob)).toEqual({ receipts: [], dropped: 0 });
         expect(await s.countPending(bob.id)).toBe(0);
         expect(await s.receipts(again.id, 10)).toEqual([]);
+        expect(await s.receipts(alice.id, 10)).toEqual([]);
+      });
+
+      it("stores none for a sender deleted after its earlier receipts were stored", async () => {
+        const alice = await addAccount(s, "Alice");
+        const bob = await addAccount(s, "Bob");
+        const m1 = await put(s, msg(alice, "bob", "first"));
+        const m2 = await put(s, msg(alice, "bob", "second"));
+        expect((await s.ackWithReceipts(bob.id, [m1.id], asBob)).receipts).toHaveLength(1);
+        await s.deleteAccount(alice.id);
+        expect(await s.ackWithReceipts(bob.id, [m2.id], asBob)).toEqual({ receipts: [], dropped: 0 });
+        expect(await s.countPending(bob.id)).toBe(0);
         expect(await s.receipts(alice.id, 10)).toEqual([]);
       });
 

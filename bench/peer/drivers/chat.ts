@@ -8,7 +8,11 @@
 //                      the server's answer (sent once the message is stored) is the ack
 //   onDeliver          messages in DELIVER pushes (opcode 100) and CHECK pages; every id
 //                      is confirmed with ACK
-//   close()            QUIT, then half-close
+//   receipts           RECEIPT pushes (opcode 105): every receipt's message_id is confirmed
+//                      with an ACK receipt_ids of its own, one per read, as the reference
+//                      client confirms the receipts it shows
+//   close()            waits (bounded) for the receipts of its accepted messages, then QUIT
+//                      and half-close
 //
 // CHAT_MSG_IDS=0 in the environment sends no client_msg_id (the "no-msg-ids" variant).
 
@@ -28,6 +32,7 @@ const QUIT = 7;
 const ACK = 8;
 const PING = 9;
 const HELLO = 104;
+const RECEIPT = 105;
 const OK = 0;
 const NAME_TAKEN = 7;
 
@@ -66,6 +71,10 @@ interface Reply {
   unread: number;
   more: boolean;
   maxPageSize: number;
+  /** HELLO: ServerInfo.max_receipts (0: a server without receipts). */
+  maxReceipts: number;
+  /** RECEIPT: receipts in this frame, their message ids in receiptIds. */
+  receiptCount: number;
   /** Message count in this frame; their ids and text positions below. */
   count: number;
 }
@@ -83,6 +92,8 @@ class ChatClient implements Client {
     unread: 0,
     more: false,
     maxPageSize: 0,
+    maxReceipts: 0,
+    receiptCount: 0,
     count: 0,
   };
   private ids = new Float64Array(256);
@@ -90,6 +101,13 @@ class ChatClient implements Client {
   private textEnd = new Uint32Array(256);
   private acks = new Float64Array(256);
   private ackN = 0;
+  private receiptIds = new Float64Array(256);
+  private receiptAcks = new Float64Array(256);
+  private receiptAckN = 0;
+  /** Receipts confirmed, and SENDs the server accepted (each makes one once delivered). */
+  private receiptsConfirmed = 0;
+  private accepted = 0;
+  private receiptsOn = false;
   private readonly payload: Uint8Array;
   private readonly text: Uint8Array;
   private readonly toCache = new Map<string, Uint8Array>();
@@ -118,6 +136,7 @@ class ChatClient implements Client {
       "HELLO",
     );
     if (hello.maxPageSize) this.maxPageSize = hello.maxPageSize;
+    this.receiptsOn = hello.maxReceipts > 0;
     const created = await withTimeout(this.request(CREATE_ACCOUNT, true), timeoutMs, `CREATE ${this.user}`);
     if (created.status !== OK && created.status !== NAME_TAKEN)
       throw new Error(`CREATE_ACCOUNT ${this.user}: status ${created.status}`);
@@ -165,6 +184,15 @@ class ChatClient implements Client {
   }
 
   async close(): Promise<void> {
+    if (this.conn.closed) return;
+    // The receipts of messages still on their way: a real client stays to confirm them.
+    // Bounded: stops once none came for 300 ms (a receiver that is offline sends none).
+    let last = -1;
+    for (let i = 0; i < 100 && this.receiptsOn && this.receiptsConfirmed < this.accepted; i++) {
+      if (this.receiptsConfirmed === last) break;
+      last = this.receiptsConfirmed;
+      await Bun.sleep(300);
+    }
     if (this.conn.closed) return;
     this.writeSimple(QUIT, this.takeRequestId(), false);
     await this.conn.end();
@@ -249,8 +277,10 @@ class ChatClient implements Client {
       const r = this.read(buf, q, q + size);
       off = q + size;
       if (r.count) this.deliver(buf, r.count);
-      if (r.opcode === SEND_MESSAGE) {
+      if (r.opcode === RECEIPT) this.takeReceipts(r.receiptCount);
+      else if (r.opcode === SEND_MESSAGE) {
         acked++;
+        if (r.status === OK) this.accepted++;
       } else if (r.opcode === HELLO) {
         const h = this.hello;
         this.hello = null;
@@ -265,6 +295,7 @@ class ChatClient implements Client {
     }
     if (acked) this.h.onAck(acked);
     if (this.ackN) this.writeAcks();
+    if (this.receiptAckN) this.writeReceiptAcks();
     return off;
   }
 
@@ -277,6 +308,8 @@ class ChatClient implements Client {
     r.unread = 0;
     r.more = false;
     r.maxPageSize = 0;
+    r.maxReceipts = 0;
+    r.receiptCount = 0;
     r.count = 0;
     cur = start;
     while (cur < end) {
@@ -294,7 +327,8 @@ class ChatClient implements Client {
         const n = readVarint(buf);
         const next = cur + n;
         if (field === 6) this.readMessage(buf, cur, next);
-        else if (field === 18) r.maxPageSize = readInfoPageSize(buf, cur, next);
+        else if (field === 18) readInfo(buf, cur, next, r);
+        else if (field === 60) this.readReceipt(buf, cur, next);
         cur = next;
       } else if (wire === 1) cur += 8;
       else if (wire === 5) cur += 4;
@@ -325,6 +359,63 @@ class ChatClient implements Client {
       }
     }
     this.r.count++;
+  }
+
+  /** One Receipt: its message_id (field 1) into receiptIds; leaves cur at end. */
+  private readReceipt(buf: Uint8Array, start: number, end: number): void {
+    const i = this.r.receiptCount;
+    if (i === this.receiptIds.length) {
+      const grown = new Float64Array(i * 2);
+      grown.set(this.receiptIds);
+      this.receiptIds = grown;
+    }
+    let id = 0;
+    cur = start;
+    while (cur < end) {
+      const tag = readVarint(buf);
+      const wire = tag & 7;
+      if (wire === 0) {
+        const v = readVarint(buf);
+        if (tag >> 3 === 1) id = v;
+      } else if (wire === 2) {
+        const n = readVarint(buf); // read first: `cur += readVarint(buf)` would add to the old cur
+        cur += n;
+      } else if (wire === 1) cur += 8;
+      else if (wire === 5) cur += 4;
+      else throw new Error(`chat driver: unexpected wire type ${wire}`);
+    }
+    this.receiptIds[i] = id;
+    this.r.receiptCount++;
+  }
+
+  private takeReceipts(count: number): void {
+    const need = this.receiptAckN + count;
+    if (need > this.receiptAcks.length) {
+      const grown = new Float64Array(Math.max(need, this.receiptAcks.length * 2));
+      grown.set(this.receiptAcks.subarray(0, this.receiptAckN));
+      this.receiptAcks = grown;
+    }
+    this.receiptAcks.set(this.receiptIds.subarray(0, count), this.receiptAckN);
+    this.receiptAckN = need;
+  }
+
+  /** One ACK frame confirming every receipt of this read (receipt_ids, field 60, packed). */
+  private writeReceiptAcks(): void {
+    let packed = 0;
+    for (let i = 0; i < this.receiptAckN; i++) packed += varintLen(this.receiptAcks[i]!);
+    const tag = (60 << 3) | 2;
+    const body = bytesField(1, VERSION) + intField(2, ACK) + varintLen(tag) + varintLen(packed) + packed;
+    const c = this.conn;
+    const at = c.reserve(varintLen(body) + body);
+    const o = c.out;
+    let p = putVarint(o, at, body);
+    p = this.head(o, p, ACK);
+    p = putVarint(o, p, tag);
+    p = putVarint(o, p, packed);
+    for (let i = 0; i < this.receiptAckN; i++) p = putVarint(o, p, this.receiptAcks[i]!);
+    c.commit(p - at);
+    this.receiptsConfirmed += this.receiptAckN;
+    this.receiptAckN = 0;
   }
 
   private deliver(buf: Uint8Array, count: number): void {
@@ -389,18 +480,20 @@ function readVarint(buf: Uint8Array): number {
   }
 }
 
-/** ServerInfo.max_page_size (field 7) from the HELLO's info; leaves cur at end. */
-function readInfoPageSize(buf: Uint8Array, start: number, end: number): number {
-  let pageSize = 0;
+/** ServerInfo.max_page_size (field 7) and max_receipts (60) from the HELLO's info into r; leaves cur at end. */
+function readInfo(buf: Uint8Array, start: number, end: number, r: Reply): void {
   cur = start;
   while (cur < end) {
     const tag = readVarint(buf);
     if ((tag & 7) === 0) {
       const v = readVarint(buf);
-      if (tag >> 3 === 7) pageSize = v;
-    } else cur += readVarint(buf);
+      if (tag >> 3 === 7) r.maxPageSize = v;
+      else if (tag >> 3 === 60) r.maxReceipts = v;
+    } else {
+      const n = readVarint(buf);
+      cur += n;
+    }
   }
-  return pageSize;
 }
 
 function putInt(o: Uint8Array, p: number, field: number, v: number): number {
