@@ -61,8 +61,13 @@ export class AddressBudget {
   /** Spends units of address's budget (and the connection's share), into debt if need be. */
   charge(address: string, units: number, share?: Share): void {
     const b = this.bucket(address);
+    const inDebt = b.tokens < 0;
     b.tokens -= units;
-    if (share) share.tokens = Math.max(-this.burst, share.tokens - units);
+    // A share counts only what its connection spends while the address is in debt. What it
+    // spent while the address had tokens to spare was the address's to give; were it
+    // counted, a connection that used an idle address's burst would wait that whole burst
+    // out at its share's rate (seconds) while the others keep the address in debt.
+    if (share && inDebt) share.tokens = Math.max(-this.burst, share.tokens - units);
   }
 
   /** True if a connection with this share may be handed more work now. */

@@ -80,6 +80,7 @@ test("while its address is in debt, a connection within its share (rate / connec
   const quiet = newShare(0);
   b.charge("10.0.0.1", 500, flood); // the flood spends the burst and more
   expect(b.inDebt("10.0.0.1")).toBe(true);
+  b.charge("10.0.0.1", 50, flood); // and goes on spending while the address is in debt
   expect(b.mayGo("10.0.0.1", flood)).toBe(false);
   // The quiet connection's share refills at 1000/10 = 100/s: after 10 ms it has 1 token.
   clock.now = 10;
@@ -89,4 +90,27 @@ test("while its address is in debt, a connection within its share (rate / connec
   expect(b.shareWaitMs("10.0.0.1", quiet)).toBe(10);
   // The flood's share is in debt as deep as the address's burst at most: it is not starved for ever.
   expect(b.shareWaitMs("10.0.0.1", flood)).toBeLessThanOrEqual(1000);
+});
+
+test("what a connection spends while its address has tokens to spare is not held against its share", () => {
+  const clock = { now: 0 };
+  const b = new AddressBudget(
+    1000,
+    2000,
+    () => 8,
+    () => clock.now,
+  );
+  budgets.push(b);
+  const busy = newShare(0);
+  const others = newShare(0);
+  // One connection uses the idle address's burst, and then some.
+  for (let i = 0; i < 2004 / 4; i++) b.charge("10.0.0.1", 4, busy);
+  expect(b.inDebt("10.0.0.1")).toBe(true);
+  // The other connections keep the address in debt, each within its share (1000/8 per second).
+  clock.now = 100;
+  b.charge("10.0.0.1", 100, others);
+  expect(b.inDebt("10.0.0.1")).toBe(true);
+  // The busy connection owes its share only the frame that crossed into debt: it waits
+  // tens of milliseconds for its share, not the burst's 16 s.
+  expect(b.shareWaitMs("10.0.0.1", busy)).toBeLessThanOrEqual(50);
 });
