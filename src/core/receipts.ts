@@ -114,8 +114,9 @@ export class Receipts {
 
   /** The client confirmed these receipts (ACK receipt_ids): those handed over are removed. */
   confirm(s: Session, ids: readonly number[]): void {
-    const st = this.state(s);
-    if (!st) return;
+    // Only a session that was handed receipts has anything to confirm.
+    const st = this.states.get(s);
+    if (!st || !this.current(s, st)) return;
     const done: number[] = [];
     for (const id of ids) {
       if (!st.handed.delete(id)) continue;
@@ -136,6 +137,7 @@ export class Receipts {
         for (const id of done) st.confirming.delete(id);
       }
       if (st.more && this.current(s, st)) this.read(s, st);
+      else this.dropIfIdle(s, st);
     });
   }
 
@@ -217,7 +219,20 @@ export class Receipts {
       } finally {
         st.reading = false;
       }
+      this.dropIfIdle(s, st);
     });
+  }
+
+  /** Nothing in hand and nothing waiting: an idle session keeps no receipt state. */
+  private dropIfIdle(s: Session, st: ReceiptState): void {
+    if (
+      !st.more &&
+      !st.reading &&
+      st.handed.size === 0 &&
+      st.confirming.size === 0 &&
+      this.states.get(s) === st
+    )
+      this.states.delete(s);
   }
 
   /** Hands receipts over in RECEIPT pushes, as many frames as the frame size needs. */
