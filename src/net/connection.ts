@@ -16,6 +16,7 @@ import {
   writeVarint,
 } from "../wire";
 import { type AddressBudget, BYTES_PER_UNIT, newShare, type Share } from "./address-budget";
+import { giveBuffer, takeBuffer } from "./buffer-pool";
 import { type Holder, type MemoryBudget, partialFrameBytes } from "./memory";
 
 export interface ConnectionContext {
@@ -63,22 +64,6 @@ function flushDirty(): void {
 
 /** A socket that has not drained its output this long after close() is cut off. */
 const CLOSE_GRACE_MS = 2000;
-
-/**
- * Output buffers are lent only while a connection has bytes to write, so an idle
- * connection holds none (memory per connection) and a busy one does not allocate per turn.
- */
-const BUFFER_BYTES = 16 * 1024;
-const pool: Uint8Array[] = [];
-const POOL_MAX = 256;
-function takeBuffer(min: number): Uint8Array {
-  // Buffers (not plain Uint8Arrays): the reply writer uses Buffer's native UTF-8 writes.
-  if (min <= BUFFER_BYTES) return pool.pop() ?? Buffer.allocUnsafeSlow(BUFFER_BYTES);
-  return Buffer.allocUnsafeSlow(min);
-}
-function giveBuffer(buf: Uint8Array): void {
-  if (buf.length === BUFFER_BYTES && pool.length < POOL_MAX) pool.push(buf);
-}
 
 export class Connection implements Conn, Holder {
   readonly address: string;

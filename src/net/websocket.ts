@@ -17,6 +17,7 @@ import type { ChatCore } from "../core/chat";
 import type { Conn, Session } from "../core/session";
 import { ProtocolError, type ReplyInit, replySize, Status, writeReply } from "../wire";
 import { type AddressBudget, BYTES_PER_UNIT, newShare, type Share } from "./address-budget";
+import { giveBuffer, takeBuffer } from "./buffer-pool";
 import { MAX_HANDED_BEHIND_BUSY, PAUSE_OUTPUT_BYTES } from "./connection";
 import type { Holder, MemoryBudget } from "./memory";
 
@@ -86,22 +87,6 @@ function flushDirty(): void {
   // A flush may queue more (the core answers held requests it is handed): they go too.
   for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
   dirty.length = 0;
-}
-
-/**
- * Output buffers are lent only while a connection has frames to send, so an idle connection
- * holds none and a busy one does not allocate per turn. Buffers: the reply writer uses
- * Buffer's native UTF-8 writes.
- */
-const BUFFER_BYTES = 16 * 1024;
-const pool: Uint8Array[] = [];
-const POOL_MAX = 256;
-function takeBuffer(min: number): Uint8Array {
-  if (min <= BUFFER_BYTES) return pool.pop() ?? Buffer.allocUnsafeSlow(BUFFER_BYTES);
-  return Buffer.allocUnsafeSlow(min);
-}
-function giveBuffer(buf: Uint8Array): void {
-  if (buf.length === BUFFER_BYTES && pool.length < POOL_MAX) pool.push(buf);
 }
 
 export class WsConnection implements Conn, Holder {
