@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { atEnd, track } from "../processes";
+import { readyOrExit } from "./redis-server";
 
 export interface ClusterNode {
   readonly port: number;
@@ -136,34 +137,6 @@ async function run(cmd: string[]): Promise<{ code: number; out: string }> {
   const p = track(Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
   return { code: await p.exited, out: out + err };
-}
-
-/** Waits for "Ready to accept connections", or for the exit ("port taken", or an error with its log). */
-async function readyOrExit(child: Subprocess<"ignore", "pipe", "pipe">): Promise<"ready" | "port taken"> {
-  const decoder = new TextDecoder();
-  let log = "";
-  const reader = child.stdout.getReader();
-  const guard = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      log += decoder.decode(value, { stream: true });
-      if (log.includes("Ready to accept connections")) {
-        void (async () => {
-          for (;;) if ((await reader.read()).done) break;
-        })();
-        return "ready";
-      }
-    }
-  } finally {
-    clearTimeout(guard);
-  }
-  await child.exited;
-  if (/Address already in use/i.test(log)) return "port taken";
-  throw new Error(
-    `redis-server exited with ${child.exitCode}:\n${log}${await new Response(child.stderr).text()}`,
-  );
 }
 
 /** A free loopback port below 55535 whose cluster-bus port (port + 10000) is free as well. */

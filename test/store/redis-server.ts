@@ -150,7 +150,9 @@ export async function startRedis(
 }
 
 /** Waits for "Ready to accept connections", or for the process to exit (why, from its log). */
-async function readyOrExit(child: Subprocess<"ignore", "pipe", "pipe">): Promise<"ready" | "port taken"> {
+export async function readyOrExit(
+  child: Subprocess<"ignore", "pipe", "pipe">,
+): Promise<"ready" | "port taken"> {
   const decoder = new TextDecoder();
   let log = "";
   const reader = child.stdout.getReader();
