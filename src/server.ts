@@ -302,6 +302,11 @@ function openStore(o: ServeOptions, log: ConsolaInstance): Store | Promise<Store
     });
     if (store.movedAside)
       log.warn(`data file was corrupt: moved it to ${store.movedAside} and started with an empty one`);
+    const redo = store.recovered;
+    if (redo.kind === "replayed" && redo.frames > 0)
+      log.info(`the last run did not stop cleanly: applied ${redo.frames} batches from its redo log`);
+    if (redo.kind === "stale")
+      log.warn(`a redo log of another data file was beside this one: moved it to ${redo.aside}, not applied`);
     const shared = sharedAccess(store.path);
     if (shared && !o.allowSharedData) {
       void store.close();

@@ -4,7 +4,8 @@
 // work for a small row, and the relay stores a message and a de-duplication record per
 // SEND. Whoever reads the table within the batch flushes first.
 
-import type { Database, Statement } from "bun:sqlite";
+import type { Statement } from "bun:sqlite";
+import type { Preparer } from "./redo-log";
 
 /** Rows per statement, largest first: any count is a sum of these. */
 const CHUNKS = [64, 16, 4, 1] as const;
@@ -17,7 +18,7 @@ export class RowBatch {
   private readonly statements = new Map<number, Statement>();
 
   constructor(
-    private readonly db: Database,
+    private readonly db: Preparer,
     /** e.g. "INSERT INTO t (a, b, c, d, e, f)": the VALUES part is added per chunk size. */
     private readonly head: string,
     private readonly columns: 6 | 7 = 6,

@@ -9,7 +9,8 @@
 // with no index to maintain and no query to find it. The rows of a batch are written
 // together before its commit (RowBatch); reading the table flushes them first.
 
-import type { Database, Statement } from "bun:sqlite";
+import type { Statement } from "bun:sqlite";
+import type { Preparer } from "./redo-log";
 import { RowBatch } from "./row-batch";
 
 export interface SentRow {
@@ -39,7 +40,7 @@ export class SqliteDedup {
   private readonly rows: RowBatch;
 
   constructor(
-    db: Database,
+    db: Preparer,
     private readonly perSender: number,
   ) {
     const p = (sql: string) => db.prepare(sql);

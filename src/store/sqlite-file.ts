@@ -6,6 +6,7 @@ import { Database } from "bun:sqlite";
 import { accessSync, constants, existsSync, renameSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations";
+import { finishReplay, type ReplayOutcome, redoEpoch, replayRedo } from "./redo-log";
 
 export type SyncMode = "full" | "normal";
 
@@ -20,6 +21,8 @@ export interface OpenedFile {
   path: string;
   /** Set when a corrupt file was moved aside (resetCorrupt): where it went. */
   movedAside?: string;
+  /** What opening did with a redo log left by a server that did not stop cleanly. */
+  redo: ReplayOutcome;
 }
 
 /** Opens (creating if needed) and migrates the data file; throws StoreOpenError. */
@@ -32,7 +35,7 @@ export function openDataFile(opts: { path: string; sync: SyncMode; resetCorrupt?
     throw new StoreOpenError(`cannot open data file ${path}: it is a directory`);
   }
   try {
-    return { db: openDatabase(path, opts.sync), path };
+    return { ...openDatabase(path, opts.sync), path };
   } catch (error) {
     if (error instanceof StoreOpenError) throw error;
     const code = sqliteCode(error);
@@ -46,8 +49,9 @@ export function openDataFile(opts: { path: string; sync: SyncMode; resetCorrupt?
       if (opts.resetCorrupt) {
         const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
         renameSync(path, aside);
-        for (const ext of ["-wal", "-shm"]) if (existsSync(path + ext)) renameSync(path + ext, aside + ext);
-        return { db: openDatabase(path, opts.sync), path, movedAside: aside };
+        for (const ext of ["-wal", "-shm", "-redo"])
+          if (existsSync(path + ext)) renameSync(path + ext, aside + ext);
+        return { ...openDatabase(path, opts.sync), path, movedAside: aside };
       }
       throw new StoreOpenError(
         `data file ${path} is corrupt (${why}). It was left untouched. To keep it and start with an empty file, ` +
@@ -60,7 +64,7 @@ export function openDataFile(opts: { path: string; sync: SyncMode; resetCorrupt?
 
 class CorruptError extends Error {}
 
-function openDatabase(path: string, sync: SyncMode): Database {
+function openDatabase(path: string, sync: SyncMode): { db: Database; redo: ReplayOutcome } {
   const db = new Database(path, { create: true, readwrite: true, strict: false });
   try {
     // Exclusive locking: the first read below takes a lock held until close, so a
@@ -97,10 +101,18 @@ function openDatabase(path: string, sync: SyncMode): Database {
     db.run(`PRAGMA synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
     db.run("PRAGMA journal_size_limit = 67108864");
     db.run("BEGIN IMMEDIATE");
+    // What a crashed server had answered for but not committed, at the schema it was written for.
+    const redo = replayRedo(db, path, version);
+    if (redo.kind === "refused") {
+      db.run("ROLLBACK");
+      throw new StoreOpenError(`cannot open data file ${path}: ${redo.why}`);
+    }
     for (let v = version; v < SCHEMA_VERSION; v++) db.run(MIGRATIONS[v]!);
     db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    redoEpoch(db);
     db.run("COMMIT");
-    return db;
+    if (redo.kind === "replayed") finishReplay(path);
+    return { db, redo };
   } catch (error) {
     try {
       db.close();
@@ -175,6 +187,7 @@ export function sharedAccess(path: string): string | undefined {
   const targets = [
     [path, `data file ${path}`, "600", 0o066],
     [`${path}-wal`, `its WAL ${path}-wal`, "600", 0o066],
+    [`${path}-redo`, `its redo log ${path}-redo`, "600", 0o066],
     [dirname(path), `the directory ${dirname(path)} of data file ${path}`, "go-w", 0o022],
   ] as const;
   for (const [target, what, fix, forbidden] of targets) {

@@ -6,7 +6,8 @@
 // the file the first time a sender is seen), so keeping to N deletes exactly the excess:
 // counting or ranking a thousand rows at every confirmation cost ~50 µs.
 
-import type { Database, Statement } from "bun:sqlite";
+import type { Statement } from "bun:sqlite";
+import type { Preparer } from "./redo-log";
 import type { AckResult, Receipt, ReceiptRequest } from "./store";
 
 /** Senders whose counts are kept in memory; others are counted again when seen. */
@@ -19,7 +20,7 @@ export class SqliteReceipts {
     Statement
   >;
 
-  constructor(db: Database) {
+  constructor(db: Preparer) {
     const p = (sql: string) => db.prepare(sql);
     this.q = {
       account: p("SELECT 1 AS x FROM accounts WHERE id = ?"),

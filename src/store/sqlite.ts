@@ -6,12 +6,19 @@
 // makes the whole batch durable and every call's promise resolves together.
 // If the commit fails (disk full, I/O error) the batch is rolled back and every call in
 // it is rejected with StorageError: no caller is ever told a lost write succeeded.
+//
+// The hot path (messages stored and confirmed, receipts) does not COMMIT each batch: its
+// statements go to the redo log (redo-log.ts) in one write, which makes the batch durable,
+// and the transaction stays open until REDO_COMMIT_MS later, or REDO_COMMIT_BYTES of log,
+// or a batch with any other change (accounts, tokens, bans: rare, and committed as before).
 
 import type { Database, Statement } from "bun:sqlite";
 import { closeSync, fsyncSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { prefixEnd } from "../rules/glob";
 import { compareKeys } from "./keys";
+import { SCHEMA_VERSION } from "./migrations";
+import { applyFrames, meta, type Preparer, RedoLog, type ReplayOutcome } from "./redo-log";
 import { RowBatch } from "./row-batch";
 import { SenderCounts } from "./sender-counts";
 import { formatBytes, planSpace, type SpacePlan } from "./space";
@@ -106,6 +113,14 @@ export class SqliteStore implements Store {
   /** Messages stored in the open batch, inserted together before its commit (see flushRows). */
   private readonly messageRows: RowBatch;
   private readonly scheduleCommit: (fn: () => void) => void;
+  private readonly redo: RedoLog;
+  /** The open batch changed something the redo log does not carry: it ends with a COMMIT. */
+  private direct = false;
+  /** The redo log is due to be committed: the open batch ends with a COMMIT. */
+  private commitDue = false;
+  private commitTimer: Timer | null = null;
+  /** Set when the state the redo log holds could not be applied again after a rollback. */
+  private failed: StorageError | null = null;
   /** Confirmations not yet applied (see ack()). */
   private acks: {
     recipientId: number;
@@ -136,6 +151,8 @@ export class SqliteStore implements Store {
     readonly path: string,
     /** Set when --reset-corrupt-data moved a corrupt file aside: where it went. */
     readonly movedAside?: string,
+    /** What opening did with the redo log of a server that had not stopped cleanly. */
+    readonly recovered: ReplayOutcome = { kind: "none" },
   ) {
     this.space = opts.maxBytes ? planSpace(opts.maxBytes) : null;
     this.description = `sqlite ${path} (sync=${opts.sync}${this.space ? `, up to ${formatBytes(this.space.totalBytes)}` : ""})`;
@@ -143,11 +160,19 @@ export class SqliteStore implements Store {
     // event-loop turn. With sync=normal a commit is a write to the OS: commit what one read
     // brought at once, which answers sooner and still batches every frame of that read.
     this.scheduleCommit = opts.sync === "full" ? (fn) => void setImmediate(fn) : queueMicrotask;
-    this.q = prepareStatements(db);
-    this.dedup = new SqliteDedup(db, opts.dedupPerSender);
-    this.receiptRows = new SqliteReceipts(db);
+    this.redo = RedoLog.create(path, {
+      schemaVersion: SCHEMA_VERSION,
+      epoch: meta(db, "redo_epoch") ?? 0,
+      seq: meta(db, "redo_seq") ?? 0,
+      fsync: opts.sync === "full",
+    });
+    // Every statement records its runs: what a batch of the hot path ran is its redo frame.
+    const recorded = { prepare: (sql: string) => this.redo.prepare(db, sql) };
+    this.q = prepareStatements(recorded, db);
+    this.dedup = new SqliteDedup(recorded, opts.dedupPerSender);
+    this.receiptRows = new SqliteReceipts(recorded);
     this.messageRows = new RowBatch(
-      db,
+      recorded,
       "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at, sender_id, client_msg_id)",
       7,
     );
@@ -187,7 +212,7 @@ export class SqliteStore implements Store {
   static open(opts: SqliteOptions): SqliteStore {
     const file = openDataFile(opts);
     try {
-      return new SqliteStore(file.db, opts, file.path, file.movedAside);
+      return new SqliteStore(file.db, opts, file.path, file.movedAside, file.redo);
     } catch (error) {
       file.db.close();
       throw error;
@@ -420,7 +445,7 @@ export class SqliteStore implements Store {
       this.acks.push({ recipientId, ids, resolve, reject });
       this.ackTimer ??= setTimeout(() => {
         this.ackTimer = null;
-        if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
+        if (this.acks.length) void this.op(true, () => undefined, false, true).catch(() => {});
       }, ACK_DELAY_MS);
     });
   }
@@ -457,7 +482,7 @@ export class SqliteStore implements Store {
       this.acks.push(entry(resolve, reject));
       this.ackTimer ??= setTimeout(() => {
         this.ackTimer = null;
-        if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
+        if (this.acks.length) void this.op(true, () => undefined, false, true).catch(() => {});
       }, ACK_DELAY_MS);
     });
   }
@@ -546,8 +571,9 @@ export class SqliteStore implements Store {
   backupTo(file: string): void {
     if (this.closed) throw new StorageError("the data store is closed");
     // VACUUM cannot run inside a transaction: commit the open batch first.
-    if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
+    if (this.acks.length) void this.op(true, () => undefined, false, true).catch(() => {});
     if (this.inTxn || this.batch.length) this.commit();
+    if (this.inTxn) this.commitFile();
     this.db.run("VACUUM INTO ?", [file]);
     // SQLite does not fsync what VACUUM INTO writes: a backup must survive a power loss too.
     for (const path of [file, dirname(file)]) {
@@ -566,10 +592,21 @@ export class SqliteStore implements Store {
 
   async close() {
     if (this.closed) return;
-    if (this.acks.length) void this.op(true, () => undefined).catch(() => {});
+    if (this.acks.length) void this.op(true, () => undefined, false, true).catch(() => {});
     if (this.batch.length) this.commit();
+    let committed = !this.inTxn && !this.failed;
+    if (this.inTxn && !this.failed) {
+      try {
+        this.commitFile();
+        committed = true;
+      } catch {
+        // The redo log keeps what was answered for; the next start applies it.
+      }
+    }
     if (this.ackTimer) clearTimeout(this.ackTimer);
+    if (this.commitTimer) clearTimeout(this.commitTimer);
     this.closed = true;
+    this.redo.close(this.path, committed);
     try {
       this.db.run("PRAGMA wal_checkpoint(TRUNCATE)");
     } catch {
@@ -591,14 +628,16 @@ export class SqliteStore implements Store {
    * result once the batch commits. Rows queued by enqueue are written first, unless fn
    * only queues more (keepsRows).
    */
-  private op<T>(write: boolean, fn: () => T, keepsRows = false): Promise<T> {
+  private op<T>(write: boolean, fn: () => T, keepsRows = false, redone = false): Promise<T> {
     if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
+    if (this.failed) return Promise.reject(this.failed);
     let value: T;
     try {
       if ((write || this.acks.length) && !this.inTxn) {
         this.q.begin.run();
         this.inTxn = true;
       }
+      if (write && !redone) this.direct = true;
       if (!keepsRows) this.flushRows();
       if (this.acks.length) this.applyAcks();
       value = fn();
@@ -618,7 +657,7 @@ export class SqliteStore implements Store {
 
   /** op() for a call that only queues rows (enqueue): what the batch queued stays queued. */
   private queue<T>(fn: () => T): Promise<T> {
-    return this.op(true, fn, true);
+    return this.op(true, fn, true, true);
   }
 
   /** Inserts the rows the open batch has queued (messages, de-duplication records). */
@@ -627,17 +666,19 @@ export class SqliteStore implements Store {
     this.dedup.flush();
   }
 
+  /** Ends the batch: its changes become durable (redo log or COMMIT), then its calls resolve. */
   private commit(): void {
     this.scheduled = false;
     if (this.inTxn) {
       try {
         this.flushRows();
-        this.q.commit.run();
+        if (this.direct || this.commitDue || this.redo.bytes >= REDO_COMMIT_BYTES) this.commitFile();
+        else if (this.redo.pending) this.redo.append();
       } catch (error) {
         this.abort(toStorageError(error));
         return;
       }
-      this.inTxn = false;
+      if (this.inTxn) this.commitTimer ??= setTimeout(() => this.commitLater(), REDO_COMMIT_MS);
       this.committedIdCeiling = this.idCeiling;
       for (const [id, d] of this.countDelta) {
         const n = (this.counts.get(id) ?? 0) + d;
@@ -646,11 +687,41 @@ export class SqliteStore implements Store {
       }
       this.countDelta.clear();
       this.senders.commit();
-      if (this.space) this.afterCommit(this.space);
+      if (this.space) this.afterCommit(this.space, !this.inTxn);
     }
     const batch = this.batch;
     this.batch = [];
     for (const p of batch) p.resolve(p.value);
+  }
+
+  /** Commits the open transaction: the redo log's frames are in the file now. */
+  private commitFile(): void {
+    this.q.setRedoSeq.run(this.redo.seq);
+    this.q.commit.run();
+    this.inTxn = false;
+    this.direct = false;
+    this.commitDue = false;
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    this.commitTimer = null;
+    this.redo.committed();
+  }
+
+  /** REDO_COMMIT_MS after a batch went to the redo log: commit, with the batch in hand if any. */
+  private commitLater(): void {
+    this.commitTimer = null;
+    if (!this.inTxn || this.closed) return;
+    if (this.scheduled) {
+      this.commitDue = true;
+      return;
+    }
+    try {
+      this.flushRows();
+      this.commitFile();
+    } catch (error) {
+      this.abort(toStorageError(error));
+      return;
+    }
+    if (this.space) this.afterCommit(this.space, true);
   }
 
   /** Rolls the open batch back and fails every call in it. */
@@ -662,6 +733,21 @@ export class SqliteStore implements Store {
         // SQLite may already have rolled back (e.g. SQLITE_FULL); either way nothing is committed.
       }
       this.inTxn = false;
+    }
+    this.redo.discard();
+    this.direct = false;
+    this.commitDue = false;
+    // The rollback took back batches already answered for, which the redo log holds: apply
+    // them again, in a transaction left open for the next commit.
+    if (this.redo.uncommitted) {
+      try {
+        this.q.begin.run();
+        this.inTxn = true;
+        applyFrames(this.db, this.redo.frames(this.path));
+        this.commitTimer ??= setTimeout(() => this.commitLater(), REDO_COMMIT_MS);
+      } catch (cause) {
+        this.failed = new StorageError("the data store failed and needs a restart", { cause });
+      }
     }
     this.countDelta.clear();
     this.messageRows.clear();
@@ -779,7 +865,7 @@ export class SqliteStore implements Store {
    * a quarter of its share (a big batch of confirmations or a deleted mailbox: then at
    * once), and on reaching the budget, when giving the WAL's disk space back helps most.
    */
-  private afterCommit(space: SpacePlan): void {
+  private afterCommit(space: SpacePlan, committed: boolean): void {
     const now = Date.now();
     // Measuring is two PRAGMA reads, 6 % of a server answering one message at a time. Far
     // from the budget the batch's estimate (an upper bound on what its messages added) is
@@ -796,6 +882,8 @@ export class SqliteStore implements Store {
     const full = this.liveBytes >= space.newDataBytes;
     const justFull = full && !this.wasFull;
     this.wasFull = full;
+    // A checkpoint needs the transaction closed: the WAL waits for the next COMMIT.
+    if (!committed) return;
     const changes = (this.q.totalChanges.get() as { n: number }).n;
     // A changed row rewrites a page or two (its leaf, an index's leaf) in the WAL.
     const grown = (changes - this.changesAtWalCheck) * 2 * (this.pageSize + 24);
@@ -823,6 +911,12 @@ export class SqliteStore implements Store {
   }
 }
 
+/** Longest (ms) a batch that went to the redo log waits for its COMMIT. */
+const REDO_COMMIT_MS = 100;
+
+/** Redo log bytes past the last COMMIT that make the next batch end with one. */
+const REDO_COMMIT_BYTES = 2 * 1024 * 1024;
+
 /** Longest a confirmation waits for a batch to join before committing on its own. */
 const ACK_DELAY_MS = 20;
 
@@ -842,7 +936,8 @@ const SENDER_CACHE = 65_536;
 /** Message ids reserved in the file at a time. */
 const ID_BLOCK = 4096;
 
-function prepareStatements(db: Database) {
+/** `db` records what its statements run (see RedoLog); `plain` is for those that must not be replayed. */
+function prepareStatements(db: Preparer, plain: Database) {
   const p = (sql: string): Statement => db.prepare(sql);
   return {
     insertAccount: p(
@@ -882,11 +977,12 @@ function prepareStatements(db: Database) {
     freelistCount: p("PRAGMA freelist_count"),
     setLastLogin: p("UPDATE accounts SET last_login_at = ? WHERE id = ?"),
     lastLogin: p("SELECT last_login_at AS at FROM accounts WHERE id = ?"),
-    // Prepared once: a batch's BEGIN and COMMIT are on every message's path.
-    begin: p("BEGIN"),
-    commit: p("COMMIT"),
-    rollback: p("ROLLBACK"),
     setNextMessageId: p("UPDATE meta SET value = ? WHERE key = 'next_message_id'"),
+    // Prepared once: a batch's BEGIN and COMMIT are on every message's path.
+    begin: plain.prepare("BEGIN"),
+    commit: plain.prepare("COMMIT"),
+    rollback: plain.prepare("ROLLBACK"),
+    setRedoSeq: plain.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('redo_seq', ?)"),
   };
 }
 

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { nameIdentity, nameKey, nameSkeleton } from "../../src/rules/names";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/migrations";
 import { type SqliteOptions, SqliteStore, StoreOpenError } from "../../src/store/sqlite";
+import { openDataFile } from "../../src/store/sqlite-file";
 import { type Account, StorageError, StorageFullError } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract, T0 } from "./contract";
 
@@ -59,34 +60,44 @@ function writeDatabase(path: string, sql: string[]): Buffer {
   return readFileSync(path);
 }
 
-/** A table's row count, read from a copy of the live files (the store holds an exclusive lock). */
+/**
+ * A table's row count in a copy of the live files (the store holds an exclusive lock), opened
+ * as the server opens its file after a crash: what a crash now would keep.
+ */
 function countInCopy(table: string): number {
   const copy = join(dir, "copy");
   rmSync(copy, { recursive: true, force: true });
   mkdirSync(copy);
-  for (const ext of ["", "-wal"]) {
+  for (const ext of ["", "-wal", "-redo"]) {
     if (existsSync(join(dir, `chat.db${ext}`)))
       copyFileSync(join(dir, `chat.db${ext}`), join(copy, `c.db${ext}`));
   }
-  const db = new Database(join(copy, "c.db"), { readonly: true });
+  const { db } = openDataFile({ path: join(copy, "c.db"), sync: "normal" });
   const { n } = db.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number };
   db.close();
   return n;
 }
 
 /**
- * Makes the next COMMIT of this store fail, through its own connection: a message insert
- * leaves a deferred foreign key violation, which SQLite reports only at COMMIT.
+ * Makes the store's next steps that make a batch durable fail as a disk I/O error would:
+ * its COMMIT, and its write to the redo log.
  */
 function failCommits(s: SqliteStore): () => void {
-  const db = (s as unknown as { db: Database }).db;
-  db.run("PRAGMA foreign_keys = ON");
-  db.run("CREATE TEMP TABLE parent (id INTEGER PRIMARY KEY)");
-  db.run("CREATE TEMP TABLE child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)");
-  db.run(
-    "CREATE TEMP TRIGGER fail_commit AFTER INSERT ON main.messages BEGIN INSERT INTO child VALUES (1); END",
-  );
-  return () => db.run("DROP TRIGGER temp.fail_commit");
+  const inner = s as unknown as {
+    q: { commit: { run: () => unknown } };
+    redo: { append: () => void };
+  };
+  const commit = inner.q.commit.run;
+  const append = inner.redo.append;
+  const ioError = () => {
+    throw Object.assign(new Error("disk I/O error"), { code: "SQLITE_IOERR" });
+  };
+  inner.q.commit.run = ioError;
+  inner.redo.append = ioError;
+  return () => {
+    inner.q.commit.run = commit;
+    inner.redo.append = append;
+  };
 }
 
 const big = "x".repeat(500);
@@ -622,6 +633,78 @@ describe("SqliteStore: deduplication records when N changes or many senders send
     expect(await dup(s, senders[0]!, 1000)).toBe(true);
     expect(await dup(s, senders[4199]!, 5199)).toBe(true);
     expect(await dup(s, senders[0]!, 1001)).toBe(false);
+  });
+});
+
+describe("SqliteStore: the redo log (what a crash keeps between commits)", () => {
+  /** The live files copied now, as a crash now would leave them, and opened as a store. */
+  function crashCopy(): SqliteStore {
+    const copy = join(dir, "crash");
+    rmSync(copy, { recursive: true, force: true });
+    mkdirSync(copy);
+    for (const ext of ["", "-wal", "-redo"])
+      if (existsSync(join(dir, `chat.db${ext}`)))
+        copyFileSync(join(dir, `chat.db${ext}`), join(copy, `chat.db${ext}`));
+    const s = SqliteStore.open({ path: join(copy, "chat.db"), sync: "normal", ...LIMITS, ...roomy });
+    opened.push(s);
+    return s;
+  }
+
+  const roomy = { maxQueuedPerAccount: 100, maxQueuedPerSender: 100 };
+
+  it("keeps every answered message, confirmation and receipt of batches not yet committed", async () => {
+    const s = open(roomy);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const asAlice = { recipientName: "Alice", confirmedAt: T0 + 5, maxPerAccount: 10 };
+    const m = [];
+    for (let i = 0; i < 5; i++) m.push(await put(s, msg(bob, "alice", `m${i}`, { clientMsgId: 100 + i })));
+    await s.ackWithReceipts(alice.id, [m[0]!.id, m[1]!.id], asAlice);
+    await s.deleteReceipts(bob.id, [m[0]!.id]);
+    await s.flush();
+    // Well within REDO_COMMIT_MS of the batches: they are in the redo log, not yet in a commit.
+    expect(existsSync(join(dir, "chat.db-redo"))).toBe(true);
+    const after = crashCopy();
+    expect(ids(await after.pending(alice.id, 0, 10))).toEqual(ids(m.slice(2)));
+    expect((await after.receipts(bob.id, 10)).map((r) => r.messageId)).toEqual([m[1]!.id]);
+    expect(await after.stats()).toEqual({ accounts: 2, queued: 3 });
+    // The de-duplication records came back too: a resend is the message first stored.
+    const again = await after.enqueue(msg(bob, "alice", "m4", { clientMsgId: 104 }));
+    expect(again.ok && again.duplicate && again.message.id).toBe(m[4]!.id);
+    // Ids go on past those handed out before the crash.
+    expect((await put(after, msg(bob, "alice", "new"))).id).toBeGreaterThan(m[4]!.id);
+  });
+
+  it("a reopen after a crash applies the log once; a clean close leaves none", async () => {
+    const s = open();
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    await put(s, msg(bob, "alice", "one"));
+    const first = crashCopy();
+    expect(await first.countPending(alice.id)).toBe(1);
+    await first.close();
+    const copyDir = join(dir, "crash");
+    expect(existsSync(join(copyDir, "chat.db-redo"))).toBe(false);
+    const second = SqliteStore.open({ path: join(copyDir, "chat.db"), sync: "normal", ...LIMITS });
+    opened.push(second);
+    expect(await second.countPending(alice.id)).toBe(1);
+    await s.close();
+    expect(existsSync(join(dir, "chat.db-redo"))).toBe(false);
+  });
+
+  it("sets aside a redo log of another data file, and refuses a file that is not one", async () => {
+    const s = open();
+    const [, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    await put(s, msg(bob, "alice", "from the old file"));
+    copyFileSync(join(dir, "chat.db-redo"), join(dir, "stray-redo"));
+    await s.close();
+    // A new data file beside the old file's log: the log is not applied to it.
+    for (const f of ["chat.db", "chat.db-wal"]) rmSync(join(dir, f), { force: true });
+    copyFileSync(join(dir, "stray-redo"), join(dir, "chat.db-redo"));
+    const fresh = open();
+    expect(await fresh.stats()).toEqual({ accounts: 0, queued: 0 });
+    expect(readdirSync(dir).some((f) => f.startsWith("chat.db-redo.stale-"))).toBe(true);
+    await fresh.close();
+    writeFileSync(join(dir, "chat.db-redo"), "not a redo log, but long enough to have a header");
+    expect(openError()).toContain("chat.db-redo is not a chat redo log");
   });
 });
 
