@@ -73,15 +73,21 @@ export class RedoLog {
   /** A statement whose every run() is recorded in the open frame. */
   prepare(db: Database, sql: string): Statement {
     const st = db.prepare(sql);
-    const index = this.statements++;
+    const record = this.recorder(sql);
     const run = st.run.bind(st);
-    const writer = this.writer;
     st.run = ((...args: never[]) => {
       const changes = run(...args);
-      writer.run(index, sql, args);
+      record(args);
       return changes;
     }) as Statement["run"];
     return st;
+  }
+
+  /** Records runs of `sql` that are made later, or never (their effect reached SQLite another way). */
+  recorder(sql: string): (args: readonly unknown[]) => void {
+    const index = this.statements++;
+    const writer = this.writer;
+    return (args) => writer.run(index, sql, args);
   }
 
   /** The open frame has records to write. */

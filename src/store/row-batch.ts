@@ -1,8 +1,11 @@
-// Rows written to one table during a batch, inserted together just before the batch's
-// commit with multi-row INSERT statements: one statement per 64 rows instead of one per
-// row. In bun:sqlite a statement's call and binding cost about as much as SQLite's own
-// work for a small row, and the relay stores a message and a de-duplication record per
-// SEND. Whoever reads the table within the batch flushes first.
+// Rows written to one table, inserted together later with multi-row INSERT statements:
+// one statement per 64 rows instead of one per row. In bun:sqlite a statement's call and
+// binding cost about as much as SQLite's own work for a small row, and the relay stores a
+// message and a de-duplication record per SEND. Whoever reads the table flushes first.
+//
+// With a recorder, each row is recorded (in the redo log) as it is queued, so the rows may
+// wait past their batch, until the next COMMIT; a queued row removed again (a message
+// confirmed before then) never reaches SQLite.
 
 import type { Statement } from "bun:sqlite";
 import type { Preparer } from "./redo-log";
@@ -12,20 +15,47 @@ const CHUNKS = [64, 16, 4, 1] as const;
 
 export type SqlValue = number | string | null;
 
-/** Rows of six or seven columns (the tables that use it have these). */
+export interface RowBatchOptions {
+  /** Records one queued row as the single-row INSERT `sql` would run it. */
+  recorder?: (sql: string) => (row: readonly SqlValue[]) => void;
+  /** The column (0-based) remove() finds rows by: a unique number. */
+  key?: number;
+}
+
+/** Rows of five to seven columns (the tables that use it have these). */
 export class RowBatch {
   private readonly values: SqlValue[] = [];
   private readonly statements = new Map<number, Statement>();
+  private readonly record: ((row: readonly SqlValue[]) => void) | null;
+  private readonly scratch: SqlValue[];
+  /** Row number of each queued row by its key; rows removed since the last flush. */
+  private readonly rowOf: Map<number, number> | null;
+  private readonly removed = new Set<number>();
 
   constructor(
     private readonly db: Preparer,
     /** e.g. "INSERT INTO t (a, b, c, d, e, f)": the VALUES part is added per chunk size. */
     private readonly head: string,
-    private readonly columns: 6 | 7 = 6,
-  ) {}
+    private readonly columns: 5 | 6 | 7 = 6,
+    private readonly opts: RowBatchOptions = {},
+  ) {
+    this.record = opts.recorder ? opts.recorder(`${head} VALUES ${tuple(columns)}`) : null;
+    this.scratch = new Array<SqlValue>(columns).fill(null);
+    this.rowOf = opts.key === undefined ? null : new Map();
+  }
 
+  /** Rows queued (removed ones included until the next flush). */
   get size(): number {
     return this.values.length / this.columns;
+  }
+
+  /** Takes back the queued row whose key column is `key` and whose first column is `first`; false if none is queued. */
+  remove(key: number, first: SqlValue): boolean {
+    const row = this.rowOf?.get(key);
+    if (row === undefined || this.values[row * this.columns] !== first) return false;
+    this.rowOf!.delete(key);
+    this.removed.add(row);
+    return true;
   }
 
   /** Queues one row, its values in the order of the head's column list. */
@@ -35,15 +65,35 @@ export class RowBatch {
     c: SqlValue,
     d: SqlValue,
     e: SqlValue,
-    f: SqlValue,
+    f: SqlValue = null,
     g: SqlValue = null,
   ): void {
-    if (this.columns === 6) this.values.push(a, b, c, d, e, f);
-    else this.values.push(a, b, c, d, e, f, g);
+    if (this.rowOf) {
+      const k = this.opts.key;
+      const key = k === 0 ? a : k === 1 ? b : k === 2 ? c : k === 3 ? d : k === 4 ? e : k === 5 ? f : g;
+      this.rowOf.set(key as number, this.size);
+    }
+    const w = this.columns;
+    if (w === 6) this.values.push(a, b, c, d, e, f);
+    else if (w === 7) this.values.push(a, b, c, d, e, f, g);
+    else this.values.push(a, b, c, d, e);
+    if (this.record) {
+      const r = this.scratch;
+      r[0] = a;
+      r[1] = b;
+      r[2] = c;
+      r[3] = d;
+      r[4] = e;
+      if (w > 5) r[5] = f;
+      if (w > 6) r[6] = g;
+      this.record(r);
+    }
   }
 
   /** Inserts the queued rows (inside the caller's open transaction). Throws what SQLite throws. */
   flush(): void {
+    if (this.removed.size) this.compact();
+    this.rowOf?.clear();
     const values = this.values;
     const total = values.length;
     if (total === 0) return;
@@ -53,7 +103,9 @@ export class RowBatch {
         // One row (a batch of one SEND: the light workload): no slice, no spread.
         const one = this.statement(1);
         if (width === 6) one.run(values[0]!, values[1]!, values[2]!, values[3]!, values[4]!, values[5]!);
-        else one.run(values[0]!, values[1]!, values[2]!, values[3]!, values[4]!, values[5]!, values[6]!);
+        else if (width === 7)
+          one.run(values[0]!, values[1]!, values[2]!, values[3]!, values[4]!, values[5]!, values[6]!);
+        else one.run(values[0]!, values[1]!, values[2]!, values[3]!, values[4]!);
         return;
       }
       let at = 0;
@@ -71,6 +123,22 @@ export class RowBatch {
   /** Forgets the queued rows (the batch was rolled back). */
   clear(): void {
     this.values.length = 0;
+    this.rowOf?.clear();
+    this.removed.clear();
+  }
+
+  /** Drops the removed rows from the queue. */
+  private compact(): void {
+    const v = this.values;
+    const w = this.columns;
+    let to = 0;
+    for (let row = 0, n = v.length / w; row < n; row++) {
+      if (this.removed.has(row)) continue;
+      if (to !== row * w) for (let i = 0; i < w; i++) v[to + i] = v[row * w + i]!;
+      to += w;
+    }
+    v.length = to;
+    this.removed.clear();
   }
 
   finalize(): void {
@@ -81,10 +149,11 @@ export class RowBatch {
   private statement(rows: number): Statement {
     let st = this.statements.get(rows);
     if (!st) {
-      const tuple = `(${Array(this.columns).fill("?").join(", ")})`;
-      st = this.db.prepare(`${this.head} VALUES ${Array(rows).fill(tuple).join(", ")}`);
+      st = this.db.prepare(`${this.head} VALUES ${Array(rows).fill(tuple(this.columns)).join(", ")}`);
       this.statements.set(rows, st);
     }
     return st;
   }
 }
+
+const tuple = (columns: number) => `(${Array(columns).fill("?").join(", ")})`;

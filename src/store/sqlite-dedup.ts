@@ -11,7 +11,7 @@
 
 import type { Statement } from "bun:sqlite";
 import type { Preparer } from "./redo-log";
-import { RowBatch } from "./row-batch";
+import { RowBatch, type RowBatchOptions } from "./row-batch";
 
 export interface SentRow {
   messageId: number;
@@ -42,6 +42,8 @@ export class SqliteDedup {
   constructor(
     db: Preparer,
     private readonly perSender: number,
+    /** How the batched records are written and recorded (see RowBatch); by default through db. */
+    rows: { db: Preparer; options: RowBatchOptions } = { db, options: {} },
   ) {
     const p = (sql: string) => db.prepare(sql);
     this.q = {
@@ -58,8 +60,10 @@ export class SqliteDedup {
     };
     // A slot taken again replaces its row (in one statement a later row replaces an earlier).
     this.rows = new RowBatch(
-      db,
+      rows.db,
       "INSERT OR REPLACE INTO sent_ring (client_msg_id, message_id, recipient_id, sent_at, sender_id, slot)",
+      6,
+      rows.options,
     );
   }
 

@@ -8,25 +8,40 @@
 
 import type { Statement } from "bun:sqlite";
 import type { Preparer } from "./redo-log";
+import { RowBatch, type RowBatchOptions, type SqlValue } from "./row-batch";
 import type { AckResult, Receipt, ReceiptRequest } from "./store";
 
 /** Senders whose counts are kept in memory; others are counted again when seen. */
 const CACHED_SENDERS = 65_536;
 
+const REMOVE = "DELETE FROM receipts WHERE account_id = ? AND message_id = ?";
+
 export class SqliteReceipts {
   private counts = new Map<number, number>();
+  /** New receipts, inserted together (RowBatch); whoever reads the table flushes them first. */
+  private readonly rows: RowBatch;
+  /** Records the removal of a receipt still queued in rows (it never reaches the table). */
+  private readonly recordRemove: ((args: readonly SqlValue[]) => void) | null;
   private readonly q: Record<
-    "account" | "insert" | "count" | "dropOldest" | "exists" | "list" | "remove" | "removeAll",
+    "account" | "count" | "dropOldest" | "exists" | "list" | "remove" | "removeAll",
     Statement
   >;
 
-  constructor(db: Preparer) {
+  constructor(
+    db: Preparer,
+    /** How new receipts are written and recorded (see RowBatch); by default through db. */
+    rows: { db: Preparer; options: RowBatchOptions } = { db, options: {} },
+  ) {
     const p = (sql: string) => db.prepare(sql);
+    this.rows = new RowBatch(
+      rows.db,
+      "INSERT OR REPLACE INTO receipts (account_id, message_id, recipient_name, confirmed_at, client_msg_id)",
+      5,
+      { ...rows.options, key: 1 },
+    );
+    this.recordRemove = rows.options.recorder ? rows.options.recorder(REMOVE) : null;
     this.q = {
       account: p("SELECT 1 AS x FROM accounts WHERE id = ?"),
-      insert: p(
-        "INSERT OR REPLACE INTO receipts (account_id, message_id, recipient_name, confirmed_at, client_msg_id) VALUES (?, ?, ?, ?, ?)",
-      ),
       count: p("SELECT count(*) AS n FROM receipts WHERE account_id = ?"),
       dropOldest: p(
         `DELETE FROM receipts WHERE account_id = ?1 AND message_id IN
@@ -38,7 +53,7 @@ export class SqliteReceipts {
            confirmed_at AS confirmedAt, client_msg_id AS clientMsgId
          FROM receipts WHERE account_id = ? ORDER BY message_id LIMIT ?`,
       ),
-      remove: p("DELETE FROM receipts WHERE account_id = ? AND message_id = ?"),
+      remove: p(REMOVE),
       removeAll: p("DELETE FROM receipts WHERE account_id = ?"),
     };
   }
@@ -53,7 +68,7 @@ export class SqliteReceipts {
     // the name has another id). A sender with a count in memory exists: deleting an account
     // forgets its count (removeAll), so only the first receipt of a sender looks it up.
     if (!this.counts.has(senderId) && !this.q.account.get(senderId)) return;
-    this.q.insert.run(senderId, id, r.recipientName, r.confirmedAt, clientMsgId);
+    this.rows.add(senderId, id, r.recipientName, r.confirmedAt, clientMsgId);
     // Ids are never reused and the message goes in this transaction: the row is a new one.
     this.add(senderId, 1);
     out.receipts.push({
@@ -72,28 +87,39 @@ export class SqliteReceipts {
     for (const sender of new Set(out.receipts.map((x) => x.senderId))) {
       const over = this.count(sender) - Math.max(0, max);
       if (over <= 0) continue;
+      this.rows.flush();
       const n = this.q.dropOldest.run(sender, over).changes;
       this.add(sender, -n);
       dropped += n;
     }
     if (!dropped) return;
     out.dropped += dropped;
+    this.rows.flush();
     out.receipts = out.receipts.filter((x) => this.q.exists.get(x.senderId, x.messageId) !== null);
   }
 
   list(accountId: number, limit: number): Receipt[] {
-    return limit > 0 ? (this.q.list.all(accountId, limit) as Receipt[]) : [];
+    if (limit <= 0) return [];
+    this.rows.flush();
+    return this.q.list.all(accountId, limit) as Receipt[];
   }
 
   /** In the open write transaction. */
   remove(accountId: number, ids: readonly number[]): void {
     let n = 0;
-    for (const id of ids) n += this.q.remove.run(accountId, id).changes;
+    for (const id of ids) {
+      // Still queued: taken back before it reached the table; the redo log records the removal.
+      if (this.recordRemove && this.rows.remove(id, accountId)) {
+        this.recordRemove([accountId, id]);
+        n++;
+      } else n += this.q.remove.run(accountId, id).changes;
+    }
     if (n) this.add(accountId, -n);
   }
 
   /** In the open write transaction: the account is being deleted. */
   removeAll(accountId: number): void {
+    this.rows.flush();
     this.q.removeAll.run(accountId);
     this.counts.delete(accountId);
   }
@@ -101,16 +127,24 @@ export class SqliteReceipts {
   /** The open batch was rolled back: counts are read from the file again when needed. */
   reset(): void {
     this.counts.clear();
+    this.rows.clear();
+  }
+
+  /** Writes the queued receipts into the table (before a COMMIT, or a read of the table). */
+  flush(): void {
+    this.rows.flush();
   }
 
   /** Before the database closes (an unfinalized statement keeps the file locked). */
   finalize(): void {
     for (const st of Object.values(this.q)) st.finalize();
+    this.rows.finalize();
   }
 
   private count(sender: number): number {
     let n = this.counts.get(sender);
     if (n === undefined) {
+      this.rows.flush();
       n = (this.q.count.get(sender) as { n: number }).n;
       if (this.counts.size >= CACHED_SENDERS) this.counts.clear();
       this.counts.set(sender, n);

@@ -114,6 +114,8 @@ export class SqliteStore implements Store {
   private readonly messageRows: RowBatch;
   private readonly scheduleCommit: (fn: () => void) => void;
   private readonly redo: RedoLog;
+  /** Records the removal of a message still queued in messageRows (it never reaches SQLite). */
+  private readonly recordDelete: (args: readonly unknown[]) => void;
   /** The open batch changed something the redo log does not carry: it ends with a COMMIT. */
   private direct = false;
   /** The redo log is due to be committed: the open batch ends with a COMMIT. */
@@ -169,13 +171,17 @@ export class SqliteStore implements Store {
     // Every statement records its runs: what a batch of the hot path ran is its redo frame.
     const recorded = { prepare: (sql: string) => this.redo.prepare(db, sql) };
     this.q = prepareStatements(recorded, db);
-    this.dedup = new SqliteDedup(recorded, opts.dedupPerSender);
-    this.receiptRows = new SqliteReceipts(recorded);
+    // Queued rows are recorded as they are queued, and reach SQLite by the next COMMIT.
+    const recorder = (sql: string) => this.redo.recorder(sql);
+    this.dedup = new SqliteDedup(recorded, opts.dedupPerSender, { db, options: { recorder } });
+    this.receiptRows = new SqliteReceipts(recorded, { db, options: { recorder } });
     this.messageRows = new RowBatch(
-      recorded,
+      db,
       "INSERT INTO messages (recipient_id, id, sender_name, text, sent_at, sender_id, client_msg_id)",
       7,
+      { recorder, key: 1 },
     );
+    this.recordDelete = this.redo.recorder(DELETE_MESSAGE);
     this.pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
     if (this.space) {
       const { fileBytes, walBytes } = this.space;
@@ -426,7 +432,10 @@ export class SqliteStore implements Store {
   }
 
   pending(recipientId: number, afterId: number, limit: number) {
-    return this.op(false, () => this.q.pending.all(recipientId, afterId, limit) as MessageRow[]);
+    return this.op(false, () => {
+      this.messageRows.flush();
+      return this.q.pending.all(recipientId, afterId, limit) as MessageRow[];
+    });
   }
 
   countPending(recipientId: number) {
@@ -445,7 +454,7 @@ export class SqliteStore implements Store {
       this.acks.push({ recipientId, ids, resolve, reject });
       this.ackTimer ??= setTimeout(() => {
         this.ackTimer = null;
-        if (this.acks.length) void this.op(true, () => undefined, false, true).catch(() => {});
+        if (this.acks.length) void this.op(true, () => undefined, true).catch(() => {});
       }, ACK_DELAY_MS);
     });
   }
@@ -482,7 +491,7 @@ export class SqliteStore implements Store {
       this.acks.push(entry(resolve, reject));
       this.ackTimer ??= setTimeout(() => {
         this.ackTimer = null;
-        if (this.acks.length) void this.op(true, () => undefined, false, true).catch(() => {});
+        if (this.acks.length) void this.op(true, () => undefined, true).catch(() => {});
       }, ACK_DELAY_MS);
     });
   }
@@ -571,7 +580,7 @@ export class SqliteStore implements Store {
   backupTo(file: string): void {
     if (this.closed) throw new StorageError("the data store is closed");
     // VACUUM cannot run inside a transaction: commit the open batch first.
-    if (this.acks.length) void this.op(true, () => undefined, false, true).catch(() => {});
+    if (this.acks.length) void this.op(true, () => undefined, true).catch(() => {});
     if (this.inTxn || this.batch.length) this.commit();
     if (this.inTxn) this.commitFile();
     this.db.run("VACUUM INTO ?", [file]);
@@ -592,7 +601,7 @@ export class SqliteStore implements Store {
 
   async close() {
     if (this.closed) return;
-    if (this.acks.length) void this.op(true, () => undefined, false, true).catch(() => {});
+    if (this.acks.length) void this.op(true, () => undefined, true).catch(() => {});
     if (this.batch.length) this.commit();
     let committed = !this.inTxn && !this.failed;
     if (this.inTxn && !this.failed) {
@@ -625,10 +634,11 @@ export class SqliteStore implements Store {
 
   /**
    * Runs fn now (inside the open batch transaction if write) and resolves with its
-   * result once the batch commits. Rows queued by enqueue are written first, unless fn
-   * only queues more (keepsRows).
+   * result once the batch is durable. A write the redo log does not carry (not `redone`)
+   * makes the batch end with a COMMIT, and sees the queued rows written first; of the
+   * reads, those of the messages table flush them themselves.
    */
-  private op<T>(write: boolean, fn: () => T, keepsRows = false, redone = false): Promise<T> {
+  private op<T>(write: boolean, fn: () => T, redone = false): Promise<T> {
     if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
     if (this.failed) return Promise.reject(this.failed);
     let value: T;
@@ -637,8 +647,10 @@ export class SqliteStore implements Store {
         this.q.begin.run();
         this.inTxn = true;
       }
-      if (write && !redone) this.direct = true;
-      if (!keepsRows) this.flushRows();
+      if (write && !redone) {
+        this.direct = true;
+        this.flushRows();
+      }
       if (this.acks.length) this.applyAcks();
       value = fn();
     } catch (error) {
@@ -657,13 +669,14 @@ export class SqliteStore implements Store {
 
   /** op() for a call that only queues rows (enqueue): what the batch queued stays queued. */
   private queue<T>(fn: () => T): Promise<T> {
-    return this.op(true, fn, true, true);
+    return this.op(true, fn, true);
   }
 
-  /** Inserts the rows the open batch has queued (messages, de-duplication records). */
+  /** Inserts the queued rows (messages, de-duplication records) into their tables. */
   private flushRows(): void {
     this.messageRows.flush();
     this.dedup.flush();
+    this.receiptRows.flush();
   }
 
   /** Ends the batch: its changes become durable (redo log or COMMIT), then its calls resolve. */
@@ -671,9 +684,12 @@ export class SqliteStore implements Store {
     this.scheduled = false;
     if (this.inTxn) {
       try {
-        this.flushRows();
         if (this.direct || this.commitDue || this.redo.bytes >= REDO_COMMIT_BYTES) this.commitFile();
-        else if (this.redo.pending) this.redo.append();
+        else {
+          if (this.redo.pending) this.redo.append();
+          // Near the data budget, rows meet the file's cap in the batch they belong to.
+          if (this.messageRows.size >= MAX_QUEUED_ROWS || this.nearBudget()) this.flushRows();
+        }
       } catch (error) {
         this.abort(toStorageError(error));
         return;
@@ -696,6 +712,7 @@ export class SqliteStore implements Store {
 
   /** Commits the open transaction: the redo log's frames are in the file now. */
   private commitFile(): void {
+    this.flushRows();
     this.q.setRedoSeq.run(this.redo.seq);
     this.q.commit.run();
     this.inTxn = false;
@@ -715,7 +732,6 @@ export class SqliteStore implements Store {
       return;
     }
     try {
-      this.flushRows();
       this.commitFile();
     } catch (error) {
       this.abort(toStorageError(error));
@@ -788,6 +804,7 @@ export class SqliteStore implements Store {
           clientMsgId = this.cachedClientMsgIds[slot]!;
           this.cachedIds[slot] = 0;
         } else {
+          this.messageRows.flush();
           const row = this.q.senderOfMessage.get(a.recipientId, id) as {
             senderId: number;
             clientMsgId: number;
@@ -796,7 +813,9 @@ export class SqliteStore implements Store {
           senderId = row.senderId;
           clientMsgId = row.clientMsgId;
         }
-        if (this.q.deleteMessage.run(a.recipientId, id).changes === 0) continue;
+        // Still queued: taken back before it reached SQLite; the redo log records the removal.
+        if (this.messageRows.remove(id, a.recipientId)) this.recordDelete([a.recipientId, id]);
+        else if (this.q.deleteMessage.run(a.recipientId, id).changes === 0) continue;
         removed++;
         this.senders.add(a.recipientId, senderId, -1);
         // After the delete: a stale cache entry (its batch rolled back) makes no receipt.
@@ -839,6 +858,11 @@ export class SqliteStore implements Store {
   /** The data budget is spent as of the last commit: new messages and accounts are refused. */
   get full(): boolean {
     return this.space !== null && this.liveBytes >= this.space.newDataBytes;
+  }
+
+  /** Past half the data budget: queued rows are written at once, where a full file fails their batch. */
+  private nearBudget(): boolean {
+    return this.space !== null && this.liveBytes + this.batchBytes >= this.space.newDataBytes / 2;
   }
 
   /** New data (messages, accounts) would go past the budget less its reserve. */
@@ -911,6 +935,11 @@ export class SqliteStore implements Store {
   }
 }
 
+const DELETE_MESSAGE = "DELETE FROM messages WHERE recipient_id = ? AND id = ?";
+
+/** Queued rows past which they are written at the end of a batch rather than at the COMMIT. */
+const MAX_QUEUED_ROWS = 8192;
+
 /** Longest (ms) a batch that went to the redo log waits for its COMMIT. */
 const REDO_COMMIT_MS = 100;
 
@@ -960,7 +989,7 @@ function prepareStatements(db: Preparer, plain: Database) {
     deleteAccount: p("DELETE FROM accounts WHERE id = ?"),
     deleteMessagesOf: p("DELETE FROM messages WHERE recipient_id = ?"),
     deleteTokensOf: p("DELETE FROM tokens WHERE account_id = ?"),
-    deleteMessage: p("DELETE FROM messages WHERE recipient_id = ? AND id = ?"),
+    deleteMessage: p(DELETE_MESSAGE),
     senderOfMessage: p(
       "SELECT sender_id AS senderId, client_msg_id AS clientMsgId FROM messages WHERE recipient_id = ? AND id = ?",
     ),
