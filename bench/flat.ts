@@ -1,6 +1,6 @@
 // Bounded de-duplication, shown: TOTAL messages (default 10 million), every one with a
 // client_msg_id and confirmed by its receiver, through one `chat serve`, with the server's
-// RSS and data-file size (file + WAL) recorded after the first FIRST (100,000) messages and
+// RSS and data-file size (file + WAL + redo log) recorded after the first FIRST (100,000) messages and
 // after each further CHUNK. Both must stay flat: within 10 % of their size after the first
 // 100,000. A benchmark, not a test: run it by hand on a quiet machine.
 //
@@ -78,7 +78,7 @@ while (done < TOTAL) {
     messages: done,
     msgs_per_s: result.msgs_per_s,
     server_rss_mb: mb(rssKiB(server.pid)),
-    data_mb: data === ":memory:" ? null : mb(fileKiB(data) + fileKiB(`${data}-wal`)),
+    data_mb: data === ":memory:" ? null : mb(fileKiB(data) + fileKiB(`${data}-wal`) + fileKiB(`${data}-redo`)),
     elapsed_s: Math.round((performance.now() - started) / 1000),
   };
   rows.push(row);
@@ -95,7 +95,7 @@ const growth = (k: "server_rss_mb" | "data_mb") =>
   first[k] === null || last[k] === null
     ? "n/a"
     : `${(((last[k] as number) / (first[k] as number) - 1) * 100).toFixed(1)} %`;
-console.log(`| messages | msgs/s | server RSS MB | data file + WAL MB |`);
+console.log(`| messages | msgs/s | server RSS MB | data file + WAL + redo MB |`);
 console.log(`|---:|---:|---:|---:|`);
 for (const r of rows)
   console.log(`| ${r.messages} | ${r.msgs_per_s} | ${r.server_rss_mb} | ${r.data_mb ?? "–"} |`);
