@@ -38,6 +38,10 @@ const args = {
   "login-failures-per-address": "1000000",
   "argon2-memory-kib": "256",
   "argon2-time": "1",
+  "request-rate-per-address": "100000000",
+  "request-burst-per-address": "100000000",
+  "request-rate": "1000000",
+  "request-burst": "1000000",
 };
 const server = await startServer(serveOptions(args as never, data));
 const child = Bun.spawn([process.execPath, import.meta.path, "--client", String(server.port), String(N)], {
