@@ -23,7 +23,7 @@ export class SqliteReceipts {
   /** Records the removal of a receipt still queued in rows (it never reaches the table). */
   private readonly recordRemove: ((args: readonly SqlValue[]) => void) | null;
   private readonly q: Record<
-    "account" | "count" | "dropOldest" | "exists" | "list" | "remove" | "removeAll",
+    "account" | "count" | "nthOldest" | "dropUpTo" | "list" | "remove" | "removeAll",
     Statement
   >;
 
@@ -43,11 +43,10 @@ export class SqliteReceipts {
     this.q = {
       account: p("SELECT 1 AS x FROM accounts WHERE id = ?"),
       count: p("SELECT count(*) AS n FROM receipts WHERE account_id = ?"),
-      dropOldest: p(
-        `DELETE FROM receipts WHERE account_id = ?1 AND message_id IN
-           (SELECT message_id FROM receipts WHERE account_id = ?1 ORDER BY message_id LIMIT ?2)`,
+      nthOldest: p(
+        "SELECT message_id AS id FROM receipts WHERE account_id = ? ORDER BY message_id LIMIT 1 OFFSET ?",
       ),
-      exists: p("SELECT 1 AS x FROM receipts WHERE account_id = ? AND message_id = ?"),
+      dropUpTo: p("DELETE FROM receipts WHERE account_id = ? AND message_id <= ?"),
       list: p(
         `SELECT message_id AS messageId, account_id AS senderId, recipient_name AS recipientName,
            confirmed_at AS confirmedAt, client_msg_id AS clientMsgId
@@ -84,18 +83,29 @@ export class SqliteReceipts {
   trim(max: number, out: AckResult): void {
     if (!out.receipts.length) return;
     let dropped = 0;
+    /** Per sender trimmed, the highest message id dropped: its receipts up to it are gone. */
+    let cutoff: Map<number, number> | null = null;
     for (const sender of new Set(out.receipts.map((x) => x.senderId))) {
       const over = this.count(sender) - Math.max(0, max);
       if (over <= 0) continue;
       this.rows.flush();
-      const n = this.q.dropOldest.run(sender, over).changes;
+      // The oldest `over` are those up to the over-th lowest id: one range to delete, and
+      // what survives of out is known without reading each receipt back.
+      const last = this.q.nthOldest.get(sender, over - 1) as { id: number } | null;
+      if (!last) {
+        // Fewer rows than the count said: it is read from the file again next time.
+        this.counts.delete(sender);
+        continue;
+      }
+      const n = this.q.dropUpTo.run(sender, last.id).changes;
       this.add(sender, -n);
       dropped += n;
+      (cutoff ??= new Map()).set(sender, last.id);
     }
-    if (!dropped) return;
+    if (!cutoff) return;
     out.dropped += dropped;
-    this.rows.flush();
-    out.receipts = out.receipts.filter((x) => this.q.exists.get(x.senderId, x.messageId) !== null);
+    const cut = cutoff;
+    out.receipts = out.receipts.filter((x) => x.messageId > (cut.get(x.senderId) ?? 0));
   }
 
   list(accountId: number, limit: number): Receipt[] {
