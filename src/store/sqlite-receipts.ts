@@ -100,7 +100,8 @@ export class SqliteReceipts {
       const n = this.q.dropUpTo.run(sender, last.id).changes;
       this.add(sender, -n);
       dropped += n;
-      (cutoff ??= new Map()).set(sender, last.id);
+      cutoff ??= new Map();
+      cutoff.set(sender, last.id);
     }
     if (!cutoff) return;
     out.dropped += dropped;
