@@ -674,6 +674,30 @@ describe("SqliteStore: the redo log (what a crash keeps between commits)", () =>
     expect((await put(after, msg(bob, "alice", "new"))).id).toBeGreaterThan(m[4]!.id);
   });
 
+  it("a batch whose redo write fails is refused whole; the batches answered before it stay", async () => {
+    const s = open(roomy);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const kept = [await put(s, msg(bob, "alice", "kept 1")), await put(s, msg(bob, "alice", "kept 2"))];
+    await s.ack(alice.id, [kept[0]!.id]);
+    const restore = failCommits(s);
+    const refused = await Promise.allSettled([
+      s.enqueue(msg(bob, "alice", "refused", { clientMsgId: 7 })),
+      s.ack(alice.id, [kept[1]!.id]),
+    ]);
+    restore();
+    for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(StorageError);
+    // The rollback took back what only the redo log held; it was applied again.
+    expect(ids(await s.pending(alice.id, 0, 10))).toEqual([kept[1]!.id]);
+    expect(await s.stats()).toEqual({ accounts: 2, queued: 1 });
+    // The refused SEND was not stored: its resend is a new message, and the store goes on.
+    const again = await s.enqueue(msg(bob, "alice", "refused", { clientMsgId: 7 }));
+    expect(again.ok && again.duplicate).toBe(false);
+    expect(ids(await crashCopy().pending(alice.id, 0, 10))).toEqual([
+      kept[1]!.id,
+      again.ok ? again.message.id : 0,
+    ]);
+  });
+
   it("a reopen after a crash applies the log once; a clean close leaves none", async () => {
     const s = open();
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
