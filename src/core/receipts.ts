@@ -27,7 +27,8 @@ export interface ReceiptsHost {
   readonly metrics: Metrics;
   readonly signals: Signals;
   readonly now: () => number;
-  write(s: Session, frame: ReplyInit): void;
+  /** Receipts are not urgent: they may wait a few ms for the sender's next answer. */
+  writeLingering(s: Session, frame: ReplyInit): void;
   holderNode(accountId: number): string | null | Promise<string | null>;
   background(p: Promise<unknown>, what: string): void;
 }
@@ -243,7 +244,7 @@ export class Receipts {
     while (wire.length) {
       const n = fitting(wire, receiptFieldSize, this.core.options.maxFrameBytes);
       const last = n === wire.length;
-      this.core.write(s, {
+      this.core.writeLingering(s, {
         opcode: Push.RECEIPT,
         receipts: last ? wire : wire.slice(0, n),
         ...(last && more ? { more: true } : {}),
