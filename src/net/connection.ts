@@ -71,9 +71,10 @@ export const MAX_LINGER_MS = 10;
 
 /** Connections whose output waits only for lingering frames; written when the timer fires. */
 const lingering = new Set<Connection>();
-let lingerTimer: ReturnType<typeof setTimeout> | null = null; // one for all connections
+/** One timer for all connections. */
+let lingerScheduled = false;
 function flushLingering(): void {
-  lingerTimer = null;
+  lingerScheduled = false;
   const due = [...lingering];
   lingering.clear();
   for (const c of due) c.flush();
@@ -275,7 +276,10 @@ export class Connection implements Conn, Holder {
     else if (!this.lingers) {
       this.lingers = true;
       lingering.add(this);
-      lingerTimer ??= setTimeout(flushLingering, MAX_LINGER_MS);
+      if (!lingerScheduled) {
+        lingerScheduled = true;
+        setTimeout(flushLingering, MAX_LINGER_MS);
+      }
     }
   }
 
