@@ -38,7 +38,11 @@ class BenchConn implements Conn {
 }
 
 const core: ChatCoreType = new ChatCore({
-  store: new MemoryStore({ maxQueuedPerAccount: 1_000_000, maxQueuedPerSender: 1_000_000, dedupPerSender: 128 }),
+  store: new MemoryStore({
+    maxQueuedPerAccount: 1_000_000,
+    maxQueuedPerSender: 1_000_000,
+    dedupPerSender: 128,
+  }),
   options: { ...DEFAULT_OPTIONS, requestRate: 1e9, requestBurst: 1e9 },
   events: () => {},
   metrics: new Metrics(),
@@ -76,7 +80,9 @@ function frame(opcode: number, fill: (at: number) => number): Uint8Array {
   return input.subarray(start, at);
 }
 const sendFrame = (text: Uint8Array, clientMsgId: number) =>
-  frame(wire.Op.SEND_MESSAGE, (at) => field([0x40], clientMsgId, field([0x2a], text, field([0x22], BOB, at))));
+  frame(wire.Op.SEND_MESSAGE, (at) =>
+    field([0x40], clientMsgId, field([0x2a], text, field([0x22], BOB, at))),
+  );
 const ackFrame = (id: number) => frame(wire.Op.ACK, (at) => field([0x48], id, at));
 const receiptAckFrame = (id: number) => frame(wire.Op.ACK, (at) => field([0xe0, 0x03], id, at));
 

@@ -9,7 +9,7 @@ import type { Session } from "../../src/core/session";
 import { AddressBudget } from "../../src/net/address-budget";
 import { Connection, type ConnectionContext, MAX_LINGER_MS } from "../../src/net/connection";
 import { MemoryBudget } from "../../src/net/memory";
-import { FrameDecoder, Push, type Reply, decodeReply } from "../../src/wire";
+import { decodeReply, FrameDecoder, Push, type Reply } from "../../src/wire";
 
 /** What the core is to these tests: nothing but a session for each connection. */
 const core = {
@@ -107,7 +107,8 @@ async function open(): Promise<Opened> {
     async until(n, timeoutMs = 2000) {
       const deadline = Date.now() + timeoutMs;
       while (frames.length < n) {
-        if (Date.now() > deadline) throw new Error(`${frames.length} frames, not ${n}, within ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`${frames.length} frames, not ${n}, within ${timeoutMs} ms`);
         await Promise.race([new Promise<void>((r) => waiters.push(r)), Bun.sleep(50)]);
       }
     },
