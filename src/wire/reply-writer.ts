@@ -139,7 +139,7 @@ export function replySize(r: ReplyInit): number {
 
 function measure(r: ReplyInit): number {
   let n =
-    strSize(1, r.version ?? PROTOCOL_VERSION) +
+    (r.version === undefined ? VERSION_FIELD.length : strSize(1, r.version)) +
     intField(2, r.opcode) +
     strSize(3, r.msg) +
     intField(4, r.status) +
@@ -179,12 +179,29 @@ function putTag(out: Uint8Array, at: number, field: number, wire: number): numbe
   return writeVarint(out, at, t);
 }
 
+/**
+ * Strings up to this long whose UTF-8 length equals their length (all ASCII) are copied by
+ * a loop: for short strings Buffer.write's native call costs several times the copy.
+ */
+const LOOP_WRITE_CHARS = 64;
+
 function putStr(out: Buffer, at: number, field: number, s: string | undefined): number {
   if (!s) return at;
   at = putTag(out, at, field, LEN);
-  at = writeVarint(out, at, sizes[nextSize++]!);
+  const n = sizes[nextSize++]!;
+  at = writeVarint(out, at, n);
+  if (n === s.length && n <= LOOP_WRITE_CHARS) {
+    for (let i = 0; i < n; i++) out[at + i] = s.charCodeAt(i);
+    return at + n;
+  }
   return at + out.write(s, at, "utf8");
 }
+
+/** Field 1 (version) as every reply carries it: measured and encoded once. */
+const VERSION_FIELD = (() => {
+  const v = Buffer.from(PROTOCOL_VERSION, "utf8");
+  return Uint8Array.of(tag(1, LEN), v.length, ...v);
+})();
 
 function putInt(out: Uint8Array, at: number, field: number, v: number | undefined): number {
   if (!v) return at;
@@ -205,7 +222,9 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
   if (measured !== r) replySize(r);
   nextSize = 0;
   const out = asBuffer(target);
-  at = putStr(out, at, 1, r.version ?? PROTOCOL_VERSION);
+  if (r.version === undefined) {
+    for (let i = 0; i < VERSION_FIELD.length; i++) out[at++] = VERSION_FIELD[i]!;
+  } else at = putStr(out, at, 1, r.version);
   at = putInt(out, at, 2, r.opcode);
   at = putStr(out, at, 3, r.msg);
   at = putInt(out, at, 4, r.status);
