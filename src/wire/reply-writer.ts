@@ -166,7 +166,13 @@ function measure(r: ReplyInit): number {
     sizes.push(k);
     n += 2 + varintSize(k) + k;
   }
-  if (r.receipts) for (const x of r.receipts) n += receiptFieldSize(x);
+  if (r.receipts) {
+    for (const x of r.receipts) {
+      const k = receiptSize(x);
+      sizes.push(k);
+      n += 2 + varintSize(k) + k;
+    }
+  }
   return n;
 }
 
@@ -292,12 +298,14 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
   }
   if (r.receipts) {
     for (const x of r.receipts) {
+      // measure() recorded the receipt's string, then its size.
       at = putTag(out, at, 60, LEN);
-      at = writeVarint(out, at, receiptSize(x));
+      at = writeVarint(out, at, sizes[nextSize + (x.recipient ? 1 : 0)]!);
       at = putInt(out, at, 1, x.messageId);
       at = putStr(out, at, 2, x.recipient);
       at = putInt(out, at, 3, x.confirmedAt);
       at = putInt(out, at, 4, x.clientMsgId);
+      nextSize++;
     }
   }
   measured = null;
