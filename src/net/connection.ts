@@ -314,7 +314,7 @@ export class Connection implements Conn, Holder {
     this.unlinger();
     if (this.gone || this.blocked) return;
     if (this.outLen > 0) {
-      const n = this.socket.write(this.out!.subarray(0, this.outLen));
+      const n = this.socket.write(this.out!, 0, this.outLen);
       if (n < 0) return; // closed; the close callback follows
       if (n < this.outLen) {
         this.out!.copyWithin(0, n, this.outLen);

@@ -57,9 +57,9 @@ async function open(): Promise<Opened> {
     socket: {
       open(socket) {
         const write = socket.write.bind(socket);
-        socket.write = ((data: Uint8Array) => {
+        socket.write = ((...args: Parameters<typeof socket.write>) => {
           writes++;
-          return write(data);
+          return write(...args);
         }) as typeof socket.write;
         const c = new Connection(socket, ctx);
         socket.data = c;
