@@ -36,6 +36,11 @@ stop() {
 trap 'stop; rm -rf "$TMPD"' EXIT
 for rep in $(seq 1 "$REPS"); do
   PORT=$((PORT + 1))
+  # A server left on the port by an earlier run would answer instead (and be measured as null).
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    echo "port $PORT is taken (a server left from an earlier run?); set PORT=..." >&2
+    exit 1
+  fi
   # The flags of bench/peer/run-peers.sh (its README says why each is raised).
   # shellcheck disable=SC2086
   $SERVER serve --host 127.0.0.1 --port "$PORT" --data "$TMPD/chat-$PORT.db" --log-level warn \

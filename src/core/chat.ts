@@ -248,6 +248,11 @@ export class ChatCore implements Core {
     this.pipeline.write(s, frame);
   }
 
+  /** A push that may wait a few ms to travel with the client's next frame (RECEIPT). */
+  writeLingering(s: Session, frame: ReplyInit): void {
+    this.pipeline.writeLingering(s, frame);
+  }
+
   notify(s: Session, opcode: Push, status: Status, msg: string): void {
     this.pipeline.notify(s, opcode, status, msg);
   }

@@ -84,6 +84,8 @@ export interface Core extends Throttles {
     extra?: Omit<ReplyInit, "opcode">,
   ): void;
   write(s: Session, frame: ReplyInit): void;
+  /** A push that may wait a few ms to travel with the client's next frame (RECEIPT). */
+  writeLingering(s: Session, frame: ReplyInit): void;
   notify(s: Session, opcode: Push, status: Status, msg: string): void;
   close(s: Session): void;
   failureFrame(req: Request, error: unknown, what: string): ReplyInit;

@@ -159,6 +159,13 @@ export class Pipeline {
     s.lastSent = this.core.now();
   }
 
+  /** A push that may wait a few ms to travel with the client's next frame (RECEIPT). */
+  writeLingering(s: Session, frame: ReplyInit): void {
+    if (s.closed) return;
+    s.conn.send(frame, true);
+    s.lastSent = this.core.now();
+  }
+
   notify(s: Session, opcode: Push, status: Status, msg: string): void {
     this.core.metrics.error(status);
     this.write(s, { opcode, status, msg });

@@ -27,7 +27,8 @@ export interface ReceiptsHost {
   readonly metrics: Metrics;
   readonly signals: Signals;
   readonly now: () => number;
-  write(s: Session, frame: ReplyInit): void;
+  /** Receipts are not urgent: they may wait a few ms for the sender's next answer. */
+  writeLingering(s: Session, frame: ReplyInit): void;
   holderNode(accountId: number): string | null | Promise<string | null>;
   background(p: Promise<unknown>, what: string): void;
 }
@@ -78,6 +79,13 @@ export class Receipts {
       .then((r) => {
         core.metrics.receiptsStored += r.receipts.length;
         core.metrics.receiptsDropped += r.dropped;
+        // One sender (a conversation, the light path) needs no grouping.
+        const first = r.receipts[0];
+        if (!first) return;
+        if (r.receipts.every((x) => x.senderId === first.senderId)) {
+          this.signal(first.senderId, r.receipts);
+          return;
+        }
         const bySender = new Map<number, Receipt[]>();
         for (const x of r.receipts) {
           const list = bySender.get(x.senderId);
@@ -92,7 +100,9 @@ export class Receipts {
   live(s: Session, receipts: readonly Receipt[]): void {
     const st = this.state(s);
     if (!st) return;
-    const fresh = receipts.filter((r) => !st.handed.has(r.messageId) && !st.confirming.has(r.messageId));
+    const fresh = receipts.some((r) => st.handed.has(r.messageId) || st.confirming.has(r.messageId))
+      ? receipts.filter((r) => !st.handed.has(r.messageId) && !st.confirming.has(r.messageId))
+      : receipts;
     if (!fresh.length) return;
     const room = this.window - st.handed.size;
     if (st.reading || st.more || fresh.length > room) {
@@ -151,11 +161,12 @@ export class Receipts {
     const send = (node: string | null) => {
       if (!node) return;
       // A window's worth per signal: one ACK's 10,000 would make one outsized bus message.
-      for (let i = 0; i < receipts.length; i += this.window)
+      const window = this.window;
+      for (let i = 0; i < receipts.length; i += window)
         core.signals.send(node, {
           type: "receipt",
           accountId: senderId,
-          receipts: receipts.slice(i, i + this.window),
+          receipts: i === 0 && receipts.length <= window ? receipts : receipts.slice(i, i + window),
         });
     };
     const node = core.holderNode(senderId);
@@ -243,7 +254,7 @@ export class Receipts {
     while (wire.length) {
       const n = fitting(wire, receiptFieldSize, this.core.options.maxFrameBytes);
       const last = n === wire.length;
-      this.core.write(s, {
+      this.core.writeLingering(s, {
         opcode: Push.RECEIPT,
         receipts: last ? wire : wire.slice(0, n),
         ...(last && more ? { more: true } : {}),

@@ -97,7 +97,9 @@ export class Roster {
   /** The node holding an account: this one if the session is here, else presence's answer. */
   holderNode(accountId: number): string | null | Promise<string | null> {
     if (this.here.has(accountId)) return this.core.node;
-    return this.core.presence.holder(accountId).then((h) => h?.node ?? null);
+    const presence = this.core.presence;
+    if (presence.holderNow) return presence.holderNow(accountId)?.node ?? null;
+    return presence.holder(accountId).then((h) => h?.node ?? null);
   }
 
   /**

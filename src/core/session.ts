@@ -7,8 +7,11 @@ import type { Handoff } from "./handoff";
 /** What the core needs from a connection; the network shell implements it. */
 export interface Conn {
   readonly address: string;
-  /** Queues one frame; it is written at the end of the event-loop turn. */
-  send(frame: ReplyInit): void;
+  /**
+   * Queues one frame; it is written at the end of the event-loop turn. With linger it may
+   * wait a few ms (net/connection.ts MAX_LINGER_MS) for other output to go in the same write.
+   */
+  send(frame: ReplyInit, linger?: boolean): void;
   /** Writes what is queued, then closes. */
   close(): void;
   /** Stops and restarts reading from the socket (backpressure on a busy session). */

@@ -62,6 +62,24 @@ function flushDirty(): void {
   dirty.length = 0;
 }
 
+/**
+ * The longest a frame sent with linger (a RECEIPT push) waits for other output to the same
+ * connection before it is written on its own: a receipt then travels in the write of the
+ * next answer instead of costing a write of its own (docs/PROTOCOL.md, "Delivery receipts").
+ */
+export const MAX_LINGER_MS = 10;
+
+/** Connections whose output waits only for lingering frames; written when the timer fires. */
+const lingering = new Set<Connection>();
+/** One timer for all connections. */
+let lingerScheduled = false;
+function flushLingering(): void {
+  lingerScheduled = false;
+  const due = [...lingering];
+  lingering.clear();
+  for (const c of due) c.flush();
+}
+
 /** A socket that has not drained its output this long after close() is cut off. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -84,6 +102,8 @@ export class Connection implements Conn, Holder {
   private outLen = 0;
   private blocked = false;
   private queued = false;
+  /** In `lingering`: output waits for the next frame or the linger timer. */
+  private lingers = false;
   private ending = false;
   private gone = false;
   /** Frames are held until this connection's address has paid its debt (see wakeWhenPaid). */
@@ -232,7 +252,8 @@ export class Connection implements Conn, Holder {
     return this.ctx.budget.chargeAndWait(this.address, units, this.share);
   }
 
-  send(frame: ReplyInit): void {
+  /** linger: the frame may wait up to MAX_LINGER_MS for other output to go with it. */
+  send(frame: ReplyInit, linger = false): void {
     if (this.gone) return;
     const size = replySize(frame);
     const need = this.outLen + varintSize(size) + size;
@@ -250,12 +271,14 @@ export class Connection implements Conn, Holder {
     }
     this.outLen = writeReply(this.out, writeVarint(this.out, this.outLen, size), frame);
     this.account();
-    if (!this.queued) {
-      this.queued = true;
-      dirty.push(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        queueMicrotask(flushDirty);
+    if (this.queued) return;
+    if (!linger) this.queue();
+    else if (!this.lingers) {
+      this.lingers = true;
+      lingering.add(this);
+      if (!lingerScheduled) {
+        lingerScheduled = true;
+        setTimeout(flushLingering, MAX_LINGER_MS);
       }
     }
   }
@@ -264,6 +287,7 @@ export class Connection implements Conn, Holder {
     if (this.ending) return;
     this.ending = true;
     if (this.outLen === 0 && !this.queued) this.socket.end();
+    else if (!this.queued) this.queue(); // lingering output goes now, then the socket ends
     setTimeout(() => this.abort(), CLOSE_GRACE_MS).unref();
   }
 
@@ -287,9 +311,10 @@ export class Connection implements Conn, Holder {
 
   flush(): void {
     this.queued = false;
+    this.unlinger();
     if (this.gone || this.blocked) return;
     if (this.outLen > 0) {
-      const n = this.socket.write(this.out!.subarray(0, this.outLen));
+      const n = this.socket.write(this.out!, 0, this.outLen);
       if (n < 0) return; // closed; the close callback follows
       if (n < this.outLen) {
         this.out!.copyWithin(0, n, this.outLen);
@@ -307,6 +332,22 @@ export class Connection implements Conn, Holder {
     this.resumeFor(PAUSED_BY_OUTPUT);
     this.deliver();
     if (this.ending) this.socket.end();
+  }
+
+  /** Written at the end of this event-loop turn, with whatever else it has by then. */
+  private queue(): void {
+    this.queued = true;
+    dirty.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      queueMicrotask(flushDirty);
+    }
+  }
+
+  private unlinger(): void {
+    if (!this.lingers) return;
+    this.lingers = false;
+    lingering.delete(this);
   }
 
   private pauseFor(why: number): void {
@@ -331,6 +372,7 @@ export class Connection implements Conn, Holder {
 
   /** Gives back every buffer (closed or cut). */
   private release(): void {
+    this.unlinger();
     this.outLen = 0;
     if (this.out) giveBuffer(this.out);
     this.out = null;

@@ -122,6 +122,9 @@ export function eventLogger(log: ConsolaInstance, format: LogFormat): EventSink 
     }
   };
   return (raw) => {
+    // Below the log level an event costs nothing: escaping its strings is a regex per
+    // character (and the first use compiles that Unicode regex, a few hundred ms).
+    if (LOG_LEVELS[eventLevel(raw)] > log.level) return;
     const e = safeEvent(raw);
     const who = "account" in e && e.account ? `${e.account} ` : "";
     // Events of WebSocket connections are tagged by the server (src/server.ts).

@@ -139,7 +139,7 @@ export function replySize(r: ReplyInit): number {
 
 function measure(r: ReplyInit): number {
   let n =
-    strSize(1, r.version ?? PROTOCOL_VERSION) +
+    (r.version === undefined ? VERSION_FIELD.length : strSize(1, r.version)) +
     intField(2, r.opcode) +
     strSize(3, r.msg) +
     intField(4, r.status) +
@@ -166,7 +166,13 @@ function measure(r: ReplyInit): number {
     sizes.push(k);
     n += 2 + varintSize(k) + k;
   }
-  if (r.receipts) for (const x of r.receipts) n += receiptFieldSize(x);
+  if (r.receipts) {
+    for (const x of r.receipts) {
+      const k = receiptSize(x);
+      sizes.push(k);
+      n += 2 + varintSize(k) + k;
+    }
+  }
   return n;
 }
 
@@ -179,12 +185,29 @@ function putTag(out: Uint8Array, at: number, field: number, wire: number): numbe
   return writeVarint(out, at, t);
 }
 
+/**
+ * Strings up to this long whose UTF-8 length equals their length (all ASCII) are copied by
+ * a loop: for short strings Buffer.write's native call costs several times the copy.
+ */
+const LOOP_WRITE_CHARS = 64;
+
 function putStr(out: Buffer, at: number, field: number, s: string | undefined): number {
   if (!s) return at;
   at = putTag(out, at, field, LEN);
-  at = writeVarint(out, at, sizes[nextSize++]!);
+  const n = sizes[nextSize++]!;
+  at = writeVarint(out, at, n);
+  if (n === s.length && n <= LOOP_WRITE_CHARS) {
+    for (let i = 0; i < n; i++) out[at + i] = s.charCodeAt(i);
+    return at + n;
+  }
   return at + out.write(s, at, "utf8");
 }
+
+/** Field 1 (version) as every reply carries it: measured and encoded once. */
+const VERSION_FIELD = (() => {
+  const v = Buffer.from(PROTOCOL_VERSION, "utf8");
+  return Uint8Array.of(tag(1, LEN), v.length, ...v);
+})();
 
 function putInt(out: Uint8Array, at: number, field: number, v: number | undefined): number {
   if (!v) return at;
@@ -205,7 +228,9 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
   if (measured !== r) replySize(r);
   nextSize = 0;
   const out = asBuffer(target);
-  at = putStr(out, at, 1, r.version ?? PROTOCOL_VERSION);
+  if (r.version === undefined) {
+    for (let i = 0; i < VERSION_FIELD.length; i++) out[at++] = VERSION_FIELD[i]!;
+  } else at = putStr(out, at, 1, r.version);
   at = putInt(out, at, 2, r.opcode);
   at = putStr(out, at, 3, r.msg);
   at = putInt(out, at, 4, r.status);
@@ -273,12 +298,14 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
   }
   if (r.receipts) {
     for (const x of r.receipts) {
+      // measure() recorded the receipt's string, then its size.
       at = putTag(out, at, 60, LEN);
-      at = writeVarint(out, at, receiptSize(x));
+      at = writeVarint(out, at, sizes[nextSize + (x.recipient ? 1 : 0)]!);
       at = putInt(out, at, 1, x.messageId);
       at = putStr(out, at, 2, x.recipient);
       at = putInt(out, at, 3, x.confirmedAt);
       at = putInt(out, at, 4, x.clientMsgId);
+      nextSize++;
     }
   }
   measured = null;

@@ -16,6 +16,12 @@ export const UNSAFE_ID = -1;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * The id lists of a request without ids (most requests): one shared, frozen empty array, so
+ * a SEND allocates none; the reader gives a request its own list at its first id.
+ */
+const NO_IDS: number[] = Object.freeze([]) as unknown as number[];
+
 /** Read position, module-level so that reading a varint allocates nothing. */
 let pos = 0;
 let end = 0;
@@ -162,12 +168,12 @@ export function readRequest(body: Uint8Array, maxAckIds = MAX_ACK_IDS): Request 
     requestId: 0,
     password: "",
     clientMsgId: 0,
-    ackIds: [],
+    ackIds: NO_IDS,
     ackIdsSkipped: 0,
     token: "",
     pageSize: 0,
     cursor: "",
-    receiptIds: [],
+    receiptIds: NO_IDS,
     receiptIdsSkipped: 0,
   };
   while (pos < end) {
@@ -210,6 +216,7 @@ export function readRequest(body: Uint8Array, maxAckIds = MAX_ACK_IDS): Request 
         r.clientMsgId = uint53();
         continue;
       case 9:
+        if (r.ackIds === NO_IDS) r.ackIds = [];
         if (wire === 2) {
           const n = length();
           const stop = pos + n;
@@ -260,6 +267,7 @@ function readReceiptIds(
   wire: number,
   maxAckIds: number,
 ): void {
+  if (r.receiptIds === NO_IDS) r.receiptIds = [];
   const room = () => r.receiptIds.length < maxAckIds;
   if (wire === 0) {
     if (room()) r.receiptIds.push(uint53());

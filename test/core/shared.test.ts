@@ -44,9 +44,11 @@ describe("LocalPresence", () => {
     expect(await p.claim(42, b)).toEqual(a);
     await p.release(42, a);
     expect(await p.holder(42)).toEqual(b);
+    expect(p.holderNow(42)).toEqual(b);
     expect(await p.online([42, 43])).toEqual([true, false]);
     await p.release(42, b);
     expect(await p.holder(42)).toBeNull();
+    expect(p.holderNow(42)).toBeNull();
     expect(p.leaseMs).toBe(Number.POSITIVE_INFINITY);
   });
 });

@@ -94,6 +94,19 @@ describe("formats", () => {
   });
 });
 
+describe("events below the level", () => {
+  test("are dropped before they are formatted; the level is read at each event (reload changes it)", () => {
+    const log = createLogger("warn", "text", false);
+    const toLog = eventLogger(log, "text");
+    toLog({ type: "login", conn: 1, address: "a", account: "alice", resumed: false });
+    toLog({ type: "login_failed", conn: 1, address: "a", name: "bob", reason: "wrong password" });
+    expect(written.map((w) => w.text)).toEqual([expect.stringMatching(/failed login for "bob" from a/)]);
+    log.level = 3; // info, as a reload to --log-level info sets it
+    toLog({ type: "login", conn: 1, address: "a", account: "alice", resumed: false });
+    expect(written.at(-1)!.text).toMatch(/alice logged in from a/);
+  });
+});
+
 describe("client strings", () => {
   test("every string field is escaped and bounded before it reaches a line", () => {
     const e = safeEvent({

@@ -22,6 +22,10 @@ const SAMPLES = [
   "\n\t",
   "\ud800 lone",
   "mixed ß ü 🎉 z",
+  // Either side of the length up to which ASCII strings are copied by a loop.
+  "y".repeat(64),
+  "z".repeat(65),
+  `${"a".repeat(63)}é`,
 ];
 
 function randomFrame(r: () => number): ReplyInit {
