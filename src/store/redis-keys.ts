@@ -67,8 +67,13 @@ export function user(id: number) {
     meta: `${t}:meta`,
     /** Set while the account is being or was deleted: appends are refused. */
     gone: `${t}:gone`,
-    /** Hash: the dedup rings of the senders writing here ("<sender>:c<cmid>", "<sender>:n", "<sender>:s<slot>"). */
-    rings: `${t}:d`,
+    /**
+     * Set of the senders with a dedup ring here. Sender s's ring is the hash
+     * `<rings>:<s>` (client_msg_id → "<id>:<sentAt>") and the list `<rings>:<s>:o` (its
+     * client_msg_ids, oldest first): one small hash per sender, and the oldest found without
+     * a read of the hash.
+     */
+    rings: `${t}:dr`,
     /** Set of the account's session token hashes. */
     tokens: `${t}:t`,
   };

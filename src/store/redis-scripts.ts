@@ -179,6 +179,9 @@ return 0
  * The dedup ring of a sender for this recipient lives here too, so a resend is recognised
  * in the same atomic step that would store it: it can never be stored twice. A resend in
  * the same call is recognised too, and one evicted earlier in the call is not.
+ * A sender's ring (redis-keys.ts) is read with one HMGET of the call's client_msg_ids,
+ * and its oldest entries, which this call may evict, with one LRANGE: a few commands per
+ * call and sender, whatever the number of appends.
  */
 export const APPEND = script(
   "append",
@@ -193,19 +196,49 @@ local mailboxCap, senderCap, ringSize = tonumber(ARGV[1]), tonumber(ARGV[2]), to
 local queued = redis.call('ZCARD', KEYS[1])
 local last = redis.call('HGET', KEYS[4], 'last')
 local counts, added, zargs, hargs = {}, {}, {}, {}
--- The rings' writes of this call, made at the end: fields set (ring) and deleted (evicted),
--- and each sender's append count; read through, so later appends see earlier ones.
-local ring, evicted, ns = {}, {}, {}
-local function ringGet(f)
-  local v = ring[f]
+-- Each sender's ring as this call sees it: the fields read (got), set (set) and deleted
+-- (gone) by this call, its length, and the entries in eviction order: the oldest stored
+-- (head, from hi on), then this call's (new, from ni on).
+local rings = {}
+for i = 1, n do
+  local b = 3 + (i - 1) * 5
+  local s, cm = ARGV[b + 2], ARGV[b + 3]
+  if cm ~= '0' then
+    local r = rings[s]
+    if not r then
+      r = {cms = {}, got = {}, set = {}, gone = {}, head = {}, hi = 1, new = {}, ni = 1, pops = 0}
+      rings[s] = r
+    end
+    r.cms[#r.cms + 1] = cm
+  end
+end
+for s, r in pairs(rings) do
+  r.hash = KEYS[6] .. ':' .. s
+  r.order = r.hash .. ':o'
+  r.len = redis.call('LLEN', r.order)
+  r.len0 = r.len
+  if r.len > 0 then
+    for i = 1, #r.cms, 500 do
+      local part = {unpack(r.cms, i, math.min(i + 499, #r.cms))}
+      local vs = redis.call('HMGET', r.hash, unpack(part))
+      for j = 1, #part do r.got[part[j]] = vs[j] end
+    end
+    -- At most this many of the stored entries can be evicted by this call.
+    local k = math.min(r.len, r.len + #r.cms - ringSize)
+    if k > 0 then r.head = redis.call('LRANGE', r.order, 0, k - 1) end
+  end
+end
+local function ringGet(r, cm)
+  local v = r.set[cm]
   if v then return v end
-  if evicted[f] then return false end
-  return redis.call('HGET', KEYS[6], f)
+  if r.gone[cm] then return false end
+  return r.got[cm]
 end
 for i = 1, n do
   local b = 3 + (i - 1) * 5
   local id, s, cm = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
-  local d = cm ~= '0' and ringGet(s .. ':c' .. cm)
+  local r = cm ~= '0' and rings[s]
+  local d = r and ringGet(r, cm)
   local c = counts[s]
   if not d and queued < mailboxCap and not c then
     c = tonumber(redis.call('HGET', KEYS[3], s) or '0')
@@ -224,18 +257,25 @@ for i = 1, n do
     zargs[#zargs + 1] = id
     hargs[#hargs + 1] = id
     hargs[#hargs + 1] = s .. '|' .. ARGV[b + 4]
-    if cm ~= '0' then
-      local k = (ns[s] or tonumber(redis.call('HGET', KEYS[6], s .. ':n') or '0')) + 1
-      ns[s] = k
-      local slot = s .. ':s' .. ((k - 1) % ringSize)
-      local old = ringGet(slot)
-      if old then
-        local f = s .. ':c' .. old
-        ring[f] = nil
-        evicted[f] = true
+    if r then
+      r.new[#r.new + 1] = cm
+      r.set[cm] = id .. ':' .. ARGV[b + 5]
+      r.gone[cm] = nil
+      r.len = r.len + 1
+      while r.len > ringSize do
+        local old
+        if r.hi <= #r.head then
+          old = r.head[r.hi]
+          r.hi = r.hi + 1
+        else
+          old = r.new[r.ni]
+          r.ni = r.ni + 1
+        end
+        r.set[old] = nil
+        r.gone[old] = true
+        r.len = r.len - 1
+        r.pops = r.pops + 1
       end
-      ring[slot] = cm
-      ring[s .. ':c' .. cm] = id .. ':' .. ARGV[b + 5]
     end
     out[i] = {'ok'}
   end
@@ -245,20 +285,21 @@ if #zargs > 0 then
   chunked('ZADD', KEYS[1], zargs)
   chunked('HSET', KEYS[2], hargs)
   for s, k in pairs(added) do redis.call('HINCRBY', KEYS[3], s, k) end
-  local dels, sets = {}, {}
-  for f in pairs(evicted) do
-    if not ring[f] then dels[#dels + 1] = f end
+  for s, r in pairs(rings) do
+    if #r.new > 0 then
+      if r.len0 == 0 then redis.call('SADD', KEYS[6], s) end
+      chunked('RPUSH', r.order, r.new)
+      if r.pops > 0 then redis.call('LPOP', r.order, r.pops) end
+      local dels, sets = {}, {}
+      for f in pairs(r.gone) do dels[#dels + 1] = f end
+      for f, v in pairs(r.set) do
+        sets[#sets + 1] = f
+        sets[#sets + 1] = v
+      end
+      chunked('HDEL', r.hash, dels)
+      chunked('HSET', r.hash, sets)
+    end
   end
-  for f, v in pairs(ring) do
-    sets[#sets + 1] = f
-    sets[#sets + 1] = v
-  end
-  for s, k in pairs(ns) do
-    sets[#sets + 1] = s .. ':n'
-    sets[#sets + 1] = string.format('%d', k)
-  end
-  chunked('HDEL', KEYS[6], dels)
-  chunked('HSET', KEYS[6], sets)
 end
 return out
 `,
@@ -381,6 +422,9 @@ export const DROP_USER = script(
   "drop-user",
   `local n = redis.call('ZCARD', KEYS[1])
 local tokens = redis.call('SMEMBERS', KEYS[7])
+for _, s in ipairs(redis.call('SMEMBERS', KEYS[6])) do
+  redis.call('DEL', KEYS[6] .. ':' .. s, KEYS[6] .. ':' .. s .. ':o')
+end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7])
 redis.call('SET', KEYS[5], '1', 'PX', ARGV[1])
 return {n, tokens}
@@ -436,10 +480,9 @@ return paired(ids, KEYS[2])
 /** ARGV: message ids. Removes those receipts. */
 export const DELETE_RECEIPTS = script(
   "delete-receipts",
-  `for i = 1, #ARGV do
-  redis.call('ZREM', KEYS[1], ARGV[i])
-  redis.call('HDEL', KEYS[2], ARGV[i])
-end
+  `${CHUNKED}
+chunked('ZREM', KEYS[1], ARGV)
+chunked('HDEL', KEYS[2], ARGV)
 return 0
 `,
 );

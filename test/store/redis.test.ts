@@ -197,6 +197,34 @@ describe("RedisStore: the resend ring across the appends of one turn", () => {
       "new",
     ]);
   });
+
+  it("keeps each sender's ring within its size, and drops every ring with the recipient", async () => {
+    const s = (await fresh({
+      maxQueuedPerAccount: 100,
+      maxQueuedPerSender: 100,
+      dedupPerSender: 4,
+    })) as RedisStore;
+    const [alice, bob, carol] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+    ];
+    for (const from of [alice, carol])
+      await Promise.all(
+        [1, 2, 3, 4, 5, 6, 7].map((cm) => s.enqueue(msg(from, "bob", `m${cm}`, { clientMsgId: cm }))),
+      );
+    const ringKeys = async () =>
+      (await redis.cli("--scan", "--pattern", `chat:{u:${bob.id}}:dr*`)).split("\n").filter(Boolean).sort();
+    const keys = await ringKeys();
+    expect(keys).toHaveLength(5); // the senders' set, and a hash and a list per sender
+    const c = new RedisClient(redis.url);
+    for (const k of keys.filter((k) => /:dr:\d+$/.test(k))) expect(Number(await c.send("HLEN", [k]))).toBe(4);
+    for (const k of keys.filter((k) => k.endsWith(":o")))
+      expect((await c.send("LRANGE", [k, "0", "-1"])) as string[]).toEqual(["4", "5", "6", "7"]);
+    c.close();
+    await s.deleteAccount(bob.id);
+    expect(await ringKeys()).toEqual([]);
+  });
 });
 
 describe("RedisStore on a real redis-server", () => {
