@@ -79,6 +79,16 @@ export function user(id: number) {
   };
 }
 
+/**
+ * Sender's resend ring for recipient, in recipient's slot: the hash client_msg_id →
+ * "<id>:<sentAt>" and the list of its client_msg_ids, oldest first (APPEND keeps at most
+ * the ring size). The sender is also in user(recipient).rings while it has one.
+ */
+export function ring(recipient: number, sender: number) {
+  const hash = `${user(recipient).rings}:${sender}`;
+  return { hash, order: `${hash}:o` };
+}
+
 /** The keys of user(id), in the order the recipient scripts take them as KEYS. */
 export function userKeys(id: number): string[] {
   const u = user(id);
