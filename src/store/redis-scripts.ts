@@ -414,6 +414,100 @@ return out
 );
 
 /**
+ * On one Redis (not a cluster, where a sender's receipts are in another slot): the whole
+ * confirmation in one step. KEYS: userKeys(id), the receipt outbox, the directory's byId.
+ * ARGV: confirmed at, recipient name, receipts kept per sender at most, the key prefix,
+ * message ids. Removes the messages as ACK does, and stores each one's receipt with its
+ * sender, as ADD_RECEIPTS would, if the sender's account still exists; the outbox's
+ * leftovers older than LEFTOVER_MS (there only after a cluster's node died, or before the
+ * switch to this script) go with them. Answers {removed, dropped, n, id, sender, cm (n
+ * times: confirmed now), id, sender, cm, confirmed at, recipient name (each leftover)}:
+ * the receipts kept.
+ */
+export const ACK_WITH_RECEIPTS_LOCAL = script(
+  "ack-with-receipts-local",
+  `${TAKE_QUEUED}
+local queued, bodies = take(5)
+local at, cap, prefix = ARGV[1], tonumber(ARGV[3]), ARGV[4]
+local name = cjson.encode(ARGV[2])
+-- Per sender, in order of first appearance: {id, cm, confirmed at, recipient name or nil (now)}.
+local bySender, senders = {}, {}
+local function add(s, e)
+  local g = bySender[s]
+  if not g then
+    g = {}
+    bySender[s] = g
+    senders[#senders + 1] = s
+  end
+  g[#g + 1] = e
+end
+for j = 1, #queued do
+  local v = bodies[j]
+  if v then
+    add(string.match(v, '^(%d+)|'), {queued[j], string.match(v, ',%d+,(%d+)%]$') or '0', at, nil})
+  end
+end
+if redis.call('EXISTS', KEYS[8]) == 1 then
+  local before = tonumber(at) - ${LEFTOVER_MS}
+  local box = redis.call('HGETALL', KEYS[8])
+  local moved = {}
+  for i = 1, #box, 2 do
+    local s, cm, t, nm = string.match(box[i + 1], '^(%d+)|(%d+)|(%d+)|(.*)$')
+    if t and tonumber(t) <= before then
+      add(s, {box[i], cm, t, nm})
+      moved[#moved + 1] = box[i]
+    end
+  end
+  chunked('HDEL', KEYS[8], moved)
+end
+local now, left, dropped = {}, {}, 0
+for _, s in ipairs(senders) do
+  local t = prefix .. '{u:' .. s .. '}'
+  if redis.call('HEXISTS', KEYS[9], s) == 1 and redis.call('EXISTS', t .. ':gone') == 0 then
+    local g, ids, zargs, hargs = bySender[s], {}, {}, {}
+    for _, e in ipairs(g) do
+      ids[#ids + 1] = e[1]
+      zargs[#zargs + 1] = e[1]
+      zargs[#zargs + 1] = e[1]
+      hargs[#hargs + 1] = e[1]
+      hargs[#hargs + 1] = '[' .. (e[4] and cjson.encode(e[4]) or name) .. ',' .. e[3] .. ',' .. e[2] .. ']'
+    end
+    chunked('ZADD', t .. ':r', zargs)
+    chunked('HSET', t .. ':rb', hargs)
+    local over = redis.call('ZCARD', t .. ':r') - cap
+    local kept = {}
+    if over > 0 then
+      chunked('HDEL', t .. ':rb', redis.call('ZRANGE', t .. ':r', 0, over - 1))
+      redis.call('ZREMRANGEBYRANK', t .. ':r', 0, over - 1)
+      dropped = dropped + over
+      for i = 1, #ids, 500 do
+        local part = {unpack(ids, i, math.min(i + 499, #ids))}
+        local scores = redis.call('ZMSCORE', t .. ':r', unpack(part))
+        for j = 1, #part do kept[i + j - 1] = scores[j] and true or false end
+      end
+    end
+    for i, e in ipairs(g) do
+      if over <= 0 or kept[i] then
+        local list = e[4] and left or now
+        list[#list + 1] = e[1]
+        list[#list + 1] = s
+        list[#list + 1] = e[2]
+        if e[4] then
+          list[#list + 1] = e[3]
+          list[#list + 1] = e[4]
+        end
+      end
+    end
+  end
+end
+local out = {#queued, dropped, #now / 3}
+for _, v in ipairs(now) do out[#out + 1] = v end
+for _, v in ipairs(left) do out[#out + 1] = v end
+return out
+`,
+);
+
+/**
  * ARGV: how long the tombstone stays (ms). Drops the account's queue, counts, rings and
  * token index and leaves a tombstone that refuses appends still on their way (they looked
  * the account up before it went). Answers {messages dropped, {token hashes}}.
@@ -514,6 +608,7 @@ export const SCRIPTS = [
   DROP_USER,
   DROP_EXPIRED_TOKEN,
   ACK_WITH_RECEIPTS,
+  ACK_WITH_RECEIPTS_LOCAL,
   ADD_RECEIPTS,
   LIST_RECEIPTS,
   DELETE_RECEIPTS,

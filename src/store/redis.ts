@@ -15,7 +15,13 @@ import type { ConnectionOptions, RedisLink } from "./redis-conn";
 import { IdBlocks } from "./redis-ids";
 import { DIR_KEYS, dir, messages, ops, token, tokenExpiry, user, userKeys } from "./redis-keys";
 import { AppendLanes } from "./redis-order";
-import { ackWithReceipts, deleteReceipts, dropReceipts, listReceipts } from "./redis-receipts";
+import {
+  ackWithReceipts,
+  ackWithReceiptsLocal,
+  deleteReceipts,
+  dropReceipts,
+  listReceipts,
+} from "./redis-receipts";
 import { RecipientCache } from "./redis-recipients";
 import {
   ACK,
@@ -372,7 +378,12 @@ export class RedisStore implements Store {
 
   ackWithReceipts(recipientId: number, ids: readonly number[], r: ReceiptRequest) {
     return this.track(async () => {
-      const { removed, result } = await ackWithReceipts(this.redis, recipientId, ids, r);
+      const { removed, result } = await (this.onCluster ? ackWithReceipts : ackWithReceiptsLocal)(
+        this.redis,
+        recipientId,
+        ids,
+        r,
+      );
       this.queuedDelta -= removed;
       return result;
     });
