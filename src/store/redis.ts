@@ -104,8 +104,15 @@ export class RedisStore implements Store {
   private readonly lanes: AppendLanes<AppendAnswer>;
   /** The appends of one turn to one recipient, sent as one APPEND call. */
   private readonly appends: Batches<AppendCall, AppendAnswer>;
-  /** Calls not settled yet, for flush(). */
-  private inflight = new Set<Promise<unknown>>();
+  /** Calls not settled yet, and flush()es waiting for there to be none. */
+  private inflight = 0;
+  private idle: (() => void)[] = [];
+  private readonly untrack = (): void => {
+    if (--this.inflight > 0) return;
+    const waiting = this.idle;
+    this.idle = [];
+    for (const w of waiting) w();
+  };
   private readonly recipients = new RecipientCache(RECIPIENT_CACHE, RECIPIENT_TTL_MS);
   /** Lookups of recipients by name under way. */
   private readonly lookups = new Map<string, Promise<Account | null>>();
@@ -282,7 +289,6 @@ export class RedisStore implements Store {
         m.clientMsgId ? [m.senderName, m.text, m.sentAt, m.clientMsgId] : [m.senderName, m.text, m.sentAt],
       );
       for (;;) {
-        const keys = userKeys(recipient.id);
         let id: number;
         let r: AppendAnswer;
         try {
@@ -304,7 +310,7 @@ export class RedisStore implements Store {
           case "ok": {
             // Counted before the WAIT: the message is stored, confirmed by replicas or not.
             this.queuedDelta++;
-            await this.confirmByReplicas(keys[0]!);
+            if (this.opts.waitReplicas) await this.confirmByReplicas(recipient.id);
             const message: StoredMessage = {
               id,
               recipientId: recipient.id,
@@ -316,7 +322,7 @@ export class RedisStore implements Store {
           }
           case "dup": {
             // The first copy may have been answered "not confirmed": it waits for the replicas again.
-            await this.confirmByReplicas(keys[0]!);
+            if (this.opts.waitReplicas) await this.confirmByReplicas(recipient.id);
             const [first, sentAt] = r[1]!.split(":");
             const message: StoredMessage = {
               id: Number(first),
@@ -536,7 +542,7 @@ export class RedisStore implements Store {
 
   async flush() {
     this.pushQueued();
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    while (this.inflight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
   async close() {
@@ -549,11 +555,12 @@ export class RedisStore implements Store {
 
   /**
    * With waitReplicas: waits until that many replicas have the writes made so far on the
-   * connection that stored under key (one WAIT for the appends answered together).
+   * connection that stored the recipient's queue (one WAIT for the appends answered together).
    */
-  private async confirmByReplicas(key: string): Promise<void> {
+  private async confirmByReplicas(recipientId: number): Promise<void> {
     const want = this.opts.waitReplicas ?? 0;
     if (want <= 0) return;
+    const key = user(recipientId).queue;
     const timeoutMs = this.opts.waitTimeoutMs ?? 1000;
     const got = await this.redis.waitReplicas(key, want, timeoutMs);
     if (got < want)
@@ -565,11 +572,8 @@ export class RedisStore implements Store {
   /** Runs a write, remembered until it settles so that flush() can wait for it. */
   private track<T>(run: () => Promise<T>): Promise<T> {
     const p = run();
-    this.inflight.add(p);
-    void p.then(
-      () => this.inflight.delete(p),
-      () => this.inflight.delete(p),
-    );
+    this.inflight++;
+    p.then(this.untrack, this.untrack);
     return p;
   }
 
