@@ -169,10 +169,10 @@ return 0
 /**
  * Several appends to this recipient, in order, as if each ran alone one after the other.
  * ARGV: mailbox cap, per-sender cap, ring size, then per append: message id, sender id,
- * client_msg_id ("0" for none), body json, sentAt. Answers one answer per append: {"ok"},
- * {"dup", "<id>:<sentAt>"}, {"gone"}, {"mailbox_full"}, {"sender_quota"} or
- * {"stale", "<highest id here>"} (the id is not above every id stored here: the caller takes
- * a newer one and tries again). The recipient's tombstone, queue size, highest id and
+ * client_msg_id ("0" for none), "<sender id>|<body json>" (as stored), sentAt. Answers one string per
+ * append: "ok", "dup:<id>:<sentAt>", "gone", "mailbox_full", "sender_quota" or
+ * "stale:<highest id here>" (the id is not above every id stored here: the caller takes a
+ * newer one and tries again). The recipient's tombstone, queue size, highest id and
  * senders' counts are read once per call; the queue, bodies, highest id and counts are
  * written once at the end (nothing here reads them back before), and so are the rings'
  * changes (read through what this call changed).
@@ -189,12 +189,13 @@ export const APPEND = script(
 local n = (#ARGV - 3) / 5
 local out = {}
 if redis.call('EXISTS', KEYS[5]) == 1 then
-  for i = 1, n do out[i] = {'gone'} end
+  for i = 1, n do out[i] = 'gone' end
   return out
 end
 local mailboxCap, senderCap, ringSize = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local queued = redis.call('ZCARD', KEYS[1])
 local last = redis.call('HGET', KEYS[4], 'last')
+local lastN = last and tonumber(last)
 local counts, added, zargs, hargs = {}, {}, {}, {}
 -- Each sender's ring as this call sees it: the fields read (got), set (set) and deleted
 -- (gone) by this call, its length, and the entries in eviction order: the oldest stored
@@ -244,19 +245,20 @@ for i = 1, n do
     c = tonumber(redis.call('HGET', KEYS[3], s) or '0')
     counts[s] = c
   end
-  if d then out[i] = {'dup', d}
-  elseif queued >= mailboxCap then out[i] = {'mailbox_full'}
-  elseif c >= senderCap then out[i] = {'sender_quota'}
-  elseif last and tonumber(id) <= tonumber(last) then out[i] = {'stale', last}
+  if d then out[i] = 'dup:' .. d
+  elseif queued >= mailboxCap then out[i] = 'mailbox_full'
+  elseif c >= senderCap then out[i] = 'sender_quota'
+  elseif lastN and tonumber(id) <= lastN then out[i] = 'stale:' .. last
   else
     last = id
+    lastN = tonumber(id)
     queued = queued + 1
     counts[s] = c + 1
     added[s] = (added[s] or 0) + 1
     zargs[#zargs + 1] = id
     zargs[#zargs + 1] = id
     hargs[#hargs + 1] = id
-    hargs[#hargs + 1] = s .. '|' .. ARGV[b + 4]
+    hargs[#hargs + 1] = ARGV[b + 4]
     if r then
       r.new[#r.new + 1] = cm
       r.set[cm] = id .. ':' .. ARGV[b + 5]
@@ -277,7 +279,7 @@ for i = 1, n do
         r.pops = r.pops + 1
       end
     end
-    out[i] = {'ok'}
+    out[i] = 'ok'
   end
 end
 if #zargs > 0 then
@@ -320,6 +322,13 @@ return paired(ids, KEYS[2])
  * (false for a missing body), in ARGV's order.
  */
 const TAKE_QUEUED = `${CHUNKED}
+-- A stored body's client_msg_id ('0' for none): a body "<sender>|[name,text,sentAt,cm]" ends
+-- in two numbers, one of three elements in a string and one. Read from the end, reversed:
+-- a pattern unanchored at the start would be tried at every position of the body.
+local function cmOf(v)
+  local cm = string.match(string.reverse(v), '^%](%d+),%d+,')
+  return cm and string.reverse(cm) or '0'
+end
 local function take(from)
   local ids, seen = {}, {}
   for i = from, #ARGV do
@@ -389,7 +398,7 @@ for j = 1, #queued do
   local v = bodies[j]
   if v then
     local s = string.match(v, '^(%d+)|')
-    local cm = string.match(v, ',%d+,(%d+)%]$') or '0'
+    local cm = cmOf(v)
     local e = s .. '|' .. cm .. '|' .. ARGV[1] .. '|' .. ARGV[2]
     entries[#entries + 1] = queued[j]
     entries[#entries + 1] = e
@@ -444,7 +453,7 @@ end
 for j = 1, #queued do
   local v = bodies[j]
   if v then
-    add(string.match(v, '^(%d+)|'), {queued[j], string.match(v, ',%d+,(%d+)%]$') or '0', at, nil})
+    add(string.match(v, '^(%d+)|'), {queued[j], cmOf(v), at, nil})
   end
 end
 if redis.call('EXISTS', KEYS[8]) == 1 then

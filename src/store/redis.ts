@@ -66,12 +66,14 @@ export interface RedisStoreOptions extends ConnectionOptions {
   waitTimeoutMs?: number;
 }
 
-type AppendAnswer = [string, string?];
+/** The APPEND script's answer to one append: "ok", "dup:<id>:<sentAt>", "stale:<highest id>", … */
+type AppendAnswer = string;
 /** One append of a batch (the APPEND script's per-append arguments). */
 interface AppendCall {
   id: number;
   senderId: number;
   clientMsgId: number;
+  /** "<sender id>|<body json>", as the bodies hash keeps it. */
   body: string;
   sentAt: number;
 }
@@ -144,7 +146,7 @@ export class RedisStore implements Store {
     }, APPEND_BATCH);
     this.lanes = new AppendLanes<AppendAnswer>(
       () => this.ids.takeNow() ?? this.ids.takeInBlock(),
-      (r) => r[0] === "stale",
+      (r) => r.startsWith("stale"),
       // Another node stored a larger id here first: take ids above it.
       () => this.ids.discard(),
       MAX_STALE_RETRIES,
@@ -284,10 +286,10 @@ export class RedisStore implements Store {
       let cached = known !== undefined;
       let recipient = known ?? (await this.lookUp(m.recipientKey));
       if (!recipient) return { ok: false, error: "no_such_account" };
-      // The client_msg_id rides along for the message's receipt.
-      const body = JSON.stringify(
+      // The client_msg_id rides along for the message's receipt; the body goes as stored.
+      const body = `${m.senderId}|${JSON.stringify(
         m.clientMsgId ? [m.senderName, m.text, m.sentAt, m.clientMsgId] : [m.senderName, m.text, m.sentAt],
-      );
+      )}`;
       for (;;) {
         let id: number;
         let r: AppendAnswer;
@@ -306,7 +308,9 @@ export class RedisStore implements Store {
           if (error instanceof StorageFullError) return { ok: false, error: "storage_full" };
           throw error;
         }
-        switch (r[0]) {
+        const colon = r.indexOf(":");
+        const kind = colon < 0 ? r : r.slice(0, colon);
+        switch (kind) {
           case "ok": {
             // Counted before the WAIT: the message is stored, confirmed by replicas or not.
             this.queuedDelta++;
@@ -323,7 +327,7 @@ export class RedisStore implements Store {
           case "dup": {
             // The first copy may have been answered "not confirmed": it waits for the replicas again.
             if (this.opts.waitReplicas) await this.confirmByReplicas(recipient.id);
-            const [first, sentAt] = r[1]!.split(":");
+            const [first, sentAt] = r.slice(colon + 1).split(":");
             const message: StoredMessage = {
               id: Number(first),
               recipientId: recipient.id,
@@ -344,7 +348,7 @@ export class RedisStore implements Store {
           }
           case "mailbox_full":
           case "sender_quota":
-            return { ok: false, error: r[0] };
+            return { ok: false, error: kind };
           case "stale":
             // Still stale after MAX_STALE_RETRIES fresh blocks (AppendLanes retried them).
             throw new StorageError("could not give the message an id above the recipient's last one");
