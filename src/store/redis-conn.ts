@@ -128,28 +128,25 @@ export class RedisConnection implements RedisLink {
 
   /** Sends one command; rejects with StorageError (StorageFullError when Redis is out of memory). */
   send(command: string, args: readonly (string | number)[]): Promise<unknown> {
-    return this.sendStrings(command, args.map(String));
+    if (this.ready) return this.ready.then(() => this.send(command, args));
+    const strs = args.map(String);
+    if (this.down && !this.client.connected) return this.reconnect().then(() => this.raw(command, strs));
+    return this.raw(command, strs);
   }
 
   /**
    * Runs a script by its SHA1, loading it first should Redis not have it (after a restart).
-   * The arguments become strings once, in one array (this is the hot path of every SEND).
+   * Its arguments go into one array, made strings once by send() (the hot path of every SEND).
    */
   eval(s: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    const strs: string[] = [s.sha, String(keys.length)];
-    for (const k of keys) strs.push(k);
-    for (const a of args) strs.push(typeof a === "string" ? a : String(a));
-    return this.sendStrings("EVALSHA", strs).catch((error: unknown) => {
+    const params: (string | number)[] = [s.sha, keys.length];
+    for (const k of keys) params.push(k);
+    for (const a of args) params.push(a);
+    return this.send("EVALSHA", params).catch((error: unknown) => {
       if (!(error instanceof StorageError) || !/NOSCRIPT/.test(error.message)) throw error;
-      strs[0] = s.lua;
-      return this.sendStrings("EVAL", strs);
+      params[0] = s.lua;
+      return this.send("EVAL", params);
     });
-  }
-
-  private sendStrings(command: string, strs: string[]): Promise<unknown> {
-    if (this.ready) return this.ready.then(() => this.sendStrings(command, strs));
-    if (this.down && !this.client.connected) return this.reconnect().then(() => this.raw(command, strs));
-    return this.raw(command, strs);
   }
 
   /**
