@@ -12,6 +12,7 @@
 #
 # Knobs (env): DURATION=5 WARMUP=1 PAIRS=50 WINDOW=64 FSYNC=everysec (Redis's appendfsync)
 #   RUNS="sqlite redis1 redis2 redis3 light" OUT=bench/out CHAT=dist/chat (another build, for A/B runs)
+#   REDIS_ARGS="--zset-max-listpack-entries 0 --hash-max-listpack-entries 0" (more redis-server settings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -44,8 +45,9 @@ REDIS_PID="" REDIS_PORT=""
 start_redis() {
   REDIS_PORT=$(free_port)
   mkdir -p "$TMP/redis-$REDIS_PORT"
+  # shellcheck disable=SC2086 # REDIS_ARGS is a list of settings
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$TMP/redis-$REDIS_PORT" --appendonly yes \
-    --appendfsync "$FSYNC" --save "" --daemonize no >"$TMP/redis-$REDIS_PORT.log" 2>&1 &
+    --appendfsync "$FSYNC" --save "" --daemonize no ${REDIS_ARGS:-} >"$TMP/redis-$REDIS_PORT.log" 2>&1 &
   REDIS_PID=$!
   STARTED+=("$REDIS_PID")
   for _ in $(seq 1 100); do

@@ -13,7 +13,7 @@ import type { Signal, SignalHandler, Signals } from "../core/signals";
 import type { RedisTarget } from "../store/redis-url";
 import type { RedisCommands } from "./commands";
 import { BROADCAST_CHANNEL, nodeChannel } from "./keys";
-import { decodeSignal, encodeSignal } from "./signal-codec";
+import { decodeSignals, encodeSignals } from "./signal-codec";
 
 const CONNECT_TIMEOUT_MS = 3000;
 /** Between attempts to subscribe again once the client gave up reconnecting by itself. */
@@ -24,6 +24,8 @@ const RESUBSCRIBE_MS = 500;
  */
 const CHECK_EVERY_MS = 1000;
 const CHECK_TIMEOUT_MS = 3000;
+/** Signals for one channel in one PUBLISH at most (a deliver is about 100 bytes without its copy). */
+const MAX_BATCH = 256;
 
 export class RedisSignals implements Signals {
   readonly inOrder = false;
@@ -36,6 +38,13 @@ export class RedisSignals implements Signals {
   private readonly checker: Timer;
   private checking = false;
   private readonly listener = (message: string, channel: string) => this.received(message, channel);
+  /**
+   * The signals of this turn per channel, published together on the microtask queue: one
+   * PUBLISH per node a turn's messages go to rather than one per message. In call order,
+   * per channel, as the single PUBLISHes were.
+   */
+  private pending = new Map<string, Signal[]>();
+  private flushing = false;
 
   private constructor(
     private readonly publisher: RedisCommands,
@@ -121,21 +130,49 @@ export class RedisSignals implements Signals {
     // Out of order, holders read their queue: the message's copy would only cross the bus
     // (and show its text to whatever else listens there) for nothing.
     const sent = signal.type === "deliver" && signal.message ? withoutCopy(signal) : signal;
+    let list = this.pending.get(channel);
+    if (!list) {
+      list = [];
+      this.pending.set(channel, list);
+    }
+    list.push(sent);
+    if (list.length >= MAX_BATCH) {
+      this.pending.delete(channel);
+      this.publishNow(channel, list);
+    }
+    if (!this.flushing) {
+      this.flushing = true;
+      queueMicrotask(() => {
+        this.flushing = false;
+        const all = this.pending;
+        this.pending = new Map();
+        for (const [ch, signals] of all) this.publishNow(ch, signals);
+      });
+    }
+  }
+
+  private publishNow(channel: string, signals: readonly Signal[]): void {
     this.publisher
-      .send("PUBLISH", [channel, encodeSignal(this.node, sent)])
-      .catch((error) => this.report(`sending a ${signal.type} signal: ${describe(error)}`));
+      .send("PUBLISH", [channel, encodeSignals(this.node, signals)])
+      .catch((error) =>
+        this.report(
+          `sending ${signals.length === 1 ? `a ${signals[0]!.type} signal` : `${signals.length} signals`}: ${describe(error)}`,
+        ),
+      );
   }
 
   private received(message: string, channel: string): void {
-    const got = decodeSignal(message);
+    const got = decodeSignals(message);
     if ("error" in got) {
       this.report(`ignored ${got.error} on ${channel}`);
       return;
     }
-    // Its own broadcasts were handled when sent; "resync" is never sent.
-    if (got.signal.type === "resync") return;
+    // Its own broadcasts were handled when sent.
     if (channel === BROADCAST_CHANNEL && got.from === this.node) return;
-    this.handler?.(got.signal);
+    for (const signal of got.signals) {
+      // "resync" is never sent.
+      if (signal.type !== "resync") this.handler?.(signal);
+    }
   }
 
   /** Pings the subscribed connection; one that does not answer in time is dropped and made anew. */

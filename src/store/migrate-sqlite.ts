@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { type MigrateCounts, MigrateError } from "./migrate";
 import { openRedisLink } from "./redis-cluster";
 import type { RedisLink } from "./redis-conn";
-import { dir, messages, ops, token, tokenExpiry, user } from "./redis-keys";
+import { dir, messages, ops, ring, token, tokenExpiry, user } from "./redis-keys";
 import type { RedisTarget } from "./redis-url";
 import { openDataFile, StoreOpenError } from "./sqlite-file";
 
@@ -110,13 +110,13 @@ async function copyBack(
             const [senderName, text, sentAt] = JSON.parse(raw.slice(bar + 1)) as [string, string, number];
             queued.push([id, Number(mid), senderName, text, sentAt, Number(raw.slice(0, bar))]);
           });
-          for (const [field, v] of await hashEntries(link, u.rings)) {
-            const m = /^(\d+):c(\d+)$/.exec(field);
-            if (!m) continue;
-            const [messageId, sentAt] = v.split(":").map(Number);
-            const sender = Number(m[1]);
+          for (const s of (await link.send("SMEMBERS", [u.rings])) as string[]) {
+            const sender = Number(s);
             const list = rings.get(sender) ?? [];
-            list.push({ cm: Number(m[2]), messageId: messageId!, recipientId: id, sentAt: sentAt! });
+            for (const [cm, v] of await hashEntries(link, ring(id, sender).hash)) {
+              const [messageId, sentAt] = v.split(":").map(Number);
+              list.push({ cm: Number(cm), messageId: messageId!, recipientId: id, sentAt: sentAt! });
+            }
             rings.set(sender, list);
           }
         }),

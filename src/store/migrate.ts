@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { nameIdentity } from "../rules/names";
 import { forEachMaster, openRedisLink } from "./redis-cluster";
 import type { RedisLink } from "./redis-conn";
-import { dir, messages, ops, PREFIX, token, tokenExpiry, user } from "./redis-keys";
+import { dir, messages, ops, PREFIX, ring, token, tokenExpiry, user } from "./redis-keys";
 import type { RedisTarget } from "./redis-url";
 import { openDataFile, StoreOpenError } from "./sqlite-file";
 
@@ -205,7 +205,6 @@ async function copy(db: Database, link: RedisLink, skipTokens: boolean, now: num
   await out.send("SET", [messages.queued, counts.queued]);
 
   // Resend detection: each sender's ring, kept per recipient on Redis (redis-keys.ts), in id order.
-  const ringLength = new Map<string, number>();
   for (const r of db
     .query<
       { sender_id: number; client_msg_id: number; message_id: number; recipient_id: number; sent_at: number },
@@ -213,21 +212,10 @@ async function copy(db: Database, link: RedisLink, skipTokens: boolean, now: num
     >("SELECT sender_id, client_msg_id, message_id, recipient_id, sent_at FROM sent_ring ORDER BY message_id")
     .iterate()) {
     if (!ids.has(r.recipient_id)) continue;
-    const pair = `${r.recipient_id}:${r.sender_id}`;
-    const n = ringLength.get(pair) ?? 0;
-    ringLength.set(pair, n + 1);
-    const s = r.sender_id;
-    await out.send("HSET", [
-      user(r.recipient_id).rings,
-      `${s}:s${n}`,
-      r.client_msg_id,
-      `${s}:c${r.client_msg_id}`,
-      `${r.message_id}:${r.sent_at}`,
-    ]);
-  }
-  for (const [pair, n] of ringLength) {
-    const [recipient, sender] = pair.split(":");
-    await out.send("HSET", [user(Number(recipient)).rings, `${sender}:n`, n]);
+    const g = ring(r.recipient_id, r.sender_id);
+    await out.send("SADD", [user(r.recipient_id).rings, r.sender_id]);
+    await out.send("HSET", [g.hash, r.client_msg_id, `${r.message_id}:${r.sent_at}`]);
+    await out.send("RPUSH", [g.order, r.client_msg_id]);
   }
 
   if (!skipTokens)

@@ -67,11 +67,26 @@ export function user(id: number) {
     meta: `${t}:meta`,
     /** Set while the account is being or was deleted: appends are refused. */
     gone: `${t}:gone`,
-    /** Hash: the dedup rings of the senders writing here ("<sender>:c<cmid>", "<sender>:n", "<sender>:s<slot>"). */
-    rings: `${t}:d`,
+    /**
+     * Set of the senders with a dedup ring here. Sender s's ring is the hash
+     * `<rings>:<s>` (client_msg_id → "<id>:<sentAt>") and the list `<rings>:<s>:o` (its
+     * client_msg_ids, oldest first): one small hash per sender, and the oldest found without
+     * a read of the hash.
+     */
+    rings: `${t}:dr`,
     /** Set of the account's session token hashes. */
     tokens: `${t}:t`,
   };
+}
+
+/**
+ * Sender's resend ring for recipient, in recipient's slot: the hash client_msg_id →
+ * "<id>:<sentAt>" and the list of its client_msg_ids, oldest first (APPEND keeps at most
+ * the ring size). The sender is also in user(recipient).rings while it has one.
+ */
+export function ring(recipient: number, sender: number) {
+  const hash = `${user(recipient).rings}:${sender}`;
+  return { hash, order: `${hash}:o` };
 }
 
 /** The keys of user(id), in the order the recipient scripts take them as KEYS. */

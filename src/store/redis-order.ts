@@ -34,8 +34,8 @@ interface Entry<R> {
 interface Lane<R> {
   /** Not sent yet, in call order. */
   waiting: Entry<R>[];
-  /** Sent, not answered. */
-  sent: Entry<R>[];
+  /** Sent, not answered (a count: answers need no search). */
+  sent: number;
   /** Answered stale during a halt, to be sent again first. */
   refused: Entry<R>[];
   /** The block of the ids in flight. */
@@ -71,13 +71,13 @@ export class AppendLanes<R> {
   append(recipientId: number, attempt: (id: number) => Promise<R>): Promise<{ id: number; answer: R }> {
     let lane = this.lanes.get(recipientId);
     if (!lane) {
-      lane = { waiting: [], sent: [], refused: [], block: -1, halted: false, epoch: 0, pumping: false };
+      lane = { waiting: [], sent: 0, refused: [], block: -1, halted: false, epoch: 0, pumping: false };
       this.lanes.set(recipientId, lane);
     }
     const l = lane;
     return new Promise((resolve, reject) => {
       l.waiting.push({ seq: this.seq++, attempt, id: null, block: -1, retries: 0, resolve, reject });
-      void this.pump(recipientId, l);
+      this.pump(recipientId, l);
     });
   }
 
@@ -86,51 +86,74 @@ export class AppendLanes<R> {
     return this.lanes.size;
   }
 
-  private async pump(recipientId: number, lane: Lane<R>): Promise<void> {
+  /**
+   * Sends what the lane may send now. Synchronous while ids come at once (most calls):
+   * an append costs no promise of its own here. While an id is awaited, the lane stays
+   * pumping and resumes when it comes.
+   */
+  private pump(recipientId: number, lane: Lane<R>): void {
     if (lane.pumping) return;
     lane.pumping = true;
-    try {
-      while (!lane.halted && lane.waiting.length > 0) {
-        const e = lane.waiting[0]!;
-        if (e.id === null) {
-          const epoch = lane.epoch;
-          let t: BlockId;
-          try {
-            const next = this.take();
-            t = next instanceof Promise ? await next : next;
-          } catch (error) {
-            remove(lane.waiting, e);
-            e.reject(error);
-            continue;
-          }
-          // A halt meanwhile: this id may be below the retries' ids; take again.
-          if (lane.epoch !== epoch || lane.waiting[0] !== e) continue;
-          e.id = t.id;
-          e.block = t.block;
+    while (!lane.halted && lane.waiting.length > 0) {
+      const e = lane.waiting[0]!;
+      if (e.id === null) {
+        let t: BlockId | Promise<BlockId>;
+        try {
+          t = this.take();
+        } catch (error) {
+          lane.waiting.shift();
+          e.reject(error);
+          continue;
         }
-        // Another block than the appends in flight: wait for their answers.
-        if (lane.sent.length > 0 && e.block !== lane.block) break;
-        lane.waiting.shift();
-        lane.block = e.block;
-        lane.sent.push(e);
-        const id = e.id;
-        e.attempt(id).then(
-          (answer) => this.answered(recipientId, lane, e, id, answer),
-          (error) => {
-            remove(lane.sent, e);
-            e.reject(error);
-            this.settle(recipientId, lane);
-          },
-        );
+        if (t instanceof Promise) {
+          this.resumeWith(recipientId, lane, e, t);
+          return;
+        }
+        e.id = t.id;
+        e.block = t.block;
       }
-    } finally {
-      lane.pumping = false;
+      // Another block than the appends in flight: wait for their answers.
+      if (lane.sent > 0 && e.block !== lane.block) break;
+      lane.waiting.shift();
+      lane.block = e.block;
+      lane.sent++;
+      const id = e.id;
+      e.attempt(id).then(
+        (answer) => this.answered(recipientId, lane, e, id, answer),
+        (error) => {
+          lane.sent--;
+          e.reject(error);
+          this.settle(recipientId, lane);
+        },
+      );
     }
+    lane.pumping = false;
     this.dropIfIdle(recipientId, lane);
   }
 
+  /** An id for e was not at hand: the lane pumps on once it comes (still pumping till then). */
+  private resumeWith(recipientId: number, lane: Lane<R>, e: Entry<R>, t: Promise<BlockId>): void {
+    const epoch = lane.epoch;
+    t.then(
+      (b) => {
+        // A halt meanwhile: this id may be below the retries' ids; take again.
+        if (lane.epoch === epoch && lane.waiting[0] === e) {
+          e.id = b.id;
+          e.block = b.block;
+        }
+      },
+      (error) => {
+        remove(lane.waiting, e);
+        e.reject(error);
+      },
+    ).then(() => {
+      lane.pumping = false;
+      this.pump(recipientId, lane);
+    });
+  }
+
   private answered(recipientId: number, lane: Lane<R>, e: Entry<R>, id: number, answer: R): void {
-    remove(lane.sent, e);
+    lane.sent--;
     if (!this.isStale(answer)) {
       e.resolve({ id, answer });
     } else {
@@ -153,17 +176,17 @@ export class AppendLanes<R> {
 
   /** After an answer: a halt ends once nothing is in flight, the refused going first. */
   private settle(recipientId: number, lane: Lane<R>): void {
-    if (lane.halted && lane.sent.length === 0) {
+    if (lane.halted && lane.sent === 0) {
       lane.halted = false;
       lane.refused.sort((a, b) => a.seq - b.seq);
       lane.waiting = [...lane.refused, ...lane.waiting];
       lane.refused = [];
     }
-    void this.pump(recipientId, lane);
+    this.pump(recipientId, lane);
   }
 
   private dropIfIdle(recipientId: number, lane: Lane<R>): void {
-    const idle = !lane.pumping && lane.waiting.length + lane.sent.length + lane.refused.length === 0;
+    const idle = !lane.pumping && lane.waiting.length + lane.sent + lane.refused.length === 0;
     if (idle && this.lanes.get(recipientId) === lane) this.lanes.delete(recipientId);
   }
 }

@@ -8,8 +8,14 @@
 // receipt again, keyed by message id.
 
 import type { RedisLink } from "./redis-conn";
-import { dir, receiptKeys, receiptOutbox, userKeys } from "./redis-keys";
-import { ACK_WITH_RECEIPTS, ADD_RECEIPTS, DELETE_RECEIPTS, LIST_RECEIPTS } from "./redis-scripts";
+import { dir, PREFIX, receiptKeys, receiptOutbox, userKeys } from "./redis-keys";
+import {
+  ACK_WITH_RECEIPTS,
+  ACK_WITH_RECEIPTS_LOCAL,
+  ADD_RECEIPTS,
+  DELETE_RECEIPTS,
+  LIST_RECEIPTS,
+} from "./redis-scripts";
 import type { AckResult, Receipt, ReceiptRequest } from "./store";
 
 /** An outbox entry: "<sender>|<client_msg_id>|<confirmed at>|<recipient name>". */
@@ -75,6 +81,48 @@ export async function ackWithReceipts(
   await redis.send("HDEL", [receiptOutbox(recipientId), ...entries.map((e) => e.messageId)]);
   result.receipts.sort((a, b) => a.messageId - b.messageId);
   return { removed, result };
+}
+
+/**
+ * As ackWithReceipts, on one Redis (not a cluster): one script removes the messages and
+ * stores their receipts with their senders, with no outbox between (one round trip).
+ */
+export async function ackWithReceiptsLocal(
+  redis: RedisLink,
+  recipientId: number,
+  ids: readonly number[],
+  r: ReceiptRequest,
+): Promise<{ removed: number; result: AckResult }> {
+  const result: AckResult = { receipts: [], dropped: 0 };
+  if (!ids.length) return { removed: 0, result };
+  const args: (string | number)[] = [r.confirmedAt, r.recipientName, Math.max(0, r.maxPerAccount), PREFIX];
+  for (const id of ids) args.push(id);
+  const reply = (await redis.eval(
+    ACK_WITH_RECEIPTS_LOCAL,
+    [...userKeys(recipientId), receiptOutbox(recipientId), dir.byId],
+    args,
+  )) as (number | string)[];
+  result.dropped = Number(reply[1] ?? 0);
+  const fresh = Number(reply[2] ?? 0);
+  const end = 3 + fresh * 3;
+  for (let i = 3; i + 2 < end; i += 3)
+    result.receipts.push({
+      messageId: Number(reply[i]),
+      senderId: Number(reply[i + 1]),
+      clientMsgId: Number(reply[i + 2]),
+      confirmedAt: r.confirmedAt,
+      recipientName: r.recipientName,
+    });
+  for (let i = end; i + 4 < reply.length; i += 5)
+    result.receipts.push({
+      messageId: Number(reply[i]),
+      senderId: Number(reply[i + 1]),
+      clientMsgId: Number(reply[i + 2]),
+      confirmedAt: Number(reply[i + 3]),
+      recipientName: String(reply[i + 4]),
+    });
+  result.receipts.sort((a, b) => a.messageId - b.messageId);
+  return { removed: Number(reply[0] ?? 0), result };
 }
 
 export async function listReceipts(redis: RedisLink, accountId: number, limit: number): Promise<Receipt[]> {

@@ -169,16 +169,19 @@ return 0
 /**
  * Several appends to this recipient, in order, as if each ran alone one after the other.
  * ARGV: mailbox cap, per-sender cap, ring size, then per append: message id, sender id,
- * client_msg_id ("0" for none), body json, sentAt. Answers one answer per append: {"ok"},
- * {"dup", "<id>:<sentAt>"}, {"gone"}, {"mailbox_full"}, {"sender_quota"} or
- * {"stale", "<highest id here>"} (the id is not above every id stored here: the caller takes
- * a newer one and tries again). The recipient's tombstone, queue size, highest id and
+ * client_msg_id ("0" for none), "<sender id>|<body json>" (as stored), sentAt. Answers one string per
+ * append: "ok", "dup:<id>:<sentAt>", "gone", "mailbox_full", "sender_quota" or
+ * "stale:<highest id here>" (the id is not above every id stored here: the caller takes a
+ * newer one and tries again). The recipient's tombstone, queue size, highest id and
  * senders' counts are read once per call; the queue, bodies, highest id and counts are
  * written once at the end (nothing here reads them back before), and so are the rings'
  * changes (read through what this call changed).
  * The dedup ring of a sender for this recipient lives here too, so a resend is recognised
  * in the same atomic step that would store it: it can never be stored twice. A resend in
  * the same call is recognised too, and one evicted earlier in the call is not.
+ * A sender's ring (redis-keys.ts) is read with one HMGET of the call's client_msg_ids,
+ * and its oldest entries, which this call may evict, with one LRANGE: a few commands per
+ * call and sender, whatever the number of appends.
  */
 export const APPEND = script(
   "append",
@@ -186,58 +189,97 @@ export const APPEND = script(
 local n = (#ARGV - 3) / 5
 local out = {}
 if redis.call('EXISTS', KEYS[5]) == 1 then
-  for i = 1, n do out[i] = {'gone'} end
+  for i = 1, n do out[i] = 'gone' end
   return out
 end
 local mailboxCap, senderCap, ringSize = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local queued = redis.call('ZCARD', KEYS[1])
 local last = redis.call('HGET', KEYS[4], 'last')
+local lastN = last and tonumber(last)
 local counts, added, zargs, hargs = {}, {}, {}, {}
--- The rings' writes of this call, made at the end: fields set (ring) and deleted (evicted),
--- and each sender's append count; read through, so later appends see earlier ones.
-local ring, evicted, ns = {}, {}, {}
-local function ringGet(f)
-  local v = ring[f]
+-- Each sender's ring as this call sees it: the fields read (got), set (set) and deleted
+-- (gone) by this call, its length, and the entries in eviction order: the oldest stored
+-- (head, from hi on), then this call's (new, from ni on).
+local rings = {}
+for i = 1, n do
+  local b = 3 + (i - 1) * 5
+  local s, cm = ARGV[b + 2], ARGV[b + 3]
+  if cm ~= '0' then
+    local r = rings[s]
+    if not r then
+      r = {cms = {}, got = {}, set = {}, gone = {}, head = {}, hi = 1, new = {}, ni = 1, pops = 0}
+      rings[s] = r
+    end
+    r.cms[#r.cms + 1] = cm
+  end
+end
+for s, r in pairs(rings) do
+  r.hash = KEYS[6] .. ':' .. s
+  r.order = r.hash .. ':o'
+  r.len = redis.call('LLEN', r.order)
+  r.len0 = r.len
+  if r.len > 0 then
+    for i = 1, #r.cms, 500 do
+      local part = {unpack(r.cms, i, math.min(i + 499, #r.cms))}
+      local vs = redis.call('HMGET', r.hash, unpack(part))
+      for j = 1, #part do r.got[part[j]] = vs[j] end
+    end
+    -- At most this many of the stored entries can be evicted by this call.
+    local k = math.min(r.len, r.len + #r.cms - ringSize)
+    if k > 0 then r.head = redis.call('LRANGE', r.order, 0, k - 1) end
+  end
+end
+local function ringGet(r, cm)
+  local v = r.set[cm]
   if v then return v end
-  if evicted[f] then return false end
-  return redis.call('HGET', KEYS[6], f)
+  if r.gone[cm] then return false end
+  return r.got[cm]
 end
 for i = 1, n do
   local b = 3 + (i - 1) * 5
   local id, s, cm = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
-  local d = cm ~= '0' and ringGet(s .. ':c' .. cm)
+  local r = cm ~= '0' and rings[s]
+  local d = r and ringGet(r, cm)
   local c = counts[s]
   if not d and queued < mailboxCap and not c then
     c = tonumber(redis.call('HGET', KEYS[3], s) or '0')
     counts[s] = c
   end
-  if d then out[i] = {'dup', d}
-  elseif queued >= mailboxCap then out[i] = {'mailbox_full'}
-  elseif c >= senderCap then out[i] = {'sender_quota'}
-  elseif last and tonumber(id) <= tonumber(last) then out[i] = {'stale', last}
+  if d then out[i] = 'dup:' .. d
+  elseif queued >= mailboxCap then out[i] = 'mailbox_full'
+  elseif c >= senderCap then out[i] = 'sender_quota'
+  elseif lastN and tonumber(id) <= lastN then out[i] = 'stale:' .. last
   else
     last = id
+    lastN = tonumber(id)
     queued = queued + 1
     counts[s] = c + 1
     added[s] = (added[s] or 0) + 1
     zargs[#zargs + 1] = id
     zargs[#zargs + 1] = id
     hargs[#hargs + 1] = id
-    hargs[#hargs + 1] = s .. '|' .. ARGV[b + 4]
-    if cm ~= '0' then
-      local k = (ns[s] or tonumber(redis.call('HGET', KEYS[6], s .. ':n') or '0')) + 1
-      ns[s] = k
-      local slot = s .. ':s' .. ((k - 1) % ringSize)
-      local old = ringGet(slot)
-      if old then
-        local f = s .. ':c' .. old
-        ring[f] = nil
-        evicted[f] = true
+    hargs[#hargs + 1] = ARGV[b + 4]
+    if r then
+      r.new[#r.new + 1] = cm
+      r.set[cm] = id .. ':' .. ARGV[b + 5]
+      r.gone[cm] = nil
+      r.len = r.len + 1
+      while r.len > ringSize do
+        local old
+        if r.hi <= #r.head then
+          old = r.head[r.hi]
+          r.hi = r.hi + 1
+        else
+          old = r.new[r.ni]
+          r.ni = r.ni + 1
+        end
+        r.set[old] = nil
+        r.gone[old] = true
+        r.len = r.len - 1
+        r.pops = r.pops + 1
       end
-      ring[slot] = cm
-      ring[s .. ':c' .. cm] = id .. ':' .. ARGV[b + 5]
     end
-    out[i] = {'ok'}
+    out[i] = 'ok'
   end
 end
 if #zargs > 0 then
@@ -245,20 +287,21 @@ if #zargs > 0 then
   chunked('ZADD', KEYS[1], zargs)
   chunked('HSET', KEYS[2], hargs)
   for s, k in pairs(added) do redis.call('HINCRBY', KEYS[3], s, k) end
-  local dels, sets = {}, {}
-  for f in pairs(evicted) do
-    if not ring[f] then dels[#dels + 1] = f end
+  for s, r in pairs(rings) do
+    if #r.new > 0 then
+      if r.len0 == 0 then redis.call('SADD', KEYS[6], s) end
+      chunked('RPUSH', r.order, r.new)
+      if r.pops > 0 then redis.call('LPOP', r.order, r.pops) end
+      local dels, sets = {}, {}
+      for f in pairs(r.gone) do dels[#dels + 1] = f end
+      for f, v in pairs(r.set) do
+        sets[#sets + 1] = f
+        sets[#sets + 1] = v
+      end
+      chunked('HDEL', r.hash, dels)
+      chunked('HSET', r.hash, sets)
+    end
   end
-  for f, v in pairs(ring) do
-    sets[#sets + 1] = f
-    sets[#sets + 1] = v
-  end
-  for s, k in pairs(ns) do
-    sets[#sets + 1] = s .. ':n'
-    sets[#sets + 1] = string.format('%d', k)
-  end
-  chunked('HDEL', KEYS[6], dels)
-  chunked('HSET', KEYS[6], sets)
 end
 return out
 `,
@@ -279,6 +322,13 @@ return paired(ids, KEYS[2])
  * (false for a missing body), in ARGV's order.
  */
 const TAKE_QUEUED = `${CHUNKED}
+-- A stored body's client_msg_id ('0' for none): a body "<sender>|[name,text,sentAt,cm]" ends
+-- in two numbers, one of three elements in a string and one. Read from the end, reversed:
+-- a pattern unanchored at the start would be tried at every position of the body.
+local function cmOf(v)
+  local cm = string.match(string.reverse(v), '^%](%d+),%d+,')
+  return cm and string.reverse(cm) or '0'
+end
 local function take(from)
   local ids, seen = {}, {}
   for i = from, #ARGV do
@@ -348,7 +398,7 @@ for j = 1, #queued do
   local v = bodies[j]
   if v then
     local s = string.match(v, '^(%d+)|')
-    local cm = string.match(v, ',%d+,(%d+)%]$') or '0'
+    local cm = cmOf(v)
     local e = s .. '|' .. cm .. '|' .. ARGV[1] .. '|' .. ARGV[2]
     entries[#entries + 1] = queued[j]
     entries[#entries + 1] = e
@@ -373,6 +423,100 @@ return out
 );
 
 /**
+ * On one Redis (not a cluster, where a sender's receipts are in another slot): the whole
+ * confirmation in one step. KEYS: userKeys(id), the receipt outbox, the directory's byId.
+ * ARGV: confirmed at, recipient name, receipts kept per sender at most, the key prefix,
+ * message ids. Removes the messages as ACK does, and stores each one's receipt with its
+ * sender, as ADD_RECEIPTS would, if the sender's account still exists; the outbox's
+ * leftovers older than LEFTOVER_MS (there only after a cluster's node died, or before the
+ * switch to this script) go with them. Answers {removed, dropped, n, id, sender, cm (n
+ * times: confirmed now), id, sender, cm, confirmed at, recipient name (each leftover)}:
+ * the receipts kept.
+ */
+export const ACK_WITH_RECEIPTS_LOCAL = script(
+  "ack-with-receipts-local",
+  `${TAKE_QUEUED}
+local queued, bodies = take(5)
+local at, cap, prefix = ARGV[1], tonumber(ARGV[3]), ARGV[4]
+local name = cjson.encode(ARGV[2])
+-- Per sender, in order of first appearance: {id, cm, confirmed at, recipient name or nil (now)}.
+local bySender, senders = {}, {}
+local function add(s, e)
+  local g = bySender[s]
+  if not g then
+    g = {}
+    bySender[s] = g
+    senders[#senders + 1] = s
+  end
+  g[#g + 1] = e
+end
+for j = 1, #queued do
+  local v = bodies[j]
+  if v then
+    add(string.match(v, '^(%d+)|'), {queued[j], cmOf(v), at, nil})
+  end
+end
+if redis.call('EXISTS', KEYS[8]) == 1 then
+  local before = tonumber(at) - ${LEFTOVER_MS}
+  local box = redis.call('HGETALL', KEYS[8])
+  local moved = {}
+  for i = 1, #box, 2 do
+    local s, cm, t, nm = string.match(box[i + 1], '^(%d+)|(%d+)|(%d+)|(.*)$')
+    if t and tonumber(t) <= before then
+      add(s, {box[i], cm, t, nm})
+      moved[#moved + 1] = box[i]
+    end
+  end
+  chunked('HDEL', KEYS[8], moved)
+end
+local now, left, dropped = {}, {}, 0
+for _, s in ipairs(senders) do
+  local t = prefix .. '{u:' .. s .. '}'
+  if redis.call('HEXISTS', KEYS[9], s) == 1 and redis.call('EXISTS', t .. ':gone') == 0 then
+    local g, ids, zargs, hargs = bySender[s], {}, {}, {}
+    for _, e in ipairs(g) do
+      ids[#ids + 1] = e[1]
+      zargs[#zargs + 1] = e[1]
+      zargs[#zargs + 1] = e[1]
+      hargs[#hargs + 1] = e[1]
+      hargs[#hargs + 1] = '[' .. (e[4] and cjson.encode(e[4]) or name) .. ',' .. e[3] .. ',' .. e[2] .. ']'
+    end
+    chunked('ZADD', t .. ':r', zargs)
+    chunked('HSET', t .. ':rb', hargs)
+    local over = redis.call('ZCARD', t .. ':r') - cap
+    local kept = {}
+    if over > 0 then
+      chunked('HDEL', t .. ':rb', redis.call('ZRANGE', t .. ':r', 0, over - 1))
+      redis.call('ZREMRANGEBYRANK', t .. ':r', 0, over - 1)
+      dropped = dropped + over
+      for i = 1, #ids, 500 do
+        local part = {unpack(ids, i, math.min(i + 499, #ids))}
+        local scores = redis.call('ZMSCORE', t .. ':r', unpack(part))
+        for j = 1, #part do kept[i + j - 1] = scores[j] and true or false end
+      end
+    end
+    for i, e in ipairs(g) do
+      if over <= 0 or kept[i] then
+        local list = e[4] and left or now
+        list[#list + 1] = e[1]
+        list[#list + 1] = s
+        list[#list + 1] = e[2]
+        if e[4] then
+          list[#list + 1] = e[3]
+          list[#list + 1] = e[4]
+        end
+      end
+    end
+  end
+end
+local out = {#queued, dropped, #now / 3}
+for _, v in ipairs(now) do out[#out + 1] = v end
+for _, v in ipairs(left) do out[#out + 1] = v end
+return out
+`,
+);
+
+/**
  * ARGV: how long the tombstone stays (ms). Drops the account's queue, counts, rings and
  * token index and leaves a tombstone that refuses appends still on their way (they looked
  * the account up before it went). Answers {messages dropped, {token hashes}}.
@@ -381,6 +525,9 @@ export const DROP_USER = script(
   "drop-user",
   `local n = redis.call('ZCARD', KEYS[1])
 local tokens = redis.call('SMEMBERS', KEYS[7])
+for _, s in ipairs(redis.call('SMEMBERS', KEYS[6])) do
+  redis.call('DEL', KEYS[6] .. ':' .. s, KEYS[6] .. ':' .. s .. ':o')
+end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7])
 redis.call('SET', KEYS[5], '1', 'PX', ARGV[1])
 return {n, tokens}
@@ -436,10 +583,9 @@ return paired(ids, KEYS[2])
 /** ARGV: message ids. Removes those receipts. */
 export const DELETE_RECEIPTS = script(
   "delete-receipts",
-  `for i = 1, #ARGV do
-  redis.call('ZREM', KEYS[1], ARGV[i])
-  redis.call('HDEL', KEYS[2], ARGV[i])
-end
+  `${CHUNKED}
+chunked('ZREM', KEYS[1], ARGV)
+chunked('HDEL', KEYS[2], ARGV)
 return 0
 `,
 );
@@ -471,6 +617,7 @@ export const SCRIPTS = [
   DROP_USER,
   DROP_EXPIRED_TOKEN,
   ACK_WITH_RECEIPTS,
+  ACK_WITH_RECEIPTS_LOCAL,
   ADD_RECEIPTS,
   LIST_RECEIPTS,
   DELETE_RECEIPTS,

@@ -15,7 +15,13 @@ import type { ConnectionOptions, RedisLink } from "./redis-conn";
 import { IdBlocks } from "./redis-ids";
 import { DIR_KEYS, dir, messages, ops, token, tokenExpiry, user, userKeys } from "./redis-keys";
 import { AppendLanes } from "./redis-order";
-import { ackWithReceipts, deleteReceipts, dropReceipts, listReceipts } from "./redis-receipts";
+import {
+  ackWithReceipts,
+  ackWithReceiptsLocal,
+  deleteReceipts,
+  dropReceipts,
+  listReceipts,
+} from "./redis-receipts";
 import { RecipientCache } from "./redis-recipients";
 import {
   ACK,
@@ -60,12 +66,14 @@ export interface RedisStoreOptions extends ConnectionOptions {
   waitTimeoutMs?: number;
 }
 
-type AppendAnswer = [string, string?];
+/** The APPEND script's answer to one append: "ok", "dup:<id>:<sentAt>", "stale:<highest id>", … */
+type AppendAnswer = string;
 /** One append of a batch (the APPEND script's per-append arguments). */
 interface AppendCall {
   id: number;
   senderId: number;
   clientMsgId: number;
+  /** "<sender id>|<body json>", as the bodies hash keeps it. */
   body: string;
   sentAt: number;
 }
@@ -98,8 +106,15 @@ export class RedisStore implements Store {
   private readonly lanes: AppendLanes<AppendAnswer>;
   /** The appends of one turn to one recipient, sent as one APPEND call. */
   private readonly appends: Batches<AppendCall, AppendAnswer>;
-  /** Calls not settled yet, for flush(). */
-  private inflight = new Set<Promise<unknown>>();
+  /** Calls not settled yet, and flush()es waiting for there to be none. */
+  private inflight = 0;
+  private idle: (() => void)[] = [];
+  private readonly untrack = (): void => {
+    if (--this.inflight > 0) return;
+    const waiting = this.idle;
+    this.idle = [];
+    for (const w of waiting) w();
+  };
   private readonly recipients = new RecipientCache(RECIPIENT_CACHE, RECIPIENT_TTL_MS);
   /** Lookups of recipients by name under way. */
   private readonly lookups = new Map<string, Promise<Account | null>>();
@@ -131,7 +146,7 @@ export class RedisStore implements Store {
     }, APPEND_BATCH);
     this.lanes = new AppendLanes<AppendAnswer>(
       () => this.ids.takeNow() ?? this.ids.takeInBlock(),
-      (r) => r[0] === "stale",
+      (r) => r.startsWith("stale"),
       // Another node stored a larger id here first: take ids above it.
       () => this.ids.discard(),
       MAX_STALE_RETRIES,
@@ -271,12 +286,11 @@ export class RedisStore implements Store {
       let cached = known !== undefined;
       let recipient = known ?? (await this.lookUp(m.recipientKey));
       if (!recipient) return { ok: false, error: "no_such_account" };
-      // The client_msg_id rides along for the message's receipt.
-      const body = JSON.stringify(
+      // The client_msg_id rides along for the message's receipt; the body goes as stored.
+      const body = `${m.senderId}|${JSON.stringify(
         m.clientMsgId ? [m.senderName, m.text, m.sentAt, m.clientMsgId] : [m.senderName, m.text, m.sentAt],
-      );
+      )}`;
       for (;;) {
-        const keys = userKeys(recipient.id);
         let id: number;
         let r: AppendAnswer;
         try {
@@ -294,11 +308,13 @@ export class RedisStore implements Store {
           if (error instanceof StorageFullError) return { ok: false, error: "storage_full" };
           throw error;
         }
-        switch (r[0]) {
+        const colon = r.indexOf(":");
+        const kind = colon < 0 ? r : r.slice(0, colon);
+        switch (kind) {
           case "ok": {
             // Counted before the WAIT: the message is stored, confirmed by replicas or not.
             this.queuedDelta++;
-            await this.confirmByReplicas(keys[0]!);
+            if (this.opts.waitReplicas) await this.confirmByReplicas(recipient.id);
             const message: StoredMessage = {
               id,
               recipientId: recipient.id,
@@ -310,8 +326,8 @@ export class RedisStore implements Store {
           }
           case "dup": {
             // The first copy may have been answered "not confirmed": it waits for the replicas again.
-            await this.confirmByReplicas(keys[0]!);
-            const [first, sentAt] = r[1]!.split(":");
+            if (this.opts.waitReplicas) await this.confirmByReplicas(recipient.id);
+            const [first, sentAt] = r.slice(colon + 1).split(":");
             const message: StoredMessage = {
               id: Number(first),
               recipientId: recipient.id,
@@ -332,7 +348,7 @@ export class RedisStore implements Store {
           }
           case "mailbox_full":
           case "sender_quota":
-            return { ok: false, error: r[0] };
+            return { ok: false, error: kind };
           case "stale":
             // Still stale after MAX_STALE_RETRIES fresh blocks (AppendLanes retried them).
             throw new StorageError("could not give the message an id above the recipient's last one");
@@ -372,7 +388,12 @@ export class RedisStore implements Store {
 
   ackWithReceipts(recipientId: number, ids: readonly number[], r: ReceiptRequest) {
     return this.track(async () => {
-      const { removed, result } = await ackWithReceipts(this.redis, recipientId, ids, r);
+      const { removed, result } = await (this.onCluster ? ackWithReceipts : ackWithReceiptsLocal)(
+        this.redis,
+        recipientId,
+        ids,
+        r,
+      );
       this.queuedDelta -= removed;
       return result;
     });
@@ -525,7 +546,7 @@ export class RedisStore implements Store {
 
   async flush() {
     this.pushQueued();
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    while (this.inflight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
   async close() {
@@ -538,11 +559,12 @@ export class RedisStore implements Store {
 
   /**
    * With waitReplicas: waits until that many replicas have the writes made so far on the
-   * connection that stored under key (one WAIT for the appends answered together).
+   * connection that stored the recipient's queue (one WAIT for the appends answered together).
    */
-  private async confirmByReplicas(key: string): Promise<void> {
+  private async confirmByReplicas(recipientId: number): Promise<void> {
     const want = this.opts.waitReplicas ?? 0;
     if (want <= 0) return;
+    const key = user(recipientId).queue;
     const timeoutMs = this.opts.waitTimeoutMs ?? 1000;
     const got = await this.redis.waitReplicas(key, want, timeoutMs);
     if (got < want)
@@ -554,11 +576,8 @@ export class RedisStore implements Store {
   /** Runs a write, remembered until it settles so that flush() can wait for it. */
   private track<T>(run: () => Promise<T>): Promise<T> {
     const p = run();
-    this.inflight.add(p);
-    void p.then(
-      () => this.inflight.delete(p),
-      () => this.inflight.delete(p),
-    );
+    this.inflight++;
+    p.then(this.untrack, this.untrack);
     return p;
   }
 

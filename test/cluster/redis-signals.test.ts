@@ -103,4 +103,25 @@ describe.skipIf(!HAVE_REDIS)("RedisSignals", () => {
     expect(four.reports).toEqual([`ignored a signal that is not JSON on ${BROADCAST_CHANNEL}`]);
     expect(four.got).toHaveLength(1);
   });
+
+  test("the signals of one turn for one node cross in order as one message; those of later turns after them", async () => {
+    const six = await bus("six");
+    const spy = new RedisClient(redis.url);
+    closing.push(() => spy.close());
+    const raw: string[] = [];
+    await spy.subscribe(nodeChannel("six"), (m) => raw.push(m));
+    const seven = await bus("seven");
+    const deliver = (id: number): Signal => ({ type: "deliver", accountId: 7, fromId: id });
+    for (let id = 1; id <= 300; id++) seven.bus.send("six", deliver(id));
+    await Promise.resolve();
+    seven.bus.send("six", deliver(301));
+    await waitFor(() => six.got.length === 301, "the delivers");
+    expect(six.got).toEqual(Array.from({ length: 301 }, (_, i) => deliver(i + 1)));
+    // 256 at most per message: 256 and 44 from the first turn, then the one of the next.
+    await waitFor(() => raw.length === 3, "the messages");
+    expect(raw.map((m) => (JSON.parse(m) as { signals?: unknown[] }).signals?.length ?? 1)).toEqual([
+      256, 44, 1,
+    ]);
+    expect(six.reports).toEqual([]);
+  });
 });

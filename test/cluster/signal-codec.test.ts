@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { decodeSignal, encodeSignal, MAX_SIGNAL_BYTES } from "../../src/cluster/signal-codec";
+import {
+  decodeSignal,
+  decodeSignals,
+  encodeSignal,
+  encodeSignals,
+  MAX_SIGNAL_BYTES,
+} from "../../src/cluster/signal-codec";
 import type { Signal } from "../../src/core/signals";
 
 describe("signals on the wire between nodes", () => {
@@ -22,6 +28,21 @@ describe("signals on the wire between nodes", () => {
   test("a type this bus has never heard of crosses too (the core ignores what it does not know)", () => {
     const future = { type: "receipt", accountId: 1, upTo: 9 } as unknown as Signal;
     expect(decodeSignal(encodeSignal("n2", future))).toEqual({ from: "n2", signal: future });
+  });
+
+  test("several signals cross as one message, in order; one alone as a single signal", () => {
+    const a: Signal = { type: "deliver", accountId: 7, fromId: 1 };
+    const b: Signal = { type: "deleting", key: "bob", on: true };
+    expect(decodeSignals(encodeSignals("n1", [a, b, a]))).toEqual({ from: "n1", signals: [a, b, a] });
+    expect(encodeSignals("n1", [a])).toBe(encodeSignal("n1", a));
+    expect(decodeSignals(encodeSignal("n1", b))).toEqual({ from: "n1", signals: [b] });
+    expect(decodeSignals('{"v":1,"from":"n","signals":[]}')).toEqual({ error: "an empty list of signals" });
+    expect(decodeSignals('{"v":1,"from":"n","signals":[{"type":"deliver"},{}]}')).toEqual({
+      error: "a signal without a type",
+    });
+    expect(decodeSignals('{"v":2,"from":"n","signals":[{"type":"deliver"}]}')).toEqual({
+      error: "a signal of version 2",
+    });
   });
 
   test("what is not a signal is refused, saying why", () => {

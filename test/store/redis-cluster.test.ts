@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { RedisStore } from "../../src/store/redis";
 import { keySlot } from "../../src/store/redis-cluster-slot";
 import { RedisOpenError } from "../../src/store/redis-conn";
-import { dir, token, user } from "../../src/store/redis-keys";
+import { dir, receiptOutbox, token, user } from "../../src/store/redis-keys";
+import { LEFTOVER_MS } from "../../src/store/redis-scripts";
 import { parseRedisTarget } from "../../src/store/redis-url";
 import { type Account, StorageError, type Store, type StoreLimits } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
@@ -226,5 +227,34 @@ describe("WAIT on a Redis Cluster", () => {
     }
     expect(Object.entries(waits).filter(([, calls]) => calls > 0)).toEqual([["owner", 1]]);
     expect(await s.countPending(alice.id)).toBe(1);
+  });
+});
+
+describe("Receipts on a Redis Cluster (through the recipient's outbox)", () => {
+  it("moves a receipt left in the outbox by a node that died with the recipient's next confirmation", async () => {
+    const s = (await fresh(LIMITS)) as RedisStore;
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const m1 = await put(s, msg(alice, "bob", "one", { clientMsgId: 2 ** 40 + 3 }));
+    const m2 = await put(s, msg(alice, "bob", "two", { clientMsgId: 9 }));
+    // What the removal script leaves when the node dies before moving the receipt on.
+    const c = s.connection;
+    await c.send("ZREM", [user(bob.id).queue, m1.id]);
+    await c.send("HDEL", [user(bob.id).bodies, m1.id]);
+    await c.send("HSET", [receiptOutbox(bob.id), m1.id, `${alice.id}|${2 ** 40 + 3}|77|Bob`]);
+    const confirmedAt = 77 + LEFTOVER_MS;
+    const r = await s.ackWithReceipts(bob.id, [m2.id], {
+      recipientName: "Bob",
+      confirmedAt,
+      maxPerAccount: 10,
+    });
+    expect(r.receipts.map((x) => [x.messageId, x.confirmedAt, x.clientMsgId])).toEqual([
+      [m1.id, 77, 2 ** 40 + 3],
+      [m2.id, confirmedAt, 9],
+    ]);
+    expect((await s.receipts(alice.id, 10)).map((x) => [x.messageId, x.clientMsgId])).toEqual([
+      [m1.id, 2 ** 40 + 3],
+      [m2.id, 9],
+    ]);
+    expect(Number(await c.send("HLEN", [receiptOutbox(bob.id)]))).toBe(0);
   });
 });

@@ -114,6 +114,45 @@ describe("RedisStore: receipts left in a recipient's outbox by a node that died"
   });
 });
 
+describe("RedisStore on one Redis: a confirmation in one script", () => {
+  it("stores each sender's receipts with the recipient's name as given, trimmed per sender", async () => {
+    const s = (await fresh({ ...LIMITS, maxQueuedPerAccount: 10, maxQueuedPerSender: 10 })) as RedisStore;
+    const [alice, bob, carol] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+    ];
+    const from = async (a: typeof alice, n: number) => {
+      const out: number[] = [];
+      for (let i = 1; i <= n; i++)
+        out.push((await put(s, msg(a, "bob", `m${i}`, { clientMsgId: 2 ** 50 + i }))).id);
+      return out;
+    };
+    const [a1, a2, a3] = (await from(alice, 3)) as [number, number, number];
+    const [c1, c2] = (await from(carol, 2)) as [number, number];
+    const name = 'Bö "q" /\\ 😀';
+    const r = await s.ackWithReceipts(bob.id, [c1, c2, a1, a2, a3, 999_999], {
+      recipientName: name,
+      confirmedAt: 1234,
+      maxPerAccount: 2,
+    });
+    // Alice had three receipts for a room of two: her oldest went.
+    expect(r.dropped).toBe(1);
+    expect(r.receipts.map((x) => [x.messageId, x.senderId, x.clientMsgId])).toEqual([
+      [a2, alice.id, 2 ** 50 + 2],
+      [a3, alice.id, 2 ** 50 + 3],
+      [c1, carol.id, 2 ** 50 + 1],
+      [c2, carol.id, 2 ** 50 + 2],
+    ]);
+    const listed = await s.receipts(alice.id, 10);
+    expect(listed.map((x) => [x.messageId, x.recipientName, x.confirmedAt, x.clientMsgId])).toEqual([
+      [a2, name, 1234, 2 ** 50 + 2],
+      [a3, name, 1234, 2 ** 50 + 3],
+    ]);
+    expect(await s.countPending(bob.id)).toBe(0);
+  });
+});
+
 describe("RedisStore: the appends of one turn to one recipient", () => {
   const evalshaCalls = async (c: RedisClient) =>
     Number(/cmdstat_evalsha:calls=(\d+)/.exec(String(await c.send("INFO", ["commandstats"])))?.[1] ?? 0);
@@ -196,6 +235,34 @@ describe("RedisStore: the resend ring across the appends of one turn", () => {
       idOf(9),
       "new",
     ]);
+  });
+
+  it("keeps each sender's ring within its size, and drops every ring with the recipient", async () => {
+    const s = (await fresh({
+      maxQueuedPerAccount: 100,
+      maxQueuedPerSender: 100,
+      dedupPerSender: 4,
+    })) as RedisStore;
+    const [alice, bob, carol] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+    ];
+    for (const from of [alice, carol])
+      await Promise.all(
+        [1, 2, 3, 4, 5, 6, 7].map((cm) => s.enqueue(msg(from, "bob", `m${cm}`, { clientMsgId: cm }))),
+      );
+    const ringKeys = async () =>
+      (await redis.cli("--scan", "--pattern", `chat:{u:${bob.id}}:dr*`)).split("\n").filter(Boolean).sort();
+    const keys = await ringKeys();
+    expect(keys).toHaveLength(5); // the senders' set, and a hash and a list per sender
+    const c = new RedisClient(redis.url);
+    for (const k of keys.filter((k) => /:dr:\d+$/.test(k))) expect(Number(await c.send("HLEN", [k]))).toBe(4);
+    for (const k of keys.filter((k) => k.endsWith(":o")))
+      expect((await c.send("LRANGE", [k, "0", "-1"])) as string[]).toEqual(["4", "5", "6", "7"]);
+    c.close();
+    await s.deleteAccount(bob.id);
+    expect(await ringKeys()).toEqual([]);
   });
 });
 
