@@ -49,6 +49,11 @@ export class RowBatch {
     return this.values.length / this.columns;
   }
 
+  /** Rows queued and not taken back: what the next flush inserts. */
+  get live(): number {
+    return this.size - this.removed.size;
+  }
+
   /** Takes back the queued row whose key column is `key` and whose first column is `first`; false if none is queued. */
   remove(key: number, first: SqlValue): boolean {
     const row = this.rowOf?.get(key);

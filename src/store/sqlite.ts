@@ -688,7 +688,7 @@ export class SqliteStore implements Store {
         else {
           if (this.redo.pending) this.redo.append();
           // Near the data budget, rows meet the file's cap in the batch they belong to.
-          if (this.messageRows.size >= MAX_QUEUED_ROWS || this.nearBudget()) this.flushRows();
+          if (this.messageRows.live >= MAX_QUEUED_ROWS || this.nearBudget()) this.flushRows();
         }
       } catch (error) {
         this.abort(toStorageError(error));
