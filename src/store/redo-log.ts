@@ -186,7 +186,12 @@ export type ReplayOutcome =
 export function replayRedo(db: Database, dataFile: string, version: number): ReplayOutcome {
   const file = redoPath(dataFile);
   if (!existsSync(file)) return { kind: "none" };
-  const log = readFileSync(file);
+  let log: Buffer;
+  try {
+    log = readFileSync(file);
+  } catch (error) {
+    return { kind: "refused", why: `cannot read its redo log ${file}: ${(error as Error).message}` };
+  }
   const header = decodeHeader(log);
   // Shorter than a header: the process died creating it, before anything was written.
   if (log.length < REDO_HEADER_BYTES) return { kind: "replayed", frames: 0, seq: 0 };

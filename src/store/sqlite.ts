@@ -18,12 +18,12 @@ import { dirname } from "node:path";
 import { prefixEnd } from "../rules/glob";
 import { compareKeys } from "./keys";
 import { SCHEMA_VERSION } from "./migrations";
-import { applyFrames, meta, type Preparer, RedoLog, type ReplayOutcome } from "./redo-log";
+import { applyFrames, meta, type Preparer, RedoLog, type ReplayOutcome, redoPath } from "./redo-log";
 import { RowBatch } from "./row-batch";
 import { SenderCounts } from "./sender-counts";
 import { formatBytes, planSpace, type SpacePlan } from "./space";
 import { SqliteDedup } from "./sqlite-dedup";
-import { openDataFile, type SyncMode, sqliteCode } from "./sqlite-file";
+import { openDataFile, StoreOpenError, type SyncMode, sqliteCode } from "./sqlite-file";
 import { SqliteReceipts } from "./sqlite-receipts";
 import {
   type Account,
@@ -221,6 +221,11 @@ export class SqliteStore implements Store {
       return new SqliteStore(file.db, opts, file.path, file.movedAside, file.redo);
     } catch (error) {
       file.db.close();
+      const code = (error as NodeJS.ErrnoException).code;
+      if (typeof code === "string" && code.startsWith("E"))
+        throw new StoreOpenError(
+          `cannot write the redo log ${redoPath(file.path)} beside data file ${file.path}: ${(error as Error).message}. Check that the directory and the file are writable by this user.`,
+        );
       throw error;
     }
   }

@@ -729,6 +729,9 @@ describe("SqliteStore: the redo log (what a crash keeps between commits)", () =>
     await fresh.close();
     writeFileSync(join(dir, "chat.db-redo"), "not a redo log, but long enough to have a header");
     expect(openError()).toContain("chat.db-redo is not a chat redo log");
+    rmSync(join(dir, "chat.db-redo"));
+    mkdirSync(join(dir, "chat.db-redo"));
+    expect(openError()).toContain("cannot read its redo log");
   });
 });
 
