@@ -587,7 +587,15 @@ export class SqliteStore implements Store {
     // VACUUM cannot run inside a transaction: commit the open batch first.
     if (this.acks.length) void this.op(true, () => undefined, true).catch(() => {});
     if (this.inTxn || this.batch.length) this.commit();
-    if (this.inTxn) this.commitFile();
+    if (this.inTxn) {
+      try {
+        this.commitFile();
+      } catch (error) {
+        const failure = toStorageError(error);
+        this.abort(failure);
+        throw failure;
+      }
+    }
     this.db.run("VACUUM INTO ?", [file]);
     // SQLite does not fsync what VACUUM INTO writes: a backup must survive a power loss too.
     for (const path of [file, dirname(file)]) {
