@@ -137,7 +137,12 @@ export class RedoLog {
     this.committedSeq = this.written;
     this.writer.restart();
     this.offset = REDO_HEADER_BYTES;
-    ftruncateSync(this.fd, REDO_HEADER_BYTES);
+    try {
+      ftruncateSync(this.fd, REDO_HEADER_BYTES);
+    } catch {
+      // Frames left past the new ones are covered by the commit (meta.redo_seq) or fail
+      // their CRC: a replay skips them either way.
+    }
   }
 
   /** The frames written since the last commit, to apply again after a rollback. */
