@@ -39,9 +39,10 @@ export class RedisSignals implements Signals {
   private checking = false;
   private readonly listener = (message: string, channel: string) => this.received(message, channel);
   /**
-   * The signals of this turn per channel, published together on the microtask queue: one
-   * PUBLISH per node a turn's messages go to rather than one per message. In call order,
-   * per channel, as the single PUBLISHes were.
+   * The signals of this turn of the event loop per channel, published together once the
+   * turn is over (setImmediate: the answers of one Redis reply resume their SENDs through
+   * several promise hops, past any one microtask): one PUBLISH per node a turn's messages go
+   * to rather than one per message. In call order, per channel, as the single PUBLISHes were.
    */
   private pending = new Map<string, Signal[]>();
   private flushing = false;
@@ -142,7 +143,7 @@ export class RedisSignals implements Signals {
     }
     if (!this.flushing) {
       this.flushing = true;
-      queueMicrotask(() => {
+      setImmediate(() => {
         this.flushing = false;
         const all = this.pending;
         this.pending = new Map();

@@ -1,7 +1,7 @@
 // Signals on the wire between nodes: JSON with a version, the sending node and the signal
 // as it is, so a new Signal type crosses the bus without a change here. A receiver ignores
 // what it cannot read (and says why), and the core ignores types it does not know.
-// Several signals for one channel sent in one turn cross as one message: `signals` holds
+// Several signals for one channel sent in one turn of the event loop cross as one message: `signals` holds
 // them in order (a single one still crosses as `signal`).
 
 import type { Signal } from "../core/signals";

@@ -113,7 +113,7 @@ describe.skipIf(!HAVE_REDIS)("RedisSignals", () => {
     const seven = await bus("seven");
     const deliver = (id: number): Signal => ({ type: "deliver", accountId: 7, fromId: id });
     for (let id = 1; id <= 300; id++) seven.bus.send("six", deliver(id));
-    await Promise.resolve();
+    await new Promise<void>((resolve) => setImmediate(resolve));
     seven.bus.send("six", deliver(301));
     await waitFor(() => six.got.length === 301, "the delivers");
     expect(six.got).toEqual(Array.from({ length: 301 }, (_, i) => deliver(i + 1)));
