@@ -471,12 +471,13 @@ describe.skipIf(!HAVE_REDIS)("a node with --redis-wait-replicas on a primary and
 
   test("answers a SEND once the replica has it, and STORAGE_FAILED saying why while it is away", async () => {
     const node = await startServer(
-      [...NODE_ARGS, "--redis-wait-replicas", "1", "--redis-wait-timeout", "300ms"],
+      // Long enough for a replica on a busy disk (AOF always) to confirm: 300 ms was not.
+      [...NODE_ARGS, "--redis-wait-replicas", "1", "--redis-wait-timeout", "1500ms"],
       primary.url,
     );
     nodes = [node];
     expect(await node.out.find((l) => l.includes("data: redis"), "the data line")).toContain(
-      "(WAIT for 1 replica, 300 ms)",
+      "(WAIT for 1 replica, 1500 ms)",
     );
     const bob = await user(node, "bob");
     const alice = await user(node, "alice");
@@ -489,7 +490,7 @@ describe.skipIf(!HAVE_REDIS)("a node with --redis-wait-replicas on a primary and
     const refused = await send(alice, "bob", "unconfirmed", 2);
     expect(refused).toMatchObject({
       status: Status.STORAGE_FAILED,
-      msg: expect.stringContaining("not confirmed by 1 Redis replica within 300 ms (0 confirmed)"),
+      msg: expect.stringContaining("not confirmed by 1 Redis replica within 1500 ms (0 confirmed)"),
     });
     await replica.start();
     await replicationUp();
