@@ -19,7 +19,8 @@ while (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do PORT=$((PORT + 1)); d
 "$ROOT/dist/chat" serve --host 127.0.0.1 --port "$PORT" --data "$TMPD/chat.db" --log-level warn \
   --max-connections 2000 --max-connections-per-address 2000 \
   --accounts-per-address 1000000 --login-failures-per-address 1000000 \
-  --argon2-memory-kib 256 --argon2-time 1 &
+  --argon2-memory-kib 256 --argon2-time 1 \
+  --request-rate-per-address 100000000 --request-burst-per-address 100000000 &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$TMPD"' EXIT
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
