@@ -14,6 +14,7 @@ import {
   closeSync,
   existsSync,
   fdatasyncSync,
+  fsyncSync,
   ftruncateSync,
   openSync,
   readFileSync,
@@ -21,6 +22,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
+import { dirname } from "node:path";
 import {
   decodeFrames,
   decodeHeader,
@@ -62,7 +64,16 @@ export class RedoLog {
     const fd = openSync(redoPath(dataFile), "w", 0o600);
     try {
       writeSync(fd, encodeHeader(o));
-      if (o.fsync) fdatasyncSync(fd);
+      if (o.fsync) {
+        fdatasyncSync(fd);
+        // A new file survives a power loss only once its directory entry is on disk too.
+        const dir = openSync(dirname(redoPath(dataFile)), "r");
+        try {
+          fsyncSync(dir);
+        } finally {
+          closeSync(dir);
+        }
+      }
     } catch (error) {
       closeSync(fd);
       throw error;
