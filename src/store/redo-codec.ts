@@ -19,6 +19,9 @@ export const REDO_FORMAT = 1;
 export const REDO_HEADER_BYTES = 24;
 const FRAME_HEADER = 8;
 const SEQ_BYTES = 8;
+/** The writer's buffer to start with, and the most it keeps once a large frame is written. */
+const BUFFER_BYTES = 16 * 1024;
+const KEEP_BYTES = 1024 * 1024;
 
 const DEFINE = 1;
 const RUN = 2;
@@ -52,7 +55,7 @@ export function decodeHeader(b: Uint8Array): RedoHeader | null {
 
 /** Builds one frame at a time: records are added as statements run, finish() seals them. */
 export class FrameWriter {
-  private buf = Buffer.allocUnsafe(16 * 1024);
+  private buf = Buffer.allocUnsafe(BUFFER_BYTES);
   private at = FRAME_HEADER + SEQ_BYTES;
   private runs = 0;
   private readonly defined = new Set<number>();
@@ -71,6 +74,10 @@ export class FrameWriter {
 
   /** Records that statement `index` (with SQL `sql`) ran with `args`. */
   run(index: number, sql: string, args: readonly unknown[]): void {
+    // A large batch grew the buffer: a new frame starts in a small one again (a view that
+    // finish() returned keeps the old one alive for as long as it is used).
+    if (this.at === FRAME_HEADER + SEQ_BYTES && this.buf.length > KEEP_BYTES)
+      this.buf = Buffer.allocUnsafe(BUFFER_BYTES);
     if (!this.defined.has(index)) {
       this.defined.add(index);
       this.openDefs.push(index);

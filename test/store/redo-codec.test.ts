@@ -69,13 +69,22 @@ describe("redo log format", () => {
     expect(decodeFrames(log(w.finish(1)))[0]!.runs).toEqual([{ sql: DELETE, args: [2] }]);
   });
 
-  it("grows past its first buffer for a large frame", () => {
+  it("grows past its first buffer for a large frame, and starts small again after it", () => {
     const w = new FrameWriter();
     const text = "x".repeat(100);
-    for (let i = 0; i < 2000; i++) w.run(0, INSERT, [i, text, null, null]);
-    const frames = decodeFrames(log(w.finish(1)));
-    expect(frames[0]!.runs).toHaveLength(2000);
-    expect(frames[0]!.runs[1999]!.args).toEqual([1999, text, null, null]);
+    for (let i = 0; i < 20_000; i++) w.run(0, INSERT, [i, text, null, null]);
+    const big = w.finish(1);
+    expect(big.length).toBeGreaterThan(1024 * 1024);
+    const frames = decodeFrames(log(big));
+    expect(frames[0]!.runs).toHaveLength(20_000);
+    expect(frames[0]!.runs[19_999]!.args).toEqual([19_999, text, null, null]);
+    // The next frame is written in a new, small buffer; the big frame's view is left intact.
+    const copy = Buffer.from(big);
+    w.run(0, INSERT, [1, "y", null, null]);
+    const small = w.finish(2);
+    expect(small.buffer).not.toBe(big.buffer);
+    expect(Buffer.compare(big, copy)).toBe(0);
+    expect(decodeFrames(log(copy, small)).map((f) => f.runs.length)).toEqual([20_000, 1]);
   });
 
   it("ends at a frame cut short or damaged: the frames before it are whole", () => {
