@@ -9,6 +9,8 @@
 #   COUNT=4000 bench/cpu.sh relay-count            # relay, a fixed COUNT per sender, all measured
 #
 # Knobs (env): DURATION=5 WARMUP=1 PAIRS=50 WINDOW=64 PAYLOAD=64 MESSAGES=100000 PORT=19300
+#   DATA=redis://127.0.0.1:6379 (the store; default a fresh SQLite file per run): the peer
+#   harness against one node on Redis, for the same-harness comparison of docs/CLUSTER.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -43,7 +45,7 @@ for rep in $(seq 1 "$REPS"); do
   fi
   # The flags of bench/peer/run-peers.sh (its README says why each is raised).
   # shellcheck disable=SC2086
-  $SERVER serve --host 127.0.0.1 --port "$PORT" --data "$TMPD/chat-$PORT.db" --log-level warn \
+  $SERVER serve --host 127.0.0.1 --port "$PORT" --data "${DATA:-$TMPD/chat-$PORT.db}" --log-level warn \
     --max-connections 11000 --max-connections-per-address 11000 \
     --accounts-per-address 1000000 --login-failures-per-address 1000000 \
     --argon2-memory-kib 256 --argon2-time 1 \
