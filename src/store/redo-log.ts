@@ -40,11 +40,16 @@ export interface Preparer {
 
 export const redoPath = (dataFile: string) => `${dataFile}-redo`;
 
+/** A log longer than this after a commit is cut back to its header (see committed()). */
+const KEEP_BYTES = 4 * 1024 * 1024;
+
 /** The open redo log of a running store. */
 export class RedoLog {
   private readonly writer = new FrameWriter();
   /** Where the next frame goes: the end of the last whole frame. */
   private offset = REDO_HEADER_BYTES;
+  /** The file's length: frames of earlier commits may lie between offset and it. */
+  private fileEnd = REDO_HEADER_BYTES;
   private statements = 0;
   /** The last frame written, and the last one a SQLite commit covers. */
   private written: number;
@@ -143,16 +148,25 @@ export class RedoLog {
     this.writer.discard();
   }
 
-  /** A SQLite commit now holds everything written: the log starts again empty. */
+  /**
+   * A SQLite commit now holds everything written: the log starts again at its header. The
+   * file keeps its length (overwriting its pages costs less than giving them back at every
+   * commit and taking them again); the frames left past the new ones carry seqs the commit
+   * covers (meta.redo_seq), or fail their CRC where a new frame cut into them, and a replay
+   * skips both. Only a file grown past KEEP_BYTES by a large burst is cut back.
+   */
   committed(): void {
     this.committedSeq = this.written;
     this.writer.restart();
+    const end = this.offset;
     this.offset = REDO_HEADER_BYTES;
+    if (end > this.fileEnd) this.fileEnd = end;
+    if (this.fileEnd <= KEEP_BYTES) return;
     try {
       ftruncateSync(this.fd, REDO_HEADER_BYTES);
+      this.fileEnd = REDO_HEADER_BYTES;
     } catch {
-      // Frames left past the new ones are covered by the commit (meta.redo_seq) or fail
-      // their CRC: a replay skips them either way.
+      // Kept at its length: a replay skips what the commit covers either way.
     }
   }
 

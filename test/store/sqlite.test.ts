@@ -714,6 +714,26 @@ describe("SqliteStore: the redo log (what a crash keeps between commits)", () =>
     expect(existsSync(join(dir, "chat.db-redo"))).toBe(false);
   });
 
+  it("frames a commit covers, left in the log past newer ones, are not applied again", async () => {
+    const s = open(roomy);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const m = [];
+    for (let i = 0; i < 5; i++) m.push(await put(s, msg(bob, "alice", `m${i}`, { clientMsgId: 10 + i })));
+    await s.ack(alice.id, [m[0]!.id]);
+    await s.flush();
+    const redo = join(dir, "chat.db-redo");
+    const long = statSync(redo).size;
+    // A write the log does not carry commits, and the log starts again at its header.
+    await addAccount(s, "Carol");
+    m.push(await put(s, msg(bob, "alice", "after", { clientMsgId: 20 })));
+    await s.flush();
+    // The file kept its length: the first batches' frames are still there, past the new one.
+    expect(statSync(redo).size).toBe(long);
+    const after = crashCopy();
+    expect(ids(await after.pending(alice.id, 0, 10))).toEqual(ids(m.slice(1)));
+    expect(await after.stats()).toEqual({ accounts: 3, queued: 5 });
+  });
+
   it("sets aside a redo log of another data file, and refuses a file that is not one", async () => {
     const s = open();
     const [, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
