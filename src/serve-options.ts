@@ -50,6 +50,9 @@ export interface ServeOptions extends CoreOptions {
   /** Request-budget tokens per second, and at most banked, of one client address. */
   addressRequestRate: number;
   addressRequestBurst: number;
+  /** The same for all addresses together; default DEFAULT_TOTAL_ADDRESSES addresses' worth. */
+  totalRequestRate?: number;
+  totalRequestBurst?: number;
   /** With Redis: this node's name among the nodes of the service (default hostname-pid-random). */
   nodeName?: string;
   /** With Redis: how long a node's claims last without renewal (ms). */

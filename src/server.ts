@@ -14,7 +14,7 @@ import { ChatCore, describeError, formatDuration } from "./core/chat";
 import type { EventSink, ServerEvent } from "./core/events";
 import { Metrics } from "./core/metrics";
 import { sampleProcess } from "./core/process-sample";
-import { AddressBudget } from "./net/address-budget";
+import { newAddressBudget } from "./net/address-budget";
 import { reachableAt } from "./net/addresses";
 import { Admission, OncePerInterval } from "./net/admission";
 import { capWarning, defaultMaxConnections, refusalSlots } from "./net/capacity";
@@ -123,7 +123,7 @@ export async function startServer(
   // One admission and one memory budget for TCP and WebSocket connections together.
   const admission = new Admission(maxConnections, o.maxConnectionsPerAddress);
   const memory = new MemoryBudget(maxBufferedBytes);
-  const budget = new AddressBudget(o.addressRequestRate, o.addressRequestBurst, (a) => admission.from(a));
+  const budget = newAddressBudget(o, (a) => admission.from(a));
   let listener: Listener;
   try {
     listener = listen(core, {

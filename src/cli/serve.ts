@@ -4,7 +4,7 @@ import { NODE_NAME } from "../cluster/redis-node";
 import { DEFAULT_LEASE_MS } from "../cluster/redis-presence";
 import { DEFAULT_ARGON2 } from "../core/auth";
 import { DEFAULT_OPTIONS as D } from "../core/options";
-import { DEFAULT_ADDRESS_BURST, DEFAULT_ADDRESS_RATE } from "../net/address-budget";
+import { DEFAULT_ADDRESS_BURST, DEFAULT_ADDRESS_RATE, DEFAULT_TOTAL_ADDRESSES } from "../net/address-budget";
 import { LOG_LEVELS, type LogLevel } from "../net/log";
 import { parseAllowedOrigins } from "../net/websocket-origin";
 import type { ServeOptions } from "../serve-options";
@@ -128,6 +128,14 @@ export const serveArgs = {
   "request-burst-per-address": {
     type: "string",
     description: `Tokens one client address may spend in a burst above that rate (default ${DEFAULT_ADDRESS_BURST})`,
+  },
+  "request-rate-total": {
+    type: "string",
+    description: `Request-budget tokens per second of all client addresses together; past it an address goes on only within its fair part (the rate divided by the addresses sending) (default ${DEFAULT_TOTAL_ADDRESSES} times --request-rate-per-address)`,
+  },
+  "request-burst-total": {
+    type: "string",
+    description: `Tokens all addresses together may spend in a burst above that rate (default ${DEFAULT_TOTAL_ADDRESSES} times --request-burst-per-address)`,
   },
   "login-failures-per-account": {
     type: "string",
@@ -270,6 +278,12 @@ export function serveOptions(a: Args, defaultData: string): ServeOptions {
       DEFAULT_ADDRESS_BURST,
       1,
     ),
+    ...(s("request-rate-total")
+      ? { totalRequestRate: integer("request-rate-total", s("request-rate-total"), 0, 1) }
+      : {}),
+    ...(s("request-burst-total")
+      ? { totalRequestBurst: integer("request-burst-total", s("request-burst-total"), 0, 1) }
+      : {}),
     loginFailuresPerAccount: integer(
       "login-failures-per-account",
       s("login-failures-per-account"),

@@ -9,6 +9,12 @@
 // connections. While the address is in debt, a connection within its share still goes on,
 // so one person behind the same NAT as a flood waits for their share, not behind the flood.
 // (The address then spends at most twice its rate: its own bucket and the shares.)
+//
+// One level up, all addresses together have a total budget: many addresses (a botnet, an
+// IPv6 prefix) get the total's worth between them, not one address's worth each. While the
+// total is in debt, an address within its fair part of it (the total's rate divided by the
+// addresses that spent recently) still goes on, so a person on a quiet address waits for
+// that part, not behind the flood; the others wait, by the same back-pressure.
 
 /** Frame bytes that cost one unit on top of the frame's own: a 64 KiB ACK frame costs 65. */
 export const BYTES_PER_UNIT = 1024;
@@ -21,6 +27,35 @@ export const BYTES_PER_UNIT = 1024;
  */
 export const DEFAULT_ADDRESS_RATE = 1000;
 export const DEFAULT_ADDRESS_BURST = 2000;
+
+/**
+ * The total budget, unless given, is this many addresses' worth of the per-address one:
+ * 100,000 tokens a second by default (about 20,000 stored messages a second, a fraction of
+ * one core), and raised with it where one address is meant to send a lot (a benchmark).
+ */
+export const DEFAULT_TOTAL_ADDRESSES = 100;
+
+/** Rate and burst of the total budget of all addresses together. */
+export interface TotalRate {
+  rate: number;
+  burst: number;
+}
+
+/** The budget a server's options describe (per address, and all addresses together). */
+export function newAddressBudget(
+  o: {
+    addressRequestRate: number;
+    addressRequestBurst: number;
+    totalRequestRate?: number;
+    totalRequestBurst?: number;
+  },
+  connections: (address: string) => number,
+): AddressBudget {
+  return new AddressBudget(o.addressRequestRate, o.addressRequestBurst, connections, undefined, {
+    rate: o.totalRequestRate ?? o.addressRequestRate * DEFAULT_TOTAL_ADDRESSES,
+    burst: o.totalRequestBurst ?? o.addressRequestBurst * DEFAULT_TOTAL_ADDRESSES,
+  });
+}
 
 /** Buckets refilled to full and waited on by nobody are forgotten this often. */
 const SWEEP_MS = 10_000;
@@ -38,6 +73,9 @@ export function newShare(at: number): Share {
 interface Bucket {
   tokens: number;
   at: number;
+  /** The address's fair part of the total: counts what it spends while the total is in debt. */
+  fair: number;
+  fairAt: number;
   /** Called once the bucket is out of debt; then cleared. */
   waiters: (() => void)[] | null;
   timer: ReturnType<typeof setTimeout> | null;
@@ -46,6 +84,8 @@ interface Bucket {
 export class AddressBudget {
   private readonly buckets = new Map<string, Bucket>();
   private readonly sweeper: ReturnType<typeof setInterval>;
+  /** All addresses together. */
+  private readonly total: { tokens: number; at: number; rate: number; burst: number };
 
   constructor(
     readonly rate: number,
@@ -53,7 +93,9 @@ export class AddressBudget {
     /** Connections open from an address now: a share is the rate divided by them. */
     private readonly connections: (address: string) => number = () => 1,
     readonly now: () => number = performance.now.bind(performance),
+    total: TotalRate = { rate: rate * DEFAULT_TOTAL_ADDRESSES, burst: burst * DEFAULT_TOTAL_ADDRESSES },
   ) {
+    this.total = { tokens: total.burst, at: now(), rate: total.rate, burst: total.burst };
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
   }
@@ -68,11 +110,42 @@ export class AddressBudget {
     // counted, a connection that used an idle address's burst would wait that whole burst
     // out at its share's rate (seconds) while the others keep the address in debt.
     if (share && inDebt) share.tokens = Math.max(-this.burst, share.tokens - units);
+    // The same one level up: an address's fair part counts while the total is in debt.
+    const t = this.total;
+    this.refillTotal(b.at);
+    if (t.tokens < 0) {
+      this.refillFair(b);
+      b.fair = Math.max(-this.burst, b.fair - units);
+    }
+    t.tokens -= units;
   }
 
   /** True if a connection with this share may be handed more work now. */
   mayGo(address: string, share: Share): boolean {
-    return !this.inDebt(address) || this.refillShare(address, share) >= 0;
+    if (this.inDebt(address) && this.refillShare(address, share) < 0) return false;
+    return !this.totalInDebt() || this.fairTokens(address) >= 0;
+  }
+
+  /** True while all addresses together owe more than the total has. */
+  totalInDebt(): boolean {
+    this.refillTotal(this.now());
+    return this.total.tokens < 0;
+  }
+
+  /** Milliseconds until a connection with this share may go on (0: it may now). */
+  goWaitMs(address: string, share: Share): number {
+    let wait = 0;
+    if (this.inDebt(address)) wait = Math.min(this.waitMs(address), this.shareWaitMs(address, share));
+    if (this.totalInDebt()) {
+      const fair = this.fairTokens(address);
+      if (fair < 0) {
+        const t = this.total;
+        const untilTotal = Math.ceil((-t.tokens / t.rate) * 1000);
+        const untilFair = Math.ceil((-fair / this.fairRate()) * 1000);
+        wait = Math.max(wait, Math.min(untilTotal, untilFair));
+      }
+    }
+    return wait;
   }
 
   /** Milliseconds until the share alone lets its connection go on (0 if it does now). */
@@ -116,14 +189,20 @@ export class AddressBudget {
    */
   whenMayGo(address: string, share: Share, go: () => void): void {
     let done = false;
-    const once = () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const check = () => {
       if (done) return;
-      done = true;
       clearTimeout(timer);
-      go();
+      if (this.mayGo(address, share)) {
+        done = true;
+        go();
+        return;
+      }
+      // Held by the total (or still by the address): look again when the wait is over.
+      timer = setTimeout(check, Math.max(1, this.goWaitMs(address, share)));
     };
-    const timer = setTimeout(once, this.shareWaitMs(address, share));
-    this.whenPaid(address, once);
+    timer = setTimeout(check, Math.max(1, this.goWaitMs(address, share)));
+    if (this.inDebt(address)) this.whenPaid(address, check);
   }
 
   /** Spends units; resolves once the connection may go on again (undefined: it may now). */
@@ -160,10 +239,41 @@ export class AddressBudget {
   private bucket(address: string): Bucket {
     let b = this.buckets.get(address);
     if (!b) {
-      b = { tokens: this.burst, at: this.now(), waiters: null, timer: null };
+      const at = this.now();
+      b = { tokens: this.burst, at, fair: 0, fairAt: at, waiters: null, timer: null };
       this.buckets.set(address, b);
     } else this.refill(b);
     return b;
+  }
+
+  /** The total's rate divided by the addresses that spent recently (those with a bucket). */
+  private fairRate(): number {
+    return this.total.rate / Math.max(1, this.buckets.size);
+  }
+
+  /** An address's fair part of the total (an address that has not spent has all of it). */
+  private fairTokens(address: string): number {
+    const b = this.buckets.get(address);
+    return b ? this.refillFair(b) : 0;
+  }
+
+  /** Refills an address's fair part at its rate, up to one second of it. */
+  private refillFair(b: Bucket): number {
+    const now = this.now();
+    if (now > b.fairAt) {
+      const rate = this.fairRate();
+      b.fair = Math.min(rate, b.fair + ((now - b.fairAt) / 1000) * rate);
+      b.fairAt = now;
+    }
+    return b.fair;
+  }
+
+  private refillTotal(now: number): void {
+    const t = this.total;
+    if (now > t.at) {
+      t.tokens = Math.min(t.burst, t.tokens + ((now - t.at) / 1000) * t.rate);
+      t.at = now;
+    }
   }
 
   private shareRate(address: string): number {

@@ -10,7 +10,7 @@
 import type { Socket, TCPSocketListener, TCPSocketListenOptions } from "bun";
 import type { ChatCore } from "../core/chat";
 import { encodeFrame, encodeReply, FrameDecoder, Push, Status } from "../wire";
-import { AddressBudget } from "./address-budget";
+import { type AddressBudget, newAddressBudget } from "./address-budget";
 import { Admission, Deadlines, OncePerInterval, type Refusal } from "./admission";
 import { Connection, type ConnectionContext, type ConnectionLimits } from "./connection";
 import { MemoryBudget } from "./memory";
@@ -37,6 +37,9 @@ export interface ListenOptions extends ConnectionLimits {
   /** Request-budget tokens per second, and at most banked, of one client address (all its connections). */
   addressRequestRate: number;
   addressRequestBurst: number;
+  /** The same for all addresses together (default: DEFAULT_TOTAL_ADDRESSES addresses' worth). */
+  totalRequestRate?: number;
+  totalRequestBurst?: number;
 }
 
 export interface Listener {
@@ -68,8 +71,7 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
   const acceptedAt = new WeakMap<Connection, number>();
   let refusing = 0;
   const gone = (c: Connection) => admission.release(c.address);
-  const budget =
-    o.budget ?? new AddressBudget(o.addressRequestRate, o.addressRequestBurst, (a) => admission.from(a));
+  const budget = o.budget ?? newAddressBudget(o, (a) => admission.from(a));
   const ctx: ConnectionContext = {
     budget,
     core,

@@ -114,3 +114,81 @@ test("what a connection spends while its address has tokens to spare is not held
   // tens of milliseconds for its share, not the burst's 16 s.
   expect(b.shareWaitMs("10.0.0.1", busy)).toBeLessThanOrEqual(50);
 });
+
+/** A budget whose addresses together have a total of `total` per second (and as burst). */
+function withTotal(total: number) {
+  const clock = { now: 0 };
+  const b = new AddressBudget(
+    1000,
+    1000,
+    () => 1,
+    () => clock.now,
+    { rate: total, burst: total },
+  );
+  budgets.push(b);
+  return { b, clock };
+}
+
+test("many addresses together get the total's worth; past it, each goes on only within its fair part", () => {
+  const { b, clock } = withTotal(1000);
+  const share = () => newShare(clock.now);
+  // Ten addresses, each far within its own budget, spend the total between them.
+  for (let i = 1; i <= 10; i++) b.charge(`10.0.0.${i}`, 100);
+  expect(b.totalInDebt()).toBe(false); // exactly spent
+  expect(b.inDebt("10.0.0.1")).toBe(false);
+  // One of them goes on: the total is in debt, and what it spends from then on is taken
+  // from its fair part of it (as with a connection's share, not the frame that crossed).
+  b.charge("10.0.0.1", 50);
+  expect(b.totalInDebt()).toBe(true);
+  expect(b.mayGo("10.0.0.1", share())).toBe(true);
+  b.charge("10.0.0.1", 50);
+  expect(b.mayGo("10.0.0.1", share())).toBe(false);
+  // The others spent nothing while the total was in debt: they go on (within 1000/10 per s).
+  expect(b.mayGo("10.0.0.2", share())).toBe(true);
+  // So does an address that has not spent at all.
+  expect(b.mayGo("10.0.0.99", share())).toBe(true);
+  // The flooding address waits for whichever comes first: the total out of debt (100 ms at
+  // 1000/s) or its fair part (50 tokens at 100/s: 500 ms).
+  expect(b.goWaitMs("10.0.0.1", share())).toBe(100);
+  clock.now = 100;
+  expect(b.totalInDebt()).toBe(false);
+  expect(b.mayGo("10.0.0.1", share())).toBe(true);
+});
+
+test("while the total is in debt, a flood from many addresses is held to the total's rate", () => {
+  const { b, clock } = withTotal(1000);
+  const shares = Array.from({ length: 20 }, () => newShare(0));
+  let spent = 0;
+  // 20 addresses each try to spend 100 tokens every 10 ms (10,000/s each) for one second.
+  for (let t = 0; t <= 1000; t += 10) {
+    clock.now = t;
+    for (let i = 0; i < 20; i++) {
+      const address = `10.0.1.${i}`;
+      for (let k = 0; k < 100 && b.mayGo(address, shares[i]!); k++) {
+        b.charge(address, 1, shares[i]);
+        spent++;
+      }
+    }
+  }
+  // The burst, one second of the rate, and at most one token per address per look past it.
+  expect(spent).toBeGreaterThan(1500);
+  expect(spent).toBeLessThan(1000 + 1000 + 20 * 101);
+});
+
+test("whenMayGo wakes a connection held by the total once the total has paid", async () => {
+  const b = new AddressBudget(1_000_000, 1_000_000, () => 1, undefined, { rate: 1000, burst: 10 });
+  budgets.push(b);
+  const share = newShare(performance.now());
+  b.charge("10.0.0.1", 10);
+  b.charge("10.0.0.1", 30); // the total 30 in debt
+  b.charge("10.0.0.1", 30); // and this address's fair part: 30 ms at 1000/s
+  expect(b.inDebt("10.0.0.1")).toBe(false);
+  expect(b.mayGo("10.0.0.1", share)).toBe(false);
+  const started = performance.now();
+  await Promise.race([
+    new Promise<void>((r) => b.whenMayGo("10.0.0.1", share, r)),
+    Bun.sleep(2000).then(() => Promise.reject(new Error("not woken"))),
+  ]);
+  expect(performance.now() - started).toBeGreaterThanOrEqual(20);
+  expect(b.mayGo("10.0.0.1", share)).toBe(true);
+});
