@@ -401,10 +401,13 @@ export class SqliteStore implements Store {
           return { ok: true, message, recipient: first ?? recipient, duplicate: true };
         }
       }
-      if (this.countOf(recipient.id) >= this.opts.maxQueuedPerAccount)
-        return { ok: false, error: "mailbox_full" };
-      if (this.overSenderQuota(recipient.id, m.senderId)) return { ok: false, error: "sender_quota" };
-      if (this.overBudget()) return { ok: false, error: "storage_full" };
+      let refused = this.refusal(recipient.id, m.senderId);
+      // Confirmations not applied yet (see op) would lower the counts: apply them first.
+      if (refused && this.acks.length) {
+        this.applyAcks();
+        refused = this.refusal(recipient.id, m.senderId);
+      }
+      if (refused) return { ok: false, error: refused };
       const message: StoredMessage = {
         id: this.takeMessageId(),
         recipientId: recipient.id,
@@ -459,7 +462,7 @@ export class SqliteStore implements Store {
       this.acks.push({ recipientId, ids, resolve, reject });
       this.ackTimer ??= setTimeout(() => {
         this.ackTimer = null;
-        if (this.acks.length) void this.op(true, () => undefined, true).catch(() => {});
+        if (this.acks.length) void this.op(true, () => this.applyAcks(), true).catch(() => {});
       }, ACK_DELAY_MS);
     });
   }
@@ -496,7 +499,7 @@ export class SqliteStore implements Store {
       this.acks.push(entry(resolve, reject));
       this.ackTimer ??= setTimeout(() => {
         this.ackTimer = null;
-        if (this.acks.length) void this.op(true, () => undefined, true).catch(() => {});
+        if (this.acks.length) void this.op(true, () => this.applyAcks(), true).catch(() => {});
       }, ACK_DELAY_MS);
     });
   }
@@ -585,7 +588,7 @@ export class SqliteStore implements Store {
   backupTo(file: string): void {
     if (this.closed) throw new StorageError("the data store is closed");
     // VACUUM cannot run inside a transaction: commit the open batch first.
-    if (this.acks.length) void this.op(true, () => undefined, true).catch(() => {});
+    if (this.acks.length) void this.op(true, () => this.applyAcks(), true).catch(() => {});
     if (this.inTxn || this.batch.length) this.commit();
     if (this.inTxn) {
       try {
@@ -614,7 +617,7 @@ export class SqliteStore implements Store {
 
   async close() {
     if (this.closed) return;
-    if (this.acks.length) void this.op(true, () => undefined, true).catch(() => {});
+    if (this.acks.length) void this.op(true, () => this.applyAcks(), true).catch(() => {});
     if (this.batch.length) this.commit();
     let committed = !this.inTxn && !this.failed;
     if (this.inTxn && !this.failed) {
@@ -664,7 +667,10 @@ export class SqliteStore implements Store {
         this.direct = true;
         this.flushRows();
       }
-      if (this.acks.length) this.applyAcks();
+      // A batch that only queues rows (a SEND) leaves the confirmations for later: applied
+      // first, they would stand between a message and its push to an online recipient.
+      // enqueue applies them itself before refusing for a count they would lower.
+      if (this.acks.length && !redone) this.applyAcks();
       value = fn();
     } catch (error) {
       const failure = toStorageError(error);
@@ -933,6 +939,17 @@ export class SqliteStore implements Store {
     } catch {
       // A checkpoint that cannot finish now is retried at the next check; nothing is lost.
     }
+  }
+
+  /** Why a new message from senderId to recipientId cannot be stored now, if it cannot. */
+  private refusal(
+    recipientId: number,
+    senderId: number,
+  ): "mailbox_full" | "sender_quota" | "storage_full" | null {
+    if (this.countOf(recipientId) >= this.opts.maxQueuedPerAccount) return "mailbox_full";
+    if (this.overSenderQuota(recipientId, senderId)) return "sender_quota";
+    if (this.overBudget()) return "storage_full";
+    return null;
   }
 
   private overSenderQuota(recipientId: number, senderId: number): boolean {

@@ -636,6 +636,22 @@ describe("SqliteStore: deduplication records when N changes or many senders send
   });
 });
 
+describe("SqliteStore: confirmations a SEND does not wait for", () => {
+  it("a confirmation not yet applied still frees its place in a full mailbox for the next SEND", async () => {
+    const s = open({ maxQueuedPerAccount: 2 });
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const first = await put(s, msg(bob, "alice", "1"));
+    await put(s, msg(bob, "alice", "2"));
+    // Queued, not applied: a SEND leaves it for later, unless the count it lowers refuses.
+    const confirmed = s.ack(alice.id, [first.id]);
+    const third = await s.enqueue(msg(bob, "alice", "3"));
+    await confirmed;
+    expect(third.ok).toBe(true);
+    expect(await s.countPending(alice.id)).toBe(2);
+    expect(await s.enqueue(msg(bob, "alice", "4"))).toEqual({ ok: false, error: "mailbox_full" });
+  });
+});
+
 describe("SqliteStore: the redo log (what a crash keeps between commits)", () => {
   /** The live files copied now, as a crash now would leave them, and opened as a store. */
   function crashCopy(): SqliteStore {
