@@ -120,10 +120,23 @@ export async function startServer(
   bans.set(await store.listBans(Date.now()));
   const refuse = (address: string) =>
     bans.size && bans.covering(address, Date.now()) ? "your address is banned from this server" : undefined;
-  // One admission and one memory budget for TCP and WebSocket connections together.
+  // One admission, one memory budget and one request budget for TCP and WebSocket
+  // connections together.
   const admission = new Admission(maxConnections, o.maxConnectionsPerAddress);
   const memory = new MemoryBudget(maxBufferedBytes);
   const budget = newAddressBudget(o, (a) => admission.from(a));
+  const totalSpent = new OncePerInterval(LIMIT_LOG_INTERVAL_MS);
+  budget.onTotalSpent = () => {
+    if (totalSpent.note(Date.now()))
+      core.events({
+        type: "limit",
+        conn: 0,
+        address: "-",
+        limit: "request_budget_total",
+        detail:
+          "all addresses together have spent the total request budget: each is read from within its fair part until it is paid (--request-rate-total raises it, if this is the load you expect)",
+      });
+  };
   let listener: Listener;
   try {
     listener = listen(core, {
@@ -135,6 +148,7 @@ export async function startServer(
       refuse,
       admission,
       memory,
+      budget,
     });
   } catch (error) {
     await store.close();

@@ -86,6 +86,8 @@ export class AddressBudget {
   private readonly sweeper: ReturnType<typeof setInterval>;
   /** All addresses together. */
   private readonly total: { tokens: number; at: number; rate: number; burst: number };
+  /** Called each time all addresses together have spent the total (for the operator's log). */
+  onTotalSpent: (() => void) | null = null;
 
   constructor(
     readonly rate: number,
@@ -118,6 +120,7 @@ export class AddressBudget {
       b.fair = Math.max(-this.burst, b.fair - units);
     }
     t.tokens -= units;
+    if (t.tokens < 0 && t.tokens + units >= 0) this.onTotalSpent?.();
   }
 
   /** True if a connection with this share may be handed more work now. */

@@ -84,6 +84,13 @@ test("twenty addresses flooding together get the total budget's worth; another a
   expect(answered).toBeLessThan(TOTAL + (TOTAL * elapsed) / 1000 + 2500);
   expect(refused).toBe(0);
   expect(flooders.every((f) => !f.closed)).toBe(true);
+  // The operator is told, once (not once per frame), and what to raise if the load is expected.
+  const told = await server.err.find(
+    (l) => l.includes("limit request_budget_total"),
+    "the total budget's log line",
+  );
+  expect(told).toContain("--request-rate-total");
+  expect(server.err.all.filter((l) => l.includes("request_budget_total")).length).toBeLessThanOrEqual(2);
   expect(took.length).toBeGreaterThan(50);
   // Loose: this machine's own noise.
   expect(took[Math.floor(took.length * 0.99)]!).toBeLessThan(250);

@@ -172,6 +172,40 @@ describe("WebSocket transport", () => {
     expect(await server.stop()).toBe(0);
   });
 
+  test("a TCP connection from an address whose WebSockets spent its budget waits too: one budget, not one per transport", async () => {
+    const RATE = 200;
+    const BURST = 200;
+    const { server, web } = await startWeb([
+      ...["--request-rate-per-address", String(RATE), "--request-burst-per-address", String(BURST)],
+    ]);
+    const sockets = await Promise.all(Array.from({ length: 4 }, () => RawWs.open(web)));
+    const ok = (frames: { opcode: number; status: number }[]) =>
+      frames.filter((f) => f.opcode === Op.PING && f.status === Status.OK).length;
+    for (const ws of sockets)
+      for (let i = 1; i <= 200; i++) ws.write(encodeRequest({ opcode: Op.PING, requestId: i }));
+    const deadline = performance.now() + 10_000;
+    while (sockets.reduce((n, ws) => n + ok(ws.frames), 0) < BURST && performance.now() < deadline)
+      await Bun.sleep(10);
+    // The address is in debt now. A TCP connection of its own would have the whole burst
+    // (200) at once; sharing the address's budget, it gets its share (200/s over 5).
+    const tcp = await RawClient.open(server.port);
+    tcp.write(
+      Buffer.concat(
+        Array.from({ length: 200 }, (_, i) =>
+          encodeFrame(encodeRequest({ opcode: Op.PING, requestId: i + 1 })),
+        ),
+      ),
+    );
+    const until = performance.now() + 10_000;
+    while (ok(tcp.frames) === 0 && performance.now() < until) await Bun.sleep(5);
+    // Its first answers come a few at a time (a budget of its own: all 200 in one write).
+    expect(ok(tcp.frames)).toBeGreaterThan(0);
+    expect(ok(tcp.frames)).toBeLessThan(100);
+    for (const ws of sockets) ws.socket.end();
+    tcp.close();
+    expect(await server.stop()).toBe(0);
+  });
+
   test("WebSocket and TCP connections share the per-address cap; the refused one is told why", async () => {
     const { server, web } = await startWeb(["--max-connections-per-address", "3"]);
     const tcp = await RawClient.open(server.port);
