@@ -52,6 +52,7 @@ export const MAX_HANDED_BEHIND_BUSY = 8;
 const PAUSED_BY_CORE = 1;
 const PAUSED_BY_OUTPUT = 2;
 const PAUSED_BY_INBOX = 4;
+const PAUSED_BY_HANDSHAKE = 8;
 
 /** Connections with output waiting, written together once the current turn's work is done. */
 const dirty: Connection[] = [];
@@ -128,6 +129,23 @@ export class Connection implements Conn, Holder {
     this.started = true;
     this.session = this.ctx.core.connect(this);
     if (acceptedAt < this.session.anonymousSince) this.session.anonymousSince = acceptedAt;
+  }
+
+  /**
+   * A TLS socket just accepted: its handshake's cost is spent from the total budget, and
+   * while the total does not let this address go on the socket is not read, so the
+   * handshake waits (the handshake timeout still runs).
+   */
+  beforeHandshake(units: number): void {
+    const budget = this.ctx.budget;
+    budget.chargeTotal(this.address, units);
+    if (budget.totalLets(this.address)) return;
+    this.pauseFor(PAUSED_BY_HANDSHAKE);
+    budget.whenTotalLets(
+      this.address,
+      () => this.resumeFor(PAUSED_BY_HANDSHAKE),
+      () => this.gone,
+    );
   }
 
   onData(chunk: Uint8Array): void {

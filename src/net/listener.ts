@@ -10,7 +10,7 @@
 import type { Socket, TCPSocketListener, TCPSocketListenOptions } from "bun";
 import type { ChatCore } from "../core/chat";
 import { encodeFrame, encodeReply, FrameDecoder, Push, Status } from "../wire";
-import { type AddressBudget, newAddressBudget } from "./address-budget";
+import { type AddressBudget, newAddressBudget, TLS_HANDSHAKE_UNITS } from "./address-budget";
 import { Admission, Deadlines, OncePerInterval, type Refusal } from "./admission";
 import { Connection, type ConnectionContext, type ConnectionLimits } from "./connection";
 import { MemoryBudget } from "./memory";
@@ -165,6 +165,7 @@ export function listen(core: ChatCore, o: ListenOptions): Listener {
         if (o.tls) {
           acceptedAt.set(c, Date.now());
           handshakes.add(socket, Date.now());
+          c.beforeHandshake(TLS_HANDSHAKE_UNITS);
         } else {
           c.start();
         }

@@ -268,3 +268,45 @@ describe("TLS suites", () => {
     expect(await server.stop()).toBe(0);
   }, 30_000);
 });
+
+describe("finished TLS handshakes", () => {
+  /** A full TLS handshake from `from`; resolves with when it finished (performance.now()), or null if cut. */
+  const handshake = (port: number, from: string) =>
+    new Promise<number | null>((done) => {
+      const s = tls.connect(
+        { host: "127.0.0.1", port, localAddress: from, rejectUnauthorized: false },
+        () => {
+          done(performance.now());
+          s.destroy();
+        },
+      );
+      s.on("error", () => done(null));
+      s.on("close", () => done(null));
+    });
+
+  test("a flood of them from many addresses is held to the total request budget; another address still gets in", async () => {
+    // 250 units a handshake: a burst of 10, then 10 a second, for all addresses together.
+    const TOTAL = 2500;
+    const server = await startServer([
+      ...tlsArgs("ec"),
+      ...["--request-rate-per-address", "1000000", "--request-burst-per-address", "1000000"],
+      ...["--request-rate-total", String(TOTAL), "--request-burst-total", String(TOTAL)],
+    ]);
+    const started = performance.now();
+    const flood = Array.from({ length: 60 }, (_, i) => handshake(server.port, `127.0.0.${2 + (i % 12)}`));
+    // Meanwhile one from 127.0.0.1, within its fair part of the total (2,500/s over 13 addresses).
+    const quiet = await handshake(server.port, "127.0.0.1");
+    expect(quiet).not.toBeNull();
+    expect(quiet! - started).toBeLessThan(3000);
+    const done = (await Promise.all(flood)).filter((t): t is number => t !== null).map((t) => t - started);
+    const inFirstSecond = done.filter((t) => t < 1000).length;
+    console.log(
+      `60 handshakes from 12 addresses: ${inFirstSecond} finished in the first second, ${done.length} before --handshake-timeout`,
+    );
+    // The burst and a second of the rate, plus one per address crossing into its fair part;
+    // unheld, all 60 would finish within tens of milliseconds.
+    expect(inFirstSecond).toBeGreaterThan(5);
+    expect(inFirstSecond).toBeLessThan(10 + 10 + 12 + 5);
+    expect(await server.stop()).toBe(0);
+  }, 30_000);
+});
