@@ -266,7 +266,6 @@ describe("TLS suites", () => {
     expect(v13.ok).toBe(true);
     expect(v13.cipher).toMatch(/^TLS_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305_SHA256)$/);
     expect(await server.stop()).toBe(0);
-    await Promise.all(flood);
   }, 30_000);
 });
 
