@@ -3,46 +3,13 @@
 // frames wait in the kernel), while a client from another address is served at once.
 
 import { expect, test } from "bun:test";
-import type { Socket } from "bun";
-import { decodeReply, encodeFrame, encodeRequest, FrameDecoder, Op, Status } from "../../src/wire";
+import { encodeFrame, encodeRequest, Op, Status } from "../../src/wire";
 import { RawClient, startServer } from "./harness";
+import { flooder } from "./ping-flooder";
 
 const RATE = 500;
 const BURST = 500;
 const RUN_MS = 3000;
-
-interface Flooder {
-  socket: Socket<undefined>;
-  answers: number;
-  refusals: number;
-  closed: boolean;
-}
-
-/** A plain TCP connection from `from` that counts PING answers and refusals. */
-async function flooder(port: number, from: string): Promise<Flooder> {
-  const decoder = new FrameDecoder(1 << 20);
-  const f: Flooder = { socket: null as never, answers: 0, refusals: 0, closed: false };
-  f.socket = await Bun.connect({
-    hostname: "127.0.0.1",
-    port,
-    // Bun takes localAddress as node:net does; its types do not list it.
-    ...({ localAddress: from } as object),
-    socket: {
-      data(_s, d) {
-        for (const frame of decoder.push(d)) {
-          const r = decodeReply(frame);
-          if (r.opcode !== Op.PING) continue;
-          if (r.status === Status.OK) f.answers++;
-          else f.refusals++;
-        }
-      },
-      close() {
-        f.closed = true;
-      },
-    },
-  });
-  return f;
-}
 
 test("200 connections from one address share one request budget: PINGs wait, none is refused or cut; another address is served at once", async () => {
   const server = await startServer([
