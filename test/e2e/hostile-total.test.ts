@@ -4,9 +4,9 @@
 // the total, is served at once.
 
 import { expect, test } from "bun:test";
-import { encodeFrame, encodeRequest, Op, Status } from "../../src/wire";
+import { encodeFrame, encodeRequest, Op } from "../../src/wire";
 import { RawClient, startServer } from "./harness";
-import { flooder } from "./ping-flooder";
+import { answeredOf, flooder, pingSteadily, refusedOf } from "./ping-flooder";
 
 const TOTAL = 2000;
 const ADDRESSES = 20;
@@ -30,18 +30,10 @@ test("twenty addresses flooding together get the total budget's worth; another a
   // Meanwhile a client from 127.0.0.1 pings one at a time, within its fair part of the
   // total (2,000/s over 21 addresses: about 95 a second).
   const other = await RawClient.open(server.port);
-  const took: number[] = [];
-  while (performance.now() - started < RUN_MS) {
-    const t = performance.now();
-    const r = await other.request({ opcode: Op.PING });
-    expect(r.status).toBe(Status.OK);
-    took.push(performance.now() - t);
-    await Bun.sleep(20);
-  }
+  const took = await pingSteadily(other, started, RUN_MS, 20);
   const elapsed = performance.now() - started;
-  const answered = flooders.reduce((n, f) => n + f.answers, 0);
-  const refused = flooders.reduce((n, f) => n + f.refusals, 0);
-  took.sort((a, b) => a - b);
+  const answered = answeredOf(flooders);
+  const refused = refusedOf(flooders);
   console.log(
     `${ADDRESSES} addresses: ${answered} PINGs answered in ${elapsed.toFixed(0)} ms (total budget ${TOTAL} + ${TOTAL}/s); ` +
       `another address: ${took.length} PINGs, p99 ${took[Math.floor(took.length * 0.99)]!.toFixed(1)} ms`,
@@ -64,9 +56,8 @@ test("twenty addresses flooding together get the total budget's worth; another a
 
   // The rest is answered in the end: held, not dropped.
   const deadline = performance.now() + 30_000;
-  while (flooders.reduce((n, f) => n + f.answers, 0) < answered + TOTAL && performance.now() < deadline)
-    await Bun.sleep(50);
-  expect(flooders.reduce((n, f) => n + f.answers, 0)).toBeGreaterThanOrEqual(answered + TOTAL / 2);
+  while (answeredOf(flooders) < answered + TOTAL && performance.now() < deadline) await Bun.sleep(50);
+  expect(answeredOf(flooders)).toBeGreaterThanOrEqual(answered + TOTAL / 2);
   for (const f of flooders) f.socket.end();
   other.close();
   expect(await server.stop()).toBe(0);

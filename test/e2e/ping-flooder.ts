@@ -3,6 +3,7 @@
 
 import type { Socket } from "bun";
 import { decodeReply, FrameDecoder, Op, Status } from "../../src/wire";
+import type { RawClient } from "./harness";
 
 export interface Flooder {
   socket: Socket<undefined>;
@@ -36,3 +37,23 @@ export async function flooder(port: number, from: string): Promise<Flooder> {
   });
   return f;
 }
+
+/**
+ * PINGs from `client` one at a time, `gapMs` apart, until `untilMs` after `started`; returns
+ * each round trip's milliseconds, sorted. A refused PING throws.
+ */
+export async function pingSteadily(client: RawClient, started: number, untilMs: number, gapMs: number) {
+  const took: number[] = [];
+  while (performance.now() - started < untilMs) {
+    const t = performance.now();
+    const r = await client.request({ opcode: Op.PING });
+    if (r.status !== Status.OK) throw new Error(`a PING was refused: status ${r.status}`);
+    took.push(performance.now() - t);
+    await Bun.sleep(gapMs);
+  }
+  return took.sort((a, b) => a - b);
+}
+
+/** PINGs the flooders had answered, and refused. */
+export const answeredOf = (flooders: Flooder[]) => flooders.reduce((n, f) => n + f.answers, 0);
+export const refusedOf = (flooders: Flooder[]) => flooders.reduce((n, f) => n + f.refusals, 0);
