@@ -228,6 +228,32 @@ describe("SqliteStore: durability", () => {
     expect((await s.receipts(bob.id, 10)).map((r) => r.messageId)).toEqual([m4.id, fifth]);
   });
 
+  it("confirms a run of messages stored before a reopen with their senders' receipts (read from the rows)", async () => {
+    let s = open({ maxQueuedPerAccount: 20, maxQueuedPerSender: 20 });
+    const [alice, bob, carol] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+    ];
+    const ms = [];
+    for (let i = 0; i < 8; i++)
+      ms.push(await put(s, msg(i % 2 ? carol : bob, "alice", `m${i}`, { clientMsgId: 50 + i })));
+    await s.close();
+    s = open({ maxQueuedPerAccount: 20, maxQueuedPerSender: 20 });
+    const cap = { recipientName: "Alice", confirmedAt: T0 + 3, maxPerAccount: 10 };
+    const r = await s.ackWithReceipts(
+      alice.id,
+      ms.slice(1, 7).map((m) => m.id),
+      cap,
+    );
+    expect(r.receipts.map((x) => [x.messageId, x.senderId, x.clientMsgId])).toEqual(
+      ms.slice(1, 7).map((m, i) => [m.id, (i + 1) % 2 ? carol.id : bob.id, 51 + i]),
+    );
+    expect((await s.pending(alice.id, 0, 20)).map((m) => m.id)).toEqual([ms[0]!.id, ms[7]!.id]);
+    expect((await s.receipts(bob.id, 10)).map((x) => x.clientMsgId)).toEqual([52, 54, 56]);
+    expect((await s.receipts(carol.id, 10)).map((x) => x.clientMsgId)).toEqual([51, 53, 55]);
+  });
+
   it("rejects calls made after close", async () => {
     const s = open();
     await s.close();

@@ -1,0 +1,215 @@
+// CPU per drained message of the offline workload, in-process: ChatCore with the SQLite
+// store (a fresh file) and connections that encode every frame as the TCP shell does, but
+// no sockets. Each round, N messages with client_msg_id wait for an offline recipient
+// (stored through the store, not measured); the recipient logs in and drains them as the
+// peer harness's chat driver does: CHECK_MESSAGES pages of 1,000, two in flight, an ACK of
+// every id of each page; the sender is offline, so its receipts are stored and kept to
+// --max-receipts. What is measured is from the first CHECK to the last confirmation
+// applied. With several source trees their rounds alternate in one process, so a change in
+// the machine's load hits each alike:
+//
+//   bun bench/drain-hot.ts [rounds] [src-dir ...]     # default: this tree's src
+//   N=100000 (messages per round)  PROF=1 (only the first tree, for --cpu-prof)
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ChatCore as ChatCoreType } from "../src/core/chat";
+import type { Conn, Session } from "../src/core/session";
+import type { ReplyInit, RequestInit } from "../src/wire";
+
+const rounds = Number(process.argv[2] ?? 5);
+const dirs = process.argv.length > 3 ? process.argv.slice(3) : [join(import.meta.dir, "../src")];
+const N = Number(process.env.N ?? 100_000);
+const PAGE = 1000;
+const tmp = mkdtempSync(join(tmpdir(), "drain-hot-"));
+
+interface Run {
+  /** Queues N messages for the offline recipient (not measured). */
+  fill(): Promise<void>;
+  /** The recipient logs in, drains and confirms all N, then logs out: µs of CPU per message. */
+  drain(): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function setup(dir: string, n: number): Promise<Run> {
+  const { ChatCore } = (await import(`${dir}/core/chat.ts`)) as typeof import("../src/core/chat");
+  const { Metrics } = (await import(`${dir}/core/metrics.ts`)) as typeof import("../src/core/metrics");
+  const { DEFAULT_OPTIONS } = (await import(
+    `${dir}/core/options.ts`
+  )) as typeof import("../src/core/options");
+  const { SqliteStore } = (await import(`${dir}/store/sqlite.ts`)) as typeof import("../src/store/sqlite");
+  const wire = (await import(`${dir}/wire/index.ts`)) as typeof import("../src/wire");
+
+  class BenchConn implements Conn {
+    session!: Session;
+    private readonly out = Buffer.allocUnsafeSlow(1 << 20);
+    onFrame: (f: ReplyInit) => void = () => {};
+    constructor(readonly address: string) {}
+    send(frame: ReplyInit): void {
+      const size = wire.replySize(frame);
+      wire.writeReply(this.out, wire.writeVarint(this.out, 0, size), frame);
+      this.onFrame(frame);
+    }
+    close(): void {}
+    pause(): void {}
+    resume(): void {}
+    abort(): void {}
+  }
+
+  const store = SqliteStore.open({
+    path: join(tmp, `chat-${n}.db`),
+    sync: "normal",
+    maxBytes: 1024 * 1024 * 1024,
+    maxQueuedPerAccount: N,
+    maxQueuedPerSender: N,
+    dedupPerSender: 128,
+  });
+  const core: ChatCoreType = new ChatCore({
+    store,
+    options: { ...DEFAULT_OPTIONS, requestRate: 1e9, requestBurst: 1e9, maxQueuedPerAccount: N },
+    events: () => {},
+    metrics: new Metrics(),
+    passwords: { hash: async (p) => `h:${p}`, verify: async (p, h) => h === `h:${p}` },
+    serverVersion: "bench",
+  });
+
+  let nextRequest = 1;
+  const body = (init: RequestInit) => wire.encodeRequest({ version: "1", requestId: nextRequest++, ...init });
+  // CHECK_MESSAGES and ACK encoded by hand, as the harness's driver does.
+  const head = (opcode: number, extra: number): { buf: Buffer; at: number } => {
+    const buf = Buffer.allocUnsafe(16 + extra);
+    buf[0] = 0x0a;
+    buf[1] = 1;
+    buf[2] = 0x31; // "1"
+    buf[3] = 0x10;
+    let at = wire.writeVarint(buf, 4, opcode);
+    buf[at++] = 0x30;
+    at = wire.writeVarint(buf, at, nextRequest++);
+    return { buf, at };
+  };
+  const checkFrame = () => {
+    const h = head(wire.Op.CHECK_MESSAGES, 4);
+    h.buf[h.at++] = 0x58;
+    return h.buf.subarray(0, wire.writeVarint(h.buf, h.at, PAGE));
+  };
+  const ackFrame = (ids: readonly number[]) => {
+    let packed = 0;
+    for (const id of ids) packed += id < 128 ? 1 : id < 16384 ? 2 : id < 2097152 ? 3 : 5;
+    const h = head(wire.Op.ACK, packed + 8);
+    h.buf[h.at++] = 0x4a;
+    let at = wire.writeVarint(h.buf, h.at, packed);
+    for (const id of ids) at = wire.writeVarint(h.buf, at, id);
+    return h.buf.subarray(0, at);
+  };
+
+  function open(): BenchConn {
+    const c = new BenchConn("192.0.2.1");
+    c.session = core.connect(c);
+    return c;
+  }
+  function next(c: BenchConn, pred: (f: ReplyInit) => boolean): Promise<ReplyInit> {
+    return new Promise((resolve) => {
+      c.onFrame = (f) => {
+        if (!pred(f)) return;
+        c.onFrame = () => {};
+        resolve(f);
+      };
+    });
+  }
+  async function request(c: BenchConn, init: RequestInit): Promise<ReplyInit> {
+    const done = next(c, (f) => f.opcode === init.opcode);
+    core.receive(c.session, body(init));
+    return done;
+  }
+  const password = "bench password";
+  for (const name of ["alice", "bob"]) {
+    const c = open();
+    await request(c, { opcode: wire.Op.CREATE_ACCOUNT, sender: name, password });
+    core.disconnected(c.session, "bench");
+  }
+  const alice = (await store.findAccount("alice"))!;
+  const text = "0123456789abcdef".repeat(4);
+  let clientMsgId = 2 ** 40;
+
+  return {
+    async fill() {
+      for (let i = 0; i < N; i += 64) {
+        const calls = [];
+        for (let k = i; k < Math.min(N, i + 64); k++)
+          calls.push(
+            store.enqueue({
+              senderId: alice.id,
+              senderName: alice.name,
+              recipientKey: "bob",
+              text,
+              sentAt: 1_764_590_000_000,
+              clientMsgId: clientMsgId++,
+            }),
+          );
+        await Promise.all(calls);
+      }
+      await store.flush();
+    },
+    async drain() {
+      const bob = open();
+      await request(bob, { opcode: wire.Op.LOG_IN, sender: "bob", password });
+      const c0 = process.cpuUsage();
+      let delivered = 0;
+      let inFlight = 0;
+      let finish!: () => void;
+      const finished = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      const check = () => {
+        inFlight++;
+        core.receive(bob.session, checkFrame());
+      };
+      bob.onFrame = (f) => {
+        if (f.opcode !== wire.Op.CHECK_MESSAGES) return;
+        inFlight--;
+        const ids = (f.messages ?? []).map((m) => m.id);
+        if (ids.length) core.receive(bob.session, ackFrame(ids));
+        delivered += ids.length;
+        if (delivered >= N) {
+          if (inFlight === 0) finish();
+        } else if (f.more) while (inFlight < 2) check();
+        else if (inFlight === 0) check();
+      };
+      check();
+      check();
+      await finished;
+      await store.flush();
+      const c = process.cpuUsage(c0);
+      bob.onFrame = () => {};
+      core.receive(bob.session, body({ opcode: wire.Op.QUIT }));
+      core.disconnected(bob.session, "bench");
+      if ((await store.countPending((await store.findAccount("bob"))!.id)) !== 0)
+        throw new Error(`${dir}: messages left after the drain`);
+      return (c.user + c.system) / N;
+    },
+    close: () => store.close(),
+  };
+}
+
+const runs: { dir: string; run: Run; times: number[] }[] = [];
+for (const [i, dir] of dirs.entries()) runs.push({ dir, run: await setup(dir, i), times: [] });
+for (const r of runs) {
+  await r.run.fill();
+  await r.run.drain(); // warm-up
+}
+for (let i = 0; i < rounds; i++) {
+  for (const r of runs) {
+    await r.run.fill();
+    Bun.gc(true);
+    r.times.push(await r.run.drain());
+  }
+}
+for (const r of runs) await r.run.close();
+rmSync(tmp, { recursive: true, force: true });
+for (const { dir, times } of runs) {
+  times.sort((a, b) => a - b);
+  console.log(
+    `${dir}: µs of CPU per drained message (CHECK pages of ${PAGE}, ACK, receipts kept for an offline sender), median of ${rounds}: ${times[rounds >> 1]!.toFixed(2)} (min ${times[0]!.toFixed(2)}; all ${times.map((t) => t.toFixed(2)).join(" ")})`,
+  );
+}
