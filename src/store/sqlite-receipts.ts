@@ -20,10 +20,16 @@ export class SqliteReceipts {
   private counts = new Map<number, number>();
   /** New receipts, inserted together (RowBatch); whoever reads the table flushes them first. */
   private readonly rows: RowBatch;
+  /**
+   * Per sender, the message ids of its receipts queued in rows, in the order queued, and
+   * whether each was higher than the one before (the usual case): the oldest of a sender
+   * kept at its cap are then dropped from the queue, and never reach the table.
+   */
+  private readonly queued = new Map<number, { ids: Set<number>; last: number; ordered: boolean }>();
   /** Records the removal of a receipt still queued in rows (it never reaches the table). */
   private readonly recordRemove: ((args: readonly SqlValue[]) => void) | null;
   private readonly q: Record<
-    "account" | "count" | "nthOldest" | "dropUpTo" | "list" | "remove" | "removeAll",
+    "account" | "count" | "nthOldest" | "newest" | "dropUpTo" | "list" | "remove" | "removeAll",
     Statement
   >;
 
@@ -46,6 +52,7 @@ export class SqliteReceipts {
       nthOldest: p(
         "SELECT message_id AS id FROM receipts WHERE account_id = ? ORDER BY message_id LIMIT 1 OFFSET ?",
       ),
+      newest: p("SELECT max(message_id) AS id FROM receipts WHERE account_id = ?"),
       dropUpTo: p("DELETE FROM receipts WHERE account_id = ? AND message_id <= ?"),
       list: p(
         `SELECT message_id AS messageId, account_id AS senderId, recipient_name AS recipientName,
@@ -68,6 +75,16 @@ export class SqliteReceipts {
     // forgets its count (removeAll), so only the first receipt of a sender looks it up.
     if (!this.counts.has(senderId) && !this.q.account.get(senderId)) return;
     this.rows.add(senderId, id, r.recipientName, r.confirmedAt, clientMsgId);
+    if (this.recordRemove) {
+      let q = this.queued.get(senderId);
+      if (!q) {
+        q = { ids: new Set(), last: 0, ordered: true };
+        this.queued.set(senderId, q);
+      }
+      if (id <= q.last) q.ordered = false;
+      q.last = id;
+      q.ids.add(id);
+    }
     // Ids are never reused and the message goes in this transaction: the row is a new one.
     this.add(senderId, 1);
     out.receipts.push({
@@ -88,18 +105,9 @@ export class SqliteReceipts {
     for (const sender of new Set(out.receipts.map((x) => x.senderId))) {
       const over = this.count(sender) - Math.max(0, max);
       if (over <= 0) continue;
-      this.rows.flush();
-      // The oldest `over` are those up to the over-th lowest id: one range to delete, and
-      // what survives of out is known without reading each receipt back.
-      const last = this.q.nthOldest.get(sender, over - 1) as { id: number } | null;
-      if (!last) {
-        // Fewer rows than the count said: it is read from the file again next time.
-        this.counts.delete(sender);
-        continue;
-      }
-      const n = this.q.dropUpTo.run(sender, last.id).changes;
-      this.add(sender, -n);
-      dropped += n;
+      const last = this.dropOldest(sender, over);
+      if (last === null) continue;
+      dropped += last.n;
       cutoff ??= new Map();
       cutoff.set(sender, last.id);
     }
@@ -109,9 +117,55 @@ export class SqliteReceipts {
     out.receipts = out.receipts.filter((x) => x.messageId > (cut.get(x.senderId) ?? 0));
   }
 
+  /**
+   * Drops the sender's `over` oldest receipts: those up to the over-th lowest id, one range.
+   * Returns that id and how many went, or null when the count was wrong (read again next time).
+   */
+  private dropOldest(sender: number, over: number): { id: number; n: number } | null {
+    const q = this.queued.get(sender);
+    if (q?.ordered && q.ids.size) {
+      // The queued ones are the newest (each higher than the last, and than the table's):
+      // the oldest `over` are the table's first, then the queue's from its start.
+      const inTable = (this.counts.get(sender) ?? -1) - q.ids.size;
+      const first = q.ids.values().next().value!;
+      const newest = inTable > 0 ? (this.q.newest.get(sender) as { id: number | null }).id : null;
+      if (inTable >= 0 && (newest === null || newest < first)) {
+        if (over <= inTable) return this.dropInTable(sender, over);
+        let left = over - inTable;
+        let last = 0;
+        for (const id of q.ids) {
+          if (left-- === 0) break;
+          // Not recorded: the range DELETE below is, and after the inserts of these rows.
+          this.rows.remove(id, sender);
+          q.ids.delete(id);
+          last = id;
+        }
+        const n = this.q.dropUpTo.run(sender, last).changes;
+        this.add(sender, -(n + over - inTable));
+        if (n !== inTable) this.counts.delete(sender);
+        return { id: last, n: n + over - inTable };
+      }
+    }
+    this.flushRows();
+    return this.dropInTable(sender, over);
+  }
+
+  /** dropOldest() with every receipt of the sender in the table. */
+  private dropInTable(sender: number, over: number): { id: number; n: number } | null {
+    const last = this.q.nthOldest.get(sender, over - 1) as { id: number } | null;
+    if (!last) {
+      // Fewer rows than the count said: it is read from the file again next time.
+      this.counts.delete(sender);
+      return null;
+    }
+    const n = this.q.dropUpTo.run(sender, last.id).changes;
+    this.add(sender, -n);
+    return { id: last.id, n };
+  }
+
   list(accountId: number, limit: number): Receipt[] {
     if (limit <= 0) return [];
-    this.rows.flush();
+    this.flushRows();
     return this.q.list.all(accountId, limit) as Receipt[];
   }
 
@@ -122,6 +176,7 @@ export class SqliteReceipts {
       // Still queued: taken back before it reached the table; the redo log records the removal.
       if (this.recordRemove && this.rows.remove(id, accountId)) {
         this.recordRemove([accountId, id]);
+        this.queued.get(accountId)?.ids.delete(id);
         n++;
       } else n += this.q.remove.run(accountId, id).changes;
     }
@@ -130,7 +185,7 @@ export class SqliteReceipts {
 
   /** In the open write transaction: the account is being deleted. */
   removeAll(accountId: number): void {
-    this.rows.flush();
+    this.flushRows();
     this.q.removeAll.run(accountId);
     this.counts.delete(accountId);
   }
@@ -139,11 +194,17 @@ export class SqliteReceipts {
   reset(): void {
     this.counts.clear();
     this.rows.clear();
+    this.queued.clear();
   }
 
   /** Writes the queued receipts into the table (before a COMMIT, or a read of the table). */
   flush(): void {
+    this.flushRows();
+  }
+
+  private flushRows(): void {
     this.rows.flush();
+    this.queued.clear();
   }
 
   /** Before the database closes (an unfinalized statement keeps the file locked). */
@@ -155,7 +216,7 @@ export class SqliteReceipts {
   private count(sender: number): number {
     let n = this.counts.get(sender);
     if (n === undefined) {
-      this.rows.flush();
+      this.flushRows();
       n = (this.q.count.get(sender) as { n: number }).n;
       if (this.counts.size >= CACHED_SENDERS) this.counts.clear();
       this.counts.set(sender, n);

@@ -700,6 +700,29 @@ describe("SqliteStore: the redo log (what a crash keeps between commits)", () =>
     expect((await put(after, msg(bob, "alice", "new"))).id).toBeGreaterThan(m[4]!.id);
   });
 
+  it("keeps exactly a sender's newest receipts when its oldest were dropped before they reached the table", async () => {
+    const s = open(roomy);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const cap = { recipientName: "Alice", confirmedAt: T0 + 5, maxPerAccount: 3 };
+    const m = [];
+    for (let i = 0; i < 10; i++) m.push(await put(s, msg(bob, "alice", `m${i}`, { clientMsgId: 200 + i })));
+    // A commit between: the first two receipts are in the table, the rest only queued.
+    await s.ackWithReceipts(alice.id, ids(m.slice(0, 2)), cap);
+    await s.saveToken({ hash: "t", accountId: alice.id, expiresAt: T0 + 1000 });
+    expect((await s.ackWithReceipts(alice.id, ids(m.slice(2, 4)), cap)).dropped).toBe(1);
+    const r = await s.ackWithReceipts(alice.id, ids(m.slice(4, 10)), cap);
+    expect(r.dropped).toBe(6);
+    expect(r.receipts.map((x) => x.messageId)).toEqual(ids(m.slice(7)));
+    const newest = [207, 208, 209];
+    const after = crashCopy();
+    expect((await after.receipts(bob.id, 10)).map((x) => x.clientMsgId)).toEqual(newest);
+    expect((await s.receipts(bob.id, 10)).map((x) => x.clientMsgId)).toEqual(newest);
+    // The counts stayed true: one more drops exactly one.
+    const more = await put(s, msg(bob, "alice", "m10", { clientMsgId: 210 }));
+    expect((await s.ackWithReceipts(alice.id, [more.id], cap)).dropped).toBe(1);
+    expect((await s.receipts(bob.id, 10)).map((x) => x.clientMsgId)).toEqual([208, 209, 210]);
+  });
+
   it("a batch whose redo write fails is refused whole; the batches answered before it stay", async () => {
     const s = open(roomy);
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
