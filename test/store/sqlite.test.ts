@@ -723,6 +723,36 @@ describe("SqliteStore: the redo log (what a crash keeps between commits)", () =>
     expect((await s.receipts(bob.id, 10)).map((x) => x.clientMsgId)).toEqual([208, 209, 210]);
   });
 
+  it("keeps a sender's receipts exact when they come out of order and some are confirmed before the commit", async () => {
+    const s = open(roomy);
+    const [alice, bob, carol] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+    ];
+    const cap = (name: string) => ({ recipientName: name, confirmedAt: T0 + 5, maxPerAccount: 6 });
+    const toAlice = [];
+    const toCarol = [];
+    for (let i = 0; i < 6; i++) {
+      toAlice.push(await put(s, msg(bob, "alice", `a${i}`)));
+      toCarol.push(await put(s, msg(bob, "carol", `c${i}`)));
+    }
+    // In order at first; confirmed receipts taken out of the middle and the ends.
+    await s.ackWithReceipts(alice.id, ids(toAlice.slice(0, 4)), cap("Alice"));
+    await s.deleteReceipts(bob.id, [toAlice[1]!.id, toAlice[3]!.id, toAlice[0]!.id]);
+    // Carol's are older than Alice's last: out of order from here on.
+    await s.ackWithReceipts(carol.id, ids(toCarol), cap("Carol"));
+    await s.deleteReceipts(bob.id, [toCarol[2]!.id]);
+    const r = await s.ackWithReceipts(alice.id, ids(toAlice.slice(4)), cap("Alice"));
+    // Carol's six dropped c0 (a2 and c0..c5 past the cap of 6); now a2, c1, c3..c5, a4, a5: c1 goes.
+    expect(r.dropped).toBe(1);
+    const kept = ids([toAlice[2]!, toCarol[3]!, toCarol[4]!, toCarol[5]!, toAlice[4]!, toAlice[5]!]).sort(
+      (a, b) => a - b,
+    );
+    expect((await crashCopy().receipts(bob.id, 20)).map((x) => x.messageId)).toEqual(kept);
+    expect((await s.receipts(bob.id, 20)).map((x) => x.messageId)).toEqual(kept);
+  });
+
   it("a batch whose redo write fails is refused whole; the batches answered before it stay", async () => {
     const s = open(roomy);
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
