@@ -9,7 +9,7 @@
 // the machine's load hits each alike:
 //
 //   bun bench/drain-hot.ts [rounds] [src-dir ...]     # default: this tree's src
-//   N=100000 (messages per round)  PROF=1 (only the first tree, for --cpu-prof)
+//   N=100000 (messages per round)
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -196,7 +196,8 @@ const runs: { dir: string; run: Run; times: number[] }[] = [];
 for (const [i, dir] of dirs.entries()) runs.push({ dir, run: await setup(dir, i), times: [] });
 for (const r of runs) {
   await r.run.fill();
-  await r.run.drain(); // warm-up
+  const cold = await r.run.drain(); // warm-up: the JIT compiles the drain path
+  console.log(`${r.dir}: first (cold) round ${cold.toFixed(2)} µs per message`);
 }
 for (let i = 0; i < rounds; i++) {
   for (const r of runs) {
