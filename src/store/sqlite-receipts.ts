@@ -246,6 +246,10 @@ export class SqliteReceipts {
       if (ids[m] === id) {
         ids[m] = 0;
         q.live--;
+        // Confirmations come mostly oldest first: the start follows them, and a queue left
+        // with more holes than receipts is closed up, so a search skips few holes.
+        while (q.start < ids.length && !ids[q.start]) q.start++;
+        if (q.live * 2 < ids.length - q.start && ids.length - q.start > 64) compact(q);
         return true;
       }
       if (ids[m]! < id) lo = m + 1;
@@ -302,4 +306,22 @@ export class SqliteReceipts {
     const n = this.counts.get(sender);
     if (n !== undefined) this.counts.set(sender, n + d);
   }
+}
+
+/** Drops the entries before start and the holes of a sender's queue. */
+function compact(q: SenderQueue): void {
+  let to = 0;
+  for (let i = q.start; i < q.ids.length; i++) {
+    if (!q.ids[i]) continue;
+    q.ids[to] = q.ids[i]!;
+    q.names[to] = q.names[i]!;
+    q.at[to] = q.at[i]!;
+    q.clientMsgIds[to] = q.clientMsgIds[i]!;
+    to++;
+  }
+  q.ids.length = to;
+  q.names.length = to;
+  q.at.length = to;
+  q.clientMsgIds.length = to;
+  q.start = 0;
 }

@@ -753,6 +753,25 @@ describe("SqliteStore: the redo log (what a crash keeps between commits)", () =>
     expect((await s.receipts(bob.id, 20)).map((x) => x.messageId)).toEqual(kept);
   });
 
+  it("confirms receipts not yet in the table in any order, each exactly once", async () => {
+    const s = open({ maxQueuedPerAccount: 1000, maxQueuedPerSender: 1000 });
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const cap = { recipientName: "Alice", confirmedAt: T0 + 5, maxPerAccount: 1000 };
+    const m = [];
+    for (let i = 0; i < 300; i++) m.push(await put(s, msg(bob, "alice", `m${i}`)));
+    await s.ackWithReceipts(alice.id, ids(m), cap);
+    // Every third from the end, then the rest of the first half: holes before and among those left.
+    const confirmed = new Set<number>();
+    for (let i = 299; i >= 0; i -= 3) confirmed.add(m[i]!.id);
+    for (let i = 0; i < 150; i++) confirmed.add(m[i]!.id);
+    const order = [...confirmed];
+    for (let i = 0; i < order.length; i += 40) await s.deleteReceipts(bob.id, order.slice(i, i + 40));
+    await s.deleteReceipts(bob.id, order.slice(0, 10));
+    const left = ids(m).filter((id) => !confirmed.has(id));
+    expect((await crashCopy().receipts(bob.id, 1000)).map((x) => x.messageId)).toEqual(left);
+    expect((await s.receipts(bob.id, 1000)).map((x) => x.messageId)).toEqual(left);
+  });
+
   it("a batch whose redo write fails is refused whole; the batches answered before it stay", async () => {
     const s = open(roomy);
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
