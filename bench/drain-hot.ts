@@ -11,7 +11,7 @@
 //   bun bench/drain-hot.ts [rounds] [src-dir ...]     # default: this tree's src
 //   N=100000 (messages per round)
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChatCore as ChatCoreType } from "../src/core/chat";
@@ -192,12 +192,35 @@ async function setup(dir: string, n: number): Promise<Run> {
   };
 }
 
+/** CPU ticks (1/100 s) of this process's threads by name, where /proc has them (Linux). */
+function threadTicks(): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!existsSync("/proc/self/task")) return out;
+  for (const t of readdirSync("/proc/self/task")) {
+    try {
+      const name = readFileSync(`/proc/self/task/${t}/comm`, "utf8").trim();
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(name, (out.get(name) ?? 0) + Number(f[11]) + Number(f[12]));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
+}
+
 const runs: { dir: string; run: Run; times: number[] }[] = [];
 for (const [i, dir] of dirs.entries()) runs.push({ dir, run: await setup(dir, i), times: [] });
 for (const r of runs) {
   await r.run.fill();
+  const t0 = threadTicks();
   const cold = await r.run.drain(); // warm-up: the JIT compiles the drain path
-  console.log(`${r.dir}: first (cold) round ${cold.toFixed(2)} µs per message`);
+  const jit = [...threadTicks()]
+    .filter(([name]) => name.startsWith("JIT"))
+    .reduce((sum, [name, t]) => sum + t - (t0.get(name) ?? 0), 0);
+  console.log(
+    `${r.dir}: first (cold) round ${cold.toFixed(2)} µs per message, of which the JIT compiler's threads ${((jit * 1e4) / N).toFixed(2)}`,
+  );
 }
 for (let i = 0; i < rounds; i++) {
   for (const r of runs) {
