@@ -75,7 +75,6 @@ interface MessageRow {
 }
 
 const ACCOUNT_COLUMNS = "id, key, name, created_at AS createdAt";
-const MESSAGE_COLUMNS = "id, recipient_id AS recipientId, sender_name AS senderName, text, sent_at AS sentAt";
 
 export class SqliteStore implements Store {
   readonly description: string;
@@ -1133,7 +1132,8 @@ function prepareStatements(db: Preparer, plain: Database) {
     ),
     deleteRange: p("DELETE FROM messages WHERE recipient_id = ? AND id BETWEEN ? AND ?"),
     pending: p(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient_id = ? AND id > ? ORDER BY id LIMIT ?`,
+      // The recipient's id from the argument, not each row: a column less to read per message.
+      "SELECT id, ?1 AS recipientId, sender_name AS senderName, text, sent_at AS sentAt FROM messages WHERE recipient_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
     ),
     insertToken: p("INSERT OR REPLACE INTO tokens (hash, account_id, expires_at) VALUES (?, ?, ?)"),
     findToken: p("SELECT hash, account_id AS accountId, expires_at AS expiresAt FROM tokens WHERE hash = ?"),

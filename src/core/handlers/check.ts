@@ -31,7 +31,7 @@ export const check: Handler = {
       }
       // From here on nothing waits: no push can come between handing these over and the answer.
       const after = core.delivery.handedUpTo(s);
-      const page = fetched.filter((m) => m.id > after);
+      const page = fetched.length && fetched[0]!.id <= after ? fetched.filter((m) => m.id > after) : fetched;
       const wire: WireMessage[] = page.slice(0, read).map(toWire);
       const fit = fitting(wire, messageFieldSize, core.options.maxFrameBytes);
       core.delivery.pageFitted(s, wire.length, fit);
