@@ -9,7 +9,7 @@
 // the machine's load hits each alike:
 //
 //   bun bench/drain-hot.ts [rounds] [src-dir ...]     # default: this tree's src
-//   N=100000 (messages per round)
+//   N=100000 (messages per round)  PAIRS=1 (pairs of sender and recipient; drained at once)
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,6 +21,8 @@ import type { ReplyInit, RequestInit } from "../src/wire";
 const rounds = Number(process.argv[2] ?? 5);
 const dirs = process.argv.length > 3 ? process.argv.slice(3) : [join(import.meta.dir, "../src")];
 const N = Number(process.env.N ?? 100_000);
+/** Senders and recipients, one pair each (the harness's --pairs). */
+const PAIRS = Number(process.env.PAIRS ?? 1);
 const PAGE = 1000;
 const tmp = mkdtempSync(join(tmpdir(), "drain-hot-"));
 
@@ -67,7 +69,13 @@ async function setup(dir: string, n: number): Promise<Run> {
   });
   const core: ChatCoreType = new ChatCore({
     store,
-    options: { ...DEFAULT_OPTIONS, requestRate: 1e9, requestBurst: 1e9, maxQueuedPerAccount: N },
+    options: {
+      ...DEFAULT_OPTIONS,
+      requestRate: 1e9,
+      requestBurst: 1e9,
+      maxQueuedPerAccount: N,
+      accountCreationsPerAddress: 1e6,
+    },
     events: () => {},
     metrics: new Metrics(),
     passwords: { hash: async (p) => `h:${p}`, verify: async (p, h) => h === `h:${p}` },
@@ -123,69 +131,85 @@ async function setup(dir: string, n: number): Promise<Run> {
     return done;
   }
   const password = "bench password";
-  for (const name of ["alice", "bob"]) {
-    const c = open();
-    await request(c, { opcode: wire.Op.CREATE_ACCOUNT, sender: name, password });
-    core.disconnected(c.session, "bench");
-  }
-  const alice = (await store.findAccount("alice"))!;
+  // Pair i: sender s<i> to recipient r<i>; their messages interleave as the pairs send at once.
+  for (let i = 0; i < PAIRS; i++)
+    for (const name of [`s${i}`, `r${i}`]) {
+      const c = open();
+      await request(c, { opcode: wire.Op.CREATE_ACCOUNT, sender: name, password });
+      core.disconnected(c.session, "bench");
+    }
+  const senders: { id: number; name: string }[] = [];
+  for (let i = 0; i < PAIRS; i++) senders.push((await store.findAccount(`s${i}`))!);
   const text = "0123456789abcdef".repeat(4);
   let clientMsgId = 2 ** 40;
+
+  /** One recipient logs in and drains its n messages as the harness's driver does. */
+  async function drainOne(name: string, n: number): Promise<void> {
+    const c = open();
+    await request(c, { opcode: wire.Op.LOG_IN, sender: name, password });
+    let delivered = 0;
+    let inFlight = 0;
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const check = () => {
+      inFlight++;
+      core.receive(c.session, checkFrame());
+    };
+    c.onFrame = (f) => {
+      if (f.opcode !== wire.Op.CHECK_MESSAGES) return;
+      inFlight--;
+      const ids = (f.messages ?? []).map((m) => m.id);
+      if (ids.length) core.receive(c.session, ackFrame(ids));
+      delivered += ids.length;
+      if (delivered >= n) {
+        if (inFlight === 0) finish();
+      } else if (f.more) while (inFlight < 2) check();
+      else if (inFlight === 0) check();
+    };
+    check();
+    check();
+    await finished;
+    await store.flush();
+    c.onFrame = () => {};
+    core.receive(c.session, body({ opcode: wire.Op.QUIT }));
+    core.disconnected(c.session, "bench");
+  }
 
   return {
     async fill() {
       for (let i = 0; i < N; i += 64) {
         const calls = [];
-        for (let k = i; k < Math.min(N, i + 64); k++)
+        for (let k = i; k < Math.min(N, i + 64); k++) {
+          const s = senders[k % PAIRS]!;
           calls.push(
             store.enqueue({
-              senderId: alice.id,
-              senderName: alice.name,
-              recipientKey: "bob",
+              senderId: s.id,
+              senderName: s.name,
+              recipientKey: `r${k % PAIRS}`,
               text,
               sentAt: 1_764_590_000_000,
               clientMsgId: clientMsgId++,
             }),
           );
+        }
         await Promise.all(calls);
       }
-      await store.flush();
+      // The backlog is in the file before its recipients come (a write other than a message's commits).
+      await store.saveToken({ hash: "fill", accountId: senders[0]!.id, expiresAt: Date.now() + 60_000 });
     },
     async drain() {
-      const bob = open();
-      await request(bob, { opcode: wire.Op.LOG_IN, sender: "bob", password });
       const c0 = process.cpuUsage();
-      let delivered = 0;
-      let inFlight = 0;
-      let finish!: () => void;
-      const finished = new Promise<void>((resolve) => {
-        finish = resolve;
-      });
-      const check = () => {
-        inFlight++;
-        core.receive(bob.session, checkFrame());
-      };
-      bob.onFrame = (f) => {
-        if (f.opcode !== wire.Op.CHECK_MESSAGES) return;
-        inFlight--;
-        const ids = (f.messages ?? []).map((m) => m.id);
-        if (ids.length) core.receive(bob.session, ackFrame(ids));
-        delivered += ids.length;
-        if (delivered >= N) {
-          if (inFlight === 0) finish();
-        } else if (f.more) while (inFlight < 2) check();
-        else if (inFlight === 0) check();
-      };
-      check();
-      check();
-      await finished;
-      await store.flush();
+      await Promise.all(
+        Array.from({ length: PAIRS }, (_, i) =>
+          drainOne(`r${i}`, Math.floor(N / PAIRS) + (i < N % PAIRS ? 1 : 0)),
+        ),
+      );
       const c = process.cpuUsage(c0);
-      bob.onFrame = () => {};
-      core.receive(bob.session, body({ opcode: wire.Op.QUIT }));
-      core.disconnected(bob.session, "bench");
-      if ((await store.countPending((await store.findAccount("bob"))!.id)) !== 0)
-        throw new Error(`${dir}: messages left after the drain`);
+      for (let i = 0; i < PAIRS; i++)
+        if ((await store.countPending((await store.findAccount(`r${i}`))!.id)) !== 0)
+          throw new Error(`${dir}: messages left after the drain`);
       return (c.user + c.system) / N;
     },
     close: () => store.close(),

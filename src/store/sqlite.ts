@@ -817,7 +817,9 @@ export class SqliteStore implements Store {
    * Deletes the recipient's confirmed messages among ids (and stores their receipts with
    * r); returns how many were removed. A run of consecutive ids is one range DELETE, which
    * costs about what a single one does: since ids are never reused, a range whose every
-   * id is confirmed holds no message of this recipient that was not.
+   * id is confirmed holds no message of this recipient that was not. With no rows queued,
+   * a run may have gaps (other recipients' messages between, as in a drain of many
+   * mailboxes filled at once) when a read of the range finds only confirmed ones.
    */
   private removeConfirmed(
     recipientId: number,
@@ -843,7 +845,9 @@ export class SqliteStore implements Store {
         removed += this.confirmedQueued(recipientId, id, r, out);
         continue;
       }
-      if (runTo > runFrom && id > sorted[runTo - 1]! + 1) {
+      // A gap (ids of other recipients, or confirmed before) ends a run, unless no rows are
+      // queued: then the table holds every message, and one read of the range can vouch for it.
+      if (runTo > runFrom && id > sorted[runTo - 1]! + 1 && this.messageRows.live > 0) {
         removed += this.removeRun(recipientId, sorted, runFrom, runTo, r, out);
         runFrom = i;
       } else if (runTo === runFrom) runFrom = i;
@@ -853,7 +857,7 @@ export class SqliteStore implements Store {
     return removed;
   }
 
-  /** sorted[from..to) are consecutive ids (repeats allowed) of messages in the table. */
+  /** sorted[from..to) are ascending ids (repeats allowed) of messages in the table. */
   private removeRun(
     recipientId: number,
     sorted: readonly number[],
@@ -862,13 +866,64 @@ export class SqliteStore implements Store {
     r: ReceiptRequest | undefined,
     out: AckResult | undefined,
   ): number {
-    if (sorted[to - 1]! - sorted[from]! + 1 >= MIN_RANGE)
-      return this.removeRange(recipientId, sorted[from]!, sorted[to - 1]!, r, out);
+    const lo = sorted[from]!;
+    const hi = sorted[to - 1]!;
+    let unique = 0;
+    for (let k = from; k < to; k++) if (k === from || sorted[k] !== sorted[k - 1]) unique++;
+    if (unique < MIN_RANGE) return this.removeEach(recipientId, sorted, from, to, r, out);
+    if (hi - lo + 1 === unique) return this.removeRange(recipientId, lo, hi, r, out);
+    return this.removeSparse(recipientId, sorted, from, to, unique, r, out);
+  }
+
+  private removeEach(
+    recipientId: number,
+    sorted: readonly number[],
+    from: number,
+    to: number,
+    r: ReceiptRequest | undefined,
+    out: AckResult | undefined,
+  ): number {
     let removed = 0;
     for (let k = from; k < to; k++)
       if (k === from || sorted[k] !== sorted[k - 1])
         removed += this.removeOne(recipientId, sorted[k]!, r, out);
     return removed;
+  }
+
+  /**
+   * sorted[from..to) are confirmed ids with gaps, and no rows are queued: when the
+   * recipient's messages between the lowest and the highest are all among them (one read
+   * of the range, at most one row more than there are ids, says so), one range DELETE
+   * removes them; otherwise each goes with a DELETE of its own.
+   */
+  private removeSparse(
+    recipientId: number,
+    sorted: readonly number[],
+    from: number,
+    to: number,
+    unique: number,
+    r: ReceiptRequest | undefined,
+    out: AckResult | undefined,
+  ): number {
+    const lo = sorted[from]!;
+    const hi = sorted[to - 1]!;
+    if (this.messageRows.live > 0) return this.removeEach(recipientId, sorted, from, to, r, out);
+    const rows = this.q.rowsInRange.values(recipientId, lo, hi, unique + 1) as [number, number, number][];
+    let k = from;
+    for (const [id] of rows) {
+      while (k < to && sorted[k]! < id) k++;
+      // A message of this recipient in the range that was not confirmed: it must stay.
+      if (k === to || sorted[k] !== id) return this.removeEach(recipientId, sorted, from, to, r, out);
+    }
+    if (!rows.length) return 0;
+    this.q.deleteRange.run(recipientId, lo, hi);
+    for (const [id, senderId, clientMsgId] of rows) {
+      const slot = id & (SENDER_CACHE - 1);
+      if (this.cachedIds[slot] === id) this.cachedIds[slot] = 0;
+      this.senders.add(recipientId, senderId, -1);
+      if (out) this.receiptRows.store(id, senderId, clientMsgId, r!, out);
+    }
+    return rows.length;
   }
 
   /** One confirmed id in the table: the old way, a DELETE of its own. */
@@ -947,7 +1002,7 @@ export class SqliteStore implements Store {
     }
     // Some are gone already, or were stored before the cache's reach: the rows say which.
     this.messageRows.flush();
-    const rows = this.q.rowsInRange.values(recipientId, lo, hi) as [number, number, number][];
+    const rows = this.q.rowsInRange.values(recipientId, lo, hi, hi - lo + 1) as [number, number, number][];
     if (!rows.length) return 0;
     this.q.deleteRange.run(recipientId, lo, hi);
     for (const [id, senderId, clientMsgId] of rows) {
@@ -1128,7 +1183,7 @@ function prepareStatements(db: Preparer, plain: Database) {
     ),
     countRange: p("SELECT count(*) AS n FROM messages WHERE recipient_id = ? AND id BETWEEN ? AND ?"),
     rowsInRange: p(
-      "SELECT id, sender_id, client_msg_id FROM messages WHERE recipient_id = ? AND id BETWEEN ? AND ? ORDER BY id",
+      "SELECT id, sender_id, client_msg_id FROM messages WHERE recipient_id = ? AND id BETWEEN ? AND ? ORDER BY id LIMIT ?",
     ),
     deleteRange: p("DELETE FROM messages WHERE recipient_id = ? AND id BETWEEN ? AND ?"),
     pending: p(

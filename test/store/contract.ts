@@ -578,6 +578,51 @@ export function runStoreContract(
         expect((await q.stats()).queued).toBe(2);
       });
 
+      it("confirms a run with other recipients' messages between, and keeps one of its own left out", async () => {
+        const q = await roomy();
+        const [alice, bob, carol] = [
+          await addAccount(q, "Alice"),
+          await addAccount(q, "Bob"),
+          await addAccount(q, "Carol"),
+        ];
+        const forAlice: StoredMessage[] = [];
+        const forCarol: StoredMessage[] = [];
+        for (let i = 0; i < 8; i++) {
+          forAlice.push(await put(q, msg(bob, "alice", `a${i}`, { clientMsgId: 300 + i })));
+          forCarol.push(await put(q, msg(bob, "carol", `c${i}`)));
+        }
+        // A write of another kind: what was stored is in the file, as before a drain.
+        await q.saveToken({ hash: "t", accountId: alice.id, expiresAt: T0 + 1000 });
+        const first = await q.ackWithReceipts(alice.id, ids(forAlice.slice(0, 5)), asAlice);
+        expect(first.receipts.map((x) => x.clientMsgId)).toEqual([300, 301, 302, 303, 304]);
+        expect(ids(await q.pending(alice.id, 0, 20))).toEqual(ids(forAlice.slice(5)));
+        expect(ids(await q.pending(carol.id, 0, 20))).toEqual(ids(forCarol));
+        // a5 left out of a confirmation that spans it (from a4, confirmed before): it stays.
+        await q.saveToken({ hash: "u", accountId: alice.id, expiresAt: T0 + 1000 });
+        const more = await put(q, msg(bob, "alice", "a8"));
+        const more2 = await put(q, msg(bob, "alice", "a9"));
+        await q.saveToken({ hash: "v", accountId: alice.id, expiresAt: T0 + 1000 });
+        const second = await q.ackWithReceipts(
+          alice.id,
+          [forAlice[4]!.id, forAlice[6]!.id, forAlice[7]!.id, more.id, more2.id],
+          asAlice,
+        );
+        expect(second.receipts.map((x) => x.messageId)).toEqual([
+          forAlice[6]!.id,
+          forAlice[7]!.id,
+          more.id,
+          more2.id,
+        ]);
+        expect(ids(await q.pending(alice.id, 0, 20))).toEqual([forAlice[5]!.id]);
+        expect(ids(await q.pending(carol.id, 0, 20))).toEqual(ids(forCarol));
+        expect(await q.countPending(alice.id)).toBe(1);
+        expect(await q.countPending(carol.id)).toBe(8);
+        // Carol's, with Alice's left one between: only Carol's go.
+        await q.ack(carol.id, ids(forCarol));
+        expect(await q.countPending(carol.id)).toBe(0);
+        expect(ids(await q.pending(alice.id, 0, 20))).toEqual([forAlice[5]!.id]);
+      });
+
       it("a run with ids already confirmed, repeated or unknown makes receipts only for what it removed", async () => {
         const q = await roomy();
         const [alice, bob] = [await addAccount(q, "Alice"), await addAccount(q, "Bob")];
