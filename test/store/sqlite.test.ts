@@ -254,6 +254,34 @@ describe("SqliteStore: durability", () => {
     expect((await s.receipts(carol.id, 10)).map((x) => x.clientMsgId)).toEqual([51, 53, 55]);
   });
 
+  it("confirms interleaved mailboxes stored before a reopen, each with its own senders' receipts", async () => {
+    let s = open({ maxQueuedPerAccount: 20, maxQueuedPerSender: 20 });
+    const [alice, bob, carol] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+    ];
+    const forAlice = [];
+    const forCarol = [];
+    for (let i = 0; i < 6; i++) {
+      forAlice.push(await put(s, msg(bob, "alice", `a${i}`, { clientMsgId: 70 + i })));
+      forCarol.push(await put(s, msg(alice, "carol", `c${i}`, { clientMsgId: 90 + i })));
+    }
+    await s.close();
+    s = open({ maxQueuedPerAccount: 20, maxQueuedPerSender: 20 });
+    const cap = { recipientName: "Alice", confirmedAt: T0 + 3, maxPerAccount: 10 };
+    const r = await s.ackWithReceipts(
+      alice.id,
+      forAlice.slice(0, 5).map((m) => m.id),
+      cap,
+    );
+    expect(r.receipts.map((x) => [x.senderId, x.clientMsgId])).toEqual(
+      [70, 71, 72, 73, 74].map((c) => [bob.id, c]),
+    );
+    expect((await s.pending(alice.id, 0, 20)).map((m) => m.id)).toEqual([forAlice[5]!.id]);
+    expect((await s.pending(carol.id, 0, 20)).map((m) => m.id)).toEqual(forCarol.map((m) => m.id));
+  });
+
   it("rejects calls made after close", async () => {
     const s = open();
     await s.close();
