@@ -62,6 +62,12 @@ export function fitting<T>(items: readonly T[], size: (item: T) => number, maxFr
 export class Delivery {
   /** Sessions with unconfirmed messages, for the confirmation timeout. */
   private readonly waiting = new Set<Session>();
+  /**
+   * Per session, how many messages its last CHECK page had room for in one frame, when the
+   * frame was what limited it: the next page reads about that many, not a full page whose
+   * rest would be read again by the check after it.
+   */
+  private readonly frameFits = new WeakMap<Session, number>();
 
   constructor(private readonly core: DeliveryHost) {}
 
@@ -157,7 +163,20 @@ export class Delivery {
     const page = await this.core.store.pending(accountId, this.handedUpTo(s), limit);
     // Anything pushed while the read was under way is already handed over.
     const after = this.handedUpTo(s);
-    return page.filter((m) => m.id > after);
+    // Usually nothing was: the page is returned as it is, without a copy.
+    return page.length && page[0]!.id <= after ? page.filter((m) => m.id > after) : page;
+  }
+
+  /** Rows a CHECK page of at most n messages reads (before its one extra row for `more`). */
+  pageRead(s: Session, n: number): number {
+    const fit = this.frameFits.get(s);
+    return fit === undefined ? n : Math.min(n, fit + (fit >> 3) + 1);
+  }
+
+  /** A CHECK page of `read` rows had room for `fit` messages. */
+  pageFitted(s: Session, read: number, fit: number): void {
+    if (fit < read) this.frameFits.set(s, fit);
+    else this.frameFits.delete(s);
   }
 
   handedUpTo(s: Session): number {

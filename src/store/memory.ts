@@ -257,7 +257,9 @@ export class MemoryStore implements Store {
     const out: AckResult = { receipts: [], dropped: 0 };
     const q = this.queues.get(recipientId);
     if (!q) return out;
-    for (const id of ids) {
+    // Lowest id first, as SQLite makes them.
+    const ordered = ids.every((id, i) => i === 0 || id >= ids[i - 1]!) ? ids : [...ids].sort((a, b) => a - b);
+    for (const id of ordered) {
       const senderId = q.live.get(id);
       if (senderId === undefined) continue;
       const clientMsgId = q.clientIds.get(id) ?? 0;

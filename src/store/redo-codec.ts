@@ -54,6 +54,9 @@ export function decodeHeader(b: Uint8Array): RedoHeader | null {
 }
 
 /** Builds one frame at a time: records are added as statements run, finish() seals them. */
+/** Strings up to this many UTF-16 units are tried as ASCII first (see value()). */
+const SHORT_TEXT = 128;
+
 export class FrameWriter {
   private buf = Buffer.allocUnsafe(BUFFER_BYTES);
   private at = FRAME_HEADER + SEQ_BYTES;
@@ -138,11 +141,22 @@ export class FrameWriter {
       this.at += 9;
     } else if (typeof a === "string") {
       // UTF-8 takes at most 3 bytes per UTF-16 unit.
-      this.room(5 + 3 * a.length);
-      this.buf[this.at] = TEXT;
-      const n = this.buf.write(a, this.at + 5, "utf8");
-      this.buf.writeUInt32LE(n, this.at + 1);
-      this.at += 5 + n;
+      const len = a.length;
+      this.room(5 + 3 * len);
+      const buf = this.buf;
+      const at = this.at;
+      buf[at] = TEXT;
+      // A short ASCII string (names, most texts) is copied by a loop: cheaper than the call.
+      let n = 0;
+      if (len <= SHORT_TEXT)
+        for (; n < len; n++) {
+          const c = a.charCodeAt(n);
+          if (c >= 0x80) break;
+          buf[at + 5 + n] = c;
+        }
+      if (n < len) n = buf.write(a, at + 5, "utf8");
+      buf.writeUInt32LE(n, at + 1);
+      this.at = at + 5 + n;
     } else if (a instanceof Uint8Array) {
       this.room(5 + a.length);
       this.buf[this.at] = BLOB;

@@ -75,7 +75,6 @@ interface MessageRow {
 }
 
 const ACCOUNT_COLUMNS = "id, key, name, created_at AS createdAt";
-const MESSAGE_COLUMNS = "id, recipient_id AS recipientId, sender_name AS senderName, text, sent_at AS sentAt";
 
 export class SqliteStore implements Store {
   readonly description: string;
@@ -810,42 +809,215 @@ export class SqliteStore implements Store {
         this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: undefined });
         continue;
       }
-      let removed = 0;
       const result: AckResult | undefined = a.receipts ? { receipts: [], dropped: 0 } : undefined;
-      for (const id of a.ids) {
-        // An id stays with its message and its sender for good (ids are never reused), so a
-        // stale entry (its message deleted, or its batch rolled back) only deletes nothing.
-        const slot = id & (SENDER_CACHE - 1);
-        let senderId: number;
-        let clientMsgId = 0;
-        if (this.cachedIds[slot] === id) {
-          senderId = this.cachedSenders[slot]!;
-          clientMsgId = this.cachedClientMsgIds[slot]!;
-          this.cachedIds[slot] = 0;
-        } else {
-          this.messageRows.flush();
-          const row = this.q.senderOfMessage.get(a.recipientId, id) as {
-            senderId: number;
-            clientMsgId: number;
-          } | null;
-          if (!row) continue;
-          senderId = row.senderId;
-          clientMsgId = row.clientMsgId;
-        }
-        // Still queued: taken back before it reached SQLite; the redo log records the removal.
-        if (this.messageRows.remove(id, a.recipientId)) this.recordDelete([a.recipientId, id]);
-        else if (this.q.deleteMessage.run(a.recipientId, id).changes === 0) continue;
-        removed++;
-        this.senders.add(a.recipientId, senderId, -1);
-        // After the delete: a stale cache entry (its batch rolled back) makes no receipt.
-        if (result) this.receiptRows.store(id, senderId, clientMsgId, a.receipts!, result);
-      }
+      const removed = this.removeConfirmed(a.recipientId, a.ids, a.receipts, result);
       if (removed) this.freedInBatch = true;
       if (removed) this.addCount(a.recipientId, -removed);
       if (result) this.receiptRows.trim(a.receipts!.maxPerAccount, result);
       this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: result });
     }
     this.acks = [];
+  }
+
+  /**
+   * Deletes the recipient's confirmed messages among ids (and stores their receipts with
+   * r); returns how many were removed. A run of consecutive ids is one range DELETE, which
+   * costs about what a single one does: since ids are never reused, a range whose every
+   * id is confirmed holds no message of this recipient that was not. With no rows queued,
+   * a run may have gaps (other recipients' messages between, as in a drain of many
+   * mailboxes filled at once) when a read of the range finds only confirmed ones.
+   */
+  private removeConfirmed(
+    recipientId: number,
+    ids: readonly number[],
+    r: ReceiptRequest | undefined,
+    out: AckResult | undefined,
+  ): number {
+    let sorted = ids;
+    for (let i = 1; i < ids.length; i++)
+      if (ids[i]! < ids[i - 1]!) {
+        sorted = [...ids].sort((x, y) => x - y);
+        break;
+      }
+    let removed = 0;
+    /** The run of ids in the table being gathered: sorted[runFrom..runTo). */
+    let runFrom = 0;
+    let runTo = 0;
+    for (let i = 0; i < sorted.length; i++) {
+      const id = sorted[i]!;
+      // Still queued: taken back before it reached SQLite; the redo log records the removal.
+      if (this.cachedIds[id & (SENDER_CACHE - 1)] === id && this.messageRows.remove(id, recipientId)) {
+        this.recordDelete([recipientId, id]);
+        removed += this.confirmedQueued(recipientId, id, r, out);
+        continue;
+      }
+      // A gap (ids of other recipients, or confirmed before) ends a run, unless no rows are
+      // queued: then the table holds every message, and one read of the range can vouch for it.
+      if (runTo > runFrom && id > sorted[runTo - 1]! + 1 && this.messageRows.live > 0) {
+        removed += this.removeRun(recipientId, sorted, runFrom, runTo, r, out);
+        runFrom = i;
+      } else if (runTo === runFrom) runFrom = i;
+      runTo = i + 1;
+    }
+    if (runTo > runFrom) removed += this.removeRun(recipientId, sorted, runFrom, runTo, r, out);
+    return removed;
+  }
+
+  /** sorted[from..to) are ascending ids (repeats allowed) of messages in the table. */
+  private removeRun(
+    recipientId: number,
+    sorted: readonly number[],
+    from: number,
+    to: number,
+    r: ReceiptRequest | undefined,
+    out: AckResult | undefined,
+  ): number {
+    const lo = sorted[from]!;
+    const hi = sorted[to - 1]!;
+    let unique = 0;
+    for (let k = from; k < to; k++) if (k === from || sorted[k] !== sorted[k - 1]) unique++;
+    if (unique < MIN_RANGE) return this.removeEach(recipientId, sorted, from, to, r, out);
+    if (hi - lo + 1 === unique) return this.removeRange(recipientId, lo, hi, r, out);
+    return this.removeSparse(recipientId, sorted, from, to, unique, r, out);
+  }
+
+  private removeEach(
+    recipientId: number,
+    sorted: readonly number[],
+    from: number,
+    to: number,
+    r: ReceiptRequest | undefined,
+    out: AckResult | undefined,
+  ): number {
+    let removed = 0;
+    for (let k = from; k < to; k++)
+      if (k === from || sorted[k] !== sorted[k - 1])
+        removed += this.removeOne(recipientId, sorted[k]!, r, out);
+    return removed;
+  }
+
+  /**
+   * sorted[from..to) are confirmed ids with gaps, and no rows are queued: when the
+   * recipient's messages between the lowest and the highest are all among them (one read
+   * of the range, at most one row more than there are ids, says so), one range DELETE
+   * removes them; otherwise each goes with a DELETE of its own.
+   */
+  private removeSparse(
+    recipientId: number,
+    sorted: readonly number[],
+    from: number,
+    to: number,
+    unique: number,
+    r: ReceiptRequest | undefined,
+    out: AckResult | undefined,
+  ): number {
+    const lo = sorted[from]!;
+    const hi = sorted[to - 1]!;
+    if (this.messageRows.live > 0) return this.removeEach(recipientId, sorted, from, to, r, out);
+    const rows = this.q.rowsInRange.values(recipientId, lo, hi, unique + 1) as [number, number, number][];
+    let k = from;
+    for (const [id] of rows) {
+      while (k < to && sorted[k]! < id) k++;
+      // A message of this recipient in the range that was not confirmed: it must stay.
+      if (k === to || sorted[k] !== id) return this.removeEach(recipientId, sorted, from, to, r, out);
+    }
+    if (!rows.length) return 0;
+    this.q.deleteRange.run(recipientId, lo, hi);
+    for (const [id, senderId, clientMsgId] of rows) {
+      const slot = id & (SENDER_CACHE - 1);
+      if (this.cachedIds[slot] === id) this.cachedIds[slot] = 0;
+      this.senders.add(recipientId, senderId, -1);
+      if (out) this.receiptRows.store(id, senderId, clientMsgId, r!, out);
+    }
+    return rows.length;
+  }
+
+  /** One confirmed id in the table: the old way, a DELETE of its own. */
+  private removeOne(
+    recipientId: number,
+    id: number,
+    r: ReceiptRequest | undefined,
+    out: AckResult | undefined,
+  ): number {
+    // An id stays with its message and its sender for good (ids are never reused), so a
+    // stale cache entry (its message deleted, or its batch rolled back) only deletes nothing.
+    const slot = id & (SENDER_CACHE - 1);
+    let senderId: number;
+    let clientMsgId = 0;
+    if (this.cachedIds[slot] === id) {
+      senderId = this.cachedSenders[slot]!;
+      clientMsgId = this.cachedClientMsgIds[slot]!;
+      this.cachedIds[slot] = 0;
+    } else {
+      this.messageRows.flush();
+      const row = this.q.senderOfMessage.get(recipientId, id) as {
+        senderId: number;
+        clientMsgId: number;
+      } | null;
+      if (!row) return 0;
+      senderId = row.senderId;
+      clientMsgId = row.clientMsgId;
+    }
+    if (this.q.deleteMessage.run(recipientId, id).changes === 0) return 0;
+    this.senders.add(recipientId, senderId, -1);
+    // After the delete: a stale cache entry (its batch rolled back) makes no receipt.
+    if (out) this.receiptRows.store(id, senderId, clientMsgId, r!, out);
+    return 1;
+  }
+
+  /** A confirmed message taken back from the queued rows, its sender in the cache. */
+  private confirmedQueued(
+    recipientId: number,
+    id: number,
+    r: ReceiptRequest | undefined,
+    out: AckResult | undefined,
+  ): number {
+    const slot = id & (SENDER_CACHE - 1);
+    const senderId = this.cachedSenders[slot]!;
+    this.cachedIds[slot] = 0;
+    this.senders.add(recipientId, senderId, -1);
+    if (out) this.receiptRows.store(id, senderId, this.cachedClientMsgIds[slot]!, r!, out);
+    return 1;
+  }
+
+  /**
+   * Every id from lo to hi is confirmed: one DELETE of the range. Which of them were there
+   * comes from a count when the cache knows every sender, else from one read of the range
+   * (the senders of its rows, for their receipts).
+   */
+  private removeRange(
+    recipientId: number,
+    lo: number,
+    hi: number,
+    r: ReceiptRequest | undefined,
+    out: AckResult | undefined,
+  ): number {
+    const span = hi - lo + 1;
+    let hits = 0;
+    for (let id = lo; id <= hi; id++) if (this.cachedIds[id & (SENDER_CACHE - 1)] === id) hits++;
+    if (hits === span && (this.q.countRange.get(recipientId, lo, hi) as { n: number }).n === span) {
+      this.q.deleteRange.run(recipientId, lo, hi);
+      for (let id = lo; id <= hi; id++) {
+        const slot = id & (SENDER_CACHE - 1);
+        const senderId = this.cachedSenders[slot]!;
+        this.cachedIds[slot] = 0;
+        this.senders.add(recipientId, senderId, -1);
+        if (out) this.receiptRows.store(id, senderId, this.cachedClientMsgIds[slot]!, r!, out);
+      }
+      return span;
+    }
+    // Some are gone already, or were stored before the cache's reach: the rows say which.
+    this.messageRows.flush();
+    const rows = this.q.rowsInRange.values(recipientId, lo, hi, hi - lo + 1) as [number, number, number][];
+    if (!rows.length) return 0;
+    this.q.deleteRange.run(recipientId, lo, hi);
+    for (const [id, senderId, clientMsgId] of rows) {
+      const slot = id & (SENDER_CACHE - 1);
+      if (this.cachedIds[slot] === id) this.cachedIds[slot] = 0;
+      this.senders.add(recipientId, senderId, -1);
+      if (out) this.receiptRows.store(id, senderId, clientMsgId, r!, out);
+    }
+    return rows.length;
   }
 
   /** The next message id, reserving another block in the file when the last is used up. */
@@ -967,6 +1139,9 @@ export class SqliteStore implements Store {
 
 const DELETE_MESSAGE = "DELETE FROM messages WHERE recipient_id = ? AND id = ?";
 
+/** Consecutive confirmed ids from which one range DELETE replaces a DELETE per id. */
+const MIN_RANGE = 4;
+
 /** Queued rows past which they are written at the end of a batch rather than at the COMMIT. */
 const MAX_QUEUED_ROWS = 8192;
 
@@ -1023,8 +1198,14 @@ function prepareStatements(db: Preparer, plain: Database) {
     senderOfMessage: p(
       "SELECT sender_id AS senderId, client_msg_id AS clientMsgId FROM messages WHERE recipient_id = ? AND id = ?",
     ),
+    countRange: p("SELECT count(*) AS n FROM messages WHERE recipient_id = ? AND id BETWEEN ? AND ?"),
+    rowsInRange: p(
+      "SELECT id, sender_id, client_msg_id FROM messages WHERE recipient_id = ? AND id BETWEEN ? AND ? ORDER BY id LIMIT ?",
+    ),
+    deleteRange: p("DELETE FROM messages WHERE recipient_id = ? AND id BETWEEN ? AND ?"),
     pending: p(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient_id = ? AND id > ? ORDER BY id LIMIT ?`,
+      // The recipient's id from the argument, not each row: a column less to read per message.
+      "SELECT id, ?1 AS recipientId, sender_name AS senderName, text, sent_at AS sentAt FROM messages WHERE recipient_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
     ),
     insertToken: p("INSERT OR REPLACE INTO tokens (hash, account_id, expires_at) VALUES (?, ?, ?)"),
     findToken: p("SELECT hash, account_id AS accountId, expires_at AS expiresAt FROM tokens WHERE hash = ?"),

@@ -104,6 +104,34 @@ describe("pages and pushes stay within the frame size", () => {
     expect(frameBytes(r)).toBeLessThanOrEqual(4096);
   });
 
+  test("CHECKs through a backlog read about what fits, and hand every message once, in order", async () => {
+    const h = new Harness({ maxFrameBytes: 4096, maxPageSize: 1000 });
+    const texts = Array.from({ length: 40 }, (_, i) => `${String(i).padStart(2, "0")}${long.slice(2)}`);
+    const bob = await bobWith(h, texts);
+    const store = h.store as unknown as {
+      pending: (r: number, a: number, limit: number) => Promise<unknown[]>;
+    };
+    const limits: number[] = [];
+    const pending = store.pending.bind(store);
+    store.pending = (r, a, limit) => {
+      limits.push(limit);
+      return pending(r, a, limit);
+    };
+    const got: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await bob.check(1000);
+      got.push(...r.messages.map((m) => m.text));
+      expect(frameBytes(r)).toBeLessThanOrEqual(4096);
+      if (!r.more) break;
+    }
+    expect(got).toEqual(texts);
+    // The first reads a whole page; the next ones a frame's worth and an eighth more.
+    expect(limits[0]).toBe(1001);
+    const fit = limits.length > 1 ? limits[1]! : 0;
+    expect(fit).toBeLessThan(30);
+    for (const l of limits.slice(1)) expect(l).toBe(fit);
+  });
+
   test("a drain pushes a backlog in as many DELIVER frames as the frame size needs", async () => {
     const h = new Harness({ maxFrameBytes: 4096, maxPageSize: 1000, deliveryWindow: 1000 });
     const bob = await bobWith(h, Array(40).fill(long));

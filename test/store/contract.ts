@@ -532,6 +532,141 @@ export function runStoreContract(
       });
     });
 
+    describe("confirming runs of consecutive ids", () => {
+      /** A store whose mailboxes hold 20, so that runs of consecutive ids can be confirmed. */
+      async function roomy(): Promise<Store> {
+        await s.close();
+        s = await makeStore({ ...LIMITS, maxQueuedPerAccount: 20, maxQueuedPerSender: 20 });
+        return s;
+      }
+      const asAlice = { recipientName: "Alice", confirmedAt: T0 + 9, maxPerAccount: 100 };
+
+      it("removes exactly a run, in any order, and leaves its neighbours and other recipients' messages", async () => {
+        const q = await roomy();
+        const [alice, bob, carol] = [
+          await addAccount(q, "Alice"),
+          await addAccount(q, "Bob"),
+          await addAccount(q, "Carol"),
+        ];
+        const ms: StoredMessage[] = [];
+        for (let i = 0; i < 10; i++)
+          ms.push(await put(q, msg(bob, "alice", `a${i}`, { clientMsgId: 100 + i })));
+        const forCarol = await put(q, msg(bob, "carol", "c"));
+        const after = await put(q, msg(bob, "alice", "after"));
+        // 1..8 of 0..9, given backwards: 0 and 9 stay, as does Carol's message.
+        const run = ids(ms.slice(1, 9)).reverse();
+        const r = await q.ackWithReceipts(alice.id, run, asAlice);
+        expect(r.receipts.map((x) => x.messageId).sort((a, b) => a - b)).toEqual(ids(ms.slice(1, 9)));
+        expect(r.receipts.map((x) => x.clientMsgId).sort((a, b) => a - b)).toEqual([
+          101, 102, 103, 104, 105, 106, 107, 108,
+        ]);
+        expect(ids(await q.pending(alice.id, 0, 20))).toEqual([ms[0]!.id, ms[9]!.id, after.id]);
+        expect(await q.countPending(alice.id)).toBe(3);
+        expect(ids(await q.pending(carol.id, 0, 20))).toEqual([forCarol.id]);
+        // A run spanning Carol's message confirms Alice's around it, never Carol's.
+        const after2 = await put(q, msg(bob, "alice", "after2"));
+        const around = await q.ackWithReceipts(
+          alice.id,
+          [ms[9]!.id, forCarol.id, after.id, after2.id],
+          asAlice,
+        );
+        expect(around.receipts.map((x) => x.messageId).sort((a, b) => a - b)).toEqual(
+          ids([ms[9]!, after, after2]),
+        );
+        expect(ids(await q.pending(alice.id, 0, 20))).toEqual([ms[0]!.id]);
+        expect(ids(await q.pending(carol.id, 0, 20))).toEqual([forCarol.id]);
+        expect((await q.stats()).queued).toBe(2);
+      });
+
+      it("confirms a run with other recipients' messages between, and keeps one of its own left out", async () => {
+        const q = await roomy();
+        const [alice, bob, carol] = [
+          await addAccount(q, "Alice"),
+          await addAccount(q, "Bob"),
+          await addAccount(q, "Carol"),
+        ];
+        const forAlice: StoredMessage[] = [];
+        const forCarol: StoredMessage[] = [];
+        for (let i = 0; i < 8; i++) {
+          forAlice.push(await put(q, msg(bob, "alice", `a${i}`, { clientMsgId: 300 + i })));
+          forCarol.push(await put(q, msg(bob, "carol", `c${i}`)));
+        }
+        // A write of another kind: what was stored is in the file, as before a drain.
+        await q.saveToken({ hash: "t", accountId: alice.id, expiresAt: T0 + 1000 });
+        const first = await q.ackWithReceipts(alice.id, ids(forAlice.slice(0, 5)), asAlice);
+        expect(first.receipts.map((x) => x.clientMsgId)).toEqual([300, 301, 302, 303, 304]);
+        expect(ids(await q.pending(alice.id, 0, 20))).toEqual(ids(forAlice.slice(5)));
+        expect(ids(await q.pending(carol.id, 0, 20))).toEqual(ids(forCarol));
+        // a5 left out of a confirmation that spans it (from a4, confirmed before): it stays.
+        await q.saveToken({ hash: "u", accountId: alice.id, expiresAt: T0 + 1000 });
+        const more = await put(q, msg(bob, "alice", "a8"));
+        const more2 = await put(q, msg(bob, "alice", "a9"));
+        await q.saveToken({ hash: "v", accountId: alice.id, expiresAt: T0 + 1000 });
+        const second = await q.ackWithReceipts(
+          alice.id,
+          [forAlice[4]!.id, forAlice[6]!.id, forAlice[7]!.id, more.id, more2.id],
+          asAlice,
+        );
+        expect(second.receipts.map((x) => x.messageId)).toEqual([
+          forAlice[6]!.id,
+          forAlice[7]!.id,
+          more.id,
+          more2.id,
+        ]);
+        expect(ids(await q.pending(alice.id, 0, 20))).toEqual([forAlice[5]!.id]);
+        expect(ids(await q.pending(carol.id, 0, 20))).toEqual(ids(forCarol));
+        expect(await q.countPending(alice.id)).toBe(1);
+        expect(await q.countPending(carol.id)).toBe(8);
+        // Carol's, with Alice's left one between: only Carol's go.
+        await q.ack(carol.id, ids(forCarol));
+        expect(await q.countPending(carol.id)).toBe(0);
+        expect(ids(await q.pending(alice.id, 0, 20))).toEqual([forAlice[5]!.id]);
+      });
+
+      it("a run with ids already confirmed, repeated or unknown makes receipts only for what it removed", async () => {
+        const q = await roomy();
+        const [alice, bob] = [await addAccount(q, "Alice"), await addAccount(q, "Bob")];
+        const ms: StoredMessage[] = [];
+        for (let i = 0; i < 12; i++) ms.push(await put(q, msg(bob, "alice", `a${i}`)));
+        await q.ack(alice.id, ids(ms.slice(2, 6)));
+        const last = ms[11]!.id;
+        const r = await q.ackWithReceipts(
+          alice.id,
+          [...ids(ms.slice(0, 10)), ms[7]!.id, ms[8]!.id, last + 1, last + 2, last + 3, last + 4],
+          asAlice,
+        );
+        const want = ids([...ms.slice(0, 2), ...ms.slice(6, 10)]);
+        expect(r.receipts.map((x) => x.messageId).sort((a, b) => a - b)).toEqual(want);
+        expect((await q.receipts(bob.id, 20)).map((x) => x.messageId)).toEqual(want);
+        expect(ids(await q.pending(alice.id, 0, 20))).toEqual(ids(ms.slice(10)));
+        expect(await q.countPending(alice.id)).toBe(2);
+        // The per-sender quota followed: Bob may queue 18 more for Alice.
+        for (let i = 0; i < 18; i++) await put(q, msg(bob, "alice", `b${i}`));
+        expect(await q.enqueue(msg(bob, "alice", "one too many"))).toMatchObject({ ok: false });
+      });
+
+      it("a run confirmed in the call that follows its storing removes it before it is read", async () => {
+        const q = await roomy();
+        const [alice, bob] = [await addAccount(q, "Alice"), await addAccount(q, "Bob")];
+        const older = [];
+        for (let i = 0; i < 3; i++) older.push(await put(q, msg(bob, "alice", `o${i}`)));
+        // Stored and confirmed in one go: the store sees the enqueues, then the confirmation.
+        const calls = [];
+        for (let i = 0; i < 6; i++) calls.push(q.enqueue(msg(bob, "alice", `n${i}`, { clientMsgId: 7 + i })));
+        const newer = (await Promise.all(calls)).map((x) => (x.ok ? x.message : null)!);
+        const r = await q.ackWithReceipts(alice.id, [...ids(older), ...ids(newer)], asAlice);
+        expect(r.receipts.map((x) => x.messageId).sort((a, b) => a - b)).toEqual([
+          ...ids(older),
+          ...ids(newer),
+        ]);
+        expect(await q.pending(alice.id, 0, 20)).toEqual([]);
+        expect(await q.countPending(alice.id)).toBe(0);
+        expect((await q.receipts(bob.id, 20)).map((x) => x.clientMsgId)).toEqual([
+          0, 0, 0, 7, 8, 9, 10, 11, 12,
+        ]);
+      });
+    });
+
     describe("deleteAccount", () => {
       it("removes the account with its queue and tokens, and nothing of others'", async () => {
         const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];

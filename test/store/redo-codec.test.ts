@@ -45,6 +45,21 @@ describe("redo log format", () => {
     expect(w.records).toBe(0);
   });
 
+  it("round-trips strings short and long, ASCII and not, and one that turns non-ASCII midway", () => {
+    const w = new FrameWriter();
+    const texts = [
+      "a",
+      "x".repeat(128),
+      "y".repeat(129),
+      `${"z".repeat(60)}é${"z".repeat(10)}`,
+      "ж",
+      `${"q".repeat(127)}😀`,
+    ];
+    for (const t of texts) w.run(0, INSERT, [t, t.length, null, null]);
+    const frames = decodeFrames(log(w.finish(1)));
+    expect(frames[0]!.runs.map((r) => r.args[0])).toEqual(texts);
+  });
+
   it("defines a statement once per log, and again after the log restarts", () => {
     const w = new FrameWriter();
     w.run(0, DELETE, [1]);

@@ -228,6 +228,60 @@ describe("SqliteStore: durability", () => {
     expect((await s.receipts(bob.id, 10)).map((r) => r.messageId)).toEqual([m4.id, fifth]);
   });
 
+  it("confirms a run of messages stored before a reopen with their senders' receipts (read from the rows)", async () => {
+    let s = open({ maxQueuedPerAccount: 20, maxQueuedPerSender: 20 });
+    const [alice, bob, carol] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+    ];
+    const ms = [];
+    for (let i = 0; i < 8; i++)
+      ms.push(await put(s, msg(i % 2 ? carol : bob, "alice", `m${i}`, { clientMsgId: 50 + i })));
+    await s.close();
+    s = open({ maxQueuedPerAccount: 20, maxQueuedPerSender: 20 });
+    const cap = { recipientName: "Alice", confirmedAt: T0 + 3, maxPerAccount: 10 };
+    const r = await s.ackWithReceipts(
+      alice.id,
+      ms.slice(1, 7).map((m) => m.id),
+      cap,
+    );
+    expect(r.receipts.map((x) => [x.messageId, x.senderId, x.clientMsgId])).toEqual(
+      ms.slice(1, 7).map((m, i) => [m.id, (i + 1) % 2 ? carol.id : bob.id, 51 + i]),
+    );
+    expect((await s.pending(alice.id, 0, 20)).map((m) => m.id)).toEqual([ms[0]!.id, ms[7]!.id]);
+    expect((await s.receipts(bob.id, 10)).map((x) => x.clientMsgId)).toEqual([52, 54, 56]);
+    expect((await s.receipts(carol.id, 10)).map((x) => x.clientMsgId)).toEqual([51, 53, 55]);
+  });
+
+  it("confirms interleaved mailboxes stored before a reopen, each with its own senders' receipts", async () => {
+    let s = open({ maxQueuedPerAccount: 20, maxQueuedPerSender: 20 });
+    const [alice, bob, carol] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+    ];
+    const forAlice = [];
+    const forCarol = [];
+    for (let i = 0; i < 6; i++) {
+      forAlice.push(await put(s, msg(bob, "alice", `a${i}`, { clientMsgId: 70 + i })));
+      forCarol.push(await put(s, msg(alice, "carol", `c${i}`, { clientMsgId: 90 + i })));
+    }
+    await s.close();
+    s = open({ maxQueuedPerAccount: 20, maxQueuedPerSender: 20 });
+    const cap = { recipientName: "Alice", confirmedAt: T0 + 3, maxPerAccount: 10 };
+    const r = await s.ackWithReceipts(
+      alice.id,
+      forAlice.slice(0, 5).map((m) => m.id),
+      cap,
+    );
+    expect(r.receipts.map((x) => [x.senderId, x.clientMsgId])).toEqual(
+      [70, 71, 72, 73, 74].map((c) => [bob.id, c]),
+    );
+    expect((await s.pending(alice.id, 0, 20)).map((m) => m.id)).toEqual([forAlice[5]!.id]);
+    expect((await s.pending(carol.id, 0, 20)).map((m) => m.id)).toEqual(forCarol.map((m) => m.id));
+  });
+
   it("rejects calls made after close", async () => {
     const s = open();
     await s.close();
@@ -688,6 +742,78 @@ describe("SqliteStore: the redo log (what a crash keeps between commits)", () =>
     expect(again.ok && again.duplicate && again.message.id).toBe(m[4]!.id);
     // Ids go on past those handed out before the crash.
     expect((await put(after, msg(bob, "alice", "new"))).id).toBeGreaterThan(m[4]!.id);
+  });
+
+  it("keeps exactly a sender's newest receipts when its oldest were dropped before they reached the table", async () => {
+    const s = open(roomy);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const cap = { recipientName: "Alice", confirmedAt: T0 + 5, maxPerAccount: 3 };
+    const m = [];
+    for (let i = 0; i < 10; i++) m.push(await put(s, msg(bob, "alice", `m${i}`, { clientMsgId: 200 + i })));
+    // A commit between: the first two receipts are in the table, the rest only queued.
+    await s.ackWithReceipts(alice.id, ids(m.slice(0, 2)), cap);
+    await s.saveToken({ hash: "t", accountId: alice.id, expiresAt: T0 + 1000 });
+    expect((await s.ackWithReceipts(alice.id, ids(m.slice(2, 4)), cap)).dropped).toBe(1);
+    const r = await s.ackWithReceipts(alice.id, ids(m.slice(4, 10)), cap);
+    expect(r.dropped).toBe(6);
+    expect(r.receipts.map((x) => x.messageId)).toEqual(ids(m.slice(7)));
+    const newest = [207, 208, 209];
+    const after = crashCopy();
+    expect((await after.receipts(bob.id, 10)).map((x) => x.clientMsgId)).toEqual(newest);
+    expect((await s.receipts(bob.id, 10)).map((x) => x.clientMsgId)).toEqual(newest);
+    // The counts stayed true: one more drops exactly one.
+    const more = await put(s, msg(bob, "alice", "m10", { clientMsgId: 210 }));
+    expect((await s.ackWithReceipts(alice.id, [more.id], cap)).dropped).toBe(1);
+    expect((await s.receipts(bob.id, 10)).map((x) => x.clientMsgId)).toEqual([208, 209, 210]);
+  });
+
+  it("keeps a sender's receipts exact when they come out of order and some are confirmed before the commit", async () => {
+    const s = open(roomy);
+    const [alice, bob, carol] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+    ];
+    const cap = (name: string) => ({ recipientName: name, confirmedAt: T0 + 5, maxPerAccount: 6 });
+    const toAlice = [];
+    const toCarol = [];
+    for (let i = 0; i < 6; i++) {
+      toAlice.push(await put(s, msg(bob, "alice", `a${i}`)));
+      toCarol.push(await put(s, msg(bob, "carol", `c${i}`)));
+    }
+    // In order at first; confirmed receipts taken out of the middle and the ends.
+    await s.ackWithReceipts(alice.id, ids(toAlice.slice(0, 4)), cap("Alice"));
+    await s.deleteReceipts(bob.id, [toAlice[1]!.id, toAlice[3]!.id, toAlice[0]!.id]);
+    // Carol's are older than Alice's last: out of order from here on.
+    await s.ackWithReceipts(carol.id, ids(toCarol), cap("Carol"));
+    await s.deleteReceipts(bob.id, [toCarol[2]!.id]);
+    const r = await s.ackWithReceipts(alice.id, ids(toAlice.slice(4)), cap("Alice"));
+    // Carol's six dropped c0 (a2 and c0..c5 past the cap of 6); now a2, c1, c3..c5, a4, a5: c1 goes.
+    expect(r.dropped).toBe(1);
+    const kept = ids([toAlice[2]!, toCarol[3]!, toCarol[4]!, toCarol[5]!, toAlice[4]!, toAlice[5]!]).sort(
+      (a, b) => a - b,
+    );
+    expect((await crashCopy().receipts(bob.id, 20)).map((x) => x.messageId)).toEqual(kept);
+    expect((await s.receipts(bob.id, 20)).map((x) => x.messageId)).toEqual(kept);
+  });
+
+  it("confirms receipts not yet in the table in any order, each exactly once", async () => {
+    const s = open({ maxQueuedPerAccount: 1000, maxQueuedPerSender: 1000 });
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const cap = { recipientName: "Alice", confirmedAt: T0 + 5, maxPerAccount: 1000 };
+    const m = [];
+    for (let i = 0; i < 300; i++) m.push(await put(s, msg(bob, "alice", `m${i}`)));
+    await s.ackWithReceipts(alice.id, ids(m), cap);
+    // Every third from the end, then the rest of the first half: holes before and among those left.
+    const confirmed = new Set<number>();
+    for (let i = 299; i >= 0; i -= 3) confirmed.add(m[i]!.id);
+    for (let i = 0; i < 150; i++) confirmed.add(m[i]!.id);
+    const order = [...confirmed];
+    for (let i = 0; i < order.length; i += 40) await s.deleteReceipts(bob.id, order.slice(i, i + 40));
+    await s.deleteReceipts(bob.id, order.slice(0, 10));
+    const left = ids(m).filter((id) => !confirmed.has(id));
+    expect((await crashCopy().receipts(bob.id, 1000)).map((x) => x.messageId)).toEqual(left);
+    expect((await s.receipts(bob.id, 1000)).map((x) => x.messageId)).toEqual(left);
   });
 
   it("a batch whose redo write fails is refused whole; the batches answered before it stay", async () => {

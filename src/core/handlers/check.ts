@@ -16,7 +16,8 @@ export const check: Handler = {
     // out at once: hand nothing over until they are answered, so ids reach the client in order.
     await s.sendsAnswered();
     await core.delivery.serial(s, async () => {
-      const fetched = await core.delivery.fetch(s, account.id, n + 1);
+      const read = core.delivery.pageRead(s, n);
+      const fetched = await core.delivery.fetch(s, account.id, read + 1);
       const waiting = await core.store.countPending(account.id);
       if (s.account !== account) {
         core.fail(
@@ -30,9 +31,10 @@ export const check: Handler = {
       }
       // From here on nothing waits: no push can come between handing these over and the answer.
       const after = core.delivery.handedUpTo(s);
-      const page = fetched.filter((m) => m.id > after);
-      const wire: WireMessage[] = page.slice(0, n).map(toWire);
+      const page = fetched.length && fetched[0]!.id <= after ? fetched.filter((m) => m.id > after) : fetched;
+      const wire: WireMessage[] = page.slice(0, read).map(toWire);
       const fit = fitting(wire, messageFieldSize, core.options.maxFrameBytes);
+      core.delivery.pageFitted(s, wire.length, fit);
       const messages = page.slice(0, fit);
       const more = page.length > fit;
       core.delivery.handed(s, messages);
