@@ -134,6 +134,8 @@ export class SqliteStore implements Store {
     /** Set by deleteReceipts: recipientId is the sender, ids its confirmed receipts. */
     receiptsShown?: true;
   }[] = [];
+  /** The accounts whose confirmations are in acks. */
+  private readonly ackers = new Set<number>();
   private ackTimer: Timer | null = null;
   /**
    * Who sent each recently stored message, so a confirmation deletes its row with a plain
@@ -380,6 +382,9 @@ export class SqliteStore implements Store {
 
   enqueue(m: NewMessage) {
     return this.queue((): EnqueueResult => {
+      // What the sender confirmed before sending takes effect first: its receipts reach
+      // their senders before its reply does.
+      if (this.ackers.has(m.senderId)) this.applyAcks();
       const recipient = this.accountByKey(m.recipientKey);
       if (!recipient) return { ok: false, error: "no_such_account" };
       if (m.clientMsgId) {
@@ -459,6 +464,7 @@ export class SqliteStore implements Store {
     if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
     return new Promise<void>((resolve, reject) => {
       this.acks.push({ recipientId, ids, resolve, reject });
+      this.ackers.add(recipientId);
       this.ackTimer ??= setTimeout(() => {
         this.ackTimer = null;
         if (this.acks.length) void this.op(true, () => this.applyAcks(), true).catch(() => {});
@@ -495,7 +501,9 @@ export class SqliteStore implements Store {
   ): Promise<T> {
     if (this.closed) return Promise.reject(new StorageError("the data store is closed"));
     return new Promise<T>((resolve, reject) => {
-      this.acks.push(entry(resolve, reject));
+      const e = entry(resolve, reject);
+      this.acks.push(e);
+      this.ackers.add(e.recipientId);
       this.ackTimer ??= setTimeout(() => {
         this.ackTimer = null;
         if (this.acks.length) void this.op(true, () => this.applyAcks(), true).catch(() => {});
@@ -817,6 +825,7 @@ export class SqliteStore implements Store {
       this.batch.push({ resolve: a.resolve as (v: unknown) => void, reject: a.reject, value: result });
     }
     this.acks = [];
+    this.ackers.clear();
   }
 
   /**

@@ -704,6 +704,23 @@ describe("SqliteStore: confirmations a SEND does not wait for", () => {
     expect(await s.countPending(alice.id)).toBe(2);
     expect(await s.enqueue(msg(bob, "alice", "4"))).toEqual({ ok: false, error: "mailbox_full" });
   });
+
+  it("a SEND applies its sender's own confirmations first: the receipt is settled before the reply", async () => {
+    const s = open();
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const question = await put(s, msg(bob, "alice", "are you there?"));
+    const order: string[] = [];
+    const receipt = s
+      .ackWithReceipts(alice.id, [question.id], {
+        recipientName: "Alice",
+        confirmedAt: T0 + 5,
+        maxPerAccount: 10,
+      })
+      .then((r) => order.push(`receipt ${r.receipts.length}`));
+    const reply = s.enqueue(msg(alice, "bob", "yes!")).then(() => order.push("reply"));
+    await Promise.all([receipt, reply]);
+    expect(order).toEqual(["receipt 1", "reply"]);
+  });
 });
 
 describe("SqliteStore: the redo log (what a crash keeps between commits)", () => {
