@@ -11,6 +11,7 @@ import { type MigrateCounts, MigrateError } from "./migrate";
 import { openRedisLink } from "./redis-cluster";
 import type { RedisLink } from "./redis-conn";
 import { dir, messages, ops, ring, token, tokenExpiry, user } from "./redis-keys";
+import { RING_PAD_FIELD } from "./redis-scripts";
 import type { RedisTarget } from "./redis-url";
 import { openDataFile, StoreOpenError } from "./sqlite-file";
 
@@ -114,6 +115,7 @@ async function copyBack(
             const sender = Number(s);
             const list = rings.get(sender) ?? [];
             for (const [cm, v] of await hashEntries(link, ring(id, sender).hash)) {
+              if (cm === RING_PAD_FIELD) continue;
               const [messageId, sentAt] = v.split(":").map(Number);
               list.push({ cm: Number(cm), messageId: messageId!, recipientId: id, sentAt: sentAt! });
             }

@@ -167,6 +167,18 @@ return 0
 // 1 queue, 2 bodies, 3 senders, 4 meta, 5 gone, 6 rings, 7 tokens.
 
 /**
+ * A resend ring's hash holds up to the ring size (128 by default) small fields, which Redis
+ * keeps as a listpack (hash-max-listpack-entries 128, or 512 in Debian's redis.conf): every
+ * HMGET, HSET and HDEL of a field then scans it from its start, 3 × 128 scans per 128
+ * messages, most of the append's cost. One field with a value longer than
+ * hash-max-listpack-value (64 bytes by default) makes Redis keep the hash as a hash table
+ * for good: a constant-time lookup, for about twice the ring's memory. The field is no
+ * client_msg_id (those are digits), so no lookup ever finds it.
+ */
+export const RING_PAD_FIELD = "~";
+const RING_PAD = "~".repeat(100);
+
+/**
  * Several appends to this recipient, in order, as if each ran alone one after the other.
  * ARGV: mailbox cap, per-sender cap, ring size, then per append: message id, sender id,
  * client_msg_id ("0" for none), "<sender id>|<body json>" (as stored), sentAt. Answers one string per
@@ -298,6 +310,8 @@ if #zargs > 0 then
         sets[#sets + 1] = f
         sets[#sets + 1] = v
       end
+      -- Kept as a hash table (see RING_PAD): a listpack would be scanned on every lookup.
+      redis.call('HSETNX', r.hash, '${RING_PAD_FIELD}', '${RING_PAD}')
       chunked('HDEL', r.hash, dels)
       chunked('HSET', r.hash, sets)
     end
@@ -323,11 +337,10 @@ return paired(ids, KEYS[2])
  */
 const TAKE_QUEUED = `${CHUNKED}
 -- A stored body's client_msg_id ('0' for none): a body "<sender>|[name,text,sentAt,cm]" ends
--- in two numbers, one of three elements in a string and one. Read from the end, reversed:
--- a pattern unanchored at the start would be tried at every position of the body.
+-- in two numbers, one of three elements in a string and one. The pattern is tried from 64
+-- bytes before the end only (",sentAt,cm]" is at most 35), not at every position of the body.
 local function cmOf(v)
-  local cm = string.match(string.reverse(v), '^%](%d+),%d+,')
-  return cm and string.reverse(cm) or '0'
+  return string.match(v, ',%d+,(%d+)%]$', math.max(1, #v - 64)) or '0'
 end
 local function take(from)
   local ids, seen = {}, {}

@@ -3,7 +3,7 @@ import { RedisClient } from "bun";
 import { RedisStore } from "../../src/store/redis";
 import { RedisOpenError } from "../../src/store/redis-conn";
 import { DIR_KEYS, messages, receiptOutbox, userKeys } from "../../src/store/redis-keys";
-import { LEFTOVER_MS } from "../../src/store/redis-scripts";
+import { LEFTOVER_MS, RING_PAD_FIELD } from "../../src/store/redis-scripts";
 import { parseRedisTarget } from "../../src/store/redis-url";
 import { StorageError, StorageFullError, type Store, type StoreLimits } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
@@ -257,7 +257,12 @@ describe("RedisStore: the resend ring across the appends of one turn", () => {
     const keys = await ringKeys();
     expect(keys).toHaveLength(5); // the senders' set, and a hash and a list per sender
     const c = new RedisClient(redis.url);
-    for (const k of keys.filter((k) => /:dr:\d+$/.test(k))) expect(Number(await c.send("HLEN", [k]))).toBe(4);
+    for (const k of keys.filter((k) => /:dr:\d+$/.test(k))) {
+      // The 4 entries and the pad that keeps the hash a hash table (RING_PAD_FIELD).
+      expect(Number(await c.send("HLEN", [k]))).toBe(5);
+      expect(Number(await c.send("HEXISTS", [k, RING_PAD_FIELD]))).toBe(1);
+      expect(await c.send("OBJECT", ["ENCODING", k])).toBe("hashtable");
+    }
     for (const k of keys.filter((k) => k.endsWith(":o")))
       expect((await c.send("LRANGE", [k, "0", "-1"])) as string[]).toEqual(["4", "5", "6", "7"]);
     c.close();
