@@ -100,7 +100,8 @@ async function copyBack(
       await Promise.all(
         rows.slice(i, i + STEP).map(async ({ id }) => {
           const u = user(id);
-          const ids = (await link.send("ZRANGE", [u.queue, 0, -1])) as string[];
+          // Every id, without the queue's pad (QUEUE_PAD, scored -inf).
+          const ids = (await link.send("ZRANGE", [u.queue, "(-inf", "+inf", "BYSCORE"])) as string[];
           const bodies = ids.length
             ? ((await link.send("HMGET", [u.bodies, ...ids])) as (string | null)[])
             : [];

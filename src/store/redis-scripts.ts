@@ -179,6 +179,18 @@ export const RING_PAD_FIELD = "~";
 const RING_PAD = "~".repeat(100);
 
 /**
+ * The same for a recipient's queue, a sorted set of ids scored by id: as a listpack every
+ * ZADD scans it from its start for the member and again for the place (always the end), and
+ * every ZMSCORE and ZREM scans for the member. A member longer than zset-max-listpack-value
+ * (64 bytes by default) makes Redis keep it as a skip list. The pad has the score -inf, so
+ * every range of ids (pending's, from an id on) and every count of messages (ZCOUNT from
+ * "(-inf") leaves it out, and no ACK names it (ids are digits). It is added by the append
+ * that writes, and the queue is dropped once only the pad is left, so an empty queue costs
+ * nothing.
+ */
+export const QUEUE_PAD = "~".repeat(100);
+
+/**
  * Several appends to this recipient, in order, as if each ran alone one after the other.
  * ARGV: mailbox cap, per-sender cap, ring size, then per append: message id, sender id,
  * client_msg_id ("0" for none), "<sender id>|<body json>" (as stored), sentAt. Answers one string per
@@ -205,10 +217,11 @@ if redis.call('EXISTS', KEYS[5]) == 1 then
   return out
 end
 local mailboxCap, senderCap, ringSize = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local queued = redis.call('ZCARD', KEYS[1])
+local queued = redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf')
 local last = redis.call('HGET', KEYS[4], 'last')
 local lastN = last and tonumber(last)
-local counts, added, zargs, hargs = {}, {}, {}, {}
+-- The queue's pad (QUEUE_PAD) goes with the first ZADD: a no-op when it is there already.
+local counts, added, zargs, hargs = {}, {}, {'-inf', '${QUEUE_PAD}'}, {}
 -- Each sender's ring as this call sees it: the fields read (got), set (set) and deleted
 -- (gone) by this call, its length, and the entries in eviction order: the oldest stored
 -- (head, from hi on), then this call's (new, from ni on).
@@ -294,7 +307,7 @@ for i = 1, n do
     out[i] = 'ok'
   end
 end
-if #zargs > 0 then
+if #zargs > 2 then
   redis.call('HSET', KEYS[4], 'last', last)
   chunked('ZADD', KEYS[1], zargs)
   chunked('HSET', KEYS[2], hargs)
@@ -364,6 +377,8 @@ local function take(from)
   end
   chunked('ZREM', KEYS[1], queued)
   chunked('HDEL', KEYS[2], queued)
+  -- Only the pad left (QUEUE_PAD): an empty queue takes no memory.
+  if #queued > 0 and redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') == 0 then redis.call('DEL', KEYS[1]) end
   local dec = {}
   for j = 1, #queued do
     local v = bodies[j]
@@ -536,7 +551,7 @@ return out
  */
 export const DROP_USER = script(
   "drop-user",
-  `local n = redis.call('ZCARD', KEYS[1])
+  `local n = redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf')
 local tokens = redis.call('SMEMBERS', KEYS[7])
 for _, s in ipairs(redis.call('SMEMBERS', KEYS[6])) do
   redis.call('DEL', KEYS[6] .. ':' .. s, KEYS[6] .. ':' .. s .. ':o')

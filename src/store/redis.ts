@@ -375,7 +375,8 @@ export class RedisStore implements Store {
   }
 
   async countPending(recipientId: number) {
-    return Number(await this.redis.send("ZCARD", [user(recipientId).queue]));
+    // Without the queue's pad (QUEUE_PAD, scored -inf).
+    return Number(await this.redis.send("ZCOUNT", [user(recipientId).queue, "(-inf", "+inf"]));
   }
 
   ack(recipientId: number, ids: readonly number[]) {

@@ -3,7 +3,7 @@ import { RedisClient } from "bun";
 import { RedisStore } from "../../src/store/redis";
 import { RedisOpenError } from "../../src/store/redis-conn";
 import { DIR_KEYS, messages, receiptOutbox, userKeys } from "../../src/store/redis-keys";
-import { LEFTOVER_MS, RING_PAD_FIELD } from "../../src/store/redis-scripts";
+import { LEFTOVER_MS, QUEUE_PAD, RING_PAD_FIELD } from "../../src/store/redis-scripts";
 import { parseRedisTarget } from "../../src/store/redis-url";
 import { StorageError, StorageFullError, type Store, type StoreLimits } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
@@ -197,6 +197,38 @@ describe("RedisStore: the appends of one turn to one recipient", () => {
     // The counts were written once at the end of the call: confirming frees the sender's quota.
     await s.ack(bob.id, [a1!]);
     expect(await put(s, msg(alice, "bob", "a5"))).toMatchObject({ text: "a5" });
+  });
+});
+
+describe("RedisStore: the queue's pad", () => {
+  it("keeps a queue as a skip list, counts and pages without the pad, and drops the queue once empty", async () => {
+    const s = (await fresh({ maxQueuedPerAccount: 3, maxQueuedPerSender: 3, dedupPerSender: 4 })) as RedisStore;
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const queue = userKeys(bob.id)[0]!;
+    const c = new RedisClient(redis.url);
+    try {
+      const ids: number[] = [];
+      for (const text of ["a", "b", "c"]) ids.push((await put(s, msg(alice, "bob", text))).id);
+      expect(await c.send("OBJECT", ["ENCODING", queue])).toBe("skiplist");
+      expect(Number(await c.send("ZSCORE", [queue, QUEUE_PAD]))).toBe(Number.NEGATIVE_INFINITY);
+      expect(await s.countPending(bob.id)).toBe(3);
+      expect((await s.pending(bob.id, 0, 10)).map((m) => m.text)).toEqual(["a", "b", "c"]);
+      // The mailbox holds 3: the pad takes no place in it.
+      expect(await s.enqueue(msg(alice, "bob", "d"))).toEqual({ ok: false, error: "mailbox_full" });
+      await s.ack(bob.id, ids.slice(0, 2));
+      expect(await s.countPending(bob.id)).toBe(1);
+      await s.ack(bob.id, ids.slice(2));
+      expect(await s.countPending(bob.id)).toBe(0);
+      expect(Number(await c.send("EXISTS", [queue]))).toBe(0);
+      // A queue of an earlier build, without the pad, gets it with the next append.
+      await c.send("ZADD", [queue, "999999", "999999"]);
+      expect(await s.countPending(bob.id)).toBe(1);
+      await put(s, msg(alice, "bob", "e"));
+      expect(await c.send("OBJECT", ["ENCODING", queue])).toBe("skiplist");
+      expect(await s.countPending(bob.id)).toBe(2);
+    } finally {
+      c.close();
+    }
   });
 });
 
