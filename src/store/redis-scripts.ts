@@ -189,6 +189,12 @@ const RING_PAD = "~".repeat(100);
  * nothing.
  */
 export const QUEUE_PAD = "~".repeat(100);
+/**
+ * A sender's receipts (a sorted set of ids beside a hash) keep a pad the same way: added by
+ * the scripts that add receipts, at rank 0 (score -inf), so the oldest receipts are from rank
+ * 1 on, counts leave it out, and the set is dropped once only the pad is left.
+ */
+const RECEIPTS_PAD = QUEUE_PAD;
 
 /**
  * Several appends to this recipient, in order, as if each ran alone one after the other.
@@ -501,7 +507,7 @@ local now, left, dropped = {}, {}, 0
 for _, s in ipairs(senders) do
   local t = prefix .. '{u:' .. s .. '}'
   if redis.call('HEXISTS', KEYS[9], s) == 1 and redis.call('EXISTS', t .. ':gone') == 0 then
-    local g, ids, zargs, hargs = bySender[s], {}, {}, {}
+    local g, ids, zargs, hargs = bySender[s], {}, {'-inf', '${RECEIPTS_PAD}'}, {}
     for _, e in ipairs(g) do
       ids[#ids + 1] = e[1]
       zargs[#zargs + 1] = e[1]
@@ -511,11 +517,12 @@ for _, s in ipairs(senders) do
     end
     chunked('ZADD', t .. ':r', zargs)
     chunked('HSET', t .. ':rb', hargs)
-    local over = redis.call('ZCARD', t .. ':r') - cap
+    -- Without the pad (RECEIPTS_PAD), which is at rank 0.
+    local over = redis.call('ZCOUNT', t .. ':r', '(-inf', '+inf') - cap
     local kept = {}
     if over > 0 then
-      chunked('HDEL', t .. ':rb', redis.call('ZRANGE', t .. ':r', 0, over - 1))
-      redis.call('ZREMRANGEBYRANK', t .. ':r', 0, over - 1)
+      chunked('HDEL', t .. ':rb', redis.call('ZRANGE', t .. ':r', 1, over))
+      redis.call('ZREMRANGEBYRANK', t .. ':r', 1, over)
       dropped = dropped + over
       for i = 1, #ids, 500 do
         local part = {unpack(ids, i, math.min(i + 499, #ids))}
@@ -573,7 +580,7 @@ export const ADD_RECEIPTS = script(
   "add-receipts",
   `${CHUNKED}
 if redis.call('EXISTS', KEYS[3]) == 1 then return {0} end
-local zargs, hargs = {}, {}
+local zargs, hargs = {'-inf', '${RECEIPTS_PAD}'}, {}
 for i = 2, #ARGV, 2 do
   zargs[#zargs + 1] = ARGV[i]
   zargs[#zargs + 1] = ARGV[i]
@@ -583,11 +590,12 @@ end
 chunked('ZADD', KEYS[1], zargs)
 chunked('HSET', KEYS[2], hargs)
 local dropped = 0
-local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+-- Without the pad (RECEIPTS_PAD), which is at rank 0.
+local over = redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') - tonumber(ARGV[1])
 if over > 0 then
   -- One id at a time: unpack() of thousands of values overflows Lua's stack.
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do redis.call('HDEL', KEYS[2], id) end
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 1, over)) do redis.call('HDEL', KEYS[2], id) end
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 1, over)
   dropped = over
 end
 local out = {dropped}
@@ -603,7 +611,8 @@ return out
 export const LIST_RECEIPTS = script(
   "list-receipts",
   `${PAIRED}
-local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+-- From the lowest id on, without the pad (RECEIPTS_PAD, scored -inf).
+local ids = redis.call('ZRANGE', KEYS[1], '(-inf', '+inf', 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]))
 return paired(ids, KEYS[2])
 `,
 );
@@ -614,6 +623,8 @@ export const DELETE_RECEIPTS = script(
   `${CHUNKED}
 chunked('ZREM', KEYS[1], ARGV)
 chunked('HDEL', KEYS[2], ARGV)
+-- Only the pad left (RECEIPTS_PAD): no receipts take no memory.
+if redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') == 0 then redis.call('DEL', KEYS[1]) end
 return 0
 `,
 );

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { RedisClient } from "bun";
 import { RedisStore } from "../../src/store/redis";
 import { RedisOpenError } from "../../src/store/redis-conn";
-import { DIR_KEYS, messages, receiptOutbox, userKeys } from "../../src/store/redis-keys";
+import { DIR_KEYS, messages, receiptKeys, receiptOutbox, userKeys } from "../../src/store/redis-keys";
 import { LEFTOVER_MS, QUEUE_PAD, RING_PAD_FIELD } from "../../src/store/redis-scripts";
 import { parseRedisTarget } from "../../src/store/redis-url";
 import { StorageError, StorageFullError, type Store, type StoreLimits } from "../../src/store/store";
@@ -202,7 +202,11 @@ describe("RedisStore: the appends of one turn to one recipient", () => {
 
 describe("RedisStore: the queue's pad", () => {
   it("keeps a queue as a skip list, counts and pages without the pad, and drops the queue once empty", async () => {
-    const s = (await fresh({ maxQueuedPerAccount: 3, maxQueuedPerSender: 3, dedupPerSender: 4 })) as RedisStore;
+    const s = (await fresh({
+      maxQueuedPerAccount: 3,
+      maxQueuedPerSender: 3,
+      dedupPerSender: 4,
+    })) as RedisStore;
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
     const queue = userKeys(bob.id)[0]!;
     const c = new RedisClient(redis.url);
@@ -226,6 +230,41 @@ describe("RedisStore: the queue's pad", () => {
       await put(s, msg(alice, "bob", "e"));
       expect(await c.send("OBJECT", ["ENCODING", queue])).toBe("skiplist");
       expect(await s.countPending(bob.id)).toBe(2);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe("RedisStore: the receipts' pad", () => {
+  it("keeps a sender's receipts as a skip list, trims and lists without the pad, and drops them once confirmed", async () => {
+    const s = (await fresh({
+      maxQueuedPerAccount: 10,
+      maxQueuedPerSender: 10,
+      dedupPerSender: 4,
+    })) as RedisStore;
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const [receipts] = receiptKeys(alice.id);
+    const c = new RedisClient(redis.url);
+    try {
+      const ids: number[] = [];
+      for (const text of ["a", "b", "c", "d"])
+        ids.push((await put(s, msg(alice, "bob", text, { clientMsgId: ids.length + 1 }))).id);
+      const asBob = { recipientName: "Bob", confirmedAt: 1, maxPerAccount: 3 };
+      expect((await s.ackWithReceipts(bob.id, ids.slice(0, 2), asBob)).dropped).toBe(0);
+      expect(await c.send("OBJECT", ["ENCODING", receipts!])).toBe("skiplist");
+      // 4 receipts, 3 kept: the lowest id goes, the pad stays.
+      const r = await s.ackWithReceipts(bob.id, ids.slice(2), asBob);
+      expect(r.dropped).toBe(1);
+      const kept = await s.receipts(alice.id, 10);
+      expect(kept.map((x) => x.messageId)).toEqual(ids.slice(1));
+      expect(kept.map((x) => x.clientMsgId)).toEqual([2, 3, 4]);
+      expect((await s.receipts(alice.id, 2)).map((x) => x.messageId)).toEqual(ids.slice(1, 3));
+      await s.deleteReceipts(alice.id, ids.slice(1, 3));
+      expect((await s.receipts(alice.id, 10)).map((x) => x.messageId)).toEqual(ids.slice(3));
+      await s.deleteReceipts(alice.id, ids.slice(3));
+      expect(await s.receipts(alice.id, 10)).toEqual([]);
+      expect(Number(await c.send("EXISTS", [receipts!]))).toBe(0);
     } finally {
       c.close();
     }
