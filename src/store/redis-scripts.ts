@@ -228,9 +228,11 @@ local last = redis.call('HGET', KEYS[4], 'last')
 local lastN = last and tonumber(last)
 -- The queue's pad (QUEUE_PAD) goes with the first ZADD: a no-op when it is there already.
 local counts, added, zargs, hargs = {}, {}, {'-inf', '${QUEUE_PAD}'}, {}
--- Each sender's ring as this call sees it: the fields read (got), set (set) and deleted
--- (gone) by this call, its length, and the entries in eviction order: the oldest stored
--- (head, from hi on), then this call's (new, from ni on).
+-- Each sender's ring as this call sees it: the stored values read (got; false once this
+-- call evicted the entry), the values this call added (set), its length, and the entries
+-- in eviction order: the oldest stored (head, from hi on), then this call's (new, from ni
+-- on). Only keys present are ever set to nil: in Lua 5.1 assigning nil to a missing key
+-- makes a slot for it.
 local rings = {}
 for i = 1, n do
   local b = 3 + (i - 1) * 5
@@ -238,7 +240,7 @@ for i = 1, n do
   if cm ~= '0' then
     local r = rings[s]
     if not r then
-      r = {cms = {}, got = {}, set = {}, gone = {}, head = {}, hi = 1, new = {}, ni = 1, pops = 0}
+      r = {cms = {}, got = {}, set = {}, head = {}, hi = 1, new = {}, ni = 1}
       rings[s] = r
     end
     r.cms[#r.cms + 1] = cm
@@ -250,27 +252,23 @@ for s, r in pairs(rings) do
   r.len = redis.call('LLEN', r.order)
   r.len0 = r.len
   if r.len > 0 then
-    for i = 1, #r.cms, 500 do
-      local part = {unpack(r.cms, i, math.min(i + 499, #r.cms))}
-      local vs = redis.call('HMGET', r.hash, unpack(part))
-      for j = 1, #part do r.got[part[j]] = vs[j] end
+    local got, cms = r.got, r.cms
+    for i = 1, #cms, 500 do
+      local vs = redis.call('HMGET', r.hash, unpack(cms, i, math.min(i + 499, #cms)))
+      for j = 1, #vs do
+        if vs[j] then got[cms[i + j - 1]] = vs[j] end
+      end
     end
     -- At most this many of the stored entries can be evicted by this call.
-    local k = math.min(r.len, r.len + #r.cms - ringSize)
+    local k = math.min(r.len, r.len + #cms - ringSize)
     if k > 0 then r.head = redis.call('LRANGE', r.order, 0, k - 1) end
   end
-end
-local function ringGet(r, cm)
-  local v = r.set[cm]
-  if v then return v end
-  if r.gone[cm] then return false end
-  return r.got[cm]
 end
 for i = 1, n do
   local b = 3 + (i - 1) * 5
   local id, s, cm = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local r = cm ~= '0' and rings[s]
-  local d = r and ringGet(r, cm)
+  local d = r and (r.set[cm] or r.got[cm])
   local c = counts[s]
   if not d and queued < mailboxCap and not c then
     c = tonumber(redis.call('HGET', KEYS[3], s) or '0')
@@ -291,24 +289,24 @@ for i = 1, n do
     hargs[#hargs + 1] = id
     hargs[#hargs + 1] = ARGV[b + 4]
     if r then
-      r.new[#r.new + 1] = cm
-      r.set[cm] = id .. ':' .. ARGV[b + 5]
-      r.gone[cm] = nil
-      r.len = r.len + 1
-      while r.len > ringSize do
-        local old
+      local new, set = r.new, r.set
+      new[#new + 1] = cm
+      set[cm] = id .. ':' .. ARGV[b + 5]
+      local len = r.len + 1
+      -- Full: the oldest entries go, the stored ones first.
+      while len > ringSize do
         if r.hi <= #r.head then
-          old = r.head[r.hi]
+          local old = r.head[r.hi]
           r.hi = r.hi + 1
+          if r.got[old] then r.got[old] = false end
         else
-          old = r.new[r.ni]
+          local old = new[r.ni]
           r.ni = r.ni + 1
+          set[old] = nil
         end
-        r.set[old] = nil
-        r.gone[old] = true
-        r.len = r.len - 1
-        r.pops = r.pops + 1
+        len = len - 1
       end
+      r.len = len
     end
     out[i] = 'ok'
   end
@@ -319,19 +317,34 @@ if #zargs > 2 then
   chunked('HSET', KEYS[2], hargs)
   for s, k in pairs(added) do redis.call('HINCRBY', KEYS[3], s, k) end
   for s, r in pairs(rings) do
-    if #r.new > 0 then
+    local new = r.new
+    if #new > 0 then
       if r.len0 == 0 then redis.call('SADD', KEYS[6], s) end
-      chunked('RPUSH', r.order, r.new)
-      if r.pops > 0 then redis.call('LPOP', r.order, r.pops) end
-      local dels, sets = {}, {}
-      for f in pairs(r.gone) do dels[#dels + 1] = f end
-      for f, v in pairs(r.set) do
-        sets[#sets + 1] = f
-        sets[#sets + 1] = v
+      chunked('RPUSH', r.order, new)
+      -- Pushed out: the stored entries from the head, then this call's from the front.
+      local pops = (r.hi - 1) + (r.ni - 1)
+      if pops > 0 then redis.call('LPOP', r.order, pops) end
+      -- This call's entries that stayed, set after the stored ones pushed out are deleted
+      -- (one pushed out and stored again by this call is among them).
+      local sets = {}
+      for j = r.ni, #new do
+        local cm = new[j]
+        local v = r.set[cm]
+        if v then
+          sets[#sets + 1] = cm
+          sets[#sets + 1] = v
+        end
       end
       -- Kept as a hash table (see RING_PAD): a listpack would be scanned on every lookup.
       redis.call('HSETNX', r.hash, '${RING_PAD_FIELD}', '${RING_PAD}')
-      chunked('HDEL', r.hash, dels)
+      if r.hi > 1 then
+        local dels = r.head
+        if r.hi - 1 < #dels then
+          dels = {}
+          for j = 1, r.hi - 1 do dels[j] = r.head[j] end
+        end
+        chunked('HDEL', r.hash, dels)
+      end
       chunked('HSET', r.hash, sets)
     end
   end
@@ -351,8 +364,8 @@ return paired(ids, KEYS[2])
 
 /**
  * take(from): removes the messages of ARGV[from..] waiting here (each id once) with their
- * bodies and senders' counts, a few commands for all of them; answers their ids and bodies
- * (false for a missing body), in ARGV's order.
+ * bodies and senders' counts, a few commands for all of them; answers their ids, bodies
+ * (false for a missing body) and senders (false with no body), in ARGV's order.
  */
 const TAKE_QUEUED = `${CHUNKED}
 -- A stored body's client_msg_id ('0' for none): a body "<sender>|[name,text,sentAt,cm]" ends
@@ -369,14 +382,14 @@ local function take(from)
       ids[#ids + 1] = ARGV[i]
     end
   end
-  local queued, bodies = {}, {}
+  local queued, bodies, senders = {}, {}, {}
   for i = 1, #ids, 500 do
-    local part = {unpack(ids, i, math.min(i + 499, #ids))}
-    local scores = redis.call('ZMSCORE', KEYS[1], unpack(part))
-    for j = 1, #part do
-      if scores[j] then queued[#queued + 1] = part[j] end
+    local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids, i, math.min(i + 499, #ids)))
+    for j = 1, #scores do
+      if scores[j] then queued[#queued + 1] = ids[i + j - 1] end
     end
   end
+  if #queued == 0 then return queued, bodies, senders end
   for i = 1, #queued, 500 do
     local vs = redis.call('HMGET', KEYS[2], unpack(queued, i, math.min(i + 499, #queued)))
     for j = 1, #vs do bodies[i + j - 1] = vs[j] end
@@ -390,13 +403,16 @@ local function take(from)
     local v = bodies[j]
     if v then
       local s = string.match(v, '^(%d+)|')
+      senders[j] = s
       dec[s] = (dec[s] or 0) + 1
+    else
+      senders[j] = false
     end
   end
   for s, k in pairs(dec) do
     if redis.call('HINCRBY', KEYS[3], s, -k) <= 0 then redis.call('HDEL', KEYS[3], s) end
   end
-  return queued, bodies
+  return queued, bodies, senders
 end
 `;
 
@@ -425,13 +441,13 @@ export const LEFTOVER_MS = 10_000;
 export const ACK_WITH_RECEIPTS = script(
   "ack-with-receipts",
   `${TAKE_QUEUED}
-local queued, bodies = take(3)
+local queued, bodies, senders = take(3)
 local out = {#queued}
 local entries = {}
 for j = 1, #queued do
   local v = bodies[j]
   if v then
-    local s = string.match(v, '^(%d+)|')
+    local s = senders[j]
     local cm = cmOf(v)
     local e = s .. '|' .. cm .. '|' .. ARGV[1] .. '|' .. ARGV[2]
     entries[#entries + 1] = queued[j]
@@ -470,7 +486,7 @@ return out
 export const ACK_WITH_RECEIPTS_LOCAL = script(
   "ack-with-receipts-local",
   `${TAKE_QUEUED}
-local queued, bodies = take(5)
+local queued, bodies, from = take(5)
 local at, cap, prefix = ARGV[1], tonumber(ARGV[3]), ARGV[4]
 local name = cjson.encode(ARGV[2])
 -- Per sender, in order of first appearance: {id, cm, confirmed at, recipient name or nil (now)}.
@@ -487,7 +503,7 @@ end
 for j = 1, #queued do
   local v = bodies[j]
   if v then
-    add(string.match(v, '^(%d+)|'), {queued[j], cmOf(v), at, nil})
+    add(from[j], {queued[j], cmOf(v), at, nil})
   end
 end
 if redis.call('EXISTS', KEYS[8]) == 1 then
@@ -503,13 +519,13 @@ if redis.call('EXISTS', KEYS[8]) == 1 then
   end
   chunked('HDEL', KEYS[8], moved)
 end
-local now, left, dropped = {}, {}, 0
+-- The receipts confirmed now go straight into the answer (its counts are set at the end).
+local out, left, dropped = {#queued, 0, 0}, {}, 0
 for _, s in ipairs(senders) do
   local t = prefix .. '{u:' .. s .. '}'
   if redis.call('HEXISTS', KEYS[9], s) == 1 and redis.call('EXISTS', t .. ':gone') == 0 then
-    local g, ids, zargs, hargs = bySender[s], {}, {'-inf', '${RECEIPTS_PAD}'}, {}
+    local g, zargs, hargs = bySender[s], {'-inf', '${RECEIPTS_PAD}'}, {}
     for _, e in ipairs(g) do
-      ids[#ids + 1] = e[1]
       zargs[#zargs + 1] = e[1]
       zargs[#zargs + 1] = e[1]
       hargs[#hargs + 1] = e[1]
@@ -524,15 +540,16 @@ for _, s in ipairs(senders) do
       chunked('HDEL', t .. ':rb', redis.call('ZRANGE', t .. ':r', 1, over))
       redis.call('ZREMRANGEBYRANK', t .. ':r', 1, over)
       dropped = dropped + over
+      local ids = {}
+      for i, e in ipairs(g) do ids[i] = e[1] end
       for i = 1, #ids, 500 do
-        local part = {unpack(ids, i, math.min(i + 499, #ids))}
-        local scores = redis.call('ZMSCORE', t .. ':r', unpack(part))
-        for j = 1, #part do kept[i + j - 1] = scores[j] and true or false end
+        local scores = redis.call('ZMSCORE', t .. ':r', unpack(ids, i, math.min(i + 499, #ids)))
+        for j = 1, #scores do kept[i + j - 1] = scores[j] and true or false end
       end
     end
     for i, e in ipairs(g) do
       if over <= 0 or kept[i] then
-        local list = e[4] and left or now
+        local list = e[4] and left or out
         list[#list + 1] = e[1]
         list[#list + 1] = s
         list[#list + 1] = e[2]
@@ -544,8 +561,8 @@ for _, s in ipairs(senders) do
     end
   end
 end
-local out = {#queued, dropped, #now / 3}
-for _, v in ipairs(now) do out[#out + 1] = v end
+out[2] = dropped
+out[3] = (#out - 3) / 3
 for _, v in ipairs(left) do out[#out + 1] = v end
 return out
 `,
