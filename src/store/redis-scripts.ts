@@ -353,12 +353,21 @@ return out
 `,
 );
 
-/** ARGV: after id, limit. Answers {id, body, id, body, ...}, oldest first. */
+/**
+ * ARGV: after id, limit. Answers {{id, ...}, {body, ...}} (false for a missing body), oldest
+ * first: the two replies as they are, with no Lua work per message below 500 of them.
+ */
 export const PENDING = script(
   "pending",
-  `${PAIRED}
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
-return paired(ids, KEYS[2])
+  `local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
+if #ids == 0 then return {ids, {}} end
+if #ids <= 500 then return {ids, redis.call('HMGET', KEYS[2], unpack(ids))} end
+local bodies = {}
+for i = 1, #ids, 500 do
+  local vs = redis.call('HMGET', KEYS[2], unpack(ids, i, math.min(i + 499, #ids)))
+  for j = 1, #vs do bodies[i + j - 1] = vs[j] end
+end
+return {ids, bodies}
 `,
 );
 
