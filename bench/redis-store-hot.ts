@@ -9,7 +9,7 @@
 // commands per message (INFO commandstats, those inside scripts included), then the medians.
 // Knobs (env): K=64 S=50 REDIS_ARGS="--zset-max-listpack-entries 0 …" (more redis-server settings)
 //   CM=0 (SENDs without client_msg_id: no resend ring), RECEIPTS=0 (plain ACKs, no receipts)
-//   TURNS=n (turns per round; default about 2,560 messages per sender)
+//   TURNS=n (turns per round; default about 2,560 messages per sender), TEXT=64 (bytes per message)
 //   CALLGRIND=1: redis-server runs under valgrind's callgrind, and the end prints the
 //   instructions Redis ran per message over the whole run (warm-up and set-up included): a
 //   count that other work on the machine does not move, for A/B of the scripts. Slow (about
@@ -84,7 +84,7 @@ try {
       n += Number(m[1]);
     return n;
   };
-  const text = "x".repeat(64);
+  const text = "x".repeat(Number(process.env.TEXT ?? 64));
   let cm = 1;
   const previous = new Map<number, number[]>();
   const round = async () => {

@@ -195,6 +195,13 @@ export const QUEUE_PAD = "~".repeat(100);
  * 1 on, counts leave it out, and the set is dropped once only the pad is left.
  */
 const RECEIPTS_PAD = QUEUE_PAD;
+/**
+ * And the queue's bodies (a hash of id → body): bodies of short messages are under
+ * hash-max-listpack-value, so without it the hash is a listpack, scanned by every HSET,
+ * HMGET and HDEL. Added by the append that writes (HSETNX: a no-op once there), dropped
+ * with the queue once it is empty. No id is "~".
+ */
+const BODIES_PAD = RING_PAD;
 
 /**
  * Several appends to this recipient, in order, as if each ran alone one after the other.
@@ -314,6 +321,7 @@ end
 if #zargs > 2 then
   redis.call('HSET', KEYS[4], 'last', last)
   chunked('ZADD', KEYS[1], zargs)
+  redis.call('HSETNX', KEYS[2], '${RING_PAD_FIELD}', '${BODIES_PAD}')
   chunked('HSET', KEYS[2], hargs)
   for s, k in pairs(added) do redis.call('HINCRBY', KEYS[3], s, k) end
   for s, r in pairs(rings) do
@@ -405,8 +413,8 @@ local function take(from)
   end
   chunked('ZREM', KEYS[1], queued)
   chunked('HDEL', KEYS[2], queued)
-  -- Only the pad left (QUEUE_PAD): an empty queue takes no memory.
-  if #queued > 0 and redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') == 0 then redis.call('DEL', KEYS[1]) end
+  -- Only the pads left (QUEUE_PAD, BODIES_PAD): an empty queue takes no memory.
+  if #queued > 0 and redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
   local dec = {}
   for j = 1, #queued do
     local v = bodies[j]

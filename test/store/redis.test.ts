@@ -201,20 +201,22 @@ describe("RedisStore: the appends of one turn to one recipient", () => {
 });
 
 describe("RedisStore: the queue's pad", () => {
-  it("keeps a queue as a skip list, counts and pages without the pad, and drops the queue once empty", async () => {
+  it("keeps a queue as a skip list and its bodies as a hash table, counts and pages without the pads, and drops both once empty", async () => {
     const s = (await fresh({
       maxQueuedPerAccount: 3,
       maxQueuedPerSender: 3,
       dedupPerSender: 4,
     })) as RedisStore;
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
-    const queue = userKeys(bob.id)[0]!;
+    const [queue, bodies] = userKeys(bob.id) as [string, string];
     const c = new RedisClient(redis.url);
     try {
       const ids: number[] = [];
       for (const text of ["a", "b", "c"]) ids.push((await put(s, msg(alice, "bob", text))).id);
       expect(await c.send("OBJECT", ["ENCODING", queue])).toBe("skiplist");
       expect(Number(await c.send("ZSCORE", [queue, QUEUE_PAD]))).toBe(Number.NEGATIVE_INFINITY);
+      // Short bodies, and still a hash table.
+      expect(await c.send("OBJECT", ["ENCODING", bodies])).toBe("hashtable");
       expect(await s.countPending(bob.id)).toBe(3);
       expect((await s.pending(bob.id, 0, 10)).map((m) => m.text)).toEqual(["a", "b", "c"]);
       // The mailbox holds 3: the pad takes no place in it.
@@ -223,7 +225,7 @@ describe("RedisStore: the queue's pad", () => {
       expect(await s.countPending(bob.id)).toBe(1);
       await s.ack(bob.id, ids.slice(2));
       expect(await s.countPending(bob.id)).toBe(0);
-      expect(Number(await c.send("EXISTS", [queue]))).toBe(0);
+      expect(Number(await c.send("EXISTS", [queue, bodies]))).toBe(0);
       // A queue of an earlier build, without the pad, gets it with the next append.
       await c.send("ZADD", [queue, "999999", "999999"]);
       expect(await s.countPending(bob.id)).toBe(1);
