@@ -167,14 +167,17 @@ return 0
 // 1 queue, 2 bodies, 3 senders, 4 meta, 5 gone, 6 rings, 7 tokens.
 
 /**
- * A resend ring's hash holds up to the ring size (128 by default) small fields, which Redis
- * keeps as a listpack (hash-max-listpack-entries 128, or 512 in Debian's redis.conf): every
- * HMGET, HSET and HDEL of a field then scans it from its start, 3 × 128 scans per 128
+ * Pads. A resend ring's hash holds up to the ring size (128 by default) small fields, which
+ * Redis keeps as a listpack (hash-max-listpack-entries 128, or 512 in Debian's redis.conf):
+ * every HMGET, HSET and HDEL of a field then scans it from its start, 3 × 128 scans per 128
  * messages, most of the append's cost. One field with a value longer than
  * hash-max-listpack-value (64 bytes by default) makes Redis keep the hash as a hash table
- * for good: a constant-time lookup, for about twice the ring's memory. The field is no
- * client_msg_id (those are digits), so no lookup ever finds it.
+ * for good: a constant-time lookup, for two to three times the memory. The field is no
+ * client_msg_id (those are digits), so no lookup ever finds it. A key gets its pad once it
+ * holds PAD_FROM entries: below that the scans are short, and most keys (a pair that
+ * exchanged a few messages, a queue of a few) stay small listpacks.
  */
+export const PAD_FROM = 32;
 export const RING_PAD_FIELD = "~";
 const RING_PAD = "~".repeat(100);
 
@@ -184,22 +187,23 @@ const RING_PAD = "~".repeat(100);
  * every ZMSCORE and ZREM scans for the member. A member longer than zset-max-listpack-value
  * (64 bytes by default) makes Redis keep it as a skip list. The pad has the score -inf, so
  * every range of ids (pending's, from an id on) and every count of messages (ZCOUNT from
- * "(-inf") leaves it out, and no ACK names it (ids are digits). It is added by the append
- * that writes, and the queue is dropped once only the pad is left, so an empty queue costs
- * nothing.
+ * "(-inf") leaves it out, and no ACK names it (ids are digits). It is added by an append
+ * that writes to a queue of PAD_FROM or more, and the queue is dropped once only the pad is
+ * left, so an empty queue costs nothing.
  */
 export const QUEUE_PAD = "~".repeat(100);
 /**
- * A sender's receipts (a sorted set of ids beside a hash) keep a pad the same way: added by
- * the scripts that add receipts, at rank 0 (score -inf), so the oldest receipts are from rank
- * 1 on, counts leave it out, and the set is dropped once only the pad is left.
+ * A sender's receipts (a sorted set of ids beside a hash of their bodies) keep pads the same
+ * way: added by the scripts that add receipts, scored -inf, so counts, ranges and the
+ * trimming (from the lowest id, by score) leave it out, and both are dropped once only the
+ * pads are left.
  */
 const RECEIPTS_PAD = QUEUE_PAD;
 /**
  * And the queue's bodies (a hash of id → body): bodies of short messages are under
  * hash-max-listpack-value, so without it the hash is a listpack, scanned by every HSET,
- * HMGET and HDEL. Added by the append that writes (HSETNX: a no-op once there), dropped
- * with the queue once it is empty. No id is "~".
+ * HMGET and HDEL. Added with the queue's pad (HSETNX: a no-op once there), dropped with the
+ * queue once it is empty. No id is "~".
  */
 const BODIES_PAD = RING_PAD;
 
@@ -233,8 +237,7 @@ local mailboxCap, senderCap, ringSize = tonumber(ARGV[1]), tonumber(ARGV[2]), to
 local queued = redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf')
 local last = redis.call('HGET', KEYS[4], 'last')
 local lastN = last and tonumber(last)
--- The queue's pad (QUEUE_PAD) goes with the first ZADD: a no-op when it is there already.
-local counts, added, zargs, hargs = {}, {}, {'-inf', '${QUEUE_PAD}'}, {}
+local counts, added, zargs, hargs = {}, {}, {}, {}
 -- Each sender's ring as this call sees it: the stored values read (got; false once this
 -- call evicted the entry), the values this call added (set), its length, and the entries
 -- in eviction order: the oldest stored (head, from hi on), then this call's (new, from ni
@@ -318,10 +321,15 @@ for i = 1, n do
     out[i] = 'ok'
   end
 end
-if #zargs > 2 then
+if #zargs > 0 then
   redis.call('HSET', KEYS[4], 'last', last)
+  -- From PAD_FROM waiting on, a skip list and a hash table (QUEUE_PAD, BODIES_PAD): each is
+  -- a no-op once there.
+  if queued >= ${PAD_FROM} then
+    redis.call('ZADD', KEYS[1], '-inf', '${QUEUE_PAD}')
+    redis.call('HSETNX', KEYS[2], '${RING_PAD_FIELD}', '${BODIES_PAD}')
+  end
   chunked('ZADD', KEYS[1], zargs)
-  redis.call('HSETNX', KEYS[2], '${RING_PAD_FIELD}', '${BODIES_PAD}')
   chunked('HSET', KEYS[2], hargs)
   for s, k in pairs(added) do redis.call('HINCRBY', KEYS[3], s, k) end
   for s, r in pairs(rings) do
@@ -343,8 +351,8 @@ if #zargs > 2 then
           sets[#sets + 1] = v
         end
       end
-      -- Kept as a hash table (see RING_PAD): a listpack would be scanned on every lookup.
-      redis.call('HSETNX', r.hash, '${RING_PAD_FIELD}', '${RING_PAD}')
+      -- From PAD_FROM entries on, a hash table (RING_PAD): a listpack is scanned by every lookup.
+      if r.len >= ${PAD_FROM} then redis.call('HSETNX', r.hash, '${RING_PAD_FIELD}', '${RING_PAD}') end
       if r.hi > 1 then
         local dels = r.head
         if r.hi - 1 < #dels then
@@ -541,21 +549,30 @@ local out, left, dropped = {#queued, 0, 0}, {}, 0
 for _, s in ipairs(senders) do
   local t = prefix .. '{u:' .. s .. '}'
   if redis.call('HEXISTS', KEYS[9], s) == 1 and redis.call('EXISTS', t .. ':gone') == 0 then
-    local g, zargs, hargs = bySender[s], {'-inf', '${RECEIPTS_PAD}'}, {}
+    local g, zargs, hargs = bySender[s], {}, {}
     for _, e in ipairs(g) do
       zargs[#zargs + 1] = e[1]
       zargs[#zargs + 1] = e[1]
       hargs[#hargs + 1] = e[1]
       hargs[#hargs + 1] = '[' .. (e[4] and cjson.encode(e[4]) or name) .. ',' .. e[3] .. ',' .. e[2] .. ']'
     end
+    -- The pads (RECEIPTS_PAD) from PAD_FROM receipts on: before adding this many, or after
+    -- the count reached it. Counts leave them out.
+    local padded = #g >= ${PAD_FROM}
+    if padded then redis.call('ZADD', t .. ':r', '-inf', '${RECEIPTS_PAD}') end
     chunked('ZADD', t .. ':r', zargs)
+    local count = redis.call('ZCOUNT', t .. ':r', '(-inf', '+inf')
+    if padded or count >= ${PAD_FROM} then
+      redis.call('ZADD', t .. ':r', '-inf', '${RECEIPTS_PAD}')
+      redis.call('HSETNX', t .. ':rb', '${RING_PAD_FIELD}', '${RECEIPTS_PAD}')
+    end
     chunked('HSET', t .. ':rb', hargs)
-    -- Without the pad (RECEIPTS_PAD), which is at rank 0.
-    local over = redis.call('ZCOUNT', t .. ':r', '(-inf', '+inf') - cap
+    local over = count - cap
     local kept = {}
     if over > 0 then
-      chunked('HDEL', t .. ':rb', redis.call('ZRANGE', t .. ':r', 1, over))
-      redis.call('ZREMRANGEBYRANK', t .. ':r', 1, over)
+      local oldest = redis.call('ZRANGE', t .. ':r', '(-inf', '+inf', 'BYSCORE', 'LIMIT', 0, over)
+      chunked('HDEL', t .. ':rb', oldest)
+      chunked('ZREM', t .. ':r', oldest)
       dropped = dropped + over
       local ids = {}
       for i, e in ipairs(g) do ids[i] = e[1] end
@@ -614,22 +631,30 @@ export const ADD_RECEIPTS = script(
   "add-receipts",
   `${CHUNKED}
 if redis.call('EXISTS', KEYS[3]) == 1 then return {0} end
-local zargs, hargs = {'-inf', '${RECEIPTS_PAD}'}, {}
+local zargs, hargs = {}, {}
 for i = 2, #ARGV, 2 do
   zargs[#zargs + 1] = ARGV[i]
   zargs[#zargs + 1] = ARGV[i]
   hargs[#hargs + 1] = ARGV[i]
   hargs[#hargs + 1] = ARGV[i + 1]
 end
+-- The pads (RECEIPTS_PAD) from PAD_FROM receipts on: before adding this many, or after the
+-- count reached it. Counts leave them out.
+local padded = #zargs / 2 >= ${PAD_FROM}
+if padded then redis.call('ZADD', KEYS[1], '-inf', '${RECEIPTS_PAD}') end
 chunked('ZADD', KEYS[1], zargs)
+local count = redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf')
+if padded or count >= ${PAD_FROM} then
+  redis.call('ZADD', KEYS[1], '-inf', '${RECEIPTS_PAD}')
+  redis.call('HSETNX', KEYS[2], '${RING_PAD_FIELD}', '${RECEIPTS_PAD}')
+end
 chunked('HSET', KEYS[2], hargs)
 local dropped = 0
--- Without the pad (RECEIPTS_PAD), which is at rank 0.
-local over = redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') - tonumber(ARGV[1])
+local over = count - tonumber(ARGV[1])
 if over > 0 then
-  -- One id at a time: unpack() of thousands of values overflows Lua's stack.
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 1, over)) do redis.call('HDEL', KEYS[2], id) end
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 1, over)
+  local oldest = redis.call('ZRANGE', KEYS[1], '(-inf', '+inf', 'BYSCORE', 'LIMIT', 0, over)
+  chunked('HDEL', KEYS[2], oldest)
+  chunked('ZREM', KEYS[1], oldest)
   dropped = over
 end
 local out = {dropped}
@@ -657,8 +682,8 @@ export const DELETE_RECEIPTS = script(
   `${CHUNKED}
 chunked('ZREM', KEYS[1], ARGV)
 chunked('HDEL', KEYS[2], ARGV)
--- Only the pad left (RECEIPTS_PAD): no receipts take no memory.
-if redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') == 0 then redis.call('DEL', KEYS[1]) end
+-- Only the pads left (RECEIPTS_PAD): no receipts take no memory.
+if redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
 return 0
 `,
 );
