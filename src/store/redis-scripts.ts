@@ -562,10 +562,11 @@ for _, s in ipairs(senders) do
     if padded then redis.call('ZADD', t .. ':r', '-inf', '${RECEIPTS_PAD}') end
     chunked('ZADD', t .. ':r', zargs)
     local count = redis.call('ZCOUNT', t .. ':r', '(-inf', '+inf')
-    if padded or count >= ${PAD_FROM} then
+    if not padded and count >= ${PAD_FROM} then
       redis.call('ZADD', t .. ':r', '-inf', '${RECEIPTS_PAD}')
-      redis.call('HSETNX', t .. ':rb', '${RING_PAD_FIELD}', '${RECEIPTS_PAD}')
+      padded = true
     end
+    if padded then redis.call('HSETNX', t .. ':rb', '${RING_PAD_FIELD}', '${RECEIPTS_PAD}') end
     chunked('HSET', t .. ':rb', hargs)
     local over = count - cap
     local kept = {}
@@ -644,10 +645,11 @@ local padded = #zargs / 2 >= ${PAD_FROM}
 if padded then redis.call('ZADD', KEYS[1], '-inf', '${RECEIPTS_PAD}') end
 chunked('ZADD', KEYS[1], zargs)
 local count = redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf')
-if padded or count >= ${PAD_FROM} then
+if not padded and count >= ${PAD_FROM} then
   redis.call('ZADD', KEYS[1], '-inf', '${RECEIPTS_PAD}')
-  redis.call('HSETNX', KEYS[2], '${RING_PAD_FIELD}', '${RECEIPTS_PAD}')
+  padded = true
 end
+if padded then redis.call('HSETNX', KEYS[2], '${RING_PAD_FIELD}', '${RECEIPTS_PAD}') end
 chunked('HSET', KEYS[2], hargs)
 local dropped = 0
 local over = count - tonumber(ARGV[1])
