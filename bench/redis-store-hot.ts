@@ -9,6 +9,11 @@
 // commands per message (INFO commandstats, those inside scripts included), then the medians.
 // Knobs (env): K=64 S=50 REDIS_ARGS="--zset-max-listpack-entries 0 …" (more redis-server settings)
 //   CM=0 (SENDs without client_msg_id: no resend ring), RECEIPTS=0 (plain ACKs, no receipts)
+//   TURNS=n (turns per round; default about 2,560 messages per sender), TEXT=64 (bytes per message)
+//   CALLGRIND=1: redis-server runs under valgrind's callgrind, and the end prints the
+//   instructions Redis ran per message over the whole run (warm-up and set-up included): a
+//   count that other work on the machine does not move, for A/B of the scripts. Slow (about
+//   50×): TURNS=10 CALLGRIND=1 bun bench/redis-store-hot.ts 1
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -24,7 +29,7 @@ const { parseRedisTarget } = (await import(
 
 const S = Number(process.env.S ?? 50);
 const K = Number(process.env.K ?? 64);
-const TURNS = Math.ceil(2560 / K); // per round: about S × 2,560 messages
+const TURNS = Number(process.env.TURNS ?? Math.ceil(2560 / K)); // per round: about S × 2,560 messages
 const withCm = process.env.CM !== "0";
 const withReceipts = process.env.RECEIPTS !== "0";
 
@@ -37,10 +42,14 @@ const port = await new Promise<number>((resolve) => {
 });
 const dir = mkdtempSync(join(tmpdir(), "redis-store-hot-"));
 const extra = (process.env.REDIS_ARGS ?? "").split(/\s+/).filter(Boolean);
+const callgrind = process.env.CALLGRIND === "1";
+const callgrindOut = join(dir, "callgrind.out");
 const redis = Bun.spawn(
-  ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes"].concat(
-    ["--appendfsync", "everysec", "--save", "", ...extra],
-  ),
+  [
+    ...(callgrind ? ["valgrind", "--tool=callgrind", `--callgrind-out-file=${callgrindOut}`] : []),
+    ...["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes"],
+    ...["--appendfsync", "everysec", "--save", "", ...extra],
+  ],
   { stdout: "ignore", stderr: "ignore" },
 );
 const cli = async (...args: string[]) => {
@@ -49,7 +58,9 @@ const cli = async (...args: string[]) => {
   await p.exited;
   return out;
 };
-for (let i = 0; i < 100 && (await cli("PING")).trim() !== "PONG"; i++) await Bun.sleep(50);
+for (let i = 0; i < (callgrind ? 600 : 100) && (await cli("PING")).trim() !== "PONG"; i++)
+  await Bun.sleep(50);
+let total = 0; // messages sent over the whole run, for CALLGRIND's count
 
 try {
   const t = parseRedisTarget(`redis://127.0.0.1:${port}`);
@@ -73,7 +84,7 @@ try {
       n += Number(m[1]);
     return n;
   };
-  const text = "x".repeat(64);
+  const text = "x".repeat(Number(process.env.TEXT ?? 64));
   let cm = 1;
   const previous = new Map<number, number[]>();
   const round = async () => {
@@ -94,6 +105,7 @@ try {
           );
       await Promise.all(sends);
       sent += sends.length;
+      total += sends.length;
       await Promise.all(
         pairs.map(async (p) => {
           // As a node does: what arrived after the last message pushed.
@@ -146,5 +158,11 @@ try {
 } finally {
   redis.kill();
   await redis.exited;
+  if (callgrind) {
+    const ir = Number(/^summary: (\d+)/m.exec(readFileSync(callgrindOut, "utf8"))?.[1]);
+    console.log(
+      `callgrind: Redis ran ${Math.round(ir / total)} instructions per message (${total} messages)`,
+    );
+  }
   rmSync(dir, { recursive: true, force: true });
 }

@@ -11,6 +11,7 @@ import { type MigrateCounts, MigrateError } from "./migrate";
 import { openRedisLink } from "./redis-cluster";
 import type { RedisLink } from "./redis-conn";
 import { dir, messages, ops, ring, token, tokenExpiry, user } from "./redis-keys";
+import { RING_PAD_FIELD } from "./redis-scripts";
 import type { RedisTarget } from "./redis-url";
 import { openDataFile, StoreOpenError } from "./sqlite-file";
 
@@ -99,7 +100,8 @@ async function copyBack(
       await Promise.all(
         rows.slice(i, i + STEP).map(async ({ id }) => {
           const u = user(id);
-          const ids = (await link.send("ZRANGE", [u.queue, 0, -1])) as string[];
+          // Every id, without the queue's pad (QUEUE_PAD, scored -inf).
+          const ids = (await link.send("ZRANGE", [u.queue, "(-inf", "+inf", "BYSCORE"])) as string[];
           const bodies = ids.length
             ? ((await link.send("HMGET", [u.bodies, ...ids])) as (string | null)[])
             : [];
@@ -114,6 +116,7 @@ async function copyBack(
             const sender = Number(s);
             const list = rings.get(sender) ?? [];
             for (const [cm, v] of await hashEntries(link, ring(id, sender).hash)) {
+              if (cm === RING_PAD_FIELD) continue;
               const [messageId, sentAt] = v.split(":").map(Number);
               list.push({ cm: Number(cm), messageId: messageId!, recipientId: id, sentAt: sentAt! });
             }

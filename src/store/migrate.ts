@@ -249,7 +249,8 @@ async function countTarget(link: RedisLink): Promise<MigrateCounts> {
   let queued = 0;
   for (let i = 0; i < ids.length; i += BATCH)
     for (const n of await Promise.all(
-      ids.slice(i, i + BATCH).map((id) => link.send("ZCARD", [user(id).queue])),
+      // Without the queue's pad (QUEUE_PAD, scored -inf).
+      ids.slice(i, i + BATCH).map((id) => link.send("ZCOUNT", [user(id).queue, "(-inf", "+inf"])),
     ))
       queued += Number(n);
   const [accounts, reservedNames, tokens, bans] = await Promise.all([

@@ -167,6 +167,47 @@ return 0
 // 1 queue, 2 bodies, 3 senders, 4 meta, 5 gone, 6 rings, 7 tokens.
 
 /**
+ * Pads. A resend ring's hash holds up to the ring size (128 by default) small fields, which
+ * Redis keeps as a listpack (hash-max-listpack-entries 128, or 512 in Debian's redis.conf):
+ * every HMGET, HSET and HDEL of a field then scans it from its start, 3 × 128 scans per 128
+ * messages, most of the append's cost. One field with a value longer than
+ * hash-max-listpack-value (64 bytes by default) makes Redis keep the hash as a hash table
+ * for good: a constant-time lookup, for two to three times the memory. The field is no
+ * client_msg_id (those are digits), so no lookup ever finds it. A key gets its pad once it
+ * holds PAD_FROM entries: below that the scans are short, and most keys (a pair that
+ * exchanged a few messages, a queue of a few) stay small listpacks.
+ */
+export const PAD_FROM = 32;
+export const RING_PAD_FIELD = "~";
+const RING_PAD = "~".repeat(100);
+
+/**
+ * The same for a recipient's queue, a sorted set of ids scored by id: as a listpack every
+ * ZADD scans it from its start for the member and again for the place (always the end), and
+ * every ZMSCORE and ZREM scans for the member. A member longer than zset-max-listpack-value
+ * (64 bytes by default) makes Redis keep it as a skip list. The pad has the score -inf, so
+ * every range of ids (pending's, from an id on) and every count of messages (ZCOUNT from
+ * "(-inf") leaves it out, and no ACK names it (ids are digits). It is added by an append
+ * that writes to a queue of PAD_FROM or more, and the queue is dropped once only the pad is
+ * left, so an empty queue costs nothing.
+ */
+export const QUEUE_PAD = "~".repeat(100);
+/**
+ * A sender's receipts (a sorted set of ids beside a hash of their bodies) keep pads the same
+ * way: added by the scripts that add receipts, scored -inf, so counts, ranges and the
+ * trimming (from the lowest id, by score) leave it out, and both are dropped once only the
+ * pads are left.
+ */
+const RECEIPTS_PAD = QUEUE_PAD;
+/**
+ * And the queue's bodies (a hash of id → body): bodies of short messages are under
+ * hash-max-listpack-value, so without it the hash is a listpack, scanned by every HSET,
+ * HMGET and HDEL. Added with the queue's pad (HSETNX: a no-op once there), dropped with the
+ * queue once it is empty. No id is "~".
+ */
+const BODIES_PAD = RING_PAD;
+
+/**
  * Several appends to this recipient, in order, as if each ran alone one after the other.
  * ARGV: mailbox cap, per-sender cap, ring size, then per append: message id, sender id,
  * client_msg_id ("0" for none), "<sender id>|<body json>" (as stored), sentAt. Answers one string per
@@ -193,13 +234,15 @@ if redis.call('EXISTS', KEYS[5]) == 1 then
   return out
 end
 local mailboxCap, senderCap, ringSize = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local queued = redis.call('ZCARD', KEYS[1])
+local queued = redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf')
 local last = redis.call('HGET', KEYS[4], 'last')
 local lastN = last and tonumber(last)
 local counts, added, zargs, hargs = {}, {}, {}, {}
--- Each sender's ring as this call sees it: the fields read (got), set (set) and deleted
--- (gone) by this call, its length, and the entries in eviction order: the oldest stored
--- (head, from hi on), then this call's (new, from ni on).
+-- Each sender's ring as this call sees it: the stored values read (got; false once this
+-- call evicted the entry), the values this call added (set), its length, and the entries
+-- in eviction order: the oldest stored (head, from hi on), then this call's (new, from ni
+-- on). Only keys present are ever set to nil: in Lua 5.1 assigning nil to a missing key
+-- makes a slot for it.
 local rings = {}
 for i = 1, n do
   local b = 3 + (i - 1) * 5
@@ -207,7 +250,7 @@ for i = 1, n do
   if cm ~= '0' then
     local r = rings[s]
     if not r then
-      r = {cms = {}, got = {}, set = {}, gone = {}, head = {}, hi = 1, new = {}, ni = 1, pops = 0}
+      r = {cms = {}, got = {}, set = {}, head = {}, hi = 1, new = {}, ni = 1}
       rings[s] = r
     end
     r.cms[#r.cms + 1] = cm
@@ -219,27 +262,23 @@ for s, r in pairs(rings) do
   r.len = redis.call('LLEN', r.order)
   r.len0 = r.len
   if r.len > 0 then
-    for i = 1, #r.cms, 500 do
-      local part = {unpack(r.cms, i, math.min(i + 499, #r.cms))}
-      local vs = redis.call('HMGET', r.hash, unpack(part))
-      for j = 1, #part do r.got[part[j]] = vs[j] end
+    local got, cms = r.got, r.cms
+    for i = 1, #cms, 500 do
+      local vs = redis.call('HMGET', r.hash, unpack(cms, i, math.min(i + 499, #cms)))
+      for j = 1, #vs do
+        if vs[j] then got[cms[i + j - 1]] = vs[j] end
+      end
     end
     -- At most this many of the stored entries can be evicted by this call.
-    local k = math.min(r.len, r.len + #r.cms - ringSize)
+    local k = math.min(r.len, r.len + #cms - ringSize)
     if k > 0 then r.head = redis.call('LRANGE', r.order, 0, k - 1) end
   end
-end
-local function ringGet(r, cm)
-  local v = r.set[cm]
-  if v then return v end
-  if r.gone[cm] then return false end
-  return r.got[cm]
 end
 for i = 1, n do
   local b = 3 + (i - 1) * 5
   local id, s, cm = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local r = cm ~= '0' and rings[s]
-  local d = r and ringGet(r, cm)
+  local d = r and (r.set[cm] or r.got[cm])
   local c = counts[s]
   if not d and queued < mailboxCap and not c then
     c = tonumber(redis.call('HGET', KEYS[3], s) or '0')
@@ -260,45 +299,68 @@ for i = 1, n do
     hargs[#hargs + 1] = id
     hargs[#hargs + 1] = ARGV[b + 4]
     if r then
-      r.new[#r.new + 1] = cm
-      r.set[cm] = id .. ':' .. ARGV[b + 5]
-      r.gone[cm] = nil
-      r.len = r.len + 1
-      while r.len > ringSize do
-        local old
+      local new, set = r.new, r.set
+      new[#new + 1] = cm
+      set[cm] = id .. ':' .. ARGV[b + 5]
+      local len = r.len + 1
+      -- Full: the oldest entries go, the stored ones first.
+      while len > ringSize do
         if r.hi <= #r.head then
-          old = r.head[r.hi]
+          local old = r.head[r.hi]
           r.hi = r.hi + 1
+          if r.got[old] then r.got[old] = false end
         else
-          old = r.new[r.ni]
+          local old = new[r.ni]
           r.ni = r.ni + 1
+          set[old] = nil
         end
-        r.set[old] = nil
-        r.gone[old] = true
-        r.len = r.len - 1
-        r.pops = r.pops + 1
+        len = len - 1
       end
+      r.len = len
     end
     out[i] = 'ok'
   end
 end
 if #zargs > 0 then
   redis.call('HSET', KEYS[4], 'last', last)
+  -- From PAD_FROM waiting on, a skip list and a hash table (QUEUE_PAD, BODIES_PAD): each is
+  -- a no-op once there.
+  if queued >= ${PAD_FROM} then
+    redis.call('ZADD', KEYS[1], '-inf', '${QUEUE_PAD}')
+    redis.call('HSETNX', KEYS[2], '${RING_PAD_FIELD}', '${BODIES_PAD}')
+  end
   chunked('ZADD', KEYS[1], zargs)
   chunked('HSET', KEYS[2], hargs)
   for s, k in pairs(added) do redis.call('HINCRBY', KEYS[3], s, k) end
   for s, r in pairs(rings) do
-    if #r.new > 0 then
+    local new = r.new
+    if #new > 0 then
       if r.len0 == 0 then redis.call('SADD', KEYS[6], s) end
-      chunked('RPUSH', r.order, r.new)
-      if r.pops > 0 then redis.call('LPOP', r.order, r.pops) end
-      local dels, sets = {}, {}
-      for f in pairs(r.gone) do dels[#dels + 1] = f end
-      for f, v in pairs(r.set) do
-        sets[#sets + 1] = f
-        sets[#sets + 1] = v
+      chunked('RPUSH', r.order, new)
+      -- Pushed out: the stored entries from the head, then this call's from the front.
+      local pops = (r.hi - 1) + (r.ni - 1)
+      if pops > 0 then redis.call('LPOP', r.order, pops) end
+      -- This call's entries that stayed, set after the stored ones pushed out are deleted
+      -- (one pushed out and stored again by this call is among them).
+      local sets = {}
+      for j = r.ni, #new do
+        local cm = new[j]
+        local v = r.set[cm]
+        if v then
+          sets[#sets + 1] = cm
+          sets[#sets + 1] = v
+        end
       end
-      chunked('HDEL', r.hash, dels)
+      -- From PAD_FROM entries on, a hash table (RING_PAD): a listpack is scanned by every lookup.
+      if r.len >= ${PAD_FROM} then redis.call('HSETNX', r.hash, '${RING_PAD_FIELD}', '${RING_PAD}') end
+      if r.hi > 1 then
+        local dels = r.head
+        if r.hi - 1 < #dels then
+          dels = {}
+          for j = 1, r.hi - 1 do dels[j] = r.head[j] end
+        end
+        chunked('HDEL', r.hash, dels)
+      end
       chunked('HSET', r.hash, sets)
     end
   end
@@ -307,27 +369,35 @@ return out
 `,
 );
 
-/** ARGV: after id, limit. Answers {id, body, id, body, ...}, oldest first. */
+/**
+ * ARGV: after id, limit. Answers {{id, ...}, {body, ...}} (false for a missing body), oldest
+ * first: the two replies as they are, with no Lua work per message below 500 of them.
+ */
 export const PENDING = script(
   "pending",
-  `${PAIRED}
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
-return paired(ids, KEYS[2])
+  `local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
+if #ids == 0 then return {ids, {}} end
+if #ids <= 500 then return {ids, redis.call('HMGET', KEYS[2], unpack(ids))} end
+local bodies = {}
+for i = 1, #ids, 500 do
+  local vs = redis.call('HMGET', KEYS[2], unpack(ids, i, math.min(i + 499, #ids)))
+  for j = 1, #vs do bodies[i + j - 1] = vs[j] end
+end
+return {ids, bodies}
 `,
 );
 
 /**
  * take(from): removes the messages of ARGV[from..] waiting here (each id once) with their
- * bodies and senders' counts, a few commands for all of them; answers their ids and bodies
- * (false for a missing body), in ARGV's order.
+ * bodies and senders' counts, a few commands for all of them; answers their ids, bodies
+ * (false for a missing body) and senders (false with no body), in ARGV's order.
  */
 const TAKE_QUEUED = `${CHUNKED}
 -- A stored body's client_msg_id ('0' for none): a body "<sender>|[name,text,sentAt,cm]" ends
--- in two numbers, one of three elements in a string and one. Read from the end, reversed:
--- a pattern unanchored at the start would be tried at every position of the body.
+-- in two numbers, one of three elements in a string and one. The pattern is tried from 64
+-- bytes before the end only (",sentAt,cm]" is at most 35), not at every position of the body.
 local function cmOf(v)
-  local cm = string.match(string.reverse(v), '^%](%d+),%d+,')
-  return cm and string.reverse(cm) or '0'
+  return string.match(v, ',%d+,(%d+)%]$', math.max(1, #v - 64)) or '0'
 end
 local function take(from)
   local ids, seen = {}, {}
@@ -337,32 +407,37 @@ local function take(from)
       ids[#ids + 1] = ARGV[i]
     end
   end
-  local queued, bodies = {}, {}
+  local queued, bodies, senders = {}, {}, {}
   for i = 1, #ids, 500 do
-    local part = {unpack(ids, i, math.min(i + 499, #ids))}
-    local scores = redis.call('ZMSCORE', KEYS[1], unpack(part))
-    for j = 1, #part do
-      if scores[j] then queued[#queued + 1] = part[j] end
+    local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids, i, math.min(i + 499, #ids)))
+    for j = 1, #scores do
+      if scores[j] then queued[#queued + 1] = ids[i + j - 1] end
     end
   end
+  if #queued == 0 then return queued, bodies, senders end
   for i = 1, #queued, 500 do
     local vs = redis.call('HMGET', KEYS[2], unpack(queued, i, math.min(i + 499, #queued)))
     for j = 1, #vs do bodies[i + j - 1] = vs[j] end
   end
   chunked('ZREM', KEYS[1], queued)
   chunked('HDEL', KEYS[2], queued)
+  -- Only the pads left (QUEUE_PAD, BODIES_PAD): an empty queue takes no memory.
+  if #queued > 0 and redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
   local dec = {}
   for j = 1, #queued do
     local v = bodies[j]
     if v then
       local s = string.match(v, '^(%d+)|')
+      senders[j] = s
       dec[s] = (dec[s] or 0) + 1
+    else
+      senders[j] = false
     end
   end
   for s, k in pairs(dec) do
     if redis.call('HINCRBY', KEYS[3], s, -k) <= 0 then redis.call('HDEL', KEYS[3], s) end
   end
-  return queued, bodies
+  return queued, bodies, senders
 end
 `;
 
@@ -391,13 +466,13 @@ export const LEFTOVER_MS = 10_000;
 export const ACK_WITH_RECEIPTS = script(
   "ack-with-receipts",
   `${TAKE_QUEUED}
-local queued, bodies = take(3)
+local queued, bodies, senders = take(3)
 local out = {#queued}
 local entries = {}
 for j = 1, #queued do
   local v = bodies[j]
   if v then
-    local s = string.match(v, '^(%d+)|')
+    local s = senders[j]
     local cm = cmOf(v)
     local e = s .. '|' .. cm .. '|' .. ARGV[1] .. '|' .. ARGV[2]
     entries[#entries + 1] = queued[j]
@@ -436,7 +511,7 @@ return out
 export const ACK_WITH_RECEIPTS_LOCAL = script(
   "ack-with-receipts-local",
   `${TAKE_QUEUED}
-local queued, bodies = take(5)
+local queued, bodies, from = take(5)
 local at, cap, prefix = ARGV[1], tonumber(ARGV[3]), ARGV[4]
 local name = cjson.encode(ARGV[2])
 -- Per sender, in order of first appearance: {id, cm, confirmed at, recipient name or nil (now)}.
@@ -453,7 +528,7 @@ end
 for j = 1, #queued do
   local v = bodies[j]
   if v then
-    add(string.match(v, '^(%d+)|'), {queued[j], cmOf(v), at, nil})
+    add(from[j], {queued[j], cmOf(v), at, nil})
   end
 end
 if redis.call('EXISTS', KEYS[8]) == 1 then
@@ -469,35 +544,47 @@ if redis.call('EXISTS', KEYS[8]) == 1 then
   end
   chunked('HDEL', KEYS[8], moved)
 end
-local now, left, dropped = {}, {}, 0
+-- The receipts confirmed now go straight into the answer (its counts are set at the end).
+local out, left, dropped = {#queued, 0, 0}, {}, 0
 for _, s in ipairs(senders) do
   local t = prefix .. '{u:' .. s .. '}'
   if redis.call('HEXISTS', KEYS[9], s) == 1 and redis.call('EXISTS', t .. ':gone') == 0 then
-    local g, ids, zargs, hargs = bySender[s], {}, {}, {}
+    local g, zargs, hargs = bySender[s], {}, {}
     for _, e in ipairs(g) do
-      ids[#ids + 1] = e[1]
       zargs[#zargs + 1] = e[1]
       zargs[#zargs + 1] = e[1]
       hargs[#hargs + 1] = e[1]
       hargs[#hargs + 1] = '[' .. (e[4] and cjson.encode(e[4]) or name) .. ',' .. e[3] .. ',' .. e[2] .. ']'
     end
+    -- The pads (RECEIPTS_PAD) from PAD_FROM receipts on: before adding this many, or after
+    -- the count reached it. Counts leave them out.
+    local padded = #g >= ${PAD_FROM}
+    if padded then redis.call('ZADD', t .. ':r', '-inf', '${RECEIPTS_PAD}') end
     chunked('ZADD', t .. ':r', zargs)
+    local count = redis.call('ZCOUNT', t .. ':r', '(-inf', '+inf')
+    if not padded and count >= ${PAD_FROM} then
+      redis.call('ZADD', t .. ':r', '-inf', '${RECEIPTS_PAD}')
+      padded = true
+    end
+    if padded then redis.call('HSETNX', t .. ':rb', '${RING_PAD_FIELD}', '${RECEIPTS_PAD}') end
     chunked('HSET', t .. ':rb', hargs)
-    local over = redis.call('ZCARD', t .. ':r') - cap
+    local over = count - cap
     local kept = {}
     if over > 0 then
-      chunked('HDEL', t .. ':rb', redis.call('ZRANGE', t .. ':r', 0, over - 1))
-      redis.call('ZREMRANGEBYRANK', t .. ':r', 0, over - 1)
+      local oldest = redis.call('ZRANGE', t .. ':r', '(-inf', '+inf', 'BYSCORE', 'LIMIT', 0, over)
+      chunked('HDEL', t .. ':rb', oldest)
+      chunked('ZREM', t .. ':r', oldest)
       dropped = dropped + over
+      local ids = {}
+      for i, e in ipairs(g) do ids[i] = e[1] end
       for i = 1, #ids, 500 do
-        local part = {unpack(ids, i, math.min(i + 499, #ids))}
-        local scores = redis.call('ZMSCORE', t .. ':r', unpack(part))
-        for j = 1, #part do kept[i + j - 1] = scores[j] and true or false end
+        local scores = redis.call('ZMSCORE', t .. ':r', unpack(ids, i, math.min(i + 499, #ids)))
+        for j = 1, #scores do kept[i + j - 1] = scores[j] and true or false end
       end
     end
     for i, e in ipairs(g) do
       if over <= 0 or kept[i] then
-        local list = e[4] and left or now
+        local list = e[4] and left or out
         list[#list + 1] = e[1]
         list[#list + 1] = s
         list[#list + 1] = e[2]
@@ -509,8 +596,8 @@ for _, s in ipairs(senders) do
     end
   end
 end
-local out = {#queued, dropped, #now / 3}
-for _, v in ipairs(now) do out[#out + 1] = v end
+out[2] = dropped
+out[3] = (#out - 3) / 3
 for _, v in ipairs(left) do out[#out + 1] = v end
 return out
 `,
@@ -523,7 +610,7 @@ return out
  */
 export const DROP_USER = script(
   "drop-user",
-  `local n = redis.call('ZCARD', KEYS[1])
+  `local n = redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf')
 local tokens = redis.call('SMEMBERS', KEYS[7])
 for _, s in ipairs(redis.call('SMEMBERS', KEYS[6])) do
   redis.call('DEL', KEYS[6] .. ':' .. s, KEYS[6] .. ':' .. s .. ':o')
@@ -552,14 +639,24 @@ for i = 2, #ARGV, 2 do
   hargs[#hargs + 1] = ARGV[i]
   hargs[#hargs + 1] = ARGV[i + 1]
 end
+-- The pads (RECEIPTS_PAD) from PAD_FROM receipts on: before adding this many, or after the
+-- count reached it. Counts leave them out.
+local padded = #zargs / 2 >= ${PAD_FROM}
+if padded then redis.call('ZADD', KEYS[1], '-inf', '${RECEIPTS_PAD}') end
 chunked('ZADD', KEYS[1], zargs)
+local count = redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf')
+if not padded and count >= ${PAD_FROM} then
+  redis.call('ZADD', KEYS[1], '-inf', '${RECEIPTS_PAD}')
+  padded = true
+end
+if padded then redis.call('HSETNX', KEYS[2], '${RING_PAD_FIELD}', '${RECEIPTS_PAD}') end
 chunked('HSET', KEYS[2], hargs)
 local dropped = 0
-local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+local over = count - tonumber(ARGV[1])
 if over > 0 then
-  -- One id at a time: unpack() of thousands of values overflows Lua's stack.
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do redis.call('HDEL', KEYS[2], id) end
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+  local oldest = redis.call('ZRANGE', KEYS[1], '(-inf', '+inf', 'BYSCORE', 'LIMIT', 0, over)
+  chunked('HDEL', KEYS[2], oldest)
+  chunked('ZREM', KEYS[1], oldest)
   dropped = over
 end
 local out = {dropped}
@@ -575,7 +672,8 @@ return out
 export const LIST_RECEIPTS = script(
   "list-receipts",
   `${PAIRED}
-local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+-- From the lowest id on, without the pad (RECEIPTS_PAD, scored -inf).
+local ids = redis.call('ZRANGE', KEYS[1], '(-inf', '+inf', 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]))
 return paired(ids, KEYS[2])
 `,
 );
@@ -586,6 +684,8 @@ export const DELETE_RECEIPTS = script(
   `${CHUNKED}
 chunked('ZREM', KEYS[1], ARGV)
 chunked('HDEL', KEYS[2], ARGV)
+-- Only the pads left (RECEIPTS_PAD): no receipts take no memory.
+if redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
 return 0
 `,
 );

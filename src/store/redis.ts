@@ -362,20 +362,24 @@ export class RedisStore implements Store {
   async pending(recipientId: number, afterId: number, limit: number) {
     const n = Math.max(0, Math.floor(limit));
     if (n === 0) return [];
-    const flat = (await this.redis.eval(PENDING, userKeys(recipientId), [afterId, n])) as string[];
+    const [ids, bodies] = (await this.redis.eval(PENDING, userKeys(recipientId), [afterId, n])) as [
+      string[],
+      (string | null)[],
+    ];
     const out: StoredMessage[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const raw = flat[i + 1]!;
-      const bar = raw.indexOf("|");
+    for (let i = 0; i < ids.length; i++) {
+      const raw = bodies[i];
+      const bar = raw ? raw.indexOf("|") : -1;
       if (bar < 0) continue;
-      const [senderName, text, sentAt] = JSON.parse(raw.slice(bar + 1)) as [string, string, number];
-      out.push({ id: Number(flat[i]), recipientId, senderName, text, sentAt });
+      const [senderName, text, sentAt] = JSON.parse(raw!.slice(bar + 1)) as [string, string, number];
+      out.push({ id: Number(ids[i]), recipientId, senderName, text, sentAt });
     }
     return out;
   }
 
   async countPending(recipientId: number) {
-    return Number(await this.redis.send("ZCARD", [user(recipientId).queue]));
+    // Without the queue's pad (QUEUE_PAD, scored -inf).
+    return Number(await this.redis.send("ZCOUNT", [user(recipientId).queue, "(-inf", "+inf"]));
   }
 
   ack(recipientId: number, ids: readonly number[]) {

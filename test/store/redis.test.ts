@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { RedisClient } from "bun";
 import { RedisStore } from "../../src/store/redis";
 import { RedisOpenError } from "../../src/store/redis-conn";
-import { DIR_KEYS, messages, receiptOutbox, userKeys } from "../../src/store/redis-keys";
-import { LEFTOVER_MS } from "../../src/store/redis-scripts";
+import { DIR_KEYS, messages, receiptKeys, receiptOutbox, userKeys } from "../../src/store/redis-keys";
+import { LEFTOVER_MS, PAD_FROM, QUEUE_PAD } from "../../src/store/redis-scripts";
 import { parseRedisTarget } from "../../src/store/redis-url";
 import { StorageError, StorageFullError, type Store, type StoreLimits } from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
@@ -200,6 +200,137 @@ describe("RedisStore: the appends of one turn to one recipient", () => {
   });
 });
 
+describe("RedisStore: the pads", () => {
+  const N = PAD_FROM + 8;
+  const encoding = (c: RedisClient, key: string) => c.send("OBJECT", ["ENCODING", key]);
+
+  it("keep a queue of PAD_FROM or more as a skip list and its bodies as a hash table; counts and pages leave them out; both go once empty", async () => {
+    const s = (await fresh({
+      maxQueuedPerAccount: N,
+      maxQueuedPerSender: N,
+      dedupPerSender: 4,
+    })) as RedisStore;
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const [queue, bodies] = userKeys(bob.id) as [string, string];
+    const c = new RedisClient(redis.url);
+    try {
+      const ids: number[] = [];
+      const send = async (n: number) => {
+        for (let i = 0; i < n; i++) ids.push((await put(s, msg(alice, "bob", `m${ids.length}`))).id);
+      };
+      // A few waiting: small listpacks, no pads.
+      await send(3);
+      expect(await encoding(c, queue)).toBe("listpack");
+      expect(await encoding(c, bodies)).toBe("listpack");
+      await send(N - 3);
+      expect(await encoding(c, queue)).toBe("skiplist");
+      expect(Number(await c.send("ZSCORE", [queue, QUEUE_PAD]))).toBe(Number.NEGATIVE_INFINITY);
+      // Short bodies, and still a hash table.
+      expect(await encoding(c, bodies)).toBe("hashtable");
+      expect(await s.countPending(bob.id)).toBe(N);
+      expect((await s.pending(bob.id, 0, 3)).map((m) => m.text)).toEqual(["m0", "m1", "m2"]);
+      expect((await s.pending(bob.id, ids[N - 2]!, 10)).map((m) => m.text)).toEqual([`m${N - 1}`]);
+      // The mailbox holds N: the pad takes no place in it.
+      expect(await s.enqueue(msg(alice, "bob", "over"))).toEqual({ ok: false, error: "mailbox_full" });
+      await s.ack(bob.id, ids.slice(0, N - 1));
+      expect(await s.countPending(bob.id)).toBe(1);
+      await s.ack(bob.id, ids.slice(N - 1));
+      expect(await s.countPending(bob.id)).toBe(0);
+      expect(Number(await c.send("EXISTS", [queue, bodies]))).toBe(0);
+    } finally {
+      c.close();
+    }
+  });
+
+  it("keep a sender's receipts of PAD_FROM or more as a skip list and a hash table; trimming and listing leave them out; both go once confirmed", async () => {
+    const s = (await fresh({
+      maxQueuedPerAccount: N,
+      maxQueuedPerSender: N,
+      dedupPerSender: 4,
+    })) as RedisStore;
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const [receipts, bodies] = receiptKeys(alice.id) as [string, string];
+    const c = new RedisClient(redis.url);
+    try {
+      const ids: number[] = [];
+      for (let i = 0; i < N; i++)
+        ids.push((await put(s, msg(alice, "bob", `m${i}`, { clientMsgId: i + 1 }))).id);
+      const asBob = { recipientName: "Bob", confirmedAt: 1, maxPerAccount: N - 2 };
+      expect((await s.ackWithReceipts(bob.id, ids.slice(0, 2), asBob)).dropped).toBe(0);
+      expect(await encoding(c, receipts)).toBe("listpack");
+      // N receipts, N - 2 kept: the two lowest ids go, the pads stay.
+      const r = await s.ackWithReceipts(bob.id, ids.slice(2), asBob);
+      expect(r.dropped).toBe(2);
+      expect(await encoding(c, receipts)).toBe("skiplist");
+      expect(await encoding(c, bodies)).toBe("hashtable");
+      const kept = await s.receipts(alice.id, N);
+      expect(kept.map((x) => x.messageId)).toEqual(ids.slice(2));
+      expect(kept.map((x) => x.clientMsgId)).toEqual(ids.slice(2).map((_, i) => i + 3));
+      expect((await s.receipts(alice.id, 2)).map((x) => x.messageId)).toEqual(ids.slice(2, 4));
+      await s.deleteReceipts(alice.id, ids.slice(2, N - 1));
+      expect((await s.receipts(alice.id, N)).map((x) => x.messageId)).toEqual(ids.slice(N - 1));
+      await s.deleteReceipts(alice.id, ids.slice(N - 1));
+      expect(await s.receipts(alice.id, N)).toEqual([]);
+      expect(Number(await c.send("EXISTS", [receipts, bodies]))).toBe(0);
+    } finally {
+      c.close();
+    }
+  });
+
+  it("keep a resend ring of PAD_FROM or more as a hash table; no lookup finds the pad", async () => {
+    const s = (await fresh({
+      maxQueuedPerAccount: 2 * N,
+      maxQueuedPerSender: 2 * N,
+      dedupPerSender: N,
+    })) as RedisStore;
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const hash = `${userKeys(bob.id)[5]}:${alice.id}`;
+    const c = new RedisClient(redis.url);
+    try {
+      const first = await put(s, msg(alice, "bob", "m1", { clientMsgId: 1 }));
+      expect(await encoding(c, hash)).toBe("listpack");
+      for (let cm = 2; cm <= N + 2; cm++) await put(s, msg(alice, "bob", `m${cm}`, { clientMsgId: cm }));
+      expect(await encoding(c, hash)).toBe("hashtable");
+      // N entries and the pad; 1 and 2 were pushed out: 3 is a resend, 1 is stored again.
+      expect(Number(await c.send("HLEN", [hash]))).toBe(N + 1);
+      expect(await s.enqueue(msg(alice, "bob", "m3 again", { clientMsgId: 3 }))).toMatchObject({
+        ok: true,
+        duplicate: true,
+      });
+      const again = await s.enqueue(msg(alice, "bob", "m1 again", { clientMsgId: 1 }));
+      expect(again).toMatchObject({ ok: true, duplicate: false });
+      expect(again.ok && again.message.id).not.toBe(first.id);
+    } finally {
+      c.close();
+    }
+  });
+
+  it("a queue of an earlier build, without its pad, gets it with the next append", async () => {
+    const s = (await fresh({
+      maxQueuedPerAccount: N,
+      maxQueuedPerSender: N,
+      dedupPerSender: 4,
+    })) as RedisStore;
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const [queue] = userKeys(bob.id) as [string];
+    const c = new RedisClient(redis.url);
+    try {
+      const args = Array.from({ length: PAD_FROM }, (_, i) => [
+        String(1_000_000 + i),
+        String(1_000_000 + i),
+      ]).flat();
+      await c.send("ZADD", [queue, ...args]);
+      expect(await encoding(c, queue)).toBe("listpack");
+      expect(await s.countPending(bob.id)).toBe(PAD_FROM);
+      await put(s, msg(alice, "bob", "new"));
+      expect(await encoding(c, queue)).toBe("skiplist");
+      expect(await s.countPending(bob.id)).toBe(PAD_FROM + 1);
+    } finally {
+      c.close();
+    }
+  });
+});
+
 describe("RedisStore: the resend ring across the appends of one turn", () => {
   it("recognises a resend of the same turn, forgets what the turn pushed out, and keeps the last ones", async () => {
     const s = (await fresh({
@@ -257,6 +388,7 @@ describe("RedisStore: the resend ring across the appends of one turn", () => {
     const keys = await ringKeys();
     expect(keys).toHaveLength(5); // the senders' set, and a hash and a list per sender
     const c = new RedisClient(redis.url);
+    // 4 entries each (a ring this small has no pad: PAD_FROM).
     for (const k of keys.filter((k) => /:dr:\d+$/.test(k))) expect(Number(await c.send("HLEN", [k]))).toBe(4);
     for (const k of keys.filter((k) => k.endsWith(":o")))
       expect((await c.send("LRANGE", [k, "0", "-1"])) as string[]).toEqual(["4", "5", "6", "7"]);
