@@ -134,7 +134,7 @@ export class SqliteStore implements Store {
     /** Set by deleteReceipts: recipientId is the sender, ids its confirmed receipts. */
     receiptsShown?: true;
   }[] = [];
-  /** The accounts whose confirmations are in acks. */
+  /** The accounts whose message confirmations are in acks (not their receipts'). */
   private readonly ackers = new Set<number>();
   private ackTimer: Timer | null = null;
   /**
@@ -503,7 +503,8 @@ export class SqliteStore implements Store {
     return new Promise<T>((resolve, reject) => {
       const e = entry(resolve, reject);
       this.acks.push(e);
-      this.ackers.add(e.recipientId);
+      // A receipt confirmed changes nothing another account sees: no order to keep.
+      if (!e.receiptsShown) this.ackers.add(e.recipientId);
       this.ackTimer ??= setTimeout(() => {
         this.ackTimer = null;
         if (this.acks.length) void this.op(true, () => this.applyAcks(), true).catch(() => {});
