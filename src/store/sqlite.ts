@@ -931,6 +931,18 @@ export class SqliteStore implements Store {
       // A message of this recipient in the range that was not confirmed: it must stay.
       if (k === to || sorted[k] !== id) return this.removeEach(recipientId, sorted, from, to, r, out);
     }
+    return this.deleteRows(recipientId, lo, hi, rows, r, out);
+  }
+
+  /** Deletes recipientId's rows lo..hi, which are `rows` (id, sender, client_msg_id), and what refers to them. */
+  private deleteRows(
+    recipientId: number,
+    lo: number,
+    hi: number,
+    rows: [number, number, number][],
+    r: ReceiptRequest | undefined,
+    out: AckResult | undefined,
+  ): number {
     if (!rows.length) return 0;
     this.q.deleteRange.run(recipientId, lo, hi);
     for (const [id, senderId, clientMsgId] of rows) {
@@ -1019,15 +1031,7 @@ export class SqliteStore implements Store {
     // Some are gone already, or were stored before the cache's reach: the rows say which.
     this.messageRows.flush();
     const rows = this.q.rowsInRange.values(recipientId, lo, hi, hi - lo + 1) as [number, number, number][];
-    if (!rows.length) return 0;
-    this.q.deleteRange.run(recipientId, lo, hi);
-    for (const [id, senderId, clientMsgId] of rows) {
-      const slot = id & (SENDER_CACHE - 1);
-      if (this.cachedIds[slot] === id) this.cachedIds[slot] = 0;
-      this.senders.add(recipientId, senderId, -1);
-      if (out) this.receiptRows.store(id, senderId, clientMsgId, r!, out);
-    }
-    return rows.length;
+    return this.deleteRows(recipientId, lo, hi, rows, r, out);
   }
 
   /** The next message id, reserving another block in the file when the last is used up. */
