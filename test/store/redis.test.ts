@@ -203,14 +203,19 @@ describe("RedisStore: the appends of one turn to one recipient", () => {
 describe("RedisStore: the pads", () => {
   const N = PAD_FROM + 8;
   const encoding = (c: RedisClient, key: string) => c.send("OBJECT", ["ENCODING", key]);
-
-  it("keep a queue of PAD_FROM or more as a skip list and its bodies as a hash table; counts and pages leave them out; both go once empty", async () => {
+  /** A store whose limits let a queue grow past PAD_FROM, with Alice and Bob. */
+  const aliceAndBob = async () => {
     const s = (await fresh({
       maxQueuedPerAccount: N,
       maxQueuedPerSender: N,
       dedupPerSender: 4,
     })) as RedisStore;
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    return { s, alice, bob };
+  };
+
+  it("keep a queue of PAD_FROM or more as a skip list and its bodies as a hash table; counts and pages leave them out; both go once empty", async () => {
+    const { s, alice, bob } = await aliceAndBob();
     const [queue, bodies] = userKeys(bob.id) as [string, string];
     const c = new RedisClient(redis.url);
     try {
@@ -243,12 +248,7 @@ describe("RedisStore: the pads", () => {
   });
 
   it("keep a sender's receipts of PAD_FROM or more as a skip list and a hash table; trimming and listing leave them out; both go once confirmed", async () => {
-    const s = (await fresh({
-      maxQueuedPerAccount: N,
-      maxQueuedPerSender: N,
-      dedupPerSender: 4,
-    })) as RedisStore;
-    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const { s, alice, bob } = await aliceAndBob();
     const [receipts, bodies] = receiptKeys(alice.id) as [string, string];
     const c = new RedisClient(redis.url);
     try {
@@ -306,12 +306,7 @@ describe("RedisStore: the pads", () => {
   });
 
   it("a queue of an earlier build, without its pad, gets it with the next append", async () => {
-    const s = (await fresh({
-      maxQueuedPerAccount: N,
-      maxQueuedPerSender: N,
-      dedupPerSender: 4,
-    })) as RedisStore;
-    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const { s, alice, bob } = await aliceAndBob();
     const [queue] = userKeys(bob.id) as [string];
     const c = new RedisClient(redis.url);
     try {
