@@ -41,7 +41,7 @@ export interface Preparer {
 export const redoPath = (dataFile: string) => `${dataFile}-redo`;
 
 /** A log longer than this after a commit is cut back to its header (see committed()). */
-const KEEP_BYTES = 4 * 1024 * 1024;
+const KEEP_BYTES = 20 * 1024 * 1024;
 
 /** The open redo log of a running store. */
 export class RedoLog {

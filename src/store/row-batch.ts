@@ -5,13 +5,18 @@
 //
 // With a recorder, each row is recorded (in the redo log) as it is queued, so the rows may
 // wait past their batch, until the next COMMIT; a queued row removed again (a message
-// confirmed before then) never reaches SQLite.
+// confirmed before then) never reaches SQLite, and a row put again under its key (a resend
+// ring's slot taken again) replaces the queued one. Either way the queue holds about what
+// the next flush inserts, not every row since the last one.
 
 import type { Statement } from "bun:sqlite";
 import type { Preparer } from "./redo-log";
 
 /** Rows per statement, largest first: any count is a sum of these. */
 const CHUNKS = [64, 16, 4, 1] as const;
+
+/** Rows taken back from which the queue is closed up (when they are half of it). */
+const COMPACT_AT = 1024;
 
 export type SqlValue = number | string | null;
 
@@ -20,6 +25,8 @@ export interface RowBatchOptions {
   recorder?: (sql: string) => (row: readonly SqlValue[]) => void;
   /** The column (0-based) remove() finds rows by: a unique number. */
   key?: number;
+  /** Rows are queued with put() under a key of their own (an INSERT OR REPLACE table's), not taken back. */
+  replace?: boolean;
 }
 
 /** Rows of five to seven columns (the tables that use it have these). */
@@ -31,6 +38,8 @@ export class RowBatch {
   /** Row number of each queued row by its key; rows removed since the last flush. */
   private readonly rowOf: Map<number, number> | null;
   private readonly removed = new Set<number>();
+  /** With `replace`: row number of each queued row by the key it was put under. */
+  private readonly placed: Map<number, number> | null;
 
   constructor(
     private readonly db: Preparer,
@@ -42,6 +51,7 @@ export class RowBatch {
     this.record = opts.recorder ? opts.recorder(`${head} VALUES ${tuple(columns)}`) : null;
     this.scratch = new Array<SqlValue>(columns).fill(null);
     this.rowOf = opts.key === undefined ? null : new Map();
+    this.placed = opts.replace ? new Map() : null;
   }
 
   /** Rows queued (removed ones included until the next flush). */
@@ -60,7 +70,50 @@ export class RowBatch {
     if (row === undefined || this.values[row * this.columns] !== first) return false;
     this.rowOf!.delete(key);
     this.removed.add(row);
+    // Rows confirmed soon after they were queued (the relay) would otherwise stay until the
+    // COMMIT: closing the gaps once they are half the queue keeps it near what is live.
+    if (this.removed.size >= COMPACT_AT && this.removed.size * 2 >= this.size) this.compact();
     return true;
+  }
+
+  /**
+   * Queues a row under `key`, in place of the queued row of that key if there is one: in
+   * an INSERT OR REPLACE table whose conflict is the key, the later row would replace the
+   * earlier anyway. The row is recorded all the same (the redo log replays both in order).
+   */
+  put(
+    key: number,
+    a: SqlValue,
+    b: SqlValue,
+    c: SqlValue,
+    d: SqlValue,
+    e: SqlValue,
+    f: SqlValue = null,
+  ): void {
+    const row = this.placed!.get(key);
+    if (row === undefined) {
+      this.placed!.set(key, this.size);
+      this.add(a, b, c, d, e, f);
+      return;
+    }
+    const v = this.values;
+    const at = row * this.columns;
+    v[at] = a;
+    v[at + 1] = b;
+    v[at + 2] = c;
+    v[at + 3] = d;
+    v[at + 4] = e;
+    if (this.columns > 5) v[at + 5] = f;
+    if (this.record) {
+      const r = this.scratch;
+      r[0] = a;
+      r[1] = b;
+      r[2] = c;
+      r[3] = d;
+      r[4] = e;
+      r[5] = f;
+      this.record(r);
+    }
   }
 
   /** Queues one row, its values in the order of the head's column list. */
@@ -99,6 +152,7 @@ export class RowBatch {
   flush(): void {
     if (this.removed.size) this.compact();
     this.rowOf?.clear();
+    this.placed?.clear();
     const values = this.values;
     const total = values.length;
     if (total === 0) return;
@@ -129,17 +183,22 @@ export class RowBatch {
   clear(): void {
     this.values.length = 0;
     this.rowOf?.clear();
+    this.placed?.clear();
     this.removed.clear();
   }
 
-  /** Drops the removed rows from the queue. */
+  /** Drops the removed rows from the queue; the rows kept get their new numbers. */
   private compact(): void {
     const v = this.values;
     const w = this.columns;
+    const k = this.opts.key ?? 0;
     let to = 0;
     for (let row = 0, n = v.length / w; row < n; row++) {
       if (this.removed.has(row)) continue;
-      if (to !== row * w) for (let i = 0; i < w; i++) v[to + i] = v[row * w + i]!;
+      if (to !== row * w) {
+        for (let i = 0; i < w; i++) v[to + i] = v[row * w + i]!;
+        this.rowOf?.set(v[to + k] as number, to / w);
+      }
       to += w;
     }
     v.length = to;

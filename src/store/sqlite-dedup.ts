@@ -58,12 +58,12 @@ export class SqliteDedup {
       ),
       forget: p("DELETE FROM sent_ring WHERE sender_id = ?"),
     };
-    // A slot taken again replaces its row (in one statement a later row replaces an earlier).
+    // A slot taken again replaces its row: in the table, and in the queue before it gets there.
     this.rows = new RowBatch(
       rows.db,
       "INSERT OR REPLACE INTO sent_ring (client_msg_id, message_id, recipient_id, sent_at, sender_id, slot)",
       6,
-      rows.options,
+      { ...rows.options, replace: true },
     );
   }
 
@@ -79,7 +79,15 @@ export class SqliteDedup {
   remember(senderId: number, clientMsgId: number, row: SentRow): void {
     const ring = this.ring(senderId);
     const slot = ring.next;
-    this.rows.add(clientMsgId, row.messageId, row.recipientId, row.sentAt, senderId, slot);
+    this.rows.put(
+      senderId * this.perSender + slot,
+      clientMsgId,
+      row.messageId,
+      row.recipientId,
+      row.sentAt,
+      senderId,
+      slot,
+    );
     ring.ids[slot] = clientMsgId;
     ring.next = (slot + 1) % this.perSender;
   }

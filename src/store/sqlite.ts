@@ -1160,10 +1160,10 @@ const MIN_RANGE = 4;
 const MAX_QUEUED_ROWS = 8192;
 
 /** Longest (ms) a batch that went to the redo log waits for its COMMIT. */
-const REDO_COMMIT_MS = 100;
+const REDO_COMMIT_MS = 1000;
 
 /** Redo log bytes past the last COMMIT that make the next batch end with one. */
-const REDO_COMMIT_BYTES = 2 * 1024 * 1024;
+const REDO_COMMIT_BYTES = 16 * 1024 * 1024;
 
 /** Longest a confirmation waits for a batch to join before committing on its own. */
 const ACK_DELAY_MS = 20;
