@@ -99,6 +99,12 @@ export class SqliteStore implements Store {
   /** Bytes of the file's pages in use as of the last commit, and an estimate of the open batch's additions. */
   private liveBytes = 0;
   private batchBytes = 0;
+  /**
+   * The same estimate for the message rows queued since the last flush: not in the pages a
+   * measure counts. Rows taken back stay in it until the flush (an upper bound, which only
+   * makes a store near half its budget flush sooner).
+   */
+  private queuedBytes = 0;
   private wasFull = false;
   /** The open batch deleted rows, so liveBytes is stale until measured again. */
   private freedInBatch = false;
@@ -432,7 +438,11 @@ export class SqliteStore implements Store {
       this.senders.add(recipient.id, m.senderId, 1);
       this.rememberSender(message.id, m.senderId, m.clientMsgId);
       // Until the commit measures it: the row, its share of index pages, UTF-16 as a bound on UTF-8.
-      if (this.space) this.batchBytes += 2 * (m.text.length + m.senderName.length) + 64;
+      if (this.space) {
+        const bytes = 2 * (m.text.length + m.senderName.length) + 64;
+        this.batchBytes += bytes;
+        this.queuedBytes += bytes;
+      }
       if (m.clientMsgId)
         this.dedup.remember(m.senderId, m.clientMsgId, {
           messageId: message.id,
@@ -445,7 +455,7 @@ export class SqliteStore implements Store {
 
   pending(recipientId: number, afterId: number, limit: number) {
     return this.op(false, () => {
-      this.messageRows.flush();
+      this.flushMessages();
       return this.q.pending.all(recipientId, afterId, limit) as MessageRow[];
     });
   }
@@ -701,9 +711,15 @@ export class SqliteStore implements Store {
 
   /** Inserts the queued rows (messages, de-duplication records) into their tables. */
   private flushRows(): void {
-    this.messageRows.flush();
+    this.flushMessages();
     this.dedup.flush();
     this.receiptRows.flush();
+  }
+
+  /** Inserts the queued message rows: their bytes are in the pages a measure counts now. */
+  private flushMessages(): void {
+    this.messageRows.flush();
+    this.queuedBytes = 0;
   }
 
   /** Ends the batch: its changes become durable (redo log or COMMIT), then its calls resolve. */
@@ -794,6 +810,7 @@ export class SqliteStore implements Store {
     }
     this.countDelta.clear();
     this.messageRows.clear();
+    this.queuedBytes = 0;
     this.senders.abort();
     try {
       if (this.space) this.measureSpace();
@@ -971,7 +988,7 @@ export class SqliteStore implements Store {
       clientMsgId = this.cachedClientMsgIds[slot]!;
       this.cachedIds[slot] = 0;
     } else {
-      this.messageRows.flush();
+      this.flushMessages();
       const row = this.q.senderOfMessage.get(recipientId, id) as {
         senderId: number;
         clientMsgId: number;
@@ -1029,7 +1046,7 @@ export class SqliteStore implements Store {
       return span;
     }
     // Some are gone already, or were stored before the cache's reach: the rows say which.
-    this.messageRows.flush();
+    this.flushMessages();
     const rows = this.q.rowsInRange.values(recipientId, lo, hi, hi - lo + 1) as [number, number, number][];
     return this.deleteRows(recipientId, lo, hi, rows, r, out);
   }
@@ -1082,7 +1099,7 @@ export class SqliteStore implements Store {
   private measureSpace(): void {
     const pages = (this.q.pageCount.get() as { page_count: number }).page_count;
     const free = (this.q.freelistCount.get() as { freelist_count: number }).freelist_count;
-    this.liveBytes = (pages - free) * this.pageSize;
+    this.liveBytes = (pages - free) * this.pageSize + this.queuedBytes;
     this.batchBytes = 0;
     this.freedInBatch = false;
     this.measuredAt = Date.now();
