@@ -193,11 +193,11 @@ export class SqliteStore implements Store {
     if (this.space) {
       const { fileBytes, walBytes } = this.space;
       db.run(`PRAGMA max_page_count = ${Math.max(16, Math.floor(fileBytes / this.pageSize))}`);
-      // The WAL keeps its largest size until truncated: checkpoint at half its share, and
-      // cut it back to its share after each checkpoint.
+      // The WAL keeps its largest size until truncated: checkpoint at half its share (at
+      // most WAL_CHECKPOINT_PAGES), and cut it back to its share after each checkpoint.
       db.run(`PRAGMA journal_size_limit = ${walBytes}`);
       const framePages = Math.floor(walBytes / 2 / (this.pageSize + 24));
-      db.run(`PRAGMA wal_autocheckpoint = ${Math.max(1, Math.min(1000, framePages))}`);
+      db.run(`PRAGMA wal_autocheckpoint = ${Math.max(1, Math.min(WAL_CHECKPOINT_PAGES, framePages))}`);
       this.measureSpace();
     }
     // meta.next_message_id is a ceiling: ids below it may have been handed out. Starting
@@ -1178,6 +1178,13 @@ const MAX_QUEUED_ROWS = 8192;
 
 /** Longest (ms) a batch that went to the redo log waits for its COMMIT. */
 const REDO_COMMIT_MS = 1000;
+
+/**
+ * WAL pages after which a COMMIT checkpoints (SQLite's default is 1,000). A relay's COMMIT
+ * (one a second) writes about this many, so the WAL stays near one COMMIT's pages instead
+ * of filling up to 4 MB over the first million messages.
+ */
+const WAL_CHECKPOINT_PAGES = 250;
 
 /** Redo log bytes past the last COMMIT that make the next batch end with one. */
 const REDO_COMMIT_BYTES = 16 * 1024 * 1024;
