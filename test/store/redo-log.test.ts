@@ -19,11 +19,11 @@ function dataFile(): string {
 }
 
 /** A log on a fresh data file, with a statement `insert` whose runs it records. */
-function open(map?: RedoMapSize) {
+function open(map?: RedoMapSize, fsync = false) {
   const path = dataFile();
   const db = new Database(":memory:");
   db.run("CREATE TABLE t (a, b)");
-  const log = RedoLog.create(path, { schemaVersion: 1, epoch: 7, seq: 0, fsync: false, map });
+  const log = RedoLog.create(path, { schemaVersion: 1, epoch: 7, seq: 0, fsync, map });
   const insert = log.prepare(db, INSERT);
   /** One frame: `rows` runs of the insert, each with a text of `bytes`. */
   const frame = (n: number, rows = 1, bytes = 10) => {
@@ -93,6 +93,15 @@ describe("redo log file", () => {
     // A store into the map past the file's end would kill this process with SIGBUS.
     for (let n = 2; n <= 30; n++) frame(n, 1, 200);
     expect(onDisk()).toEqual(Array.from({ length: 29 }, (_, i) => i + 2));
+  });
+
+  it("with fsync, still copies into the map (the fdatasync writes its pages), growing it too", () => {
+    const { log, frame, onDisk, size } = open({ first: 8 * 1024, max: 32 * 1024 }, true);
+    frame(1);
+    frame(2, 1, 10 * 1024);
+    expect(log.mapped).toBe(16 * 1024);
+    expect(size()).toBe(16 * 1024);
+    expect(onDisk()).toEqual([1, 2]);
   });
 
   it("gives back the frames since the last commit, for a rollback", () => {
