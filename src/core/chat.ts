@@ -183,8 +183,6 @@ export class ChatCore implements Core {
   /** The socket closed, for whatever reason. Idempotent. */
   disconnected(s: Session, reason: string): void {
     if (s.closed) return;
-    // ACKs read before the close take effect first.
-    this.pipeline.runAcks(s);
     s.closed = true;
     s.closing = true;
     const account = s.accountName;

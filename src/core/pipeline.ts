@@ -38,19 +38,10 @@ export const MAX_BACKLOG_BYTES = 1024 * 1024;
 export const CLOSE_WAIT_MS = 10_000;
 
 export class Pipeline {
-  /**
-   * ACKs read in this event-loop turn, run once every socket's reads of the turn are in
-   * (or before their session's next frame, or its disconnect, whichever comes first).
-   */
-  private readonly laterAcks = new Map<Session, { req: Request; at: number }[]>();
-  private acksScheduled = false;
-
   constructor(private readonly core: Core) {}
 
   /** One frame body from the connection. */
   receive(s: Session, body: Uint8Array): void {
-    // What the session sent before this frame runs before it.
-    if (this.laterAcks.size !== 0) this.runAcks(s);
     if (s.closing) return;
     const core = this.core;
     const now = core.now();
@@ -98,27 +89,13 @@ export class Pipeline {
         ) - 1;
       s.tokens -= extra;
       s.conn.charge?.(extra);
-      // Confirmations never wait behind a busy request (DELETE_ACCOUNT may be waiting for
-      // them), but they do wait for the turn's other reads: a receiver's ACK and a sender's
-      // next SEND often come in the same turn, the ACK first, and run at once it would
-      // stand between the SEND and its push. Nothing of another session waits for it
-      // within the turn (the store applies confirmations lazily anyway).
-      this.later(s, req, at);
-      return;
     }
-    if (s.busy || s.held || s.backlog?.length) {
+    // Confirmations never wait: a busy request (DELETE_ACCOUNT) may be waiting for them.
+    if ((s.busy || s.held || s.backlog?.length) && req.opcode !== Op.ACK) {
       this.enqueue(s, req, body, at);
       return;
     }
     this.dispatch(s, req, at);
-  }
-
-  /** Runs the ACKs of s that wait for the end of the turn: before its next frame, or as it goes. */
-  runAcks(s: Session): void {
-    const acks = this.laterAcks.get(s);
-    if (!acks) return;
-    this.laterAcks.delete(s);
-    for (const a of acks) this.dispatch(s, a.req, a.at);
   }
 
   /** The decoder rejected the byte stream (frame too large, bad length prefix). */
@@ -257,18 +234,6 @@ export class Pipeline {
       this.answer(s, d.frame, d.started, d.close);
     }
     while (s.sendWaiters?.length && s.sendWaiters[0]!.seq <= seq) s.sendWaiters.shift()!.resolve();
-  }
-
-  private later(s: Session, req: Request, at: number): void {
-    const acks = this.laterAcks.get(s);
-    if (acks) acks.push({ req, at });
-    else this.laterAcks.set(s, [{ req, at }]);
-    if (this.acksScheduled) return;
-    this.acksScheduled = true;
-    setImmediate(() => {
-      this.acksScheduled = false;
-      for (const s of [...this.laterAcks.keys()]) this.runAcks(s);
-    });
   }
 
   /** Queues a request behind the one running; pauses reading while many wait. */
