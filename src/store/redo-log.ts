@@ -23,11 +23,13 @@ import {
   closeSync,
   existsSync,
   fdatasyncSync,
+  fstatSync,
   fsyncSync,
   ftruncateSync,
   openSync,
   readFileSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -70,6 +72,7 @@ export class RedoLog {
   private fileBytes = REDO_HEADER_BYTES;
   /** The file's first map.length bytes, mapped shared; null where mapping failed. */
   private map: Uint8Array | null = null;
+  private growFailed = false;
   private statements = 0;
   /** The last frame written, and the last one a SQLite commit covers. */
   private written: number;
@@ -133,8 +136,10 @@ export class RedoLog {
           Math.min(ZEROS.length, bytes - this.fileBytes),
           this.fileBytes,
         );
+      // Bun.mmap opens the file by its path: map only while the path still names this file.
+      if (!this.ownsPath()) return false;
       const map = Bun.mmap(this.file, { shared: true, size: bytes });
-      if (map.length < bytes) return false;
+      if (map.length < bytes || !this.ownsPath()) return false;
       // Maps each page for writing now rather than at the first frame that reaches it.
       for (let at = 0; at < bytes; at += PAGE) map[at] = map[at]!;
       // The old map is unmapped when collected; nothing uses it after this.
@@ -145,13 +150,23 @@ export class RedoLog {
     }
   }
 
+  /** The path still leads to the file this log writes through its descriptor. */
+  private ownsPath(): boolean {
+    const path = statSync(this.file);
+    const own = fstatSync(this.fd);
+    return path.ino === own.ino && path.dev === own.dev;
+  }
+
   /** Grows the map to hold a frame ending at `end`, doubling up to mapSize.max; false if it cannot. */
   private grow(end: number): boolean {
     const now = this.map?.length ?? 0;
-    if (now === 0 || end > this.mapSize.max) return false;
+    if (now === 0 || end > this.mapSize.max || this.growFailed) return false;
     let bytes = now;
     while (bytes < end) bytes *= 2;
-    return this.mapTo(Math.min(bytes, this.mapSize.max));
+    if (this.mapTo(Math.min(bytes, this.mapSize.max))) return true;
+    // Not tried again: the frames past the map are written, as they would be anyway.
+    this.growFailed = true;
+    return false;
   }
 
   /** A statement whose every run() is recorded in the open frame. */

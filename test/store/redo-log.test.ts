@@ -3,7 +3,7 @@
 
 import { Database } from "bun:sqlite";
 import { describe, expect, it } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { decodeFrames } from "../../src/store/redo-codec";
@@ -102,6 +102,20 @@ describe("redo log file", () => {
     expect(log.mapped).toBe(16 * 1024);
     expect(size()).toBe(16 * 1024);
     expect(onDisk()).toEqual([1, 2]);
+  });
+
+  it("does not map another file put at its path: it grows no map, and writes through its own descriptor", () => {
+    const { path, log, frame, size } = open({ first: 8 * 1024, max: 64 * 1024 });
+    frame(1);
+    const moved = `${redoPath(path)}.moved`;
+    renameSync(redoPath(path), moved);
+    writeFileSync(redoPath(path), Buffer.alloc(64 * 1024, 7));
+    frame(2, 1, 10 * 1024); // past the map: growing it would map the other file
+    expect(log.mapped).toBe(8 * 1024);
+    frame(3);
+    expect(decodeFrames(readFileSync(moved)).map((f) => f.seq)).toEqual([1, 2, 3]);
+    expect(readFileSync(redoPath(path)).every((b) => b === 7)).toBe(true);
+    expect(size()).toBe(64 * 1024);
   });
 
   it("gives back the frames since the last commit, for a rollback", () => {
