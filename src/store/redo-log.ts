@@ -8,17 +8,28 @@
 //
 // After a crash, openDataFile replays the frames the file has past the last commit
 // (meta.redo_seq, written in every commit) before anything else reads the file.
+//
+// The file is mapped MAP_SHARED and a frame is copied into the map: stores into a shared
+// mapping are in the page cache as soon as they are made, as a write(2)'s bytes are, so a
+// frame survives a SIGKILL the moment the copy ends, without a syscall. With fsync, the
+// fdatasync on the descriptor writes the mapped pages as well. The file's length is written
+// with zeros before it is mapped: a page of a hole would take its disk block at the first
+// store, and a full disk would then be a SIGBUS instead of an error. The file is never cut
+// below the map either (a store past the file's end is a SIGBUS too). A frame past the map
+// goes through write(2).
 
 import type { Database, Statement } from "bun:sqlite";
 import {
   closeSync,
   existsSync,
   fdatasyncSync,
+  fstatSync,
   fsyncSync,
   ftruncateSync,
   openSync,
   readFileSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -40,16 +51,36 @@ export interface Preparer {
 
 export const redoPath = (dataFile: string) => `${dataFile}-redo`;
 
-/** A log longer than this after a commit is cut back to its header (see committed()). */
-const KEEP_BYTES = 20 * 1024 * 1024;
+/**
+ * A log longer than this after a commit is cut back to its map (see committed()): the
+ * bytes allowed between two commits (sqlite.ts's REDO_COMMIT_BYTES) and a large batch.
+ */
+export const KEEP_BYTES = 12 * 1024 * 1024;
+
+/** How much of the file is mapped at first, and the most it grows to (doubling). */
+export interface RedoMapSize {
+  first: number;
+  max: number;
+}
+/**
+ * All of it at once: the file's length and its pages in RSS are what they will be from the
+ * first message on (a measure of the data's size sees no buffer filling up), and no zeros
+ * are written and no map made later, under load.
+ */
+const MAP_SIZE: RedoMapSize = { first: KEEP_BYTES, max: KEEP_BYTES };
+const ZEROS = Buffer.alloc(64 * 1024);
+const PAGE = 4096;
 
 /** The open redo log of a running store. */
 export class RedoLog {
   private readonly writer = new FrameWriter();
   /** Where the next frame goes: the end of the last whole frame. */
   private offset = REDO_HEADER_BYTES;
-  /** The file's length: frames of earlier commits may lie between offset and it. */
-  private fileEnd = REDO_HEADER_BYTES;
+  /** The file's length: frames of earlier commits, or zeros, may lie between offset and it. */
+  private fileBytes = REDO_HEADER_BYTES;
+  /** The file's first map.length bytes, mapped shared; null where mapping failed. */
+  private map: Uint8Array | null = null;
+  private growFailed = false;
   private statements = 0;
   /** The last frame written, and the last one a SQLite commit covers. */
   private written: number;
@@ -57,18 +88,26 @@ export class RedoLog {
 
   private constructor(
     private readonly fd: number,
+    private readonly file: string,
     private readonly fsync: boolean,
     seq: number,
+    private readonly mapSize: RedoMapSize,
   ) {
     this.written = seq;
     this.committedSeq = seq;
   }
 
   /** Starts an empty log for a data file whose meta says it is at `seq`. */
-  static create(dataFile: string, o: { schemaVersion: number; epoch: number; seq: number; fsync: boolean }) {
-    const fd = openSync(redoPath(dataFile), "w", 0o600);
+  static create(
+    dataFile: string,
+    o: { schemaVersion: number; epoch: number; seq: number; fsync: boolean; map?: RedoMapSize },
+  ) {
+    const file = redoPath(dataFile);
+    const fd = openSync(file, "w", 0o600);
     try {
       writeSync(fd, encodeHeader(o));
+      const log = new RedoLog(fd, file, o.fsync, o.seq, o.map ?? MAP_SIZE);
+      log.mapTo(log.mapSize.first);
       if (o.fsync) {
         fdatasyncSync(fd);
         // A new file survives a power loss only once its directory entry is on disk too.
@@ -79,11 +118,63 @@ export class RedoLog {
           closeSync(dir);
         }
       }
+      return log;
     } catch (error) {
       closeSync(fd);
       throw error;
     }
-    return new RedoLog(fd, o.fsync, o.seq);
+  }
+
+  /** Bytes of the file that are mapped (0: none, every frame is a write(2)). */
+  get mapped(): number {
+    return this.map?.length ?? 0;
+  }
+
+  /**
+   * Makes the file at least `bytes` long with zeros and maps its first `bytes`; false if
+   * that failed (the map there was stays, and frames past it are written).
+   */
+  private mapTo(bytes: number): boolean {
+    try {
+      while (this.fileBytes < bytes)
+        this.fileBytes += writeSync(
+          this.fd,
+          ZEROS,
+          0,
+          Math.min(ZEROS.length, bytes - this.fileBytes),
+          this.fileBytes,
+        );
+      // Bun.mmap opens the file by its path: map only while the path still names this file.
+      if (!this.ownsPath()) return false;
+      const map = Bun.mmap(this.file, { shared: true, size: bytes });
+      if (map.length < bytes || !this.ownsPath()) return false;
+      // Maps each page for writing now rather than at the first frame that reaches it.
+      for (let at = 0; at < bytes; at += PAGE) map[at] = map[at]!;
+      // The old map is unmapped when collected; nothing uses it after this.
+      this.map = map;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The path still leads to the file this log writes through its descriptor. */
+  private ownsPath(): boolean {
+    const path = statSync(this.file);
+    const own = fstatSync(this.fd);
+    return path.ino === own.ino && path.dev === own.dev;
+  }
+
+  /** Grows the map to hold a frame ending at `end`, doubling up to mapSize.max; false if it cannot. */
+  private grow(end: number): boolean {
+    const now = this.map?.length ?? 0;
+    if (now === 0 || end > this.mapSize.max || this.growFailed) return false;
+    let bytes = now;
+    while (bytes < end) bytes *= 2;
+    if (this.mapTo(Math.min(bytes, this.mapSize.max))) return true;
+    // Not tried again: the frames past the map are written, as they would be anyway.
+    this.growFailed = true;
+    return false;
   }
 
   /** A statement whose every run() is recorded in the open frame. */
@@ -129,17 +220,23 @@ export class RedoLog {
   /** Writes the open frame; when this returns the turn survives a crash (and, with fsync, a power loss). */
   append(): void {
     const frame = this.writer.finish(this.written + 1);
+    const end = this.offset + frame.length;
     try {
-      let done = 0;
-      while (done < frame.length)
-        done += writeSync(this.fd, frame, done, frame.length - done, this.offset + done);
+      const map = this.map && (end <= this.map.length || this.grow(end)) ? this.map : null;
+      if (map) map.set(frame, this.offset);
+      else {
+        let done = 0;
+        while (done < frame.length)
+          done += writeSync(this.fd, frame, done, frame.length - done, this.offset + done);
+        if (end > this.fileBytes) this.fileBytes = end;
+      }
       if (this.fsync) fdatasyncSync(this.fd);
     } catch (error) {
       // A partial frame fails its CRC; the next one overwrites it anyway.
       this.writer.restart();
       throw error;
     }
-    this.offset += frame.length;
+    this.offset = end;
     this.written++;
   }
 
@@ -153,18 +250,18 @@ export class RedoLog {
    * file keeps its length (overwriting its pages costs less than giving them back at every
    * commit and taking them again); the frames left past the new ones carry seqs the commit
    * covers (meta.redo_seq), or fail their CRC where a new frame cut into them, and a replay
-   * skips both. Only a file grown past KEEP_BYTES by a large burst is cut back.
+   * skips both. Only a file grown past KEEP_BYTES by a large burst is cut back, to its map
+   * (never below: a store into a mapped page past the file's end is a SIGBUS).
    */
   committed(): void {
     this.committedSeq = this.written;
     this.writer.restart();
-    const end = this.offset;
     this.offset = REDO_HEADER_BYTES;
-    if (end > this.fileEnd) this.fileEnd = end;
-    if (this.fileEnd <= KEEP_BYTES) return;
+    if (this.fileBytes <= KEEP_BYTES) return;
+    const keep = Math.max(REDO_HEADER_BYTES, this.mapped);
     try {
-      ftruncateSync(this.fd, REDO_HEADER_BYTES);
-      this.fileEnd = REDO_HEADER_BYTES;
+      ftruncateSync(this.fd, keep);
+      this.fileBytes = keep;
     } catch {
       // Kept at its length: a replay skips what the commit covers either way.
     }
@@ -179,6 +276,8 @@ export class RedoLog {
   /** After a clean shutdown's commit: nothing is left to replay. */
   close(dataFile: string, remove: boolean): void {
     closeSync(this.fd);
+    // Unmapped when collected; removing the file does not touch a map, cutting it would.
+    this.map = null;
     if (remove) unlinkSync(redoPath(dataFile));
   }
 }

@@ -1187,7 +1187,7 @@ const REDO_COMMIT_MS = 1000;
 const WAL_CHECKPOINT_PAGES = 250;
 
 /** Redo log bytes past the last COMMIT that make the next batch end with one. */
-const REDO_COMMIT_BYTES = 16 * 1024 * 1024;
+const REDO_COMMIT_BYTES = 8 * 1024 * 1024;
 
 /** Longest a confirmation waits for a batch to join before committing on its own. */
 const ACK_DELAY_MS = 20;

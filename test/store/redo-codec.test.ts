@@ -12,7 +12,7 @@ const INSERT = "INSERT INTO t (a, b, c, d) VALUES (?, ?, ?, ?)";
 const DELETE = "DELETE FROM t WHERE a = ?";
 
 /** A log: the header, then each frame as the writer sealed it. */
-function log(...frames: Buffer[]): Buffer {
+function log(...frames: Uint8Array[]): Buffer {
   return Buffer.concat([
     encodeHeader({ schemaVersion: 7, epoch: 12345 }),
     ...frames.map((f) => Buffer.from(f)),
