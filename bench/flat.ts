@@ -94,8 +94,9 @@ while (done < TOTAL) {
   if (run.exitCode !== 0 || result.lost !== 0 || result.order_errors !== 0 || result.refused !== 0)
     throw new Error(`bench run failed: ${JSON.stringify(result)}`);
   done += perSender * PAIRS;
-  // The server collects garbage once it falls quiet (src/server.ts idleCollector): sample after that.
-  await Bun.sleep(1500);
+  // Once it falls quiet the server collects garbage (src/server.ts idleCollector) and, a
+  // COMMIT later, empties its WAL (src/store/sqlite.ts checkpointIfIdle): sample after both.
+  await Bun.sleep(2500);
   const row = {
     messages: done,
     msgs_per_s: result.msgs_per_s,

@@ -912,6 +912,24 @@ describe("SqliteStore: the redo log (what a crash keeps between commits)", () =>
     mkdirSync(join(dir, "chat.db-redo"));
     expect(openError()).toContain("cannot read its redo log");
   });
+  it("commits within REDO_COMMIT_MS, and once quiet empties the WAL: the files hold what was answered", async () => {
+    const s = open(roomy);
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const m = await put(s, msg(bob, "alice", "quiet now", { clientMsgId: 300 }));
+    const wal = () => statSync(join(dir, "chat.db-wal"), { throwIfNoEntry: false })?.size ?? 0;
+    expect(wal()).toBeGreaterThan(0); // the accounts' commits
+    // The timer's COMMIT, then the quiet checkpoint: bounded waits on the WAL's size.
+    const deadline = Date.now() + 10_000;
+    while (wal() > 0 && Date.now() < deadline) await Bun.sleep(50);
+    expect(wal()).toBe(0);
+    // The data file alone (no WAL, the redo log past its commit) has the message.
+    const copy = join(dir, "quiet");
+    mkdirSync(copy);
+    copyFileSync(join(dir, "chat.db"), join(copy, "chat.db"));
+    const after = SqliteStore.open({ path: join(copy, "chat.db"), sync: "normal", ...LIMITS, ...roomy });
+    opened.push(after);
+    expect(ids(await after.pending(alice.id, 0, 10))).toEqual([m.id]);
+  });
 });
 
 describe("SqliteStore.backupTo", () => {
