@@ -104,16 +104,7 @@ export class RowBatch {
     v[at + 3] = d;
     v[at + 4] = e;
     if (this.columns > 5) v[at + 5] = f;
-    if (this.record) {
-      const r = this.scratch;
-      r[0] = a;
-      r[1] = b;
-      r[2] = c;
-      r[3] = d;
-      r[4] = e;
-      r[5] = f;
-      this.record(r);
-    }
+    if (this.record) this.recordRow(a, b, c, d, e, f, null);
   }
 
   /** Queues one row, its values in the order of the head's column list. */
@@ -135,17 +126,29 @@ export class RowBatch {
     if (w === 6) this.values.push(a, b, c, d, e, f);
     else if (w === 7) this.values.push(a, b, c, d, e, f, g);
     else this.values.push(a, b, c, d, e);
-    if (this.record) {
-      const r = this.scratch;
-      r[0] = a;
-      r[1] = b;
-      r[2] = c;
-      r[3] = d;
-      r[4] = e;
-      if (w > 5) r[5] = f;
-      if (w > 6) r[6] = g;
-      this.record(r);
-    }
+    if (this.record) this.recordRow(a, b, c, d, e, f, g);
+  }
+
+  /** Hands one row to the recorder, in the scratch array (the recorder copies what it keeps). */
+  private recordRow(
+    a: SqlValue,
+    b: SqlValue,
+    c: SqlValue,
+    d: SqlValue,
+    e: SqlValue,
+    f: SqlValue,
+    g: SqlValue,
+  ): void {
+    const r = this.scratch;
+    const w = this.columns;
+    r[0] = a;
+    r[1] = b;
+    r[2] = c;
+    r[3] = d;
+    r[4] = e;
+    if (w > 5) r[5] = f;
+    if (w > 6) r[6] = g;
+    this.record!(r);
   }
 
   /** Inserts the queued rows (inside the caller's open transaction). Throws what SQLite throws. */
