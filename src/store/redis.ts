@@ -11,6 +11,7 @@
 import { prefixEnd } from "../rules/glob";
 import { Batches } from "./redis-batch";
 import { openRedisLink, RedisClusterConnection } from "./redis-cluster";
+import { keySlot } from "./redis-cluster-slot";
 import type { ConnectionOptions, RedisLink } from "./redis-conn";
 import { IdBlocks } from "./redis-ids";
 import { DIR_KEYS, dir, messages, ops, token, tokenExpiry, user, userKeys } from "./redis-keys";
@@ -68,17 +69,15 @@ export interface RedisStoreOptions extends ConnectionOptions {
 
 /** The APPEND script's answer to one append: "ok", "dup:<id>:<sentAt>", "stale:<highest id>", … */
 type AppendAnswer = string;
-/** One append of a batch (the APPEND script's per-append arguments). */
+/** One append of a batch: the APPEND script's per-append arguments, and to whom. */
 interface AppendCall {
+  recipientId: number;
   id: number;
-  senderId: number;
-  clientMsgId: number;
-  /** "<sender id>|<body json>", as the bodies hash keeps it. */
+  /** "<sender id>|<body json>", as the bodies hash keeps it (the script reads the sender, sentAt and client_msg_id from it). */
   body: string;
-  sentAt: number;
 }
-/** Appends to one recipient sent in one script call at most (Lua's unpack() takes a few thousand values). */
-const APPEND_BATCH = 100;
+/** Appends sent in one script call at most (each call holds Redis for its length). */
+const APPEND_BATCH = 200;
 /** How long a deleted account's tombstone refuses late appends (ms): far above any request's lifetime. */
 const TOMBSTONE_MS = 86_400_000;
 /** Stale-id retries before an enqueue gives up (each takes a fresh block, above every id so far). */
@@ -104,7 +103,7 @@ export class RedisStore implements Store {
   private readonly ids: IdBlocks;
   /** Appends per recipient, kept in call order across stale-id retries (redis-order.ts). */
   private readonly lanes: AppendLanes<AppendAnswer>;
-  /** The appends of one turn to one recipient, sent as one APPEND call. */
+  /** The appends of one turn, sent as one APPEND call (on a cluster, one per slot). */
   private readonly appends: Batches<AppendCall, AppendAnswer>;
   /** Calls not settled yet, and flush()es waiting for there to be none. */
   private inflight = 0;
@@ -135,15 +134,10 @@ export class RedisStore implements Store {
       (n) => this.redis.send("INCRBY", [messages.nextId, n]).then(Number),
       opts.idBlock ?? ID_BLOCK,
     );
-    this.appends = new Batches<AppendCall, AppendAnswer>((recipientId, calls) => {
-      const args: (string | number)[] = [
-        this.limits.maxQueuedPerAccount,
-        this.limits.maxQueuedPerSender,
-        this.limits.dedupPerSender,
-      ];
-      for (const c of calls) args.push(c.id, c.senderId, c.clientMsgId, c.body, c.sentAt);
-      return this.redis.eval(APPEND, userKeys(recipientId), args) as Promise<AppendAnswer[]>;
-    }, APPEND_BATCH);
+    this.appends = new Batches<AppendCall, AppendAnswer>(
+      (_slot, calls) => this.sendAppends(calls),
+      APPEND_BATCH,
+    );
     this.lanes = new AppendLanes<AppendAnswer>(
       () => this.ids.takeNow() ?? this.ids.takeInBlock(),
       (r) => r.startsWith("stale"),
@@ -295,14 +289,9 @@ export class RedisStore implements Store {
         let r: AppendAnswer;
         try {
           const to = recipient.id;
+          const slot = this.slotOf(to);
           ({ id, answer: r } = await this.lanes.append(to, (id) =>
-            this.appends.add(to, {
-              id,
-              senderId: m.senderId,
-              clientMsgId: m.clientMsgId,
-              body,
-              sentAt: m.sentAt,
-            }),
+            this.appends.add(slot, { recipientId: to, id, body }),
           ));
         } catch (error) {
           if (error instanceof StorageFullError) return { ok: false, error: "storage_full" };
@@ -560,6 +549,45 @@ export class RedisStore implements Store {
   }
 
   // --- internal ---
+
+  /** Which batch an append to recipientId goes in: on a cluster its slot's, else the one. */
+  private slotOf(recipientId: number): number {
+    return this.onCluster ? keySlot(user(recipientId).queue) : 0;
+  }
+
+  /**
+   * Sends a batch of appends as one APPEND call: grouped by recipient (each group in call
+   * order, which is all the order appends need), answered in the calls' order.
+   */
+  private sendAppends(calls: readonly AppendCall[]): Promise<AppendAnswer[]> {
+    // Most batches have one append per recipient or all for one: groups as arrays of indexes.
+    const groups = new Map<number, number[]>();
+    for (let i = 0; i < calls.length; i++) {
+      const to = calls[i]!.recipientId;
+      const g = groups.get(to);
+      if (g) g.push(i);
+      else groups.set(to, [i]);
+    }
+    const keys: string[] = [];
+    const args: (string | number)[] = [
+      this.limits.maxQueuedPerAccount,
+      this.limits.maxQueuedPerSender,
+      this.limits.dedupPerSender,
+    ];
+    for (const [to, g] of groups) {
+      keys.push(user(to).queue);
+      args.push(g.length);
+      for (const i of g) args.push(calls[i]!.id, calls[i]!.body);
+    }
+    return (this.redis.eval(APPEND, keys, args) as Promise<AppendAnswer[]>).then((answers) => {
+      // (Answered short: Batches fails the calls left without an answer.)
+      if (groups.size === 1 || answers.length !== calls.length) return answers;
+      const inOrder: AppendAnswer[] = new Array(calls.length);
+      let k = 0;
+      for (const g of groups.values()) for (const i of g) inOrder[i] = answers[k++]!;
+      return inOrder;
+    });
+  }
 
   /**
    * With waitReplicas: waits until that many replicas have the writes made so far on the
