@@ -417,8 +417,12 @@ return {ids, bodies}
 
 /**
  * take(from): removes the messages of ARGV[from..] waiting here (each id once) with their
- * bodies and senders' counts, a few commands for all of them; answers their ids, bodies
- * (false for a missing body) and senders (false with no body), in ARGV's order.
+ * bodies and senders' counts, a few commands for all of them; answers how many were waiting,
+ * and the ids, bodies and senders of those with a body, in ARGV's order. A message waits
+ * while it has a body (APPEND, take and DROP_USER write and remove the two together), so
+ * the bodies read tell which wait: no ZMSCORE, whose scores Redis would format and Lua
+ * parse for nothing. The queue's ZREM counts what it removed (an id in the queue with no
+ * body too, should one ever be).
  */
 const TAKE_QUEUED = `${CHUNKED}
 -- A stored body's client_msg_id ('0' for none): a body "<sender>|[name,text,sentAt,cm]" ends
@@ -428,44 +432,43 @@ local function cmOf(v)
   return string.match(v, ',%d+,(%d+)%]$', math.max(1, #v - 64)) or '0'
 end
 local function take(from)
-  local ids, seen = {}, {}
+  local ids, seen, n = {}, {}, 0
   for i = from, #ARGV do
-    if not seen[ARGV[i]] then
-      seen[ARGV[i]] = true
-      ids[#ids + 1] = ARGV[i]
+    local id = ARGV[i]
+    if not seen[id] then
+      seen[id] = true
+      n = n + 1
+      ids[n] = id
     end
   end
-  local queued, bodies, senders = {}, {}, {}
-  for i = 1, #ids, 500 do
-    local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids, i, math.min(i + 499, #ids)))
-    for j = 1, #scores do
-      if scores[j] then queued[#queued + 1] = ids[i + j - 1] end
+  local queued, bodies, senders, q = {}, {}, {}, 0
+  if n == 0 then return 0, queued, bodies, senders end
+  for i = 1, n, 500 do
+    local vs = redis.call('HMGET', KEYS[2], unpack(ids, i, math.min(i + 499, n)))
+    for j = 1, #vs do
+      if vs[j] then
+        q = q + 1
+        queued[q] = ids[i + j - 1]
+        bodies[q] = vs[j]
+      end
     end
   end
-  if #queued == 0 then return queued, bodies, senders end
-  for i = 1, #queued, 500 do
-    local vs = redis.call('HMGET', KEYS[2], unpack(queued, i, math.min(i + 499, #queued)))
-    for j = 1, #vs do bodies[i + j - 1] = vs[j] end
-  end
-  chunked('ZREM', KEYS[1], queued)
+  local removed = 0
+  for i = 1, n, 500 do removed = removed + redis.call('ZREM', KEYS[1], unpack(ids, i, math.min(i + 499, n))) end
+  if removed == 0 then return 0, {}, {}, {} end
   chunked('HDEL', KEYS[2], queued)
   -- Only the pads left (QUEUE_PAD, BODIES_PAD): an empty queue takes no memory.
-  if #queued > 0 and redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
+  if redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
   local dec = {}
-  for j = 1, #queued do
-    local v = bodies[j]
-    if v then
-      local s = string.match(v, '^(%d+)|')
-      senders[j] = s
-      dec[s] = (dec[s] or 0) + 1
-    else
-      senders[j] = false
-    end
+  for j = 1, q do
+    local s = string.match(bodies[j], '^(%d+)|')
+    senders[j] = s
+    dec[s] = (dec[s] or 0) + 1
   end
   for s, k in pairs(dec) do
     if redis.call('HINCRBY', KEYS[3], s, -k) <= 0 then redis.call('HDEL', KEYS[3], s) end
   end
-  return queued, bodies, senders
+  return removed, queued, bodies, senders
 end
 `;
 
@@ -473,8 +476,7 @@ end
 export const ACK = script(
   "ack",
   `${TAKE_QUEUED}
-local queued = take(1)
-return #queued
+return (take(1))
 `,
 );
 
@@ -494,8 +496,8 @@ export const LEFTOVER_MS = 10_000;
 export const ACK_WITH_RECEIPTS = script(
   "ack-with-receipts",
   `${TAKE_QUEUED}
-local queued, bodies, senders = take(3)
-local out = {#queued}
+local removed, queued, bodies, senders = take(3)
+local out = {removed}
 local entries = {}
 for j = 1, #queued do
   local v = bodies[j]
@@ -539,7 +541,7 @@ return out
 export const ACK_WITH_RECEIPTS_LOCAL = script(
   "ack-with-receipts-local",
   `${TAKE_QUEUED}
-local queued, bodies, from = take(5)
+local removed, queued, bodies, from = take(5)
 local at, cap, prefix = ARGV[1], tonumber(ARGV[3]), ARGV[4]
 local name = cjson.encode(ARGV[2])
 -- Per sender, in order of first appearance: {id, cm, confirmed at, recipient name or nil (now)}.
@@ -573,7 +575,7 @@ if redis.call('EXISTS', KEYS[8]) == 1 then
   chunked('HDEL', KEYS[8], moved)
 end
 -- The receipts confirmed now go straight into the answer (its counts are set at the end).
-local out, left, dropped = {#queued, 0, 0}, {}, 0
+local out, left, dropped = {removed, 0, 0}, {}, 0
 for _, s in ipairs(senders) do
   local t = prefix .. '{u:' .. s .. '}'
   if redis.call('HEXISTS', KEYS[9], s) == 1 and redis.call('EXISTS', t .. ':gone') == 0 then
