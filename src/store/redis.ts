@@ -290,8 +290,8 @@ export class RedisStore implements Store {
         try {
           const to = recipient.id;
           const slot = this.slotOf(to);
-          ({ id, answer: r } = await this.lanes.append(to, (id) =>
-            this.appends.add(slot, { recipientId: to, id, body }),
+          ({ id, answer: r } = await this.lanes.append(to, (id, answered) =>
+            this.appends.add(slot, { recipientId: to, id, body }, answered),
           ));
         } catch (error) {
           if (error instanceof StorageFullError) return { ok: false, error: "storage_full" };
