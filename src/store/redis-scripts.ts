@@ -360,7 +360,8 @@ local function appendTo(q, a, n)
       chunked('RPUSH', r.order, new)
       -- Pushed out: the stored entries from the head, then this call's from the front.
       local pops = (r.hi - 1) + (r.ni - 1)
-      if pops > 0 then redis.call('LPOP', r.order, pops) end
+      -- (LTRIM, not LPOP: the entries popped would come back as a reply for nothing.)
+      if pops > 0 then redis.call('LTRIM', r.order, pops, -1) end
       -- This call's entries that stayed, set after the stored ones pushed out are deleted
       -- (one pushed out and stored again by this call is among them).
       local sets, ns = {}, 0
