@@ -545,22 +545,26 @@ export const ACK_WITH_RECEIPTS_LOCAL = script(
 local removed, queued, bodies, from = take(5)
 local at, cap, prefix = ARGV[1], tonumber(ARGV[3]), ARGV[4]
 local name = cjson.encode(ARGV[2])
--- Per sender, in order of first appearance: {id, cm, confirmed at, recipient name or nil (now)}.
-local bySender, senders = {}, {}
-local function add(s, e)
+-- Per sender, in order of first appearance: its receipts' ids, client_msg_ids, and (for
+-- the outbox's leftovers only; nil for those confirmed now) confirmed at and recipient name.
+local bySender, senders, ns = {}, {}, 0
+local function group(s)
   local g = bySender[s]
   if not g then
-    g = {}
+    g = {ids = {}, cms = {}, ats = {}, nms = {}, n = 0}
     bySender[s] = g
-    senders[#senders + 1] = s
+    ns = ns + 1
+    senders[ns] = s
   end
-  g[#g + 1] = e
+  return g
 end
+-- (take answers only messages with a body.)
 for j = 1, #queued do
-  local v = bodies[j]
-  if v then
-    add(from[j], {queued[j], cmOf(v), at, nil})
-  end
+  local g = group(from[j])
+  local k = g.n + 1
+  g.n = k
+  g.ids[k] = queued[j]
+  g.cms[k] = cmOf(bodies[j])
 end
 if redis.call('EXISTS', KEYS[8]) == 1 then
   local before = tonumber(at) - ${LEFTOVER_MS}
@@ -569,27 +573,36 @@ if redis.call('EXISTS', KEYS[8]) == 1 then
   for i = 1, #box, 2 do
     local s, cm, t, nm = string.match(box[i + 1], '^(%d+)|(%d+)|(%d+)|(.*)$')
     if t and tonumber(t) <= before then
-      add(s, {box[i], cm, t, nm})
+      local g = group(s)
+      local k = g.n + 1
+      g.n = k
+      g.ids[k], g.cms[k], g.ats[k], g.nms[k] = box[i], cm, t, nm
       moved[#moved + 1] = box[i]
     end
   end
   chunked('HDEL', KEYS[8], moved)
 end
 -- The receipts confirmed now go straight into the answer (its counts are set at the end).
-local out, left, dropped = {removed, 0, 0}, {}, 0
+local out, no, left, nl, dropped = {removed, 0, 0}, 3, {}, 0, 0
 for _, s in ipairs(senders) do
   local t = prefix .. '{u:' .. s .. '}'
   if redis.call('HEXISTS', KEYS[9], s) == 1 and redis.call('EXISTS', t .. ':gone') == 0 then
     local g, zargs, hargs = bySender[s], {}, {}
-    for _, e in ipairs(g) do
-      zargs[#zargs + 1] = e[1]
-      zargs[#zargs + 1] = e[1]
-      hargs[#hargs + 1] = e[1]
-      hargs[#hargs + 1] = '[' .. (e[4] and cjson.encode(e[4]) or name) .. ',' .. e[3] .. ',' .. e[2] .. ']'
+    local n, ids, cms, ats, nms = g.n, g.ids, g.cms, g.ats, g.nms
+    for i = 1, n do
+      local id, nm = ids[i], nms[i]
+      zargs[2 * i - 1] = id
+      zargs[2 * i] = id
+      hargs[2 * i - 1] = id
+      if nm then
+        hargs[2 * i] = '[' .. cjson.encode(nm) .. ',' .. ats[i] .. ',' .. cms[i] .. ']'
+      else
+        hargs[2 * i] = '[' .. name .. ',' .. at .. ',' .. cms[i] .. ']'
+      end
     end
     -- The pads (RECEIPTS_PAD) from PAD_FROM receipts on: before adding this many, or after
     -- the count reached it. Counts leave them out.
-    local padded = #g >= ${PAD_FROM}
+    local padded = n >= ${PAD_FROM}
     if padded then redis.call('ZADD', t .. ':r', '-inf', '${RECEIPTS_PAD}') end
     chunked('ZADD', t .. ':r', zargs)
     local count = redis.call('ZCOUNT', t .. ':r', '(-inf', '+inf')
@@ -606,30 +619,28 @@ for _, s in ipairs(senders) do
       chunked('HDEL', t .. ':rb', oldest)
       chunked('ZREM', t .. ':r', oldest)
       dropped = dropped + over
-      local ids = {}
-      for i, e in ipairs(g) do ids[i] = e[1] end
-      for i = 1, #ids, 500 do
-        local scores = redis.call('ZMSCORE', t .. ':r', unpack(ids, i, math.min(i + 499, #ids)))
+      for i = 1, n, 500 do
+        local scores = redis.call('ZMSCORE', t .. ':r', unpack(ids, i, math.min(i + 499, n)))
         for j = 1, #scores do kept[i + j - 1] = scores[j] and true or false end
       end
     end
-    for i, e in ipairs(g) do
+    for i = 1, n do
       if over <= 0 or kept[i] then
-        local list = e[4] and left or out
-        list[#list + 1] = e[1]
-        list[#list + 1] = s
-        list[#list + 1] = e[2]
-        if e[4] then
-          list[#list + 1] = e[3]
-          list[#list + 1] = e[4]
+        local nm = nms[i]
+        if nm then
+          left[nl + 1], left[nl + 2], left[nl + 3], left[nl + 4], left[nl + 5] = ids[i], s, cms[i], ats[i], nm
+          nl = nl + 5
+        else
+          out[no + 1], out[no + 2], out[no + 3] = ids[i], s, cms[i]
+          no = no + 3
         end
       end
     end
   end
 end
 out[2] = dropped
-out[3] = (#out - 3) / 3
-for _, v in ipairs(left) do out[#out + 1] = v end
+out[3] = (no - 3) / 3
+for i = 1, nl do out[no + i] = left[i] end
 return out
 `,
 );

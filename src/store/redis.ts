@@ -77,7 +77,7 @@ interface AppendCall {
   body: string;
 }
 /** Appends sent in one script call at most (each call holds Redis for its length). */
-const APPEND_BATCH = 200;
+const APPEND_BATCH = 500;
 /** How long a deleted account's tombstone refuses late appends (ms): far above any request's lifetime. */
 const TOMBSTONE_MS = 86_400_000;
 /** Stale-id retries before an enqueue gives up (each takes a fresh block, above every id so far). */
