@@ -561,7 +561,8 @@ export class RedisStore implements Store {
 
   /** Which batch an append to recipientId goes in: on a cluster its slot's, else the one. */
   private slotOf(recipientId: number): number {
-    return this.onCluster ? keySlot(user(recipientId).queue) : 0;
+    // The slot is the tag's: the same for every key of the recipient.
+    return this.onCluster ? keySlot(`{u:${recipientId}}`) : 0;
   }
 
   /**
