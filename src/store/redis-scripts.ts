@@ -211,17 +211,23 @@ const BODIES_PAD = RING_PAD;
  * Appends to several recipients, each recipient's in order, as if each ran alone one after
  * the other: one call for a turn's SENDs (on a Redis Cluster, one per slot: every recipient
  * of a call is in its slot). KEYS: each recipient's queue key (user(id).queue); its other
- * keys are its tag's, made here. ARGV: mailbox cap, per-sender cap, ring size, then per
+ * keys are its tag's, made here. ARGV: mailbox cap, per-sender cap, ring size, writer, then per
  * recipient (in KEYS' order): its number of appends n, then n times: message id and
  * "<sender id>|<body json>" as stored (the JSON [name, text, sentAt] or [name, text, sentAt,
  * client_msg_id]: the sender, sentAt and client_msg_id are read from it, not sent twice).
- * Answers one string per append, in ARGV's order: "ok", "dup:<id>:<sentAt>", "gone",
+ * Answers one string per append, in ARGV's order: "ok", "ok+", "dup:<id>:<sentAt>", "gone",
  * "mailbox_full", "sender_quota", "stale:<highest id here>" (the id is not above every id
  * stored here: the caller takes a newer one and tries again), or "bad" (a body not of that
  * form). The recipient's tombstone, queue size, highest id and senders' counts are read
  * once per recipient; the queue, bodies, highest id and counts are written once at the end
  * of its appends (nothing here reads them back before), and so are the rings' changes
  * (read through what this call changed).
+ * The writer (ARGV[4], a token of the store that sends the call) is kept beside the highest
+ * id ("<writer>:<id>" in meta's "w"). An append stored right after another of the same
+ * writer is answered "ok"; one stored after another writer's, or after an id whose writer is
+ * not known (an earlier build's, `chat migrate`'s), "ok+": its node may hold the recipient
+ * and not yet have heard of the message before it, so it must not push it as it is but
+ * read the queue (redis-signals.ts).
  * The dedup ring of a sender for this recipient lives here too, so a resend is recognised
  * in the same atomic step that would store it: it can never be stored twice. A resend in
  * the same call is recognised too, and one evicted earlier in the call is not.
@@ -233,6 +239,7 @@ export const APPEND = script(
   "append",
   `${CHUNKED}
 local mailboxCap, senderCap, ringSize = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local writer = ARGV[4]
 local out, o = {}, 0
 -- The appends ARGV[a + 1 .. a + 2n] (id, body pairs) to the recipient whose queue is q.
 local function appendTo(q, a, n)
@@ -244,8 +251,11 @@ local function appendTo(q, a, n)
   end
   local bodies, sendersKey, meta, ringsKey = t .. ':m', t .. ':s', t .. ':meta', t .. ':dr'
   local queued = redis.call('ZCOUNT', q, '(-inf', '+inf')
-  local last = redis.call('HGET', meta, 'last')
+  local lw = redis.call('HMGET', meta, 'last', 'w')
+  local last = lw[1]
   local lastN = last and tonumber(last)
+  -- Whether the highest id here is this writer's (or there is none yet).
+  local own = not last or lw[2] == writer .. ':' .. last
   -- Per append: its sender, client_msg_id ('0' for none) and sentAt, from the body: it
   -- starts "<sender>|" and, with a client_msg_id, ends in two numbers (the third element, a
   -- number, follows the text, a string ending in a quote); looked for in its last 64 bytes.
@@ -338,12 +348,13 @@ local function appendTo(q, a, n)
         end
         r.len = len
       end
-      out[o + i] = 'ok'
+      out[o + i] = own and 'ok' or 'ok+'
+      own = true
     end
   end
   o = o + n
   if nz == 0 then return end
-  redis.call('HSET', meta, 'last', last)
+  redis.call('HSET', meta, 'last', last, 'w', writer .. ':' .. last)
   -- From PAD_FROM waiting on, a skip list and a hash table (QUEUE_PAD, BODIES_PAD): each is
   -- a no-op once there.
   if queued >= ${PAD_FROM} then
@@ -388,7 +399,7 @@ local function appendTo(q, a, n)
     end
   end
 end
-local a = 3
+local a = 4
 for g = 1, #KEYS do
   local n = tonumber(ARGV[a + 1])
   appendTo(KEYS[g], a + 1, n)

@@ -8,6 +8,7 @@
 // Cluster (redis-cluster.ts) there is one connection per master, so calls on one slot (one
 // recipient, the directory) keep their order.
 
+import { randomBytes } from "node:crypto";
 import { prefixEnd } from "../rules/glob";
 import { Batches } from "./redis-batch";
 import { openRedisLink, RedisClusterConnection } from "./redis-cluster";
@@ -85,6 +86,8 @@ const MAX_STALE_RETRIES = 8;
 /** Recipients remembered by name, and for how long (far below TOMBSTONE_MS). */
 const RECIPIENT_CACHE = 10_000;
 const RECIPIENT_TTL_MS = 60_000;
+/** Messages remembered as pushable as they are (takeInOrder) until their signal asks. */
+const IN_ORDER_MAX = 16_384;
 /** How often this node adds its change of the queued total to the shared counter. */
 const QUEUED_FLUSH_MS = 1000;
 /** Records one sweep step handles; sweep takes at most SWEEP_STEPS steps per kind. */
@@ -120,6 +123,14 @@ export class RedisStore implements Store {
   /** Messages this node queued minus those it removed, not yet added to messages.queued. */
   private queuedDelta = 0;
   private readonly queuedTimer: Timer;
+  /**
+   * This store's token as a writer of recipients' queues (the APPEND script's "ok" / "ok+").
+   * A new one after any failed append call: such a call may have stored messages that no
+   * signal announced, and the next message after them must not be pushed as if in order.
+   */
+  private writer = newWriter();
+  /** Ids of messages stored right after this store's own previous one to their recipient. */
+  private readonly inOrderIds = new Set<number>();
 
   private constructor(
     private readonly redis: RedisLink,
@@ -307,10 +318,13 @@ export class RedisStore implements Store {
         const colon = r.indexOf(":");
         const kind = colon < 0 ? r : r.slice(0, colon);
         switch (kind) {
-          case "ok": {
+          case "ok":
+          case "ok+": {
             // Counted before the WAIT: the message is stored, confirmed by replicas or not.
             this.queuedDelta++;
             if (this.opts.waitReplicas) await this.confirmByReplicas(recipient.id);
+            // With WAIT, a message stored but not confirmed gets no signal: none is in order.
+            if (kind === "ok" && !this.opts.waitReplicas) this.noteInOrder(id);
             const message: StoredMessage = {
               id,
               recipientId: recipient.id,
@@ -557,7 +571,25 @@ export class RedisStore implements Store {
     this.redis.close();
   }
 
+  /**
+   * Whether the message with this id was stored right after this store's own previous
+   * message to its recipient (asked once, by the node's signal bus). Every message before
+   * it there was then this node's, and this node's signals go in commit order, so the
+   * recipient's holder here may push it as it is; otherwise (another node wrote just
+   * before it, or it is not known) the holder reads the queue. Forgotten after the
+   * question, and the oldest past IN_ORDER_MAX: forgetting only costs a read.
+   */
+  takeInOrder(id: number): boolean {
+    return this.inOrderIds.delete(id);
+  }
+
   // --- internal ---
+
+  private noteInOrder(id: number): void {
+    const ids = this.inOrderIds;
+    ids.add(id);
+    if (ids.size > IN_ORDER_MAX) ids.delete(ids.values().next().value!);
+  }
 
   /** Which batch an append to recipientId goes in: on a cluster its slot's, else the one. */
   private slotOf(recipientId: number): number {
@@ -584,19 +616,30 @@ export class RedisStore implements Store {
       this.limits.maxQueuedPerSender,
       this.limits.dedupPerSender,
     ];
+    const writer = this.writer;
+    args.push(writer);
     for (const [to, g] of groups) {
       keys.push(user(to).queue);
       args.push(g.length);
       for (const i of g) args.push(calls[i]!.id, calls[i]!.body);
     }
-    return (this.redis.eval(APPEND, keys, args) as Promise<AppendAnswer[]>).then((answers) => {
-      // (Answered short: Batches fails the calls left without an answer.)
-      if (groups.size === 1 || answers.length !== calls.length) return answers;
-      const inOrder: AppendAnswer[] = new Array(calls.length);
-      let k = 0;
-      for (const g of groups.values()) for (const i of g) inOrder[i] = answers[k++]!;
-      return inOrder;
-    });
+    return (this.redis.eval(APPEND, keys, args) as Promise<AppendAnswer[]>).then(
+      (answers) => {
+        // A call failed since this one left (its writer is gone): none of these is in order.
+        if (writer !== this.writer) answers = answers.map((a) => (a === "ok" ? "ok+" : a));
+        // (Answered short: Batches fails the calls left without an answer.)
+        if (groups.size === 1 || answers.length !== calls.length) return answers;
+        const inOrder: AppendAnswer[] = new Array(calls.length);
+        let k = 0;
+        for (const g of groups.values()) for (const i of g) inOrder[i] = answers[k++]!;
+        return inOrder;
+      },
+      (error) => {
+        // At once, before the answers of the calls sent after this one are looked at.
+        this.writer = newWriter();
+        throw error;
+      },
+    );
   }
 
   /**
@@ -678,6 +721,10 @@ export class RedisStore implements Store {
       t ? this.redis.send("SREM", [user(t.accountId).tokens, hash]) : null,
     ]);
   }
+}
+
+function newWriter(): string {
+  return randomBytes(9).toString("base64url");
 }
 
 function parseAccount(rec: unknown): Account | null {

@@ -5,7 +5,13 @@ import { RedisOpenError } from "../../src/store/redis-conn";
 import { DIR_KEYS, messages, receiptKeys, receiptOutbox, userKeys } from "../../src/store/redis-keys";
 import { LEFTOVER_MS, PAD_FROM, QUEUE_PAD } from "../../src/store/redis-scripts";
 import { parseRedisTarget } from "../../src/store/redis-url";
-import { StorageError, StorageFullError, type Store, type StoreLimits } from "../../src/store/store";
+import {
+  type NewMessage,
+  StorageError,
+  StorageFullError,
+  type Store,
+  type StoreLimits,
+} from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
 import { type RedisServer, startRedis } from "./redis-server";
 
@@ -263,6 +269,58 @@ describe("RedisStore: the appends of one turn", () => {
     const first = r[4]!;
     if (!first.ok || !again.ok) throw new Error("stored");
     expect(again.message.sentAt).toBe(first.message.sentAt);
+  });
+});
+
+describe("RedisStore: which messages may be pushed as they are (takeInOrder)", () => {
+  const stored = async (s: RedisStore, m: NewMessage) => {
+    const r = await s.enqueue(m);
+    if (!r.ok) throw new Error(r.error);
+    return r.message.id;
+  };
+
+  it("those stored right after the same store's previous one to the recipient; not after another node's", async () => {
+    const roomy = { maxQueuedPerAccount: 100, maxQueuedPerSender: 100, dedupPerSender: 4 };
+    const a = (await fresh(roomy)) as RedisStore;
+    const b = await open(roomy);
+    const [alice, bob, carol] = [
+      await addAccount(a, "Alice"),
+      await addAccount(a, "Bob"),
+      await addAccount(a, "Carol"),
+    ];
+    const first = await stored(a, msg(alice, "bob", "1")); // nothing before it
+    const second = await stored(a, msg(alice, "bob", "2"));
+    expect([a.takeInOrder(first), a.takeInOrder(second)]).toEqual([true, true]);
+    expect(a.takeInOrder(second)).toBe(false); // asked once
+    const other = await stored(b, msg(carol, "bob", "from the other node"));
+    expect(b.takeInOrder(other)).toBe(false); // after a's
+    const after = await stored(a, msg(alice, "bob", "3"));
+    expect(a.takeInOrder(after)).toBe(false); // after b's: its holder reads the queue
+    const next = await stored(a, msg(alice, "bob", "4"));
+    expect(a.takeInOrder(next)).toBe(true);
+    // A turn's appends: only the first can follow another writer.
+    const turn = await Promise.all([stored(b, msg(carol, "bob", "5")), stored(b, msg(carol, "bob", "6"))]);
+    expect(turn.map((id) => b.takeInOrder(id))).toEqual([false, true]);
+    // Another recipient's queue is its own.
+    expect(a.takeInOrder(await stored(a, msg(bob, "carol", "hi")))).toBe(true);
+  });
+
+  it("none right after a failed append call, which may have stored what no signal announced", async () => {
+    const s = (await fresh(LIMITS)) as RedisStore;
+    const alice = await addAccount(s, "Alice");
+    await addAccount(s, "Bob");
+    expect(s.takeInOrder(await stored(s, msg(alice, "bob", "1")))).toBe(true);
+    await redis.cli("CONFIG", "SET", "maxmemory", "1");
+    try {
+      expect(await s.enqueue(msg(alice, "bob", "x".repeat(1000)))).toEqual({
+        ok: false,
+        error: "storage_full",
+      });
+    } finally {
+      await redis.cli("CONFIG", "SET", "maxmemory", "0");
+    }
+    expect(s.takeInOrder(await stored(s, msg(alice, "bob", "2")))).toBe(false);
+    expect(s.takeInOrder(await stored(s, msg(alice, "bob", "3")))).toBe(true);
   });
 });
 
