@@ -45,7 +45,7 @@ export async function joinRedisService(
   const redis = store.connection;
   const presence = new RedisPresence(redis, node, leaseMs);
   await presence.renew(node);
-  const signals = await RedisSignals.open(redis.target, node, redis, report);
+  const signals = await RedisSignals.open(redis.target, node, redis, report, (id) => store.takeInOrder(id));
   return {
     node,
     presence,

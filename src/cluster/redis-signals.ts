@@ -6,7 +6,11 @@
 // Pub/sub forgets what it could not deliver. A node whose subscription dropped may have
 // missed signals: once subscribed again it hands its core a "resync", and every session
 // there re-reads its queue and checks its claim, so no message waits unseen. Signals from
-// several nodes arrive in no particular order (inOrder false): holders read their queue.
+// several nodes arrive in no particular order: a deliver from another node never carries the
+// message, and its holder reads the queue. A deliver this node sends itself keeps its copy
+// (inOrder: the holder pushes it as it is) only when the store says every message before it
+// to that recipient was this node's (RedisStore.takeInOrder): those were signalled before
+// it, in commit order. After another node's message, the holder reads the queue.
 
 import { RedisClient } from "bun";
 import type { Signal, SignalHandler, Signals } from "../core/signals";
@@ -28,7 +32,8 @@ const CHECK_TIMEOUT_MS = 3000;
 const MAX_BATCH = 256;
 
 export class RedisSignals implements Signals {
-  readonly inOrder = false;
+  /** Deliver signals that carry their message are in order (the others: read the queue). */
+  readonly inOrder = true;
   private handler: SignalHandler | null = null;
   private closed = false;
   /** The subscription is known to be lost (or being made again). */
@@ -52,6 +57,7 @@ export class RedisSignals implements Signals {
     private readonly subscriber: RedisClient,
     readonly node: string,
     private readonly report: (detail: string) => void,
+    private readonly ordered: (messageId: number) => boolean,
   ) {
     let first = true;
     subscriber.onconnect = () => {
@@ -74,6 +80,8 @@ export class RedisSignals implements Signals {
     node: string,
     publisher: RedisCommands,
     report: (detail: string) => void,
+    /** Whether this node's deliver of that message id may carry it (RedisStore.takeInOrder). */
+    inOrder: (messageId: number) => boolean = () => false,
   ): Promise<RedisSignals> {
     const client = new RedisClient(target.url, {
       connectionTimeout: CONNECT_TIMEOUT_MS,
@@ -81,7 +89,7 @@ export class RedisSignals implements Signals {
       enableOfflineQueue: false,
       ...(target.tls ? { tls: true } : {}),
     });
-    const bus = new RedisSignals(publisher, client, node, report);
+    const bus = new RedisSignals(publisher, client, node, report, inOrder);
     try {
       await client.connect();
       await client.subscribe([nodeChannel(node), BROADCAST_CHANNEL], bus.listener);
@@ -94,7 +102,8 @@ export class RedisSignals implements Signals {
 
   send(node: string, signal: Signal): void {
     if (node === this.node && this.handler) {
-      this.handler(signal);
+      const ordered = signal.type !== "deliver" || !signal.message || this.ordered(signal.message.id);
+      this.handler(ordered ? signal : withoutCopy(signal as Extract<Signal, { type: "deliver" }>));
       return;
     }
     this.publish(nodeChannel(node), signal);
@@ -171,8 +180,9 @@ export class RedisSignals implements Signals {
     // Its own broadcasts were handled when sent.
     if (channel === BROADCAST_CHANNEL && got.from === this.node) return;
     for (const signal of got.signals) {
-      // "resync" is never sent.
-      if (signal.type !== "resync") this.handler?.(signal);
+      // "resync" is never sent. Another node's deliver is never in order here (see the top).
+      if (signal.type === "deliver" && signal.message) this.handler?.(withoutCopy(signal));
+      else if (signal.type !== "resync") this.handler?.(signal);
     }
   }
 

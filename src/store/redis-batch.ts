@@ -1,12 +1,17 @@
-// Calls for one key made in one turn of the event loop, sent as one command: the appends to
-// one recipient that a turn's SEND requests make become one script call (one round trip,
-// one EVALSHA, the recipient's checks read once) instead of one each. A batch leaves on the
+// Calls for one key made in one turn of the event loop, sent as one command: the appends
+// that a turn's SEND requests make (on a Redis Cluster, those of one slot) become one
+// script call (one round trip, one EVALSHA) instead of one each. A batch leaves on the
 // microtask queue, so batches of one key leave in the order they were opened, and at most
 // `max` calls go in one (a fuller batch leaves at once and the next call opens another).
+// Each call is told its answer by a callback, all of a batch's in call order when its
+// command settles: no promise per call.
+
+/** Told once: (null, answer) or (error). Must not throw. */
+export type Done<R> = (error: unknown, answer?: R) => void;
 
 interface Batch<T, R> {
   items: T[];
-  settle: { resolve: (r: R) => void; reject: (e: unknown) => void }[];
+  done: Done<R>[];
 }
 
 export class Batches<T, R> {
@@ -18,19 +23,17 @@ export class Batches<T, R> {
     private readonly max: number,
   ) {}
 
-  add(key: number, item: T): Promise<R> {
+  add(key: number, item: T, done: Done<R>): void {
     let b = this.open.get(key);
     if (!b) {
-      const opened: Batch<T, R> = { items: [], settle: [] };
+      const opened: Batch<T, R> = { items: [], done: [] };
       b = opened;
       this.open.set(key, opened);
       queueMicrotask(() => this.flush(key, opened));
     }
-    const batch = b;
-    const p = new Promise<R>((resolve, reject) => batch.settle.push({ resolve, reject }));
-    batch.items.push(item);
-    if (batch.items.length >= this.max) this.flush(key, batch);
-    return p;
+    b.done.push(done);
+    b.items.push(item);
+    if (b.items.length >= this.max) this.flush(key, b);
   }
 
   private flush(key: number, b: Batch<T, R>): void {
@@ -44,13 +47,14 @@ export class Batches<T, R> {
     }
     sent.then(
       (answers) => {
-        b.settle.forEach((s, i) => {
-          if (i < answers.length) s.resolve(answers[i]!);
-          else s.reject(new Error(`a batch of ${b.items.length} was answered ${answers.length} times`));
-        });
+        const { done } = b;
+        for (let i = 0; i < done.length; i++) {
+          if (i < answers.length) done[i]!(null, answers[i]!);
+          else done[i]!(new Error(`a batch of ${b.items.length} was answered ${answers.length} times`));
+        }
       },
       (error) => {
-        for (const s of b.settle) s.reject(error);
+        for (const d of b.done) d(error ?? new Error("a batch failed"));
       },
     );
   }

@@ -63,7 +63,7 @@ export function user(id: number) {
     bodies: `${t}:m`,
     /** Hash: sender id → messages of that sender waiting here. */
     senders: `${t}:s`,
-    /** Hash: "last" → the highest message id stored here. */
+    /** Hash: "last" → the highest message id stored here; "w" → "<writer token>:<that id>" (redis-scripts.ts APPEND). */
     meta: `${t}:meta`,
     /** Set while the account is being or was deleted: appends are refused. */
     gone: `${t}:gone`,

@@ -15,6 +15,13 @@
 //   flight are answered (stale too, by the argument above), and then every refused append
 //   is sent again first, in call order, with ids of a fresh block, followed by the rest.
 
+/**
+ * How an attempt reports: once, with (null, answer) or (error). A callback rather than a
+ * promise: a turn's appends are answered by one settled batch (redis-batch.ts), with no
+ * promise of their own on the way. It must not throw.
+ */
+export type Answered<R> = (error: unknown, answer?: R) => void;
+
 /** An id and the number of its block (IdBlocks.takeInBlock). */
 export interface BlockId {
   id: number;
@@ -23,7 +30,7 @@ export interface BlockId {
 
 interface Entry<R> {
   seq: number;
-  attempt: (id: number) => Promise<R>;
+  attempt: (id: number, answered: Answered<R>) => void;
   id: number | null;
   block: number;
   retries: number;
@@ -63,12 +70,15 @@ export class AppendLanes<R> {
   ) {}
 
   /**
-   * Runs attempt(id) for this recipient with an id above those of this node's earlier
-   * appends to it, and again with a newer id while the answer is stale (up to maxRetries).
-   * attempt must send its command when called, or on the microtask queue (redis-batch.ts):
-   * either way after the earlier attempts of this lane.
+   * Runs attempt(id, answered) for this recipient with an id above those of this node's
+   * earlier appends to it, and again with a newer id while the answer is stale (up to
+   * maxRetries). attempt must send its command when called, or on the microtask queue
+   * (redis-batch.ts): either way after the earlier attempts of this lane.
    */
-  append(recipientId: number, attempt: (id: number) => Promise<R>): Promise<{ id: number; answer: R }> {
+  append(
+    recipientId: number,
+    attempt: (id: number, answered: Answered<R>) => void,
+  ): Promise<{ id: number; answer: R }> {
     let lane = this.lanes.get(recipientId);
     if (!lane) {
       lane = { waiting: [], sent: 0, refused: [], block: -1, halted: false, epoch: 0, pumping: false };
@@ -118,14 +128,15 @@ export class AppendLanes<R> {
       lane.block = e.block;
       lane.sent++;
       const id = e.id;
-      e.attempt(id).then(
-        (answer) => this.answered(recipientId, lane, e, id, answer),
-        (error) => {
-          lane.sent--;
-          e.reject(error);
-          this.settle(recipientId, lane);
-        },
-      );
+      e.attempt(id, (error, answer) => {
+        if (error === null) {
+          this.answered(recipientId, lane, e, id, answer as R);
+          return;
+        }
+        lane.sent--;
+        e.reject(error);
+        this.settle(recipientId, lane);
+      });
     }
     lane.pumping = false;
     this.dropIfIdle(recipientId, lane);

@@ -208,147 +208,181 @@ const RECEIPTS_PAD = QUEUE_PAD;
 const BODIES_PAD = RING_PAD;
 
 /**
- * Several appends to this recipient, in order, as if each ran alone one after the other.
- * ARGV: mailbox cap, per-sender cap, ring size, then per append: message id, sender id,
- * client_msg_id ("0" for none), "<sender id>|<body json>" (as stored), sentAt. Answers one string per
- * append: "ok", "dup:<id>:<sentAt>", "gone", "mailbox_full", "sender_quota" or
- * "stale:<highest id here>" (the id is not above every id stored here: the caller takes a
- * newer one and tries again). The recipient's tombstone, queue size, highest id and
- * senders' counts are read once per call; the queue, bodies, highest id and counts are
- * written once at the end (nothing here reads them back before), and so are the rings'
- * changes (read through what this call changed).
+ * Appends to several recipients, each recipient's in order, as if each ran alone one after
+ * the other: one call for a turn's SENDs (on a Redis Cluster, one per slot: every recipient
+ * of a call is in its slot). KEYS: each recipient's queue key (user(id).queue); its other
+ * keys are its tag's, made here. ARGV: mailbox cap, per-sender cap, ring size, writer, then per
+ * recipient (in KEYS' order): its number of appends n, then n times: message id and
+ * "<sender id>|<body json>" as stored (the JSON [name, text, sentAt] or [name, text, sentAt,
+ * client_msg_id]: the sender, sentAt and client_msg_id are read from it, not sent twice).
+ * Answers one string per append, in ARGV's order: "ok", "ok+", "dup:<id>:<sentAt>", "gone",
+ * "mailbox_full", "sender_quota", "stale:<highest id here>" (the id is not above every id
+ * stored here: the caller takes a newer one and tries again), or "bad" (a body not of that
+ * form). The recipient's tombstone, queue size, highest id and senders' counts are read
+ * once per recipient; the queue, bodies, highest id and counts are written once at the end
+ * of its appends (nothing here reads them back before), and so are the rings' changes
+ * (read through what this call changed).
+ * The writer (ARGV[4], a token of the store that sends the call) is kept beside the highest
+ * id ("<writer>:<id>" in meta's "w"). An append stored right after another of the same
+ * writer is answered "ok"; one stored after another writer's, or after an id whose writer is
+ * not known (an earlier build's, `chat migrate`'s), "ok+": its node may hold the recipient
+ * and not yet have heard of the message before it, so it must not push it as it is but
+ * read the queue (redis-signals.ts).
  * The dedup ring of a sender for this recipient lives here too, so a resend is recognised
  * in the same atomic step that would store it: it can never be stored twice. A resend in
  * the same call is recognised too, and one evicted earlier in the call is not.
  * A sender's ring (redis-keys.ts) is read with one HMGET of the call's client_msg_ids,
  * and its oldest entries, which this call may evict, with one LRANGE: a few commands per
- * call and sender, whatever the number of appends.
+ * recipient and sender, whatever the number of appends.
  */
 export const APPEND = script(
   "append",
   `${CHUNKED}
-local n = (#ARGV - 3) / 5
-local out = {}
-if redis.call('EXISTS', KEYS[5]) == 1 then
-  for i = 1, n do out[i] = 'gone' end
-  return out
-end
 local mailboxCap, senderCap, ringSize = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local queued = redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf')
-local last = redis.call('HGET', KEYS[4], 'last')
-local lastN = last and tonumber(last)
-local counts, added, zargs, hargs = {}, {}, {}, {}
--- Each sender's ring as this call sees it: the stored values read (got; false once this
--- call evicted the entry), the values this call added (set), its length, and the entries
--- in eviction order: the oldest stored (head, from hi on), then this call's (new, from ni
--- on). Only keys present are ever set to nil: in Lua 5.1 assigning nil to a missing key
--- makes a slot for it.
-local rings = {}
-for i = 1, n do
-  local b = 3 + (i - 1) * 5
-  local s, cm = ARGV[b + 2], ARGV[b + 3]
-  if cm ~= '0' then
-    local r = rings[s]
-    if not r then
-      r = {cms = {}, got = {}, set = {}, head = {}, hi = 1, new = {}, ni = 1}
-      rings[s] = r
-    end
-    r.cms[#r.cms + 1] = cm
+local writer = ARGV[4]
+local out, o = {}, 0
+-- The appends ARGV[a + 1 .. a + 2n] (id, body pairs) to the recipient whose queue is q.
+local function appendTo(q, a, n)
+  local t = string.sub(q, 1, -3)
+  if redis.call('EXISTS', t .. ':gone') == 1 then
+    for i = 1, n do out[o + i] = 'gone' end
+    o = o + n
+    return
   end
-end
-for s, r in pairs(rings) do
-  r.hash = KEYS[6] .. ':' .. s
-  r.order = r.hash .. ':o'
-  r.len = redis.call('LLEN', r.order)
-  r.len0 = r.len
-  if r.len > 0 then
-    local got, cms = r.got, r.cms
-    for i = 1, #cms, 500 do
-      local vs = redis.call('HMGET', r.hash, unpack(cms, i, math.min(i + 499, #cms)))
-      for j = 1, #vs do
-        if vs[j] then got[cms[i + j - 1]] = vs[j] end
+  local bodies, sendersKey, meta, ringsKey = t .. ':m', t .. ':s', t .. ':meta', t .. ':dr'
+  local queued = redis.call('ZCOUNT', q, '(-inf', '+inf')
+  local lw = redis.call('HMGET', meta, 'last', 'w')
+  local last = lw[1]
+  local lastN = last and tonumber(last)
+  -- Whether the highest id here is this writer's (or there is none yet).
+  local own = not last or lw[2] == writer .. ':' .. last
+  -- Per append: its sender, client_msg_id ('0' for none) and sentAt, from the body: it
+  -- starts "<sender>|" and, with a client_msg_id, ends in two numbers (the third element, a
+  -- number, follows the text, a string ending in a quote); looked for in its last 64 bytes.
+  local ss, cs, ts = {}, {}, {}
+  -- Each sender's ring as this call sees it: the stored values read (got; false once this
+  -- call evicted the entry), the values this call added (set), its length, and the entries
+  -- in eviction order: the oldest stored (head, from hi on), then this call's (new, from ni
+  -- on). Only keys present are ever set to nil: in Lua 5.1 assigning nil to a missing key
+  -- makes a slot for it.
+  local rings = {}
+  for i = 1, n do
+    local body = ARGV[a + 2 * i]
+    local s = string.match(body, '^(%d+)|')
+    ss[i] = s
+    local at, cm = string.match(body, ',([%d%.eE+-]+),(%d+)%]$', math.max(1, #body - 64))
+    if s and cm then
+      cs[i], ts[i] = cm, at
+      local r = rings[s]
+      if not r then
+        r = {cms = {}, nc = 0, got = {}, set = {}, head = {}, hi = 1, new = {}, nn = 0, ni = 1}
+        rings[s] = r
       end
+      r.nc = r.nc + 1
+      r.cms[r.nc] = cm
     end
-    -- At most this many of the stored entries can be evicted by this call.
-    local k = math.min(r.len, r.len + #cms - ringSize)
-    if k > 0 then r.head = redis.call('LRANGE', r.order, 0, k - 1) end
   end
-end
-for i = 1, n do
-  local b = 3 + (i - 1) * 5
-  local id, s, cm = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
-  local r = cm ~= '0' and rings[s]
-  local d = r and (r.set[cm] or r.got[cm])
-  local c = counts[s]
-  if not d and queued < mailboxCap and not c then
-    c = tonumber(redis.call('HGET', KEYS[3], s) or '0')
-    counts[s] = c
-  end
-  if d then out[i] = 'dup:' .. d
-  elseif queued >= mailboxCap then out[i] = 'mailbox_full'
-  elseif c >= senderCap then out[i] = 'sender_quota'
-  elseif lastN and tonumber(id) <= lastN then out[i] = 'stale:' .. last
-  else
-    last = id
-    lastN = tonumber(id)
-    queued = queued + 1
-    counts[s] = c + 1
-    added[s] = (added[s] or 0) + 1
-    zargs[#zargs + 1] = id
-    zargs[#zargs + 1] = id
-    hargs[#hargs + 1] = id
-    hargs[#hargs + 1] = ARGV[b + 4]
-    if r then
-      local new, set = r.new, r.set
-      new[#new + 1] = cm
-      set[cm] = id .. ':' .. ARGV[b + 5]
-      local len = r.len + 1
-      -- Full: the oldest entries go, the stored ones first.
-      while len > ringSize do
-        if r.hi <= #r.head then
-          local old = r.head[r.hi]
-          r.hi = r.hi + 1
-          if r.got[old] then r.got[old] = false end
-        else
-          local old = new[r.ni]
-          r.ni = r.ni + 1
-          set[old] = nil
+  for s, r in pairs(rings) do
+    r.hash = ringsKey .. ':' .. s
+    r.order = r.hash .. ':o'
+    r.len = redis.call('LLEN', r.order)
+    r.len0 = r.len
+    if r.len > 0 then
+      local got, cms = r.got, r.cms
+      for i = 1, r.nc, 500 do
+        local vs = redis.call('HMGET', r.hash, unpack(cms, i, math.min(i + 499, r.nc)))
+        for j = 1, #vs do
+          if vs[j] then got[cms[i + j - 1]] = vs[j] end
         end
-        len = len - 1
       end
-      r.len = len
+      -- At most this many of the stored entries can be evicted by this call.
+      local k = math.min(r.len, r.len + r.nc - ringSize)
+      if k > 0 then r.head = redis.call('LRANGE', r.order, 0, k - 1) end
     end
-    out[i] = 'ok'
   end
-end
-if #zargs > 0 then
-  redis.call('HSET', KEYS[4], 'last', last)
+  local counts, added, zargs, hargs, nz = {}, {}, {}, {}, 0
+  for i = 1, n do
+    local id, s, cm = ARGV[a + 2 * i - 1], ss[i], cs[i]
+    local r = cm and rings[s]
+    local d = r and (r.set[cm] or r.got[cm])
+    local c = s and counts[s]
+    if s and not d and queued < mailboxCap and not c then
+      c = tonumber(redis.call('HGET', sendersKey, s) or '0')
+      counts[s] = c
+    end
+    local idN = tonumber(id)
+    if not s then out[o + i] = 'bad'
+    elseif d then out[o + i] = 'dup:' .. d
+    elseif queued >= mailboxCap then out[o + i] = 'mailbox_full'
+    elseif c >= senderCap then out[o + i] = 'sender_quota'
+    elseif lastN and idN <= lastN then out[o + i] = 'stale:' .. last
+    else
+      last = id
+      lastN = idN
+      queued = queued + 1
+      counts[s] = c + 1
+      added[s] = (added[s] or 0) + 1
+      zargs[nz + 1] = id
+      zargs[nz + 2] = id
+      hargs[nz + 1] = id
+      hargs[nz + 2] = ARGV[a + 2 * i]
+      nz = nz + 2
+      if r then
+        local new, set = r.new, r.set
+        r.nn = r.nn + 1
+        new[r.nn] = cm
+        set[cm] = id .. ':' .. ts[i]
+        local len = r.len + 1
+        -- Full: the oldest entries go, the stored ones first.
+        while len > ringSize do
+          if r.hi <= #r.head then
+            local old = r.head[r.hi]
+            r.hi = r.hi + 1
+            if r.got[old] then r.got[old] = false end
+          else
+            local old = new[r.ni]
+            r.ni = r.ni + 1
+            set[old] = nil
+          end
+          len = len - 1
+        end
+        r.len = len
+      end
+      out[o + i] = own and 'ok' or 'ok+'
+      own = true
+    end
+  end
+  o = o + n
+  if nz == 0 then return end
+  redis.call('HSET', meta, 'last', last, 'w', writer .. ':' .. last)
   -- From PAD_FROM waiting on, a skip list and a hash table (QUEUE_PAD, BODIES_PAD): each is
   -- a no-op once there.
   if queued >= ${PAD_FROM} then
-    redis.call('ZADD', KEYS[1], '-inf', '${QUEUE_PAD}')
-    redis.call('HSETNX', KEYS[2], '${RING_PAD_FIELD}', '${BODIES_PAD}')
+    redis.call('ZADD', q, '-inf', '${QUEUE_PAD}')
+    redis.call('HSETNX', bodies, '${RING_PAD_FIELD}', '${BODIES_PAD}')
   end
-  chunked('ZADD', KEYS[1], zargs)
-  chunked('HSET', KEYS[2], hargs)
-  for s, k in pairs(added) do redis.call('HINCRBY', KEYS[3], s, k) end
+  chunked('ZADD', q, zargs)
+  chunked('HSET', bodies, hargs)
+  for s, k in pairs(added) do redis.call('HINCRBY', sendersKey, s, k) end
   for s, r in pairs(rings) do
     local new = r.new
-    if #new > 0 then
-      if r.len0 == 0 then redis.call('SADD', KEYS[6], s) end
+    if r.nn > 0 then
+      if r.len0 == 0 then redis.call('SADD', ringsKey, s) end
       chunked('RPUSH', r.order, new)
       -- Pushed out: the stored entries from the head, then this call's from the front.
       local pops = (r.hi - 1) + (r.ni - 1)
-      if pops > 0 then redis.call('LPOP', r.order, pops) end
+      -- (LTRIM, not LPOP: the entries popped would come back as a reply for nothing.)
+      if pops > 0 then redis.call('LTRIM', r.order, pops, -1) end
       -- This call's entries that stayed, set after the stored ones pushed out are deleted
       -- (one pushed out and stored again by this call is among them).
-      local sets = {}
-      for j = r.ni, #new do
+      local sets, ns = {}, 0
+      for j = r.ni, r.nn do
         local cm = new[j]
         local v = r.set[cm]
         if v then
-          sets[#sets + 1] = cm
-          sets[#sets + 1] = v
+          sets[ns + 1] = cm
+          sets[ns + 2] = v
+          ns = ns + 2
         end
       end
       -- From PAD_FROM entries on, a hash table (RING_PAD): a listpack is scanned by every lookup.
@@ -364,6 +398,12 @@ if #zargs > 0 then
       chunked('HSET', r.hash, sets)
     end
   end
+end
+local a = 4
+for g = 1, #KEYS do
+  local n = tonumber(ARGV[a + 1])
+  appendTo(KEYS[g], a + 1, n)
+  a = a + 1 + 2 * n
 end
 return out
 `,
@@ -389,8 +429,12 @@ return {ids, bodies}
 
 /**
  * take(from): removes the messages of ARGV[from..] waiting here (each id once) with their
- * bodies and senders' counts, a few commands for all of them; answers their ids, bodies
- * (false for a missing body) and senders (false with no body), in ARGV's order.
+ * bodies and senders' counts, a few commands for all of them; answers how many were waiting,
+ * and the ids, bodies and senders of those with a body, in ARGV's order. A message waits
+ * while it has a body (APPEND, take and DROP_USER write and remove the two together), so
+ * the bodies read tell which wait: no ZMSCORE, whose scores Redis would format and Lua
+ * parse for nothing. The queue's ZREM counts what it removed (an id in the queue with no
+ * body too, should one ever be).
  */
 const TAKE_QUEUED = `${CHUNKED}
 -- A stored body's client_msg_id ('0' for none): a body "<sender>|[name,text,sentAt,cm]" ends
@@ -400,44 +444,43 @@ local function cmOf(v)
   return string.match(v, ',%d+,(%d+)%]$', math.max(1, #v - 64)) or '0'
 end
 local function take(from)
-  local ids, seen = {}, {}
+  local ids, seen, n = {}, {}, 0
   for i = from, #ARGV do
-    if not seen[ARGV[i]] then
-      seen[ARGV[i]] = true
-      ids[#ids + 1] = ARGV[i]
+    local id = ARGV[i]
+    if not seen[id] then
+      seen[id] = true
+      n = n + 1
+      ids[n] = id
     end
   end
-  local queued, bodies, senders = {}, {}, {}
-  for i = 1, #ids, 500 do
-    local scores = redis.call('ZMSCORE', KEYS[1], unpack(ids, i, math.min(i + 499, #ids)))
-    for j = 1, #scores do
-      if scores[j] then queued[#queued + 1] = ids[i + j - 1] end
+  local queued, bodies, senders, q = {}, {}, {}, 0
+  if n == 0 then return 0, queued, bodies, senders end
+  for i = 1, n, 500 do
+    local vs = redis.call('HMGET', KEYS[2], unpack(ids, i, math.min(i + 499, n)))
+    for j = 1, #vs do
+      if vs[j] then
+        q = q + 1
+        queued[q] = ids[i + j - 1]
+        bodies[q] = vs[j]
+      end
     end
   end
-  if #queued == 0 then return queued, bodies, senders end
-  for i = 1, #queued, 500 do
-    local vs = redis.call('HMGET', KEYS[2], unpack(queued, i, math.min(i + 499, #queued)))
-    for j = 1, #vs do bodies[i + j - 1] = vs[j] end
-  end
-  chunked('ZREM', KEYS[1], queued)
+  local removed = 0
+  for i = 1, n, 500 do removed = removed + redis.call('ZREM', KEYS[1], unpack(ids, i, math.min(i + 499, n))) end
+  if removed == 0 then return 0, {}, {}, {} end
   chunked('HDEL', KEYS[2], queued)
   -- Only the pads left (QUEUE_PAD, BODIES_PAD): an empty queue takes no memory.
-  if #queued > 0 and redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
+  if redis.call('ZCOUNT', KEYS[1], '(-inf', '+inf') == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
   local dec = {}
-  for j = 1, #queued do
-    local v = bodies[j]
-    if v then
-      local s = string.match(v, '^(%d+)|')
-      senders[j] = s
-      dec[s] = (dec[s] or 0) + 1
-    else
-      senders[j] = false
-    end
+  for j = 1, q do
+    local s = string.match(bodies[j], '^(%d+)|')
+    senders[j] = s
+    dec[s] = (dec[s] or 0) + 1
   end
   for s, k in pairs(dec) do
     if redis.call('HINCRBY', KEYS[3], s, -k) <= 0 then redis.call('HDEL', KEYS[3], s) end
   end
-  return queued, bodies, senders
+  return removed, queued, bodies, senders
 end
 `;
 
@@ -445,8 +488,7 @@ end
 export const ACK = script(
   "ack",
   `${TAKE_QUEUED}
-local queued = take(1)
-return #queued
+return (take(1))
 `,
 );
 
@@ -466,8 +508,8 @@ export const LEFTOVER_MS = 10_000;
 export const ACK_WITH_RECEIPTS = script(
   "ack-with-receipts",
   `${TAKE_QUEUED}
-local queued, bodies, senders = take(3)
-local out = {#queued}
+local removed, queued, bodies, senders = take(3)
+local out = {removed}
 local entries = {}
 for j = 1, #queued do
   local v = bodies[j]
@@ -511,25 +553,29 @@ return out
 export const ACK_WITH_RECEIPTS_LOCAL = script(
   "ack-with-receipts-local",
   `${TAKE_QUEUED}
-local queued, bodies, from = take(5)
+local removed, queued, bodies, from = take(5)
 local at, cap, prefix = ARGV[1], tonumber(ARGV[3]), ARGV[4]
 local name = cjson.encode(ARGV[2])
--- Per sender, in order of first appearance: {id, cm, confirmed at, recipient name or nil (now)}.
-local bySender, senders = {}, {}
-local function add(s, e)
+-- Per sender, in order of first appearance: its receipts' ids, client_msg_ids, and (for
+-- the outbox's leftovers only; nil for those confirmed now) confirmed at and recipient name.
+local bySender, senders, ns = {}, {}, 0
+local function group(s)
   local g = bySender[s]
   if not g then
-    g = {}
+    g = {ids = {}, cms = {}, ats = {}, nms = {}, n = 0}
     bySender[s] = g
-    senders[#senders + 1] = s
+    ns = ns + 1
+    senders[ns] = s
   end
-  g[#g + 1] = e
+  return g
 end
+-- (take answers only messages with a body.)
 for j = 1, #queued do
-  local v = bodies[j]
-  if v then
-    add(from[j], {queued[j], cmOf(v), at, nil})
-  end
+  local g = group(from[j])
+  local k = g.n + 1
+  g.n = k
+  g.ids[k] = queued[j]
+  g.cms[k] = cmOf(bodies[j])
 end
 if redis.call('EXISTS', KEYS[8]) == 1 then
   local before = tonumber(at) - ${LEFTOVER_MS}
@@ -538,27 +584,36 @@ if redis.call('EXISTS', KEYS[8]) == 1 then
   for i = 1, #box, 2 do
     local s, cm, t, nm = string.match(box[i + 1], '^(%d+)|(%d+)|(%d+)|(.*)$')
     if t and tonumber(t) <= before then
-      add(s, {box[i], cm, t, nm})
+      local g = group(s)
+      local k = g.n + 1
+      g.n = k
+      g.ids[k], g.cms[k], g.ats[k], g.nms[k] = box[i], cm, t, nm
       moved[#moved + 1] = box[i]
     end
   end
   chunked('HDEL', KEYS[8], moved)
 end
 -- The receipts confirmed now go straight into the answer (its counts are set at the end).
-local out, left, dropped = {#queued, 0, 0}, {}, 0
+local out, no, left, nl, dropped = {removed, 0, 0}, 3, {}, 0, 0
 for _, s in ipairs(senders) do
   local t = prefix .. '{u:' .. s .. '}'
   if redis.call('HEXISTS', KEYS[9], s) == 1 and redis.call('EXISTS', t .. ':gone') == 0 then
     local g, zargs, hargs = bySender[s], {}, {}
-    for _, e in ipairs(g) do
-      zargs[#zargs + 1] = e[1]
-      zargs[#zargs + 1] = e[1]
-      hargs[#hargs + 1] = e[1]
-      hargs[#hargs + 1] = '[' .. (e[4] and cjson.encode(e[4]) or name) .. ',' .. e[3] .. ',' .. e[2] .. ']'
+    local n, ids, cms, ats, nms = g.n, g.ids, g.cms, g.ats, g.nms
+    for i = 1, n do
+      local id, nm = ids[i], nms[i]
+      zargs[2 * i - 1] = id
+      zargs[2 * i] = id
+      hargs[2 * i - 1] = id
+      if nm then
+        hargs[2 * i] = '[' .. cjson.encode(nm) .. ',' .. ats[i] .. ',' .. cms[i] .. ']'
+      else
+        hargs[2 * i] = '[' .. name .. ',' .. at .. ',' .. cms[i] .. ']'
+      end
     end
     -- The pads (RECEIPTS_PAD) from PAD_FROM receipts on: before adding this many, or after
     -- the count reached it. Counts leave them out.
-    local padded = #g >= ${PAD_FROM}
+    local padded = n >= ${PAD_FROM}
     if padded then redis.call('ZADD', t .. ':r', '-inf', '${RECEIPTS_PAD}') end
     chunked('ZADD', t .. ':r', zargs)
     local count = redis.call('ZCOUNT', t .. ':r', '(-inf', '+inf')
@@ -575,30 +630,28 @@ for _, s in ipairs(senders) do
       chunked('HDEL', t .. ':rb', oldest)
       chunked('ZREM', t .. ':r', oldest)
       dropped = dropped + over
-      local ids = {}
-      for i, e in ipairs(g) do ids[i] = e[1] end
-      for i = 1, #ids, 500 do
-        local scores = redis.call('ZMSCORE', t .. ':r', unpack(ids, i, math.min(i + 499, #ids)))
+      for i = 1, n, 500 do
+        local scores = redis.call('ZMSCORE', t .. ':r', unpack(ids, i, math.min(i + 499, n)))
         for j = 1, #scores do kept[i + j - 1] = scores[j] and true or false end
       end
     end
-    for i, e in ipairs(g) do
+    for i = 1, n do
       if over <= 0 or kept[i] then
-        local list = e[4] and left or out
-        list[#list + 1] = e[1]
-        list[#list + 1] = s
-        list[#list + 1] = e[2]
-        if e[4] then
-          list[#list + 1] = e[3]
-          list[#list + 1] = e[4]
+        local nm = nms[i]
+        if nm then
+          left[nl + 1], left[nl + 2], left[nl + 3], left[nl + 4], left[nl + 5] = ids[i], s, cms[i], ats[i], nm
+          nl = nl + 5
+        else
+          out[no + 1], out[no + 2], out[no + 3] = ids[i], s, cms[i]
+          no = no + 3
         end
       end
     end
   end
 end
 out[2] = dropped
-out[3] = (#out - 3) / 3
-for _, v in ipairs(left) do out[#out + 1] = v end
+out[3] = (no - 3) / 3
+for i = 1, nl do out[no + i] = left[i] end
 return out
 `,
 );

@@ -8,9 +8,11 @@
 // Cluster (redis-cluster.ts) there is one connection per master, so calls on one slot (one
 // recipient, the directory) keep their order.
 
+import { randomBytes } from "node:crypto";
 import { prefixEnd } from "../rules/glob";
 import { Batches } from "./redis-batch";
 import { openRedisLink, RedisClusterConnection } from "./redis-cluster";
+import { keySlot } from "./redis-cluster-slot";
 import type { ConnectionOptions, RedisLink } from "./redis-conn";
 import { IdBlocks } from "./redis-ids";
 import { DIR_KEYS, dir, messages, ops, token, tokenExpiry, user, userKeys } from "./redis-keys";
@@ -68,17 +70,15 @@ export interface RedisStoreOptions extends ConnectionOptions {
 
 /** The APPEND script's answer to one append: "ok", "dup:<id>:<sentAt>", "stale:<highest id>", … */
 type AppendAnswer = string;
-/** One append of a batch (the APPEND script's per-append arguments). */
+/** One append of a batch: the APPEND script's per-append arguments, and to whom. */
 interface AppendCall {
+  recipientId: number;
   id: number;
-  senderId: number;
-  clientMsgId: number;
-  /** "<sender id>|<body json>", as the bodies hash keeps it. */
+  /** "<sender id>|<body json>", as the bodies hash keeps it (the script reads the sender, sentAt and client_msg_id from it). */
   body: string;
-  sentAt: number;
 }
-/** Appends to one recipient sent in one script call at most (Lua's unpack() takes a few thousand values). */
-const APPEND_BATCH = 100;
+/** Appends sent in one script call at most (each call holds Redis for its length). */
+const APPEND_BATCH = 500;
 /** How long a deleted account's tombstone refuses late appends (ms): far above any request's lifetime. */
 const TOMBSTONE_MS = 86_400_000;
 /** Stale-id retries before an enqueue gives up (each takes a fresh block, above every id so far). */
@@ -86,6 +86,8 @@ const MAX_STALE_RETRIES = 8;
 /** Recipients remembered by name, and for how long (far below TOMBSTONE_MS). */
 const RECIPIENT_CACHE = 10_000;
 const RECIPIENT_TTL_MS = 60_000;
+/** Messages remembered as pushable as they are (takeInOrder) until their signal asks. */
+const IN_ORDER_MAX = 16_384;
 /** How often this node adds its change of the queued total to the shared counter. */
 const QUEUED_FLUSH_MS = 1000;
 /** Records one sweep step handles; sweep takes at most SWEEP_STEPS steps per kind. */
@@ -104,7 +106,7 @@ export class RedisStore implements Store {
   private readonly ids: IdBlocks;
   /** Appends per recipient, kept in call order across stale-id retries (redis-order.ts). */
   private readonly lanes: AppendLanes<AppendAnswer>;
-  /** The appends of one turn to one recipient, sent as one APPEND call. */
+  /** The appends of one turn, sent as one APPEND call (on a cluster, one per slot). */
   private readonly appends: Batches<AppendCall, AppendAnswer>;
   /** Calls not settled yet, and flush()es waiting for there to be none. */
   private inflight = 0;
@@ -121,6 +123,14 @@ export class RedisStore implements Store {
   /** Messages this node queued minus those it removed, not yet added to messages.queued. */
   private queuedDelta = 0;
   private readonly queuedTimer: Timer;
+  /**
+   * This store's token as a writer of recipients' queues (the APPEND script's "ok" / "ok+").
+   * A new one after any failed append call: such a call may have stored messages that no
+   * signal announced, and the next message after them must not be pushed as if in order.
+   */
+  private writer = newWriter();
+  /** Ids of messages stored right after this store's own previous one to their recipient. */
+  private readonly inOrderIds = new Set<number>();
 
   private constructor(
     private readonly redis: RedisLink,
@@ -135,15 +145,10 @@ export class RedisStore implements Store {
       (n) => this.redis.send("INCRBY", [messages.nextId, n]).then(Number),
       opts.idBlock ?? ID_BLOCK,
     );
-    this.appends = new Batches<AppendCall, AppendAnswer>((recipientId, calls) => {
-      const args: (string | number)[] = [
-        this.limits.maxQueuedPerAccount,
-        this.limits.maxQueuedPerSender,
-        this.limits.dedupPerSender,
-      ];
-      for (const c of calls) args.push(c.id, c.senderId, c.clientMsgId, c.body, c.sentAt);
-      return this.redis.eval(APPEND, userKeys(recipientId), args) as Promise<AppendAnswer[]>;
-    }, APPEND_BATCH);
+    this.appends = new Batches<AppendCall, AppendAnswer>(
+      (_slot, calls) => this.sendAppends(calls),
+      APPEND_BATCH,
+    );
     this.lanes = new AppendLanes<AppendAnswer>(
       () => this.ids.takeNow() ?? this.ids.takeInBlock(),
       (r) => r.startsWith("stale"),
@@ -281,7 +286,14 @@ export class RedisStore implements Store {
   }
 
   enqueue(m: NewMessage): Promise<EnqueueResult> {
-    return this.track(async () => {
+    // Counted as track() does, but inside the append: no second promise per message.
+    this.inflight++;
+    return this.append(m);
+  }
+
+  /** enqueue's work; ends the count that enqueue began. */
+  private async append(m: NewMessage): Promise<EnqueueResult> {
+    try {
       const known = this.recipients.get(m.recipientKey, Date.now());
       let cached = known !== undefined;
       let recipient = known ?? (await this.lookUp(m.recipientKey));
@@ -295,14 +307,9 @@ export class RedisStore implements Store {
         let r: AppendAnswer;
         try {
           const to = recipient.id;
-          ({ id, answer: r } = await this.lanes.append(to, (id) =>
-            this.appends.add(to, {
-              id,
-              senderId: m.senderId,
-              clientMsgId: m.clientMsgId,
-              body,
-              sentAt: m.sentAt,
-            }),
+          const slot = this.slotOf(to);
+          ({ id, answer: r } = await this.lanes.append(to, (id, answered) =>
+            this.appends.add(slot, { recipientId: to, id, body }, answered),
           ));
         } catch (error) {
           if (error instanceof StorageFullError) return { ok: false, error: "storage_full" };
@@ -311,10 +318,13 @@ export class RedisStore implements Store {
         const colon = r.indexOf(":");
         const kind = colon < 0 ? r : r.slice(0, colon);
         switch (kind) {
-          case "ok": {
+          case "ok":
+          case "ok+": {
             // Counted before the WAIT: the message is stored, confirmed by replicas or not.
             this.queuedDelta++;
             if (this.opts.waitReplicas) await this.confirmByReplicas(recipient.id);
+            // With WAIT, a message stored but not confirmed gets no signal: none is in order.
+            if (kind === "ok" && !this.opts.waitReplicas) this.noteInOrder(id);
             const message: StoredMessage = {
               id,
               recipientId: recipient.id,
@@ -356,7 +366,9 @@ export class RedisStore implements Store {
             throw new StorageError(`the message store (Redis) answered an append with ${JSON.stringify(r)}`);
         }
       }
-    });
+    } finally {
+      this.untrack();
+    }
   }
 
   async pending(recipientId: number, afterId: number, limit: number) {
@@ -559,7 +571,76 @@ export class RedisStore implements Store {
     this.redis.close();
   }
 
+  /**
+   * Whether the message with this id was stored right after this store's own previous
+   * message to its recipient (asked once, by the node's signal bus). Every message before
+   * it there was then this node's, and this node's signals go in commit order, so the
+   * recipient's holder here may push it as it is; otherwise (another node wrote just
+   * before it, or it is not known) the holder reads the queue. Forgotten after the
+   * question, and the oldest past IN_ORDER_MAX: forgetting only costs a read.
+   */
+  takeInOrder(id: number): boolean {
+    return this.inOrderIds.delete(id);
+  }
+
   // --- internal ---
+
+  private noteInOrder(id: number): void {
+    const ids = this.inOrderIds;
+    ids.add(id);
+    if (ids.size > IN_ORDER_MAX) ids.delete(ids.values().next().value!);
+  }
+
+  /** Which batch an append to recipientId goes in: on a cluster its slot's, else the one. */
+  private slotOf(recipientId: number): number {
+    // The slot is the tag's: the same for every key of the recipient.
+    return this.onCluster ? keySlot(`{u:${recipientId}}`) : 0;
+  }
+
+  /**
+   * Sends a batch of appends as one APPEND call: grouped by recipient (each group in call
+   * order, which is all the order appends need), answered in the calls' order.
+   */
+  private sendAppends(calls: readonly AppendCall[]): Promise<AppendAnswer[]> {
+    // Most batches have one append per recipient or all for one: groups as arrays of indexes.
+    const groups = new Map<number, number[]>();
+    for (let i = 0; i < calls.length; i++) {
+      const to = calls[i]!.recipientId;
+      const g = groups.get(to);
+      if (g) g.push(i);
+      else groups.set(to, [i]);
+    }
+    const keys: string[] = [];
+    const args: (string | number)[] = [
+      this.limits.maxQueuedPerAccount,
+      this.limits.maxQueuedPerSender,
+      this.limits.dedupPerSender,
+    ];
+    const writer = this.writer;
+    args.push(writer);
+    for (const [to, g] of groups) {
+      keys.push(user(to).queue);
+      args.push(g.length);
+      for (const i of g) args.push(calls[i]!.id, calls[i]!.body);
+    }
+    return (this.redis.eval(APPEND, keys, args) as Promise<AppendAnswer[]>).then(
+      (answers) => {
+        // A call failed since this one left (its writer is gone): none of these is in order.
+        if (writer !== this.writer) answers = answers.map((a) => (a === "ok" ? "ok+" : a));
+        // (Answered short: Batches fails the calls left without an answer.)
+        if (groups.size === 1 || answers.length !== calls.length) return answers;
+        const inOrder: AppendAnswer[] = new Array(calls.length);
+        let k = 0;
+        for (const g of groups.values()) for (const i of g) inOrder[i] = answers[k++]!;
+        return inOrder;
+      },
+      (error) => {
+        // At once, before the answers of the calls sent after this one are looked at.
+        this.writer = newWriter();
+        throw error;
+      },
+    );
+  }
 
   /**
    * With waitReplicas: waits until that many replicas have the writes made so far on the
@@ -640,6 +721,10 @@ export class RedisStore implements Store {
       t ? this.redis.send("SREM", [user(t.accountId).tokens, hash]) : null,
     ]);
   }
+}
+
+function newWriter(): string {
+  return randomBytes(9).toString("base64url");
 }
 
 function parseAccount(rec: unknown): Account | null {

@@ -54,7 +54,7 @@ describe.skipIf(!HAVE_REDIS)("RedisSignals", () => {
     const one = await bus("one");
     const two = await bus("two");
     const three = await bus("three");
-    expect(one.bus.inOrder).toBe(false);
+    expect(one.bus.inOrder).toBe(true);
     const force: Signal = {
       type: "force_logout",
       accountId: 3,

@@ -131,6 +131,57 @@ describe("RedisStore on a Redis Cluster of three masters", () => {
   });
 });
 
+describe("RedisStore on a Redis Cluster: the appends of one turn", () => {
+  it("go as one script call per slot, recipients of one slot together, each answered in its place", async () => {
+    const s = (await fresh(LIMITS)) as RedisStore;
+    const alice = await addAccount(s, "Alice");
+    // Account ids 129 and 2104 share a slot; the directory's counter gives them out next.
+    await s.connection.send("SET", [dir.nextId, 128]);
+    const bob = await addAccount(s, "Bob");
+    await s.connection.send("SET", [dir.nextId, 2103]);
+    const carol = await addAccount(s, "Carol");
+    const dave = await addAccount(s, "Dave");
+    const slot = (a: Account) => keySlot(user(a.id).queue);
+    expect([bob.id, carol.id]).toEqual([129, 2104]);
+    expect(slot(bob)).toBe(slot(carol));
+    expect(slot(dave)).not.toBe(slot(bob));
+    // Every recipient known and the id block taken, then emptied: the turn below is one batch per slot.
+    for (const to of [bob, carol, dave]) await s.ack(to.id, [(await put(s, msg(alice, to.key, "x"))).id]);
+    const evalsha = async () => {
+      let n = 0;
+      for (const node of cluster.nodes)
+        n += Number(
+          /cmdstat_evalsha:calls=(\d+)/.exec(await at(node.port, "INFO", "commandstats"))?.[1] ?? 0,
+        );
+      return n;
+    };
+    const before = await evalsha();
+    const turn = [
+      s.enqueue(msg(alice, "bob", "b1", { clientMsgId: 1 })),
+      s.enqueue(msg(alice, "carol", "c1", { clientMsgId: 1 })),
+      s.enqueue(msg(alice, "dave", "d1", { clientMsgId: 1 })),
+      s.enqueue(msg(alice, "bob", "b1 again", { clientMsgId: 1 })),
+      s.enqueue(msg(alice, "carol", "c2", { clientMsgId: 2 })),
+    ];
+    const r = await Promise.all(turn);
+    expect(await evalsha()).toBe(before + 2);
+    const stored = r.map((x) =>
+      x.ok ? `${x.recipient.key} ${x.duplicate ? "dup " : ""}${x.message.id}` : x.error,
+    );
+    const ids = r.map((x) => (x.ok ? x.message.id : 0));
+    expect(stored).toEqual([
+      `bob ${ids[0]}`,
+      `carol ${ids[1]}`,
+      `dave ${ids[2]}`,
+      `bob dup ${ids[0]}`,
+      `carol ${ids[4]}`,
+    ]);
+    expect((await s.pending(bob.id, 0, 10)).map((m) => m.text)).toEqual(["b1"]);
+    expect((await s.pending(carol.id, 0, 10)).map((m) => m.text)).toEqual(["c1", "c2"]);
+    expect((await s.pending(dave.id, 0, 10)).map((m) => m.text)).toEqual(["d1"]);
+  });
+});
+
 describe("RedisStore when one master of the cluster crashes", () => {
   it("fails the calls for that master's slots clearly, serves the others, and has everything back after its restart (AOF)", async () => {
     const s = await fresh({ ...LIMITS, maxQueuedPerAccount: 100, maxQueuedPerSender: 100 });

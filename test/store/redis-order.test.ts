@@ -188,15 +188,13 @@ describe("AppendLanes (the ordering alone)", () => {
       8,
     );
     const send = (text: string) =>
-      lanes.append(1, (id) => {
+      lanes.append(1, (id, answered) => {
         sentLog.push(`${text}@${id}`);
-        return new Promise<string>((resolve) =>
-          unanswered.push(() => {
-            if (id <= highest) return resolve("stale");
-            highest = id;
-            resolve("ok");
-          }),
-        );
+        unanswered.push(() => {
+          if (id <= highest) return answered(null, "stale");
+          highest = id;
+          answered(null, "ok");
+        });
       });
     const answerAll = async () => {
       while (unanswered.length) {

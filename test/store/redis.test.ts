@@ -5,7 +5,13 @@ import { RedisOpenError } from "../../src/store/redis-conn";
 import { DIR_KEYS, messages, receiptKeys, receiptOutbox, userKeys } from "../../src/store/redis-keys";
 import { LEFTOVER_MS, PAD_FROM, QUEUE_PAD } from "../../src/store/redis-scripts";
 import { parseRedisTarget } from "../../src/store/redis-url";
-import { StorageError, StorageFullError, type Store, type StoreLimits } from "../../src/store/store";
+import {
+  type NewMessage,
+  StorageError,
+  StorageFullError,
+  type Store,
+  type StoreLimits,
+} from "../../src/store/store";
 import { addAccount, LIMITS, msg, put, runStoreContract } from "./contract";
 import { type RedisServer, startRedis } from "./redis-server";
 
@@ -153,11 +159,11 @@ describe("RedisStore on one Redis: a confirmation in one script", () => {
   });
 });
 
-describe("RedisStore: the appends of one turn to one recipient", () => {
+describe("RedisStore: the appends of one turn", () => {
   const evalshaCalls = async (c: RedisClient) =>
     Number(/cmdstat_evalsha:calls=(\d+)/.exec(String(await c.send("INFO", ["commandstats"])))?.[1] ?? 0);
 
-  it("go in one script call, each answered as if it ran alone (resends, quotas, mailbox, order)", async () => {
+  it("to one recipient go in one script call, each answered as if it ran alone (resends, quotas, mailbox, order)", async () => {
     const s = (await fresh({
       maxQueuedPerAccount: 6,
       maxQueuedPerSender: 3,
@@ -197,6 +203,124 @@ describe("RedisStore: the appends of one turn to one recipient", () => {
     // The counts were written once at the end of the call: confirming frees the sender's quota.
     await s.ack(bob.id, [a1!]);
     expect(await put(s, msg(alice, "bob", "a5"))).toMatchObject({ text: "a5" });
+  });
+
+  it("to several recipients go in one script call too, each answered in its place", async () => {
+    const s = (await fresh({
+      maxQueuedPerAccount: 2,
+      maxQueuedPerSender: 2,
+      dedupPerSender: 4,
+    })) as RedisStore;
+    const [alice, bob, carol, dave] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+      await addAccount(s, "Dave"),
+    ];
+    // Every recipient known and the id block taken: the turn below is one batch.
+    await s.ack(bob.id, [(await put(s, msg(alice, "bob", "x"))).id]);
+    await s.ack(carol.id, [(await put(s, msg(alice, "carol", "x"))).id]);
+    await put(s, msg(alice, "dave", "x"));
+    const c = new RedisClient(redis.url);
+    const before = await evalshaCalls(c);
+    // Texts that end as a body with a client_msg_id would: the script reads the sender,
+    // sentAt and client_msg_id from the body's ends, never from inside the text.
+    const tricky: [string, string, string] = ["b1,7,9]", '"5,6]"', "c 1,2"];
+    const turn = [
+      s.enqueue(msg(alice, "bob", tricky[0], { clientMsgId: 11 })),
+      s.enqueue(msg(bob, "carol", tricky[1])),
+      s.enqueue(msg(alice, "dave", "d1")), // Dave holds one already: the mailbox fills
+      s.enqueue(msg(alice, "bob", "b1 again", { clientMsgId: 11 })),
+      s.enqueue(msg(bob, "carol", tricky[2], { clientMsgId: 7 })),
+      s.enqueue(msg(alice, "dave", "d2")),
+      s.enqueue(msg(carol, "bob", "b2", { clientMsgId: 11 })), // another sender's ring
+    ];
+    const r = await Promise.all(turn);
+    expect(await evalshaCalls(c)).toBe(before + 1);
+    c.close();
+    const stored = r.map((x) => (x.ok ? (x.duplicate ? `dup ${x.message.id}` : x.message.id) : x.error));
+    const [b1, c1, d1, , c2, , b2] = stored as number[];
+    expect(stored).toEqual([b1, c1, d1, `dup ${b1}`, c2, "mailbox_full", b2] as (string | number)[]);
+    expect(r.map((x) => (x.ok ? x.recipient.key : null))).toEqual([
+      "bob",
+      "carol",
+      "dave",
+      "bob",
+      "carol",
+      null,
+      "bob",
+    ]);
+    const texts = async (id: number) => (await s.pending(id, 0, 10)).map((m) => [m.senderName, m.text]);
+    expect(await texts(bob.id)).toEqual([
+      ["Alice", tricky[0]],
+      ["Carol", "b2"],
+    ]);
+    expect(await texts(carol.id)).toEqual([
+      ["Bob", tricky[1]],
+      ["Bob", tricky[2]],
+    ]);
+    expect(await texts(dave.id)).toEqual([
+      ["Alice", "x"],
+      ["Alice", "d1"],
+    ]);
+    // The resend of each is still recognised in a later call, with its first id and time.
+    const again = await s.enqueue(msg(bob, "carol", "c 1,2", { clientMsgId: 7 }));
+    expect(again).toMatchObject({ ok: true, duplicate: true, message: { id: c2 } });
+    const first = r[4]!;
+    if (!first.ok || !again.ok) throw new Error("stored");
+    expect(again.message.sentAt).toBe(first.message.sentAt);
+  });
+});
+
+describe("RedisStore: which messages may be pushed as they are (takeInOrder)", () => {
+  const stored = async (s: RedisStore, m: NewMessage) => {
+    const r = await s.enqueue(m);
+    if (!r.ok) throw new Error(r.error);
+    return r.message.id;
+  };
+
+  it("those stored right after the same store's previous one to the recipient; not after another node's", async () => {
+    const roomy = { maxQueuedPerAccount: 100, maxQueuedPerSender: 100, dedupPerSender: 4 };
+    const a = (await fresh(roomy)) as RedisStore;
+    const b = await open(roomy);
+    const [alice, bob, carol] = [
+      await addAccount(a, "Alice"),
+      await addAccount(a, "Bob"),
+      await addAccount(a, "Carol"),
+    ];
+    const first = await stored(a, msg(alice, "bob", "1")); // nothing before it
+    const second = await stored(a, msg(alice, "bob", "2"));
+    expect([a.takeInOrder(first), a.takeInOrder(second)]).toEqual([true, true]);
+    expect(a.takeInOrder(second)).toBe(false); // asked once
+    const other = await stored(b, msg(carol, "bob", "from the other node"));
+    expect(b.takeInOrder(other)).toBe(false); // after a's
+    const after = await stored(a, msg(alice, "bob", "3"));
+    expect(a.takeInOrder(after)).toBe(false); // after b's: its holder reads the queue
+    const next = await stored(a, msg(alice, "bob", "4"));
+    expect(a.takeInOrder(next)).toBe(true);
+    // A turn's appends: only the first can follow another writer.
+    const turn = await Promise.all([stored(b, msg(carol, "bob", "5")), stored(b, msg(carol, "bob", "6"))]);
+    expect(turn.map((id) => b.takeInOrder(id))).toEqual([false, true]);
+    // Another recipient's queue is its own.
+    expect(a.takeInOrder(await stored(a, msg(bob, "carol", "hi")))).toBe(true);
+  });
+
+  it("none right after a failed append call, which may have stored what no signal announced", async () => {
+    const s = (await fresh(LIMITS)) as RedisStore;
+    const alice = await addAccount(s, "Alice");
+    await addAccount(s, "Bob");
+    expect(s.takeInOrder(await stored(s, msg(alice, "bob", "1")))).toBe(true);
+    await redis.cli("CONFIG", "SET", "maxmemory", "1");
+    try {
+      expect(await s.enqueue(msg(alice, "bob", "x".repeat(1000)))).toEqual({
+        ok: false,
+        error: "storage_full",
+      });
+    } finally {
+      await redis.cli("CONFIG", "SET", "maxmemory", "0");
+    }
+    expect(s.takeInOrder(await stored(s, msg(alice, "bob", "2")))).toBe(false);
+    expect(s.takeInOrder(await stored(s, msg(alice, "bob", "3")))).toBe(true);
   });
 });
 
