@@ -39,9 +39,12 @@ export type SignalHandler = (signal: Signal) => void;
 
 export interface Signals {
   /**
-   * True when deliver signals for one account reach its holder in id order: one node,
-   * whose core sends them in the order the store committed the messages. With several
-   * nodes writing to one queue it is false, and holders read their queue instead.
+   * True when a deliver signal that carries its message may be pushed as it is: the bus
+   * lets a message travel with its signal only when every message before it to that
+   * account was signalled before it (one node, whose core signals in the order the store
+   * committed; on Redis, a message whose predecessors the same node stored). False where
+   * signals carry messages out of order (several cores on one local bus): holders read
+   * their queue instead.
    */
   readonly inOrder: boolean;
   /** Sends signal to one node (itself included); failures are the implementation's to log. */
