@@ -126,7 +126,7 @@ export class SqliteStore implements Store {
   /** The redo log is due to be committed: the open batch ends with a COMMIT. */
   private commitDue = false;
   private commitTimer: Timer | null = null;
-  /** After a COMMIT of the timer's: checkpoints the WAL if no batch came since. */
+  /** After a COMMIT: checkpoints the WAL if no batch came since. */
   private idleTimer: Timer | null = null;
   /** Set when the state the redo log holds could not be applied again after a rollback. */
   private failed: StorageError | null = null;
@@ -767,6 +767,8 @@ export class SqliteStore implements Store {
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = null;
     this.redo.committed();
+    this.idleTimer ??= setTimeout(() => this.checkpointIfIdle(), IDLE_CHECKPOINT_MS);
+    this.idleTimer.unref?.();
   }
 
   /** REDO_COMMIT_MS after a batch went to the redo log: commit, with the batch in hand if any. */
@@ -784,13 +786,12 @@ export class SqliteStore implements Store {
       return;
     }
     if (this.space) this.afterCommit(this.space, true);
-    this.idleTimer ??= setTimeout(() => this.checkpointIfIdle(), IDLE_CHECKPOINT_MS);
-    this.idleTimer.unref?.();
   }
 
   /**
    * The store went quiet after a COMMIT (no batch since): the WAL's pages go into the file
    * and the WAL is emptied now, instead of at the next WAL_CHECKPOINT_PAGES under load.
+   * Under load a batch is always open by then, and nothing is done.
    */
   private checkpointIfIdle(): void {
     this.idleTimer = null;
@@ -1207,7 +1208,7 @@ const REDO_COMMIT_MS = 1000;
  */
 const WAL_CHECKPOINT_PAGES = 1000;
 
-/** Quiet time (ms) after the timer's COMMIT after which the WAL is checkpointed and emptied. */
+/** Quiet time (ms) after a COMMIT after which the WAL is checkpointed and emptied. */
 const IDLE_CHECKPOINT_MS = 250;
 
 /** Redo log bytes past the last COMMIT that make the next batch end with one. */
