@@ -6,21 +6,8 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { encodeFrame, encodeRequest, Op, Push, type Reply, Status, type WireMessage } from "../../src/wire";
-import { type ChatServer, RawClient, startServer } from "../e2e/harness";
+import { type ChatServer, CLUSTER_NODE_ARGS, RawClient, startServer } from "../e2e/harness";
 import { HAVE_REDIS, type RedisServer, startRedis } from "../store/redis-server";
-
-const NODE_ARGS = [
-  "--argon2-memory-kib",
-  "64",
-  "--argon2-time",
-  "1",
-  "--accounts-per-address",
-  "100000",
-  "--request-rate-per-address",
-  "100000",
-  "--request-burst-per-address",
-  "100000",
-];
 
 let redis: RedisServer;
 const nodes: ChatServer[] = [];
@@ -41,7 +28,10 @@ describe.skipIf(!HAVE_REDIS)("pushes on Redis with senders on the recipient's no
     redis = await startRedis();
     for (let i = 0; i < 2; i++)
       nodes.push(
-        await startServer([...NODE_ARGS, "--presence-lease", "1s", "--node-name", `n${i}`], redis.url),
+        await startServer(
+          [...CLUSTER_NODE_ARGS, "--presence-lease", "1s", "--node-name", `n${i}`],
+          redis.url,
+        ),
       );
   });
 

@@ -14,22 +14,9 @@ import {
   type WireMessage,
 } from "../../src/wire";
 import { HAVE_REDIS, type RedisServer, startRedis } from "../store/redis-server";
-import { type ChatServer, RawClient, startServer } from "./harness";
+import { type ChatServer, CLUSTER_NODE_ARGS, RawClient, startServer } from "./harness";
 
 const LEASE = "1s";
-/** Cheap hashes and no per-address budgets to speak of: every client here is 127.0.0.1. */
-const NODE_ARGS = [
-  "--argon2-memory-kib",
-  "64",
-  "--argon2-time",
-  "1",
-  "--accounts-per-address",
-  "100000",
-  "--request-rate-per-address",
-  "100000",
-  "--request-burst-per-address",
-  "100000",
-];
 
 let redis: RedisServer;
 let nodes: ChatServer[] = [];
@@ -42,7 +29,7 @@ async function startNodes(n: number, lease = LEASE): Promise<ChatServer[]> {
   reconnects = 0;
   nodes = await Promise.all(
     Array.from({ length: n }, (_, i) =>
-      startServer([...NODE_ARGS, "--presence-lease", lease, "--node-name", `node${i}`], redis.url),
+      startServer([...CLUSTER_NODE_ARGS, "--presence-lease", lease, "--node-name", `node${i}`], redis.url),
     ),
   );
   return nodes;
@@ -472,7 +459,7 @@ describe.skipIf(!HAVE_REDIS)("a node with --redis-wait-replicas on a primary and
   test("answers a SEND once the replica has it, and STORAGE_FAILED saying why while it is away", async () => {
     const node = await startServer(
       // Long enough for a replica on a busy disk (AOF always) to confirm: 300 ms was not.
-      [...NODE_ARGS, "--redis-wait-replicas", "1", "--redis-wait-timeout", "1500ms"],
+      [...CLUSTER_NODE_ARGS, "--redis-wait-replicas", "1", "--redis-wait-timeout", "1500ms"],
       primary.url,
     );
     nodes = [node];

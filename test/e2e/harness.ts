@@ -19,6 +19,20 @@ import { atEnd, freeze as freezeProcess, track } from "../processes";
 
 export const BIN = resolve(import.meta.dir, "../../dist/chat");
 
+/** Nodes of one service in a test: cheap hashes and no per-address budgets to speak of (every client is 127.0.0.1). */
+export const CLUSTER_NODE_ARGS = [
+  "--argon2-memory-kib",
+  "64",
+  "--argon2-time",
+  "1",
+  "--accounts-per-address",
+  "100000",
+  "--request-rate-per-address",
+  "100000",
+  "--request-burst-per-address",
+  "100000",
+];
+
 /** Freezes a client process (SIGSTOP), as a hung machine would; it is killed after the test. */
 export function freeze(c: { proc: Subprocess }): void {
   freezeProcess(c.proc);
