@@ -149,8 +149,15 @@ export class AddressBudget {
 
   /** True if a connection with this share may be handed more work now. */
   mayGo(address: string, share: Share): boolean {
-    if (this.inDebt(address) && this.refillShare(address, share) < 0) return false;
-    return !this.totalInDebt() || this.fairTokens(address) >= 0;
+    // Asked before every frame: one clock read for the address and the total.
+    const now = this.now();
+    const b = this.buckets.get(address);
+    if (b) {
+      this.refill(b, now);
+      if (b.tokens < 0 && this.refillShare(address, share) < 0) return false;
+    }
+    this.refillTotal(now);
+    return this.total.tokens >= 0 || this.fairTokens(address) >= 0;
   }
 
   /** True while all addresses together owe more than the total has. */
@@ -331,8 +338,7 @@ export class AddressBudget {
     return share.tokens;
   }
 
-  private refill(b: Bucket): void {
-    const now = this.now();
+  private refill(b: Bucket, now = this.now()): void {
     if (now > b.at) {
       b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.rate);
       b.at = now;
