@@ -1,7 +1,7 @@
 // `chat serve`: opens the store, starts the core behind a TCP (or TLS) listener, serves
 // metrics, and shuts down gracefully. Everything here is wiring; the logic is in core/.
 
-import { mkdirSync, readFileSync, statfsSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statfsSync, statSync } from "node:fs";
 import { homedir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { ConsolaInstance } from "consola";
@@ -304,6 +304,17 @@ function openStore(o: ServeOptions, log: ConsolaInstance): Store | Promise<Store
     mkdirSync(dirname(o.data), { recursive: true });
   } catch {
     // SqliteStore.open explains a missing or unwritable directory.
+  }
+  // A new data file in a directory that would be refused below: refused before the open
+  // makes the file, so that nothing is left behind.
+  if (!o.allowSharedData && !existsSync(o.data)) {
+    let shared: string | undefined;
+    try {
+      shared = sharedAccess(o.data);
+    } catch {
+      // A path that cannot be looked at (a file where a directory should be): the open says why.
+    }
+    if (shared) throw new StartupError(`refusing to start: ${shared}.`);
   }
   try {
     const budget = dataBudget(o, log);

@@ -246,6 +246,8 @@ describe("a data file other users can read", () => {
       `refusing to start: the directory ${dir} of data file ${data} is writable by other users (mode 0777)`,
     );
     expect(refused.output).toContain(`chmod go-w ${dir}`);
+    // Refused before the store was opened: no data file, WAL or redo log was made.
+    expect(readdirSync(dir).filter((f) => f.startsWith("chat.db"))).toEqual([]);
     chmodSync(dir, 0o755);
     const server = await startServer([], data);
     expect(await server.stop()).toBe(0);
