@@ -5,7 +5,7 @@
 // interleaved; every message arrives once, in id order, each sender's in its order.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { encodeFrame, encodeRequest, Op, Push, type Reply, Status, type WireMessage } from "../../src/wire";
+import { encodeFrame, encodeRequest, Op, type Reply, Status } from "../../src/wire";
 import { type ChatServer, CLUSTER_NODE_ARGS, RawClient, startServer } from "../e2e/harness";
 import { HAVE_REDIS, type RedisServer, startRedis } from "../store/redis-server";
 
@@ -19,9 +19,6 @@ async function user(node: ChatServer, name: string): Promise<RawClient> {
   expect(await c.login(name)).toMatchObject({ status: Status.OK });
   return c;
 }
-
-const delivered = (c: RawClient): WireMessage[] =>
-  c.frames.filter((f) => f.opcode === Push.DELIVER).flatMap((f) => f.messages);
 
 describe.skipIf(!HAVE_REDIS)("pushes on Redis with senders on the recipient's node and on another", () => {
   beforeAll(async () => {
@@ -53,7 +50,8 @@ describe.skipIf(!HAVE_REDIS)("pushes on Redis with senders on the recipient's no
     // Bob confirms what arrives as it arrives, as a client does.
     let acked = 0;
     const acker = setInterval(() => {
-      const ids = delivered(bob)
+      const ids = bob
+        .delivered()
         .slice(acked)
         .map((m) => m.id);
       acked += ids.length;
@@ -81,11 +79,11 @@ describe.skipIf(!HAVE_REDIS)("pushes on Redis with senders on the recipient's no
         await Promise.all(burst);
       }
       const total = senders.length * BURSTS * PER_BURST;
-      await bob.next(() => delivered(bob).length >= total, `bob's ${total} messages`, 20_000);
+      await bob.next(() => bob.delivered().length >= total, `bob's ${total} messages`, 20_000);
     } finally {
       clearInterval(acker);
     }
-    const got = delivered(bob);
+    const got = bob.delivered();
     const ids = got.map((m) => m.id);
     // Once each, and in id order: no id came after a larger one.
     expect(new Set(ids).size).toBe(ids.length);
@@ -99,7 +97,8 @@ describe.skipIf(!HAVE_REDIS)("pushes on Redis with senders on the recipient's no
     }
     // Every message confirmed (the last ACKs go before the CHECK on this connection, and the
     // store applies them in that order): nothing waits.
-    const rest = delivered(bob)
+    const rest = bob
+      .delivered()
       .slice(acked)
       .map((m) => m.id);
     if (rest.length) bob.write(encodeFrame(encodeRequest({ opcode: Op.ACK, requestId: 0, ackIds: rest })));

@@ -42,16 +42,14 @@ async function user(node: ChatServer, name: string): Promise<RawClient> {
   return c;
 }
 
-const delivered = (c: RawClient): WireMessage[] =>
-  c.frames.filter((f) => f.opcode === Push.DELIVER).flatMap((f) => f.messages);
-
 /** Sends one message (request written now); resolves with its answer. */
 const send = (c: RawClient, to: string, text: string, clientMsgId = 0): Promise<Reply> =>
   c.request({ opcode: Op.SEND_MESSAGE, receiver: to, msg: text, clientMsgId });
 
 /** Confirms every message pushed to c so far (ACK has no answer). */
 function ackAll(c: RawClient, from = 0): number {
-  const ids = delivered(c)
+  const ids = c
+    .delivered()
     .slice(from)
     .map((m) => m.id);
   if (ids.length) c.write(encodeAck(ids));
@@ -140,7 +138,7 @@ function runRecipient(name: string, nodesInTurn: ChatServer[]) {
     let c = await reconnect(nodesInTurn[0]!, name);
     let seen = 0;
     while (!stop) {
-      const now = delivered(c);
+      const now = c.delivered();
       if (now.length > seen) {
         got.push(...now.slice(seen));
         seen = ackAll(c, seen);
@@ -212,13 +210,13 @@ describe.skipIf(!HAVE_REDIS)("three chat serve nodes on one redis-server", () =>
       ),
     );
     for (const [i, r] of recipients.entries()) {
-      await r.next(() => delivered(r).length >= PER_PAIR, `r${i}'s ${PER_PAIR} messages`, 20_000);
+      await r.next(() => r.delivered().length >= PER_PAIR, `r${i}'s ${PER_PAIR} messages`, 20_000);
       ackAll(r);
     }
     for (const [i, list] of answers.entries()) {
       for (const a of list)
         expect(a).toMatchObject({ status: Status.OK, delivery: Delivery.LIVE, duplicate: false });
-      const got = delivered(recipients[i]!);
+      const got = recipients[i]!.delivered();
       expect(got.map((m) => m.text)).toEqual(Array.from({ length: PER_PAIR }, (_, k) => `s${i}-${k}`));
       expect(got.map((m) => m.id)).toEqual(list.map((a) => a.messageId));
       expect(increasing(got.map((m) => m.id))).toBe(true);
@@ -245,7 +243,7 @@ describe.skipIf(!HAVE_REDIS)("three chat serve nodes on one redis-server", () =>
       status: Status.OK,
       delivery: Delivery.LIVE,
     });
-    await bob.next(() => delivered(bob).length === 1, "the message");
+    await bob.next(() => bob.delivered().length === 1, "the message");
     const list = await alice.request({ opcode: Op.LIST_ACCOUNTS, msg: "bob" });
     expect(list.accounts.map((a) => a.online)).toEqual([true]);
   }, 60_000);
@@ -280,8 +278,8 @@ describe.skipIf(!HAVE_REDIS)("three chat serve nodes on one redis-server", () =>
       status: Status.OK,
       delivery: Delivery.LIVE,
     });
-    await fresh.next(() => delivered(fresh).length === 1, "the message on the new session");
-    expect(delivered(old)).toEqual([]);
+    await fresh.next(() => fresh.delivered().length === 1, "the message on the new session");
+    expect(old.delivered()).toEqual([]);
   }, 60_000);
 
   test("LIST shows the online marks of every node", async () => {
@@ -330,7 +328,7 @@ describe.skipIf(!HAVE_REDIS)("three chat serve nodes on one redis-server", () =>
     expect(await del).toMatchObject({ status: Status.OK });
     for (let i = 0; i < 5; i++) sends.push(send(alice, "bob", `after${i}`));
     const answers = await Promise.all(sends);
-    const handed = new Set(delivered(bob).map((m) => m.id));
+    const handed = new Set(bob.delivered().map((m) => m.id));
     let accepted = 0;
     for (const r of answers) {
       if (r.status === Status.OK) {
@@ -485,7 +483,7 @@ describe.skipIf(!HAVE_REDIS)("a node with --redis-wait-replicas on a primary and
     expect(await send(alice, "bob", "unconfirmed", 2)).toMatchObject({ status: Status.OK, duplicate: true });
     // The refused one was stored without a push; the next message brings it along.
     expect(await send(alice, "bob", "after", 3)).toMatchObject({ status: Status.OK, duplicate: false });
-    await bob.next(() => delivered(bob).length >= 3, "the three messages", 10_000);
-    expect(delivered(bob).map((m) => m.text)).toEqual(["kept twice", "unconfirmed", "after"]);
+    await bob.next(() => bob.delivered().length >= 3, "the three messages", 10_000);
+    expect(bob.delivered().map((m) => m.text)).toEqual(["kept twice", "unconfirmed", "after"]);
   }, 60_000);
 });

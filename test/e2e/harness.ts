@@ -12,8 +12,10 @@ import {
   encodeRequest,
   FrameDecoder,
   Op,
+  Push,
   type Reply,
   type RequestInit,
+  type WireMessage,
 } from "../../src/wire";
 import { atEnd, freeze as freezeProcess, track } from "../processes";
 
@@ -294,6 +296,11 @@ export class RawClient {
       },
     });
     return c;
+  }
+
+  /** The messages pushed to it so far (DELIVER pushes), in the order they came. */
+  delivered(): WireMessage[] {
+    return this.frames.filter((f) => f.opcode === Push.DELIVER).flatMap((f) => f.messages);
   }
 
   private wake() {

@@ -3,7 +3,7 @@
 // queued survives a SIGKILL of the chat server; two nodes on it are one service.
 
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { Delivery, Op, Push, type Reply, Status, type WireMessage } from "../../src/wire";
+import { Delivery, Op, Push, type Reply, Status } from "../../src/wire";
 import { type RedisCluster, startRedisCluster } from "../store/redis-cluster-server";
 import { type ChatServer, loggedIn, RawClient, startClient, startServer } from "./harness";
 
@@ -70,8 +70,6 @@ describe("two chat serve nodes on a Redis Cluster", () => {
     expect(await c.login(name)).toMatchObject({ status: Status.OK });
     return c;
   };
-  const delivered = (c: RawClient): WireMessage[] =>
-    c.frames.filter((f) => f.opcode === Push.DELIVER).flatMap((f) => f.messages);
   const send = (c: RawClient, to: string, text: string, clientMsgId = 0): Promise<Reply> =>
     c.request({ opcode: Op.SEND_MESSAGE, receiver: to, msg: text, clientMsgId });
 
@@ -89,12 +87,12 @@ describe("two chat serve nodes on a Redis Cluster", () => {
     );
     for (const r of [...toBob, ...toAlice])
       expect(r).toMatchObject({ status: Status.OK, delivery: Delivery.LIVE, duplicate: false });
-    await bob.next(() => delivered(bob).length >= N, "bob's messages from node A", 10_000);
-    await alice.next(() => delivered(alice).length >= N, "alice's messages from node B", 10_000);
+    await bob.next(() => bob.delivered().length >= N, "bob's messages from node A", 10_000);
+    await alice.next(() => alice.delivered().length >= N, "alice's messages from node B", 10_000);
     const texts = (p: string) => Array.from({ length: N }, (_, k) => `${p}${k}`);
-    expect(delivered(bob).map((m) => m.text)).toEqual(texts("a"));
-    expect(delivered(alice).map((m) => m.text)).toEqual(texts("b"));
-    expect(delivered(bob).map((m) => m.id)).toEqual(toBob.map((r) => r.messageId));
+    expect(bob.delivered().map((m) => m.text)).toEqual(texts("a"));
+    expect(alice.delivered().map((m) => m.text)).toEqual(texts("b"));
+    expect(bob.delivered().map((m) => m.id)).toEqual(toBob.map((r) => r.messageId));
     // Bob logs in on node A: his session on node B is forced out, told why.
     const again = await RawClient.open(a.port);
     clients.push(again);
@@ -112,13 +110,13 @@ describe("two chat serve nodes on a Redis Cluster", () => {
       delivery: Delivery.LIVE,
     });
     await again.next(
-      () => delivered(again).some((m) => m.text === "on A now"),
+      () => again.delivered().some((m) => m.text === "on A now"),
       "the message on the new session",
       10_000,
     );
-    const seen = delivered(again).map((m) => m.text);
+    const seen = again.delivered().map((m) => m.text);
     expect(seen.slice(-1)).toEqual(["on A now"]);
-    const ids = delivered(again).map((m) => m.id);
+    const ids = again.delivered().map((m) => m.id);
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
   }, 60_000);
 });
