@@ -895,7 +895,7 @@ export class SqliteStore implements Store {
       // Still queued: taken back before it reached SQLite; the redo log records the removal.
       if (this.cachedIds[id & (SENDER_CACHE - 1)] === id && this.messageRows.remove(id, recipientId)) {
         this.recordDelete([recipientId, id]);
-        removed += this.confirmedQueued(recipientId, id, r, out);
+        removed += this.confirmedCached(recipientId, id, r, out);
         continue;
       }
       // A gap (ids of other recipients, or confirmed before) ends a run, unless no rows are
@@ -985,8 +985,7 @@ export class SqliteStore implements Store {
     for (const [id, senderId, clientMsgId] of rows) {
       const slot = id & (SENDER_CACHE - 1);
       if (this.cachedIds[slot] === id) this.cachedIds[slot] = 0;
-      this.senders.add(recipientId, senderId, -1);
-      if (out) this.receiptRows.store(id, senderId, clientMsgId, r!, out);
+      this.confirmed(recipientId, id, senderId, clientMsgId, r, out);
     }
     return rows.length;
   }
@@ -1018,25 +1017,35 @@ export class SqliteStore implements Store {
       clientMsgId = row.clientMsgId;
     }
     if (this.q.deleteMessage.run(recipientId, id).changes === 0) return 0;
-    this.senders.add(recipientId, senderId, -1);
     // After the delete: a stale cache entry (its batch rolled back) makes no receipt.
-    if (out) this.receiptRows.store(id, senderId, clientMsgId, r!, out);
+    this.confirmed(recipientId, id, senderId, clientMsgId, r, out);
     return 1;
   }
 
-  /** A confirmed message taken back from the queued rows, its sender in the cache. */
-  private confirmedQueued(
+  /** A confirmed message whose sender is in the cache (taken back from the queued rows, or in a range deleted). */
+  private confirmedCached(
     recipientId: number,
     id: number,
     r: ReceiptRequest | undefined,
     out: AckResult | undefined,
   ): number {
     const slot = id & (SENDER_CACHE - 1);
-    const senderId = this.cachedSenders[slot]!;
     this.cachedIds[slot] = 0;
-    this.senders.add(recipientId, senderId, -1);
-    if (out) this.receiptRows.store(id, senderId, this.cachedClientMsgIds[slot]!, r!, out);
+    this.confirmed(recipientId, id, this.cachedSenders[slot]!, this.cachedClientMsgIds[slot]!, r, out);
     return 1;
+  }
+
+  /** A confirmed message is gone: its sender's count falls, and its receipt is stored (with r). */
+  private confirmed(
+    recipientId: number,
+    id: number,
+    senderId: number,
+    clientMsgId: number,
+    r: ReceiptRequest | undefined,
+    out: AckResult | undefined,
+  ): void {
+    this.senders.add(recipientId, senderId, -1);
+    if (out) this.receiptRows.store(id, senderId, clientMsgId, r!, out);
   }
 
   /**
@@ -1056,13 +1065,7 @@ export class SqliteStore implements Store {
     for (let id = lo; id <= hi; id++) if (this.cachedIds[id & (SENDER_CACHE - 1)] === id) hits++;
     if (hits === span && (this.q.countRange.get(recipientId, lo, hi) as { n: number }).n === span) {
       this.q.deleteRange.run(recipientId, lo, hi);
-      for (let id = lo; id <= hi; id++) {
-        const slot = id & (SENDER_CACHE - 1);
-        const senderId = this.cachedSenders[slot]!;
-        this.cachedIds[slot] = 0;
-        this.senders.add(recipientId, senderId, -1);
-        if (out) this.receiptRows.store(id, senderId, this.cachedClientMsgIds[slot]!, r!, out);
-      }
+      for (let id = lo; id <= hi; id++) this.confirmedCached(recipientId, id, r, out);
       return span;
     }
     // Some are gone already, or were stored before the cache's reach: the rows say which.
