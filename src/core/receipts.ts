@@ -257,7 +257,8 @@ export class Receipts {
       this.core.writeLingering(s, {
         opcode: Push.RECEIPT,
         receipts: last ? wire : wire.slice(0, n),
-        ...(last && more ? { more: true } : {}),
+        // Always present (false writes nothing): every RECEIPT frame has one shape.
+        more: last && more,
       });
       wire = wire.slice(n);
     }

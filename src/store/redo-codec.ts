@@ -81,17 +81,7 @@ export class FrameWriter {
     // finish() returned keeps the old one alive for as long as it is used).
     if (this.at === FRAME_HEADER + SEQ_BYTES && this.buf.length > KEEP_BYTES)
       this.buf = Buffer.allocUnsafe(BUFFER_BYTES);
-    if (!this.defined.has(index)) {
-      this.defined.add(index);
-      this.openDefs.push(index);
-      const n = Buffer.byteLength(sql);
-      this.room(7 + n);
-      this.buf[this.at] = DEFINE;
-      this.buf.writeUInt16LE(index, this.at + 1);
-      this.buf.writeUInt32LE(n, this.at + 3);
-      this.buf.write(sql, this.at + 7, "utf8");
-      this.at += 7 + n;
-    }
+    if (!this.defined.has(index)) this.define(index, sql);
     if (args.length > 0xffff)
       throw new RangeError("the redo log records at most 65,535 arguments per statement");
     this.room(5);
@@ -101,6 +91,19 @@ export class FrameWriter {
     this.at += 5;
     for (const a of args) this.value(a);
     this.runs++;
+  }
+
+  /** Statement `index`'s SQL, once per file: a method of its own keeps run() small to compile. */
+  private define(index: number, sql: string): void {
+    this.defined.add(index);
+    this.openDefs.push(index);
+    const n = Buffer.byteLength(sql);
+    this.room(7 + n);
+    this.buf[this.at] = DEFINE;
+    this.buf.writeUInt16LE(index, this.at + 1);
+    this.buf.writeUInt32LE(n, this.at + 3);
+    this.buf.write(sql, this.at + 7, "utf8");
+    this.at += 7 + n;
   }
 
   /** Seals the open frame as number `seq`; the view is valid until the next call. */

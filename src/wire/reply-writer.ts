@@ -144,36 +144,62 @@ function measure(r: ReplyInit): number {
     strSize(3, r.msg) +
     intField(4, r.status) +
     intField(5, r.requestId);
-  if (r.messages) {
-    for (const m of r.messages) {
-      const k = messageSize(m);
-      sizes.push(k);
-      n += 1 + varintSize(k) + k;
-    }
-  }
-  if (r.accounts) {
-    for (const a of r.accounts) {
-      const k = accountSize(a);
-      sizes.push(k);
-      n += 1 + varintSize(k) + k;
-    }
-  }
-  n += intField(8, r.unread) + boolField(9, r.more) + intField(10, r.messageId) + intField(11, r.sentAt);
-  n += intField(12, r.delivery) + intField(13, r.retryAfterMs) + strSize(14, r.name) + strSize(15, r.token);
-  n += boolField(16, r.duplicate) + strSize(17, r.nextCursor);
+  if (r.messages) n += measureMessages(r.messages);
+  if (r.accounts) n += measureAccounts(r.accounts);
+  n += measureAnswer(r);
   if (r.info) {
     const k = infoSize(r.info);
     sizes.push(k);
     n += 2 + varintSize(k) + k;
   }
-  if (r.receipts) {
-    for (const x of r.receipts) {
-      const k = receiptSize(x);
-      sizes.push(k);
-      n += 2 + varintSize(k) + k;
-    }
+  if (r.receipts) n += measureReceipts(r.receipts);
+  return n;
+}
+
+function measureMessages(messages: readonly WireMessage[]): number {
+  let n = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const k = messageSize(messages[i]!);
+    sizes.push(k);
+    n += 1 + varintSize(k) + k;
   }
   return n;
+}
+
+function measureAccounts(accounts: readonly WireAccount[]): number {
+  let n = 0;
+  for (let i = 0; i < accounts.length; i++) {
+    const k = accountSize(accounts[i]!);
+    sizes.push(k);
+    n += 1 + varintSize(k) + k;
+  }
+  return n;
+}
+
+function measureReceipts(receipts: readonly WireReceipt[]): number {
+  let n = 0;
+  for (let i = 0; i < receipts.length; i++) {
+    const k = receiptSize(receipts[i]!);
+    sizes.push(k);
+    n += 2 + varintSize(k) + k;
+  }
+  return n;
+}
+
+/** Fields 8-17: a request's answer. */
+function measureAnswer(r: ReplyInit): number {
+  return (
+    intField(8, r.unread) +
+    boolField(9, r.more) +
+    intField(10, r.messageId) +
+    intField(11, r.sentAt) +
+    intField(12, r.delivery) +
+    intField(13, r.retryAfterMs) +
+    strSize(14, r.name) +
+    strSize(15, r.token) +
+    boolField(16, r.duplicate) +
+    strSize(17, r.nextCursor)
+  );
 }
 
 function putTag(out: Uint8Array, at: number, field: number, wire: number): number {
@@ -235,28 +261,44 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
   at = putStr(out, at, 3, r.msg);
   at = putInt(out, at, 4, r.status);
   at = putInt(out, at, 5, r.requestId);
-  if (r.messages) {
-    for (const m of r.messages) {
-      // measure() recorded the message's strings, then its size.
-      const strings = (m.sender ? 1 : 0) + (m.text ? 1 : 0);
-      out[at++] = tag(6, LEN);
-      at = writeVarint(out, at, sizes[nextSize + strings]!);
-      at = putInt(out, at, 1, m.id);
-      at = putStr(out, at, 2, m.sender);
-      at = putStr(out, at, 3, m.text);
-      at = putInt(out, at, 4, m.sentAt);
-      nextSize++;
-    }
+  if (r.messages) at = putMessages(out, at, r.messages);
+  if (r.accounts) at = putAccounts(out, at, r.accounts);
+  at = putAnswer(out, at, r);
+  if (r.info) at = putInfo(out, at, r.info);
+  if (r.receipts) at = putReceipts(out, at, r.receipts);
+  measured = null;
+  return at;
+}
+
+function putMessages(out: Buffer, at: number, messages: readonly WireMessage[]): number {
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    // measure() recorded the message's strings, then its size.
+    const strings = (m.sender ? 1 : 0) + (m.text ? 1 : 0);
+    out[at++] = tag(6, LEN);
+    at = writeVarint(out, at, sizes[nextSize + strings]!);
+    at = putInt(out, at, 1, m.id);
+    at = putStr(out, at, 2, m.sender);
+    at = putStr(out, at, 3, m.text);
+    at = putInt(out, at, 4, m.sentAt);
+    nextSize++;
   }
-  if (r.accounts) {
-    for (const a of r.accounts) {
-      out[at++] = tag(7, LEN);
-      at = writeVarint(out, at, sizes[nextSize + (a.name ? 1 : 0)]!);
-      at = putStr(out, at, 1, a.name);
-      at = putBool(out, at, 2, a.online);
-      nextSize++;
-    }
+  return at;
+}
+
+function putAccounts(out: Buffer, at: number, accounts: readonly WireAccount[]): number {
+  for (let i = 0; i < accounts.length; i++) {
+    const a = accounts[i]!;
+    out[at++] = tag(7, LEN);
+    at = writeVarint(out, at, sizes[nextSize + (a.name ? 1 : 0)]!);
+    at = putStr(out, at, 1, a.name);
+    at = putBool(out, at, 2, a.online);
+    nextSize++;
   }
+  return at;
+}
+
+function putAnswer(out: Buffer, at: number, r: ReplyInit): number {
   at = putInt(out, at, 8, r.unread);
   at = putBool(out, at, 9, r.more);
   at = putInt(out, at, 10, r.messageId);
@@ -266,48 +308,49 @@ export function writeReply(target: Uint8Array, at: number, r: ReplyInit): number
   at = putStr(out, at, 14, r.name);
   at = putStr(out, at, 15, r.token);
   at = putBool(out, at, 16, r.duplicate);
-  at = putStr(out, at, 17, r.nextCursor);
-  if (r.info) {
-    const i = r.info;
-    at = putTag(out, at, 18, LEN);
-    at = writeVarint(out, at, sizes[nextSize + (i.serverVersion ? 1 : 0)]!);
-    at = putStr(out, at, 1, i.serverVersion);
+  return putStr(out, at, 17, r.nextCursor);
+}
+
+function putInfo(out: Buffer, at: number, i: ServerInfo): number {
+  at = putTag(out, at, 18, LEN);
+  at = writeVarint(out, at, sizes[nextSize + (i.serverVersion ? 1 : 0)]!);
+  at = putStr(out, at, 1, i.serverVersion);
+  nextSize++;
+  at = putInt(out, at, 2, i.heartbeatMs);
+  at = putInt(out, at, 3, i.maxFrameBytes);
+  at = putInt(out, at, 4, i.maxNameChars);
+  at = putInt(out, at, 5, i.maxTextChars);
+  at = putInt(out, at, 6, i.minPasswordChars);
+  at = putInt(out, at, 7, i.maxPageSize);
+  at = putInt(out, at, 8, i.ackTimeoutMs);
+  at = putInt(out, at, 9, i.loginTimeoutMs);
+  at = putInt(out, at, 10, i.heartbeatMisses);
+  at = putInt(out, at, 11, i.deliveryWindow);
+  at = putInt(out, at, 12, i.maxBacklogBytes);
+  at = putInt(out, at, 13, i.maxAckIds);
+  at = putInt(out, at, 14, i.requestRate);
+  at = putInt(out, at, 15, i.requestBurst);
+  at = putInt(out, at, 16, i.ackIdsPerToken);
+  at = putInt(out, at, 17, i.maxSlowDowns);
+  at = putInt(out, at, 18, i.maxPasswordBytes);
+  at = putInt(out, at, 19, i.maxQueuedPerAccount);
+  at = putInt(out, at, 20, i.sessionTtlMs);
+  at = putInt(out, at, 21, i.maxPatternChars);
+  at = putInt(out, at, 45, i.maxUnansweredSends);
+  return putInt(out, at, 60, i.maxReceipts);
+}
+
+function putReceipts(out: Buffer, at: number, receipts: readonly WireReceipt[]): number {
+  for (let i = 0; i < receipts.length; i++) {
+    const x = receipts[i]!;
+    // measure() recorded the receipt's string, then its size.
+    at = putTag(out, at, 60, LEN);
+    at = writeVarint(out, at, sizes[nextSize + (x.recipient ? 1 : 0)]!);
+    at = putInt(out, at, 1, x.messageId);
+    at = putStr(out, at, 2, x.recipient);
+    at = putInt(out, at, 3, x.confirmedAt);
+    at = putInt(out, at, 4, x.clientMsgId);
     nextSize++;
-    at = putInt(out, at, 2, i.heartbeatMs);
-    at = putInt(out, at, 3, i.maxFrameBytes);
-    at = putInt(out, at, 4, i.maxNameChars);
-    at = putInt(out, at, 5, i.maxTextChars);
-    at = putInt(out, at, 6, i.minPasswordChars);
-    at = putInt(out, at, 7, i.maxPageSize);
-    at = putInt(out, at, 8, i.ackTimeoutMs);
-    at = putInt(out, at, 9, i.loginTimeoutMs);
-    at = putInt(out, at, 10, i.heartbeatMisses);
-    at = putInt(out, at, 11, i.deliveryWindow);
-    at = putInt(out, at, 12, i.maxBacklogBytes);
-    at = putInt(out, at, 13, i.maxAckIds);
-    at = putInt(out, at, 14, i.requestRate);
-    at = putInt(out, at, 15, i.requestBurst);
-    at = putInt(out, at, 16, i.ackIdsPerToken);
-    at = putInt(out, at, 17, i.maxSlowDowns);
-    at = putInt(out, at, 18, i.maxPasswordBytes);
-    at = putInt(out, at, 19, i.maxQueuedPerAccount);
-    at = putInt(out, at, 20, i.sessionTtlMs);
-    at = putInt(out, at, 21, i.maxPatternChars);
-    at = putInt(out, at, 45, i.maxUnansweredSends);
-    at = putInt(out, at, 60, i.maxReceipts);
   }
-  if (r.receipts) {
-    for (const x of r.receipts) {
-      // measure() recorded the receipt's string, then its size.
-      at = putTag(out, at, 60, LEN);
-      at = writeVarint(out, at, sizes[nextSize + (x.recipient ? 1 : 0)]!);
-      at = putInt(out, at, 1, x.messageId);
-      at = putStr(out, at, 2, x.recipient);
-      at = putInt(out, at, 3, x.confirmedAt);
-      at = putInt(out, at, 4, x.clientMsgId);
-      nextSize++;
-    }
-  }
-  measured = null;
   return at;
 }

@@ -216,26 +216,8 @@ export function readRequest(body: Uint8Array, maxAckIds = MAX_ACK_IDS): Request 
         r.clientMsgId = uint53();
         continue;
       case 9:
-        if (r.ackIds === NO_IDS) r.ackIds = [];
-        if (wire === 2) {
-          const n = length();
-          const stop = pos + n;
-          const outer = end;
-          end = stop;
-          while (pos < end && r.ackIds.length < maxAckIds) r.ackIds.push(uint53());
-          end = outer;
-          // Past the cap: skipped unread, each remaining byte counted as one id (its upper bound).
-          r.ackIdsSkipped += stop - pos;
-          pos = stop;
-          continue;
-        }
-        if (wire !== 0) break;
-        if (r.ackIds.length < maxAckIds) r.ackIds.push(uint53());
-        else {
-          varint();
-          r.ackIdsSkipped++;
-        }
-        continue;
+        if (readAckIds(r, wire, maxAckIds)) continue;
+        break;
       case 10:
         if (wire !== 2) break;
         r.token = string();
@@ -259,6 +241,32 @@ export function readRequest(body: Uint8Array, maxAckIds = MAX_ACK_IDS): Request 
     skip(wire);
   }
   return r;
+}
+
+/**
+ * Field 9 (ack_ids), packed or not: past the cap, skipped unread and counted (a packed run
+ * counts each remaining byte as one id, its upper bound). False for another wire type.
+ */
+function readAckIds(r: Request, wire: number, maxAckIds: number): boolean {
+  if (r.ackIds === NO_IDS) r.ackIds = [];
+  if (wire === 2) {
+    const n = length();
+    const stop = pos + n;
+    const outer = end;
+    end = stop;
+    while (pos < end && r.ackIds.length < maxAckIds) r.ackIds.push(uint53());
+    end = outer;
+    r.ackIdsSkipped += stop - pos;
+    pos = stop;
+    return true;
+  }
+  if (wire !== 0) return false;
+  if (r.ackIds.length < maxAckIds) r.ackIds.push(uint53());
+  else {
+    varint();
+    r.ackIdsSkipped++;
+  }
+  return true;
 }
 
 /** Field 60 (receipt_ids), packed or not: capped like ack_ids, the rest skipped and counted. */
