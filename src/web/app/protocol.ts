@@ -1,6 +1,7 @@
 // The page's protocol adapter: requests and replies as plain objects, encoded with the
 // codec generated from protocol.proto, and the protocol's numbers by name.
 
+import type { Reply } from "../../wire/messages";
 import { Codec } from "./pb";
 import { ENUMS, MESSAGES } from "./schema.generated";
 
@@ -66,54 +67,15 @@ export function statusName(status: number): string {
   return `status ${status}`;
 }
 
-export interface Message {
-  id: number;
-  sender: string;
-  text: string;
-  sentAt: number;
-}
-
-export interface Account {
-  name: string;
-  online: boolean;
-}
-
-/** A delivery receipt: the recipient's client confirmed one of my messages. */
-export interface Receipt {
-  messageId: number;
-  recipient: string;
-  confirmedAt: number;
-  clientMsgId: number;
-}
-
-export interface Info {
-  heartbeatMs: number;
-  maxTextChars: number;
-  minPasswordChars: number;
-  maxNameChars: number;
-  maxPageSize: number;
-}
-
-export interface Reply {
-  opcode: number;
-  status: number;
-  msg: string;
-  requestId: number;
-  messages: Message[];
-  accounts: Account[];
-  unread: number;
-  more: boolean;
-  messageId: number;
-  sentAt: number;
-  delivery: number;
-  retryAfterMs: number;
-  name: string;
-  token: string;
-  duplicate: boolean;
-  nextCursor: string;
-  info: Info | null;
-  receipts: Receipt[];
-}
+// The decoded shapes are the server's own (src/wire/messages.ts, types only: nothing of the
+// server's code enters the page's bundle).
+export type {
+  Reply,
+  ServerInfo as Info,
+  WireAccount as Account,
+  WireMessage as Message,
+  WireReceipt as Receipt,
+} from "../../wire/messages";
 
 export interface RequestInit {
   opcode: number;
