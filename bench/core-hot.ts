@@ -7,9 +7,7 @@
 //
 //   bun bench/core-hot.ts [rounds] [src-dir ...]     # default: this tree's src
 
-import type { ChatCore as ChatCoreType } from "../src/core/chat";
-import type { Conn, Session } from "../src/core/session";
-import type { ReplyInit, RequestInit } from "../src/wire";
+import { type BenchConn, benchCore, loadSrc } from "./in-process";
 
 const rounds = Number(process.argv[2] ?? 5);
 const dirs = process.argv.length > 3 ? process.argv.slice(3) : ["../src"];
@@ -17,46 +15,14 @@ const N = 20_000;
 
 /** Loads the core from dir and logs two accounts in; returns one round of N round trips. */
 async function setup(dir: string): Promise<() => Promise<void>> {
-  const { ChatCore } = (await import(`${dir}/core/chat.ts`)) as typeof import("../src/core/chat");
-  const { Metrics } = (await import(`${dir}/core/metrics.ts`)) as typeof import("../src/core/metrics");
-  const { DEFAULT_OPTIONS } = (await import(
-    `${dir}/core/options.ts`
-  )) as typeof import("../src/core/options");
-  const { MemoryStore } = (await import(`${dir}/store/memory.ts`)) as typeof import("../src/store/memory");
-  const wire = (await import(`${dir}/wire/index.ts`)) as typeof import("../src/wire");
-
-  /** A connection that encodes what it is sent into one reused buffer and tells the driver. */
-  class BenchConn implements Conn {
-    session!: Session;
-    private readonly out = Buffer.allocUnsafeSlow(64 * 1024);
-    onFrame: (f: ReplyInit) => void = () => {};
-    constructor(readonly address: string) {}
-    send(frame: ReplyInit): void {
-      const size = wire.replySize(frame);
-      wire.writeReply(this.out, wire.writeVarint(this.out, 0, size), frame);
-      this.onFrame(frame);
-    }
-    close(): void {}
-    pause(): void {}
-    resume(): void {}
-    abort(): void {}
-  }
-
-  const core: ChatCoreType = new ChatCore({
-    store: new MemoryStore({
-      maxQueuedPerAccount: 1_000_000,
-      maxQueuedPerSender: 1_000_000,
-      dedupPerSender: 128,
-    }),
-    options: { ...DEFAULT_OPTIONS, requestRate: 1e9, requestBurst: 1e9 },
-    events: () => {},
-    metrics: new Metrics(),
-    passwords: { hash: async (p) => `h:${p}`, verify: async (p, h) => h === `h:${p}` },
-    serverVersion: "bench",
+  const src = await loadSrc(dir);
+  const { wire } = src;
+  const store = new src.MemoryStore({
+    maxQueuedPerAccount: 1_000_000,
+    maxQueuedPerSender: 1_000_000,
+    dedupPerSender: 128,
   });
-
-  let nextRequest = 1;
-  const body = (init: RequestInit) => wire.encodeRequest({ version: "1", requestId: nextRequest++, ...init });
+  const { core, open: openConn, next, request, requestId } = benchCore(src, store);
 
   /**
    * The hot frames, encoded by hand into one buffer as a client would send them and handed
@@ -79,7 +45,7 @@ async function setup(dir: string): Promise<() => Promise<void>> {
     const start = inputAt;
     let at = field([0x0a], VERSION, start);
     at = field([0x10], opcode, at);
-    at = field([0x30], nextRequest++, at);
+    at = field([0x30], requestId(), at);
     at = fill(at);
     inputAt = at;
     return input.subarray(start, at);
@@ -91,33 +57,11 @@ async function setup(dir: string): Promise<() => Promise<void>> {
   const ackFrame = (id: number) => frame(wire.Op.ACK, (at) => field([0x48], id, at));
   const receiptAckFrame = (id: number) => frame(wire.Op.ACK, (at) => field([0xe0, 0x03], id, at));
 
-  function open(name: string): BenchConn {
-    const c = new BenchConn(`192.0.2.${name.length}`);
-    c.session = core.connect(c);
-    return c;
-  }
-
-  /** Resolves with the first frame to c that pred takes. */
-  function next(c: BenchConn, pred: (f: ReplyInit) => boolean): Promise<ReplyInit> {
-    return new Promise((resolve) => {
-      c.onFrame = (f) => {
-        if (!pred(f)) return;
-        c.onFrame = () => {};
-        resolve(f);
-      };
-    });
-  }
+  const open = (name: string): BenchConn => openConn(`192.0.2.${name.length}`);
 
   async function login(c: BenchConn, name: string): Promise<void> {
-    const created = next(c, (f) => f.opcode === wire.Op.CREATE_ACCOUNT);
-    core.receive(
-      c.session,
-      body({ opcode: wire.Op.CREATE_ACCOUNT, sender: name, password: "bench password" }),
-    );
-    await created;
-    const done = next(c, (f) => f.opcode === wire.Op.LOG_IN);
-    core.receive(c.session, body({ opcode: wire.Op.LOG_IN, sender: name, password: "bench password" }));
-    await done;
+    await request(c, { opcode: wire.Op.CREATE_ACCOUNT, sender: name, password: "bench password" });
+    await request(c, { opcode: wire.Op.LOG_IN, sender: name, password: "bench password" });
   }
 
   const alice = open("alice");

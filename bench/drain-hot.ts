@@ -14,9 +14,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ChatCore as ChatCoreType } from "../src/core/chat";
-import type { Conn, Session } from "../src/core/session";
-import type { ReplyInit, RequestInit } from "../src/wire";
+import { benchCore, loadSrc } from "./in-process";
 
 const rounds = Number(process.argv[2] ?? 5);
 const dirs = process.argv.length > 3 ? process.argv.slice(3) : [join(import.meta.dir, "../src")];
@@ -35,31 +33,9 @@ interface Run {
 }
 
 async function setup(dir: string, n: number): Promise<Run> {
-  const { ChatCore } = (await import(`${dir}/core/chat.ts`)) as typeof import("../src/core/chat");
-  const { Metrics } = (await import(`${dir}/core/metrics.ts`)) as typeof import("../src/core/metrics");
-  const { DEFAULT_OPTIONS } = (await import(
-    `${dir}/core/options.ts`
-  )) as typeof import("../src/core/options");
-  const { SqliteStore } = (await import(`${dir}/store/sqlite.ts`)) as typeof import("../src/store/sqlite");
-  const wire = (await import(`${dir}/wire/index.ts`)) as typeof import("../src/wire");
-
-  class BenchConn implements Conn {
-    session!: Session;
-    private readonly out = Buffer.allocUnsafeSlow(1 << 20);
-    onFrame: (f: ReplyInit) => void = () => {};
-    constructor(readonly address: string) {}
-    send(frame: ReplyInit): void {
-      const size = wire.replySize(frame);
-      wire.writeReply(this.out, wire.writeVarint(this.out, 0, size), frame);
-      this.onFrame(frame);
-    }
-    close(): void {}
-    pause(): void {}
-    resume(): void {}
-    abort(): void {}
-  }
-
-  const store = SqliteStore.open({
+  const src = await loadSrc(dir);
+  const { wire } = src;
+  const store = src.SqliteStore.open({
     path: join(tmp, `chat-${n}.db`),
     sync: "normal",
     maxBytes: 1024 * 1024 * 1024,
@@ -67,23 +43,11 @@ async function setup(dir: string, n: number): Promise<Run> {
     maxQueuedPerSender: N,
     dedupPerSender: 128,
   });
-  const core: ChatCoreType = new ChatCore({
-    store,
-    options: {
-      ...DEFAULT_OPTIONS,
-      requestRate: 1e9,
-      requestBurst: 1e9,
-      maxQueuedPerAccount: N,
-      accountCreationsPerAddress: 1e6,
-    },
-    events: () => {},
-    metrics: new Metrics(),
-    passwords: { hash: async (p) => `h:${p}`, verify: async (p, h) => h === `h:${p}` },
-    serverVersion: "bench",
+  const { core, open, body, request, requestId } = benchCore(src, store, {
+    maxQueuedPerAccount: N,
+    accountCreationsPerAddress: 1e6,
   });
 
-  let nextRequest = 1;
-  const body = (init: RequestInit) => wire.encodeRequest({ version: "1", requestId: nextRequest++, ...init });
   // CHECK_MESSAGES and ACK encoded by hand, as the harness's driver does.
   const head = (opcode: number, extra: number): { buf: Buffer; at: number } => {
     const buf = Buffer.allocUnsafe(16 + extra);
@@ -93,7 +57,7 @@ async function setup(dir: string, n: number): Promise<Run> {
     buf[3] = 0x10;
     let at = wire.writeVarint(buf, 4, opcode);
     buf[at++] = 0x30;
-    at = wire.writeVarint(buf, at, nextRequest++);
+    at = wire.writeVarint(buf, at, requestId());
     return { buf, at };
   };
   const checkFrame = () => {
@@ -111,25 +75,6 @@ async function setup(dir: string, n: number): Promise<Run> {
     return h.buf.subarray(0, at);
   };
 
-  function open(): BenchConn {
-    const c = new BenchConn("192.0.2.1");
-    c.session = core.connect(c);
-    return c;
-  }
-  function next(c: BenchConn, pred: (f: ReplyInit) => boolean): Promise<ReplyInit> {
-    return new Promise((resolve) => {
-      c.onFrame = (f) => {
-        if (!pred(f)) return;
-        c.onFrame = () => {};
-        resolve(f);
-      };
-    });
-  }
-  async function request(c: BenchConn, init: RequestInit): Promise<ReplyInit> {
-    const done = next(c, (f) => f.opcode === init.opcode);
-    core.receive(c.session, body(init));
-    return done;
-  }
   const password = "bench password";
   // Pair i: sender s<i> to recipient r<i>; their messages interleave as the pairs send at once.
   for (let i = 0; i < PAIRS; i++)
