@@ -3,6 +3,11 @@
 // one node's calls increase in the order the calls were made. The recipient's script keeps
 // ids increasing per recipient in commit order (an id at or below the recipient's highest
 // is refused as stale, and the caller takes a fresh block, above every id ever handed out).
+//
+// Every block boundary costs a round trip to each recipient with appends in flight
+// (redis-order.ts), so blocks grow: each block used up makes the next twice as large, up to
+// a cap. A discarded block (a stale answer: another node is writing to the same recipient)
+// starts again from the first size, so the ids thrown away stay small where that happens.
 
 export class IdBlocks {
   private next = 0;
@@ -12,11 +17,24 @@ export class IdBlocks {
   /** Which block the current one is: a new number for every block reserved. */
   private block = 0;
 
+  /** The size of the next block reserved. */
+  private size: number;
+  /** Discards so far: a block reserved across one does not make the next larger. */
+  private discards = 0;
+
   /** reserve(n) adds n to the shared counter and answers its new value. */
   constructor(
     private readonly reserve: (n: number) => Promise<number>,
-    private readonly blockSize: number,
-  ) {}
+    private readonly firstSize: number,
+    private readonly maxSize = firstSize,
+  ) {
+    this.size = firstSize;
+  }
+
+  /** The size the next block will have. */
+  get nextSize(): number {
+    return this.size;
+  }
 
   /** The next id; callers are served in call order. */
   async take(): Promise<number> {
@@ -43,15 +61,20 @@ export class IdBlocks {
 
   /** Drops the rest of the block: the next take reserves a fresh one (ids above every id handed out so far). */
   discard(): void {
+    this.size = this.firstSize;
+    this.discards++;
     if (!this.refill) this.end = this.next - 1;
   }
 
   private startRefill(): void {
-    this.refill = this.reserve(this.blockSize)
+    const n = this.size;
+    const discards = this.discards;
+    this.refill = this.reserve(n)
       .then((end) => {
-        this.next = end - this.blockSize + 1;
+        this.next = end - n + 1;
         this.end = end;
         this.block++;
+        if (discards === this.discards) this.size = Math.min(this.maxSize, n * 2);
       })
       .finally(() => {
         this.refill = null;
