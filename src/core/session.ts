@@ -66,6 +66,10 @@ export class Session {
   /** The last SEND receiver and its folded key: senders mostly write to one person. */
   lastTo = "";
   lastToKey = "";
+  /** The SEND answers' sentences for the last recipient answered (one string each, not one per message). */
+  answeredTo = "";
+  sentTo = "";
+  queuedFor = "";
 
   /** The request-rate bucket (see ratelimit.ts), inline. */
   tokens: number;

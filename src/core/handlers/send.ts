@@ -142,12 +142,20 @@ function handOn(
       duplicate,
       msg: duplicate
         ? `already stored as message ${message.id} (resent)`
-        : node
-          ? `sent to ${recipient.name}`
-          : `${recipient.name} is offline; queued`,
+        : sentence(s, recipient.name, node !== null),
     },
     at,
   );
+}
+
+/** "sent to bob" or "bob is offline; queued": made once per recipient in a row, not per message. */
+function sentence(s: Session, name: string, live: boolean): string {
+  if (s.answeredTo !== name) {
+    s.answeredTo = name;
+    s.sentTo = `sent to ${name}`;
+    s.queuedFor = `${name} is offline; queued`;
+  }
+  return live ? s.sentTo : s.queuedFor;
 }
 
 /** The answer to a message the store would not take. */
