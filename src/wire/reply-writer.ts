@@ -156,6 +156,8 @@ function measure(r: ReplyInit): number {
   return n;
 }
 
+// One loop per kind rather than one taking a size function: each call site stays
+// monomorphic, so the JIT compiles each small and inlines its size.
 function measureMessages(messages: readonly WireMessage[]): number {
   let n = 0;
   for (let i = 0; i < messages.length; i++) {
