@@ -1,7 +1,7 @@
 // The page's protocol adapter: requests and replies as plain objects, encoded with the
 // codec generated from protocol.proto, and the protocol's numbers by name.
 
-import type { Reply } from "../../wire/messages";
+import type { Reply, Request } from "../../wire/messages";
 import { Codec } from "./pb";
 import { ENUMS, MESSAGES } from "./schema.generated";
 
@@ -77,20 +77,10 @@ export type {
   WireReceipt as Receipt,
 } from "../../wire/messages";
 
-export interface RequestInit {
+/** What the page sends: a request's fields on the wire (the version is added here). */
+export type RequestInit = Partial<Omit<Request, "version" | "ackIdsSkipped" | "receiptIdsSkipped">> & {
   opcode: number;
-  requestId?: number;
-  sender?: string;
-  receiver?: string;
-  msg?: string;
-  password?: string;
-  clientMsgId?: number;
-  ackIds?: number[];
-  receiptIds?: number[];
-  token?: string;
-  pageSize?: number;
-  cursor?: string;
-}
+};
 
 export function encodeRequest(init: RequestInit): Uint8Array {
   return codec.encode("Client2Server", { version: PROTOCOL_VERSION, ...init });
