@@ -55,7 +55,10 @@ export const redoPath = (dataFile: string) => `${dataFile}-redo`;
  * A log longer than this after a commit is cut back to its map (see committed()): the
  * bytes allowed between two commits (sqlite.ts's REDO_COMMIT_BYTES) and a large batch.
  */
-export const KEEP_BYTES = 12 * 1024 * 1024;
+export const KEEP_BYTES = 32 * 1024 * 1024;
+
+/** What the file is mapped with at first: what a second of messages takes at 50,000 a second. */
+const FIRST_MAP_BYTES = 12 * 1024 * 1024;
 
 /** How much of the file is mapped at first, and the most it grows to (doubling). */
 export interface RedoMapSize {
@@ -63,11 +66,13 @@ export interface RedoMapSize {
   max: number;
 }
 /**
- * All of it at once: the file's length and its pages in RSS are what they will be from the
- * first message on (a measure of the data's size sees no buffer filling up), and no zeros
- * are written and no map made later, under load.
+ * A second of messages at once: the file's length and its pages in RSS are what they will
+ * be from the first message on (a measure of the data's size sees no buffer filling up),
+ * and no zeros are written and no map made under load, unless the load is heavier than
+ * that. Then the map doubles, at most twice in the server's life, up to what is allowed
+ * between two commits (each doubling writes its zeros and maps again: 10-20 ms, once).
  */
-const MAP_SIZE: RedoMapSize = { first: KEEP_BYTES, max: KEEP_BYTES };
+const MAP_SIZE: RedoMapSize = { first: FIRST_MAP_BYTES, max: KEEP_BYTES };
 const ZEROS = Buffer.alloc(64 * 1024);
 const PAGE = 4096;
 

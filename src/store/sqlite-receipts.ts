@@ -48,7 +48,16 @@ export class SqliteReceipts {
   private readonly recordInsert: ((args: readonly SqlValue[]) => void) | null;
   private readonly recordRemove: ((args: readonly SqlValue[]) => void) | null;
   private readonly q: Record<
-    "account" | "count" | "nthOldest" | "newest" | "dropUpTo" | "list" | "remove" | "removeAll",
+    | "account"
+    | "count"
+    | "nthOldest"
+    | "newest"
+    | "dropUpTo"
+    | "list"
+    | "remove"
+    | "removeAll"
+    | "idsInRange"
+    | "removeRange",
     Statement
   >;
 
@@ -78,6 +87,10 @@ export class SqliteReceipts {
       ),
       remove: p(REMOVE),
       removeAll: p("DELETE FROM receipts WHERE account_id = ?"),
+      idsInRange: p(
+        "SELECT message_id FROM receipts WHERE account_id = ? AND message_id BETWEEN ? AND ? ORDER BY message_id LIMIT ?",
+      ),
+      removeRange: p("DELETE FROM receipts WHERE account_id = ? AND message_id BETWEEN ? AND ?"),
     };
   }
 
@@ -218,15 +231,52 @@ export class SqliteReceipts {
   remove(accountId: number, ids: readonly number[]): void {
     let n = 0;
     const q = this.queues.get(accountId);
+    let inTable: number[] | null = null;
     for (const id of ids) {
       // Still queued: taken back before it reached the table; the redo log records the removal.
       if ((q && this.unqueue(q, id)) || (this.recordRemove && this.rows.remove(id, accountId))) {
         this.recordRemove!([accountId, id]);
         n++;
-      } else n += this.q.remove.run(accountId, id).changes;
+      } else {
+        inTable ??= [];
+        inTable.push(id);
+      }
     }
+    if (inTable) n += this.removeFromTable(accountId, inTable, q);
     if (q && !q.live) this.queues.delete(accountId);
     if (n) this.add(accountId, -n);
+  }
+
+  /**
+   * Deletes the account's receipts among ids from the table; returns how many went. A
+   * sender confirms the receipts of a RECEIPT frame together, and those that reached the
+   * table at a COMMIT would each cost a DELETE: when the table's rows between the lowest and
+   * the highest id are all among ids (one read says so), one range DELETE takes them. Only
+   * with none of the account's receipts queued in that range: the redo log replays their
+   * inserts before this DELETE, so the range would take them too.
+   */
+  private removeFromTable(accountId: number, ids: number[], q: SenderQueue | undefined): number {
+    if (ids.length >= MIN_RANGE && this.recordInsert && !this.spilled.has(accountId)) {
+      const sorted = ascendingUnique(ids);
+      const lo = sorted[0]!;
+      const hi = sorted[sorted.length - 1]!;
+      if (sorted.length >= MIN_RANGE && !(q?.live && lowestQueued(q) <= hi)) {
+        const rows = this.q.idsInRange.values(accountId, lo, hi, sorted.length + 1) as [number][];
+        let k = 0;
+        let all = true;
+        for (const [id] of rows) {
+          while (k < sorted.length && sorted[k]! < id) k++;
+          if (k === sorted.length || sorted[k] !== id) {
+            all = false;
+            break;
+          }
+        }
+        if (all) return rows.length ? this.q.removeRange.run(accountId, lo, hi).changes : 0;
+      }
+    }
+    let n = 0;
+    for (const id of ids) n += this.q.remove.run(accountId, id).changes;
+    return n;
   }
 
   /** Takes a receipt out of a sender's queue; false when it is not there. */
@@ -306,6 +356,22 @@ export class SqliteReceipts {
     const n = this.counts.get(sender);
     if (n !== undefined) this.counts.set(sender, n + d);
   }
+}
+
+/** Ids from which one read and one range DELETE replace a DELETE per id. */
+const MIN_RANGE = 4;
+
+/** ids sorted ascending, each once (a copy when they were not already so). */
+function ascendingUnique(ids: number[]): number[] {
+  for (let i = 1; i < ids.length; i++)
+    if (ids[i]! <= ids[i - 1]!) return [...new Set(ids)].sort((a, b) => a - b);
+  return ids;
+}
+
+/** The lowest id still queued (queue.live > 0). */
+function lowestQueued(q: SenderQueue): number {
+  for (let i = q.start; i < q.ids.length; i++) if (q.ids[i]) return q.ids[i]!;
+  return Number.POSITIVE_INFINITY;
 }
 
 /** Drops the entries before start and the holes of a sender's queue. */

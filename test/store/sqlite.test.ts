@@ -833,6 +833,54 @@ describe("SqliteStore: the redo log (what a crash keeps between commits)", () =>
     expect((await s.receipts(bob.id, 1000)).map((x) => x.messageId)).toEqual(left);
   });
 
+  it("confirms receipts already in the table together: exactly those, and a crash keeps the queued ones", async () => {
+    const s = open(roomy);
+    const [alice, bob, carol] = [
+      await addAccount(s, "Alice"),
+      await addAccount(s, "Bob"),
+      await addAccount(s, "Carol"),
+    ];
+    const cap = (name: string, max = 100) => ({
+      recipientName: name,
+      confirmedAt: T0 + 5,
+      maxPerAccount: max,
+    });
+    const toAlice = [];
+    for (let i = 0; i < 16; i++) {
+      toAlice.push(await put(s, msg(bob, "alice", `a${i}`)));
+      // Sent between a2 and a3, confirmed only after alice's receipts reached the table.
+      if (i === 2) toAlice.push(await put(s, msg(bob, "carol", "c0")));
+    }
+    const toCarol = toAlice.splice(3, 1)[0]!;
+    const late = await put(s, msg(bob, "alice", "late"));
+    await s.ackWithReceipts(alice.id, ids(toAlice), cap("Alice"));
+    // A commit: alice's sixteen receipts are in the table now.
+    await s.saveToken({ hash: "t", accountId: alice.id, expiresAt: T0 + 1000 });
+    await s.ackWithReceipts(carol.id, [toCarol.id], cap("Carol"));
+    await s.ackWithReceipts(alice.id, [late.id], cap("Alice"));
+    // Carol's queued receipt lies below a5: one range DELETE of a0..a5 would take it too
+    // when the redo log replays its insert before that DELETE.
+    await s.deleteReceipts(bob.id, ids(toAlice.slice(0, 6)));
+    const waiting = [...ids(toAlice.slice(6)), toCarol.id, late.id].sort((a, b) => a - b);
+    const first = crashCopy();
+    expect((await first.receipts(bob.id, 20)).map((x) => x.messageId)).toEqual(waiting);
+    await first.close();
+    opened = opened.filter((x) => x !== first);
+    await s.deleteReceipts(bob.id, [toCarol.id]);
+    // In the table but a7 left out among them, and carol's again (it has no receipt now).
+    await s.deleteReceipts(bob.id, [toAlice[6]!.id, ...ids(toAlice.slice(8, 11)), toCarol.id]);
+    // a11..a15 are the table's only rows in their range: one range.
+    await s.deleteReceipts(bob.id, ids(toAlice.slice(11)).reverse());
+    const kept = [toAlice[7]!.id, late.id];
+    expect((await crashCopy().receipts(bob.id, 20)).map((x) => x.messageId)).toEqual(kept);
+    expect((await s.receipts(bob.id, 20)).map((x) => x.messageId)).toEqual(kept);
+    // The count in memory stayed true: with a cap of 3, a third receipt drops none, a fourth one.
+    const next = await put(s, msg(bob, "alice", "next"));
+    expect((await s.ackWithReceipts(alice.id, [next.id], cap("Alice", 3))).dropped).toBe(0);
+    const last = await put(s, msg(bob, "alice", "last"));
+    expect((await s.ackWithReceipts(alice.id, [last.id], cap("Alice", 3))).dropped).toBe(1);
+  });
+
   it("a batch whose redo write fails is refused whole; the batches answered before it stay", async () => {
     const s = open(roomy);
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
