@@ -10,6 +10,7 @@
 // the next flush inserts, not every row since the last one.
 
 import type { Statement } from "bun:sqlite";
+import { IdIndex } from "./id-index";
 import type { Preparer } from "./redo-log";
 
 /** Rows per statement, largest first: any count is a sum of these. */
@@ -35,11 +36,13 @@ export class RowBatch {
   private readonly statements = new Map<number, Statement>();
   private readonly record: ((row: readonly SqlValue[]) => void) | null;
   private readonly scratch: SqlValue[];
-  /** Row number of each queued row by its key; rows removed since the last flush. */
-  private readonly rowOf: Map<number, number> | null;
-  private readonly removed = new Set<number>();
+  /** Row number of each queued row by its key. */
+  private readonly rowOf: IdIndex | null;
+  /** 1 for each row removed since the last flush; how many there are. */
+  private dead = new Uint8Array(1024);
+  private removedRows = 0;
   /** With `replace`: row number of each queued row by the key it was put under. */
-  private readonly placed: Map<number, number> | null;
+  private readonly placed: IdIndex | null;
 
   constructor(
     private readonly db: Preparer,
@@ -50,8 +53,8 @@ export class RowBatch {
   ) {
     this.record = opts.recorder ? opts.recorder(`${head} VALUES ${tuple(columns)}`) : null;
     this.scratch = new Array<SqlValue>(columns).fill(null);
-    this.rowOf = opts.key === undefined ? null : new Map();
-    this.placed = opts.replace ? new Map() : null;
+    this.rowOf = opts.key === undefined ? null : new IdIndex();
+    this.placed = opts.replace ? new IdIndex() : null;
   }
 
   /** Rows queued (removed ones included until the next flush). */
@@ -61,18 +64,19 @@ export class RowBatch {
 
   /** Rows queued and not taken back: what the next flush inserts. */
   get live(): number {
-    return this.size - this.removed.size;
+    return this.size - this.removedRows;
   }
 
   /** Takes back the queued row whose key column is `key` and whose first column is `first`; false if none is queued. */
   remove(key: number, first: SqlValue): boolean {
-    const row = this.rowOf?.get(key);
-    if (row === undefined || this.values[row * this.columns] !== first) return false;
+    const row = this.rowOf ? this.rowOf.get(key) : -1;
+    if (row < 0 || this.values[row * this.columns] !== first) return false;
     this.rowOf!.delete(key);
-    this.removed.add(row);
+    this.dead[row] = 1;
+    this.removedRows++;
     // Rows confirmed soon after they were queued (the relay) would otherwise stay until the
     // COMMIT: closing the gaps once they are half the queue keeps it near what is live.
-    if (this.removed.size >= COMPACT_AT && this.removed.size * 2 >= this.size) this.compact();
+    if (this.removedRows >= COMPACT_AT && this.removedRows * 2 >= this.size) this.compact();
     return true;
   }
 
@@ -91,7 +95,7 @@ export class RowBatch {
     f: SqlValue = null,
   ): void {
     const row = this.placed!.get(key);
-    if (row === undefined) {
+    if (row < 0) {
       this.placed!.set(key, this.size);
       this.add(a, b, c, d, e, f);
       return;
@@ -117,10 +121,12 @@ export class RowBatch {
     f: SqlValue = null,
     g: SqlValue = null,
   ): void {
+    const row = this.size;
     if (this.rowOf) {
       const k = this.opts.key;
       const key = k === 0 ? a : k === 1 ? b : k === 2 ? c : k === 3 ? d : k === 4 ? e : k === 5 ? f : g;
-      this.rowOf.set(key as number, this.size);
+      this.rowOf.set(key as number, row);
+      if (row >= this.dead.length) this.growDead(row);
     }
     const w = this.columns;
     if (w === 6) this.values.push(a, b, c, d, e, f);
@@ -153,7 +159,7 @@ export class RowBatch {
 
   /** Inserts the queued rows (inside the caller's open transaction). Throws what SQLite throws. */
   flush(): void {
-    if (this.removed.size) this.compact();
+    if (this.removedRows) this.compact();
     this.rowOf?.clear();
     this.placed?.clear();
     const values = this.values;
@@ -187,7 +193,8 @@ export class RowBatch {
     this.values.length = 0;
     this.rowOf?.clear();
     this.placed?.clear();
-    this.removed.clear();
+    this.dead.fill(0);
+    this.removedRows = 0;
   }
 
   /** Drops the removed rows from the queue; the rows kept get their new numbers. */
@@ -195,9 +202,11 @@ export class RowBatch {
     const v = this.values;
     const w = this.columns;
     const k = this.opts.key ?? 0;
+    const dead = this.dead;
+    const n = v.length / w;
     let to = 0;
-    for (let row = 0, n = v.length / w; row < n; row++) {
-      if (this.removed.has(row)) continue;
+    for (let row = 0; row < n; row++) {
+      if (dead[row]) continue;
       if (to !== row * w) {
         for (let i = 0; i < w; i++) v[to + i] = v[row * w + i]!;
         this.rowOf?.set(v[to + k] as number, to / w);
@@ -205,7 +214,17 @@ export class RowBatch {
       to += w;
     }
     v.length = to;
-    this.removed.clear();
+    dead.fill(0, 0, n);
+    this.removedRows = 0;
+  }
+
+  /** Room in `dead` for row numbers up to `row`. */
+  private growDead(row: number): void {
+    let n = this.dead.length;
+    while (n <= row) n *= 2;
+    const next = new Uint8Array(n);
+    next.set(this.dead);
+    this.dead = next;
   }
 
   finalize(): void {
