@@ -53,9 +53,15 @@ export function decodeHeader(b: Uint8Array): RedoHeader | null {
   return { format: buf.readUInt32LE(8), schemaVersion: buf.readUInt32LE(12), epoch: buf.readDoubleLE(16) };
 }
 
-/** Builds one frame at a time: records are added as statements run, finish() seals them. */
 /** Strings up to this many UTF-16 units are tried as ASCII first (see value()). */
 const SHORT_TEXT = 128;
+
+/** A number's eight bytes as the host stores them: little-endian, as the format's, on the hosts Bun runs on. */
+const F64 = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/** Builds one frame at a time: records are added as statements run, finish() seals them. */
 
 export class FrameWriter {
   private buf = Buffer.allocUnsafe(BUFFER_BYTES);
@@ -85,11 +91,17 @@ export class FrameWriter {
     if (args.length > 0xffff)
       throw new RangeError("the redo log records at most 65,535 arguments per statement");
     this.room(5);
-    this.buf[this.at] = RUN;
-    this.buf.writeUInt16LE(index, this.at + 1);
-    this.buf.writeUInt16LE(args.length, this.at + 3);
-    this.at += 5;
-    for (const a of args) this.value(a);
+    const buf = this.buf;
+    const at = this.at;
+    const argc = args.length;
+    // Byte stores: Buffer's writeUInt16LE is a call each, on a path taken for every row.
+    buf[at] = RUN;
+    buf[at + 1] = index & 0xff;
+    buf[at + 2] = index >>> 8;
+    buf[at + 3] = argc & 0xff;
+    buf[at + 4] = argc >>> 8;
+    this.at = at + 5;
+    for (let i = 0; i < argc; i++) this.value(args[i]);
     this.runs++;
   }
 
@@ -141,9 +153,14 @@ export class FrameWriter {
       this.buf[this.at++] = NULL;
     } else if (typeof a === "number") {
       this.room(9);
-      this.buf[this.at] = NUMBER;
-      this.buf.writeDoubleLE(a, this.at + 1);
-      this.at += 9;
+      const buf = this.buf;
+      const at = this.at;
+      buf[at] = NUMBER;
+      if (LITTLE_ENDIAN) {
+        F64[0] = a;
+        for (let i = 0; i < 8; i++) buf[at + 1 + i] = F64_BYTES[i]!;
+      } else buf.writeDoubleLE(a, at + 1);
+      this.at = at + 9;
     } else if (typeof a === "string") {
       // UTF-8 takes at most 3 bytes per UTF-16 unit.
       const len = a.length;
@@ -160,7 +177,10 @@ export class FrameWriter {
           buf[at + 5 + n] = c;
         }
       if (n < len) n = buf.write(a, at + 5, "utf8");
-      buf.writeUInt32LE(n, at + 1);
+      buf[at + 1] = n & 0xff;
+      buf[at + 2] = (n >>> 8) & 0xff;
+      buf[at + 3] = (n >>> 16) & 0xff;
+      buf[at + 4] = n >>> 24;
       this.at = at + 5 + n;
     } else if (a instanceof Uint8Array) {
       this.room(5 + a.length);

@@ -192,3 +192,23 @@ test("whenMayGo wakes a connection held by the total once the total has paid", a
   expect(performance.now() - started).toBeGreaterThanOrEqual(20);
   expect(b.mayGo("10.0.0.1", share)).toBe(true);
 });
+
+test("a connection's share keeps its address's bucket, and finds the new one after the old was forgotten", () => {
+  const { b, clock } = budget(1000, 100);
+  const share = newShare(0);
+  b.charge("10.0.0.1", 150, share);
+  expect(b.inDebt("10.0.0.1")).toBe(true);
+  // Another address's connection keeps its own bucket.
+  const other = newShare(0);
+  b.charge("10.0.0.2", 10, other);
+  expect(b.inDebt("10.0.0.2")).toBe(false);
+  // Paid off and full again: the sweep forgets both buckets.
+  clock.now = 1000;
+  (b as unknown as { sweep(): void }).sweep();
+  expect(b.size).toBe(0);
+  // The share's next charge goes to a new bucket the budget knows, not to the forgotten one.
+  b.charge("10.0.0.1", 150, share);
+  expect(b.size).toBe(1);
+  expect(b.inDebt("10.0.0.1")).toBe(true);
+  expect(b.waitMs("10.0.0.1")).toBe(50);
+});
