@@ -1220,9 +1220,9 @@ const MIN_RANGE = 4;
 
 /**
  * Queued rows past which they are written right after the batch (flushLater) rather than at
- * the COMMIT. A relay at 80,000 messages a second holds about 8,000 unconfirmed (a turn of the event
- * loop and a batch of confirmations): rows written at that point are deleted again a moment
- * later, and each such write made the turns longer and the rows held more.
+ * the COMMIT. A relay at 80,000 messages a second holds about 8,000 unconfirmed (a turn of
+ * the event loop and a batch of confirmations): rows written at that point are deleted again
+ * a moment later, and each such write made the turns longer and the rows held more.
  */
 const MAX_QUEUED_ROWS = 32_768;
 
