@@ -1052,6 +1052,38 @@ describe("SqliteStore: the rows of one batch, written together before its commit
     expect((await read).map((m) => m.text)).toEqual(["first"]);
   });
 
+  it("a full queue is written after its batch is answered; if that fails, the redo log puts it back", async () => {
+    const n = 32_768 + 10;
+    const s = open({ maxQueuedPerAccount: n, maxQueuedPerSender: n });
+    const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
+    const rows = (s as unknown as { messageRows: { flush(): void; clear(): void } }).messageRows;
+    const flush = rows.flush;
+    let flushes = 0;
+    // As a failed INSERT leaves it: the queue is gone from memory, the table did not take it.
+    rows.flush = () => {
+      flushes++;
+      rows.clear();
+      throw Object.assign(new Error("disk I/O error"), { code: "SQLITE_IOERR" });
+    };
+    // One batch past the queue's cap: every call is answered before its rows are written.
+    const sent = await Promise.all(
+      Array.from({ length: n }, (_, i) => s.enqueue(msg(bob, "alice", `m${i}`, { clientMsgId: i + 1 }))),
+    );
+    expect(sent.every((r) => r.ok && !r.duplicate)).toBe(true);
+    expect(flushes).toBe(0);
+    // The next turn writes them, and fails: the batch answered for is applied again.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(flushes).toBe(1);
+    rows.flush = flush;
+    expect(await s.countPending(alice.id)).toBe(n);
+    const first = await s.pending(alice.id, 0, 3);
+    expect(first.map((m) => m.text)).toEqual(["m0", "m1", "m2"]);
+    // The resend ring came back with them: the last message sent again is the one stored.
+    const again = await s.enqueue(msg(bob, "alice", `m${n - 1}`, { clientMsgId: n }));
+    const last = sent[n - 1]!;
+    expect(again.ok && again.duplicate && again.message.id).toBe(last.ok && last.message.id);
+  });
+
   it("a batch whose rows fail at the commit fails every call in it and stores none", async () => {
     const s = open(roomy);
     const [alice, bob] = [await addAccount(s, "Alice"), await addAccount(s, "Bob")];
