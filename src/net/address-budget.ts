@@ -176,10 +176,7 @@ export class AddressBudget {
   mayGo(address: string, share: Share): boolean {
     // Asked before every frame: one clock read for the address and the total.
     const now = this.now();
-    const b =
-      share.bucket && share.bucketAddress === address && !share.bucket.gone
-        ? share.bucket
-        : this.buckets.get(address);
+    const b = this.known(address, share);
     if (b) {
       this.refill(b, now);
       if (b.tokens < 0 && this.refillShare(address, share) < 0) return false;
@@ -314,18 +311,35 @@ export class AddressBudget {
     for (const wake of waiters) wake();
   }
 
-  private bucket(address: string, share?: Share): Bucket {
+  /** address's bucket if it has one: the one its connection's share kept, else the Map's (then kept). */
+  private known(address: string, share?: Share): Bucket | undefined {
     const kept = share?.bucket;
-    if (kept && share.bucketAddress === address && !kept.gone) {
-      this.refill(kept);
-      return kept;
+    if (kept && share.bucketAddress === address && !kept.gone) return kept;
+    const b = this.buckets.get(address);
+    if (b && share) {
+      share.bucket = b;
+      share.bucketAddress = address;
     }
-    let b = this.buckets.get(address);
-    if (!b) {
-      const at = this.now();
-      b = { tokens: this.burst, at, fair: 0, fairAt: at, waiters: null, timer: null, gone: false };
-      this.buckets.set(address, b);
-    } else this.refill(b);
+    return b;
+  }
+
+  private bucket(address: string, share?: Share): Bucket {
+    const known = this.known(address, share);
+    if (known) {
+      this.refill(known);
+      return known;
+    }
+    const at = this.now();
+    const b: Bucket = {
+      tokens: this.burst,
+      at,
+      fair: 0,
+      fairAt: at,
+      waiters: null,
+      timer: null,
+      gone: false,
+    };
+    this.buckets.set(address, b);
     if (share) {
       share.bucket = b;
       share.bucketAddress = address;

@@ -51,6 +51,11 @@ export class IdIndex {
 
   /** Removes key; false if it was not there. */
   delete(key: number): boolean {
+    return this.take(key) >= 0;
+  }
+
+  /** Removes key and returns its row, or -1 if it was not there (one probe where get and delete take two). */
+  take(key: number): number {
     const keys = this.keys;
     const rows = this.rows;
     const mask = this.mask;
@@ -58,8 +63,9 @@ export class IdIndex {
     for (; ; i = (i + 1) & mask) {
       const k = keys[i]!;
       if (k === key) break;
-      if (k === EMPTY) return false;
+      if (k === EMPTY) return -1;
     }
+    const row = rows[i]!;
     // Backward shift: each key after the hole that may move into it does, so that every key
     // stays reachable from its home slot without tombstones.
     for (let j = (i + 1) & mask; keys[j] !== EMPTY; j = (j + 1) & mask) {
@@ -72,7 +78,7 @@ export class IdIndex {
     }
     keys[i] = EMPTY;
     this.count--;
-    return true;
+    return row;
   }
 
   clear(): void {

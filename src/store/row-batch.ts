@@ -69,9 +69,13 @@ export class RowBatch {
 
   /** Takes back the queued row whose key column is `key` and whose first column is `first`; false if none is queued. */
   remove(key: number, first: SqlValue): boolean {
-    const row = this.rowOf ? this.rowOf.get(key) : -1;
-    if (row < 0 || this.values[row * this.columns] !== first) return false;
-    this.rowOf!.delete(key);
+    const row = this.rowOf ? this.rowOf.take(key) : -1;
+    if (row < 0) return false;
+    // Another account's row under that id (a confirmation of an id that is not theirs): it stays.
+    if (this.values[row * this.columns] !== first) {
+      this.rowOf!.set(key, row);
+      return false;
+    }
     this.dead[row] = 1;
     this.removedRows++;
     // Rows confirmed soon after they were queued (the relay) would otherwise stay until the

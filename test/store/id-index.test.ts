@@ -38,8 +38,12 @@ describe("IdIndex", () => {
         const row = Math.floor(next() * 1e6);
         index.set(k, row);
         oracle.set(k, row);
-      } else if (r < 0.999) {
+      } else if (r < 0.8) {
         expect(index.delete(k)).toBe(oracle.delete(k));
+      } else if (r < 0.999) {
+        const row = oracle.get(k) ?? -1;
+        oracle.delete(k);
+        expect(index.take(k)).toBe(row);
       } else {
         index.clear();
         oracle.clear();

@@ -70,6 +70,7 @@ describe("RowBatch", () => {
     const rows = new RowBatch(db, "INSERT INTO t (a, b, c, d, e, f)", 6, { key: 1 });
     for (let id = 1; id <= 100; id++) rows.add(id % 2, id, `m${id}`, 0, 0, 0);
     expect(rows.remove(3, 0)).toBe(false); // 3 belongs to owner 1
+    expect(rows.remove(4, 1)).toBe(false); // 4 belongs to owner 0, and is still found: the loop takes it
     for (let id = 1; id <= 100; id += 3) expect(rows.remove(id, id % 2)).toBe(true);
     expect(rows.remove(1, 1)).toBe(false); // already taken back
     rows.flush();
