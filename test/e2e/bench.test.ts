@@ -445,3 +445,38 @@ describe("chat bench over WebSocket and against several nodes", () => {
     expect(server.proc.exitCode).toBeNull();
   });
 });
+
+describe("the runtime's floor for chat's protocol (bench/bun-chat-floor.ts)", () => {
+  test("serves the harness's chat driver: every message answered, delivered once in order, receipts or not", async () => {
+    const FLOOR = join(import.meta.dir, "../../bench/bun-chat-floor.ts");
+    for (const mode of [[], ["no-receipts"]]) {
+      const proc = track(
+        Bun.spawn([process.execPath, FLOOR, "0", ...mode], { stdout: "ignore", stderr: "pipe" }),
+      );
+      const reader = proc.stderr.getReader();
+      let text = "";
+      while (!/listening on 127\.0\.0\.1:\d+\n/.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the floor server ended before listening: ${text}`);
+        text += new TextDecoder().decode(value);
+      }
+      reader.releaseLock();
+      const port = Number(/:(\d+)\n/.exec(text)![1]);
+      const { code, err, result } = await peerHarness(
+        port,
+        proc.pid,
+        {},
+        "--workload",
+        "relay",
+        "--pairs",
+        "2",
+        "--count",
+        "500",
+      );
+      expect({ mode, code, err: code ? err : "" }).toEqual({ mode, code: 0, err: "" });
+      expect(result).toMatchObject({ sent: 1000, acked: 1000, delivered: 1000, lost: 0, order_errors: 0 });
+      proc.kill();
+      await proc.exited;
+    }
+  });
+});
