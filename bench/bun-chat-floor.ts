@@ -4,7 +4,8 @@
 // receipt). It decodes and encodes with src/wire, as chat does, and keeps nothing: no store,
 // no durability, no request budget, no checks, no metrics. Driven by the peer harness's chat
 // driver, it shows how much of chat's light p50 is the runtime, the kernel and the protocol's
-// four frames per message, and how much is chat's own path (docs/PERFORMANCE.md, "Light").
+// frames, and how much is chat's own path (docs/PERFORMANCE.md, "Light"). It queues nothing:
+// a message for someone offline is answered QUEUED and dropped, so it serves relay and light.
 //
 //   bun bench/bun-chat-floor.ts 19520 [no-receipts] &     # port 0: any free port, printed
 //   (cd bench/peer && bun harness.ts --driver chat --label chat-floor --port 19520 --pid $! \
@@ -29,8 +30,8 @@ import {
 const port = Number(process.argv[2] ?? 0);
 /** "no-receipts": a HELLO without receipts, so the client confirms none (MQTT QoS 1's four frames). */
 const receipts = process.argv[3] !== "no-receipts";
-/** Chat sends a receipt with the sender's next output, or after this long (connection.ts). */
-const LINGER_MS = 20;
+/** Chat sends a receipt with the sender's next output, or after this long (MAX_LINGER_MS). */
+const LINGER_MS = 10;
 
 interface Conn {
   decoder: FrameDecoder;
